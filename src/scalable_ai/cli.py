@@ -1,0 +1,123 @@
+"""``sai``: one verb per stage, each a thin wrapper over a library call.
+
+Verbs are mounted lazily from the module that implements them, so ``sai --help`` stays fast
+(no torch import) and lists only the verbs whose module is present: a stage not built yet
+has no verb. A :class:`~scalable_ai.errors.UserError` from any verb becomes one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scalable_ai import __version__
+from scalable_ai.errors import UserError
+
+_PACKAGE = Path(__file__).resolve().parent
+
+# verb -> ("module:attribute", one-line help) or a nested table for a group of verbs.
+VERBS: dict[str, Any] = {
+    "up": ("scalable_ai.up:up_app", "Start the course platform (and the model server on the next port)."),
+    "doctor": ("scalable_ai.doctor:doctor_app", "Versions, devices, and where runs, data and models live."),
+    "runs": ("scalable_ai.runs_cli:runs_app", "List, show, compare and plot runs from the run registry."),
+    "course": ("scalable_ai.course.cli:course_app", "The course platform's staff tool (database, rules, calendar)."),
+    "model": ("scalable_ai.model.cli:model_app", "Pull, list and inspect models."),
+    "generate": ("scalable_ai.model.cli:generate_app", "Continue a raw prompt with a model."),
+    "chat": ("scalable_ai.model.cli:chat_app", "Chat with a model in the terminal (streaming)."),
+    "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
+    "bench": {
+        "help": "Benchmarks that write runs (each against a named peer where one exists).",
+        "verbs": {
+            "serve": ("scalable_ai.infer.cli:bench_serve_app", "Load-test an OpenAI-compatible server."),
+            "roofline": ("scalable_ai.roofline:roofline_app", "Measure this machine's memory bandwidth and matmul FLOP/s."),
+        },
+    },
+}
+
+
+def _module_present(target: str) -> bool:
+    module = target.split(":", 1)[0]
+    relative = Path(*module.split(".")[1:])
+    return (_PACKAGE / relative).with_suffix(".py").is_file() or (_PACKAGE / relative / "__init__.py").is_file()
+
+
+def _load(target: str, name: str) -> click.Command:
+    import typer
+
+    module_name, attribute = target.split(":", 1)
+    app = getattr(importlib.import_module(module_name), attribute)
+    command = typer.main.get_command(app) if isinstance(app, typer.Typer) else app
+    command.name = name
+    return command
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported only when invoked (or shown in help)."""
+
+    def __init__(self, *args: Any, verbs: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verbs = {name: spec for name, spec in verbs.items() if self._present(spec)}
+
+    @staticmethod
+    def _present(spec: Any) -> bool:
+        if isinstance(spec, dict):
+            return any(_module_present(target) for target, _ in spec["verbs"].values())
+        return _module_present(spec[0])
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.verbs)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = self.verbs.get(name)
+        if spec is None:
+            return None
+        if isinstance(spec, dict):
+            return LazyGroup(name=name, help=spec["help"], verbs=spec["verbs"])
+        return _load(spec[0], name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List verbs with their one-line help without importing their modules."""
+        rows = []
+        for name in self.list_commands(ctx):
+            spec = self.verbs[name]
+            rows.append((name, spec["help"] if isinstance(spec, dict) else spec[1]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def build_cli() -> click.Group:
+    group = LazyGroup(
+        name="sai",
+        help="scalable-ai: the Scalable AI course's lab stack and course platform.",
+        verbs=VERBS,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    return click.version_option(__version__, prog_name="sai")(group)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run ``sai``; user errors become one line and exit code 2."""
+    cli = build_cli()
+    try:
+        cli.main(args=argv, prog_name="sai", standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The course clock: the one source of "now" for every rule.
+
+``SAI_NOW`` (an ISO 8601 time; a naive one is read as Berkeley time) pins the clock for a
+whole process, so a demo of the Spring 2026 course can stand mid-semester although the real
+date is later. Tests pass a :class:`FixedClock` explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from scalable_ai.errors import UserError
+
+BERKELEY = ZoneInfo("America/Los_Angeles")
+
+
+class Clock:
+    """The wall clock. Subclasses pin it."""
+
+    pinned = False
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock(Clock):
+    at: datetime
+    pinned = True
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.at = self.at + timedelta(**delta)
+
+
+def parse_instant(text: str, *, field: str = "SAI_NOW") -> datetime:
+    """Parse an ISO time; naive times are Berkeley local time. Returns an aware datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"not an ISO 8601 time: {text!r}", field=field) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BERKELEY)
+    return value
+
+
+def clock_from_env() -> Clock:
+    """``SAI_NOW`` pins the clock for this process; otherwise the wall clock."""
+    text = os.environ.get("SAI_NOW")
+    return FixedClock(parse_instant(text)) if text else Clock()
