@@ -1,0 +1,135 @@
+"""The course platform's web application: the JSON API under ``/api`` and the pages.
+
+``create_app(settings, clock)`` is the one factory ``sai up``, the tests and the load
+benchmark share. The pages are server-rendered Jinja with a little progressive enhancement
+(``static/site.js``); every write goes through ``course.service`` with the signed-in
+person's :class:`Actor`, so a page can do nothing the API would refuse.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import make_engine, session_factory
+from scalable_ai.course.web.rendering import STATIC_DIR, make_environment, render_template
+from scalable_ai.course.web.security import (
+    SessionCodec,
+    SignInLimiter,
+    load_or_create_secret,
+)
+from scalable_ai.course.web.visit import SignInRequired, sign_in_url
+from scalable_ai.errors import UserError
+from scalable_ai.settings import Settings
+
+if TYPE_CHECKING:
+    from scalable_ai.course.tables import Person
+
+log = logging.getLogger(__name__)
+
+STUDENT_NAV = [("/", "Dashboard"), ("/schedule", "Schedule"), ("/assignments", "Assignments"),
+               ("/group", "Group"), ("/nodes", "Nodes"), ("/peer-review", "Peer review"),
+               ("/runs", "Lab runs"), ("/account", "Account")]
+STAFF_NAV = [("/staff", "Staff"), ("/staff/roster", "Roster"), ("/staff/groups", "Groups"),
+             ("/staff/nodes", "Node board"), ("/staff/grades", "Grade book"),
+             ("/staff/slack", "Slack days"), ("/staff/scribes", "Scribes & reviews"),
+             ("/staff/checkoffs", "Checkoffs"), ("/schedule", "Schedule"), ("/runs", "Lab runs"),
+             ("/account", "Account")]
+
+
+@dataclass
+class WebState:
+    """Everything a request needs that outlives it (one per app)."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session]
+    codec: SessionCodec
+    limiter: SignInLimiter
+    templates: Environment
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def navigation(self, me: Person | None) -> list[tuple[str, str]]:
+        if me is None:
+            return []
+        return STAFF_NAV if me.is_staff else STUDENT_NAV
+
+
+def _error_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    state: WebState = request.app.state.web
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    html = render_template(state.templates, "error.html", {
+        "title": title, "message": message, "me": None, "is_staff": False, "nav": [],
+        "active": "", "now": state.clock.now(), "clock_pinned": state.clock.pinned,
+        "csrf_token": "", "flashes": []})
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(sign_in_url(exc.next_url), status_code=303)
+
+    @app.exception_handler(UserError)
+    async def _user_error(request: Request, exc: UserError) -> Response:
+        titles = {403: "Not allowed", 404: "Not found", 409: "Not possible"}
+        return _error_page(request, exc.status_code, titles.get(exc.status_code, "Cannot do that"),
+                           str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors())
+        return _error_page(request, 422, "Cannot do that", f"missing or malformed: {fields}")
+
+
+def _mount_api(app: FastAPI, state: WebState) -> None:
+    """Mount the JSON API (``course.api``) when it is present: a router or a FastAPI app."""
+    try:
+        api = importlib.import_module("scalable_ai.course.api")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("scalable_ai.course.api"):
+            log.info("course.api not present: pages only")
+            return
+        raise
+    from scalable_ai.course.web.bridge import mount_api
+
+    mount_api(app, api, state)
+
+
+def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None,
+               secret_key: str | None = None, limiter: SignInLimiter | None = None) -> FastAPI:
+    """The platform: pages at ``/``, the JSON API at ``/api``, static files at ``/static``.
+
+    ``engine`` defaults to ``settings.database_url``; ``secret_key`` (signing session cookies)
+    to one kept in the data dir.
+    """
+    engine = engine or make_engine(settings.database_url)
+    state = WebState(
+        settings=settings, clock=clock, engine=engine, sessions=session_factory(engine),
+        codec=SessionCodec(secret_key or load_or_create_secret(settings.data_dir)),
+        limiter=limiter or SignInLimiter(), templates=make_environment())
+    app = FastAPI(title="Scalable AI course platform", docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    app.state.web = state
+    _install_error_pages(app)
+    _mount_api(app, state)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from scalable_ai.course.web.views import include_views
+
+    include_views(app)
+    return app

@@ -1,0 +1,81 @@
+"""Jinja templates and the filters the pages share: Berkeley times, countdowns, percentages.
+
+Every time on a page is shown in Berkeley time, as the syllabus states its schedule
+("Tuesdays & Thursdays, 9:30am–11:00am"), whatever the server's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from scalable_ai.course.clock import BERKELEY
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def berkeley(value: datetime | date | None, style: str = "full") -> str:
+    """``Tue Feb 10, 11:59 PM`` (``full``), ``Feb 10`` (``day``) or ``11:59 PM`` (``time``)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        local = value.astimezone(BERKELEY) if value.tzinfo else value.replace(tzinfo=BERKELEY)
+    else:
+        return value.strftime("%a %b %-d") if style != "iso" else value.isoformat()
+    if style == "day":
+        return local.strftime("%a %b %-d")
+    if style == "time":
+        return local.strftime("%-I:%M %p")
+    if style == "iso":
+        return local.isoformat()
+    return local.strftime("%a %b %-d, %-I:%M %p")
+
+
+def countdown(until: datetime | None, now: datetime) -> str:
+    """``in 2 days 4 h``, ``in 35 min`` or ``3 h ago``: how far a deadline is from the clock."""
+    if until is None:
+        return ""
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=BERKELEY)
+    delta = until - now
+    past = delta < timedelta(0)
+    delta = abs(delta)
+    days, rest = divmod(int(delta.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = f"{days} day{'s' if days != 1 else ''} {hours} h"
+    elif hours:
+        text = f"{hours} h {minutes} min"
+    else:
+        text = f"{minutes} min"
+    return f"{text} ago" if past else f"in {text}"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """0.875 → ``87.5%``; None → ``—`` (not graded yet)."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["berkeley"] = berkeley
+    env.filters["percent"] = percent
+    env.globals["countdown"] = countdown
+    return env
+
+
+def render_template(env: Environment, name: str, context: dict[str, Any]) -> str:
+    return env.get_template(name).render(**context)

@@ -1,0 +1,193 @@
+"""Sign-in security for the web pages: password hashes, the session cookie, CSRF, rate limits.
+
+The issue asks for "passwords hashed by a standard library (argon2 or bcrypt), sessions with
+secure cookies, CSRF protection on forms … rate-limited sign-in". Each piece is small:
+
+- Passwords: argon2id through ``argon2-cffi`` (the OWASP first choice), with its own salts
+  and parameters stored inside the hash string, so a later parameter bump re-hashes on sign-in.
+- Session: one signed cookie (``itsdangerous``, HMAC-SHA1 over a JSON payload) holding the
+  person's id, a per-session CSRF secret and a sign-in time. HttpOnly (scripts cannot read
+  it), SameSite=Lax (other sites' forms do not carry it) and Secure when served over https.
+  It is also stamped with the person's password hash prefix, so changing a password ends
+  every other session.
+- CSRF: session-bound tokens. Every form carries ``csrf_token``; a POST whose token does not
+  equal the session's secret is refused with 403 before any use case runs.
+- Rate limit: a sliding window in process memory (the platform runs as one process), per
+  e-mail address and per client address, so a password cannot be guessed by brute force.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+SESSION_COOKIE = "sai_session"
+SESSION_MAX_AGE_S = 14 * 24 * 3600  # two weeks: a semester's worth of re-sign-ins, not more
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash string (salt and parameters inside it)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; a missing or malformed hash never matches."""
+    if not password_hash:
+        # Spend the same time as a real check so a missing account is not revealed by timing.
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _hasher.verify(_DUMMY_HASH, password or "x")
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH = _hasher.hash("a password nobody has")
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The key that signs session cookies, kept in ``<data_dir>/web-secret`` (mode 0600)
+    so sessions survive a restart of ``sai up``."""
+    path = data_dir / "web-secret"
+    if path.is_file():
+        text = path.read_text().strip()
+        if len(text) >= 32:
+            return text
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+@dataclass
+class WebSession:
+    """What the session cookie carries. ``person_id`` is None for a visitor not signed in."""
+
+    csrf: str
+    person_id: int | None = None
+    stamp: str = ""
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+    changed: bool = False
+
+    @classmethod
+    def fresh(cls) -> WebSession:
+        return cls(csrf=secrets.token_urlsafe(32), changed=True)
+
+    def sign_in(self, person_id: int, stamp: str) -> None:
+        """Rotate the CSRF secret at sign-in (no token seen before sign-in stays valid)."""
+        self.person_id = person_id
+        self.stamp = stamp
+        self.csrf = secrets.token_urlsafe(32)
+        self.changed = True
+
+    def sign_out(self) -> None:
+        self.person_id = None
+        self.stamp = ""
+        self.csrf = secrets.token_urlsafe(32)
+        self.changed = True
+
+    def flash(self, kind: str, message: str) -> None:
+        """A one-time message shown on the next page (``kind`` is ok or error)."""
+        self.flashes.append((kind, message))
+        self.changed = True
+
+    def take_flashes(self) -> list[tuple[str, str]]:
+        taken, self.flashes = self.flashes, []
+        if taken:
+            self.changed = True
+        return taken
+
+
+class SessionCodec:
+    """Signs and reads the session cookie."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="sai-web-session")
+
+    def dumps(self, session: WebSession) -> str:
+        payload: dict[str, Any] = {"c": session.csrf, "p": session.person_id, "s": session.stamp}
+        if session.flashes:
+            payload["f"] = session.flashes
+        return self._serializer.dumps(payload)
+
+    def loads(self, cookie: str | None) -> WebSession:
+        if not cookie:
+            return WebSession.fresh()
+        try:
+            payload = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
+        except BadSignature:
+            return WebSession.fresh()
+        return WebSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
+                          person_id=payload.get("p"), stamp=str(payload.get("s") or ""),
+                          flashes=[tuple(f) for f in payload.get("f") or []])  # type: ignore[misc]
+
+
+def password_stamp(password_hash: str | None) -> str:
+    """A short fingerprint of the stored hash: a password change invalidates old sessions."""
+    return (password_hash or "")[-12:]
+
+
+def csrf_matches(session: WebSession, submitted: str | None) -> bool:
+    """Constant-time comparison of a form's token with the session's secret."""
+    return bool(submitted) and hmac.compare_digest(session.csrf, str(submitted))
+
+
+class SignInLimiter:
+    """At most ``per_account`` failed sign-ins per e-mail and ``per_client`` per client address
+    within ``window_s`` seconds; further attempts are refused until the window slides.
+
+    In memory, per process: ``sai up`` is one process, and a restart forgetting the counts is
+    harmless (the attacker gains one window). ``monotonic`` is injectable for tests.
+    """
+
+    def __init__(self, per_account: int = 5, per_client: int = 20, window_s: float = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.per_account = per_account
+        self.per_client = per_client
+        self.window_s = window_s
+        self._now = monotonic
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        cutoff = self._now() - self.window_s
+        while times and times[0] < cutoff:
+            times.popleft()
+        return times
+
+    def retry_after(self, email: str, client: str) -> float:
+        """Seconds until another attempt is allowed (0 when allowed now)."""
+        with self._lock:
+            waits = []
+            for key, limit in ((f"e:{email.lower()}", self.per_account),
+                               (f"c:{client}", self.per_client)):
+                times = self._recent(key)
+                if len(times) >= limit:
+                    waits.append(times[0] + self.window_s - self._now())
+            return max(waits, default=0.0)
+
+    def record_failure(self, email: str, client: str) -> None:
+        with self._lock:
+            now = self._now()
+            self._recent(f"e:{email.lower()}").append(now)
+            self._recent(f"c:{client}").append(now)
+
+    def record_success(self, email: str) -> None:
+        with self._lock:
+            self._failures.pop(f"e:{email.lower()}", None)

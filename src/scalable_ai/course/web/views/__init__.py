@@ -1,0 +1,15 @@
+"""The page views, one module per part of the course; each exports a ``router``."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+VIEW_MODULES = ("account", "runs")
+
+
+def include_views(app: FastAPI) -> None:
+    for name in VIEW_MODULES:
+        module = importlib.import_module(f"scalable_ai.course.web.views.{name}")
+        app.include_router(module.router)

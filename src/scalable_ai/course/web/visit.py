@@ -1,0 +1,167 @@
+"""One page request as the views see it: who is signed in, their database session, the clock.
+
+Permission checks sit at this one gate (Django's habit): a view asks ``visit.person()`` or
+``visit.staff()`` and never looks at roles itself. The service layer checks again with the
+:class:`Actor` it is given, so a page can never do more than the API allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from scalable_ai.course.web.rendering import render_template
+from scalable_ai.course.web.security import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    WebSession,
+    csrf_matches,
+    password_stamp,
+)
+from scalable_ai.errors import Forbidden, UserError
+
+if TYPE_CHECKING:
+    from scalable_ai.course.tables import Person
+    from scalable_ai.course.web.app import WebState
+
+
+class SignInRequired(Exception):
+    """Raised by :meth:`Visit.person` for a visitor without a session; answered by a redirect."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class CsrfRefused(UserError):
+    """A form came without this session's CSRF token (another site, or a stale page)."""
+
+    status_code = 403
+
+
+@dataclass
+class Visit:
+    request: Request
+    state: WebState
+    db: Session
+    session: WebSession
+    _person: Person | None = None
+    _person_loaded: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def now(self) -> datetime:
+        return self.state.clock.now()
+
+    def signed_in(self) -> Person | None:
+        """The signed-in person, or None. A stale session (password changed, account
+        deactivated) counts as signed out."""
+        if not self._person_loaded:
+            self._person_loaded = True
+            if self.session.person_id is not None:
+                from scalable_ai.course.tables import Person
+
+                person = self.db.get(Person, self.session.person_id)
+                if (person is None or not person.active
+                        or password_stamp(person.password_hash) != self.session.stamp):
+                    self.session.sign_out()
+                else:
+                    self._person = person
+        return self._person
+
+    def person(self) -> Person:
+        """The signed-in person; anyone else is sent to the sign-in page and back here."""
+        person = self.signed_in()
+        if person is None:
+            raise SignInRequired(self.request.url.path)
+        return person
+
+    def staff(self) -> Person:
+        """The signed-in staff member; a student gets 403 (staff pages refuse students)."""
+        person = self.person()
+        if not person.is_staff:
+            raise Forbidden("this page is for the teaching staff", field="role")
+        return person
+
+    def actor(self) -> Any:
+        """The service layer's Actor for the signed-in person."""
+        from scalable_ai.course.web.bridge import actor_for
+
+        return actor_for(self.person())
+
+    # Responses ---------------------------------------------------------------------------
+
+    def page(self, template: str, *, title: str, active: str = "", status_code: int = 200,
+             **context: Any) -> HTMLResponse:
+        me = self.signed_in()
+        values = {
+            "title": title,
+            "active": active,
+            "me": me,
+            "is_staff": bool(me and me.is_staff),
+            "nav": self.state.navigation(me),
+            "now": self.now,
+            "clock_pinned": self.state.clock.pinned,
+            "csrf_token": self.session.csrf,
+            "flashes": self.session.take_flashes(),
+            **context,
+        }
+        html = render_template(self.state.templates, template, values)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str, *, ok: str | None = None, error: str | None = None) -> Response:
+        """Post/redirect/get: a form answers with a redirect and a one-time message."""
+        if ok:
+            self.session.flash("ok", ok)
+        if error:
+            self.session.flash("error", error)
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def finish(self, response: Response) -> Response:
+        """Write the session cookie back when it changed."""
+        if self.session.changed:
+            response.set_cookie(
+                SESSION_COOKIE, self.state.codec.dumps(self.session), max_age=SESSION_MAX_AGE_S,
+                httponly=True, samesite="lax", secure=self.request.url.scheme == "https",
+                path="/",
+            )
+        return response
+
+
+def sign_in_url(next_url: str) -> str:
+    return f"/sign-in?next={quote(next_url)}"
+
+
+def open_visit(request: Request) -> Iterator[Visit]:
+    """FastAPI dependency: a Visit with its own database session, committed by each use case
+    (the service layer's unit of work) and closed after the response."""
+    state: WebState = request.app.state.web
+    session = state.codec.loads(request.cookies.get(SESSION_COOKIE))
+    db = state.sessions()
+    try:
+        yield Visit(request=request, state=state, db=db, session=session)
+    finally:
+        db.close()
+
+
+async def checked_form(request: Request) -> dict[str, Any]:
+    """FastAPI dependency for every POST form: parses it and refuses a missing or wrong CSRF
+    token with 403 before the view runs. Files stay as UploadFile values."""
+    state: WebState = request.app.state.web
+    session = state.codec.loads(request.cookies.get(SESSION_COOKIE))
+    form = await request.form()
+    if not csrf_matches(session, form.get("csrf_token")):  # type: ignore[arg-type]
+        raise CsrfRefused("the form's security token is missing or out of date; reload the page "
+                          "and try again", field="csrf_token")
+    values: dict[str, Any] = {}
+    for key in form:
+        items = form.getlist(key)
+        values[key] = items if len(items) > 1 else items[0]
+    return values
