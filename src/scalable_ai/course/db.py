@@ -1,0 +1,127 @@
+"""The course database: one engine per URL, one session per unit of work, Alembic to create it.
+
+SQLite (a file under the data dir) is the default and PostgreSQL is chosen by URL
+(``SAI_DATABASE_URL=postgresql+psycopg://user:pass@host/db``). Every use case in
+``course.service`` runs inside one :func:`unit_of_work`: it commits when the use case
+returns and rolls back when it raises, so a refused request leaves nothing stored.
+
+SQLite needs three things from us: foreign keys switched on per connection, WAL so that
+readers (the web pages) do not block the writer, and transactions begun by SQLAlchemy
+rather than by the ``sqlite3`` module, so that SAVEPOINTs behave as on PostgreSQL (the
+recipe from the SQLAlchemy SQLite dialect notes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from scalable_ai.errors import UserError
+from scalable_ai.settings import get_settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see below)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | None = None, **options: Any) -> Engine:
+    """An engine for ``url`` (default: ``get_settings().database_url``).
+
+    A SQLite file's folder is created so that a fresh checkout works; a bad URL is a
+    :class:`UserError` naming ``SAI_DATABASE_URL``.
+    """
+    url = normalize_url(url or get_settings().database_url)
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise UserError(f"not a database URL: {url!r}", field="SAI_DATABASE_URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise UserError(
+            f"only sqlite:/// and postgresql+psycopg:// are supported, got {parsed.drivername}",
+            field="SAI_DATABASE_URL",
+        )
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (pages render after the use case)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(engine_or_factory: Engine | sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit if the block returns, roll back if it raises."""
+    factory = (
+        session_factory(engine_or_factory)
+        if isinstance(engine_or_factory, Engine)
+        else engine_or_factory
+    )
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """An Alembic config built in code, so migrations run from an installed package."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", normalize_url(url or get_settings().database_url))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or bring the schema up to date: ``alembic upgrade head`` on this engine."""
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database (``None`` before the first upgrade)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

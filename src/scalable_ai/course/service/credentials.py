@@ -1,0 +1,253 @@
+"""Credentials: web sessions, personal API tokens, calendar feed tokens and SSH keys.
+
+A token is 32 random bytes (URL-safe base64) shown once; only its SHA-256 is stored. The
+web sign-in makes sessions with :func:`start_web_session`, the JSON API reads
+``Authorization: Bearer`` with :func:`actor_for_api_token`, and the iCalendar feed URL
+carries a calendar token that its owner can revoke.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course import audit
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.service.actors import (
+    Actor,
+    get_person,
+    require_self_or_staff,
+)
+from scalable_ai.course.tables import ApiToken, CalendarToken, Person, SshKey, WebSession
+from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def new_token() -> str:
+    """A fresh unguessable token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- web sessions (the web engineer's sign-in calls these) -------------------------------
+
+
+def start_web_session(
+    session: Session, person: Person, *, clock: Clock, lifetime: timedelta = timedelta(days=14)
+) -> str:
+    """Open a session for a person who just proved who they are; returns the cookie value."""
+    token = new_token()
+    now = clock.now()
+    session.add(
+        WebSession(
+            token_hash=hash_token(token),
+            person_id=person.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.flush()
+    return token
+
+
+def person_for_web_session(session: Session, token: str, *, clock: Clock) -> Person | None:
+    """The signed-in person for a cookie, or ``None`` if unknown, expired or revoked."""
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    now = clock.now()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not row.person.active:
+        return None
+    row.last_seen_at = now
+    return row.person
+
+
+def end_web_session(session: Session, token: str, *, clock: Clock) -> None:
+    """Sign out: the cookie stops working."""
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = clock.now()
+
+
+# --- personal API tokens ------------------------------------------------------------------
+
+
+def create_api_token(
+    session: Session, actor: Actor, *, person_id: int, name: str, clock: Clock
+) -> tuple[ApiToken, str]:
+    """A new API token for ``person_id`` (yourself, or anyone for staff); the plain token
+    is returned once and never stored."""
+    get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "create API tokens")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise UserError("a token needs a name of 1 to 200 characters", field="name")
+    token = new_token()
+    row = ApiToken(
+        token_hash=hash_token(token), person_id=person_id, name=name, created_at=clock.now()
+    )
+    session.add(row)
+    audit.record(session, actor, "api_token.create", row, before=None, at=clock.now())
+    return row, token
+
+
+def actor_for_api_token(session: Session, token: str, *, clock: Clock) -> Actor:
+    """The actor behind ``Authorization: Bearer <token>``; records when it was last used."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.person.active:
+        raise Forbidden("the API token is unknown or revoked")
+    row.last_used_at = clock.now()
+    return Actor.of(row.person)
+
+
+def list_api_tokens(session: Session, actor: Actor, person_id: int) -> Sequence[ApiToken]:
+    require_self_or_staff(actor, person_id, "list API tokens")
+    return session.scalars(
+        select(ApiToken).where(ApiToken.person_id == person_id).order_by(ApiToken.id)
+    ).all()
+
+
+def revoke_api_token(session: Session, actor: Actor, token_id: int, *, clock: Clock) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no API token with id {token_id}", field="token")
+    require_self_or_staff(actor, row.person_id, "revoke API tokens")
+    if row.revoked_at is None:
+        before = audit.snapshot(row)
+        row.revoked_at = clock.now()
+        audit.record(session, actor, "api_token.revoke", row, before=before, at=clock.now())
+    return row
+
+
+# --- calendar feed tokens -----------------------------------------------------------------
+
+
+def issue_calendar_token(session: Session, actor: Actor, person_id: int, *, clock: Clock) -> str:
+    """A new feed token for the person; earlier ones are revoked (one live feed URL each)."""
+    get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "make a calendar feed link")
+    now = clock.now()
+    for row in session.scalars(
+        select(CalendarToken).where(
+            CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None)
+        )
+    ):
+        row.revoked_at = now
+    token = new_token()
+    session.add(CalendarToken(token_hash=hash_token(token), person_id=person_id, created_at=now))
+    session.flush()
+    return token
+
+
+def person_for_calendar_token(session: Session, token: str) -> Person | None:
+    """Whose feed this is, or ``None`` when the token is unknown or revoked."""
+    row = session.scalar(select(CalendarToken).where(CalendarToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.person.active:
+        return None
+    return row.person
+
+
+def revoke_calendar_tokens(session: Session, actor: Actor, person_id: int, *, clock: Clock) -> int:
+    """Kill every feed link of the person; returns how many were live."""
+    require_self_or_staff(actor, person_id, "revoke calendar feed links")
+    rows = session.scalars(
+        select(CalendarToken).where(
+            CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = clock.now()
+    return len(rows)
+
+
+# --- SSH public keys ----------------------------------------------------------------------
+
+
+def ssh_fingerprint(public_key: str) -> tuple[str, str, str | None]:
+    """Check an OpenSSH public key line; returns (normalized key, SHA256 fingerprint, comment)."""
+    parts = public_key.strip().split()
+    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
+        raise UserError(
+            "not an OpenSSH public key: expected '<type> <base64> [comment]' with type one of "
+            + ", ".join(SSH_KEY_TYPES[:3]),
+            field="public_key",
+        )
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        raise UserError("the key's base64 part does not decode", field="public_key") from None
+    if len(blob) < 4 or blob[4 : 4 + len(parts[0])] != parts[0].encode():
+        raise UserError("the key's type does not match its encoded body", field="public_key")
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    comment = " ".join(parts[2:]) or None
+    return f"{parts[0]} {parts[1]}", f"SHA256:{digest}", comment
+
+
+def add_ssh_key(
+    session: Session, actor: Actor, *, person_id: int, public_key: str, clock: Clock
+) -> SshKey:
+    """Register a public key ("students register SSH public keys"); it goes into the
+    ``authorized_keys`` of the group's node."""
+    get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "register SSH keys")
+    key, fingerprint, comment = ssh_fingerprint(public_key)
+    clash = session.scalar(
+        select(SshKey).where(SshKey.person_id == person_id, SshKey.fingerprint == fingerprint)
+    )
+    if clash is not None and clash.revoked_at is None:
+        raise Conflict(f"this key ({fingerprint}) is already registered", field="public_key")
+    if clash is not None:
+        before = audit.snapshot(clash)
+        clash.revoked_at = None
+        clash.created_at = clock.now()
+        audit.record(session, actor, "ssh_key.add", clash, before=before, at=clock.now())
+        return clash
+    row = SshKey(
+        person_id=person_id,
+        public_key=key,
+        fingerprint=fingerprint,
+        comment=comment,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    audit.record(session, actor, "ssh_key.add", row, before=None, at=clock.now())
+    return row
+
+
+def list_ssh_keys(session: Session, actor: Actor, person_id: int) -> Sequence[SshKey]:
+    require_self_or_staff(actor, person_id, "list SSH keys")
+    return session.scalars(
+        select(SshKey)
+        .where(SshKey.person_id == person_id, SshKey.revoked_at.is_(None))
+        .order_by(SshKey.id)
+    ).all()
+
+
+def revoke_ssh_key(session: Session, actor: Actor, key_id: int, *, clock: Clock) -> SshKey:
+    row = session.get(SshKey, key_id)
+    if row is None:
+        raise NotFound(f"no SSH key with id {key_id}", field="key")
+    require_self_or_staff(actor, row.person_id, "remove SSH keys")
+    if row.revoked_at is None:
+        before = audit.snapshot(row)
+        row.revoked_at = clock.now()
+        audit.record(session, actor, "ssh_key.revoke", row, before=before, at=clock.now())
+    return row

@@ -1,0 +1,164 @@
+"""Students and staff: adding, finding, editing and listing people.
+
+Staff add people (the roster comes from enrollment or the CLI); a student may see and
+edit only their own name. Emails are unique and compared in lower case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course import audit
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.service.actors import (
+    Actor,
+    get_person,
+    require_self_or_staff,
+    require_staff,
+)
+from scalable_ai.course.tables import ROLES, Person
+from scalable_ai.errors import Conflict, NotFound, UserError
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _clean_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL.match(email) or len(email) > 320:
+        raise UserError(f"not an email address: {email!r}", field="email")
+    return email
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise UserError("a name is 1 to 200 characters", field="name")
+    return name
+
+
+def add_person(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    email: str,
+    role: str = "student",
+    sid: str | None = None,
+    staff_title: str | None = None,
+    clock: Clock,
+) -> Person:
+    """Add a student or staff member (staff only). Email and SID must be new."""
+    require_staff(actor, "add people")
+    email = _clean_email(email)
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}", field="role")
+    if session.scalar(select(Person.id).where(func.lower(Person.email) == email)):
+        raise Conflict(f"someone with email {email} already exists", field="email")
+    sid = (sid or "").strip() or None
+    if sid is not None and session.scalar(select(Person.id).where(Person.sid == sid)):
+        raise Conflict(f"someone with SID {sid} already exists", field="sid")
+    person = Person(
+        name=_clean_name(name),
+        email=email,
+        role=role,
+        sid=sid,
+        staff_title=(staff_title or None) if role == "staff" else None,
+        created_at=clock.now(),
+    )
+    session.add(person)
+    audit.record(session, actor, "person.add", person, before=None, at=clock.now())
+    return person
+
+
+def find_by_email(session: Session, email: str) -> Person | None:
+    """The person with this email (any case), or ``None``: used by sign-in."""
+    return session.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
+
+
+def person_by_email(session: Session, actor: Actor, email: str) -> Person:
+    """Look someone up by email (staff, or yourself)."""
+    person = find_by_email(session, email)
+    if person is None:
+        raise NotFound(f"no person with email {email}", field="email")
+    require_self_or_staff(actor, person.id, "look up a person")
+    return person
+
+
+def show_person(session: Session, actor: Actor, person_id: int) -> Person:
+    """One person's record: staff see anyone, a student only themself."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "see a person's record")
+    return person
+
+
+def list_people(session: Session, actor: Actor, *, role: str | None = None) -> Sequence[Person]:
+    """Everyone (staff only), optionally one role, by name."""
+    require_staff(actor, "list people")
+    query = select(Person).order_by(Person.name, Person.id)
+    if role is not None:
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}", field="role")
+        query = query.where(Person.role == role)
+    return session.scalars(query).all()
+
+
+def list_staff(session: Session) -> Sequence[Person]:
+    """The teaching staff, public (the syllabus lists them)."""
+    return session.scalars(
+        select(Person).where(Person.role == "staff", Person.active).order_by(Person.id)
+    ).all()
+
+
+def update_person(
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    sid: str | None = None,
+    staff_title: str | None = None,
+    active: bool | None = None,
+    clock: Clock,
+) -> Person:
+    """Edit a record: a student may change only their own name; staff anything."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "edit a person's record")
+    if not actor.is_staff and any(v is not None for v in (email, sid, staff_title, active)):
+        raise UserError("students may change only their name", field="name")
+    before = audit.snapshot(person)
+    if name is not None:
+        person.name = _clean_name(name)
+    if email is not None:
+        email = _clean_email(email)
+        other = find_by_email(session, email)
+        if other is not None and other.id != person.id:
+            raise Conflict(f"someone with email {email} already exists", field="email")
+        person.email = email
+    if sid is not None:
+        sid = sid.strip() or None
+        clash = session.scalar(select(Person.id).where(Person.sid == sid, Person.id != person.id))
+        if sid is not None and clash:
+            raise Conflict(f"someone with SID {sid} already exists", field="sid")
+        person.sid = sid
+    if staff_title is not None:
+        person.staff_title = staff_title or None
+    if active is not None:
+        person.active = active
+    audit.record(session, actor, "person.update", person, before=before, at=clock.now())
+    return person
+
+
+def set_password_hash(
+    session: Session, actor: Actor, person_id: int, password_hash: str | None, *, clock: Clock
+) -> None:
+    """Store an argon2 hash made by the web sign-in (yourself or staff); ``None`` clears it."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "set a password")
+    before = audit.snapshot(person)
+    person.password_hash = password_hash
+    audit.record(session, actor, "person.password", person, before=before, at=clock.now())

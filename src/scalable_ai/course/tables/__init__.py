@@ -1,0 +1,57 @@
+"""The course's tables (SQLAlchemy 2 typed models), one module per family; import from here."""
+
+from scalable_ai.course.tables.activities import (
+    PeerReviewAssignment,
+    ScribeAssignment,
+    SignupSlot,
+    SlotSignup,
+)
+from scalable_ai.course.tables.audit import AuditEntry
+from scalable_ai.course.tables.base import Base, UTCDateTime
+from scalable_ai.course.tables.groups import (
+    Group,
+    GroupInvitation,
+    GroupMembership,
+    Reservation,
+    ReservationNode,
+)
+from scalable_ai.course.tables.people import (
+    ROLES,
+    ApiToken,
+    CalendarToken,
+    Person,
+    SshKey,
+    WebSession,
+)
+from scalable_ai.course.tables.syllabus import Assignment, CourseRecord, Lecture, Milestone, Node
+from scalable_ai.course.tables.work import DeadlineException, Score, SlackDayUse, Submission
+
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "CalendarToken",
+    "CourseRecord",
+    "DeadlineException",
+    "Group",
+    "GroupInvitation",
+    "GroupMembership",
+    "Lecture",
+    "Milestone",
+    "Node",
+    "PeerReviewAssignment",
+    "Person",
+    "Reservation",
+    "ReservationNode",
+    "Score",
+    "ScribeAssignment",
+    "SignupSlot",
+    "SlackDayUse",
+    "SlotSignup",
+    "SshKey",
+    "Submission",
+    "UTCDateTime",
+    "WebSession",
+]

@@ -1,0 +1,181 @@
+"""Databases for the course tests: one migrated database per test worker on SQLite and on
+PostgreSQL, each test inside a transaction that is rolled back (the SAVEPOINT pattern from
+the SQLAlchemy docs), and a pinned course clock.
+
+PostgreSQL: ``SAI_TEST_POSTGRES_URL`` (a server the tests may create databases on) is used
+when set; otherwise each worker starts a throwaway cluster with Debian's ``initdb`` and
+``pg_ctl`` in a temporary folder on a free port (run as the ``postgres`` user when the tests
+run as root, since PostgreSQL refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from scalable_ai.course.clock import BERKELEY, FixedClock
+from scalable_ai.course.db import make_engine, upgrade
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# Mid-semester: A1 is out (released Jan 27), A2 not yet (Feb 10); groups formed (Jan 29).
+MID_SEMESTER = datetime(2026, 2, 5, 12, 0, tzinfo=BERKELEY)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster in a temporary folder, stopped and deleted at the end."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="sai-pg-"))
+        self.port = _free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = self.folder / "data"
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                          "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"]),
+            check=True, capture_output=True,
+        )
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w",
+                          "-l", str(self.folder / "log"), "start"]),
+            check=True, capture_output=True,
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m",
+                          "immediate", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A URL of a PostgreSQL server on which the tests may create databases."""
+    given = os.environ.get("SAI_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    cluster = ThrowawayCluster()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def new_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty PostgreSQL databases; all are dropped at the end."""
+    admin = create_engine(make_url(postgres_server).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"sai_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        url = make_url(postgres_server).set(drivername="postgresql+psycopg", database=name)
+        return url.render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as connection:
+        for name in made:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], str]:
+    def make() -> str:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'course.db'}"
+
+    return make
+
+
+def _migrated(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def migrated_engines(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Engine]]:
+    """``migrated_engines("sqlite")``: this worker's migrated, empty database (made once)."""
+    engines: dict[str, Engine] = {}
+
+    def get(backend: str) -> Engine:
+        if backend not in engines:
+            factory = request.getfixturevalue(f"new_{backend}_database")
+            engines[backend] = _migrated(factory())
+        return engines[backend]
+
+    yield get
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MID_SEMESTER)
+
+
+def _rolled_back_session(engine: Engine) -> Iterator[Session]:
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def empty_session(backend: str, migrated_engines: Callable[[str], Engine]) -> Iterator[Session]:
+    """A session on this worker's migrated (empty) database, rolled back after the test."""
+    yield from _rolled_back_session(migrated_engines(backend))
+
+
+@pytest.fixture
+def sqlite_session(migrated_engines: Callable[[str], Engine]) -> Iterator[Session]:
+    yield from _rolled_back_session(migrated_engines("sqlite"))
+
+
+@pytest.fixture
+def postgres_session(migrated_engines: Callable[[str], Engine]) -> Iterator[Session]:
+    yield from _rolled_back_session(migrated_engines("postgres"))
