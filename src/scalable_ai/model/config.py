@@ -1,0 +1,157 @@
+"""One configuration for every architecture in the course's model family.
+
+A Llama-style decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU) is the base; three
+switches turn it into the variants the Architecture part of the syllabus covers:
+``n_experts > 0`` makes every feed-forward a Mixture of Experts (Shazeer et al. 2017,
+Switch Transformer 2021), ``sliding_window`` limits each query to the last ``W`` keys
+(Longformer 2020, Mistral 7B 2023), and ``rope_scaling`` stretches RoPE beyond the trained
+context (linear position interpolation, Chen et al. 2023; Llama 3's frequency-dependent
+scaling). The config is flat so that one TOML or JSON file, or one CLI flag per field,
+describes a model whole.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from scalable_ai.errors import UserError
+
+ROPE_SCALINGS = ("none", "linear", "llama3")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and switches of one decoder-only transformer.
+
+    ``rope_interleaved`` picks which pairs of a head's dimensions RoPE rotates together:
+    ``False`` rotates dimension ``i`` with ``i + head_dim/2`` (the Hugging Face / GPT-NeoX
+    layout our checkpoints use), ``True`` rotates ``2i`` with ``2i+1`` (the original RoFormer
+    and GGUF layout). The two are the same model up to a fixed permutation of the query and
+    key rows; ``load/gguf.py`` undoes llama.cpp's permutation so ours are always ``False``.
+    """
+
+    vocab_size: int = 49152
+    dim: int = 576
+    n_layers: int = 30
+    n_heads: int = 9
+    n_kv_heads: int = 3
+    head_dim: int = 0  # 0 means dim // n_heads
+    ffn_hidden: int = 1536
+    norm_eps: float = 1e-5
+    max_seq_len: int = 8192
+    tie_embeddings: bool = True
+    # RoPE (Su et al. 2021): theta is the base of the geometric frequency ladder.
+    rope_theta: float = 10000.0
+    rope_interleaved: bool = False
+    rope_scaling: str = "none"
+    rope_scaling_factor: float = 1.0
+    rope_low_freq_factor: float = 1.0
+    rope_high_freq_factor: float = 4.0
+    rope_original_max_seq_len: int = 8192
+    # Sliding-window attention: 0 means full causal attention.
+    sliding_window: int = 0
+    # Mixture of Experts: 0 experts means a dense SwiGLU feed-forward.
+    n_experts: int = 0
+    experts_per_token: int = 2
+    expert_capacity_factor: float = 0.0  # 0 means no capacity limit (no token is dropped)
+    moe_aux_loss_weight: float = 0.01
+    init_std: float = 0.02
+    name: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def head_size(self) -> int:
+        """Dimensions per attention head."""
+        return self.head_dim or self.dim // self.n_heads
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first field that makes no model."""
+        positive = ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise UserError(f"must be positive, got {getattr(self, name)}", field=name)
+        if self.n_heads % self.n_kv_heads:
+            raise UserError(
+                f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})"
+                " for grouped-query attention",
+                field="n_kv_heads",
+            )
+        if not self.head_dim and self.dim % self.n_heads:
+            raise UserError(f"dim ({self.dim}) is not divisible by n_heads", field="head_dim")
+        if self.head_size % 2:
+            raise UserError("RoPE needs an even head size", field="head_dim")
+        if self.rope_scaling not in ROPE_SCALINGS:
+            raise UserError(f"must be one of {ROPE_SCALINGS}", field="rope_scaling")
+        if self.sliding_window < 0:
+            raise UserError("must be 0 (off) or a positive window", field="sliding_window")
+        if self.n_experts < 0 or (self.n_experts and not
+                                  0 < self.experts_per_token <= self.n_experts):
+            raise UserError(
+                "need 0 < experts_per_token <= n_experts", field="experts_per_token"
+            )
+
+    # ---- round trips -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"unknown model config fields: {', '.join(unknown)}", field=unknown[0])
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        return cls.from_dict(json.loads(text))
+
+    def to_toml(self) -> str:
+        """Flat ``key = value`` lines; every field is a scalar, so no TOML library is needed."""
+        lines = []
+        for key, value in self.to_dict().items():
+            lines.append(f"{key} = {_toml_scalar(value)}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_toml(cls, text: str) -> ModelConfig:
+        data = tomllib.loads(text)
+        # A TOML file may nest the fields under [model] so it can share a file with others.
+        return cls.from_dict(data.get("model", data))
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.write_text(self.to_toml() if path.suffix == ".toml" else self.to_json())
+
+    @classmethod
+    def load(cls, path: Path) -> ModelConfig:
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"no such file: {path}", field="config")
+        text = path.read_text()
+        return cls.from_toml(text) if path.suffix == ".toml" else cls.from_json(text)
+
+
+def _toml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+SMOLLM2_135M = ModelConfig(
+    vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn_hidden=1536,
+    norm_eps=1e-5, max_seq_len=8192, tie_embeddings=True, rope_theta=100000.0,
+    name="smollm2-135m",
+)

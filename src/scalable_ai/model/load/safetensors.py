@@ -1,0 +1,120 @@
+"""Our checkpoint format, and Hugging Face Llama safetensors.
+
+A checkpoint is a folder a person can open: ``config.json`` (the whole ``ModelConfig``),
+``model.safetensors`` (weights in our parameter names; a tied LM head is stored once, as
+``embed.weight``) and, when the model has one, the tokenizer files written by
+``tokenizer.py``. safetensors rather than pickle: loading never runs code, and the file is
+memory-mapped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from scalable_ai.errors import UserError
+from scalable_ai.model.config import ModelConfig
+from scalable_ai.model.transformer import Transformer
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+_HF_BLOCK = {
+    "input_layernorm.weight": "attn_norm.weight",
+    "self_attn.q_proj.weight": "attn.q_proj.weight",
+    "self_attn.k_proj.weight": "attn.k_proj.weight",
+    "self_attn.v_proj.weight": "attn.v_proj.weight",
+    "self_attn.o_proj.weight": "attn.o_proj.weight",
+    "post_attention_layernorm.weight": "mlp_norm.weight",
+    "mlp.gate_proj.weight": "mlp.gate_proj.weight",
+    "mlp.up_proj.weight": "mlp.up_proj.weight",
+    "mlp.down_proj.weight": "mlp.down_proj.weight",
+}
+_HF_GLOBAL = {
+    "model.embed_tokens.weight": "embed.weight",
+    "model.norm.weight": "norm.weight",
+    "lm_head.weight": "lm_head.weight",
+}
+_HF_LAYER = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
+
+
+def is_checkpoint(path: Path) -> bool:
+    path = Path(path)
+    return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def save_checkpoint(model: Transformer, folder: Path) -> Path:
+    """Write config.json and model.safetensors into folder (created if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    if model.config.tie_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    model.config.save(folder / CONFIG_FILE)
+    return folder
+
+
+def build_model(
+    config: ModelConfig,
+    state: dict[str, torch.Tensor],
+    dtype: torch.dtype | None = None,
+    device: str | torch.device | None = None,
+) -> Transformer:
+    """A model with exactly these weights (every parameter must be present)."""
+    with torch.device("meta"):
+        model = Transformer(config)
+    model = model.to_empty(device=device or "cpu")
+    state = dict(state)
+    if config.tie_embeddings:
+        state.setdefault("lm_head.weight", state["embed.weight"])
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise UserError(
+            f"weights do not fit the config: missing {missing[:3]}, unexpected {unexpected[:3]}",
+            field="model",
+        )
+    if config.tie_embeddings:
+        model.lm_head.weight = model.embed.weight  # to_empty unties; tie again
+    # Buffers (RoPE frequencies) are not in the state dict: rebuild them on the device.
+    model.rotary.inv_freq = type(model.rotary)(config).inv_freq.to(model.embed.weight.device)
+    if dtype is not None:
+        model = model.to(dtype)
+    return model.eval()
+
+
+def load_checkpoint(
+    folder: Path, dtype: torch.dtype | None = None, device: str | torch.device | None = None
+) -> Transformer:
+    """Load a checkpoint folder written by :func:`save_checkpoint`."""
+    folder = Path(folder)
+    if not is_checkpoint(folder):
+        raise UserError(
+            f"{folder} is not a checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})", field="model"
+        )
+    config = ModelConfig.load(folder / CONFIG_FILE)
+    state = load_file(str(folder / WEIGHTS_FILE), device=str(device or "cpu"))
+    return build_model(config, state, dtype=dtype, device=device)
+
+
+def from_hf_state_dict(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a Hugging Face ``LlamaForCausalLM`` state dict into our parameter names."""
+    ours: dict[str, torch.Tensor] = {}
+    for name, tensor in hf_state.items():
+        if name in _HF_GLOBAL:
+            ours[_HF_GLOBAL[name]] = tensor
+            continue
+        match = _HF_LAYER.match(name)
+        if match and match.group(2) in _HF_BLOCK:
+            ours[f"layers.{match.group(1)}.{_HF_BLOCK[match.group(2)]}"] = tensor
+    return ours
+
+
+def load_hf_safetensors(
+    path: Path, config: ModelConfig, dtype: torch.dtype | None = None
+) -> Transformer:
+    """Our model from a Hugging Face Llama ``model.safetensors`` (same RoPE layout as ours)."""
+    return build_model(config, from_hf_state_dict(load_file(str(path))), dtype=dtype)
