@@ -5,11 +5,10 @@ secure cookies, CSRF protection on forms … rate-limited sign-in". Each piece i
 
 - Passwords: argon2id through ``argon2-cffi`` (the OWASP first choice), with its own salts
   and parameters stored inside the hash string, so a later parameter bump re-hashes on sign-in.
-- Session: one signed cookie (``itsdangerous``, HMAC-SHA1 over a JSON payload) holding the
-  person's id, a per-session CSRF secret and a sign-in time. HttpOnly (scripts cannot read
-  it), SameSite=Lax (other sites' forms do not carry it) and Secure when served over https.
-  It is also stamped with the person's password hash prefix, so changing a password ends
-  every other session.
+- Session: one signed cookie (``itsdangerous``, HMAC over a JSON payload) holding a
+  per-visitor CSRF secret and, once signed in, a web-session token whose hash the store keeps
+  in ``web_sessions`` (so signing out really ends the session). HttpOnly (scripts cannot
+  read it), SameSite=Lax (other sites' forms do not carry it), Secure when served over https.
 - CSRF: session-bound tokens. Every form carries ``csrf_token``; a POST whose token does not
   equal the session's secret is refused with 403 before any use case runs.
 - Rate limit: a sliding window in process memory (the platform runs as one process), per
@@ -75,29 +74,28 @@ def load_or_create_secret(data_dir: Path) -> str:
 
 
 @dataclass
-class WebSession:
-    """What the session cookie carries. ``person_id`` is None for a visitor not signed in."""
+class CookieSession:
+    """What the session cookie carries: the CSRF secret, the web-session token once signed in
+    (its hash is in ``web_sessions``, so signing out revokes it server-side) and one-time
+    messages for the next page."""
 
     csrf: str
-    person_id: int | None = None
-    stamp: str = ""
+    token: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)
     changed: bool = False
 
     @classmethod
-    def fresh(cls) -> WebSession:
+    def fresh(cls) -> CookieSession:
         return cls(csrf=secrets.token_urlsafe(32), changed=True)
 
-    def sign_in(self, person_id: int, stamp: str) -> None:
+    def sign_in(self, token: str) -> None:
         """Rotate the CSRF secret at sign-in (no token seen before sign-in stays valid)."""
-        self.person_id = person_id
-        self.stamp = stamp
+        self.token = token
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
 
     def sign_out(self) -> None:
-        self.person_id = None
-        self.stamp = ""
+        self.token = None
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
 
@@ -114,35 +112,30 @@ class WebSession:
 
 
 class SessionCodec:
-    """Signs and reads the session cookie."""
+    """Signs and reads the session cookie (tampering with the CSRF secret breaks the MAC)."""
 
     def __init__(self, secret_key: str) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="sai-web-session")
 
-    def dumps(self, session: WebSession) -> str:
-        payload: dict[str, Any] = {"c": session.csrf, "p": session.person_id, "s": session.stamp}
+    def dumps(self, session: CookieSession) -> str:
+        payload: dict[str, Any] = {"c": session.csrf, "t": session.token}
         if session.flashes:
             payload["f"] = session.flashes
         return self._serializer.dumps(payload)
 
-    def loads(self, cookie: str | None) -> WebSession:
+    def loads(self, cookie: str | None) -> CookieSession:
         if not cookie:
-            return WebSession.fresh()
+            return CookieSession.fresh()
         try:
             payload = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
-            return WebSession.fresh()
-        return WebSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
-                          person_id=payload.get("p"), stamp=str(payload.get("s") or ""),
-                          flashes=[tuple(f) for f in payload.get("f") or []])  # type: ignore[misc]
+            return CookieSession.fresh()
+        return CookieSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
+                             token=payload.get("t"),
+                             flashes=[(str(k), str(m)) for k, m in payload.get("f") or []])
 
 
-def password_stamp(password_hash: str | None) -> str:
-    """A short fingerprint of the stored hash: a password change invalidates old sessions."""
-    return (password_hash or "")[-12:]
-
-
-def csrf_matches(session: WebSession, submitted: str | None) -> bool:
+def csrf_matches(session: CookieSession, submitted: str | None) -> bool:
     """Constant-time comparison of a form's token with the session's secret."""
     return bool(submitted) and hmac.compare_digest(session.csrf, str(submitted))
 

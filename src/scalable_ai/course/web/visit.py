@@ -7,10 +7,10 @@ Permission checks sit at this one gate (Django's habit): a view asks ``visit.per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
@@ -21,15 +21,17 @@ from scalable_ai.course.web.rendering import render_template
 from scalable_ai.course.web.security import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
-    WebSession,
+    CookieSession,
     csrf_matches,
-    password_stamp,
 )
 from scalable_ai.errors import Forbidden, UserError
 
 if TYPE_CHECKING:
     from scalable_ai.course.tables import Person
     from scalable_ai.course.web.app import WebState
+
+
+T = TypeVar("T")
 
 
 class SignInRequired(Exception):
@@ -51,7 +53,7 @@ class Visit:
     request: Request
     state: WebState
     db: Session
-    session: WebSession
+    session: CookieSession
     _person: Person | None = None
     _person_loaded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -61,19 +63,18 @@ class Visit:
         return self.state.clock.now()
 
     def signed_in(self) -> Person | None:
-        """The signed-in person, or None. A stale session (password changed, account
-        deactivated) counts as signed out."""
+        """The signed-in person, or None. An unknown, expired or revoked session token (signed
+        out elsewhere, account deactivated) counts as signed out."""
         if not self._person_loaded:
             self._person_loaded = True
-            if self.session.person_id is not None:
-                from scalable_ai.course.tables import Person
+            if self.session.token:
+                from scalable_ai.course.service.credentials import person_for_web_session
 
-                person = self.db.get(Person, self.session.person_id)
-                if (person is None or not person.active
-                        or password_stamp(person.password_hash) != self.session.stamp):
+                person = person_for_web_session(self.db, self.session.token,
+                                                clock=self.state.clock)
+                if person is None:
                     self.session.sign_out()
-                else:
-                    self._person = person
+                self._person = person
         return self._person
 
     def person(self) -> Person:
@@ -95,6 +96,18 @@ class Visit:
         from scalable_ai.course.web.bridge import actor_for
 
         return actor_for(self.person())
+
+    def act(self, use_case: Callable[[], T], *, back: str, ok: str | Callable[[T], str]
+            ) -> Response:
+        """Run one use case as one unit of work and answer post/redirect/get: commit and go to
+        ``back`` with ``ok`` shown, or roll back and show the rule that refused it."""
+        try:
+            result = use_case()
+            self.db.commit()
+        except UserError as exc:
+            self.db.rollback()
+            return self.redirect(back, error=str(exc.message))
+        return self.redirect(back, ok=ok(result) if callable(ok) else ok)
 
     # Responses ---------------------------------------------------------------------------
 

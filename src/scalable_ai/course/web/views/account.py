@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
-from scalable_ai.course.web.security import password_stamp, verify_password
+from scalable_ai.course.web.security import verify_password
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 
 router = APIRouter()
@@ -39,7 +38,8 @@ def sign_in_page(visit: VisitDep, next: str = "/") -> Response:
 def sign_in(visit: VisitDep, form: FormDep) -> Response:
     """Check the password; after 5 failures for one address (or 20 from one client) within
     5 minutes further tries are refused with 429 whatever the password."""
-    from scalable_ai.course.tables import Person
+    from scalable_ai.course.service.credentials import start_web_session
+    from scalable_ai.course.service.people import find_by_email
 
     email = str(form.get("email") or "").strip().lower()
     password = str(form.get("password") or "")
@@ -51,17 +51,24 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
         return visit.page("sign_in.html", title="Sign in", next_url=next_url, email=email,
                           status_code=429,
                           error=f"too many failed sign-ins: try again in {int(wait) + 1} s")
-    person = visit.db.scalars(select(Person).where(func.lower(Person.email) == email)).first()
+    person = find_by_email(visit.db, email) if email else None
     if person is None or not person.active or not verify_password(person.password_hash, password):
         limiter.record_failure(email, client)
         return visit.page("sign_in.html", title="Sign in", next_url=next_url, email=email,
                           status_code=401, error="e-mail or password is not right")
     limiter.record_success(email)
-    visit.session.sign_in(person.id, password_stamp(person.password_hash))
+    token = start_web_session(visit.db, person, clock=visit.state.clock)
+    visit.db.commit()
+    visit.session.sign_in(token)
     return visit.redirect(next_url)
 
 
 @router.post("/sign-out")
 def sign_out(visit: VisitDep, form: FormDep) -> Response:
+    from scalable_ai.course.service.credentials import end_web_session
+
+    if visit.session.token:
+        end_web_session(visit.db, visit.session.token, clock=visit.state.clock)
+        visit.db.commit()
     visit.session.sign_out()
     return visit.redirect("/sign-in", ok="You are signed out.")
