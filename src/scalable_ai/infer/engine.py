@@ -1,0 +1,370 @@
+"""The inference engine: requests in, streamed tokens out, one continuous-batching step at a time.
+
+vLLM's split, kept here: the :class:`~scalable_ai.infer.scheduler.Scheduler` decides what runs
+this step, the :class:`~scalable_ai.infer.kv_cache.BlockPool` where the KV cache lives, the
+:class:`~scalable_ai.infer.runner.ModelRunner` how the batch is computed, and the engine ties
+them together: it tokenizes, samples, detokenizes incrementally, applies stop rules and
+reports per-step deltas that a server can stream as they come.
+
+``LLMEngine`` is single-threaded and synchronous; ``async_engine.AsyncEngine`` runs one in a
+thread for the server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence as SequenceOf
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from scalable_ai.errors import UserError
+from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
+from scalable_ai.infer.runner import ModelRunner
+from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
+from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
+from scalable_ai.infer.sequence import Sequence
+
+
+class Tokenizer(Protocol):
+    """What the engine needs from a tokenizer (the model package's one has it)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: list[int]) -> str: ...
+
+
+@dataclass
+class EngineConfig:
+    """Sizes of the engine: context, cache, and the per-step limits of continuous batching.
+
+    ``kv_cache_megabytes`` sizes the paged cache when ``num_blocks`` is 0. On SmolLM2-135M a
+    token's K/V in bf16 is 2 * 30 layers * 3 heads * 64 * 2 bytes = 23 KB, so 512 MB holds
+    about 23,000 tokens: 16 concurrent 1,400-token contexts.
+    """
+
+    max_model_len: int = 2048
+    block_size: int = 16
+    num_blocks: int = 0
+    kv_cache_megabytes: int = 512
+    max_num_seqs: int = 64
+    max_num_batched_tokens: int = 512
+    enable_prefix_caching: bool = True
+
+
+@dataclass
+class TokenLogprob:
+    """One generated token's log-probability and the top alternatives (OpenAI's shape)."""
+
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]]
+
+
+@dataclass
+class ChoiceDelta:
+    """What one choice (sequence) produced since the last report."""
+
+    index: int
+    text: str
+    token_ids: list[int]
+    logprobs: list[TokenLogprob]
+    finish_reason: str | None = None
+
+
+@dataclass
+class RequestOutput:
+    """A request's news from one step: deltas per choice, usage counts so far, done or not."""
+
+    request_id: str
+    choices: list[ChoiceDelta]
+    finished: bool
+    num_prompt_tokens: int
+    num_cached_tokens: int
+    num_output_tokens: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    """A request's sequences (one per choice) and when it arrived."""
+
+    request_id: str
+    sequences: list[Sequence]
+    arrival_time: float
+
+    @property
+    def finished(self) -> bool:
+        return all(seq.is_finished for seq in self.sequences)
+
+
+def default_num_blocks(model: nn.Module, config: EngineConfig, dtype: torch.dtype) -> int:
+    """Blocks that fit in ``kv_cache_megabytes``, but at least one full context's worth."""
+    mc = model.config
+    spec = KVCacheSpec(mc.n_layers, mc.n_kv_heads, mc.head_size, 1, config.block_size, dtype)
+    blocks = config.kv_cache_megabytes * 2**20 // spec.bytes_per_block
+    return max(int(blocks), -(-config.max_model_len // config.block_size) + 1)
+
+
+class LLMEngine:
+    """Continuous batching over a paged KV cache for one model (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Tokenizer,
+        config: EngineConfig | None = None,
+        model_name: str = "model",
+        eos_token_ids: SequenceOf[int] = (),
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.model_name = model_name
+        self.eos_token_ids = list(eos_token_ids)
+        mc = model.config
+        self.config.max_model_len = min(self.config.max_model_len, mc.max_seq_len)
+        dtype = next(model.parameters()).dtype
+        num_blocks = self.config.num_blocks or default_num_blocks(model, self.config, dtype)
+        self.cache = KVCache(
+            KVCacheSpec(mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks,
+                        self.config.block_size, dtype)
+        )
+        self.pool = BlockPool(num_blocks)
+        self.scheduler = Scheduler(
+            SchedulerConfig(
+                max_num_seqs=self.config.max_num_seqs,
+                max_num_batched_tokens=self.config.max_num_batched_tokens,
+                block_size=self.config.block_size,
+                enable_prefix_caching=self.config.enable_prefix_caching,
+            ),
+            self.pool,
+        )
+        self.runner = ModelRunner(model, self.cache)
+        self.requests: dict[str, Request] = {}
+        self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
+        self.num_generated_tokens = 0
+        self._ids = itertools.count()
+
+    # -- requests ------------------------------------------------------------------------
+    def add_request(
+        self,
+        prompt: str | list[int],
+        params: SamplingParams | None = None,
+        request_id: str | None = None,
+        arrival_time: float | None = None,
+    ) -> str:
+        """Queue a prompt (text or token ids); returns its request id. Over-long is refused."""
+        params = params or SamplingParams()
+        request_id = request_id or f"req-{next(self._ids)}"
+        if request_id in self.requests:
+            raise UserError(f"request id {request_id!r} is already in use", field="request_id")
+        token_ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        self.check_length(len(token_ids), params.max_tokens)
+        arrival = time.monotonic() if arrival_time is None else arrival_time
+        sequences = [
+            Sequence(request_id, i, list(token_ids), params, arrival_time=arrival)
+            for i in range(params.n)
+        ]
+        self.requests[request_id] = Request(request_id, sequences, arrival)
+        for seq in sequences:
+            self.scheduler.add(seq)
+        return request_id
+
+    def check_length(self, num_prompt_tokens: int, max_tokens: int) -> None:
+        """Refuse a prompt that cannot fit the context with at least its requested output."""
+        limit = self.config.max_model_len
+        if num_prompt_tokens == 0:
+            raise UserError("the prompt is empty", field="prompt")
+        if num_prompt_tokens + max_tokens > limit:
+            raise UserError(
+                f"this model's maximum context length is {limit} tokens, but the prompt has "
+                f"{num_prompt_tokens} tokens and max_tokens asks for {max_tokens} more; "
+                "shorten the prompt or lower max_tokens",
+                field="max_tokens" if num_prompt_tokens < limit else "prompt",
+            )
+
+    def abort(self, request_id: str) -> bool:
+        """Stop a request now and free its blocks (a client went away). False if unknown."""
+        request = self.requests.pop(request_id, None)
+        if request is None:
+            return False
+        for seq in request.sequences:
+            if not seq.is_finished:
+                self.scheduler.finish(seq, "abort")
+        return True
+
+    def has_unfinished_requests(self) -> bool:
+        return bool(self.requests)
+
+    # -- one step ------------------------------------------------------------------------
+    def step(self) -> list[RequestOutput]:
+        """Schedule, run the model once, sample, and report what each request produced."""
+        step = self.scheduler.schedule()
+        if not step.scheduled:
+            return []
+        for item in step.scheduled:
+            prompt_length = len(item.seq.prompt_token_ids)
+            start = item.seq.num_computed
+            self.num_prefill_tokens += max(
+                0, min(start + item.num_new_tokens, prompt_length) - start
+            )
+        sampling = [item.seq for item in step.scheduled if item.samples]
+        logits = self.runner.execute(step.scheduled)
+        self.scheduler.after_step(step)
+        sampled = sample(logits, sampling, self.eos_token_ids) if sampling else []
+        now = time.monotonic()
+        touched: dict[str, Request] = {}
+        for seq, token in zip(sampling, sampled, strict=True):
+            self._append(seq, token, now)
+            touched[seq.request_id] = self.requests[seq.request_id]
+        return [self._report(request) for request in touched.values()]
+
+    def _append(self, seq: Sequence, token: SampledToken, now: float) -> None:
+        seq.append_token(token.token_id)
+        self.num_generated_tokens += 1
+        if seq.first_token_time is None:
+            seq.first_token_time = now
+        seq.last_token_time = now
+        if token.logprob is not None:
+            seq.logprobs.append(
+                {"token_id": token.token_id, "logprob": token.logprob,
+                 "top": token.top_logprobs or []}
+            )
+        params = seq.params
+        stop_ids = set(params.stop_token_ids)
+        if not params.ignore_eos:
+            stop_ids.update(self.eos_token_ids)
+        reason = None
+        if token.token_id in stop_ids and len(seq.output_token_ids) > params.min_tokens - 1:
+            reason = "stop"
+        elif (
+            len(seq.output_token_ids) >= params.max_tokens
+            or seq.num_tokens >= self.config.max_model_len
+        ):
+            reason = "length"
+        self._detokenize(seq, drop_last=reason == "stop")
+        if reason is None and params.stop and self._hit_stop_string(seq):
+            reason = "stop"
+        if reason is not None:
+            self.scheduler.finish(seq, reason)
+
+    def _detokenize(self, seq: Sequence, drop_last: bool) -> None:
+        ids = seq.output_token_ids[:-1] if drop_last else seq.output_token_ids
+        seq.text = self.tokenizer.decode(ids)
+
+    def _hit_stop_string(self, seq: Sequence) -> bool:
+        """Cut the text at the first stop string (it is not part of the output, as OpenAI)."""
+        longest = max(len(s) for s in seq.params.stop)
+        window_start = max(0, seq.num_text_sent - longest)
+        cut = min(
+            (i for i in (seq.text.find(s, window_start) for s in seq.params.stop) if i >= 0),
+            default=-1,
+        )
+        if cut < 0:
+            return False
+        seq.text = seq.text[:cut]
+        return True
+
+    def _report(self, request: Request) -> RequestOutput:
+        choices = []
+        for seq in request.sequences:
+            delta = self._take_delta(seq)
+            if delta is not None:
+                choices.append(delta)
+        first = request.sequences[0]
+        finished = request.finished
+        metrics: dict[str, float] = {}
+        if finished:
+            self.requests.pop(request.request_id, None)
+            metrics = request_metrics(request)
+        return RequestOutput(
+            request_id=request.request_id,
+            choices=choices,
+            finished=finished,
+            num_prompt_tokens=len(first.prompt_token_ids),
+            num_cached_tokens=max(first.num_cached_prompt_tokens, 0),
+            num_output_tokens=sum(len(s.output_token_ids) for s in request.sequences),
+            metrics=metrics,
+        )
+
+    def _take_delta(self, seq: Sequence) -> ChoiceDelta | None:
+        """New text and tokens since the last report, holding back a possible stop string's
+        start and an incomplete UTF-8 character until they are settled."""
+        end = len(seq.text)
+        if not seq.is_finished:
+            if seq.params.stop:
+                end -= max(len(s) for s in seq.params.stop) - 1
+            while end > seq.num_text_sent and seq.text[end - 1] == "\ufffd":
+                end -= 1
+        end = max(end, seq.num_text_sent)
+        new_tokens = seq.output_token_ids[seq.num_tokens_sent :]
+        if end == seq.num_text_sent and not new_tokens and not seq.is_finished:
+            return None
+        delta = ChoiceDelta(
+            index=seq.index,
+            text=seq.text[seq.num_text_sent : end],
+            token_ids=new_tokens,
+            logprobs=[TokenLogprob(e["token_id"], e["logprob"], e["top"])
+                      for e in seq.logprobs[seq.num_tokens_sent :]],
+            finish_reason=seq.finish_reason if seq.is_finished else None,
+        )
+        seq.num_text_sent = end
+        seq.num_tokens_sent = len(seq.output_token_ids)
+        return delta
+
+    # -- conveniences and seams ----------------------------------------------------------
+    def generate(
+        self, prompts: SequenceOf[str | list[int]], params: SamplingParams | None = None
+    ) -> list[list[list[int]]]:
+        """Run prompts to completion (offline batch); token ids per prompt per choice."""
+        ids = [self.add_request(p, params) for p in prompts]
+        results: dict[str, list[list[int]]] = {
+            rid: [[] for _ in range((params or SamplingParams()).n)] for rid in ids
+        }
+        while self.has_unfinished_requests():
+            for out in self.step():
+                for choice in out.choices:
+                    results[out.request_id][choice.index].extend(choice.token_ids)
+        return [results[rid] for rid in ids]
+
+    @torch.no_grad()
+    def swap_weights(self, state_dict: dict[str, Any]) -> None:
+        """Load new weights into the live model in place (same shapes), e.g. after a training
+        step (RL rollouts), and invalidate every cached K/V computed with the old ones."""
+        self.model.load_state_dict(state_dict, strict=True)
+        self.pool.reset_prefix_cache()
+        for seq in list(self.scheduler.running):
+            self.scheduler._preempt(seq)
+
+    def stats(self) -> dict[str, float]:
+        """Gauges a server exports: queue depth, cache use, prefix-cache hit rate."""
+        return {
+            "num_waiting": len(self.scheduler.waiting),
+            "num_running": len(self.scheduler.running),
+            "kv_blocks_used": self.pool.num_used,
+            "kv_blocks_total": self.pool.num_blocks,
+            "prefix_cache_hit_rate": self.pool.hit_rate,
+            "num_preemptions": self.scheduler.num_preemptions,
+        }
+
+
+def request_metrics(request: Request) -> dict[str, float]:
+    """Time to first token and time per output token of a finished request (seconds)."""
+    seqs = [s for s in request.sequences if s.first_token_time is not None]
+    if not seqs:
+        return {}
+    first = min(s.first_token_time for s in seqs)  # type: ignore[type-var]
+    out = {"ttft": first - request.arrival_time}
+    gaps = [
+        (s.last_token_time - s.first_token_time) / (len(s.output_token_ids) - 1)
+        for s in seqs
+        if len(s.output_token_ids) > 1 and s.last_token_time is not None
+    ]
+    if gaps:
+        out["tpot"] = sum(gaps) / len(gaps)
+    out["e2e"] = max(s.last_token_time or 0.0 for s in seqs) - request.arrival_time
+    return out

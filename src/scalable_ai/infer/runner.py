@@ -1,0 +1,172 @@
+"""The model runner: one forward pass over a step's mixed prefill and decode tokens.
+
+All scheduled sequences' new tokens are concatenated into one row (B=1, T = the step's tokens)
+with per-token positions, so every linear layer runs once as a matrix-matrix product over the
+whole step: this is what makes continuous batching pay on a CPU, where one token's
+matrix-vector product is bound by memory bandwidth and many tokens share each weight read.
+Only attention needs to know which token belongs to which sequence; the
+:class:`PagedAttentionBackend` holds that segmentation and the block tables for the step.
+
+Attention per layer:
+- the step's new keys and values are written to their slots with one ``index_copy_``;
+- every single-token query (a decode) is batched into one ``scaled_dot_product_attention``
+  call over its sequence's keys, gathered from the paged store with one ``index_select`` into
+  a padded ``(B, L_max)`` layout with a padding mask;
+- each multi-token chunk (a prefill or a prefill chunk) attends causally, offset by the
+  tokens already cached, to its sequence's cached plus new keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scalable_ai.infer.kv_cache import KVCache
+from scalable_ai.infer.scheduler import ScheduledSequence
+
+
+@dataclass
+class PrefillSegment:
+    """A multi-token chunk: queries ``[start, end)`` of the step, context slots ``slots``."""
+
+    start: int
+    end: int
+    slots: torch.Tensor | None  # None: nothing cached before, attend to the new keys only
+    mask: torch.Tensor | None  # (t, L) bool, True = may attend; None = plain causal
+
+
+@dataclass
+class StepLayout:
+    """What attention needs to know about a step, built once and used by every layer."""
+
+    slot_mapping: torch.Tensor  # (T,) where each new token's K/V goes
+    num_decodes: int
+    decode_slots: torch.Tensor | None  # (B_d, L_max) gather index into the flat store
+    decode_mask: torch.Tensor | None  # (B_d, 1, 1, L_max) bool, None when no padding
+    prefills: list[PrefillSegment]
+
+
+def _slots_of(block_table: list[int], length: int, block_size: int) -> torch.Tensor:
+    """Flat slot index of a sequence's first ``length`` tokens."""
+    blocks = torch.tensor(block_table[: -(-length // block_size)], dtype=torch.long)
+    return (blocks[:, None] * block_size + torch.arange(block_size)).flatten()[:length]
+
+
+def build_layout(scheduled: list[ScheduledSequence], block_size: int) -> StepLayout:
+    """Slot mapping and attention metadata for a step (decodes must come first)."""
+    slot_parts: list[torch.Tensor] = []
+    decode_tables: list[list[int]] = []
+    decode_lengths: list[int] = []
+    prefills: list[PrefillSegment] = []
+    position = 0
+    for item in scheduled:
+        seq, start, count = item.seq, item.seq.num_computed, item.num_new_tokens
+        total = start + count
+        slots = _slots_of(seq.block_table, total, block_size)
+        slot_parts.append(slots[start:])
+        if count == 1:
+            decode_tables.append(seq.block_table[: -(-total // block_size)])
+            decode_lengths.append(total)
+        elif start == 0:
+            prefills.append(PrefillSegment(position, position + count, None, None))
+        else:
+            query_positions = torch.arange(start, total)
+            mask = torch.arange(total)[None, :] <= query_positions[:, None]
+            prefills.append(PrefillSegment(position, position + count, slots, mask))
+        position += count
+    decode_slots = decode_mask = None
+    if decode_tables:
+        width = max(len(t) for t in decode_tables)
+        tables = torch.tensor([t + [0] * (width - len(t)) for t in decode_tables])
+        max_length = max(decode_lengths)
+        decode_slots = (tables[:, :, None] * block_size + torch.arange(block_size)).flatten(1)
+        decode_slots = decode_slots[:, :max_length].contiguous()
+        if min(decode_lengths) != max_length:
+            lengths = torch.tensor(decode_lengths)
+            decode_mask = (torch.arange(max_length)[None, :] < lengths[:, None])[:, None, None]
+    return StepLayout(
+        slot_mapping=torch.cat(slot_parts),
+        num_decodes=len(decode_tables),
+        decode_slots=decode_slots,
+        decode_mask=decode_mask,
+        prefills=prefills,
+    )
+
+
+class PagedAttentionBackend:
+    """The model's attention backend for one step: writes new K/V, attends over the pages."""
+
+    def __init__(self, cache: KVCache, layout: StepLayout) -> None:
+        self.cache = cache
+        self.layout = layout
+
+    def attend(
+        self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
+        layout = self.layout
+        key_store = self.cache.keys[layer_index]
+        value_store = self.cache.values[layer_index]
+        new_k, new_v = k[0].transpose(0, 1), v[0].transpose(0, 1)  # (T, Hkv, D)
+        key_store.index_copy_(0, layout.slot_mapping, new_k)
+        value_store.index_copy_(0, layout.slot_mapping, new_v)
+        parts: list[torch.Tensor] = []
+        n = layout.num_decodes
+        if n:
+            assert layout.decode_slots is not None
+            decode_q = q[0, :, :n].transpose(0, 1).unsqueeze(2)  # (B_d, Hq, 1, D)
+            shape = (*layout.decode_slots.shape, *key_store.shape[1:])
+            flat = layout.decode_slots.view(-1)
+            keys = key_store.index_select(0, flat).view(shape).transpose(1, 2)
+            values = value_store.index_select(0, flat).view(shape).transpose(1, 2)
+            out = F.scaled_dot_product_attention(
+                decode_q, keys, values, attn_mask=layout.decode_mask, enable_gqa=True
+            )
+            parts.append(out.squeeze(2).transpose(0, 1))  # (Hq, B_d, D)
+        for segment in layout.prefills:
+            seg_q = q[:, :, segment.start : segment.end]
+            if segment.slots is None:
+                seg_k = k[:, :, segment.start : segment.end]
+                seg_v = v[:, :, segment.start : segment.end]
+                out = F.scaled_dot_product_attention(
+                    seg_q, seg_k, seg_v, is_causal=True, enable_gqa=True
+                )
+            else:
+                seg_k = key_store.index_select(0, segment.slots).transpose(0, 1).unsqueeze(0)
+                seg_v = value_store.index_select(0, segment.slots).transpose(0, 1).unsqueeze(0)
+                out = F.scaled_dot_product_attention(
+                    seg_q, seg_k, seg_v, attn_mask=segment.mask, enable_gqa=True
+                )
+            parts.append(out[0])
+        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).unsqueeze(0)
+
+
+class ModelRunner:
+    """Runs a scheduled step through the model and returns the logits of sampling rows."""
+
+    def __init__(self, model: nn.Module, cache: KVCache) -> None:
+        self.model = model
+        self.cache = cache
+
+    @torch.inference_mode()
+    def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
+        """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order."""
+        token_ids: list[int] = []
+        positions: list[int] = []
+        logits_indices: list[int] = []
+        for item in scheduled:
+            start, end = item.seq.num_computed, item.seq.num_computed + item.num_new_tokens
+            token_ids.extend(item.seq.token_ids[start:end])
+            positions.extend(range(start, end))
+            if item.samples:
+                logits_indices.append(len(token_ids) - 1)
+        layout = build_layout(scheduled, self.cache.spec.block_size)
+        backend = PagedAttentionBackend(self.cache, layout)
+        return self.model(
+            torch.tensor([token_ids]),
+            torch.tensor([positions]),
+            backend=backend,
+            logits_indices=torch.tensor(logits_indices, dtype=torch.long),
+        )

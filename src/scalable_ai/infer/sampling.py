@@ -1,0 +1,188 @@
+"""Sampling parameters and the sampler that turns a step's logits into next tokens.
+
+The order of the logits processors follows common practice (Hugging Face's and vLLM's): the
+repetition penalty (Keskar et al., CTRL 2019) divides positive and multiplies negative logits
+of every token already seen; presence and frequency penalties (OpenAI's API) subtract a flat
+amount and an amount per occurrence for tokens already generated; then temperature scales,
+top-k keeps the k most likely tokens, top-p (nucleus sampling, Holtzman et al. 2020) keeps the
+smallest set whose probability reaches p, and min-p keeps tokens at least ``min_p`` times as
+likely as the best one (Nguyen et al. 2024). Temperature 0 means greedy (argmax). Reported
+log-probabilities are those of the model's own distribution, before any processor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as SequenceOf
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from scalable_ai.errors import UserError
+
+if TYPE_CHECKING:
+    from scalable_ai.infer.sequence import Sequence
+
+#: OpenAI caps top log-probabilities per position at 20.
+MAX_TOP_LOGPROBS = 20
+
+
+@dataclass
+class SamplingParams:
+    """How one request picks its tokens and when it stops (OpenAI's fields plus vLLM's)."""
+
+    n: int = 1
+    max_tokens: int = 16
+    min_tokens: int = 0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    stop_token_ids: list[int] = field(default_factory=list)
+    ignore_eos: bool = False
+    #: ``None``: no log-probabilities; ``k >= 0``: the chosen token's plus the top ``k``.
+    logprobs: int | None = None
+    skip_special_tokens: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first field outside its OpenAI range."""
+        checks = [
+            (self.n >= 1, "n", "must be at least 1"),
+            (self.max_tokens >= 1, "max_tokens", "must be at least 1"),
+            (self.min_tokens >= 0, "min_tokens", "must be 0 or more"),
+            (0.0 <= self.temperature <= 2.0, "temperature", "must be between 0 and 2"),
+            (0.0 < self.top_p <= 1.0, "top_p", "must be in (0, 1]"),
+            (self.top_k >= -1, "top_k", "must be -1 or 0 (off) or a positive count"),
+            (0.0 <= self.min_p <= 1.0, "min_p", "must be between 0 and 1"),
+            (self.repetition_penalty > 0.0, "repetition_penalty", "must be positive"),
+            (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty", "must be in [-2, 2]"),
+            (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty", "must be in [-2, 2]"),
+            (
+                self.logprobs is None or 0 <= self.logprobs <= MAX_TOP_LOGPROBS,
+                "logprobs",
+                f"must be between 0 and {MAX_TOP_LOGPROBS}",
+            ),
+            (len(self.stop) <= 4, "stop", "at most 4 stop sequences"),
+            (all(self.stop), "stop", "stop sequences must not be empty"),
+        ]
+        for ok, name, reason in checks:
+            if not ok:
+                raise UserError(f"{reason}, got {getattr(self, name)!r}", field=name)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    @property
+    def has_penalties(self) -> bool:
+        return (
+            self.repetition_penalty != 1.0
+            or self.presence_penalty != 0.0
+            or self.frequency_penalty != 0.0
+        )
+
+
+@dataclass
+class SampledToken:
+    """The chosen token, and its log-probability with the top alternatives when asked."""
+
+    token_id: int
+    logprob: float | None = None
+    top_logprobs: list[tuple[int, float]] | None = None
+
+
+def apply_penalties(logits: torch.Tensor, seq: Sequence) -> None:
+    """Repetition, presence and frequency penalties on one row, in place."""
+    params = seq.params
+    if params.repetition_penalty != 1.0:
+        seen = torch.tensor(sorted(set(seq.token_ids)), dtype=torch.long)
+        chosen = logits[seen]
+        logits[seen] = torch.where(
+            chosen > 0, chosen / params.repetition_penalty, chosen * params.repetition_penalty
+        )
+    if seq.output_token_ids and (params.presence_penalty or params.frequency_penalty):
+        generated = torch.tensor(seq.output_token_ids, dtype=torch.long)
+        counts = torch.bincount(generated, minlength=logits.shape[-1]).to(logits.dtype)
+        logits -= params.frequency_penalty * counts + params.presence_penalty * (counts > 0)
+
+
+def filter_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> None:
+    """Mask (to -inf, in place) tokens outside each row's top-k and nucleus (top-p) set."""
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    vocab = logits.shape[-1]
+    rank = torch.arange(vocab).expand_as(sorted_logits)
+    k = torch.where(top_k > 0, top_k, vocab).unsqueeze(1)
+    drop = rank >= k
+    probs = sorted_logits.masked_fill(drop, float("-inf")).softmax(dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # probability of the strictly better tokens
+    drop |= before > top_p.unsqueeze(1)
+    drop[:, 0] = False  # the best token always survives
+    logits.scatter_(1, order, sorted_logits.masked_fill(drop, float("-inf")))
+
+
+def filter_min_p(logits: torch.Tensor, min_p: torch.Tensor) -> None:
+    """Mask tokens less likely than ``min_p`` times the best token (min-p sampling)."""
+    probs = logits.softmax(dim=-1)
+    threshold = probs.max(dim=-1, keepdim=True).values * min_p.unsqueeze(1)
+    logits.masked_fill_(probs < threshold, float("-inf"))
+
+
+def sample(
+    logits: torch.Tensor, seqs: SequenceOf[Sequence], eos_token_ids: SequenceOf[int] = ()
+) -> list[SampledToken]:
+    """One next token for each row of ``logits`` (N, vocab), row ``i`` belonging to ``seqs[i]``."""
+    logits = logits.float()
+    want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
+    model_logprobs = logits[want_logprobs].log_softmax(dim=-1) if want_logprobs else None
+    if any(s.params.has_penalties or s.params.min_tokens for s in seqs):
+        logits = logits.clone()
+        for i, seq in enumerate(seqs):
+            if seq.params.has_penalties:
+                apply_penalties(logits[i], seq)
+            if len(seq.output_token_ids) < seq.params.min_tokens:
+                banned = [*seq.params.stop_token_ids, *eos_token_ids]
+                if banned:
+                    logits[i, banned] = float("-inf")
+    chosen = logits.argmax(dim=-1)
+    random_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
+    if random_rows:
+        chosen[random_rows] = _sample_random(logits[random_rows], [seqs[i] for i in random_rows])
+    chosen_list = chosen.tolist()
+    result = [SampledToken(token_id) for token_id in chosen_list]
+    if model_logprobs is not None:
+        for row, i in enumerate(want_logprobs):
+            result[i].logprob = float(model_logprobs[row, chosen_list[i]])
+            k = seqs[i].params.logprobs or 0
+            if k:
+                values, ids = model_logprobs[row].topk(k)
+                result[i].top_logprobs = list(zip(ids.tolist(), values.tolist(), strict=True))
+    return result
+
+
+def _sample_random(logits: torch.Tensor, seqs: SequenceOf[Sequence]) -> torch.Tensor:
+    """Temperature, top-k, top-p and min-p, then one draw per row (seeded rows their own)."""
+    params = [s.params for s in seqs]
+    logits = logits / torch.tensor([p.temperature for p in params]).unsqueeze(1)
+    if any(p.top_k > 0 or p.top_p < 1.0 for p in params):
+        top_k = torch.tensor([max(p.top_k, 0) for p in params])
+        top_p = torch.tensor([p.top_p for p in params])
+        filter_top_k_top_p(logits, top_k, top_p)
+    if any(p.min_p > 0.0 for p in params):
+        filter_min_p(logits, torch.tensor([p.min_p for p in params]))
+    probs = logits.softmax(dim=-1)
+    drawn = torch.empty(len(seqs), dtype=torch.long)
+    unseeded = [i for i, s in enumerate(seqs) if s.generator is None]
+    if unseeded:
+        drawn[unseeded] = torch.multinomial(probs[unseeded], 1).squeeze(1)
+    for i, seq in enumerate(seqs):
+        if seq.generator is not None:
+            drawn[i] = torch.multinomial(probs[i], 1, generator=seq.generator)[0]
+    return drawn

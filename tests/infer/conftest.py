@@ -1,0 +1,63 @@
+"""Fixtures for the inference tests: a tiny real transformer and a byte-level tokenizer.
+
+The tiny model is the course's own ``Transformer`` with random weights (2 layers, 4 query
+heads sharing 2 key/value heads), so every test runs the real attention seam in milliseconds.
+Its LM head is scaled up so greedy choices are far from ties: batched and unbatched float
+arithmetic then pick the same token, which is what the equality tests compare.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scalable_ai.infer.engine import EngineConfig, LLMEngine
+from scalable_ai.model import ModelConfig, Transformer
+
+EOS = 256
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids 0..255, plus ``<eos>`` = 256; a real, lossless tokenizer."""
+
+    eos_token_id = EOS
+    vocab_size = 260
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
+
+    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        text = "".join(f"<{m['role']}>{m['content']}\n" for m in messages)
+        return text + ("<assistant>" if add_generation_prompt else "")
+
+
+def tiny_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> Transformer:
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        vocab_size=260, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=128,
+        max_seq_len=512, init_std=0.2, name="tiny",
+    )
+    model = Transformer(config).to(dtype).eval()
+    with torch.no_grad():
+        model.norm.weight.mul_(4.0)
+    return model
+
+
+def make_engine(**overrides) -> LLMEngine:
+    config = EngineConfig(**{"max_model_len": 512, "num_blocks": 256, "block_size": 4,
+                             "max_num_batched_tokens": 64, **overrides})
+    return LLMEngine(tiny_model(), ByteTokenizer(), config, model_name="tiny",
+                     eos_token_ids=[EOS])
+
+
+@pytest.fixture
+def engine() -> LLMEngine:
+    return make_engine()
+
+
+@pytest.fixture
+def tokenizer() -> ByteTokenizer:
+    return ByteTokenizer()
