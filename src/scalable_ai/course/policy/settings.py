@@ -1,0 +1,247 @@
+"""Every course setting, with the syllabus's values as defaults.
+
+The syllabus fixes some numbers ("3 total slack days", "groups of 4–6", "8 total nodes",
+the component weights) and leaves others to the staff (the time of day of a deadline, the
+weight of each assignment part, the satisfactory thresholds, the letter cut-offs). Both kinds
+live here, in one frozen value, so a rule never hides a number of its own. Scores are
+percentages in ``[0, 100]`` everywhere in the course.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scalable_ai.errors import UserError
+
+
+class SlackPool(StrEnum):
+    """Whose slack days a late group assignment spends.
+
+    ``per_student`` (default): "you have 3 total slack days" is read per student; a group's
+    slack day is charged to every member. ``per_group``: the group shares one pool of 3.
+    """
+
+    PER_STUDENT = "per_student"
+    PER_GROUP = "per_group"
+
+
+@dataclass(frozen=True)
+class AssignmentPartWeights:
+    """How an assignment's core score blends its three graded parts (syllabus: "How
+    assignments are graded": code grading, written component, oral checkoff). The syllabus
+    gives no split; these defaults are a course setting. They must sum to 1."""
+
+    code: float = 0.5
+    written: float = 0.3
+    checkoff: float = 0.2
+
+
+@dataclass(frozen=True)
+class SatisfactoryThresholds:
+    """The lowest score (percent) that counts as satisfactory, per component and for each
+    assignment's core score ("You must do every component satisfactorily")."""
+
+    project: float = 60.0
+    assignments: float = 60.0
+    scribing: float = 60.0
+    participation: float = 60.0
+    assignment_core: float = 60.0
+
+
+@dataclass(frozen=True)
+class LetterCutoff:
+    """A letter and the lowest weighted total (percent) that earns it."""
+
+    letter: str
+    minimum: float
+
+
+DEFAULT_LETTER_CUTOFFS: tuple[LetterCutoff, ...] = tuple(
+    LetterCutoff(letter, minimum)
+    for letter, minimum in (
+        ("A+", 97), ("A", 93), ("A-", 90), ("B+", 87), ("B", 83), ("B-", 80),
+        ("C+", 77), ("C", 73), ("C-", 70), ("D+", 67), ("D", 63), ("D-", 60), ("F", 0),
+    )
+)
+
+
+@dataclass(frozen=True)
+class CourseSettings:
+    """The course's settings. Defaults are the syllabus (or, where it is silent, a stated
+    staff choice). Construct with keywords; invalid values raise :class:`UserError` naming
+    the field (``settings.group_size_min``)."""
+
+    # "The syllabus gives dates only": the time of day of every deadline is a setting.
+    deadline_time: time = time(23, 59)
+    timezone: str = "America/Los_Angeles"
+    # "You have 3 total slack days ... At most one slack day may be applied to any single
+    # assignment. Slack days extend the deadline by 24 hours."
+    slack_days_total: int = 3
+    slack_days_per_assignment: int = 1
+    slack_day_hours: int = 24
+    slack_pool: SlackPool = SlackPool.PER_STUDENT
+    # "Groups of 4–6."
+    group_size_min: int = 4
+    group_size_max: int = 6
+    assignment_part_weights: AssignmentPartWeights = field(default_factory=AssignmentPartWeights)
+    # "Technical Quality ... will incorporate peer feedback as well as the teaching staff
+    # feedback": the peers' share of the technical score (staff get the rest).
+    peer_review_weight: float = 0.2
+    satisfactory: SatisfactoryThresholds = field(default_factory=SatisfactoryThresholds)
+    letter_cutoffs: tuple[LetterCutoff, ...] = DEFAULT_LETTER_CUTOFFS
+    # "8 total nodes on GCP ... one H100 node (8×H100) per group."
+    node_pool_size: int = 8
+    gpus_per_node: int = 8
+    # torchrun's c10d rendezvous port on the first node of a reservation.
+    rendezvous_port: int = 29400
+    # A multi-node reservation is "a bounded window of time": its longest allowed length.
+    reservation_max_hours: int = 72
+    # "Each student is expected to scribe 2 lectures."
+    scribe_lectures_per_student: int = 2
+
+    def __post_init__(self) -> None:
+        validate_settings(self)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The course's time zone (Berkeley)."""
+        return ZoneInfo(self.timezone)
+
+    def replace(self, **changes: Any) -> CourseSettings:
+        """A copy with ``changes`` applied (validated like a new value)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (times as ``HH:MM``), the inverse of :func:`settings_from_dict`."""
+        data = dataclasses.asdict(self)
+        data["deadline_time"] = self.deadline_time.strftime("%H:%M")
+        data["slack_pool"] = self.slack_pool.value
+        data["letter_cutoffs"] = [[c.letter, c.minimum] for c in self.letter_cutoffs]
+        return data
+
+
+def _fail(name: str, reason: str) -> UserError:
+    return UserError(reason, field=f"settings.{name}")
+
+
+def validate_settings(s: CourseSettings) -> None:
+    """Reject settings that no rule could apply, naming the field."""
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("timezone", f"unknown time zone {s.timezone!r}") from None
+    if not isinstance(s.deadline_time, time):
+        raise _fail("deadline_time", "must be a time of day (HH:MM)")
+    for name in ("slack_days_total", "slack_days_per_assignment", "slack_day_hours",
+                 "group_size_min", "group_size_max", "node_pool_size", "gpus_per_node",
+                 "rendezvous_port", "reservation_max_hours", "scribe_lectures_per_student"):
+        value = getattr(s, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _fail(name, f"must be a whole number >= 0, got {value!r}")
+    for name in ("slack_day_hours", "group_size_min", "node_pool_size", "gpus_per_node",
+                 "reservation_max_hours", "rendezvous_port"):
+        if getattr(s, name) < 1:
+            raise _fail(name, "must be at least 1")
+    if s.slack_days_per_assignment > s.slack_days_total:
+        raise _fail("slack_days_per_assignment", "cannot exceed slack_days_total")
+    if s.group_size_max < s.group_size_min:
+        raise _fail("group_size_max", f"must be >= group_size_min ({s.group_size_min})")
+    if not isinstance(s.slack_pool, SlackPool):
+        raise _fail("slack_pool", "must be 'per_student' or 'per_group'")
+    w = s.assignment_part_weights
+    for part in ("code", "written", "checkoff"):
+        if not 0 <= getattr(w, part) <= 1:
+            raise _fail(f"assignment_part_weights.{part}", "must be between 0 and 1")
+    if abs(w.code + w.written + w.checkoff - 1) > 1e-9:
+        raise _fail("assignment_part_weights", "code + written + checkoff must sum to 1")
+    if not 0 <= s.peer_review_weight <= 1:
+        raise _fail("peer_review_weight", "must be between 0 and 1")
+    for f in dataclasses.fields(SatisfactoryThresholds):
+        if not 0 <= getattr(s.satisfactory, f.name) <= 100:
+            raise _fail(f"satisfactory.{f.name}", "must be a percentage between 0 and 100")
+    _validate_cutoffs(s.letter_cutoffs)
+
+
+def _validate_cutoffs(cutoffs: tuple[LetterCutoff, ...]) -> None:
+    if not cutoffs:
+        raise _fail("letter_cutoffs", "needs at least one letter")
+    minimums = [c.minimum for c in cutoffs]
+    if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
+        raise _fail("letter_cutoffs", "minimums must be strictly decreasing")
+    if minimums[-1] != 0:
+        raise _fail("letter_cutoffs", "the last letter must start at 0 so every total has one")
+    letters = [c.letter for c in cutoffs]
+    if len(set(letters)) != len(letters):
+        raise _fail("letter_cutoffs", "a letter appears twice")
+    if any(c.letter.upper() in {"P", "NP", "S", "U"} for c in cutoffs):
+        raise _fail("letter_cutoffs", "letter grade only: P/NP and S/U are not grades here")
+
+
+def settings_from_dict(data: Mapping[str, Any] | None) -> CourseSettings:
+    """Build settings from plain data (YAML/JSON); unknown keys are an error naming them."""
+    data = dict(data or {})
+    known = {f.name for f in dataclasses.fields(CourseSettings)}
+    for key in data:
+        if key not in known:
+            raise _fail(str(key), "unknown course setting")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "deadline_time":
+            kwargs[key] = _parse_time(value)
+        elif key == "slack_pool":
+            try:
+                kwargs[key] = SlackPool(value)
+            except ValueError:
+                raise _fail(key, "must be 'per_student' or 'per_group'") from None
+        elif key == "assignment_part_weights":
+            kwargs[key] = _nested(AssignmentPartWeights, key, value)
+        elif key == "satisfactory":
+            kwargs[key] = _nested(SatisfactoryThresholds, key, value)
+        elif key == "letter_cutoffs":
+            kwargs[key] = _parse_cutoffs(value)
+        else:
+            kwargs[key] = value
+    return CourseSettings(**kwargs)
+
+
+def _parse_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML 1.1 reads 23:59 as a sexagesimal int
+        return time(value // 60, value % 60)
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}") from None
+
+
+def _nested(kind: type, name: str, value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise _fail(name, "must be a mapping")
+    known = {f.name for f in dataclasses.fields(kind)}
+    for key in value:
+        if key not in known:
+            raise _fail(f"{name}.{key}", "unknown setting")
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            raise _fail(f"{name}.{key}", f"must be a number, got {item!r}")
+    return kind(**{k: float(v) for k, v in value.items()})
+
+
+def _parse_cutoffs(value: Any) -> tuple[LetterCutoff, ...]:
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        pairs = [tuple(item) for item in value]
+    else:
+        raise _fail("letter_cutoffs", "must map letters to minimum totals")
+    try:
+        return tuple(LetterCutoff(str(letter), float(minimum)) for letter, minimum in pairs)
+    except (TypeError, ValueError):
+        raise _fail("letter_cutoffs", "each entry is a letter and a minimum percent") from None
