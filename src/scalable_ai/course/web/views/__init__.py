@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import FastAPI
 
-VIEW_MODULES = ("account", "runs")
+VIEW_MODULES = ("account", "runs", "groups")
 
 
 def include_views(app: FastAPI) -> None:

@@ -72,3 +72,93 @@ def sign_out(visit: VisitDep, form: FormDep) -> Response:
         visit.db.commit()
     visit.session.sign_out()
     return visit.redirect("/sign-in", ok="You are signed out.")
+
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def _account_page(visit: Visit, *, feed_url: str | None = None) -> Response:
+    from sqlalchemy import select
+
+    from scalable_ai.course.service.credentials import list_ssh_keys
+    from scalable_ai.course.tables import CalendarToken
+
+    me = visit.person()
+    keys = list_ssh_keys(visit.db, visit.actor(), me.id)
+    live_feed = visit.db.scalar(
+        select(CalendarToken).where(CalendarToken.person_id == me.id,
+                                    CalendarToken.revoked_at.is_(None)))
+    return visit.page("account.html", title="Account", active="/account", keys=keys,
+                      live_feed=live_feed, feed_url=feed_url,
+                      min_password_length=MIN_PASSWORD_LENGTH)
+
+
+@router.get("/account")
+def account(visit: VisitDep) -> Response:
+    return _account_page(visit)
+
+
+@router.post("/account/password")
+def change_password(visit: VisitDep, form: FormDep) -> Response:
+    """Change one's own password: the current one must be right, the new one long enough."""
+    from scalable_ai.course.service.people import set_password_hash
+    from scalable_ai.course.web.security import hash_password
+
+    me = visit.person()
+    current = str(form.get("current_password") or "")
+    new = str(form.get("new_password") or "")
+    if not verify_password(me.password_hash, current):
+        return visit.redirect("/account", error="current_password: that is not your password")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return visit.redirect("/account", error=f"new_password: use at least "
+                              f"{MIN_PASSWORD_LENGTH} characters")
+    if new != str(form.get("confirm_password") or ""):
+        return visit.redirect("/account", error="confirm_password: the two new passwords differ")
+    return visit.act(lambda: set_password_hash(visit.db, visit.actor(), me.id,
+                                               hash_password(new), clock=visit.state.clock),
+                     back="/account", ok="Your password is changed.")
+
+
+@router.post("/account/calendar")
+def new_calendar_link(visit: VisitDep, form: FormDep) -> Response:
+    """Make a fresh feed link (the old one stops working). The link is shown once, on this
+    answer: only its hash is stored."""
+    from scalable_ai.course.service.credentials import issue_calendar_token
+
+    me = visit.person()
+    token = issue_calendar_token(visit.db, visit.actor(), me.id, clock=visit.state.clock)
+    visit.db.commit()
+    base = str(visit.request.base_url).rstrip("/")
+    return _account_page(visit, feed_url=f"{base}/calendar/{token}.ics")
+
+
+@router.post("/account/calendar/revoke")
+def revoke_calendar_link(visit: VisitDep, form: FormDep) -> Response:
+    from scalable_ai.course.service.credentials import revoke_calendar_tokens
+
+    me = visit.person()
+    return visit.act(lambda: revoke_calendar_tokens(visit.db, visit.actor(), me.id,
+                                                    clock=visit.state.clock),
+                     back="/account", ok="Your calendar feed link no longer works.")
+
+
+@router.post("/account/ssh-keys")
+def add_ssh_key(visit: VisitDep, form: FormDep) -> Response:
+    from scalable_ai.course.service.credentials import add_ssh_key as add_key
+
+    me = visit.person()
+    return visit.act(lambda: add_key(visit.db, visit.actor(), person_id=me.id,
+                                     public_key=str(form.get("public_key") or ""),
+                                     clock=visit.state.clock),
+                     back="/account", ok=lambda key: f"Key {key.fingerprint} added: it goes "
+                     "into your group's node's authorized_keys.")
+
+
+@router.post("/account/ssh-keys/{key_id}/remove")
+def remove_ssh_key(visit: VisitDep, form: FormDep, key_id: int) -> Response:
+    from scalable_ai.course.service.credentials import revoke_ssh_key
+
+    visit.person()
+    return visit.act(lambda: revoke_ssh_key(visit.db, visit.actor(), key_id,
+                                            clock=visit.state.clock),
+                     back="/account", ok="Key removed.")
