@@ -179,3 +179,93 @@ def sqlite_session(migrated_engines: Callable[[str], Engine]) -> Iterator[Sessio
 @pytest.fixture
 def postgres_session(migrated_engines: Callable[[str], Engine]) -> Iterator[Session]:
     yield from _rolled_back_session(migrated_engines("postgres"))
+
+
+# --- a loaded course --------------------------------------------------------------------
+
+
+def load_seed(session: Session) -> None:
+    """Load the shipped Spring 2026 syllabus, as `sai course init` does."""
+    import yaml
+
+    from scalable_ai.course.clock import FixedClock
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.setup import init_course
+    from scalable_ai.course.spec import default_spec_path
+
+    data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    init_course(session, Actor.local_staff("tests"), data,
+                clock=FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=BERKELEY)))
+
+
+@pytest.fixture(scope="session")
+def course_engines(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Engine]]:
+    """``course_engines("postgres")``: this worker's database with the syllabus loaded."""
+    engines: dict[str, Engine] = {}
+
+    def get(backend: str) -> Engine:
+        if backend not in engines:
+            factory = request.getfixturevalue(f"new_{backend}_database")
+            engine = _migrated(factory())
+            with Session(engine) as session:
+                load_seed(session)
+                session.commit()
+            engines[backend] = engine
+        return engines[backend]
+
+    yield get
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def session(backend: str, course_engines: Callable[[str], Engine]) -> Iterator[Session]:
+    """A session on the loaded course (SQLite, then PostgreSQL), rolled back after the test."""
+    yield from _rolled_back_session(course_engines(backend))
+
+
+@pytest.fixture
+def staff():
+    from scalable_ai.course.service import Actor
+
+    return Actor.local_staff("tests")
+
+
+@pytest.fixture
+def enroll(session: Session, staff, clock):
+    """``enroll(n)``: add ``n`` students (student01@example.edu, ...), returning them."""
+    from scalable_ai.course.service.people import add_person
+
+    counter = {"n": 0}
+
+    def make(n: int) -> list:
+        people = []
+        for _ in range(n):
+            counter["n"] += 1
+            i = counter["n"]
+            people.append(add_person(session, staff, name=f"Student {i:02d}",
+                                     email=f"student{i:02d}@example.edu", sid=f"30{i:06d}",
+                                     clock=clock))
+        session.flush()
+        return people
+
+    return make
+
+
+@pytest.fixture
+def make_group(session: Session, staff, clock, enroll):
+    """``make_group(size)``: a confirmed group of ``size`` new students with a node."""
+    from scalable_ai.course.service.groups import confirm_group, propose_group
+
+    counter = {"n": 0}
+
+    def make(size: int = 4, *, confirm: bool = True):
+        counter["n"] += 1
+        members = enroll(size)
+        group = propose_group(session, staff, name=f"Team {counter['n']}",
+                              member_ids=[p.id for p in members], clock=clock)
+        if confirm:
+            confirm_group(session, staff, group.id, clock=clock)
+        return group
+
+    return make

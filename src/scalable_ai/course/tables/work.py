@@ -10,6 +10,7 @@ refuses a second slack day on one assignment even under concurrent requests.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,7 +19,8 @@ from scalable_ai.course.tables.base import Base
 
 
 class Submission(Base):
-    """A hand-in of an assignment (by a group) or a milestone, with its integrity statement."""
+    """A hand-in of an assignment (by a group) or a milestone, with its integrity statement
+    (external code, sources, AI assistance) and the deadline that applied."""
 
     __tablename__ = "submissions"
 
@@ -31,7 +33,7 @@ class Submission(Base):
     deadline_applied: Mapped[datetime]
     deadline_reason: Mapped[str] = mapped_column(String(300), default="")
     slack_day_used: Mapped[bool] = mapped_column(default=False)
-    integrity_statement: Mapped[str] = mapped_column(Text)
+    integrity: Mapped[dict[str, Any]]
     link: Mapped[str | None] = mapped_column(String(1000))
     source: Mapped[str] = mapped_column(String(32), default="platform")
 

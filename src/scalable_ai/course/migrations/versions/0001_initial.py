@@ -3,7 +3,7 @@ activities, and the append-only audit log
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 00:55:47.122650
+Create Date: 2026-11-26 00:59:48.523237
 """
 
 from __future__ import annotations
@@ -534,7 +534,7 @@ def upgrade() -> None:
         sa.Column("deadline_applied", sa.DateTime(), nullable=False),
         sa.Column("deadline_reason", sa.String(length=300), nullable=False),
         sa.Column("slack_day_used", sa.Boolean(), nullable=False),
-        sa.Column("integrity_statement", sa.Text(), nullable=False),
+        sa.Column("integrity", sa.JSON(), nullable=False),
         sa.Column("link", sa.String(length=1000), nullable=True),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(

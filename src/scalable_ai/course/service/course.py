@@ -1,0 +1,77 @@
+"""The course itself: its settings, and lookups of assignments, milestones and lectures.
+
+The rows come from ``sai course init`` (see :mod:`.setup`); every other use case reads the
+course settings through :func:`settings_of`, so a rule never hides a number of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course.policy.late import deadline_at
+from scalable_ai.course.policy.settings import CourseSettings, settings_from_dict
+from scalable_ai.course.tables import Assignment, CourseRecord, Lecture, Milestone, Node
+from scalable_ai.errors import NotFound
+
+FORMATION_MILESTONE = "group_formation"
+PEER_REVIEW_MILESTONE = "peer_review"
+
+
+def load_course(session: Session) -> CourseRecord:
+    """The one course in this database (``NotFound`` until ``sai course init`` ran)."""
+    course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
+    if course is None:
+        raise NotFound("no course in this database yet: run `sai course init`", field="course")
+    return course
+
+
+def settings_of(session: Session) -> CourseSettings:
+    """The course settings (the syllabus's defaults where the course sets nothing)."""
+    course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
+    return settings_from_dict(course.settings if course is not None else {})
+
+
+def assignment_by_key(session: Session, key: str, *, field: str = "assignment") -> Assignment:
+    row = session.scalar(select(Assignment).where(Assignment.key == key.strip().upper()))
+    if row is None:
+        known = ", ".join(session.scalars(select(Assignment.key).order_by(Assignment.key)))
+        raise NotFound(f"no assignment {key!r} (the course has {known or 'none'})", field=field)
+    return row
+
+
+def milestone_by_key(session: Session, key: str, *, field: str = "milestone") -> Milestone:
+    row = session.scalar(select(Milestone).where(Milestone.key == key.strip()))
+    if row is None:
+        raise NotFound(f"no milestone {key!r}", field=field)
+    return row
+
+
+def lecture_by_key(session: Session, key: str, *, field: str = "lecture") -> Lecture:
+    row = session.scalar(select(Lecture).where(Lecture.key == key.strip().upper()))
+    if row is None:
+        raise NotFound(f"no lecture {key!r}", field=field)
+    return row
+
+
+def node_by_id(session: Session, node_id: int, *, field: str = "node") -> Node:
+    row = session.get(Node, node_id)
+    if row is None:
+        raise NotFound(f"no node with id {node_id}", field=field)
+    return row
+
+
+def due_at(assignment: Assignment, settings: CourseSettings) -> datetime:
+    """The assignment's deadline: its due date at the course deadline time (Berkeley)."""
+    return deadline_at(assignment.due_on, settings)
+
+
+def milestone_due_at(milestone: Milestone, settings: CourseSettings) -> datetime:
+    return deadline_at(milestone.day, settings)
+
+
+def formation_deadline(session: Session, settings: CourseSettings) -> datetime:
+    """When students stop forming groups themselves ("Group formation: Jan 29")."""
+    return milestone_due_at(milestone_by_key(session, FORMATION_MILESTONE), settings)

@@ -1,0 +1,262 @@
+"""Slack days and approved exceptions: the ledger, its balances, spending and reversing.
+
+Syllabus, "Late policy": "You have 3 total slack days across the semester for assignments.
+At most one slack day may be applied to any single assignment. Slack days extend the
+deadline by 24 hours. No other late work is accepted without an approved exception." The
+rules are :mod:`scalable_ai.course.policy.late`; here the ledger is read from and written to
+the database.
+
+Concurrency: spending locks the group row and then every member's ``people`` row
+(``SELECT ... FOR UPDATE``, in id order, so two requests cannot deadlock) before reading the
+ledger, so parallel requests on PostgreSQL are serialized and cannot overspend; the unique
+index on open (student, assignment) entries is a second guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course import audit
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.policy import late as rules
+from scalable_ai.course.service.actors import (
+    Actor,
+    current_group_id,
+    get_group,
+    get_person,
+    require_member_or_staff,
+    require_self_or_staff,
+    require_staff,
+)
+from scalable_ai.course.service.course import (
+    assignment_by_key,
+    milestone_by_key,
+    settings_of,
+)
+from scalable_ai.course.service.groups import lock_group
+from scalable_ai.course.tables import (
+    Assignment,
+    DeadlineException,
+    Group,
+    Milestone,
+    Person,
+    SlackDayUse,
+)
+from scalable_ai.errors import Conflict, NotFound, UserError
+
+
+def lock_people(session: Session, person_ids: Iterable[int]) -> list[Person]:
+    """Lock these people rows (id order) for the rest of the transaction."""
+    return list(session.scalars(
+        select(Person).where(Person.id.in_(sorted(set(person_ids)))).order_by(Person.id)
+        .with_for_update().execution_options(populate_existing=True)
+    ))
+
+
+def ledger(
+    session: Session, *, person_ids: Iterable[int] = (), group_id: int | None = None
+) -> list[rules.SlackDayUse]:
+    """The policy's ledger for these students (whichever group charged them) and, for the
+    per-group pool, every entry charged through ``group_id``."""
+    people = {p.id: p.email for p in session.scalars(select(Person))}
+    groups = {g.id: g.name for g in session.scalars(select(Group))}
+    keys = {a.id: a.key for a in session.scalars(select(Assignment))}
+    ids = list(person_ids)
+    query = select(SlackDayUse).order_by(SlackDayUse.id)
+    if group_id is not None:
+        query = query.where(or_(SlackDayUse.person_id.in_(ids), SlackDayUse.group_id == group_id))
+    else:
+        query = query.where(SlackDayUse.person_id.in_(ids))
+    return [policy_entry(row, people, groups, keys) for row in session.scalars(query)]
+
+
+def policy_entry(row: SlackDayUse, people: dict[int, str], groups: dict[int, str],
+                 keys: dict[int, str]) -> rules.SlackDayUse:
+    return rules.SlackDayUse(
+        student=people[row.person_id], assignment=keys[row.assignment_id],
+        group=groups.get(row.group_id) if row.group_id is not None else None,
+        applied_at=row.spent_at, applied_by=str(row.spent_by_id or "staff"),
+        reversed_at=row.revoked_at,
+        reversed_by=str(row.revoked_by_id) if row.revoked_at else None,
+        reversal_reason=row.reason if row.revoked_at else "",
+    )
+
+
+def spend_for_group(
+    session: Session, actor: Actor, group: Group, assignment: Assignment, *, clock: Clock,
+    submission_id: int | None = None,
+) -> list[SlackDayUse]:
+    """Charge one slack day on ``assignment`` to every member of ``group`` (rows locked by
+    the caller's :func:`lock_group`); refuses naming the rule, writing nothing."""
+    members = lock_people(session, [p.id for p in group.members])
+    settings = settings_of(session)
+    entries = rules.spend_slack_day(
+        [p.email for p in members], assignment.key,
+        ledger(session, person_ids=[p.id for p in members], group_id=group.id),
+        clock.now(), actor.label, settings, group=group.name)
+    rows = []
+    by_email = {p.email: p for p in members}
+    for entry in entries:
+        row = SlackDayUse(person_id=by_email[entry.student].id, assignment_id=assignment.id,
+                          group_id=group.id, submission_id=submission_id, spent_at=clock.now(),
+                          spent_by_id=actor.person_id)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    for row in rows:
+        audit.record(session, actor, "slack_day.spend", row, before=None, at=clock.now())
+    return rows
+
+
+def spend_slack_day(
+    session: Session, actor: Actor, *, group_id: int, assignment: str, clock: Clock
+) -> list[SlackDayUse]:
+    """A group (a member, or staff for it) applies a slack day to an assignment: every
+    member is charged one; refused if any member has none left or one is already applied."""
+    get_group(session, group_id)
+    require_member_or_staff(session, actor, group_id, "spend this group's slack days")
+    target = assignment_by_key(session, assignment)
+    group = lock_group(session, group_id)
+    return spend_for_group(session, actor, group, target, clock=clock)
+
+
+def reverse_slack_day(
+    session: Session, actor: Actor, use_id: int, *, reason: str, clock: Clock
+) -> list[SlackDayUse]:
+    """Staff reverse a slack day: the entry, and the same spending's entries for the other
+    members, stay in the ledger marked reversed ("reversible only by staff")."""
+    row = session.get(SlackDayUse, use_id)
+    if row is None:
+        raise NotFound(f"no slack-day entry with id {use_id}", field="slack_day")
+    rules.reverse_slack_day(policy_entry(row, {row.person_id: ""}, {}, {row.assignment_id: ""}),
+                            actor.label, actor.is_staff, clock.now(), reason)
+    same = session.scalars(select(SlackDayUse).where(
+        SlackDayUse.assignment_id == row.assignment_id, SlackDayUse.spent_at == row.spent_at,
+        SlackDayUse.revoked_at.is_(None),
+        SlackDayUse.group_id == row.group_id if row.group_id is not None
+        else SlackDayUse.id == row.id)).all()
+    for entry in same:
+        before = audit.snapshot(entry)
+        entry.revoked_at = clock.now()
+        entry.revoked_by_id = actor.person_id
+        entry.reason = reason
+        audit.record(session, actor, "slack_day.reverse", entry, before=before, at=clock.now())
+    return list(same)
+
+
+@dataclass(frozen=True)
+class SlackBalance:
+    """One student's slack days: used, left, and a note per assignment ("slack day 2 of 3
+    used on A2")."""
+
+    person_id: int
+    total: int
+    used: int
+    left: int
+    notes: tuple[str, ...]
+    entries: tuple[SlackDayUse, ...]
+
+
+def slack_balance(session: Session, actor: Actor, person_id: int) -> SlackBalance:
+    """A student's balance, computed from the ledger (yourself, or staff)."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "see slack days")
+    settings = settings_of(session)
+    book = ledger(session, person_ids=[person_id])
+    spent_on = list(dict.fromkeys(e.assignment for e in sorted(book, key=lambda e: e.applied_at)
+                                  if e.live))
+    rows = session.scalars(select(SlackDayUse).where(SlackDayUse.person_id == person_id)
+                           .order_by(SlackDayUse.id)).all()
+    return SlackBalance(
+        person_id=person.id, total=settings.slack_days_total,
+        used=rules.slack_days_used(person.email, book),
+        left=rules.slack_days_left(person.email, book, settings),
+        notes=tuple(rules.slack_day_note(person.email, key, book, settings) for key in spent_on),
+        entries=tuple(rows),
+    )
+
+
+def slack_ledger(session: Session, actor: Actor) -> Sequence[SlackDayUse]:
+    """Every ledger entry (staff)."""
+    require_staff(actor, "see the slack-day ledger")
+    return session.scalars(select(SlackDayUse).order_by(SlackDayUse.id)).all()
+
+
+# --- approved exceptions ------------------------------------------------------------------
+
+
+def policy_exceptions(session: Session) -> list[rules.ApprovedException]:
+    people = {p.id: p.email for p in session.scalars(select(Person))}
+    groups = {g.id: g.name for g in session.scalars(select(Group))}
+    keys = {a.id: a.key for a in session.scalars(select(Assignment))}
+    milestones = {m.id: m.key for m in session.scalars(select(Milestone))}
+    result = []
+    for row in session.scalars(select(DeadlineException).where(
+            DeadlineException.revoked_at.is_(None))):
+        target = (keys[row.assignment_id] if row.assignment_id is not None
+                  else milestones[row.milestone_id or 0])
+        result.append(rules.ApprovedException(
+            target=target, new_deadline=row.new_deadline, reason=row.reason,
+            approved_by=str(row.approved_by_id or "staff"), approved_at=row.approved_at,
+            student=people.get(row.person_id) if row.person_id else None,
+            group=groups.get(row.group_id) if row.group_id else None, id=str(row.id)))
+    return result
+
+
+def grant_exception(
+    session: Session, actor: Actor, *, person_id: int | None = None,
+    group_id: int | None = None, assignment: str | None = None, milestone: str | None = None,
+    new_deadline: datetime, reason: str, clock: Clock,
+) -> DeadlineException:
+    """Staff approve an exception: a new deadline for a student or a whole group, for one
+    assignment or milestone, with the reason; a group's exception covers every member."""
+    require_staff(actor, "approve exceptions")
+    if (assignment is None) == (milestone is None):
+        raise UserError("name either an assignment or a milestone", field="assignment")
+    person = get_person(session, person_id) if person_id is not None else None
+    group = get_group(session, group_id) if group_id is not None else None
+    target_a = assignment_by_key(session, assignment) if assignment else None
+    target_m = milestone_by_key(session, milestone) if milestone else None
+    rules.ApprovedException(
+        target=(target_a.key if target_a else target_m.key if target_m else ""),
+        new_deadline=new_deadline, reason=reason, approved_by=actor.label or "staff",
+        approved_at=clock.now(), student=person.email if person else None,
+        group=group.name if group else None)
+    row = DeadlineException(
+        person_id=person_id, group_id=group_id,
+        assignment_id=target_a.id if target_a else None,
+        milestone_id=target_m.id if target_m else None, new_deadline=new_deadline,
+        reason=reason.strip(), approved_by_id=actor.person_id, approved_at=clock.now())
+    session.add(row)
+    audit.record(session, actor, "exception.grant", row, before=None, at=clock.now())
+    return row
+
+
+def revoke_exception(
+    session: Session, actor: Actor, exception_id: int, *, clock: Clock
+) -> DeadlineException:
+    require_staff(actor, "revoke exceptions")
+    row = session.get(DeadlineException, exception_id)
+    if row is None:
+        raise NotFound(f"no exception with id {exception_id}", field="exception")
+    if row.revoked_at is not None:
+        raise Conflict("this exception was already revoked", field="exception")
+    before = audit.snapshot(row)
+    row.revoked_at = clock.now()
+    audit.record(session, actor, "exception.revoke", row, before=before, at=clock.now())
+    return row
+
+
+def list_exceptions(session: Session, actor: Actor) -> Sequence[DeadlineException]:
+    """Staff see every exception; a student those covering them or their group."""
+    query = select(DeadlineException).order_by(DeadlineException.id)
+    if not actor.is_staff:
+        gid = current_group_id(session, actor.person_id) if actor.person_id else None
+        query = query.where(or_(DeadlineException.person_id == actor.person_id,
+                                DeadlineException.group_id == gid if gid else False))
+    return session.scalars(query).all()

@@ -1,0 +1,135 @@
+"""Submissions: a group hands in an assignment, or a project milestone, with its integrity
+statement; the deadline that applied is stored with it.
+
+The verdict is :func:`scalable_ai.course.policy.late.judge_submission`: on time; within 24
+hours late only when the submitter confirms spending a slack day (spent here, in the same
+transaction as the submission) or one is already applied; later only under an approved
+exception; anything else is refused naming the rule, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course import audit
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.policy import late as rules
+from scalable_ai.course.policy.integrity import integrity_statement
+from scalable_ai.course.policy.milestones import MilestoneKind
+from scalable_ai.course.service.actors import (
+    Actor,
+    acting_person,
+    current_group_id,
+    require_member_or_staff,
+)
+from scalable_ai.course.service.course import (
+    assignment_by_key,
+    due_at,
+    milestone_by_key,
+    milestone_due_at,
+    settings_of,
+)
+from scalable_ai.course.service.groups import lock_group
+from scalable_ai.course.service.slack import (
+    ledger,
+    lock_people,
+    policy_exceptions,
+    spend_for_group,
+)
+from scalable_ai.course.tables import Submission
+from scalable_ai.errors import Conflict, UserError
+
+MILESTONE_SLACK_REFUSAL = "slack days apply to assignments only"
+
+
+def submit(
+    session: Session,
+    actor: Actor,
+    *,
+    assignment: str | None = None,
+    milestone: str | None = None,
+    integrity: Mapping[str, Any] | None,
+    confirm_slack_day: bool = False,
+    link: str | None = None,
+    clock: Clock,
+) -> Submission:
+    """Hand in for your group, now. Late within 24 hours needs ``confirm_slack_day``."""
+    if (assignment is None) == (milestone is None):
+        raise UserError("name either an assignment or a milestone", field="assignment")
+    me = acting_person(session, actor)
+    statement = integrity_statement(integrity)
+    group_id = current_group_id(session, me.id)
+    if group_id is None:
+        raise UserError("assignments and project milestones are group work: join a group "
+                        "before submitting", field="group")
+    settings = settings_of(session)
+    now = clock.now()
+    group = lock_group(session, group_id)
+    members = lock_people(session, [p.id for p in group.members])
+    book = ledger(session, person_ids=[p.id for p in members], group_id=group.id)
+    target_a = assignment_by_key(session, assignment) if assignment else None
+    target_m = milestone_by_key(session, milestone) if milestone else None
+    if target_m is not None and target_m.kind != MilestoneKind.DEADLINE.value:
+        raise UserError(f"{target_m.title} is not something groups submit", field="milestone")
+    key = target_a.key if target_a else target_m.key  # type: ignore[union-attr]
+    due = due_at(target_a, settings) if target_a else milestone_due_at(target_m, settings)  # type: ignore[arg-type]
+    if target_a is not None and now < _released_at(target_a, settings):
+        raise UserError(f"{target_a.key} is released on {target_a.released_on.isoformat()}",
+                        field="assignment")
+    verdict = rules.judge_submission(
+        now, due, confirm_slack_day=confirm_slack_day,
+        slack_refusal=(rules.slack_day_refusal([p.email for p in members], key, book, settings,
+                                               group=group.name)
+                       if target_a else MILESTONE_SLACK_REFUSAL),
+        slack_already_applied=bool(target_a) and rules.slack_days_on(me.email, key, book) > 0,
+        exception=rules.exception_for(me.email, group.name, key, policy_exceptions(session)),
+        settings=settings,
+    )
+    if verdict.verdict is rules.Verdict.NEEDS_SLACK_DAY:
+        raise Conflict(verdict.message, field="confirm_slack_day")
+    if not verdict.accepted:
+        raise Conflict(f"{key}: {verdict.message} (deadline {verdict.applied_deadline.isoformat()})",
+                       field="submitted_at")
+    row = Submission(
+        assignment_id=target_a.id if target_a else None,
+        milestone_id=target_m.id if target_m else None, group_id=group.id, person_id=me.id,
+        submitted_at=now, deadline_applied=verdict.applied_deadline,
+        deadline_reason=verdict.message, slack_day_used=verdict.spends_slack_day
+        or verdict.verdict is rules.Verdict.ACCEPTED_WITH_SLACK_DAY,
+        integrity=dataclasses.asdict(statement), link=(link or None), source="platform")
+    session.add(row)
+    session.flush()
+    if verdict.spends_slack_day and target_a is not None:
+        spend_for_group(session, actor, group, target_a, clock=clock, submission_id=row.id)
+    audit.record(session, actor, "submission.add", row, before=None, at=now)
+    return row
+
+
+def _released_at(assignment: Any, settings: Any) -> Any:
+    from datetime import datetime, time
+
+    return datetime.combine(assignment.released_on, time(0, 0), tzinfo=settings.zone)
+
+
+def list_submissions(
+    session: Session, actor: Actor, *, group_id: int | None = None,
+    assignment: str | None = None,
+) -> Sequence[Submission]:
+    """Staff see every submission; a student only their group's."""
+    query = select(Submission).order_by(Submission.submitted_at, Submission.id)
+    if not actor.is_staff:
+        mine = current_group_id(session, actor.person_id) if actor.person_id else None
+        if group_id is not None and group_id != mine:
+            require_member_or_staff(session, actor, group_id, "see this group's submissions")
+        query = query.where(Submission.group_id == mine if mine else Submission.person_id
+                            == actor.person_id)
+    elif group_id is not None:
+        query = query.where(Submission.group_id == group_id)
+    if assignment is not None:
+        query = query.where(Submission.assignment_id == assignment_by_key(session, assignment).id)
+    return session.scalars(query).all()
