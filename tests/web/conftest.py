@@ -32,6 +32,15 @@ def seed_course(engine: Engine, clock: FixedClock) -> None:
     from scalable_ai.course.db import unit_of_work
 
     if find_spec("scalable_ai.course.demo") is None:  # TEMPORARY until the demo lands
+        import yaml
+
+        from scalable_ai.course.service import Actor
+        from scalable_ai.course.service.setup import init_course
+        from scalable_ai.course.spec import default_spec_path
+
+        with unit_of_work(engine) as session:
+            init_course(session, Actor.local_staff(),
+                        yaml.safe_load(default_spec_path().read_text()), clock=clock)
         return
     from scalable_ai.course.demo import seed_demo
 

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import FastAPI
 
-VIEW_MODULES = ("account", "runs", "groups")
+VIEW_MODULES = ("account", "dashboard", "runs", "groups", "assignments", "schedule")
 
 
 def include_views(app: FastAPI) -> None:

@@ -1,0 +1,319 @@
+"""Load test of the course platform's pages: simulated signed-in students on SQLite and PostgreSQL.
+
+Issue 4: "simulates signed-in users (each loads the dashboard, the schedule, an assignment,
+submits, with 1 s of think time between requests) against SQLite and PostgreSQL, and reports
+p50/p99 latency, errors and the highest sustained request rate that keeps p99 under 100 ms
+(target: 50 users on PostgreSQL on 2 cores with p99 under 100 ms, zero errors, no lost
+submissions)".
+
+How: the platform (the same ``create_app`` that ``sai up`` serves, one uvicorn worker) runs
+in its own process on a demo-seeded database with the course clock mid-semester; this
+process drives it with asyncio + httpx, one client (own cookies) per simulated student. Load
+rises in steps of users; each step runs for ``--step-seconds`` after a short warm-up and
+reports requests/s, p50/p99 and errors. A step "holds" when p99 < 100 ms with no errors.
+Every submission the server accepted (303 with the success message) must be in the
+``submissions`` table afterwards: lost = accepted − stored.
+
+PostgreSQL is a throwaway cluster (Debian's binaries in /usr/lib/postgresql/15/bin, run as
+the ``postgres`` user, durable defaults: fsync on) on a free port, deleted at the end.
+
+    .venv/bin/python bench/web.py                       # both databases, steps 10,25,50,75,100
+    .venv/bin/python bench/web.py --db postgres --steps 50 --step-seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+MID_SEMESTER = "2026-03-05T10:00"
+P99_TARGET_MS = 100.0
+
+
+@dataclass
+class BenchConfig:
+    databases: list[str] = field(default_factory=lambda: ["sqlite", "postgres"])
+    steps: list[int] = field(default_factory=lambda: [10, 25, 50, 75, 100])
+    step_seconds: float = 20.0
+    warmup_seconds: float = 3.0
+    think_seconds: float = 1.0
+    assignment: str = "A3"
+    now: str = MID_SEMESTER
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL 15 cluster in a temporary folder, stopped and deleted by :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="sai-bench-pg-"))
+        self.port = free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = self.folder / "data"
+        subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
+                                    "-U", "postgres", "-E", "UTF8", "--locale", "C"]),
+                       check=True, capture_output=True)
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options,
+                                    "-w", "-l", str(self.folder / "log"), "start"]),
+                       check=True, capture_output=True)
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"),
+                                    "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def prepare_database(url: str, now: str) -> None:
+    """Migrate and seed the demo course (what ``sai up`` does on an empty database)."""
+    os.environ["SAI_NOW"] = now
+    from scalable_ai.up import prepare_course
+
+    engine, _clock, _seeded = prepare_course(url, now)
+    engine.dispose()  # type: ignore[attr-defined]
+
+
+def count_submissions(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from scalable_ai.course.db import make_engine
+    from scalable_ai.course.tables import Submission
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(Submission))
+    engine.dispose()
+    return int(count or 0)
+
+
+def demo_students(url: str) -> list[tuple[str, str]]:
+    """(e-mail, password) of demo students in a group with a node (they can submit)."""
+    from scalable_ai.course import demo
+
+    return list(demo.bench_accounts(url)) if hasattr(demo, "bench_accounts") else [
+        (email, password) for role, email, password in demo.DEMO_CREDENTIALS if role == "student"]
+
+
+def start_server(url: str, port: int, data_dir: Path, now: str) -> subprocess.Popen[bytes]:
+    """The platform in its own process: ``python bench/web.py --serve`` (one uvicorn worker)."""
+    env = {**os.environ, "SAI_DATABASE_URL": url, "SAI_DATA_DIR": str(data_dir),
+           "SAI_NOW": now}
+    process = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port)],
+                               env=env)
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the platform did not start within 60 s")
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    from scalable_ai.course.clock import clock_from_env
+    from scalable_ai.course.web import create_app
+    from scalable_ai.settings import get_settings
+
+    app = create_app(get_settings(), clock_from_env())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# The simulated students ------------------------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Sample:
+    at: float
+    page: str
+    ms: float
+    ok: bool
+
+
+@dataclass
+class Tally:
+    samples: list[Sample] = field(default_factory=list)
+    accepted_submissions: int = 0
+
+
+async def student(base: str, email: str, password: str, assignment: str, think: float,
+                  stop_at: float, tally: Tally, start_delay: float) -> None:
+    import httpx
+
+    await asyncio.sleep(start_delay)
+    async with httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30) as client:
+        page = await client.get("/sign-in")
+        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        answer = await client.post("/sign-in", data={"email": email, "password": password,
+                                                     "csrf_token": token})
+        if answer.status_code != 303:
+            tally.samples.append(Sample(time.monotonic(), "sign-in", 0.0, False))
+            return
+        n = 0
+        while time.monotonic() < stop_at:
+            for name, path in (("dashboard", "/"), ("schedule", "/schedule"),
+                               ("assignment", f"/assignments/{assignment}")):
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok, response = False, None
+                tally.samples.append(Sample(time.monotonic(), name,
+                                            (time.perf_counter() - started) * 1000, ok))
+                await asyncio.sleep(think)
+                if time.monotonic() >= stop_at:
+                    return
+            token_match = CSRF.search(response.text) if response is not None else None
+            n += 1
+            started = time.perf_counter()
+            try:
+                posted = await client.post(
+                    f"/assignments/{assignment}/submit",
+                    data={"csrf_token": token_match.group(1) if token_match else "",
+                          "link": f"https://github.com/example/{email.split('@')[0]}/commit/{n}",
+                          "integrity_statement": "none", "confirm_slack_day": ""})
+                ok = posted.status_code == 303
+                if ok:
+                    follow = await client.get(posted.headers["location"])
+                    ok = "Submitted" in follow.text
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                tally.accepted_submissions += 1
+            tally.samples.append(Sample(time.monotonic(), "submit",
+                                        (time.perf_counter() - started) * 1000, ok))
+            await asyncio.sleep(think)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
+                   config: BenchConfig) -> tuple[dict[str, float], int]:
+    tally = Tally()
+    began = time.monotonic()
+    stop_at = began + config.warmup_seconds + config.step_seconds
+    tasks = [student(base, *accounts[i % len(accounts)], config.assignment, config.think_seconds,
+                     stop_at, tally, start_delay=config.think_seconds * i / users)
+             for i in range(users)]
+    await asyncio.gather(*tasks)
+    window_start = began + config.warmup_seconds
+    measured = [s for s in tally.samples if s.at >= window_start]
+    latencies = [s.ms for s in measured if s.ok]
+    errors = sum(1 for s in tally.samples if not s.ok)
+    elapsed = max(1e-9, min(time.monotonic(), stop_at) - window_start)
+    row = {"users": users, "requests": len(measured), "rate_per_s": len(measured) / elapsed,
+           "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+           "max_ms": max(latencies, default=float("nan")), "errors": errors,
+           "submit_p99_ms": percentile([s.ms for s in measured if s.page == "submit" and s.ok],
+                                       99)}
+    return row, tally.accepted_submissions
+
+
+def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, object]:
+    work = Path(tempfile.mkdtemp(prefix=f"sai-bench-web-{kind}-"))
+    cluster = ThrowawayPostgres() if kind == "postgres" else None
+    url = cluster.url if cluster else f"sqlite:///{work / 'course.db'}"
+    server = None
+    try:
+        prepare_database(url, config.now)
+        accounts = demo_students(url)
+        before = count_submissions(url)
+        port = free_port()
+        server = start_server(url, port, work / "data", config.now)
+        rows, accepted = [], 0
+        for users in config.steps:
+            row, step_accepted = asyncio.run(run_step(f"http://127.0.0.1:{port}", accounts,
+                                                      users, config))
+            accepted += step_accepted
+            row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
+            rows.append(row)
+            print(f"{kind:8} users={users:4d} rate={row['rate_per_s']:7.1f}/s "
+                  f"p50={row['p50_ms']:6.1f} ms p99={row['p99_ms']:6.1f} ms "
+                  f"errors={row['errors']} {'holds' if row['holds'] else 'misses'}", flush=True)
+            run.log(len(rows), **{f"{kind}.{k}": float(v) for k, v in row.items()})  # type: ignore[attr-defined]
+        stored = count_submissions(url) - before
+        held = [r for r in rows if r["holds"]]
+        return {"steps": rows, "accepted_submissions": accepted, "stored_submissions": stored,
+                "lost_submissions": accepted - stored,
+                "best_rate_per_s": max((r["rate_per_s"] for r in held), default=0.0),
+                "most_users_holding": max((r["users"] for r in held), default=0)}
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--steps", default="10,25,50,75,100")
+    parser.add_argument("--step-seconds", type=float, default=20.0)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.port)
+        return
+    config = BenchConfig(databases=["sqlite", "postgres"] if args.db == "both" else [args.db],
+                         steps=[int(s) for s in args.steps.split(",")],
+                         step_seconds=args.step_seconds)
+    from scalable_ai.runs import open_run
+
+    with open_run("bench.web", config=asdict(config), seed=0) as run:
+        results = {kind: bench_database(kind, config, run) for kind in config.databases}
+        summary: dict[str, object] = {"cpu_count": os.cpu_count()}
+        for kind, result in results.items():
+            summary[f"{kind}_best_rate_per_s"] = result["best_rate_per_s"]
+            summary[f"{kind}_most_users_p99_under_100ms"] = result["most_users_holding"]
+            summary[f"{kind}_lost_submissions"] = result["lost_submissions"]
+            summary[f"{kind}_accepted_submissions"] = result["accepted_submissions"]
+            fifty = next((r for r in result["steps"] if r["users"] == 50), None)  # type: ignore[union-attr]
+            if fifty:
+                summary[f"{kind}_50_users_p99_ms"] = fifty["p99_ms"]
+                summary[f"{kind}_50_users_p50_ms"] = fifty["p50_ms"]
+                summary[f"{kind}_50_users_errors"] = fifty["errors"]
+        run.summary(**summary)
+        print(f"run {run.id}: {summary}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Assignment pages: what is due when, what the group handed in, and the hand-in form.
+
+Syllabus, "Late policy": "3 total slack days … At most one slack day may be applied to any
+single assignment. Slack days extend the deadline by 24 hours." A late hand-in within 24 h
+spends a slack day only when the submitter ticks the confirmation (issue 3), in the same
+transaction as the submission — ``course.service.submissions.submit`` decides, this page
+shows the deadline that applied. Every hand-in carries the academic-integrity statement.
+Files are kept content-addressed under ``<data_dir>/uploads`` and the submission stores the
+link to them; only the group and staff can open them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from scalable_ai.course.policy.integrity import STATEMENT_FIELDS
+from scalable_ai.course.service import submissions as submission_service
+from scalable_ai.course.service.actors import require_member_or_staff
+from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
+from scalable_ai.course.service.groups import my_group
+from scalable_ai.course.service.slack import list_exceptions, slack_balance
+from scalable_ai.course.tables import Assignment, Submission
+from scalable_ai.course.web.visit import Visit, checked_form, open_visit
+from scalable_ai.errors import NotFound, UserError
+
+router = APIRouter()
+VisitDep = Annotated[Visit, Depends(open_visit)]
+FormDep = Annotated[dict[str, Any], Depends(checked_form)]
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+INTEGRITY_LABELS = {"external_code": "External code used (repositories, snippets) — or 'none'",
+                    "sources": "Sources used (papers, posts, docs) — or 'none'",
+                    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'"}
+
+
+@router.get("/assignments")
+def assignment_list(visit: VisitDep) -> Response:
+    visit.person()
+    actor = visit.actor()
+    settings = settings_of(visit.db)
+    assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
+    handed_in: dict[int, Submission] = {}
+    for row in submission_service.list_submissions(visit.db, actor):
+        if row.assignment_id is not None:
+            handed_in[row.assignment_id] = row  # ordered by time: the latest wins
+    rows = [(a, due_at(a, settings), handed_in.get(a.id)) for a in assignments]
+    return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
+
+
+def _my_exceptions(visit: Visit, assignment: Assignment) -> list[Any]:
+    if visit.actor().is_staff:
+        return []
+    return [e for e in list_exceptions(visit.db, visit.actor())
+            if e.assignment_id == assignment.id and e.revoked_at is None]
+
+
+@router.get("/assignments/{key}")
+def assignment_page(visit: VisitDep, key: str) -> Response:
+    me = visit.person()
+    actor = visit.actor()
+    settings = settings_of(visit.db)
+    assignment = assignment_by_key(visit.db, key)
+    due = due_at(assignment, settings)
+    handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
+    balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
+    slack_used_here = balance is not None and any(
+        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries)
+    return visit.page(
+        "assignment.html", title=f"{assignment.key}: {assignment.title}", active="/assignments",
+        assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
+        late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
+        slack_used_here=slack_used_here, exceptions=_my_exceptions(visit, assignment),
+        group=None if me.is_staff else my_group(visit.db, actor),
+        integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
+
+
+def _store_upload(visit: Visit, upload: UploadFile) -> str:
+    """Keep an uploaded file under its SHA-256 and return the link the submission records."""
+    data = upload.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserError(f"files are limited to {MAX_UPLOAD_BYTES // 2**20} MB; hand in a link "
+                        "instead", field="file")
+    digest = hashlib.sha256(data).hexdigest()
+    name = SAFE_NAME.sub("_", Path(upload.filename or "submission").name)[:120] or "submission"
+    folder = Path(visit.state.settings.data_dir) / "uploads" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return f"/uploads/{digest}/{name}"
+
+
+@router.post("/assignments/{key}/submit")
+def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
+    visit.person()
+    back = f"/assignments/{key}"
+    upload = form.get("file")
+    link = str(form.get("link") or "").strip() or None
+
+    def use_case() -> Submission:
+        chosen = link
+        if isinstance(upload, UploadFile) and upload.filename:
+            chosen = _store_upload(visit, upload)
+        if not chosen:
+            raise UserError("hand in a file or a link", field="link")
+        if not chosen.startswith(("https://", "http://", "/uploads/")):
+            raise UserError("a link starts with https://", field="link")
+        return submission_service.submit(
+            visit.db, visit.actor(), assignment=key.upper(),
+            integrity={name: form.get(f"integrity_{name}") or form.get("integrity_statement")
+                       for name in STATEMENT_FIELDS},
+            confirm_slack_day=bool(form.get("confirm_slack_day")), link=chosen,
+            clock=visit.state.clock)
+
+    def message(row: Submission) -> str:
+        spent = " A slack day was spent: the deadline moved 24 hours." if (
+            row.slack_day_used) else ""
+        return f"Submitted {key.upper()} ({row.deadline_reason}).{spent}"
+
+    return visit.act(use_case, back=back, ok=message)
+
+
+@router.get("/uploads/{digest}/{name}")
+def uploaded_file(visit: VisitDep, digest: str, name: str) -> Response:
+    """A handed-in file: its group's members and staff only."""
+    visit.person()
+    link = f"/uploads/{digest}/{name}"
+    row = visit.db.scalar(select(Submission).where(Submission.link == link).limit(1))
+    if row is None or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise NotFound("no such handed-in file", field="file")
+    if row.group_id is not None:
+        require_member_or_staff(visit.db, visit.actor(), row.group_id, "open this file")
+    elif not visit.actor().is_staff and row.person_id != visit.actor().person_id:
+        raise NotFound("no such handed-in file", field="file")
+    path = Path(visit.state.settings.data_dir) / "uploads" / digest / name
+    if not path.is_file():
+        raise NotFound("the file is no longer stored", field="file")
+    return FileResponse(path, filename=name)

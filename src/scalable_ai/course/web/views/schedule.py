@@ -1,0 +1,67 @@
+"""The schedule, a week at a time, and the iCalendar feed calendar apps subscribe to.
+
+"Schedule assumes Tuesday/Thursday meetings … Deadlines (assignments and project milestones)
+are included directly in the schedule" (syllabus). The feed URL carries the person's
+calendar token (only its hash is stored; the owner can revoke it on the account page),
+because calendar apps poll it without signing in.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from scalable_ai.course.calendar import course_calendar
+from scalable_ai.course.clock import BERKELEY
+from scalable_ai.course.service.credentials import person_for_calendar_token
+from scalable_ai.course.service.setup import course_spec
+from scalable_ai.course.web.visit import Visit, open_visit
+from scalable_ai.errors import NotFound, UserError
+
+router = APIRouter()
+VisitDep = Annotated[Visit, Depends(open_visit)]
+WEEKDAYS = 5  # lectures and deadlines fall Monday–Friday; weekend items join Friday's column
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@router.get("/schedule")
+def schedule(visit: VisitDep, week: str | None = None, view: str = "week") -> Response:
+    visit.person()
+    spec = course_spec(visit.db)
+    events = spec.events()
+    today = visit.now.astimezone(BERKELEY).date()
+    try:
+        monday = _monday(date.fromisoformat(week) if week else today)
+    except ValueError:
+        raise UserError(f"not a date: {week!r} (use YYYY-MM-DD)", field="week") from None
+    days = [monday + timedelta(days=i) for i in range(WEEKDAYS)]
+    by_day: dict[date, list] = {day: [] for day in days}
+    for event in events:
+        if monday <= event.day < monday + timedelta(days=7):
+            column = min(event.day, days[-1])
+            by_day[column].append(event)
+    return visit.page(
+        "schedule.html", title="Schedule", active="/schedule", view=view, events=events,
+        days=days, by_day=by_day, today=today, part_titles=[p.title for p in spec.parts],
+        previous_week=(monday - timedelta(days=7)).isoformat(),
+        next_week=(monday + timedelta(days=7)).isoformat(),
+        this_week=_monday(today).isoformat(), meeting=spec.meeting)
+
+
+@router.get("/calendar/{token}.ics")
+def calendar_feed(visit: VisitDep, token: str) -> Response:
+    """The iCalendar feed: works without a session, refuses a revoked or unknown token."""
+    person = person_for_calendar_token(visit.db, token)
+    if person is None:
+        raise NotFound("this calendar link is unknown or was revoked; make a new one on your "
+                       "account page", field="token")
+    body = course_calendar(course_spec(visit.db), visit.now)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": 'inline; filename="scalable-ai.ics"',
+                             "Cache-Control": "private, max-age=300"})
