@@ -257,11 +257,16 @@ def move_lecture(
     recess: Iterable[Recess] = (),
     meeting: MeetingPattern = MeetingPattern(),
     term: tuple[date, date] | None = None,
+    occupied: Iterable[date] = (),
 ) -> tuple[Lecture, ...]:
-    """Move one lecture to another meeting day. The day must be free (swap to exchange two),
-    a Tuesday or Thursday, not in recess; lectures are renumbered in date order."""
+    """Move one lecture to another meeting day. The day must be free (swap to exchange two;
+    ``occupied`` lists days other events hold, e.g. presentation sessions), a Tuesday or
+    Thursday, not in recess, inside ``term``; lectures are renumbered in date order."""
     lecture = _find(lectures, key)
     check_lecture_day(day, recess=recess, meeting=meeting, term=term)
+    if day in set(occupied):
+        raise Conflict(f"{day.isoformat()} is taken by another event in the lecture slot",
+                       field="day")
     for other in lectures:
         if other.day == day and other.key != key:
             raise Conflict(f"{day.isoformat()} already has {other.label}; swap them instead",
