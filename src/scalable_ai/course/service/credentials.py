@@ -8,7 +8,6 @@ carries a calendar token that its owner can revoke.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.policy.groups import parse_ssh_public_key
 from scalable_ai.course.service.actors import (
     Actor,
     get_person,
@@ -26,16 +26,6 @@ from scalable_ai.course.service.actors import (
 )
 from scalable_ai.course.tables import ApiToken, CalendarToken, Person, SshKey, WebSession
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
-
-SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
 
 
 def new_token() -> str:
@@ -182,23 +172,10 @@ def revoke_calendar_tokens(session: Session, actor: Actor, person_id: int, *, cl
 
 
 def ssh_fingerprint(public_key: str) -> tuple[str, str, str | None]:
-    """Check an OpenSSH public key line; returns (normalized key, SHA256 fingerprint, comment)."""
-    parts = public_key.strip().split()
-    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
-        raise UserError(
-            "not an OpenSSH public key: expected '<type> <base64> [comment]' with type one of "
-            + ", ".join(SSH_KEY_TYPES[:3]),
-            field="public_key",
-        )
-    try:
-        blob = base64.b64decode(parts[1], validate=True)
-    except ValueError:
-        raise UserError("the key's base64 part does not decode", field="public_key") from None
-    if len(blob) < 4 or blob[4 : 4 + len(parts[0])] != parts[0].encode():
-        raise UserError("the key's type does not match its encoded body", field="public_key")
-    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-    comment = " ".join(parts[2:]) or None
-    return f"{parts[0]} {parts[1]}", f"SHA256:{digest}", comment
+    """Check an OpenSSH public key line with the policy's parser; returns (normalized key,
+    ``SHA256:`` fingerprint, comment)."""
+    key = parse_ssh_public_key(public_key)
+    return key.line(""), key.fingerprint, key.comment or None
 
 
 def add_ssh_key(

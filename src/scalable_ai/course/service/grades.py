@@ -1,0 +1,158 @@
+"""Scores and the final grade.
+
+Staff record scores per student (or for a whole group: each member gets the score); a
+student sees only their own. The grade is :func:`scalable_ai.course.policy.grading.
+compute_grade` over the stored scores, with the slack-day notes carried into the same report,
+so every number a student sees comes with the rule that made it ("slack day 2 of 3 used on
+A2", "scribing unsatisfactory: the class is failed whatever the total").
+
+Score items name what :class:`~scalable_ai.course.policy.grading.StudentScores` reads:
+``A1.code``, ``A1.written``, ``A1.checkoff``, ``A1.enhancement`` (each assignment),
+``project.technical.staff``, ``project.technical.peer``, ``project.impact``,
+``enhancements`` (overrides the mean of the assignments' enhancements), ``scribing`` and
+``participation``. A score is stored as points out of a maximum; rules read percentages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scalable_ai.course import audit
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.policy import grading as rules
+from scalable_ai.course.policy.late import score_after_exception
+from scalable_ai.course.service.actors import (
+    Actor,
+    get_group,
+    get_person,
+    require_self_or_staff,
+    require_staff,
+)
+from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.service.slack import slack_balance
+from scalable_ai.course.tables import Assignment, Person, Score
+from scalable_ai.errors import UserError
+
+ASSIGNMENT_PARTS = ("code", "written", "checkoff", "enhancement")
+COURSE_ITEMS = ("project.technical.staff", "project.technical.peer", "project.impact",
+                "enhancements", "scribing", "participation")
+
+
+def score_items(session: Session) -> list[str]:
+    """Every item a score may be recorded for, in gradebook order."""
+    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    return [f"{k}.{part}" for k in keys for part in ASSIGNMENT_PARTS] + list(COURSE_ITEMS)
+
+
+def _check_item(session: Session, item: str) -> str:
+    item = item.strip()
+    if item not in score_items(session):
+        raise UserError(f"unknown score item {item!r}; items are A1.code, A1.written, "
+                        "A1.checkoff, A1.enhancement (each assignment), "
+                        + ", ".join(COURSE_ITEMS), field="item")
+    return item
+
+
+def record_score(
+    session: Session, actor: Actor, *, person_id: int, item: str, points: float,
+    max_points: float = 100.0, comment: str = "", source: str = "staff",
+    under_exception: bool = False, clock: Clock,
+) -> Score:
+    """Staff record (or change) one student's score. ``under_exception``: a regrade after an
+    approved exception, which "never lowers a score already earned"."""
+    require_staff(actor, "record scores")
+    person = get_person(session, person_id)
+    if person.role != "student":
+        raise UserError(f"{person.email} is not a student", field="person_id")
+    item = _check_item(session, item)
+    if not max_points > 0:
+        raise UserError("max points must be positive", field="max_points")
+    if not 0 <= points <= max_points:
+        raise UserError(f"points must be between 0 and {max_points:g}", field="points")
+    row = session.scalar(select(Score).where(Score.person_id == person_id, Score.item == item))
+    before = audit.snapshot(row)
+    if under_exception and row is not None:
+        kept = score_after_exception(row.points / row.max_points, points / max_points)
+        points = (kept or 0) * max_points
+    if row is None:
+        row = Score(person_id=person_id, item=item, points=points, max_points=max_points,
+                    comment=comment, source=source, graded_by_id=actor.person_id,
+                    graded_at=clock.now())
+        session.add(row)
+    else:
+        row.points, row.max_points, row.comment, row.source = points, max_points, comment, source
+        row.graded_by_id, row.graded_at = actor.person_id, clock.now()
+    audit.record(session, actor, "score.record", row, before=before, at=clock.now())
+    return row
+
+
+def record_group_score(
+    session: Session, actor: Actor, *, group_id: int, item: str, points: float,
+    max_points: float = 100.0, comment: str = "", clock: Clock,
+) -> list[Score]:
+    """Assignments are group work: the same score for every current member."""
+    require_staff(actor, "record scores")
+    group = get_group(session, group_id)
+    if not group.members:
+        raise UserError(f"group {group.name} has no members", field="group_id")
+    return [record_score(session, actor, person_id=p.id, item=item, points=points,
+                         max_points=max_points, comment=comment, clock=clock)
+            for p in group.members]
+
+
+def scores_of(session: Session, actor: Actor, person_id: int) -> Sequence[Score]:
+    """One student's recorded scores (yourself, or staff)."""
+    get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "see scores")
+    return session.scalars(select(Score).where(Score.person_id == person_id)
+                           .order_by(Score.item)).all()
+
+
+def student_scores(session: Session, person_id: int) -> rules.StudentScores:
+    """The policy's view of a student's scores, as percentages."""
+    percent = {s.item: 100.0 * s.points / s.max_points for s in session.scalars(
+        select(Score).where(Score.person_id == person_id))}
+    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    return rules.StudentScores(
+        assignments=tuple(rules.AssignmentParts(
+            k, *(percent.get(f"{k}.{part}") for part in ASSIGNMENT_PARTS)) for k in keys),
+        project_technical_staff=percent.get("project.technical.staff"),
+        project_technical_peer=percent.get("project.technical.peer"),
+        project_impact=percent.get("project.impact"),
+        enhancements=percent.get("enhancements"),
+        scribing=percent.get("scribing"),
+        participation=percent.get("participation"),
+    )
+
+
+@dataclass(frozen=True)
+class StudentGrade:
+    """A student's grade report (total, letter, pass, per-component results, notes)."""
+
+    person: Person
+    report: rules.GradeReport
+
+
+def grade_of(session: Session, actor: Actor, person_id: int) -> StudentGrade:
+    """The student's grade with its explanation (yourself, or staff)."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "see grades")
+    if person.role != "student":
+        raise UserError(f"{person.email} is not a student", field="person_id")
+    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    notes = slack_balance(session, actor, person_id).notes
+    report = rules.compute_grade(student_scores(session, person_id), settings_of(session),
+                                 assignment_keys=keys, extra_notes=notes)
+    return StudentGrade(person=person, report=report)
+
+
+def gradebook(session: Session, actor: Actor) -> list[StudentGrade]:
+    """Every student's grade (staff)."""
+    require_staff(actor, "see the grade book")
+    students = session.scalars(select(Person).where(Person.role == "student", Person.active)
+                               .order_by(Person.name, Person.id)).all()
+    return [grade_of(session, actor, p.id) for p in students]
