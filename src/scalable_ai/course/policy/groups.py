@@ -166,7 +166,11 @@ def assign_node(group: str, nodes: Sequence[Node], assigned: Mapping[str, str],
     settings = settings or CourseSettings()
     pool = list(nodes)[: settings.node_pool_size]
     if group in assigned:
-        return next(n for n in pool if n.name == assigned[group])
+        for node in nodes:
+            if node.name == assigned[group]:
+                return node
+        raise NotFound(f"group {group} holds {assigned[group]!r}, which is not in the node "
+                       "pool", field="node")
     used = set(assigned.values())
     for node in pool:
         if node.name not in used:
