@@ -196,3 +196,21 @@ def test_unreadable_or_invalid_files_are_refused(tmp_path):
     listed.write_text("- 1\n- 2\n")
     with pytest.raises(UserError, match="mapping"):
         load_spec(listed)
+
+
+def test_lectures_are_numbered_in_date_order():
+    def swap_dates(d):
+        d["lectures"][3]["date"], d["lectures"][4]["date"] = (d["lectures"][4]["date"],
+                                                              d["lectures"][3]["date"])
+    error = refused(swap_dates)
+    assert error.field == "lectures[4].key" and "date order" in error.message
+
+
+def test_settings_time_zone_must_be_the_course_time_zone():
+    error = refused(lambda d: d["settings"].update(timezone="America/New_York"))
+    assert error.field == "settings.timezone"
+
+
+def test_settings_omitted_from_the_file_take_the_syllabus_defaults():
+    spec = parse_spec(broken(lambda d: d.pop("settings")))
+    assert spec.settings.slack_days_total == 3 and spec.settings.group_size_max == 6
