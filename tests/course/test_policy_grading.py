@@ -181,3 +181,15 @@ def test_grade_rules_compose_like_values():
 
     report = compute_grade(scores(86), rules=(curve, *DEFAULT_RULES))
     assert report.letter == "A-" and "curved by 5 points" in notes(report)
+
+
+@given(st.sampled_from(["project_technical_staff", "project_impact", "scribing",
+                        "participation", "enhancements"]),
+       st.floats(0, 100), st.floats(0, 100))
+def test_raising_a_score_never_lowers_the_total_or_the_letter(field, low, high):
+    low, high = sorted((low, high))
+    worse = compute_grade(scores(80, **{field: low}))
+    better = compute_grade(scores(80, **{field: high}))
+    assert better.total >= worse.total
+    letters = [c.letter for c in CourseSettings().letter_cutoffs]
+    assert letters.index(better.letter) <= letters.index(worse.letter)

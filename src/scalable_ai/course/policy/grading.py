@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scalable_ai.course.policy.settings import AssignmentPartWeights, CourseSettings
-from scalable_ai.errors import UserError
+from scalable_ai.errors import NotFound, UserError
 
 ASSIGNMENT_KEYS: tuple[str, ...] = ("A1", "A2", "A3", "A4", "A5")
 
@@ -168,10 +168,16 @@ class GradeReport:
     notes: tuple[Note, ...] = ()
 
     def component(self, key: str) -> ComponentResult:
-        return next(c for c in self.components if c.key == key)
+        for c in self.components:
+            if c.key == key:
+                return c
+        raise NotFound(f"no grade component {key!r}", field="component")
 
     def assignment(self, key: str) -> AssignmentResult:
-        return next(a for a in self.assignments if a.assignment == key)
+        for a in self.assignments:
+            if a.assignment == key:
+                return a
+        raise NotFound(f"no assignment {key!r}", field="assignment")
 
     def noted(self, rule: str, message: str, **changes: object) -> GradeReport:
         return dataclasses.replace(self, notes=(*self.notes, Note(rule, message)), **changes)
