@@ -32,8 +32,6 @@ def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any] | None:
 
 
 def my_grade(db: Session, actor: Any, person_id: int, clock: Clock) -> Any | None:
-    try:
-        from scalable_ai.course.service.grades import grade_report
-    except ImportError:
-        return None
-    return grade_report(db, actor, person_id)
+    from scalable_ai.course.service.grades import grade_of
+
+    return grade_of(db, actor, person_id).report

@@ -1,0 +1,170 @@
+"""Staff pages, part two: the node allocation board, the grade book (with the
+fail-any-component gate visible, and a CSV export) and the slack-day ledger with exceptions.
+
+"Failing any one of them fails the class" (syllabus, Grading): the grade book marks each
+unsatisfactory component in red and the student's row as failing whatever the total.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from scalable_ai.course.clock import parse_instant
+from scalable_ai.course.service import grades as grade_service
+from scalable_ai.course.service import groups as group_service
+from scalable_ai.course.service import nodes as node_service
+from scalable_ai.course.service import people as people_service
+from scalable_ai.course.service import slack as slack_service
+from scalable_ai.course.tables import Assignment
+from scalable_ai.course.web.views.nodes import reservation_state
+from scalable_ai.course.web.visit import Visit, checked_form, open_visit
+from scalable_ai.errors import UserError
+
+router = APIRouter(prefix="/staff")
+VisitDep = Annotated[Visit, Depends(open_visit)]
+FormDep = Annotated[dict[str, Any], Depends(checked_form)]
+BOARD_DAYS_BEFORE, BOARD_DAYS_AFTER = 2, 12  # the timeline: a fortnight around today
+
+
+@router.get("/nodes")
+def node_board(visit: VisitDep) -> Response:
+    visit.staff()
+    actor = visit.actor()
+    nodes = node_service.list_nodes(visit.db, actor)
+    owners = {n.id: node_service.node_owner(visit.db, n.id) for n in nodes}
+    reservations = node_service.list_reservations(visit.db, actor)
+    start = visit.now - timedelta(days=BOARD_DAYS_BEFORE)
+    span = timedelta(days=BOARD_DAYS_BEFORE + BOARD_DAYS_AFTER).total_seconds()
+
+    def position(row: Any) -> tuple[float, float] | None:
+        left = (row.starts_at - start).total_seconds() / span
+        right = (row.ends_at - start).total_seconds() / span
+        if right <= 0 or left >= 1:
+            return None
+        left, right = max(left, 0.0), min(right, 1.0)
+        return round(left * 100, 2), round(max(right - left, 0.004) * 100, 2)
+
+    lanes = {n.id: [] for n in nodes}
+    for row in reservations:
+        if row.cancelled_at is not None:
+            continue
+        where = position(row)
+        if where is not None:
+            for entry in row.nodes:
+                lanes[entry.node_id].append((row, where))
+    days = [(start + timedelta(days=i)) for i in range(BOARD_DAYS_BEFORE + BOARD_DAYS_AFTER)]
+    return visit.page(
+        "staff/nodes.html", title="Node board", active="/staff/nodes", nodes=nodes,
+        owners=owners, lanes=lanes, days=days,
+        now_left=round(BOARD_DAYS_BEFORE / (BOARD_DAYS_BEFORE + BOARD_DAYS_AFTER) * 100, 2),
+        reservations=[(r, reservation_state(r, visit.now)) for r in
+                      sorted(reservations, key=lambda r: r.starts_at, reverse=True)])
+
+
+@router.get("/grades")
+def grade_book(visit: VisitDep) -> Response:
+    visit.staff()
+    book = grade_service.gradebook(visit.db, visit.actor())
+    failing = sum(1 for g in book if not g.report.passed)
+    return visit.page("staff/grades.html", title="Grade book", active="/staff/grades",
+                      book=book, failing=failing,
+                      components=book[0].report.components if book else [],
+                      assignment_keys=[a.assignment for a in book[0].report.assignments]
+                      if book else [])
+
+
+@router.get("/grades.csv")
+def grade_csv(visit: VisitDep) -> Response:
+    """The grade book as CSV: one row per student, each component's score and flag."""
+    visit.staff()
+    book = grade_service.gradebook(visit.db, visit.actor())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if book:
+        first = book[0].report
+        writer.writerow(["name", "email", "sid",
+                         *[f"{c.key}" for c in first.components],
+                         *[f"{c.key}.satisfactory" for c in first.components],
+                         *[f"{a.assignment}.core" for a in first.assignments],
+                         *[f"{a.assignment}.satisfactory" for a in first.assignments],
+                         "total", "letter", "passed"])
+    for grade in book:
+        r = grade.report
+        writer.writerow([grade.person.name, grade.person.email, grade.person.sid or "",
+                         *[_num(c.score) for c in r.components],
+                         *[_flag(c.satisfactory) for c in r.components],
+                         *[_num(a.core) for a in r.assignments],
+                         *[_flag(a.satisfactory) for a in r.assignments],
+                         f"{r.total:.2f}", r.letter, "yes" if r.passed else "no"])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="grades.csv"'})
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+@router.get("/slack")
+def slack_page(visit: VisitDep) -> Response:
+    visit.staff()
+    actor = visit.actor()
+    people = {p.id: p for p in people_service.list_people(visit.db, actor)}
+    groups = group_service.list_groups(visit.db, actor)
+    assignments = visit.db.scalars(select(Assignment).order_by(Assignment.key)).all()
+    return visit.page(
+        "staff/slack.html", title="Slack days", active="/staff/slack",
+        ledger=list(reversed(slack_service.slack_ledger(visit.db, actor))), people=people,
+        group_names={g.id: g.name for g in groups}, groups=groups,
+        assignment_keys={a.id: a.key for a in assignments}, assignments=assignments,
+        exceptions=list(reversed(slack_service.list_exceptions(visit.db, actor))),
+        students=[p for p in people.values() if p.role == "student"])
+
+
+@router.post("/slack/{use_id}/reverse")
+def reverse(visit: VisitDep, form: FormDep, use_id: int) -> Response:
+    visit.staff()
+    return visit.act(lambda: slack_service.reverse_slack_day(
+        visit.db, visit.actor(), use_id, reason=str(form.get("reason") or ""),
+        clock=visit.state.clock), back="/staff/slack",
+        ok=lambda rows: f"Slack day reversed for {len(rows)} student(s).")
+
+
+@router.post("/exceptions")
+def grant(visit: VisitDep, form: FormDep) -> Response:
+    visit.staff()
+    subject = str(form.get("subject") or "")
+
+    def use_case() -> Any:
+        kind, _, ident = subject.partition(":")
+        if kind not in ("person", "group") or not ident.isdigit():
+            raise UserError("choose a student or a group", field="subject")
+        text = str(form.get("new_deadline") or "").strip()
+        if not text:
+            raise UserError("required: the new deadline (Berkeley time)", field="new_deadline")
+        return slack_service.grant_exception(
+            visit.db, visit.actor(), person_id=int(ident) if kind == "person" else None,
+            group_id=int(ident) if kind == "group" else None,
+            assignment=str(form.get("assignment") or "") or None,
+            new_deadline=parse_instant(text, field="new_deadline"),
+            reason=str(form.get("reason") or ""), clock=visit.state.clock)
+
+    return visit.act(use_case, back="/staff/slack", ok="Exception approved.")
+
+
+@router.post("/exceptions/{exception_id}/revoke")
+def revoke(visit: VisitDep, form: FormDep, exception_id: int) -> Response:
+    visit.staff()
+    return visit.act(lambda: slack_service.revoke_exception(
+        visit.db, visit.actor(), exception_id, clock=visit.state.clock),
+        back="/staff/slack", ok="Exception revoked.")
