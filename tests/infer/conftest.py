@@ -26,7 +26,7 @@ class ByteTokenizer:
     def encode(self, text: str) -> list[int]:
         return list(text.encode("utf-8"))
 
-    def decode(self, ids: list[int]) -> str:
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
         return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
 
     def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
@@ -61,3 +61,48 @@ def engine() -> LLMEngine:
 @pytest.fixture
 def tokenizer() -> ByteTokenizer:
     return ByteTokenizer()
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, in a thread, serving the tiny engine."""
+
+    def __init__(self, engine: LLMEngine) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from scalable_ai.infer.async_engine import AsyncEngine
+        from scalable_ai.infer.server import create_app
+
+        self.engine = engine
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.app = create_app({"tiny": AsyncEngine(engine)})
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture
+def live_server():
+    server = LiveServer(make_engine(max_num_seqs=64, num_blocks=2048))
+    yield server
+    server.stop()

@@ -34,7 +34,7 @@ class Tokenizer(Protocol):
 
     def encode(self, text: str) -> list[int]: ...
 
-    def decode(self, ids: list[int]) -> str: ...
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str: ...
 
 
 @dataclass
@@ -254,7 +254,7 @@ class LLMEngine:
 
     def _detokenize(self, seq: Sequence, drop_last: bool) -> None:
         ids = seq.output_token_ids[:-1] if drop_last else seq.output_token_ids
-        seq.text = self.tokenizer.decode(ids)
+        seq.text = self.tokenizer.decode(ids, skip_special_tokens=seq.params.skip_special_tokens)
 
     def _hit_stop_string(self, seq: Sequence) -> bool:
         """Cut the text at the first stop string (it is not part of the output, as OpenAI)."""
@@ -368,3 +368,25 @@ def request_metrics(request: Request) -> dict[str, float]:
         out["tpot"] = sum(gaps) / len(gaps)
     out["e2e"] = max(s.last_token_time or 0.0 for s in seqs) - request.arrival_time
     return out
+
+
+def load_engine(
+    name_or_path: str,
+    dtype: str | torch.dtype | None = "bfloat16",
+    config: EngineConfig | None = None,
+    model_name: str | None = None,
+) -> LLMEngine:
+    """An engine for a registered model name, one of our checkpoint folders, or a GGUF file.
+
+    The served name is the registered name, or the checkpoint folder's (or file's) name.
+    """
+    from pathlib import Path
+
+    from scalable_ai.model.registry import REGISTRY, load_pretrained
+
+    model, tokenizer = load_pretrained(name_or_path, dtype=dtype)
+    if model_name is None:
+        model_name = name_or_path if name_or_path in REGISTRY else Path(name_or_path).stem
+    return LLMEngine(
+        model, tokenizer, config, model_name=model_name, eos_token_ids=sorted(tokenizer.stop_ids())
+    )

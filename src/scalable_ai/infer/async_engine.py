@@ -1,0 +1,155 @@
+"""The engine in its own thread, so a server's event loop stays responsive while it computes.
+
+One background thread owns the :class:`LLMEngine` and loops: take new requests and aborts
+from a thread-safe inbox, run one step, and hand each request's output to the asyncio queue
+of the coroutine that waits for it (``loop.call_soon_threadsafe``). A step of a 135M-parameter
+model takes tens of milliseconds on a CPU; running it on the event loop would stall every
+other connection (health checks, metrics, new requests) for that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from scalable_ai.errors import UserError
+from scalable_ai.infer.engine import LLMEngine, RequestOutput
+from scalable_ai.infer.sampling import SamplingParams
+
+
+@dataclass
+class _Submission:
+    request_id: str
+    prompt: str | list[int]
+    params: SamplingParams
+    stream: asyncio.Queue
+    loop: asyncio.AbstractEventLoop
+    arrival_time: float
+
+
+class AsyncEngine:
+    """Async front of an :class:`LLMEngine` running in a daemon thread."""
+
+    def __init__(
+        self,
+        engine: LLMEngine,
+        on_finished: Callable[[RequestOutput], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.on_finished = on_finished
+        self._inbox: queue.Queue[_Submission | tuple[str, str]] = queue.Queue()
+        self._streams: dict[str, _Submission] = {}
+        self._wake = threading.Event()
+        self._stopping = False
+        self._ids = itertools.count()
+        self._lock = threading.Lock()  # held while the engine steps; swap_weights takes it too
+        self._thread = threading.Thread(target=self._run, name="sai-engine", daemon=True)
+        self._thread.start()
+
+    @property
+    def model_name(self) -> str:
+        return self.engine.model_name
+
+    async def generate(
+        self, prompt: str | list[int], params: SamplingParams, request_id: str | None = None
+    ) -> AsyncIterator[RequestOutput]:
+        """Stream a request's outputs as steps produce them; aborting on cancel or close.
+
+        Length checks run here, before queueing, so an over-long prompt is refused at once.
+        """
+        if self._stopping:
+            raise UserError("the server is shutting down", field="model")
+        request_id = request_id or f"cmpl-{next(self._ids)}"
+        token_ids = (
+            self.engine.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        )
+        self.engine.check_length(len(token_ids), params.max_tokens)
+        stream: asyncio.Queue = asyncio.Queue()
+        submission = _Submission(
+            request_id, token_ids, params, stream, asyncio.get_running_loop(), time.monotonic()
+        )
+        self._inbox.put(submission)
+        self._wake.set()
+        finished = False
+        try:
+            while True:
+                item = await stream.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finished:
+                    finished = True
+                    return
+        finally:
+            if not finished:
+                self.abort(request_id)
+
+    def abort(self, request_id: str) -> None:
+        """Free a request's blocks at the next step (its client went away)."""
+        self._inbox.put(("abort", request_id))
+        self._wake.set()
+
+    def swap_weights(self, state_dict: dict) -> None:
+        """Load new weights between two steps (see :meth:`LLMEngine.swap_weights`)."""
+        with self._lock:
+            self.engine.swap_weights(state_dict)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop accepting requests, let the thread finish its step, abort what is left."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    # -- the engine thread ---------------------------------------------------------------
+    def _drain_inbox(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, tuple):
+                self._streams.pop(item[1], None)
+                self.engine.abort(item[1])
+                continue
+            try:
+                self.engine.add_request(
+                    item.prompt, item.params, item.request_id, arrival_time=item.arrival_time
+                )
+            except Exception as error:  # refused: tell the waiting coroutine
+                item.loop.call_soon_threadsafe(item.stream.put_nowait, error)
+                continue
+            self._streams[item.request_id] = item
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._drain_inbox()
+            if not self.engine.has_unfinished_requests():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                with self._lock:
+                    outputs = self.engine.step()
+            except Exception as error:  # a bug: fail every waiting request, keep serving
+                self._fail_all(error)
+                continue
+            for output in outputs:
+                target = self._streams.get(output.request_id)
+                if output.finished:
+                    self._streams.pop(output.request_id, None)
+                    if self.on_finished is not None:
+                        self.on_finished(output)
+                if target is not None:
+                    target.loop.call_soon_threadsafe(target.stream.put_nowait, output)
+        self._fail_all(UserError("the server is shutting down", field="model"))
+
+    def _fail_all(self, error: BaseException) -> None:
+        for request_id, target in list(self._streams.items()):
+            self.engine.abort(request_id)
+            target.loop.call_soon_threadsafe(target.stream.put_nowait, error)
+        self._streams.clear()

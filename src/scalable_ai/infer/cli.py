@@ -1,0 +1,76 @@
+"""``sai serve MODEL`` and ``sai bench serve``: the server and its load generator as commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+serve_app = typer.Typer(add_completion=False, help="Serve a model behind an OpenAI-compatible API.")
+bench_serve_app = typer.Typer(add_completion=False, help="Load-test an OpenAI-compatible server.")
+
+
+@serve_app.command()
+def serve(
+    model: str = typer.Argument(..., help="A registered model name (smollm2-135m) or a path to "
+                                "one of our checkpoint folders or a GGUF file."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    dtype: str = typer.Option("bfloat16", help="Weight and KV cache dtype: bfloat16 or float32."),
+    served_model_name: str = typer.Option(None, help="Name clients use (default: MODEL's)."),
+    max_model_len: int = typer.Option(2048, help="Longest prompt + output in tokens."),
+    kv_cache_megabytes: int = typer.Option(512, help="Memory for the paged KV cache."),
+    max_num_seqs: int = typer.Option(64, help="Most sequences in one running batch."),
+    max_num_batched_tokens: int = typer.Option(512, help="Token budget of one step."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
+) -> None:
+    """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``)."""
+    import torch
+    import uvicorn
+
+    from scalable_ai.infer.async_engine import AsyncEngine
+    from scalable_ai.infer.engine import EngineConfig, load_engine
+    from scalable_ai.infer.server import create_app
+    from scalable_ai.runs import open_run
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = EngineConfig(
+        max_model_len=max_model_len, kv_cache_megabytes=kv_cache_megabytes,
+        max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens,
+    )
+    run_config = {"model": model, "host": host, "port": port, "dtype": dtype,
+                  **config.__dict__}
+    with open_run("serve", config=run_config) as run:
+        engine = load_engine(model, dtype=dtype, config=config, model_name=served_model_name)
+        app = create_app({engine.model_name: AsyncEngine(engine)})
+        typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=10)
+        run.summary(prompt_tokens=engine.num_prefill_tokens,
+                    generated_tokens=engine.num_generated_tokens,
+                    prefix_cache_hit_rate=engine.pool.hit_rate)
+
+
+@bench_serve_app.command()
+def bench_serve(
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", help="The server's /v1 URL."),
+    model: str = typer.Option("smollm2-135m", help="Model name in requests."),
+    concurrency: str = typer.Option("1,4,16", help="Fixed-concurrency levels, comma-separated."),
+    request_rate: str = typer.Option("", help="Fixed request rates (req/s), comma-separated; "
+                                     "used instead of --concurrency when given."),
+    num_requests: int = typer.Option(32, help="Requests per level."),
+    prompt_tokens: int = typer.Option(64, help="Mean prompt length in tokens."),
+    output_tokens: int = typer.Option(64, help="Output length in tokens (ignore_eos)."),
+    stream: bool = typer.Option(True, help="Stream (TTFT measured) or not."),
+    out: Path = typer.Option(None, help="Also write the latency-throughput PNG here."),
+) -> None:
+    """Run the load generator at several load levels and report throughput, TTFT and TPOT."""
+    from scalable_ai.infer.loadgen import LoadSpec, run_sweep
+
+    rates = [float(r) for r in request_rate.split(",") if r]
+    levels = [int(c) for c in concurrency.split(",") if c]
+    spec = LoadSpec(base_url=base_url, model=model, num_requests=num_requests,
+                    prompt_tokens=prompt_tokens, output_tokens=output_tokens, stream=stream)
+    run_sweep(spec, concurrencies=[] if rates else levels, rates=rates, png=out,
+              label="sai bench serve")

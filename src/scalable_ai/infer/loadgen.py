@@ -1,0 +1,259 @@
+"""A load generator for any OpenAI-compatible server: throughput, TTFT and TPOT under load.
+
+Two ways to apply load, as serving benchmarks do (vLLM's ``benchmark_serving``):
+- *fixed concurrency*: ``C`` clients, each sending its next request as soon as the last one
+  finished; this measures the throughput a batch of ``C`` sustains;
+- *fixed request rate*: requests arrive as a Poisson process of ``R`` per second, whether or
+  not earlier ones finished; this shows the latency a user sees at a given load.
+
+Every request asks for exactly ``output_tokens`` tokens (``ignore_eos``, greedy), so servers
+are compared on equal work. Prompts are random common words (about one token each), with
+lengths drawn uniformly around the mean. Reports give output tokens/s, TTFT (time to first
+token) and TPOT (time per output token after the first) at p50 and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+_WORDS = tuple(
+    ["the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are", "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by", "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there", "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other", "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like", "him", "into", "time", "has", "look", "two", "more", "write", "go", "see", "number", "no", "way", "could", "people", "my", "than", "first", "water", "been", "call", "who", "oil", "its", "now", "find", "long", "down", "day", "did", "get", "come", "made", "may", "part"]
+)
+
+
+@dataclass
+class LoadSpec:
+    """Where to send load and what the requests look like."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "smollm2-135m"
+    num_requests: int = 32
+    prompt_tokens: int = 64
+    prompt_spread: float = 0.25  # lengths uniform in mean * (1 +- spread)
+    output_tokens: int = 64
+    output_spread: float = 0.0
+    stream: bool = True
+    seed: int = 0
+    timeout_s: float = 900.0
+
+
+@dataclass
+class RequestResult:
+    ok: bool
+    output_tokens: int = 0
+    ttft: float = 0.0
+    latency: float = 0.0
+    error: str = ""
+
+    @property
+    def tpot(self) -> float | None:
+        if self.output_tokens < 2:
+            return None
+        return (self.latency - self.ttft) / (self.output_tokens - 1)
+
+
+@dataclass
+class LoadReport:
+    """One load level's results."""
+
+    mode: str
+    level: float
+    num_ok: int
+    num_failed: int
+    duration_s: float
+    output_tokens_per_s: float
+    requests_per_s: float
+    ttft_p50: float
+    ttft_p99: float
+    tpot_p50: float
+    tpot_p99: float
+    latency_p50: float
+    latency_p99: float
+    errors: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def make_requests(spec: LoadSpec) -> list[tuple[str, int]]:
+    """(prompt, max_tokens) per request, reproducible from the spec's seed."""
+    rng = random.Random(spec.seed)
+
+    def length(mean: int, spread: float) -> int:
+        return max(1, round(mean * (1 + rng.uniform(-spread, spread))))
+
+    return [
+        (" ".join(rng.choice(_WORDS) for _ in range(length(spec.prompt_tokens,
+                                                             spec.prompt_spread))),
+         length(spec.output_tokens, spec.output_spread))
+        for _ in range(spec.num_requests)
+    ]
+
+
+async def send_one(
+    client: httpx.AsyncClient, spec: LoadSpec, prompt: str, max_tokens: int
+) -> RequestResult:
+    """One completion request; TTFT is the first streamed text (the whole answer if not)."""
+    body: dict[str, Any] = {
+        "model": spec.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0,
+        "ignore_eos": True, "stream": spec.stream,
+    }
+    if spec.stream:
+        body["stream_options"] = {"include_usage": True}
+    start = time.perf_counter()
+    ttft = 0.0
+    tokens = 0
+    try:
+        if not spec.stream:
+            response = await client.post(f"{spec.base_url}/completions", json=body)
+            response.raise_for_status()
+            latency = time.perf_counter() - start
+            usage = response.json().get("usage") or {}
+            return RequestResult(True, usage.get("completion_tokens", max_tokens), latency,
+                                 latency)
+        chunks = 0
+        async with client.stream("POST", f"{spec.base_url}/completions", json=body) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if event.get("usage"):
+                    tokens = event["usage"].get("completion_tokens", tokens)
+                for choice in event.get("choices", []):
+                    if choice.get("text"):
+                        chunks += 1
+                        if not ttft:
+                            ttft = time.perf_counter() - start
+        latency = time.perf_counter() - start
+        return RequestResult(True, tokens or chunks, ttft or latency, latency)
+    except (httpx.HTTPError, json.JSONDecodeError) as error:
+        return RequestResult(False, error=f"{type(error).__name__}: {error}")
+
+
+async def run_load(
+    spec: LoadSpec, concurrency: int | None = None, rate: float | None = None
+) -> LoadReport:
+    """Apply one load level (fixed concurrency or fixed Poisson rate) and summarize it."""
+    requests = make_requests(spec)
+    limits = httpx.Limits(max_connections=max(concurrency or 0, 256))
+    timeout = httpx.Timeout(spec.timeout_s)
+    results: list[RequestResult] = []
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        start = time.perf_counter()
+        if concurrency is not None:
+            pending = iter(requests)
+
+            async def worker() -> None:
+                for prompt, max_tokens in pending:
+                    results.append(await send_one(client, spec, prompt, max_tokens))
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        else:
+            assert rate is not None and rate > 0
+            rng = random.Random(spec.seed + 1)
+            tasks = []
+            for prompt, max_tokens in requests:
+                tasks.append(asyncio.create_task(send_one(client, spec, prompt, max_tokens)))
+                await asyncio.sleep(rng.expovariate(rate))
+            results = list(await asyncio.gather(*tasks))
+        duration = time.perf_counter() - start
+    return summarize(results, duration, "concurrency" if concurrency else "rate",
+                     float(concurrency or rate or 0))
+
+
+def summarize(results: list[RequestResult], duration: float, mode: str, level: float) -> LoadReport:
+    ok = [r for r in results if r.ok]
+    ttfts = [r.ttft for r in ok]
+    tpots = [t for r in ok if (t := r.tpot) is not None]
+    latencies = [r.latency for r in ok]
+    return LoadReport(
+        mode=mode, level=level, num_ok=len(ok), num_failed=len(results) - len(ok),
+        duration_s=duration,
+        output_tokens_per_s=sum(r.output_tokens for r in ok) / duration if duration else 0.0,
+        requests_per_s=len(ok) / duration if duration else 0.0,
+        ttft_p50=percentile(ttfts, 50), ttft_p99=percentile(ttfts, 99),
+        tpot_p50=percentile(tpots, 50), tpot_p99=percentile(tpots, 99),
+        latency_p50=percentile(latencies, 50), latency_p99=percentile(latencies, 99),
+        errors=sorted({r.error for r in results if not r.ok})[:3],
+    )
+
+
+def plot_latency_throughput(curves: dict[str, list[LoadReport]], path: Path) -> Path:
+    """TTFT and TPOT (p50) against output throughput, one line per server, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, reports in curves.items():
+        xs = [r.output_tokens_per_s for r in reports]
+        left.plot(xs, [r.ttft_p50 * 1000 for r in reports], marker="o", label=label)
+        right.plot(xs, [r.tpot_p50 * 1000 for r in reports], marker="o", label=label)
+        for r, x in zip(reports, xs, strict=True):
+            left.annotate(f"{r.level:g}", (x, r.ttft_p50 * 1000), fontsize=7)
+    left.set(xlabel="output tokens/s", ylabel="TTFT p50 (ms)", title="Time to first token")
+    right.set(xlabel="output tokens/s", ylabel="TPOT p50 (ms)", title="Time per output token")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def format_report(label: str, report: LoadReport) -> str:
+    return (
+        f"{label:<28} {report.mode}={report.level:<5g} ok={report.num_ok:<4} "
+        f"out_tok/s={report.output_tokens_per_s:8.1f}  "
+        f"TTFT p50/p99={report.ttft_p50 * 1000:7.0f}/{report.ttft_p99 * 1000:7.0f} ms  "
+        f"TPOT p50/p99={report.tpot_p50 * 1000:6.1f}/{report.tpot_p99 * 1000:6.1f} ms"
+        + (f"  errors: {report.errors}" if report.errors else "")
+    )
+
+
+def run_sweep(
+    spec: LoadSpec, concurrencies: list[int], rates: list[float], png: Path | None = None,
+    label: str = "server",
+) -> list[LoadReport]:
+    """Every load level in turn, printed and logged as one run (with the PNG as artifact)."""
+    from scalable_ai.runs import open_run
+
+    levels: list[tuple[int | None, float | None]] = [(c, None) for c in concurrencies]
+    levels += [(None, r) for r in rates]
+    reports = []
+    config = {**asdict(spec), "concurrencies": concurrencies, "rates": rates, "label": label}
+    with open_run("bench.serve", config=config, seed=spec.seed) as run:
+        for step, (concurrency, rate) in enumerate(levels):
+            report = asyncio.run(run_load(spec, concurrency=concurrency, rate=rate))
+            reports.append(report)
+            print(format_report(label, report), flush=True)
+            run.log(step, **{k: v for k, v in asdict(report).items() if k not in ("mode",
+                                                                                  "errors")})
+        plot_latency_throughput({label: reports}, run.artifact("latency_throughput.png"))
+        if png is not None:
+            plot_latency_throughput({label: reports}, png)
+        best = max(reports, key=lambda r: r.output_tokens_per_s)
+        run.summary(best_output_tokens_per_s=best.output_tokens_per_s,
+                    ttft_p50_s=statistics.median(r.ttft_p50 for r in reports))
+    return reports

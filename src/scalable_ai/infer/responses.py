@@ -1,0 +1,100 @@
+"""OpenAI response bodies: completions and chat, whole and as streamed chunks.
+
+Shapes follow OpenAI's API reference: ``text_completion`` with ``choices[i].text`` and the
+legacy logprobs object (``tokens``, ``token_logprobs``, ``top_logprobs``, ``text_offset``);
+``chat.completion`` with ``choices[i].message`` and logprobs as ``content: [{token, logprob,
+bytes, top_logprobs}]``; the streamed variants put the new text in ``text`` or ``delta``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scalable_ai.infer.engine import ChoiceDelta, TokenLogprob
+
+if TYPE_CHECKING:
+    from scalable_ai.infer.async_engine import AsyncEngine
+    from scalable_ai.infer.server import _Job
+
+
+def _token_text(engine: AsyncEngine, token_id: int) -> str:
+    return engine.engine.tokenizer.decode([token_id])
+
+
+def completion_logprobs(engine: AsyncEngine, entries: list[TokenLogprob], offset: int) -> dict:
+    """The legacy completions logprobs object for ``entries``, text offsets from ``offset``."""
+    tokens, token_logprobs, top, offsets = [], [], [], []
+    for entry in entries:
+        text = _token_text(engine, entry.token_id)
+        tokens.append(text)
+        token_logprobs.append(entry.logprob)
+        top.append({_token_text(engine, t): lp for t, lp in entry.top} or None)
+        offsets.append(offset)
+        offset += len(text)
+    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top,
+            "text_offset": offsets}
+
+
+def chat_logprobs(engine: AsyncEngine, entries: list[TokenLogprob]) -> dict:
+    """The chat logprobs object: one entry per token with its top alternatives."""
+
+    def item(token_id: int, logprob: float) -> dict[str, Any]:
+        text = _token_text(engine, token_id)
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    return {"content": [
+        {**item(e.token_id, e.logprob), "top_logprobs": [item(t, lp) for t, lp in e.top]}
+        for e in entries
+    ]}
+
+
+def chunk_body(
+    job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta | None,
+    role: bool = False, echo: str = "",
+) -> dict[str, Any]:
+    """One streamed chunk for choice ``index`` (a role announcement, echo, or a delta)."""
+    text = delta.text if delta is not None else echo
+    finish = delta.finish_reason if delta is not None else None
+    wants_logprobs = delta is not None and delta.logprobs
+    if job.kind == "chat":
+        content: dict[str, Any] = {"role": "assistant", "content": ""} if role else {}
+        if delta is not None:
+            content = {"content": text}
+        choice = {"index": index, "delta": content, "finish_reason": finish,
+                  "logprobs": chat_logprobs(engine, delta.logprobs) if wants_logprobs else None}
+        obj = "chat.completion.chunk"
+    else:
+        offset = len(job.texts[index]) - len(text)
+        logprobs = (completion_logprobs(engine, delta.logprobs, offset)
+                    if wants_logprobs and delta is not None else None)
+        choice = {"index": index, "text": text, "finish_reason": finish, "logprobs": logprobs}
+        obj = "text_completion"
+    return {"id": job.id, "object": obj, "created": job.created, "model": job.model,
+            "choices": [choice]}
+
+
+def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any]:
+    """The whole (non-streamed) response with every choice and the usage counts."""
+    choices = []
+    for index, text in enumerate(job.texts):
+        entries = job.logprobs[index]
+        if job.kind == "chat":
+            choices.append({
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": chat_logprobs(engine, entries) if entries else None,
+                "finish_reason": job.finish[index],
+            })
+        else:
+            prefix = echo[index // job.n]
+            choices.append({
+                "index": index,
+                "text": prefix + text,
+                "logprobs": completion_logprobs(engine, entries, len(prefix)) if entries else None,
+                "finish_reason": job.finish[index],
+            })
+    return {
+        "id": job.id,
+        "object": "chat.completion" if job.kind == "chat" else "text_completion",
+        "created": job.created, "model": job.model, "choices": choices, "usage": job.usage(),
+    }

@@ -1,0 +1,255 @@
+"""An OpenAI-compatible HTTP server over the engine (FastAPI, SSE streaming).
+
+The server only translates: HTTP JSON in, engine requests; engine outputs, OpenAI JSON or
+server-sent events out (``data: {...}`` lines ending with ``data: [DONE]``), exactly as the
+official ``openai`` client expects. Errors have OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}``. A client that disconnects aborts its
+request, which frees its KV blocks at the next step. Models are looked up by name in the
+server's registry (one engine per served model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from scalable_ai.errors import NotFound, UserError
+from scalable_ai.infer.async_engine import AsyncEngine
+from scalable_ai.infer.engine import ChoiceDelta, RequestOutput
+from scalable_ai.infer.metrics import ServingMetrics
+from scalable_ai.infer.protocol import ChatCompletionRequest, CompletionRequest
+from scalable_ai.infer.responses import chunk_body, final_body
+from scalable_ai.infer.sampling import SamplingParams
+
+
+def error_body(message: str, kind: str, param: str | None, code: str | None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _user_error_response(error: UserError) -> JSONResponse:
+    kind = "invalid_request_error" if error.status_code < 500 else "server_error"
+    code = "model_not_found" if isinstance(error, NotFound) and error.field == "model" else None
+    return JSONResponse(
+        error_body(str(error), kind, error.field, code), status_code=error.status_code
+    )
+
+
+def _validation_response(_: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0]
+    location = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(location) or None
+    message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+    return JSONResponse(
+        error_body(message, "invalid_request_error", param, "invalid_value"), status_code=400
+    )
+
+
+class OpenAIServer:
+    """Engines by model name, metrics, and the translation between them and HTTP."""
+
+    def __init__(self, engines: dict[str, AsyncEngine]) -> None:
+        self.engines = engines
+        self.metrics = ServingMetrics(
+            lambda: {name: e.engine.stats() for name, e in self.engines.items()}
+        )
+        for name, engine in engines.items():
+            engine.on_finished = lambda out, name=name: self.metrics.observe(name, out)
+
+    def engine_for(self, model: str) -> AsyncEngine:
+        if model not in self.engines:
+            raise NotFound(
+                f"the model {model!r} does not exist; served: {', '.join(self.engines)}",
+                field="model",
+            )
+        return self.engines[model]
+
+    def max_tokens_for(self, engine: AsyncEngine, prompt: Any, asked: int | None) -> tuple:
+        """Token ids of the prompt and the output budget (the rest of the context if unset)."""
+        tokenizer = engine.engine.tokenizer
+        ids = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        limit = engine.engine.config.max_model_len
+        max_tokens = asked if asked is not None else max(limit - len(ids), 1)
+        engine.engine.check_length(len(ids), max_tokens)
+        return ids, max_tokens
+
+
+async def _merge(streams: list[AsyncIterator[RequestOutput]]) -> AsyncIterator[tuple]:
+    """Outputs of several prompts' streams as they come: (prompt index, output)."""
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def pump(index: int, stream: AsyncIterator[RequestOutput]) -> None:
+        try:
+            async for output in stream:
+                await queue.put((index, output))
+        except BaseException as error:
+            await queue.put((index, error))
+            raise
+        finally:
+            await queue.put((index, None))
+
+    tasks = [asyncio.create_task(pump(i, s)) for i, s in enumerate(streams)]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            index, item = await queue.get()
+            if item is None:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield index, item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Job:
+    """One HTTP request's engine streams and its accumulated choices and usage."""
+
+    def __init__(self, kind: str, model: str, n: int, num_prompts: int) -> None:
+        self.id = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
+        self.kind, self.model, self.n = kind, model, n
+        self.created = int(time.time())
+        self.texts = [""] * (n * num_prompts)
+        self.logprobs: list[list] = [[] for _ in range(n * num_prompts)]
+        self.finish: list[str | None] = [None] * (n * num_prompts)
+        self.prompt_tokens = [0] * num_prompts
+        self.cached_tokens = [0] * num_prompts
+        self.output_tokens = [0] * num_prompts
+
+    def record(self, prompt_index: int, output: RequestOutput) -> list[tuple[int, ChoiceDelta]]:
+        self.prompt_tokens[prompt_index] = output.num_prompt_tokens
+        self.cached_tokens[prompt_index] = output.num_cached_tokens
+        self.output_tokens[prompt_index] = output.num_output_tokens
+        out = []
+        for delta in output.choices:
+            index = prompt_index * self.n + delta.index
+            self.texts[index] += delta.text
+            self.logprobs[index].extend(delta.logprobs)
+            self.finish[index] = delta.finish_reason or self.finish[index]
+            out.append((index, delta))
+        return out
+
+    def usage(self) -> dict[str, Any]:
+        prompt, completion = sum(self.prompt_tokens), sum(self.output_tokens)
+        return {
+            "prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": sum(self.cached_tokens)},
+        }
+
+
+def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
+    """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``."""
+    server = OpenAIServer(engines)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for engine in engines.values():  # graceful: uvicorn has drained open requests by now
+            await asyncio.to_thread(engine.shutdown)
+
+    app = FastAPI(title="scalable-ai OpenAI-compatible server", lifespan=lifespan)
+    app.state.server = server
+    app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
+    app.add_exception_handler(UserError, lambda _, e: _user_error_response(e))  # type: ignore[arg-type]
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "scalable-ai",
+                 "max_model_len": e.engine.config.max_model_len} for name, e in engines.items()]
+        return {"object": "list", "data": data}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Response:
+        engine = server.engine_for(body.model)
+        prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in body.prompts()]
+        params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
+        job = _Job("text", body.model, body.n, len(prompts))
+        echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
+        return await _respond(server, engine, job, prompts, params, body, request, echo)
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatCompletionRequest, request: Request) -> Response:
+        engine = server.engine_for(body.model)
+        tokenizer = engine.engine.tokenizer
+        text = tokenizer.apply_chat_template(body.conversation(), add_generation_prompt=True)
+        prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
+        params = [body.sampling_params(prompt[1], body.logprobs_count())]
+        job = _Job("chat", body.model, body.n, 1)
+        return await _respond(server, engine, job, [prompt], params, body, request, [""])
+
+    return app
+
+
+async def _respond(
+    server: OpenAIServer, engine: AsyncEngine, job: _Job, prompts: list[tuple],
+    params: list[SamplingParams], body: Any, request: Request, echo: list[str],
+) -> Response:
+    streams = [engine.generate(ids, p) for (ids, _), p in zip(prompts, params, strict=True)]
+    merged = _merge(streams)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                if job.kind == "chat":
+                    for i in range(job.n):
+                        yield _sse(chunk_body(job, engine, i, None, role=True))
+                for i, text in enumerate(echo):
+                    if text:
+                        yield _sse(chunk_body(job, engine, i * job.n, None, echo=text))
+                async for prompt_index, output in merged:
+                    for index, delta in job.record(prompt_index, output):
+                        yield _sse(chunk_body(job, engine, index, delta))
+                if include_usage:
+                    yield _sse({**chunk_body(job, engine, 0, None), "choices": [],
+                                "usage": job.usage()})
+                yield "data: [DONE]\n\n"
+            except UserError as error:
+                yield _sse(error_body(str(error), "server_error", error.field, None))
+            finally:
+                await merged.aclose()
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    async def collect() -> None:
+        async for prompt_index, output in merged:
+            job.record(prompt_index, output)
+
+    task = asyncio.create_task(collect())
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.25)
+            if not task.done() and await request.is_disconnected():
+                task.cancel()  # closing the streams aborts the requests and frees their blocks
+                await asyncio.gather(task, return_exceptions=True)
+                return Response(status_code=499)
+        task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+    return JSONResponse(final_body(job, engine, echo))
+
+
+def _sse(payload: dict) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
