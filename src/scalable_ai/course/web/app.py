@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STUDENT_NAV = [("/", "Dashboard"), ("/schedule", "Schedule"), ("/assignments", "Assignments"),
-               ("/group", "Group"), ("/nodes", "Nodes"), ("/peer-review", "Peer review"),
+               ("/group", "Group"), ("/nodes", "Nodes"), ("/checkoffs", "Checkoffs"), ("/peer-review", "Peer review"),
                ("/runs", "Lab runs"), ("/account", "Account")]
 STAFF_NAV = [("/staff", "Staff"), ("/staff/roster", "Roster"), ("/staff/groups", "Groups"),
              ("/staff/nodes", "Node board"), ("/staff/grades", "Grade book"),

@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from scalable_ai.course.calendar import course_calendar
 from scalable_ai.course.clock import BERKELEY
 from scalable_ai.course.service.credentials import person_for_calendar_token
+from scalable_ai.course.service.schedule import calendar_ics
 from scalable_ai.course.service.setup import course_spec
 from scalable_ai.course.web.visit import Visit, open_visit
 from scalable_ai.errors import NotFound, UserError
@@ -61,7 +61,7 @@ def calendar_feed(visit: VisitDep, token: str) -> Response:
     if person is None:
         raise NotFound("this calendar link is unknown or was revoked; make a new one on your "
                        "account page", field="token")
-    body = course_calendar(course_spec(visit.db), visit.now)
+    body = calendar_ics(visit.db, clock=visit.state.clock)
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": 'inline; filename="scalable-ai.ics"',
                              "Cache-Control": "private, max-age=300"})
