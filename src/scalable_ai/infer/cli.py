@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -45,6 +46,10 @@ def serve(
         engine = load_engine(model, dtype=dtype, config=config, model_name=served_model_name)
         app = create_app({engine.model_name: AsyncEngine(engine)})
         typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
+        # Graceful shutdown: on SIGTERM uvicorn stops accepting, drains open requests (up to
+        # 10 s), the engine thread stops, then uvicorn re-raises the signal; this handler
+        # makes that a normal return so the run is closed and the exit status is 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(app, host=host, port=port, log_level="warning",
                     timeout_graceful_shutdown=10)
         run.summary(prompt_tokens=engine.num_prefill_tokens,
