@@ -132,12 +132,13 @@ def set_ticket_status(session: Session, actor: Actor, thread_id: int, status: st
 def answer(session: Session, actor: Actor, thread_id: int, *, body: str,
            anonymous: bool = False, clock: Clock) -> ForumPost:
     """Answer or follow up in a thread the actor can see (announcements take no answers)."""
-    me = acting_person(session, actor)
+    author_id = None if actor.is_staff and actor.person_id is None else acting_person(
+        session, actor).id  # the local staff tool answers as "Course staff"
     thread = get_thread(session, actor, thread_id)
-    if thread.announcement and not me.is_staff:
+    if thread.announcement and not actor.is_staff:
         raise Forbidden("announcements take no answers; ask in a new thread")
-    post = ForumPost(thread_id=thread.id, body=check_body(body), author_id=me.id,
-                     anonymous=anonymous and not me.is_staff, created_at=clock.now())
+    post = ForumPost(thread_id=thread.id, body=check_body(body), author_id=author_id,
+                     anonymous=anonymous and not actor.is_staff, created_at=clock.now())
     session.add(post)
     audit.record(session, actor, "forum.answer", post, before=None, at=clock.now())
     session.flush()
@@ -239,7 +240,7 @@ def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -
         raise NotFound(f"no thread with id {thread.id}", field="thread")
     posts = [PostView(p.id, _author(actor, p.author_id, p.author, p.anonymous),
                       render_markdown(p.body), p.created_at, p.endorsed_at is not None,
-                      p.author is not None and p.author.is_staff)
+                      p.author is None or p.author.is_staff)
              for p in thread.posts] if with_posts else []
     ticket = None
     if thread.ticket is not None:
@@ -251,6 +252,6 @@ def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -
         _author(actor, thread.author_id, thread.author, thread.anonymous),
         render_markdown(thread.body), excerpt(thread.body), thread.created_at, thread.private,
         thread.anonymous, thread.announcement,
-        any(p.author is not None and p.author.is_staff for p in thread.posts),
+        any(p.author is None or p.author.is_staff for p in thread.posts),
         any(p.endorsed_at is not None for p in thread.posts), ticket, posts)
 

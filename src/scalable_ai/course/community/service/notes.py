@@ -37,6 +37,14 @@ PDF_MAX_BYTES = 10 * 1024 * 1024
 FORMATS = ("markdown", "pdf")
 
 
+def _snapshot(note: ScribeNote | None) -> dict | None:
+    """The audit snapshot of a note, with the PDF's size in place of its bytes."""
+    data = audit.snapshot(note)
+    if data is not None and data.get("pdf") is not None:
+        data["pdf"] = f"{len(note.pdf or b'')} bytes"
+    return data
+
+
 def comment_on_notes(session: Session, actor: Actor, lecture_key: str, *, body: str,
                      clock: Clock) -> NoteComment:
     """A comment on a lecture's notes or slides (counts toward participation)."""
@@ -104,7 +112,9 @@ def submit_scribe_note(session: Session, actor: Actor, lecture_key: str, *, form
     session.add(note)
     before = audit.snapshot(assignment)
     assignment.submitted_at = clock.now()
-    audit.record(session, actor, "scribe.submit", note, before=None, at=clock.now())
+    session.flush()
+    audit.record(session, actor, "scribe.submit", note, before=None, after=_snapshot(note),
+                 at=clock.now())
     audit.record(session, actor, "scribe.assignment.submitted", assignment, before=before,
                  at=clock.now())
     return note
@@ -119,10 +129,11 @@ def review_scribe_note(session: Session, actor: Actor, note_id: int, *, decision
     if note is None:
         raise NotFound(f"no scribe notes with id {note_id}", field="note")
     outcome = decide(note.status, decision, feedback)
-    before = audit.snapshot(note)
+    before = _snapshot(note)
     note.status, note.feedback = outcome.value, (feedback or "").strip()
     note.reviewed_at, note.reviewed_by_id = clock.now(), actor.person_id
-    audit.record(session, actor, "scribe.review", note, before=before, at=clock.now())
+    audit.record(session, actor, "scribe.review", note, before=before, after=_snapshot(note),
+                 at=clock.now())
     assignment = scribe_assignment(session, note.lecture_id, note.person_id)
     if assignment is not None and outcome is Review.ACCEPTED:
         before = audit.snapshot(assignment)
