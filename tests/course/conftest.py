@@ -281,8 +281,7 @@ class World:
     def __init__(self, session: Session, clock: FixedClock) -> None:
         from datetime import timedelta
 
-        from scalable_ai.course.service import Actor
-        from scalable_ai.course.service import activities, credentials, groups, nodes, people
+        from scalable_ai.course.service import Actor, activities, credentials, groups, nodes, people
         from scalable_ai.course.service import slack as slack_service
 
         staff = Actor.local_staff("tests")
@@ -335,8 +334,29 @@ class World:
         session.commit()
 
 
+@pytest.fixture(scope="session")
+def world_engines(request: pytest.FixtureRequest) -> Iterator[Callable[[str], tuple]]:
+    """``world_engines("sqlite")``: (engine, world) with the syllabus and the API world
+    committed, built once per worker and backend."""
+    built: dict[str, tuple] = {}
+
+    def get(backend: str) -> tuple:
+        if backend not in built:
+            factory = request.getfixturevalue(f"new_{backend}_database")
+            engine = _migrated(factory())
+            with Session(engine, expire_on_commit=False) as session:
+                load_seed(session)
+                world = World(session, FixedClock(MID_SEMESTER))
+            built[backend] = (engine, world)
+        return built[backend]
+
+    yield get
+    for engine, _ in built.values():
+        engine.dispose()
+
+
 @pytest.fixture
-def api_world(backend: str, course_engines: Callable[[str], Engine], clock: FixedClock):
+def api_world(backend: str, world_engines: Callable[[str], tuple], clock: FixedClock):
     """``(client, world)``: the API app over this test's rolled-back connection."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -344,13 +364,11 @@ def api_world(backend: str, course_engines: Callable[[str], Engine], clock: Fixe
 
     from scalable_ai.course.api import create_api
 
-    engine = course_engines(backend)
+    engine, world = world_engines(backend)
     connection = engine.connect()
     outer = connection.begin()
     factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
                            expire_on_commit=False)
-    with factory() as session:
-        world = World(session, clock)
     app = FastAPI()
     app.mount("/api", create_api(engine=engine, sessions=factory, clock=clock))
     with TestClient(app) as client:

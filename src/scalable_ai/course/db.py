@@ -63,6 +63,9 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # A request's session may be used from FastAPI's worker threads; the pool still hands
+        # each connection to one session at a time.
+        options.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

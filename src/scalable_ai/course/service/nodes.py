@@ -97,13 +97,13 @@ def request_reservation(
     if missing:
         raise NotFound(f"no node with id {min(missing)}", field="node_ids")
     owners = {n.id: node_owner(session, n.id) for n in nodes}
-    for node in nodes:
-        if owners[node.id] is None:
-            raise UserError(f"{node.name} is not assigned to any group", field="node_ids")
     mine = current_group_id(session, actor.person_id) if actor.person_id else None
     if not actor.is_staff and mine not in {g.id for g in owners.values() if g}:
         raise Forbidden("you may only reserve nodes together with your own group's node",
                         field="node_ids")
+    for node in nodes:
+        if owners[node.id] is None:
+            raise UserError(f"{node.name} is not assigned to any group", field="node_ids")
     if starts_at < clock.now():
         raise UserError("a reservation cannot start in the past", field="starts_at")
     row = Reservation(starts_at=starts_at, ends_at=ends_at, purpose=purpose.strip(),

@@ -1,0 +1,73 @@
+"""What each API request gets: one unit of work (a ``Session``), the actor behind the bearer
+token, and the course clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import unit_of_work
+from scalable_ai.course.service import Actor
+from scalable_ai.course.service.credentials import actor_for_api_token
+from scalable_ai.errors import Forbidden, UserError
+
+
+class Unauthenticated(UserError):
+    """No credentials, or credentials that do not work."""
+
+    status_code = 401
+
+
+@dataclass
+class ApiState:
+    sessions: sessionmaker[Session]
+    clock: Clock
+    cookie_actor: Callable[[Request, Session], Actor | None] | None = None
+
+
+@dataclass
+class Call:
+    """One request's unit of work: ``session``, ``actor`` and ``clock``."""
+
+    session: Session
+    actor: Actor
+    clock: Clock
+
+
+def _state(request: Request) -> ApiState:
+    return request.app.state.course_api
+
+
+def _public(request: Request) -> Iterator[tuple[Session, Clock]]:
+    state = _state(request)
+    with unit_of_work(state.sessions) as session:
+        yield session, state.clock
+
+
+def _signed_in(request: Request) -> Iterator[Call]:
+    state = _state(request)
+    with unit_of_work(state.sessions) as session:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        actor = None
+        if scheme.lower() == "bearer" and token.strip():
+            try:
+                actor = actor_for_api_token(session, token.strip(), clock=state.clock)
+            except Forbidden:
+                raise Unauthenticated("the API token is unknown or revoked",
+                                      field="Authorization") from None
+        elif state.cookie_actor is not None:
+            actor = state.cookie_actor(request, session)
+        if actor is None:
+            raise Unauthenticated("sign in: send Authorization: Bearer <your API token>",
+                                  field="Authorization")
+        yield Call(session=session, actor=actor, clock=state.clock)
+
+
+SignedIn = Annotated[Call, Depends(_signed_in, scope="function")]
+Public = Annotated[tuple[Session, Clock], Depends(_public, scope="function")]

@@ -1,0 +1,219 @@
+"""Roles over the JSON API (issue 3): "a student sees only their own grades and their group's
+data (tests for every route)". Each route is called as a student on someone else's data
+(refused) and, where the route allows it, on their own data or as staff (answered)."""
+
+from __future__ import annotations
+
+import pytest
+
+NONE_USED = {"external_code": "none", "sources": "none", "ai_assistance": "none"}
+KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4CkV2sUA "
+       "me@laptop")
+
+# (method, path(world), body(world), expected status for the student "me")
+STUDENT_REFUSED = [
+    ("GET", lambda w: "/people", None, 403),
+    ("POST", lambda w: "/people", lambda w: {"name": "X", "email": "x@example.edu"}, 403),
+    ("GET", lambda w: f"/people/{w.other.id}", None, 403),
+    ("PATCH", lambda w: f"/people/{w.other.id}", lambda w: {"name": "Mallory"}, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/grade", None, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/scores", None, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/slack-days", None, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/ssh-keys", None, 403),
+    ("POST", lambda w: f"/people/{w.other.id}/ssh-keys", lambda w: {"public_key": KEY}, 403),
+    ("DELETE", lambda w: f"/ssh-keys/{w.other_key.id}", None, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/api-tokens", None, 403),
+    ("POST", lambda w: f"/people/{w.other.id}/api-tokens", lambda w: {"name": "x"}, 403),
+    ("DELETE", lambda w: f"/api-tokens/{w.other_token_row.id}", None, 403),
+    ("GET", lambda w: "/audit", None, 403),
+    ("POST", lambda w: "/lectures/L5/move", lambda w: {"day": "2026-02-05"}, 403),
+    ("POST", lambda w: "/lectures/L5/retitle", lambda w: {"title": "New"}, 403),
+    ("POST", lambda w: "/lectures/swap", lambda w: {"first": "L5", "second": "L6"}, 403),
+    ("POST", lambda w: "/groups", lambda w: {"name": "Late group"}, 403),
+    ("POST", lambda w: "/groups/propose",
+     lambda w: {"name": "Mine", "member_ids": [w.loner.id]}, 403),
+    ("GET", lambda w: f"/groups/{w.group_b.id}", None, 403),
+    ("POST", lambda w: f"/groups/{w.group_b.id}/confirm", None, 403),
+    ("POST", lambda w: f"/groups/{w.group_a.id}/leave", None, 403),
+    ("POST", lambda w: f"/groups/{w.group_b.id}/invitations",
+     lambda w: {"person_id": w.loner.id}, 403),
+    ("POST", lambda w: f"/people/{w.loner.id}/move", lambda w: {"group_id": w.group_a.id}, 403),
+    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"},
+     403),
+    ("GET", lambda w: f"/nodes/{w.group_b.node_id}/authorized_keys", None, 403),
+    ("POST", lambda w: "/reservations", lambda w: {
+        "node_ids": [w.group_b.node_id, 3], "starts_at": "2026-02-20T09:00:00-08:00",
+        "ends_at": "2026-02-20T12:00:00-08:00"}, 403),
+    ("GET", lambda w: f"/submissions?group_id={w.group_b.id}", None, 403),
+    ("POST", lambda w: f"/groups/{w.group_b.id}/slack-days", lambda w: {"assignment": "A2"},
+     403),
+    ("POST", lambda w: f"/slack-days/{w.other_slack[0].id}/reverse", lambda w: {"reason": "x"},
+     403),
+    ("GET", lambda w: "/slack-days", None, 403),
+    ("POST", lambda w: "/exceptions", lambda w: {
+        "person_id": w.me.id, "assignment": "A1", "new_deadline": "2026-03-01T23:59:00-08:00",
+        "reason": "please"}, 403),
+    ("POST", lambda w: f"/exceptions/{w.exception.id}/revoke", None, 403),
+    ("POST", lambda w: "/scores", lambda w: {"person_id": w.me.id, "item": "A1.code",
+                                             "points": 100}, 403),
+    ("POST", lambda w: f"/groups/{w.group_a.id}/scores",
+     lambda w: {"item": "A1.code", "points": 100}, 403),
+    ("GET", lambda w: "/gradebook", None, 403),
+    ("POST", lambda w: "/scribes/assign", lambda w: {"seed": 1, "replace": True}, 403),
+    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
+     403),
+    ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 403),
+    ("POST", lambda w: "/slots", lambda w: {
+        "kind": "midterm_checkin", "starts_at": "2026-03-18T10:00:00-07:00",
+        "ends_at": "2026-03-18T10:30:00-07:00"}, 403),
+    ("POST", lambda w: f"/slots/{w.slot.id}/signups", lambda w: {"group_id": w.group_b.id}, 403),
+    ("DELETE", lambda w: f"/signups/{w.other_signup.id}", None, 403),
+    ("POST", lambda w: "/invitations/999999/answer", lambda w: {"accept": True}, 404),
+]
+
+# Routes a student may use on their own data, and what they get.
+STUDENT_ALLOWED = [
+    ("GET", lambda w: "/me", None, 200),
+    ("GET", lambda w: f"/people/{w.me.id}", None, 200),
+    ("PATCH", lambda w: f"/people/{w.me.id}", lambda w: {"name": "Ada L."}, 200),
+    ("GET", lambda w: f"/people/{w.me.id}/grade", None, 200),
+    ("GET", lambda w: f"/people/{w.me.id}/scores", None, 200),
+    ("GET", lambda w: f"/people/{w.me.id}/slack-days", None, 200),
+    ("GET", lambda w: f"/people/{w.me.id}/ssh-keys", None, 200),
+    ("POST", lambda w: f"/people/{w.me.id}/ssh-keys", lambda w: {"public_key": KEY}, 201),
+    ("GET", lambda w: f"/people/{w.me.id}/api-tokens", None, 200),
+    ("POST", lambda w: f"/people/{w.me.id}/api-tokens", lambda w: {"name": "cli"}, 201),
+    ("GET", lambda w: "/groups", None, 200),
+    ("GET", lambda w: f"/groups/{w.group_a.id}", None, 200),
+    ("GET", lambda w: "/invitations", None, 200),
+    ("GET", lambda w: "/nodes", None, 200),
+    ("GET", lambda w: f"/nodes/{w.group_a.node_id}/authorized_keys", None, 200),
+    ("GET", lambda w: "/reservations", None, 200),
+    ("GET", lambda w: f"/reservations/{w.reservation.id}", None, 200),
+    ("POST", lambda w: f"/reservations/{w.reservation.id}/consent", None, 200),
+    ("GET", lambda w: "/submissions", None, 200),
+    ("POST", lambda w: "/submissions", lambda w: {"assignment": "A1", "integrity": NONE_USED},
+     201),
+    ("POST", lambda w: f"/groups/{w.group_a.id}/slack-days", lambda w: {"assignment": "A2"},
+     201),
+    ("GET", lambda w: "/exceptions", None, 200),
+    ("GET", lambda w: "/scribes", None, 200),
+    ("GET", lambda w: "/peer-reviews", None, 200),
+    ("GET", lambda w: "/slots", None, 200),
+    ("POST", lambda w: f"/slots/{w.slot.id}/signups", lambda w: {}, 201),
+    ("POST", lambda w: f"/reservations/{w.reservation.id}/cancel", None, 200),
+]
+
+STAFF_ALLOWED = [
+    ("GET", lambda w: "/people", None, 200),
+    ("POST", lambda w: "/people", lambda w: {"name": "New", "email": "new@example.edu"}, 201),
+    ("GET", lambda w: f"/people/{w.other.id}/grade", None, 200),
+    ("GET", lambda w: "/audit", None, 200),
+    ("POST", lambda w: "/lectures/L5/retitle", lambda w: {"title": "NeMo AutoModel"}, 200),
+    ("POST", lambda w: "/lectures/swap", lambda w: {"first": "L5", "second": "L6"}, 200),
+    ("POST", lambda w: "/lectures/L26/move", lambda w: {"day": "2026-04-28"}, 200),
+    ("GET", lambda w: "/groups", None, 200),
+    ("GET", lambda w: f"/groups/{w.group_b.id}", None, 200),
+    ("POST", lambda w: f"/groups/{w.group_b.id}/confirm", None, 200),
+    ("POST", lambda w: f"/people/{w.loner.id}/move", lambda w: {"group_id": w.group_a.id}, 200),
+    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"},
+     200),
+    ("GET", lambda w: f"/nodes/{w.group_b.node_id}/authorized_keys", None, 200),
+    ("GET", lambda w: f"/reservations/{w.reservation.id}/plan", None, 403),  # not yet active
+    ("GET", lambda w: "/slack-days", None, 200),
+    ("POST", lambda w: f"/slack-days/{w.other_slack[0].id}/reverse", lambda w: {"reason": "x"},
+     200),
+    ("POST", lambda w: "/exceptions", lambda w: {
+        "group_id": w.group_a.id, "assignment": "A1",
+        "new_deadline": "2026-03-01T23:59:00-08:00", "reason": "outage"}, 201),
+    ("POST", lambda w: f"/exceptions/{w.exception.id}/revoke", None, 200),
+    ("POST", lambda w: "/scores", lambda w: {"person_id": w.me.id, "item": "A1.code",
+                                             "points": 90}, 200),
+    ("POST", lambda w: f"/groups/{w.group_a.id}/scores",
+     lambda w: {"item": "A1.written", "points": 80}, 200),
+    ("GET", lambda w: "/gradebook", None, 200),
+    ("POST", lambda w: "/scribes/assign", lambda w: {"seed": 1, "replace": True}, 200),
+    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
+     200),
+    ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 200),
+    ("POST", lambda w: "/slots", lambda w: {
+        "kind": "presentation", "session": "A", "starts_at": "2026-04-28T09:30:00-07:00",
+        "ends_at": "2026-04-28T09:45:00-07:00"}, 201),
+    ("DELETE", lambda w: f"/signups/{w.other_signup.id}", None, 204),
+    ("DELETE", lambda w: f"/ssh-keys/{w.other_key.id}", None, 200),
+    ("DELETE", lambda w: f"/api-tokens/{w.other_token_row.id}", None, 200),
+    ("POST", lambda w: "/groups/propose", lambda w: {"name": "Gamma", "member_ids": []}, 400),
+]
+
+PUBLIC = ["/course", "/staff", "/assignments", "/milestones", "/lectures", "/calendar.ics",
+          "/schedule.md"]
+
+
+def _call(client, world, token, method, path, body):
+    return client.request(method, "/api" + path(world),
+                          json=body(world) if body else None,
+                          headers={"Authorization": f"Bearer {token}"})
+
+
+def _label(case) -> str:
+    return case[0]
+
+
+@pytest.mark.parametrize("case", STUDENT_REFUSED, ids=[
+    f"{c[0]} {i}" for i, c in enumerate(STUDENT_REFUSED)])
+def test_a_student_is_refused_other_peoples_data_and_staff_actions(api_world, case):
+    client, world = api_world
+    method, path, body, status = case
+    answer = _call(client, world, world.student_token, method, path, body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("case", STUDENT_ALLOWED, ids=[
+    f"{c[0]} {i}" for i, c in enumerate(STUDENT_ALLOWED)])
+def test_a_student_uses_their_own_and_their_groups_data(api_world, case):
+    client, world = api_world
+    method, path, body, status = case
+    answer = _call(client, world, world.student_token, method, path, body)
+    assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize("case", STAFF_ALLOWED, ids=[
+    f"{c[0]} {i}" for i, c in enumerate(STAFF_ALLOWED)])
+def test_staff_may_act_on_everyone(api_world, case):
+    client, world = api_world
+    method, path, body, status = case
+    answer = _call(client, world, world.staff_token, method, path, body)
+    assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_the_published_course_needs_no_token(api_world, path):
+    client, _ = api_world
+    assert client.get("/api" + path).status_code == 200
+
+
+def test_a_student_lists_only_their_own_group(api_world):
+    client, world = api_world
+    groups = _call(client, world, world.student_token, "GET", lambda w: "/groups", None).json()
+    assert [g["id"] for g in groups] == [world.group_a.id]
+
+
+def test_a_student_sees_only_their_groups_submissions(api_world):
+    client, world = api_world
+    rows = _call(client, world, world.student_token, "GET", lambda w: "/submissions",
+                 None).json()
+    assert all(r["group_id"] == world.group_a.id for r in rows)
+
+
+def test_no_token_is_401_and_a_bad_token_too(api_world):
+    client, _ = api_world
+    assert client.get("/api/me").status_code == 401
+    answer = client.get("/api/me", headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["field"] == "Authorization"
+
+
+def test_an_unknown_calendar_feed_token_is_404(api_world):
+    client, _ = api_world
+    assert client.get("/api/calendar/feed/nope.ics").status_code == 404
