@@ -75,7 +75,9 @@ class MixtureOfExperts(nn.Module):
         shape = x.shape
         tokens = x.reshape(-1, shape[-1])
         n_tokens = tokens.shape[0]
-        router_probs = F.softmax(self.router(tokens).float(), dim=-1)
+        # Route in at least f32: bf16 probabilities would flip near-tied top-k choices.
+        router_logits = self.router(tokens)
+        router_probs = F.softmax(router_logits.to(torch.promote_types(x.dtype, torch.float32)), -1)
         top_probs, top_experts = router_probs.topk(self.top_k, dim=-1)  # (N, k)
         top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
         self.aux_loss = load_balance_loss(router_probs, top_experts)
