@@ -1,5 +1,8 @@
 """The course's tables (SQLAlchemy 2 typed models), one module per family; import from here."""
 
+# The community tables (forum, questionnaire, attendance, ...) register on the same metadata,
+# so Alembic, backups and the schema checks see every table.
+from scalable_ai.course.tables import community  # noqa: F401  (registers tables)
 from scalable_ai.course.tables.activities import (
     PeerReviewAssignment,
     ScribeAssignment,
