@@ -1,14 +1,24 @@
-"""Fixtures for the web pages: a migrated, demo-seeded SQLite course per test (copied from one
-seeded file, so seeding runs once per worker), an HTTP client, and — for browser tests — the
-real platform served by uvicorn on a free port with Playwright's chromium pointed at it."""
+"""Fixtures for the web pages.
+
+Two databases, each migrated and filled once per test worker and copied per test (a SQLite
+file copy is cheaper than seeding): ``course_database`` holds the Spring 2026 course as
+``sai course init`` loads it and nobody else (tests add the people they need through the
+service layer), ``demo_database`` the demo course ``sai up`` seeds. ``platform`` is the app
+with an HTTP client; ``live_server`` the same app served by uvicorn on a free port for
+Playwright's chromium (Debian's ``/usr/bin/chromium``; never ``playwright install``).
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,32 +26,41 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from scalable_ai.course.clock import FixedClock, parse_instant
-from scalable_ai.course.db import make_engine, upgrade
+from scalable_ai.course.db import make_engine, unit_of_work, upgrade
+from scalable_ai.course.service import Actor
 from scalable_ai.course.web import create_app
-from scalable_ai.course.web.security import SignInLimiter
+from scalable_ai.course.web.security import SignInLimiter, hash_password
 from scalable_ai.settings import Settings
 
-MID_SEMESTER = "2026-03-05T10:00"  # a Thursday: L14, A3 due the next Tuesday
+MID_SEMESTER = "2026-03-05T10:00"  # a Thursday: L14; A3 is due the next Tuesday
+BEFORE_FORMATION = "2026-01-26T10:00"  # groups form themselves until Jan 29
 SECRET = "test-secret-key-that-is-long-enough-to-sign-cookies"
+STAFF_TOOL = Actor.local_staff("tests")
 
 
-def seed_course(engine: Engine, clock: FixedClock) -> None:
+def _migrated(folder: Path, fill: Callable[[Engine, FixedClock], None]) -> Path:
+    path = folder / "course.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    fill(engine, FixedClock(parse_instant(MID_SEMESTER)))
+    engine.dispose()
+    return path
+
+
+def init_spring_course(engine: Engine, clock: FixedClock) -> None:
+    """The course as ``sai course init --from spring2026.yaml`` loads it."""
+    import yaml
+
+    from scalable_ai.course.service.setup import init_course
+    from scalable_ai.course.spec import default_spec_path
+
+    with unit_of_work(engine) as session:
+        init_course(session, STAFF_TOOL, yaml.safe_load(default_spec_path().read_text()),
+                    clock=clock)
+
+
+def seed_demo_course(engine: Engine, clock: FixedClock) -> None:
     """The demo course, as ``sai up`` seeds it."""
-    from importlib.util import find_spec
-
-    from scalable_ai.course.db import unit_of_work
-
-    if find_spec("scalable_ai.course.demo") is None:  # TEMPORARY until the demo lands
-        import yaml
-
-        from scalable_ai.course.service import Actor
-        from scalable_ai.course.service.setup import init_course
-        from scalable_ai.course.spec import default_spec_path
-
-        with unit_of_work(engine) as session:
-            init_course(session, Actor.local_staff(),
-                        yaml.safe_load(default_spec_path().read_text()), clock=clock)
-        return
     from scalable_ai.course.demo import seed_demo
 
     with unit_of_work(engine) as session:
@@ -49,14 +68,13 @@ def seed_course(engine: Engine, clock: FixedClock) -> None:
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("seeded")
-    path = folder / "course.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    seed_course(engine, FixedClock(parse_instant(MID_SEMESTER)))
-    engine.dispose()
-    return path
+def course_database(tmp_path_factory) -> Path:
+    return _migrated(tmp_path_factory.mktemp("course"), init_spring_course)
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory) -> Path:
+    return _migrated(tmp_path_factory.mktemp("demo"), seed_demo_course)
 
 
 @dataclass
@@ -69,6 +87,71 @@ class Platform:
 
     def new_client(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)
+
+    def set_clock(self, when: str) -> None:
+        self.clock.at = parse_instant(when)
+
+
+def open_platform(database: Path, folder: Path, **options: Any) -> Platform:
+    path = folder / "course.db"
+    shutil.copy(database, path)
+    engine = make_engine(f"sqlite:///{path}")
+    clock = FixedClock(parse_instant(MID_SEMESTER))
+    settings = Settings(data_dir=folder / "data", runs_dir=folder / "runs",
+                        database_url=f"sqlite:///{path}")
+    app = create_app(settings, clock, engine=engine, secret_key=SECRET, **options)
+    return Platform(app=app, client=TestClient(app, follow_redirects=False), engine=engine,
+                    clock=clock, settings=settings)
+
+
+@pytest.fixture
+def platform(course_database: Path, tmp_path: Path) -> Iterator[Platform]:
+    made = open_platform(course_database, tmp_path,
+                         limiter=SignInLimiter(per_account=5, per_client=50))
+    with made.client:
+        yield made
+    made.engine.dispose()
+
+
+@pytest.fixture
+def demo_platform(demo_database: Path, tmp_path: Path) -> Iterator[Platform]:
+    made = open_platform(demo_database, tmp_path)
+    with made.client:
+        yield made
+    made.engine.dispose()
+
+
+# People, made through the service layer --------------------------------------------------
+
+def add_people(engine: Engine, clock: FixedClock, people: dict[str, tuple[str, str, str]]
+               ) -> dict[str, int]:
+    """key → (name, e-mail, role); every password is ``<first name>-password``. Returns ids."""
+    from scalable_ai.course.service.people import add_person, set_password_hash
+
+    ids = {}
+    with unit_of_work(engine) as session:
+        for key, (name, email, role) in people.items():
+            person = add_person(session, STAFF_TOOL, name=name, email=email, role=role,
+                                clock=clock)
+            session.flush()
+            set_password_hash(session, STAFF_TOOL, person.id, hash_password(password_of(name)),
+                              clock=clock)
+            ids[key] = person.id
+    return ids
+
+
+def password_of(name: str) -> str:
+    return f"{name.split()[0].lower()}-password"
+
+
+@pytest.fixture
+def accounts(platform: Platform) -> dict[str, tuple[str, str]]:
+    """Two students and a staff member: role → (e-mail, password)."""
+    people = {"student": ("Ada Lovelace", "ada@test.example", "student"),
+              "other_student": ("Bob Kahn", "bob@test.example", "student"),
+              "staff": ("Tess Assistant", "ta@test.example", "staff")}
+    add_people(platform.engine, platform.clock, people)
+    return {key: (email, password_of(name)) for key, (name, email, _) in people.items()}
 
 
 def csrf_of(html: str) -> str:
@@ -91,45 +174,6 @@ def post_form(client: TestClient, page_url: str, action: str, data: dict | None 
     return client.post(action, data={**(data or {}), "csrf_token": token}, files=files)
 
 
-@pytest.fixture
-def accounts(platform: Platform) -> dict[str, tuple[str, str]]:
-    """Two students and a staff member made through the service layer, with known passwords
-    (role → (e-mail, password)), independent of the demo roster."""
-    from scalable_ai.course.db import unit_of_work
-    from scalable_ai.course.service import Actor
-    from scalable_ai.course.service.people import add_person, set_password_hash
-    from scalable_ai.course.web.security import hash_password
-
-    made = {"student": ("ada@test.example", "ada-password-1"),
-            "other_student": ("bob@test.example", "bob-password-2"),
-            "staff": ("ta@test.example", "ta-password-3")}
-    staff_tool = Actor.local_staff()
-    with unit_of_work(platform.engine) as session:
-        for key, (email, password) in made.items():
-            person = add_person(session, staff_tool, name=key.replace("_", " ").title(),
-                                email=email, role="staff" if key == "staff" else "student",
-                                clock=platform.clock)
-            session.flush()
-            set_password_hash(session, staff_tool, person.id, hash_password(password),
-                              clock=platform.clock)
-    return made
-
-
-@pytest.fixture
-def platform(seeded_database: Path, tmp_path: Path) -> Iterator[Platform]:
-    path = tmp_path / "course.db"
-    shutil.copy(seeded_database, path)
-    engine = make_engine(f"sqlite:///{path}")
-    clock = FixedClock(parse_instant(MID_SEMESTER))
-    settings = Settings(data_dir=tmp_path / "data", runs_dir=tmp_path / "runs",
-                        database_url=f"sqlite:///{path}")
-    app = create_app(settings, clock, engine=engine, secret_key=SECRET,
-                     limiter=SignInLimiter(per_account=5, per_client=50))
-    with TestClient(app, follow_redirects=False) as client:
-        yield Platform(app=app, client=client, engine=engine, clock=clock, settings=settings)
-    engine.dispose()
-
-
 # Browser tests ---------------------------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
@@ -143,7 +187,7 @@ class LiveServer:
     url: str
     platform: Platform
 
-    def screenshot(self, page, name: str) -> Path:
+    def screenshot(self, page: Any, name: str) -> Path:
         """Save a full-page PNG under ``test-artifacts/screenshots/`` (git-ignored)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
@@ -152,47 +196,44 @@ class LiveServer:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server(seeded_database: Path, tmp_path_factory) -> Iterator[LiveServer]:
-    """The real platform (the app ``sai up`` serves) under uvicorn in a thread, one per module."""
-    import threading
-    import time
-
+def serve(platform: Platform) -> Iterator[LiveServer]:
+    """The app under uvicorn in a thread (the same app ``sai up`` serves)."""
     import uvicorn
 
-    folder = tmp_path_factory.mktemp("live")
-    path = folder / "course.db"
-    shutil.copy(seeded_database, path)
-    engine = make_engine(f"sqlite:///{path}")
-    clock = FixedClock(parse_instant(MID_SEMESTER))
-    settings = Settings(data_dir=folder / "data", runs_dir=folder / "runs",
-                        database_url=f"sqlite:///{path}")
-    app = create_app(settings, clock, engine=engine, secret_key=SECRET)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(platform.app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
         time.sleep(0.02)
-    platform = Platform(app=app, client=TestClient(app), engine=engine, clock=clock,
-                        settings=settings)
     yield LiveServer(url=f"http://127.0.0.1:{port}", platform=platform)
     server.should_exit = True
     thread.join(timeout=10)
-    engine.dispose()
+    platform.engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def browser():
+def live_server(course_database: Path, tmp_path_factory) -> Iterator[LiveServer]:
+    """The Spring 2026 course with nobody in it yet, served for one test module."""
+    yield from serve(open_platform(course_database, tmp_path_factory.mktemp("live")))
+
+
+@pytest.fixture(scope="module")
+def live_demo(demo_database: Path, tmp_path_factory) -> Iterator[LiveServer]:
+    """The demo course (what ``sai up`` shows), served for one test module."""
+    yield from serve(open_platform(demo_database, tmp_path_factory.mktemp("live-demo")))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -202,10 +243,17 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser context (own cookies) per test, desktop width."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open a fresh browser context (own cookies) per call: one per person in a test."""
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      accept_downloads=True)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
