@@ -47,9 +47,9 @@ def save_tiny_chat_model(folder: Path) -> Path:
     """A one-layer random model over printable ASCII with a ChatML template, in our format.
 
     The vocabulary is GPT-2 byte-level (space is ``Ġ``, newline ``Ċ``) without merges. The
-    rows of the special tokens in the tied embedding are zero, so their logits are 0 while
-    some ordinary token's is positive: the model never ends an answer early, and a request
-    for N tokens gets N.
+    rows of the special tokens and of the newline in the tied embedding are zero, so their
+    logits are 0 while some printable token's is positive: the model never ends an answer
+    early (a request for N tokens gets N) and never answers with blank lines only.
     """
     from scalable_ai.model import ModelConfig, Transformer
     from scalable_ai.model.load.safetensors import save_checkpoint
@@ -69,7 +69,7 @@ def save_tiny_chat_model(folder: Path) -> Path:
                          ffn_hidden=64, max_seq_len=512, tie_embeddings=True, name="tiny-chat")
     model = Transformer(config).eval()
     with torch.no_grad():
-        model.embed.weight[: len(SPECIALS)] = 0.0
+        model.embed.weight[: len(SPECIALS) + 1] = 0.0  # the specials, then "Ċ"
     save_checkpoint(model, folder)
     tokenizer.save(folder)
     return folder
@@ -285,8 +285,9 @@ def _browser_account(live_server) -> tuple[str, str]:
 
 
 def test_in_a_browser_a_student_sends_a_message_and_sees_the_answer_stream_in(
-        live_server, page, configured):
+        live_server, new_page, configured):
     email, password = _browser_account(live_server)
+    page = new_page()
     page.goto(f"{live_server.url}/playground")
     page.fill("#email", email)
     page.fill("#password", password)
@@ -301,7 +302,7 @@ def test_in_a_browser_a_student_sends_a_message_and_sees_the_answer_stream_in(
     stats = page.locator("#playground-stats")
     stats.filter(has_text="tokens/s").wait_for()
     assert "24 tokens" in stats.inner_text() and "First token after" in stats.inner_text()
-    assert len(reply.inner_text()) > 0
+    assert reply.inner_text().strip()
     assert page.locator(".turn-user .said").inner_text() == \
         "Explain continuous batching in one sentence."
     assert page.input_value("#message") == ""

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import FastAPI
 
-VIEW_MODULES = ("account", "dashboard", "runs", "groups", "assignments", "schedule", "nodes", "staff", "staff_board", "activities")
+VIEW_MODULES = ("account", "dashboard", "runs", "groups", "assignments", "schedule", "nodes", "staff", "staff_board", "activities", "playground")
 
 
 def include_views(app: FastAPI) -> None:
