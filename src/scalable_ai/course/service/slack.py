@@ -88,23 +88,25 @@ def policy_entry(row: SlackDayUse, people: dict[int, str], groups: dict[int, str
 
 
 def spend_for_group(
-    session: Session, actor: Actor, group: Group, assignment: Assignment, *, clock: Clock,
-    submission_id: int | None = None,
+    session: Session, actor: Actor, group: Group | None, assignment: Assignment, *,
+    clock: Clock, submission_id: int | None = None, members: Sequence[Person] = (),
 ) -> list[SlackDayUse]:
-    """Charge one slack day on ``assignment`` to every member of ``group`` (rows locked by
-    the caller's :func:`lock_group`); refuses naming the rule, writing nothing."""
-    members = lock_people(session, [p.id for p in group.members])
+    """Charge one slack day on ``assignment`` to every member of ``group`` (locked by the
+    caller's :func:`lock_group`), or to ``members`` when the student has no group; refuses
+    naming the rule, writing nothing."""
+    members = lock_people(session, [p.id for p in (group.members if group else members)])
     settings = settings_of(session)
     entries = rules.spend_slack_day(
         [p.email for p in members], assignment.key,
-        ledger(session, person_ids=[p.id for p in members], group_id=group.id),
-        clock.now(), actor.label, settings, group=group.name)
+        ledger(session, person_ids=[p.id for p in members],
+               group_id=group.id if group else None),
+        clock.now(), actor.label, settings, group=group.name if group else None)
     rows = []
     by_email = {p.email: p for p in members}
     for entry in entries:
         row = SlackDayUse(person_id=by_email[entry.student].id, assignment_id=assignment.id,
-                          group_id=group.id, submission_id=submission_id, spent_at=clock.now(),
-                          spent_by_id=actor.person_id)
+                          group_id=group.id if group else None, submission_id=submission_id,
+                          spent_at=clock.now(), spent_by_id=actor.person_id)
         session.add(row)
         rows.append(row)
     session.flush()
