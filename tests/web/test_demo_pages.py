@@ -1,0 +1,24 @@
+"""The demo course ``sai up`` serves: a newcomer signs in with the printed credentials and
+every main page answers (issue 4: "make run opens a seeded course a newcomer can sign into
+with printed demo credentials")."""
+
+from __future__ import annotations
+
+import pytest
+
+from scalable_ai.course.demo import DEMO_CREDENTIALS
+from tests.web.conftest import sign_in
+
+STUDENT_PAGES = ["/", "/schedule", "/schedule?view=all", "/assignments", "/assignments/A3",
+                 "/group", "/nodes", "/checkoffs", "/peer-review", "/runs", "/account"]
+STAFF_PAGES = ["/staff", "/staff/roster", "/staff/groups", "/staff/nodes", "/staff/grades",
+               "/staff/grades.csv", "/staff/slack", "/staff/scribes", "/staff/checkoffs",
+               "/schedule", "/runs", "/account"]
+
+
+@pytest.mark.parametrize(("role", "email", "password"), DEMO_CREDENTIALS)
+def test_every_demo_sign_in_printed_by_sai_up_works(demo_platform, role, email, password):
+    sign_in(demo_platform.client, email, password)
+    for url in STAFF_PAGES if role == "staff" else STUDENT_PAGES:
+        answer = demo_platform.client.get(url)
+        assert answer.status_code == 200, (url, answer.text[:500])
