@@ -21,6 +21,7 @@ import httpx
 import openai
 import pytest
 import torch
+from markupsafe import escape
 
 from scalable_ai.course.web.views.playground import (
     CONVERSATION_CHARS,
@@ -217,9 +218,17 @@ def test_without_javascript_the_whole_answer_comes_back_as_a_page(platform, acco
     streamed = events_of(chat(platform.client, {"message": "hello", "temperature": "0",
                                                 "max_tokens": "6"}).text)
     reply = "".join(e["text"] for e in streamed if e["type"] == "token")
-    assert reply and reply.replace("&", "&amp;").replace("<", "&lt;") \
-        .replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;") in answer.text
+    assert reply and str(escape(reply)) in answer.text
     assert "tokens/s" in answer.text
+
+
+def test_without_javascript_a_refusal_is_shown_on_the_page(platform, accounts, configured):
+    sign_in(platform.client, *accounts["student"])
+    answer = chat(platform.client, {"message": "x" * (MESSAGE_CHARS + 1), "system": "Be kind."},
+                  headers=None)
+    assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
+    assert f"the playground takes at most {MESSAGE_CHARS}" in answer.text
+    assert ">Be kind.</textarea>" in answer.text  # what was typed is kept
 
 
 # Limits ----------------------------------------------------------------------------------------
