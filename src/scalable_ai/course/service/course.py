@@ -63,6 +63,13 @@ def node_by_id(session: Session, node_id: int, *, field: str = "node") -> Node:
     return row
 
 
+def node_by_name(session: Session, name: str, *, field: str = "node") -> Node:
+    row = session.scalar(select(Node).where(Node.name == name.strip()))
+    if row is None:
+        raise NotFound(f"no node named {name!r}", field=field)
+    return row
+
+
 def due_at(assignment: Assignment, settings: CourseSettings) -> datetime:
     """The assignment's deadline: its due date at the course deadline time (Berkeley)."""
     return deadline_at(assignment.due_on, settings)

@@ -256,6 +256,15 @@ def move_student(
     return person
 
 
+def group_by_name(session: Session, actor: Actor, name: str) -> Group:
+    """A group by its name (staff, or its members)."""
+    group = session.scalar(select(Group).where(Group.name == name.strip()))
+    if group is None:
+        raise NotFound(f"no group named {name!r}", field="group")
+    require_member_or_staff(session, actor, group.id, "see this group")
+    return group
+
+
 def list_groups(session: Session, actor: Actor) -> Sequence[Group]:
     """Staff see every group; a student sees only their own."""
     if actor.is_staff:
