@@ -198,7 +198,8 @@ def unreachable(url: str, error: Exception) -> PlaygroundUnavailable:
         "connection refused or no answer"
     return PlaygroundUnavailable(
         f"the model server at {url} is not reachable ({reason}). Is `{START_COMMAND}` (or "
-        "`sai up`) running?", field="model_server")
+        "`sai up`) running? Right after it starts it may still be loading the model.",
+        field="model_server")
 
 
 def _api_key() -> str:
@@ -270,8 +271,8 @@ async def open_chat_stream(url: str, chat: ChatRequest) -> OpenStream:
                 raise PlaygroundUnavailable(f"the model server at {url} serves no model",
                                             field="model_server")
             model = served[0]
-        stream = await client.chat.completions.create(
-            model=model, messages=chat.messages,  # type: ignore[arg-type]
+        stream = await client.chat.completions.create(  # type: ignore[call-overload]
+            model=model, messages=chat.messages,
             temperature=chat.temperature, max_tokens=chat.max_tokens, stream=True,
             stream_options={"include_usage": True})
     except openai.APIConnectionError as error:
@@ -353,8 +354,9 @@ async def chat(request: Request, visit: VisitDep, form: FormDep) -> Response:
     without JavaScript, wait for the whole answer and show it on the page."""
     me = await run_in_threadpool(visit.person)
     streaming = "text/event-stream" in request.headers.get("accept", "")
-    kept = {"system": str(form.get("system") or ""), "temperature": form.get("temperature"),
-            "max_tokens": form.get("max_tokens")}
+    kept: dict[str, Any] = {"system": str(form.get("system") or ""),
+                            "temperature": form.get("temperature") or DEFAULT_TEMPERATURE,
+                            "max_tokens": form.get("max_tokens") or DEFAULT_MAX_TOKENS}
     try:
         chat_request = read_chat_request(form)
         url = model_server_url()
