@@ -123,8 +123,9 @@ def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None
         settings=settings, clock=clock, engine=engine, sessions=session_factory(engine),
         codec=SessionCodec(secret_key or load_or_create_secret(settings.data_dir)),
         limiter=limiter or SignInLimiter(), templates=make_environment())
-    app = FastAPI(title="Scalable AI course platform", docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+    # The pages have no OpenAPI of their own; the mounted API serves /api/docs.
+    app = FastAPI(title="Scalable AI course platform", docs_url=None, redoc_url=None,
+                  openapi_url=None)
     app.state.web = state
     _install_error_pages(app)
     _mount_api(app, state)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.web.rendering import render_template
@@ -106,7 +107,11 @@ class Visit:
             self.db.commit()
         except UserError as exc:
             self.db.rollback()
-            return self.redirect(back, error=str(exc.message))
+            return self.redirect(back, error=str(exc))
+        except IntegrityError:
+            self.db.rollback()
+            return self.redirect(back, error="this conflicts with a change made at the same "
+                                 "time; reload and try again")
         return self.redirect(back, ok=ok(result) if callable(ok) else ok)
 
     # Responses ---------------------------------------------------------------------------

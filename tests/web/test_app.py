@@ -1,0 +1,77 @@
+"""The one app ``sai up`` serves: the pages and the JSON API together, and ``sai up`` itself
+(migrate, seed the demo once, pin the clock mid-semester, print URLs and credentials)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from scalable_ai.course.demo import DEMO_CREDENTIALS
+from scalable_ai.up import DEMO_NOW, prepare_course
+from tests.web.conftest import _free_port, csrf_of, sign_in
+
+STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
+
+
+def test_the_json_api_is_mounted_under_api_with_its_docs(demo_platform):
+    assert demo_platform.client.get("/api/docs").status_code == 200
+    assert "/me" in demo_platform.client.get("/api/openapi.json").json()["paths"]
+
+
+def test_a_signed_in_browser_reads_the_api_with_its_cookie_but_cannot_write(demo_platform):
+    sign_in(demo_platform.client, *STUDENT)
+    me = demo_platform.client.get("/api/me")
+    assert me.status_code == 200 and me.json()["email"] == STUDENT[0]
+    write = demo_platform.client.post("/api/groups", json={"name": "Cookie Cutters"})
+    assert write.status_code == 401
+
+
+def test_the_sign_in_form_carries_a_csrf_token_and_the_cookie_is_secure_over_https(
+        demo_platform):
+    client = demo_platform.new_client()
+    client.base_url = "https://testserver"
+    page = client.get("/sign-in")
+    assert csrf_of(page.text)
+    assert "secure" in page.headers["set-cookie"].lower()
+
+
+def test_prepare_course_seeds_the_demo_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'course.db'}"
+    engine, clock, seeded = prepare_course(url, None)
+    assert seeded and clock.now().isoformat().startswith(DEMO_NOW)
+    engine.dispose()
+    engine, _clock, seeded_again = prepare_course(url, "2026-04-01T09:00")
+    assert not seeded_again
+    engine.dispose()
+
+
+def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
+    env.pop("SAI_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "sai up did not answer within 60 s"
+            time.sleep(0.3)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert f"http://127.0.0.1:{port}/" in output
+    assert STUDENT[0] in output and STUDENT[1] in output
+    assert "Thu Mar 5, 10:00 AM" in output
+    assert (Path(tmp_path) / "data" / "course.db").is_file()
