@@ -1,0 +1,308 @@
+"""Serving benchmark: our engine against two peers on SmolLM2-135M, same machine, same run.
+
+Peers
+- (a) Hugging Face ``transformers`` ``generate`` with *static* batching behind the simplest
+  server (written below): requests that arrive while a batch runs wait for the next batch of
+  up to 16, left-padded, every member generating exactly ``max_tokens``. Run in bf16 and,
+  with ``--f32``, in f32, so each comparison is at the same dtype.
+- (b) llama.cpp through ``llama-cpp-python`` (optional: ``pip install
+  llama-cpp-python==0.3.36``, a ~5 min source build), single-stream decode, on the shipped
+  Q4_1 file and on an F16 GGUF of the same weights written here with the ``gguf`` package.
+
+Measured: output tokens/s, TTFT and TPOT p50/p99 at fixed concurrency through the same load
+generator (``scalable_ai.infer.loadgen``) for every HTTP server; single-stream decode
+tokens/s in-process for our engine and llama.cpp (128 greedy tokens, short prompt, EOS
+ignored). Prints the ratios the issue's targets are stated in, logs everything as one run
+(``bench.serving``) with the latency-throughput PNG as its artifact.
+
+    python bench/serving.py            # bf16 comparison + llama.cpp when installed
+    python bench/serving.py --f32      # also the f32 pair
+    python bench/serving.py --peer transformers --dtype bfloat16 --port 8123   # peer only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from scalable_ai.infer.loadgen import (
+    LoadReport,
+    LoadSpec,
+    format_report,
+    plot_latency_throughput,
+    run_load,
+)
+
+DECODE_TOKENS = 128
+QUESTION = "Write a long story about a cat who travels the world."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gguf_path() -> Path:
+    from scalable_ai.model.registry import packaged_gguf
+
+    return packaged_gguf("smollm2-135m")
+
+
+# -- peer (a): transformers static batching behind the simplest server -------------------------
+def serve_transformers(port: int, dtype_name: str, max_batch: int, threads: int) -> None:
+    """A minimal ``/v1/completions`` (non-streaming) over ``generate`` with static batches."""
+    import torch
+    import uvicorn
+    from fastapi import FastAPI
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    torch.set_num_threads(threads)
+    path = gguf_path()
+    dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[dtype_name]
+    model = AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, dtype=dtype,
+        quantization_config=GgufConfig(dequantize=True),
+    ).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    app = FastAPI()
+    pending: asyncio.Queue = asyncio.Queue()
+
+    def run_batch(prompts: list[str], max_tokens: int) -> list[tuple[str, int]]:
+        batch = tokenizer(prompts, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            out = model.generate(**batch, max_new_tokens=max_tokens, min_new_tokens=max_tokens,
+                                 do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        new = out[:, batch["input_ids"].shape[1]:]
+        return [(tokenizer.decode(row, skip_special_tokens=True), int(row.numel()))
+                for row in new]
+
+    async def batcher() -> None:
+        while True:
+            first = await pending.get()
+            batch = [first]
+            await asyncio.sleep(0.05)  # let the rest of a wave of requests arrive
+            while not pending.empty() and len(batch) < max_batch:
+                batch.append(pending.get_nowait())
+            max_tokens = max(item[1] for item in batch)
+            results = await asyncio.to_thread(run_batch, [item[0] for item in batch], max_tokens)
+            for item, result in zip(batch, results, strict=True):
+                item[2].set_result(result)
+
+    tasks: list[asyncio.Task] = []
+
+    @app.on_event("startup")
+    async def start() -> None:
+        tasks.append(asyncio.create_task(batcher()))
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/v1/completions")
+    async def completions(body: dict) -> dict:
+        future = asyncio.get_running_loop().create_future()
+        await pending.put((body["prompt"], int(body.get("max_tokens", 16)), future))
+        text, count = await future
+        return {"choices": [{"index": 0, "text": text, "finish_reason": "length"}],
+                "usage": {"completion_tokens": count}}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+# -- peer (b): llama.cpp single-stream decode --------------------------------------------------
+def write_f16_gguf(source: Path, target: Path) -> Path:
+    """The same weights as an F16 GGUF: metadata copied, 2-D tensors f16, the rest f32."""
+    import numpy as np
+    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+    from gguf.quants import dequantize
+
+    if target.is_file():
+        return target
+    reader = GGUFReader(source)
+    arch = reader.fields["general.architecture"].contents()
+    writer = GGUFWriter(str(target), arch)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        main = field.types[0]
+        sub = field.types[-1] if main == GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), main, sub_type=sub)
+    for tensor in reader.tensors:
+        shape = tuple(int(d) for d in reversed(tensor.shape))
+        array = np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)
+        array = array.reshape(shape)
+        writer.add_tensor(tensor.name, array.astype(np.float16) if array.ndim == 2 else array)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target
+
+
+def llama_cpp_decode(path: Path, threads: int) -> float:
+    """Greedy single-stream tokens/s over 128 new tokens (short prefill included)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_threads=threads, n_ctx=512, verbose=False)
+    tokens = llm.tokenize(QUESTION.encode())
+    start, count = time.perf_counter(), 0
+    for _ in llm.generate(tokens, top_k=1, temp=0.0):
+        count += 1
+        if count == DECODE_TOKENS:
+            break
+    return count / (time.perf_counter() - start)
+
+
+def our_decode(dtype: str) -> float:
+    """The same measurement for our engine in-process (one request, EOS ignored)."""
+    from scalable_ai.infer.engine import load_engine
+    from scalable_ai.infer.sampling import SamplingParams
+
+    engine = load_engine("smollm2-135m", dtype=dtype)
+    params = SamplingParams(temperature=0.0, max_tokens=DECODE_TOKENS, ignore_eos=True)
+    engine.generate([QUESTION], SamplingParams(temperature=0.0, max_tokens=8))  # warm up
+    start = time.perf_counter()
+    engine.generate([QUESTION], params)
+    return DECODE_TOKENS / (time.perf_counter() - start)
+
+
+# -- driving servers ---------------------------------------------------------------------------
+def start_server(kind: str, dtype: str, threads: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    if kind == "ours":
+        command = [sys.executable, "-m", "scalable_ai.cli", "serve", "smollm2-135m",
+                   "--port", str(port), "--dtype", dtype, "--threads", str(threads)]
+    else:
+        command = [sys.executable, __file__, "--peer", "transformers", "--dtype", dtype,
+                   "--port", str(port), "--threads", str(threads)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{kind} server died: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, f"{url}/v1"
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"{kind} server did not start")
+
+
+def sweep(kind: str, dtype: str, args: argparse.Namespace) -> list[LoadReport]:
+    process, base_url = start_server(kind, dtype, args.threads)
+    label = f"{'ours' if kind == 'ours' else 'transformers static'} {dtype}"
+    try:
+        reports = []
+        warm = LoadSpec(base_url=base_url, num_requests=2, prompt_tokens=8, output_tokens=4,
+                        stream=False)
+        asyncio.run(run_load(warm, concurrency=2))
+        for concurrency in args.concurrency:
+            spec = LoadSpec(base_url=base_url, num_requests=max(2 * concurrency, 4),
+                            prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
+                            stream=kind == "ours", seed=concurrency)
+            report = asyncio.run(run_load(spec, concurrency=concurrency))
+            print(format_report(label, report), flush=True)
+            reports.append(report)
+        return reports
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--peer", choices=["transformers"], help="run only a peer server")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--f32", action="store_true", help="also compare in float32")
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1, 4, 16])
+    parser.add_argument("--prompt-tokens", type=int, default=64)
+    parser.add_argument("--output-tokens", type=int, default=64)
+    parser.add_argument("--no-llama-cpp", action="store_true")
+    args = parser.parse_args()
+    if args.peer:
+        serve_transformers(args.port, args.dtype, max_batch=16, threads=args.threads)
+        return
+
+    import torch
+
+    from scalable_ai.runs import open_run
+    from scalable_ai.settings import get_settings
+
+    torch.set_num_threads(args.threads)
+    dtypes = ["bfloat16", "float32"] if args.f32 else ["bfloat16"]
+    with open_run("bench.serving", config=vars(args), seed=0) as run:
+        summary: dict[str, float] = {}
+        print(f"== single-stream decode, {DECODE_TOKENS} tokens, {args.threads} threads")
+        for dtype in dtypes:
+            summary[f"ours_{dtype}_decode_tok_s"] = our_decode(dtype)
+            print(f"ours {dtype:<9}            {summary[f'ours_{dtype}_decode_tok_s']:7.1f} tok/s")
+        have_llama = not args.no_llama_cpp and _has_llama_cpp()
+        if have_llama:
+            q4 = llama_cpp_decode(gguf_path(), args.threads)
+            f16_path = write_f16_gguf(gguf_path(), get_settings().data_dir / "bench" /
+                                      "SmolLM2-135M-Instruct.F16.gguf")
+            f16 = llama_cpp_decode(f16_path, args.threads)
+            summary.update(llama_cpp_q4_1_decode_tok_s=q4, llama_cpp_f16_decode_tok_s=f16)
+            print(f"llama.cpp Q4_1            {q4:7.1f} tok/s\nllama.cpp F16             "
+                  f"{f16:7.1f} tok/s")
+        else:
+            print("llama.cpp: llama-cpp-python is not installed (pip install "
+                  "llama-cpp-python==0.3.36); peer (b) skipped")
+        curves: dict[str, list[LoadReport]] = {}
+        print(f"== serving, prompt ~{args.prompt_tokens} tokens, {args.output_tokens} output")
+        for dtype in dtypes:
+            for kind in ("ours", "transformers"):
+                label = f"{kind} {dtype}"
+                curves[label] = sweep(kind, dtype, args)
+                for step, report in enumerate(curves[label]):
+                    run.log(step, **{f"{label.replace(' ', '_')}_{k}": v
+                                     for k, v in report.__dict__.items()
+                                     if isinstance(v, float | int)})
+        plot_latency_throughput(curves, run.artifact("latency_throughput.png"))
+        print("== ratios (targets: >= 3x transformers at 16 concurrent, >= 0.8x llama.cpp)")
+        top = max(args.concurrency)
+        for dtype in dtypes:
+            ours = curves[f"ours {dtype}"][-1].output_tokens_per_s
+            peer = curves[f"transformers {dtype}"][-1].output_tokens_per_s
+            summary[f"ratio_vs_transformers_{dtype}_c{top}"] = ours / peer
+            print(f"{dtype}: ours/transformers at {top} concurrent = {ours:.0f}/{peer:.0f} = "
+                  f"{ours / peer:.2f}x")
+        if have_llama:
+            ours = summary["ours_bfloat16_decode_tok_s"]
+            for name in ("f16", "q4_1"):
+                ratio = ours / summary[f"llama_cpp_{name}_decode_tok_s"]
+                summary[f"ratio_decode_bf16_vs_llama_cpp_{name}"] = ratio
+                print(f"single stream: ours bf16 / llama.cpp {name.upper()} = {ratio:.2f}x")
+        run.summary(**summary, machine=f"{os.cpu_count()} cpus", threads=args.threads)
+        print(f"run: {run.path}")
+
+
+def _has_llama_cpp() -> bool:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
