@@ -316,3 +316,5 @@ def test_in_a_browser_a_student_sends_a_message_and_sees_the_answer_stream_in(
         "Explain continuous batching in one sentence."
     assert page.input_value("#message") == ""
     live_server.screenshot(page, "playground")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    live_server.screenshot(page, "playground-phone")
