@@ -80,6 +80,8 @@ def up(
     engine, clock, seeded = prepare_course(settings.database_url, os.environ.get("SAI_NOW"))
     app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
     child = None if no_model else start_model_server(host, port + 1)
+    if child is not None:  # the chat playground page talks to it (course.web.views.playground)
+        os.environ.setdefault("SAI_MODEL_URL", f"http://{host}:{port + 1}/v1")
 
     url = f"http://{host}:{port}/"
     typer.echo(f"Course platform: {url}")

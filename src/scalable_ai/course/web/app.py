@@ -40,11 +40,12 @@ log = logging.getLogger(__name__)
 
 STUDENT_NAV = [("/", "Dashboard"), ("/schedule", "Schedule"), ("/assignments", "Assignments"),
                ("/group", "Group"), ("/nodes", "Nodes"), ("/checkoffs", "Checkoffs"), ("/peer-review", "Peer review"),
-               ("/runs", "Lab runs"), ("/account", "Account")]
+               ("/runs", "Lab runs"), ("/playground", "Playground"), ("/account", "Account")]
 STAFF_NAV = [("/staff", "Staff"), ("/staff/roster", "Roster"), ("/staff/groups", "Groups"),
              ("/staff/nodes", "Node board"), ("/staff/grades", "Grade book"),
              ("/staff/slack", "Slack days"), ("/staff/scribes", "Scribes & reviews"),
              ("/staff/checkoffs", "Checkoffs"), ("/schedule", "Schedule"), ("/runs", "Lab runs"),
+             ("/playground", "Playground"),
              ("/account", "Account")]
 
 
