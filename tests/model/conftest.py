@@ -63,3 +63,12 @@ def reference(smollm2_gguf: Path):  # type: ignore[no-untyped-def]
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     return model, tokenizer
 
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(smollm2_gguf: Path):  # type: ignore[no-untyped-def]
+    """Our tokenizer, built straight from the GGUF's metadata (fast: no weights read)."""
+    from scalable_ai.model.load.gguf import gguf_metadata, open_gguf
+    from scalable_ai.model.tokenizer import tokenizer_from_gguf_metadata
+
+    return tokenizer_from_gguf_metadata(gguf_metadata(open_gguf(smollm2_gguf)))
