@@ -38,6 +38,12 @@ def test_batched_greedy_equals_unbatched_token_for_token():
         assert choices[0] == reference_greedy(prompt, GREEDY.max_tokens)
 
 
+def test_the_models_own_forward_through_the_paged_backend_gives_the_same_tokens():
+    packed = make_engine().generate(PROMPTS, GREEDY)
+    seam = make_engine(use_packed_forward=False).generate(PROMPTS, GREEDY)
+    assert packed == seam
+
+
 def test_chunked_prefill_splits_long_prompts_and_matches_reference():
     engine = make_engine(max_num_batched_tokens=8)
     prompt = PROMPTS[2]

@@ -53,6 +53,8 @@ class EngineConfig:
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 512
     enable_prefix_caching: bool = True
+    #: Fused-projection forward for dense models (``packed_model``); False runs the model's own.
+    use_packed_forward: bool = True
 
 
 @dataclass
@@ -143,7 +145,7 @@ class LLMEngine:
             ),
             self.pool,
         )
-        self.runner = ModelRunner(model, self.cache)
+        self.runner = ModelRunner(model, self.cache, self.config.use_packed_forward)
         self.requests: dict[str, Request] = {}
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0
@@ -336,6 +338,7 @@ class LLMEngine:
         """Load new weights into the live model in place (same shapes), e.g. after a training
         step (RL rollouts), and invalidate every cached K/V computed with the old ones."""
         self.model.load_state_dict(state_dict, strict=True)
+        self.runner.weights_changed()
         self.pool.reset_prefix_cache()
         for seq in list(self.scheduler.running):
             self.scheduler._preempt(seq)

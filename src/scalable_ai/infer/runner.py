@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalable_ai.infer.kv_cache import KVCache
+from scalable_ai.infer.packed_model import PackedTransformer, supports
 from scalable_ai.infer.scheduler import ScheduledSequence
 
 
@@ -106,30 +107,38 @@ class PagedAttentionBackend:
     def attend(
         self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor:
+        """The model's seam: q (1, Hq, T, D), k/v (1, Hkv, T, D) -> (1, Hq, T, D)."""
+        out = self.attend_tokens(
+            layer_index, q[0].transpose(0, 1), k[0].transpose(0, 1), v[0].transpose(0, 1)
+        )
+        return out.transpose(0, 1).unsqueeze(0)
+
+    def attend_tokens(
+        self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
+        """Token-major attention: q (T, Hq, D), k/v (T, Hkv, D) -> (T, Hq, D)."""
         layout = self.layout
         key_store = self.cache.keys[layer_index]
         value_store = self.cache.values[layer_index]
-        new_k, new_v = k[0].transpose(0, 1), v[0].transpose(0, 1)  # (T, Hkv, D)
-        key_store.index_copy_(0, layout.slot_mapping, new_k)
-        value_store.index_copy_(0, layout.slot_mapping, new_v)
+        key_store.index_copy_(0, layout.slot_mapping, k)
+        value_store.index_copy_(0, layout.slot_mapping, v)
         parts: list[torch.Tensor] = []
         n = layout.num_decodes
         if n:
             assert layout.decode_slots is not None
-            decode_q = q[0, :, :n].transpose(0, 1).unsqueeze(2)  # (B_d, Hq, 1, D)
             shape = (*layout.decode_slots.shape, *key_store.shape[1:])
             flat = layout.decode_slots.view(-1)
             keys = key_store.index_select(0, flat).view(shape).transpose(1, 2)
             values = value_store.index_select(0, flat).view(shape).transpose(1, 2)
             out = F.scaled_dot_product_attention(
-                decode_q, keys, values, attn_mask=layout.decode_mask, enable_gqa=True
+                q[:n].unsqueeze(2), keys, values, attn_mask=layout.decode_mask, enable_gqa=True
             )
-            parts.append(out.squeeze(2).transpose(0, 1))  # (Hq, B_d, D)
+            parts.append(out.squeeze(2))  # (B_d, Hq, D)
         for segment in layout.prefills:
-            seg_q = q[:, :, segment.start : segment.end]
+            seg_q = q[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
             if segment.slots is None:
-                seg_k = k[:, :, segment.start : segment.end]
-                seg_v = v[:, :, segment.start : segment.end]
+                seg_k = k[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
+                seg_v = v[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
                 out = F.scaled_dot_product_attention(
                     seg_q, seg_k, seg_v, is_causal=True, enable_gqa=True
                 )
@@ -139,16 +148,26 @@ class PagedAttentionBackend:
                 out = F.scaled_dot_product_attention(
                     seg_q, seg_k, seg_v, attn_mask=segment.mask, enable_gqa=True
                 )
-            parts.append(out[0])
-        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)).unsqueeze(0)
+            parts.append(out[0].transpose(0, 1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
 
 class ModelRunner:
-    """Runs a scheduled step through the model and returns the logits of sampling rows."""
+    """Runs a scheduled step through the model and returns the logits of sampling rows.
 
-    def __init__(self, model: nn.Module, cache: KVCache) -> None:
+    Dense models run through :class:`PackedTransformer` (fused projections, token-major);
+    others through the model's own ``forward`` with the paged backend (``use_packed=False``
+    forces that path, which the tests use as a cross-check).
+    """
+
+    def __init__(self, model: nn.Module, cache: KVCache, use_packed: bool = True) -> None:
         self.model = model
         self.cache = cache
+        self.packed = PackedTransformer(model) if use_packed and supports(model) else None
+
+    def weights_changed(self) -> None:
+        if self.packed is not None:
+            self.packed.repack()
 
     @torch.inference_mode()
     def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
@@ -164,9 +183,12 @@ class ModelRunner:
                 logits_indices.append(len(token_ids) - 1)
         layout = build_layout(scheduled, self.cache.spec.block_size)
         backend = PagedAttentionBackend(self.cache, layout)
+        indices = torch.tensor(logits_indices, dtype=torch.long)
+        if self.packed is not None:
+            return self.packed.forward(
+                torch.tensor(token_ids), torch.tensor(positions), backend, indices
+            )
         return self.model(
-            torch.tensor([token_ids]),
-            torch.tensor([positions]),
-            backend=backend,
-            logits_indices=torch.tensor(logits_indices, dtype=torch.long),
+            torch.tensor([token_ids]), torch.tensor([positions]), backend=backend,
+            logits_indices=indices,
         )
