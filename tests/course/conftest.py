@@ -355,23 +355,47 @@ def world_engines(request: pytest.FixtureRequest) -> Iterator[Callable[[str], tu
         engine.dispose()
 
 
-@pytest.fixture
-def api_world(backend: str, world_engines: Callable[[str], tuple], clock: FixedClock):
-    """``(client, world)``: the API app over this test's rolled-back connection."""
+@pytest.fixture(scope="session")
+def api_clients(world_engines: Callable[[str], tuple]) -> Iterator[Callable[[str], tuple]]:
+    """One API app and test client per backend, reused by every test (building the app and
+    starting a client per test is most of an API test's time)."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
-    from sqlalchemy.orm import sessionmaker
 
     from scalable_ai.course.api import create_api
 
-    engine, world = world_engines(backend)
+    clients: dict[str, tuple] = {}
+
+    def get(backend: str) -> tuple:
+        if backend not in clients:
+            engine, world = world_engines(backend)
+            api = create_api(engine=engine, clock=FixedClock(MID_SEMESTER))
+            app = FastAPI()
+            app.mount("/api", api)
+            client = TestClient(app)
+            client.__enter__()
+            clients[backend] = (client, api, engine, world)
+        return clients[backend]
+
+    yield get
+    for client, *_ in clients.values():
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api_world(backend: str, api_clients: Callable[[str], tuple], clock: FixedClock):
+    """``(client, world)``: the API over this test's rolled-back connection, on its clock."""
+    from sqlalchemy.orm import sessionmaker
+
+    client, api, engine, world = api_clients(backend)
     connection = engine.connect()
     outer = connection.begin()
-    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                           expire_on_commit=False)
-    app = FastAPI()
-    app.mount("/api", create_api(engine=engine, sessions=factory, clock=clock))
-    with TestClient(app) as client:
+    state = api.state.course_api
+    state.sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                                  expire_on_commit=False)
+    state.clock = clock
+    try:
         yield client, world
-    outer.rollback()
-    connection.close()
+    finally:
+        outer.rollback()
+        connection.close()
