@@ -247,6 +247,8 @@ def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Cloc
     rows = [r for r in session.scalars(select(QuestionnaireResponse).order_by(
         QuestionnaireResponse.person_id)) if r.person_id not in declined
         and r.person.active and current_group_id(session, r.person_id) is None]
+    if not rows:
+        raise UserError("no enrolled respondent is waiting for a group", field="students")
     by_email = {r.person.email: r.person_id for r in rows}
     respondents = [grouping.Respondent(
         r.person_id, experience_level(qs, r.answers),
