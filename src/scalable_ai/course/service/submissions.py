@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.policy.integrity import integrity_statement
 from scalable_ai.course.policy.milestones import MilestoneKind
+from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
@@ -41,7 +43,7 @@ from scalable_ai.course.service.slack import (
     policy_exceptions,
     spend_for_group,
 )
-from scalable_ai.course.tables import Submission
+from scalable_ai.course.tables import Assignment, Submission
 from scalable_ai.errors import Conflict, UserError
 
 MILESTONE_SLACK_REFUSAL = "slack days apply to assignments only"
@@ -110,9 +112,11 @@ def submit(
     return row
 
 
-def _released_at(assignment: Any, settings: Any) -> Any:
-    from datetime import datetime, time
+def _released_at(assignment: Assignment, settings: CourseSettings) -> datetime:
+    """The start of the release day (Berkeley): nothing is handed in before it.
 
+    TODO(policy): becomes ``policy.schedule.released_at(assignment, settings)``.
+    """
     return datetime.combine(assignment.released_on, time(0, 0), tzinfo=settings.zone)
 
 
