@@ -20,6 +20,7 @@ STUDENT_REFUSED = [
     ("GET", lambda w: f"/people/{w.other.id}/scores", None, 403),
     ("GET", lambda w: f"/people/{w.other.id}/slack-days", None, 403),
     ("GET", lambda w: f"/people/{w.other.id}/ssh-keys", None, 403),
+    ("GET", lambda w: f"/people/{w.other.id}/assignments", None, 403),
     ("POST", lambda w: f"/people/{w.other.id}/ssh-keys", lambda w: {"public_key": KEY}, 403),
     ("DELETE", lambda w: f"/ssh-keys/{w.other_key.id}", None, 403),
     ("GET", lambda w: f"/people/{w.other.id}/api-tokens", None, 403),
@@ -80,6 +81,7 @@ STUDENT_ALLOWED = [
     ("GET", lambda w: f"/people/{w.me.id}/scores", None, 200),
     ("GET", lambda w: f"/people/{w.me.id}/slack-days", None, 200),
     ("GET", lambda w: f"/people/{w.me.id}/ssh-keys", None, 200),
+    ("GET", lambda w: f"/people/{w.me.id}/assignments", None, 200),
     ("POST", lambda w: f"/people/{w.me.id}/ssh-keys", lambda w: {"public_key": KEY}, 201),
     ("GET", lambda w: f"/people/{w.me.id}/api-tokens", None, 200),
     ("POST", lambda w: f"/people/{w.me.id}/api-tokens", lambda w: {"name": "cli"}, 201),
@@ -217,3 +219,17 @@ def test_no_token_is_401_and_a_bad_token_too(api_world):
 def test_an_unknown_calendar_feed_token_is_404(api_world):
     client, _ = api_world
     assert client.get("/api/calendar/feed/nope.ics").status_code == 404
+
+
+def test_every_route_has_a_role_test(api_world, api_clients, backend):
+    from fastapi.routing import APIRoute
+
+    _, api, _, world = api_clients(backend)
+    called = [(method, path(world).split("?")[0])
+              for method, path, _, _ in STUDENT_REFUSED + STUDENT_ALLOWED + STAFF_ALLOWED]
+    called += [("GET", p) for p in PUBLIC] + [("GET", "/calendar/feed/nope.ics")]
+    missing = [f"{sorted(route.methods)} {route.path}" for route in api.routes
+               if isinstance(route, APIRoute)
+               and not any(method in route.methods and route.path_regex.match(path)
+                           for method, path in called)]
+    assert missing == []

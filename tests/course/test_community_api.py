@@ -177,6 +177,7 @@ STAFF_ALLOWED = [
      lambda w: {"kind": "discussion"}, 201),
     ("GET", lambda w: f"/people/{w.other.id}/participation", None, 200),
     ("GET", lambda w: "/participation", None, 200),
+    ("POST", lambda w: "/participation/grade-book", None, 200),
     ("GET", lambda w: f"/groups/{w.group_b.id}/enhancements", None, 200),
     ("GET", lambda w: "/enhancements", None, 200),
     ("POST", lambda w: f"/enhancements/{w.enhancement.id}/review",

@@ -49,6 +49,7 @@ STUDENT_REFUSED = [
      lambda w: {"kind": "discussion"}, 403),
     ("GET", lambda w: f"/people/{w.other.id}/participation", None, 403),
     ("GET", lambda w: "/participation", None, 403),
+    ("POST", lambda w: "/participation/grade-book", None, 403),
     ("POST", lambda w: f"/groups/{w.group_b.id}/enhancements", lambda w: {
         "assignment": "A1", "kind": "added_questions", "title": "x", "description": "y"}, 403),
     ("GET", lambda w: f"/groups/{w.group_b.id}/enhancements", None, 403),

@@ -11,6 +11,7 @@ import pytest
 from scalable_ai.course.community.service import forum, notes, participation
 from scalable_ai.course.service import Actor
 from scalable_ai.course.service.course import lecture_by_key
+from scalable_ai.course.service.grades import scores_of
 from scalable_ai.course.tables import ScribeAssignment
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
@@ -137,3 +138,14 @@ def test_participation_summary_counts_attendance_and_contributions(session, staf
         participation.summary(session, bob, ada.person_id, clock=clock)
     table = dict((p.id, s) for p, s in participation.class_summary(session, staff, clock=clock))
     assert table[bob.person_id].answers == 1
+
+
+def test_participation_scores_go_into_the_grade_book(session, staff, clock, scribe):
+    ada, _ = scribe
+    participation.mark_attendance(session, staff, "L1", [ada.person_id], clock=clock)
+    written = participation.record_in_grade_book(session, staff, clock=clock)
+    assert written >= 2
+    mine = {s.item: s for s in scores_of(session, staff, ada.person_id)}
+    expected = participation.summary(session, staff, ada.person_id, clock=clock)
+    assert mine["participation"].points == expected.score
+    assert "attended 1 of 6" in mine["participation"].comment

@@ -10,6 +10,7 @@ import pytest
 
 from scalable_ai.course.community.service import project
 from scalable_ai.course.service import Actor
+from scalable_ai.course.service.grades import scores_of
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
 
@@ -33,6 +34,8 @@ def test_a_group_proposes_an_enhancement_and_staff_score_it(session, staff, cloc
                                clock=clock)
     score, note = project.enhancements_score(session, member, group.id)
     assert score == 18 and "A1 90" in note
+    recorded = {s.item: s.points for s in scores_of(session, staff, group.members[0].id)}
+    assert recorded["A1.enhancement"] == 90
 
 
 def test_another_group_cannot_see_or_act_for_a_group(session, clock, team, make_group):

@@ -150,3 +150,21 @@ def test_a_student_sees_only_their_groups_submissions(session, make_group, clock
     assert list_submissions(session, Actor.of(mine.members[0])) == []
     with pytest.raises(Forbidden):
         list_submissions(session, Actor.of(mine.members[0]), group_id=other.id)
+
+
+def test_a_student_sees_the_deadline_that_applies_to_them(session, make_group, staff, clock):
+    from scalable_ai.course.service.submissions import assignment_statuses
+
+    group = make_group(4)
+    me = group.members[0]
+    slack_service.spend_slack_day(session, staff, group_id=group.id, assignment="A1",
+                                  clock=clock)
+    slack_service.grant_exception(session, staff, person_id=me.id, assignment="A2",
+                                  new_deadline=datetime(2026, 3, 1, 23, 59, tzinfo=BERKELEY),
+                                  reason="conference travel", clock=clock)
+    statuses = {s.assignment.key: s for s in assignment_statuses(session, Actor.of(me), me.id)}
+    assert statuses["A1"].deadline == A1_DUE + timedelta(hours=24)
+    assert statuses["A2"].exception_reason == "conference travel"
+    assert statuses["A3"].deadline == statuses["A3"].due
+    with pytest.raises(Forbidden):
+        assignment_statuses(session, Actor.of(me), group.members[1].id)

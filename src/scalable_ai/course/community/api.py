@@ -378,3 +378,10 @@ def participation_of(call: SignedIn, person_id: PathId) -> object:
 def class_participation(call: SignedIn) -> object:
     return [_participation_out(s) for _, s in
             participation.class_summary(call.session, call.actor, clock=call.clock)]
+
+
+@router.post("/participation/grade-book", response_model=dict[str, int], tags=["participation"],
+             summary="Write every student's participation score into the grade book (staff)")
+def participation_to_grade_book(call: SignedIn) -> object:
+    return {"recorded": participation.record_in_grade_book(call.session, call.actor,
+                                                           clock=call.clock)}

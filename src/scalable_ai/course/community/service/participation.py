@@ -191,3 +191,17 @@ def class_summary(session: Session, actor: Actor, *, clock: Clock
                                                     Person.active.is_(True))
                                .order_by(Person.name)).all()
     return [(p, summary(session, actor, p.id, clock=clock)) for p in students]
+
+
+def record_in_grade_book(session: Session, actor: Actor, *, clock: Clock) -> int:
+    """Write every active student's participation score, with its note, as the grade book's
+    ``participation`` item (the 10% attendance-and-participation component); returns how
+    many were written. Staff run it when they want the grade to reflect the ledger."""
+    from scalable_ai.course.service.grades import record_score
+
+    rows = class_summary(session, actor, clock=clock)
+    for person, result in rows:
+        record_score(session, actor, person_id=person.id, item="participation",
+                     points=result.score, comment=result.note, source="participation ledger",
+                     clock=clock)
+    return len(rows)

@@ -79,7 +79,26 @@ def review_enhancement(session: Session, actor: Actor, enhancement_id: int, *, d
     row.status, row.feedback = outcome.value, (feedback or "").strip()
     row.reviewed_at, row.reviewed_by_id = clock.now(), actor.person_id
     audit.record(session, actor, "enhancement.review", row, before=before, at=clock.now())
+    if outcome is rules.Review.ACCEPTED:
+        _score_in_grade_book(session, actor, row, clock)
     return row
+
+
+def _score_in_grade_book(session: Session, actor: Actor, row: Enhancement, clock: Clock) -> None:
+    """The group's best accepted enhancement of this assignment becomes every member's
+    ``A<n>.enhancement`` score, which the grade's enhancements component (10%) averages."""
+    from scalable_ai.course.service.grades import record_group_score
+
+    session.flush()
+    assignment = session.get(Assignment, row.assignment_id)
+    assert assignment is not None
+    best = session.scalar(select(func.max(Enhancement.score)).where(
+        Enhancement.group_id == row.group_id, Enhancement.assignment_id == row.assignment_id,
+        Enhancement.status == rules.Review.ACCEPTED.value)) or 0.0
+    record_group_score(session, actor, group_id=row.group_id,
+                       item=f"{assignment.key}.enhancement", points=float(best),
+                       comment=f"best accepted enhancement of {assignment.key}: {row.title}",
+                       clock=clock)
 
 
 def list_enhancements(session: Session, actor: Actor, group_id: int | None = None

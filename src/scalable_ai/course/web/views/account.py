@@ -57,6 +57,9 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
         return visit.page("sign_in.html", title="Sign in", next_url=next_url, email=email,
                           status_code=401, error="e-mail or password is not right")
     limiter.record_success(email)
+    person_id = person.id
+    visit.begin_write()
+    person = visit.db.get(type(person), person_id)
     token = start_web_session(visit.db, person, clock=visit.state.clock)
     visit.db.commit()
     visit.session.sign_in(token)
@@ -68,6 +71,7 @@ def sign_out(visit: VisitDep, form: FormDep) -> Response:
     from scalable_ai.course.service.credentials import end_web_session
 
     if visit.session.token:
+        visit.begin_write()
         end_web_session(visit.db, visit.session.token, clock=visit.state.clock)
         visit.db.commit()
     visit.session.sign_out()
@@ -126,6 +130,7 @@ def new_calendar_link(visit: VisitDep, form: FormDep) -> Response:
     from scalable_ai.course.service.credentials import issue_calendar_token
 
     me = visit.person()
+    visit.begin_write()
     token = issue_calendar_token(visit.db, visit.actor(), me.id, clock=visit.state.clock)
     visit.db.commit()
     base = str(visit.request.base_url).rstrip("/")

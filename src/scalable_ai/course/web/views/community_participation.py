@@ -112,3 +112,12 @@ def credit(visit: VisitDep, form: FormDep, person_id: int) -> Response:
         visit.db, visit.actor(), person_id, kind=str(form.get("kind") or ""),
         note=str(form.get("note") or ""), clock=visit.state.clock),
         back="/staff/participation", ok="Contribution credited.")
+
+
+@router.post("/staff/participation/grade-book")
+def to_grade_book(visit: VisitDep, form: FormDep) -> Response:
+    visit.staff()
+    return visit.act(lambda: participation.record_in_grade_book(visit.db, visit.actor(),
+                                                                clock=visit.state.clock),
+                     back="/staff/participation",
+                     ok=lambda n: f"Participation scores of {n} students written to the grade book.")

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 
 from scalable_ai.course.policy.schedule import EventKind
 from scalable_ai.course.service.groups import my_group
-from scalable_ai.course.service.schedule import schedule_events
 from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.visit import Visit, open_visit
@@ -31,7 +30,7 @@ def dashboard(visit: VisitDep) -> Response:
         return visit.redirect("/staff")
     actor = visit.actor()
     now = visit.now
-    upcoming = [e for e in schedule_events(visit.db)
+    upcoming = [e for e in visit.state.schedule.events(visit.db)
                 if e.kind is EventKind.DEADLINE and e.starts_at and e.starts_at >= now]
     group = my_group(visit.db, actor)
     return visit.page(

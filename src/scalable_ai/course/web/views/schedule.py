@@ -34,7 +34,7 @@ def _monday(day: date) -> date:
 def schedule(visit: VisitDep, week: str | None = None, view: str = "week") -> Response:
     visit.person()
     spec = course_spec(visit.db)
-    events = spec.events()
+    events = visit.state.schedule.events(visit.db)
     today = visit.now.astimezone(BERKELEY).date()
     try:
         monday = _monday(date.fromisoformat(week) if week else today)

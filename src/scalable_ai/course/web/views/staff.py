@@ -77,6 +77,7 @@ def _make_account(visit: Visit, row: dict[str, str]) -> tuple[str, str, str]:
 def add_account(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
     try:
+        visit.begin_write()
         created = [_make_account(visit, {k: str(form.get(k) or "") for k in
                                          (*ROSTER_COLUMNS, "password")})]
         visit.db.commit()
@@ -116,6 +117,7 @@ def import_roster(visit: VisitDep, form: FormDep) -> Response:
         text = upload.file.read().decode("utf-8", errors="replace")
     created = []
     try:
+        visit.begin_write()
         for line, row in enumerate(parse_roster_csv(text), start=2):
             try:
                 created.append(_make_account(visit, row))
