@@ -12,6 +12,7 @@ from scalable_ai.course.api.schemas import (
     ApiTokenIn,
     ApiTokenOut,
     AssignmentResultOut,
+    AssignmentStatusOut,
     AuditOut,
     ComponentOut,
     GradeOut,
@@ -26,7 +27,7 @@ from scalable_ai.course.api.schemas import (
     SshKeyIn,
     SshKeyOut,
 )
-from scalable_ai.course.service import credentials, grades, people, slack
+from scalable_ai.course.service import credentials, grades, people, slack, submissions
 from scalable_ai.course.service.actors import acting_person, require_staff
 from scalable_ai.course.service.grades import StudentGrade
 
@@ -90,6 +91,16 @@ def scores_of(call: SignedIn, person_id: PersonId) -> object:
             tags=["slack days"], summary="Slack days used and left, from the ledger")
 def slack_balance(call: SignedIn, person_id: PersonId) -> object:
     return slack.slack_balance(call.session, call.actor, person_id)
+
+
+@router.get("/people/{person_id}/assignments", response_model=list[AssignmentStatusOut],
+            tags=["submissions"], summary="Each assignment's deadline for this student")
+def assignment_statuses(call: SignedIn, person_id: PersonId) -> object:
+    return [AssignmentStatusOut(
+        assignment=s.assignment.key, title=s.assignment.title, due=s.due, deadline=s.deadline,
+        slack_day_applied=s.slack_day_applied, exception_reason=s.exception_reason,
+        submitted_at=s.submission.submitted_at if s.submission else None)
+        for s in submissions.assignment_statuses(call.session, call.actor, person_id)]
 
 
 @router.get("/people/{person_id}/ssh-keys", response_model=list[SshKeyOut], tags=["access"])

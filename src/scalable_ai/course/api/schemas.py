@@ -320,6 +320,18 @@ class SlackBalanceOut(Out):
     entries: list[SlackDayOut]
 
 
+class AssignmentStatusOut(BaseModel):
+    """The deadline that applies to the student now, and their group's latest submission."""
+
+    assignment: str
+    title: str
+    due: datetime
+    deadline: datetime
+    slack_day_applied: bool
+    exception_reason: str | None
+    submitted_at: datetime | None
+
+
 class ExceptionIn(BaseModel):
     person_id: Id | None = None
     group_id: Id | None = None

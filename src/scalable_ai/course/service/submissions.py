@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,7 +28,10 @@ from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
     current_group_id,
+    get_group,
+    get_person,
     require_member_or_staff,
+    require_self_or_staff,
 )
 from scalable_ai.course.service.course import (
     assignment_by_key,
@@ -137,3 +141,47 @@ def list_submissions(
     if assignment is not None:
         query = query.where(Submission.assignment_id == assignment_by_key(session, assignment).id)
     return session.scalars(query).all()
+
+
+@dataclass(frozen=True)
+class AssignmentStatus:
+    """Where a student stands on one assignment: the deadline that applies to them now (an
+    exception's, or the due time plus 24 hours once a slack day is applied), and their
+    group's latest submission."""
+
+    assignment: Assignment
+    due: datetime
+    deadline: datetime
+    slack_day_applied: bool
+    exception_reason: str | None
+    submission: Submission | None
+
+
+def assignment_statuses(session: Session, actor: Actor, person_id: int
+                        ) -> list[AssignmentStatus]:
+    """Every assignment with the deadline that applies to the student (yourself, or staff)."""
+    person = get_person(session, person_id)
+    require_self_or_staff(actor, person_id, "see assignment deadlines")
+    settings = settings_of(session)
+    group_id = current_group_id(session, person.id)
+    group = get_group(session, group_id) if group_id is not None else None
+    book = ledger(session, person_ids=[person.id])
+    exceptions = policy_exceptions(session)
+    result = []
+    for row in session.scalars(select(Assignment).order_by(Assignment.key)):
+        due = due_at(row, settings)
+        applied = rules.slack_days_on(person.email, row.key, book) > 0
+        exception = rules.exception_for(person.email, group.name if group else None, row.key,
+                                        exceptions)
+        deadline = due + timedelta(hours=settings.slack_day_hours) if applied else due
+        if exception is not None and exception.new_deadline > deadline:
+            deadline = exception.new_deadline
+        latest = session.scalar(
+            select(Submission).where(Submission.assignment_id == row.id,
+                                     Submission.group_id == group_id
+                                     if group_id is not None
+                                     else Submission.person_id == person.id)
+            .order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(1))
+        result.append(AssignmentStatus(row, due, deadline, applied,
+                                       exception.reason if exception else None, latest))
+    return result
