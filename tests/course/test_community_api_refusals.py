@@ -10,7 +10,13 @@ import pytest
 
 from scalable_ai.course.clock import FixedClock
 from tests.course.conftest import MID_SEMESTER
-from tests.course.test_community_api import DIRECTION, _call, _served
+from tests.course.test_community_api import (
+    DIRECTION,
+    STAFF_ALLOWED,
+    STUDENT_ALLOWED,
+    _call,
+    _served,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
@@ -101,3 +107,20 @@ def test_every_community_route_needs_a_token(shared_world):
     client, _ = shared_world
     assert client.get("/api/threads").status_code == 401
     assert client.put("/api/questionnaire/answers", json={"answers": {}}).status_code == 401
+
+
+def test_every_community_route_has_a_role_test(shared_world):
+    """Each route of the community router is called in one of the role tables."""
+    from fastapi.routing import APIRoute
+
+    from scalable_ai.course.community.api import router
+
+    _, made = shared_world
+    called = [(method, path(made).split("?")[0])
+              for method, path, _, _ in STUDENT_REFUSED + STUDENT_ALLOWED + STAFF_ALLOWED]
+    called.append(("GET", "/research-directions"))
+    missing = [f"{sorted(route.methods)} {route.path}" for route in router.routes
+               if isinstance(route, APIRoute)
+               and not any(method in route.methods and route.path_regex.match(path)
+                           for method, path in called)]
+    assert missing == []
