@@ -189,10 +189,11 @@ def audit(limit: Annotated[int, typer.Option(help="How many entries.")] = 30) ->
 
 
 def _register() -> None:
-    from scalable_ai.course import cli_records
+    from scalable_ai.course import cli_coursework, cli_roster
 
-    for name, app in cli_records.APPS.items():
-        course_app.add_typer(app, name=name)
+    for module in (cli_roster, cli_coursework):
+        for name, app in module.APPS.items():
+            course_app.add_typer(app, name=name)
 
 
 _register()

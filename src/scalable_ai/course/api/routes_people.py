@@ -11,21 +11,23 @@ from scalable_ai.course.api.context import SignedIn
 from scalable_ai.course.api.schemas import (
     ApiTokenIn,
     ApiTokenOut,
+    Id,
+    NewApiTokenOut,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+    SshKeyIn,
+    SshKeyOut,
+)
+from scalable_ai.course.api.work_schemas import (
     AssignmentResultOut,
     AssignmentStatusOut,
     AuditOut,
     ComponentOut,
     GradeOut,
-    Id,
-    NewApiTokenOut,
     NoteOut,
-    PersonIn,
-    PersonOut,
-    PersonPatch,
     ScoreOut,
     SlackBalanceOut,
-    SshKeyIn,
-    SshKeyOut,
 )
 from scalable_ai.course.service import credentials, grades, people, slack, submissions
 from scalable_ai.course.service.actors import acting_person, require_staff

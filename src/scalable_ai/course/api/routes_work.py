@@ -9,12 +9,14 @@ from fastapi import APIRouter, Path, Query
 from scalable_ai.course.api.context import SignedIn
 from scalable_ai.course.api.routes_people import grade_out
 from scalable_ai.course.api.schemas import (
+    Id,
+)
+from scalable_ai.course.api.work_schemas import (
     DealIn,
     ExceptionIn,
     ExceptionOut,
     GradeOut,
     GroupScoreIn,
-    Id,
     PeerReviewOut,
     ReverseIn,
     ScoreIn,

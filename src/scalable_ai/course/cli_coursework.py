@@ -1,5 +1,5 @@
-"""``sai course <records> ...``: the roster, groups, nodes, lectures, slack days,
-exceptions, grades, scribes, peer reviews, checkoffs and API tokens, from the terminal."""
+"""``sai course <records> ...`` for coursework: assignments, lectures, submissions, slack
+days, exceptions, grades, scribes, peer reviews and checkoff slots (local staff; audited)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ import typer
 from scalable_ai.course.cli import course_clock, database, staff_actor
 from scalable_ai.course.clock import parse_instant
 from scalable_ai.course.service import (
-    Actor,
     activities,
-    credentials,
     grades,
     groups,
-    nodes,
     people,
     setup,
     slack,
     submissions,
 )
-from scalable_ai.course.service.course import due_at, node_by_name, settings_of
+from scalable_ai.course.service.course import due_at, settings_of
 from scalable_ai.errors import UserError
 
 
@@ -30,11 +27,6 @@ def _app(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
 
 
-students = _app("Students: list, add, show.")
-staff = _app("Teaching staff: list, add.")
-group_app = _app("Groups: list, propose, confirm, move students.")
-node_app = _app("Nodes: list, set IPs, authorized_keys.")
-reservation_app = _app("Multi-node reservations: list, plan, cancel.")
 assignment_app = _app("Assignments and their deadlines.")
 lecture_app = _app("Lectures: move, retitle, swap (calendars update).")
 submission_app = _app("Submissions with the deadline that applied.")
@@ -44,153 +36,11 @@ grade_app = _app("Scores and grades: set, show, the grade book.")
 scribe_app = _app("Scribe assignments (2 lectures per student).")
 review_app = _app("Peer-review assignments (never a group's own report).")
 checkoff_app = _app("Checkoff sign-up slots (one per group per assignment).")
-token_app = _app("Personal API tokens for the JSON API.")
-
-
-@students.command("list")
-def list_students() -> None:
-    with database() as session:
-        for p in people.list_people(session, staff_actor(), role="student"):
-            typer.echo(f"{p.id:>4}  {p.sid or '-':<12} {p.email:<36} {p.name}")
-
-
-@students.command("add")
-def add_student(name: str, email: str, sid: Annotated[str | None, typer.Option()] = None) -> None:
-    with database() as session:
-        p = people.add_person(session, staff_actor(), name=name, email=email, sid=sid,
-                              clock=course_clock())
-        session.flush()
-        typer.echo(f"added student {p.id} {p.email}")
-
-
-@students.command("show")
-def show_student(email: str) -> None:
-    with database() as session:
-        actor = staff_actor()
-        p = people.person_by_email(session, actor, email)
-        group = groups.my_group(session, Actor.of(p))
-        balance = slack.slack_balance(session, actor, p.id)
-        typer.echo(f"{p.name} <{p.email}> SID {p.sid or '-'}; group: "
-                   f"{group.name if group else '(none)'}; slack days left {balance.left}"
-                   f"/{balance.total}")
-
-
-@staff.command("list")
-def list_staff() -> None:
-    with database() as session:
-        for p in people.list_staff(session):
-            typer.echo(f"{p.id:>4}  {p.email:<36} {p.name} ({p.staff_title or 'staff'})")
-
-
-@staff.command("add")
-def add_staff(name: str, email: str, title: Annotated[str, typer.Option()] = "Teaching") -> None:
-    with database() as session:
-        p = people.add_person(session, staff_actor(), name=name, email=email, role="staff",
-                              staff_title=title, clock=course_clock())
-        session.flush()
-        typer.echo(f"added staff {p.id} {p.email}")
-
-
-@group_app.command("list")
-def list_groups() -> None:
-    with database() as session:
-        for g in groups.list_groups(session, staff_actor()):
-            node = f"{g.node.name} {g.node.external_ip}" if g.node else "(no node)"
-            state = "confirmed" if g.confirmed_at else "forming"
-            typer.echo(f"{g.id:>3}  {g.name:<24} {state:<9} {node:<24} "
-                       + ", ".join(p.email for p in g.members))
-
-
-@group_app.command("propose")
-def propose(name: str, emails: list[str],
-            confirm: Annotated[bool, typer.Option(help="Confirm and assign a node.")] = True
-            ) -> None:
-    with database() as session:
-        actor = staff_actor()
-        ids = [people.person_by_email(session, actor, e).id for e in emails]
-        group = groups.propose_group(session, actor, name=name, member_ids=ids,
-                                     clock=course_clock())
-        if confirm:
-            groups.confirm_group(session, actor, group.id, clock=course_clock())
-        typer.echo(f"group {group.id} {group.name}: {len(ids)} members"
-                   + (f", node {group.node.name}" if group.node else ""))
-
-
-@group_app.command("confirm")
-def confirm(name: str) -> None:
-    with database() as session:
-        actor = staff_actor()
-        group = groups.confirm_group(session, actor, groups.group_by_name(session, actor,
-                                                                          name).id,
-                                     clock=course_clock())
-        typer.echo(f"confirmed {group.name} on {group.node.name if group.node else '-'}")
-
-
-@group_app.command("move")
-def move(email: str, to: Annotated[str | None, typer.Option(help="Group name; omit to "
-                                                             "remove from every group.")] = None
-         ) -> None:
-    with database() as session:
-        actor = staff_actor()
-        person = people.person_by_email(session, actor, email)
-        target = groups.group_by_name(session, actor, to).id if to else None
-        groups.move_student(session, actor, person.id, to_group_id=target, clock=course_clock())
-        typer.echo(f"moved {email} to {to or '(no group)'}")
-
-
-@node_app.command("list")
-def list_nodes() -> None:
-    with database() as session:
-        for n in nodes.list_nodes(session, staff_actor()):
-            owner = nodes.node_owner(session, n.id)
-            typer.echo(f"{n.name:<8} {n.external_ip:<16} {n.gpus}xGPU  "
-                       f"{owner.name if owner else '(free)'}")
-
-
-@node_app.command("set-ip")
-def set_ip(name: str, ip: str) -> None:
-    with database() as session:
-        node = nodes.set_node_ip(session, staff_actor(), node_by_name(session, name).id, ip=ip,
-                                 clock=course_clock())
-        typer.echo(f"{node.name} is at {node.external_ip}")
-
-
-@node_app.command("authorized-keys")
-def authorized_keys(name: str) -> None:
-    with database() as session:
-        typer.echo(nodes.authorized_keys(session, staff_actor(),
-                                         node_by_name(session, name).id, clock=course_clock()),
-                   nl=False)
-
-
-@reservation_app.command("list")
-def list_reservations() -> None:
-    with database() as session:
-        for r in nodes.list_reservations(session, staff_actor()):
-            state = ("cancelled" if r.cancelled_at else "consented" if r.consented
-                     else "awaiting consent")
-            typer.echo(f"{r.id:>3}  {r.starts_at:%Y-%m-%d %H:%M}–{r.ends_at:%Y-%m-%d %H:%M} UTC "
-                       f"{state:<17} " + ", ".join(f"{n.node.name} ({n.group.name})"
-                                                   for n in r.nodes))
-
-
-@reservation_app.command("plan")
-def plan(reservation_id: int) -> None:
-    with database() as session:
-        result = nodes.reservation_plan(session, staff_actor(), reservation_id,
-                                        clock=course_clock())
-        typer.echo("# hostfile\n" + result.hostfile + "# torchrun\n" + result.torchrun_command)
-
-
-@reservation_app.command("cancel")
-def cancel(reservation_id: int) -> None:
-    with database() as session:
-        nodes.cancel_reservation(session, staff_actor(), reservation_id, clock=course_clock())
-        typer.echo(f"cancelled reservation {reservation_id}")
 
 
 @assignment_app.command("list")
 def list_assignments() -> None:
+    """A1–A5 with release dates and deadlines (Berkeley time)."""
     from sqlalchemy import select
 
     from scalable_ai.course.tables import Assignment
@@ -204,6 +54,7 @@ def list_assignments() -> None:
 
 @lecture_app.command("move")
 def move_lecture(key: str, day: str) -> None:
+    """Move a lecture to another Tuesday/Thursday (YYYY-MM-DD)."""
     with database() as session:
         changed = setup.move_lecture(session, staff_actor(), key, day=_day(day),
                                      clock=course_clock())
@@ -212,6 +63,7 @@ def move_lecture(key: str, day: str) -> None:
 
 @lecture_app.command("retitle")
 def retitle_lecture(key: str, title: str) -> None:
+    """Give a lecture a new title; its calendar UID stays."""
     with database() as session:
         setup.retitle_lecture(session, staff_actor(), key, title=title, clock=course_clock())
         typer.echo(f"{key} is now {title!r}")
@@ -219,6 +71,7 @@ def retitle_lecture(key: str, title: str) -> None:
 
 @lecture_app.command("swap")
 def swap_lectures(first: str, second: str) -> None:
+    """Exchange the days of two lectures."""
     with database() as session:
         setup.swap_lectures(session, staff_actor(), first, second, clock=course_clock())
         typer.echo(f"swapped {first} and {second}")
@@ -226,6 +79,7 @@ def swap_lectures(first: str, second: str) -> None:
 
 @submission_app.command("list")
 def list_submissions(assignment: Annotated[str | None, typer.Option()] = None) -> None:
+    """Submissions with the deadline that applied to each."""
     with database() as session:
         for s in submissions.list_submissions(session, staff_actor(), assignment=assignment):
             late = " (slack day)" if s.slack_day_used else ""
@@ -235,6 +89,7 @@ def list_submissions(assignment: Annotated[str | None, typer.Option()] = None) -
 
 @slack_app.command("show")
 def show_slack(email: str) -> None:
+    """A student's slack days: used, left, and on which assignments."""
     with database() as session:
         actor = staff_actor()
         balance = slack.slack_balance(session, actor,
@@ -246,6 +101,7 @@ def show_slack(email: str) -> None:
 
 @slack_app.command("spend")
 def spend(group: str, assignment: str) -> None:
+    """Apply a slack day for a group (charged to every member)."""
     with database() as session:
         actor = staff_actor()
         rows = slack.spend_slack_day(session, actor,
@@ -256,6 +112,7 @@ def spend(group: str, assignment: str) -> None:
 
 @slack_app.command("reverse")
 def reverse(entry_id: int, reason: Annotated[str, typer.Option()]) -> None:
+    """Reverse a slack day (all entries of that spending)."""
     with database() as session:
         rows = slack.reverse_slack_day(session, staff_actor(), entry_id, reason=reason,
                                        clock=course_clock())
@@ -264,6 +121,7 @@ def reverse(entry_id: int, reason: Annotated[str, typer.Option()]) -> None:
 
 @slack_app.command("ledger")
 def ledger() -> None:
+    """Every slack-day ledger entry."""
     with database() as session:
         for row in slack.slack_ledger(session, staff_actor()):
             state = f"reversed ({row.reason})" if row.revoked_at else "live"
@@ -273,6 +131,7 @@ def ledger() -> None:
 
 @exception_app.command("list")
 def list_exceptions() -> None:
+    """Every approved exception."""
     with database() as session:
         for e in slack.list_exceptions(session, staff_actor()):
             who = f"person {e.person_id}" if e.person_id else f"group {e.group_id}"
@@ -290,6 +149,7 @@ def grant(
     assignment: Annotated[str | None, typer.Option()] = None,
     milestone: Annotated[str | None, typer.Option()] = None,
 ) -> None:
+    """Approve an exception: a new deadline for a student or a group."""
     with database() as session:
         actor = staff_actor()
         row = slack.grant_exception(
@@ -305,6 +165,7 @@ def grant(
 
 @exception_app.command("revoke")
 def revoke(exception_id: int) -> None:
+    """Revoke an exception."""
     with database() as session:
         slack.revoke_exception(session, staff_actor(), exception_id, clock=course_clock())
         typer.echo(f"revoked exception {exception_id}")
@@ -314,6 +175,7 @@ def revoke(exception_id: int) -> None:
 def set_score(email: str, item: str, points: float,
               max_points: Annotated[float, typer.Option("--max")] = 100.0,
               comment: Annotated[str, typer.Option()] = "") -> None:
+    """Record a score, e.g. `A1.code 42 --max 50`."""
     with database() as session:
         actor = staff_actor()
         grades.record_score(session, actor, person_id=people.person_by_email(
@@ -324,6 +186,7 @@ def set_score(email: str, item: str, points: float,
 
 @grade_app.command("show")
 def show_grade(email: str) -> None:
+    """A student's total, letter and the notes explaining them."""
     with database() as session:
         actor = staff_actor()
         report = grades.grade_of(session, actor,
@@ -336,6 +199,7 @@ def show_grade(email: str) -> None:
 
 @grade_app.command("book")
 def book() -> None:
+    """The grade book: every student's total, letter, pass or fail."""
     with database() as session:
         for g in grades.gradebook(session, staff_actor()):
             typer.echo(f"{g.person.email:<36} {g.report.total:6.1f} {g.report.letter:<3} "
@@ -344,6 +208,7 @@ def book() -> None:
 
 @scribe_app.command("assign")
 def assign_scribes(seed: int = 0, replace: bool = False) -> None:
+    """Deal 2 lectures to every student (balanced, seeded)."""
     with database() as session:
         rows = activities.assign_scribes(session, staff_actor(), seed=seed, replace=replace,
                                          clock=course_clock())
@@ -352,6 +217,7 @@ def assign_scribes(seed: int = 0, replace: bool = False) -> None:
 
 @scribe_app.command("list")
 def list_scribes() -> None:
+    """The scribe schedule."""
     with database() as session:
         for row in activities.list_scribes(session, staff_actor()):
             typer.echo(f"lecture {row.lecture_id:>3}  person {row.person_id}")
@@ -359,6 +225,7 @@ def list_scribes() -> None:
 
 @review_app.command("assign")
 def assign_reviews(seed: int = 0, replace: bool = False) -> None:
+    """Pair every group with another group's draft (never its own)."""
     with database() as session:
         rows = activities.assign_peer_reviews(session, staff_actor(), seed=seed,
                                               replace=replace, clock=course_clock())
@@ -367,6 +234,7 @@ def assign_reviews(seed: int = 0, replace: bool = False) -> None:
 
 @review_app.command("list")
 def list_reviews() -> None:
+    """The peer-review pairs and their due date."""
     with database() as session:
         for row in activities.list_peer_reviews(session, staff_actor()):
             typer.echo(f"group {row.reviewer_group_id} reviews group {row.reviewed_group_id}, "
@@ -376,6 +244,7 @@ def list_reviews() -> None:
 @checkoff_app.command("open")
 def open_slot(assignment: str, start: str, minutes: int = 20, capacity: int = 1,
               location: str = "") -> None:
+    """Open a checkoff slot for an assignment (START is ISO, Berkeley time)."""
     with database() as session:
         begins = parse_instant(start, field="start")
         slot = activities.create_slot(session, staff_actor(), kind="checkoff",
@@ -389,29 +258,12 @@ def open_slot(assignment: str, start: str, minutes: int = 20, capacity: int = 1,
 
 @checkoff_app.command("list")
 def list_slots() -> None:
+    """Every sign-up slot and how full it is."""
     with database() as session:
         for slot in activities.list_slots(session, staff_actor()):
             taken = len(activities.slot_signups(session, slot.id))
             typer.echo(f"{slot.id:>3}  {slot.kind:<16} {slot.starts_at:%Y-%m-%d %H:%M} UTC  "
                        f"{taken}/{slot.capacity} taken  {slot.location}")
-
-
-@token_app.command("create")
-def create_token(email: str, name: Annotated[str, typer.Option()] = "script") -> None:
-    """Make a personal API token (printed once) for ``Authorization: Bearer``."""
-    with database() as session:
-        actor = staff_actor()
-        _row, token = credentials.create_api_token(
-            session, actor, person_id=people.person_by_email(session, actor, email).id,
-            name=name, clock=course_clock())
-        typer.echo(token)
-
-
-@token_app.command("revoke")
-def revoke_token(token_id: int) -> None:
-    with database() as session:
-        credentials.revoke_api_token(session, staff_actor(), token_id, clock=course_clock())
-        typer.echo(f"revoked token {token_id}")
 
 
 def _day(text: str) -> date:
@@ -422,9 +274,7 @@ def _day(text: str) -> date:
 
 
 APPS: dict[str, typer.Typer] = {
-    "students": students, "staff": staff, "groups": group_app, "nodes": node_app,
-    "reservations": reservation_app, "assignments": assignment_app, "lectures": lecture_app,
-    "submissions": submission_app, "slack": slack_app, "exceptions": exception_app,
-    "grades": grade_app, "scribes": scribe_app, "peer-reviews": review_app,
-    "checkoffs": checkoff_app, "token": token_app,
+    "assignments": assignment_app, "lectures": lecture_app, "submissions": submission_app,
+    "slack": slack_app, "exceptions": exception_app, "grades": grade_app,
+    "scribes": scribe_app, "peer-reviews": review_app, "checkoffs": checkoff_app,
 }
