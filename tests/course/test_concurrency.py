@@ -67,3 +67,52 @@ def test_parallel_slack_day_requests_cannot_overspend(new_postgres_database):
     assert sorted(per_member.values()) == [3, 3, 3, 3]
     assert len({(r.person_id, r.assignment_id) for r in rows}) == len(rows)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_parallel_requests_for_one_node_window_book_it_once(new_postgres_database):
+    from datetime import timedelta
+
+    from scalable_ai.course.service.nodes import request_reservation
+    from scalable_ai.course.tables import Reservation
+
+    engine = make_engine(new_postgres_database(), pool_size=10)
+    upgrade(engine)
+    staff = Actor.local_staff("tests")
+    clock = FixedClock(MID_SEMESTER)
+    with unit_of_work(engine) as session:
+        load_seed(session)
+    node_ids = []
+    with unit_of_work(engine) as session:
+        for g in range(3):
+            people = [add_person(session, staff, name=f"P{g}{i}", email=f"p{g}{i}@example.edu",
+                                 clock=clock) for i in range(4)]
+            session.flush()
+            group = propose_group(session, staff, name=f"G{g}",
+                                  member_ids=[p.id for p in people], clock=clock)
+            confirm_group(session, staff, group.id, clock=clock)
+            node_ids.append(group.node_id)
+    start = clock.now() + timedelta(days=2)
+    pairs = [[node_ids[0], node_ids[1]], [node_ids[0], node_ids[2]]] * 3
+    barrier = threading.Barrier(len(pairs))
+    outcomes: list[str] = []
+
+    def request(nodes: list[int]) -> None:
+        barrier.wait()
+        try:
+            with unit_of_work(session_factory(engine)) as session:
+                request_reservation(session, staff, node_ids=nodes, starts_at=start,
+                                    ends_at=start + timedelta(hours=4), clock=clock)
+            outcomes.append("booked")
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=request, args=(p,)) for p in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Counter(outcomes) == {"booked": 1, "refused": 5}
+    with Session(engine) as session:
+        assert len(session.scalars(select(Reservation)).all()) == 1
+    engine.dispose()

@@ -95,3 +95,32 @@ def test_group_changes_are_audited_with_before_and_after(session, make_group, st
     service.move_student(session, staff, group.members[0].id, to_group_id=None, clock=clock)
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "group.move_out")).one()
     assert len(entry.before["members"]) == 4 and len(entry.after["members"]) == 3
+
+
+def test_a_student_leaves_their_group_before_the_deadline_but_not_after(session, enroll):
+    before = FixedClock(BEFORE_FORMATION)
+    ada, bob = enroll(2)
+    group = service.create_group(session, Actor.of(ada), name="Short Lived", clock=before)
+    invitation = service.invite_to_group(session, Actor.of(ada), group.id, person_id=bob.id,
+                                         clock=before)
+    service.answer_invitation(session, Actor.of(bob), invitation.id, accept=True, clock=before)
+    service.leave_group(session, Actor.of(bob), group.id, clock=before)
+    assert [p.email for p in group.members] == [ada.email]
+    after = FixedClock(datetime(2026, 2, 2, 9, 0, tzinfo=BERKELEY))
+    with pytest.raises(Forbidden, match="ask staff"):
+        service.leave_group(session, Actor.of(ada), group.id, clock=after)
+
+
+def test_an_invited_student_who_declines_stays_out(session, enroll):
+    before = FixedClock(BEFORE_FORMATION)
+    ada, bob = enroll(2)
+    group = service.create_group(session, Actor.of(ada), name="Solo", clock=before)
+    invitation = service.invite_to_group(session, Actor.of(ada), group.id, person_id=bob.id,
+                                         clock=before)
+    with pytest.raises(Forbidden):
+        service.answer_invitation(session, Actor.of(ada), invitation.id, accept=True,
+                                  clock=before)
+    service.answer_invitation(session, Actor.of(bob), invitation.id, accept=False, clock=before)
+    assert [p.email for p in group.members] == [ada.email]
+    assert session.scalar(select(func.count()).select_from(GroupMembership)
+                          .where(GroupMembership.person_id == bob.id)) == 0

@@ -168,3 +168,18 @@ def test_a_student_sees_the_deadline_that_applies_to_them(session, make_group, s
     assert statuses["A3"].deadline == statuses["A3"].due
     with pytest.raises(Forbidden):
         assignment_statuses(session, Actor.of(me), group.members[1].id)
+
+
+def test_a_course_setting_makes_the_slack_pool_per_group(session, make_group, staff, clock):
+    from scalable_ai.course.service.course import load_course
+
+    course = load_course(session)
+    course.settings = {**course.settings, "slack_pool": "per_group"}
+    session.flush()
+    group = make_group(4)
+    for key in ("A1", "A2", "A3"):
+        slack_service.spend_slack_day(session, staff, group_id=group.id, assignment=key,
+                                      clock=clock)
+    with pytest.raises(Conflict, match=f"group {group.name} has used all 3 slack days"):
+        slack_service.spend_slack_day(session, staff, group_id=group.id, assignment="A4",
+                                      clock=clock)
