@@ -86,13 +86,29 @@ class ThrowawayPostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def prepare_database(url: str, now: str) -> None:
-    """Migrate and seed the demo course (what ``sai up`` does on an empty database)."""
-    os.environ["SAI_NOW"] = now
+STUDENT_PASSWORD = "student-demo"
+
+
+def prepare_database(url: str, now: str) -> list[tuple[str, str]]:
+    """Migrate and seed the demo course (what ``sai up`` does on an empty database), and give
+    every demo student a password (staff-made accounts) so the load spreads over all 8 groups.
+    Returns the (e-mail, password) sign-ins."""
+    from scalable_ai.course.db import unit_of_work
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.people import list_people, set_password_hash
+    from scalable_ai.course.web.security import hash_password
     from scalable_ai.up import prepare_course
 
-    engine, _clock, _seeded = prepare_course(url, now)
+    engine, clock, _seeded = prepare_course(url, now)
+    staff = Actor.local_staff("bench.web")
+    password_hash = hash_password(STUDENT_PASSWORD)
+    with unit_of_work(engine) as session:  # type: ignore[arg-type]
+        students = list_people(session, staff, role="student")
+        for person in students:
+            set_password_hash(session, staff, person.id, password_hash, clock=clock)  # type: ignore[arg-type]
+        accounts = [(p.email, STUDENT_PASSWORD) for p in students]
     engine.dispose()  # type: ignore[attr-defined]
+    return accounts
 
 
 def count_submissions(url: str) -> int:
@@ -106,14 +122,6 @@ def count_submissions(url: str) -> int:
         count = connection.scalar(select(func.count()).select_from(Submission))
     engine.dispose()
     return int(count or 0)
-
-
-def demo_students(url: str) -> list[tuple[str, str]]:
-    """(e-mail, password) of demo students in a group with a node (they can submit)."""
-    from scalable_ai.course import demo
-
-    return list(demo.bench_accounts(url)) if hasattr(demo, "bench_accounts") else [
-        (email, password) for role, email, password in demo.DEMO_CREDENTIALS if role == "student"]
 
 
 def start_server(url: str, port: int, data_dir: Path, now: str) -> subprocess.Popen[bytes]:
@@ -251,8 +259,7 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
     url = cluster.url if cluster else f"sqlite:///{work / 'course.db'}"
     server = None
     try:
-        prepare_database(url, config.now)
-        accounts = demo_students(url)
+        accounts = prepare_database(url, config.now)
         before = count_submissions(url)
         port = free_port()
         server = start_server(url, port, work / "data", config.now)

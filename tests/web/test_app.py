@@ -40,16 +40,6 @@ def test_the_sign_in_form_carries_a_csrf_token_and_the_cookie_is_secure_over_htt
     assert "secure" in page.headers["set-cookie"].lower()
 
 
-def test_prepare_course_seeds_the_demo_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'course.db'}"
-    engine, clock, seeded = prepare_course(url, None)
-    assert seeded and clock.now().isoformat().startswith(DEMO_NOW)
-    engine.dispose()
-    engine, _clock, seeded_again = prepare_course(url, "2026-04-01T09:00")
-    assert not seeded_again
-    engine.dispose()
-
-
 def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     port = _free_port()
     env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
@@ -74,4 +64,9 @@ def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     assert f"http://127.0.0.1:{port}/" in output
     assert STUDENT[0] in output and STUDENT[1] in output
     assert "Thu Mar 5, 10:00 AM" in output
-    assert (Path(tmp_path) / "data" / "course.db").is_file()
+    database = Path(tmp_path) / "data" / "course.db"
+    assert database.is_file()
+    engine, clock, seeded_again = prepare_course(f"sqlite:///{database}", None)
+    engine.dispose()
+    assert not seeded_again  # a second start keeps the course as it is
+    assert clock.now().isoformat().startswith(DEMO_NOW)  # without SAI_NOW: mid-semester

@@ -22,3 +22,19 @@ def test_every_demo_sign_in_printed_by_sai_up_works(demo_platform, role, email, 
     for url in STAFF_PAGES if role == "staff" else STUDENT_PAGES:
         answer = demo_platform.client.get(url)
         assert answer.status_code == 200, (url, answer.text[:500])
+
+
+def test_the_dashboard_shows_the_grade_the_service_computes(demo_platform):
+    """The dashboard reads the slack-day ledger once; its grade must be ``grade_of``'s."""
+    from scalable_ai.course.db import unit_of_work
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.grades import grade_of
+    from scalable_ai.course.service.people import find_by_email
+    from scalable_ai.course.web.panels import my_standing
+
+    with unit_of_work(demo_platform.engine) as session:
+        for email in ("ada.ng@example.edu", "katherine.mccarthy@example.edu"):  # no slack / slack
+            person = find_by_email(session, email)
+            actor = Actor.of(person)
+            _balance, report = my_standing(session, actor, person.id)
+            assert report == grade_of(session, actor, person.id).report

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import make_engine, session_factory
 from scalable_ai.course.web.rendering import STATIC_DIR, make_environment, render_template
+from scalable_ai.course.web.schedule_cache import ScheduleCache
 from scalable_ai.course.web.security import (
     SessionCodec,
     SignInLimiter,
@@ -60,6 +61,7 @@ class WebState:
     codec: SessionCodec
     limiter: SignInLimiter
     templates: Environment
+    schedule: ScheduleCache = field(default_factory=ScheduleCache)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def navigation(self, me: Person | None) -> list[tuple[str, str]]:

@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scalable_ai.course.clock import Clock
-
 
 def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:
     """The lectures this student scribes (the posted scribe schedule, filtered)."""
@@ -25,14 +23,35 @@ def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:
     """The slots the student's group booked."""
     if group is None:
         return []
-    from scalable_ai.course.service.activities import list_slots, slot_signups
+    from sqlalchemy import select
 
-    return [slot for slot in list_slots(db, actor)
-            if any(s.group_id == group.id for s in slot_signups(db, slot.id))]
+    from scalable_ai.course.service.actors import require_member_or_staff
+    from scalable_ai.course.tables import SignupSlot, SlotSignup
+
+    require_member_or_staff(db, actor, group.id, "see this group's sign-ups")
+    return list(db.scalars(select(SignupSlot).join(SlotSignup, SlotSignup.slot_id == SignupSlot.id)
+                           .where(SlotSignup.group_id == group.id)
+                           .order_by(SignupSlot.starts_at)))
 
 
-def my_grade(db: Session, actor: Any, person_id: int, clock: Clock) -> Any:
-    """The grade so far with its working (every component's satisfactory flag)."""
-    from scalable_ai.course.service.grades import grade_of
+def my_standing(db: Session, actor: Any, person_id: int) -> tuple[Any, Any]:
+    """The student's slack-day balance and grade report, reading the slack-day ledger once.
 
-    return grade_of(db, actor, person_id).report
+    ``grades.grade_of`` computes the balance itself (for its notes), so calling it next to
+    ``slack_balance`` read the ledger twice — the costliest read on the dashboard. This is
+    ``grade_of``'s own composition with the balance passed in; ``tests/web`` checks that
+    both give the same report.
+    """
+    from sqlalchemy import select
+
+    from scalable_ai.course.policy.grading import compute_grade
+    from scalable_ai.course.service.course import settings_of
+    from scalable_ai.course.service.grades import student_scores
+    from scalable_ai.course.service.slack import slack_balance
+    from scalable_ai.course.tables import Assignment
+
+    balance = slack_balance(db, actor, person_id)  # checks: yourself, or staff
+    keys = db.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    report = compute_grade(student_scores(db, person_id), settings_of(db),
+                           assignment_keys=keys, extra_notes=balance.notes)
+    return balance, report

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,10 +74,31 @@ class Visit:
 
                 person = person_for_web_session(self.db, self.session.token,
                                                 clock=self.state.clock)
+                if self.request.method in ("GET", "HEAD"):
+                    self._discard_pending_changes()
                 if person is None:
                     self.session.sign_out()
                 self._person = person
         return self._person
+
+    def _discard_pending_changes(self) -> None:
+        """A page view never writes: drop the session's "last seen" stamp so that reading a
+        page takes no write lock (SQLite has one writer; 50 readers must not queue on it)."""
+        for row in list(self.db.dirty):
+            self.db.expire(row)
+
+    def begin_write(self) -> None:
+        """Start the use case's transaction with the write lock held (SQLite only).
+
+        SQLite lets one connection write at a time. A transaction that reads first and
+        writes later fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT) if another
+        writer committed in between; one that takes the lock first waits its turn
+        (``busy_timeout``). A no-op UPDATE is the portable way to take it through SQLAlchemy,
+        which issues the plain BEGIN itself. PostgreSQL locks rows and needs nothing here.
+        """
+        self.db.rollback()
+        if self.db.get_bind().dialect.name == "sqlite":
+            self.db.execute(text("UPDATE people SET id = id WHERE 1 = 0"))
 
     def person(self) -> Person:
         """The signed-in person; anyone else is sent to the sign-in page and back here."""
@@ -103,6 +125,7 @@ class Visit:
         """Run one use case as one unit of work and answer post/redirect/get: commit and go to
         ``back`` with ``ok`` shown, or roll back and show the rule that refused it."""
         try:
+            self.begin_write()
             result = use_case()
             self.db.commit()
         except UserError as exc:

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 
 from scalable_ai.course.policy.schedule import EventKind
 from scalable_ai.course.service.groups import my_group
-from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.visit import Visit, open_visit
 
@@ -33,9 +32,9 @@ def dashboard(visit: VisitDep) -> Response:
     upcoming = [e for e in visit.state.schedule.events(visit.db)
                 if e.kind is EventKind.DEADLINE and e.starts_at and e.starts_at >= now]
     group = my_group(visit.db, actor)
+    balance, grade = panels.my_standing(visit.db, actor, me.id)
     return visit.page(
-        "dashboard.html", title="Dashboard", active="/",
-        deadlines=upcoming[:DEADLINES_SHOWN], balance=slack_balance(visit.db, actor, me.id),
-        group=group, scribing=panels.my_scribe_lectures(visit.db, actor, me.id),
-        checkoffs=panels.my_checkoffs(visit.db, actor, group),
-        grade=panels.my_grade(visit.db, actor, me.id, visit.state.clock))
+        "dashboard.html", title="Dashboard", active="/", deadlines=upcoming[:DEADLINES_SHOWN],
+        balance=balance, grade=grade, group=group,
+        scribing=panels.my_scribe_lectures(visit.db, actor, me.id),
+        checkoffs=panels.my_checkoffs(visit.db, actor, group))

@@ -17,7 +17,6 @@ from fastapi.responses import Response
 from scalable_ai.course.clock import BERKELEY
 from scalable_ai.course.service.credentials import person_for_calendar_token
 from scalable_ai.course.service.schedule import calendar_ics
-from scalable_ai.course.service.setup import course_spec
 from scalable_ai.course.web.visit import Visit, open_visit
 from scalable_ai.errors import NotFound, UserError
 
@@ -33,8 +32,7 @@ def _monday(day: date) -> date:
 @router.get("/schedule")
 def schedule(visit: VisitDep, week: str | None = None, view: str = "week") -> Response:
     visit.person()
-    spec = course_spec(visit.db)
-    events = visit.state.schedule.events(visit.db)
+    spec, events = visit.state.schedule.current(visit.db)
     today = visit.now.astimezone(BERKELEY).date()
     try:
         monday = _monday(date.fromisoformat(week) if week else today)
