@@ -1,5 +1,5 @@
 """Roles over the community routes of the JSON API (issue 5): a student is refused other
-people's data and staff actions on every new route — "a student cannot read another's private
+people's data and staff actions on every new route, and reads their own — "a student cannot read another's private
 question, questionnaire answers or returned scribe feedback". Refused calls change nothing,
 so one World per module and backend serves them all (kept apart from the tests that change
 data, whose own Worlds would wait on this one's locks)."""
@@ -88,6 +88,27 @@ def test_a_student_is_refused_other_peoples_data_and_staff_actions(shared_world,
     assert answer.status_code == status, answer.text
     assert "secret feedback" not in answer.text and "private" not in answer.text
 
+
+
+STUDENT_READS = [c for c in STUDENT_ALLOWED if c[0] == "GET"]
+STAFF_READS = [c for c in STAFF_ALLOWED if c[0] == "GET"]
+
+
+@pytest.mark.parametrize("case", STUDENT_READS,
+                         ids=[f"{c[0]} {i}" for i, c in enumerate(STUDENT_READS)])
+def test_a_student_reads_their_own_and_their_groups_data(shared_world, case):
+    client, made = shared_world
+    method, path, body, status = case
+    assert _call(client, made, made.student_token, method, path, body).status_code == status
+
+
+@pytest.mark.parametrize("case", STAFF_READS,
+                         ids=[f"{c[0]} {i}" for i, c in enumerate(STAFF_READS)])
+def test_staff_read_everyone(shared_world, case):
+    client, made = shared_world
+    method, path, body, status = case
+    answer = _call(client, made, made.staff_token, method, path, body)
+    assert answer.status_code == status, answer.text
 
 
 def test_a_students_thread_list_leaves_out_others_private_questions(shared_world):

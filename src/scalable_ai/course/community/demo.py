@@ -44,12 +44,12 @@ def at(month: int, day: int, hour: int = 12, minute: int = 0) -> FixedClock:
 def seed_community_demo(session: Session, clock: Clock) -> dict[str, int]:
     """Fill the community side of the demo course up to ``clock``'s now; returns counts."""
     demo = _CommunityDemo(session, clock.now())
-    students = session.scalars(select(Person).where(Person.role == "student")
-                               .order_by(Person.id)).all()
+    students = list(session.scalars(select(Person).where(Person.role == "student")
+                                    .order_by(Person.id)))
     staff = session.scalars(select(Person).where(Person.role == "staff")
                             .order_by(Person.id)).all()
     demo.staff_person = staff[2] if len(staff) > 2 else (staff[0] if staff else None)
-    teams = session.scalars(select(Group).order_by(Group.id)).all()
+    teams = list(session.scalars(select(Group).order_by(Group.id)))
     demo.questionnaire(students)
     demo.directions(teams)
     threads = demo.forum(students, teams)
@@ -196,6 +196,7 @@ class _CommunityDemo:
             if not self.happened(handed):
                 continue
             person = self.session.get(Person, row.person_id)
+            assert person is not None
             note = notes.submit_scribe_note(
                 self.session, Actor.of(person), lecture.key, format="markdown",
                 body=f"# {lecture.key}. {lecture.title}\n\nScribe notes: key ideas, "
@@ -239,7 +240,7 @@ class _CommunityDemo:
                                                decision="accepted", clock=reviewed)
             proposed = at(2, 14, 11)
             if g % 3 == 0 and self.happened(proposed):
-                row = project.propose_enhancement(
+                enhancement = project.propose_enhancement(
                     self.session, member, team.id, assignment_key="A1",
                     kind="added_questions" if g == 0 else "harder_programmatic",
                     title="Pipeline bubble accounting", description="Two questions that "
@@ -247,6 +248,6 @@ class _CommunityDemo:
                     clock=proposed)
                 if self.happened(at(2, 20, 12)):
                     self.session.flush()
-                    project.review_enhancement(self.session, self.staff, row.id,
+                    project.review_enhancement(self.session, self.staff, enhancement.id,
                                                decision="accepted", score=90,
                                                clock=at(2, 20, 12))

@@ -40,7 +40,7 @@ FORMATS = ("markdown", "pdf")
 def _snapshot(note: ScribeNote | None) -> dict | None:
     """The audit snapshot of a note, with the PDF's size in place of its bytes."""
     data = audit.snapshot(note)
-    if data is not None and data.get("pdf") is not None:
+    if note is not None and data is not None and data.get("pdf") is not None:
         data["pdf"] = f"{len(note.pdf or b'')} bytes"
     return data
 
