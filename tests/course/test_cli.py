@@ -108,3 +108,14 @@ def test_the_sai_console_script_runs_init_and_calendar(tmp_path):
                               capture_output=True, text=True, timeout=120)
     assert calendar.returncode == 0, calendar.stderr
     assert len([s for s in _summaries(out) if s.startswith("L") and ". " in s]) == 26
+
+
+@pytest.mark.postgres
+def test_init_and_calendar_on_postgresql(new_postgres_database, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAI_DATABASE_URL", new_postgres_database())
+    result = runner.invoke(course_app, ["init", "--from", str(default_spec_path())])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "pg.ics"
+    result = runner.invoke(course_app, ["calendar", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len([s for s in _summaries(out) if s.startswith("L") and ". " in s]) == 26
