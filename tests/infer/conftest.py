@@ -34,22 +34,21 @@ class ByteTokenizer:
         return text + ("<assistant>" if add_generation_prompt else "")
 
 
-def tiny_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> Transformer:
+def tiny_model(seed: int = 0, dtype: torch.dtype = torch.float32, **config) -> Transformer:
+    """The course's Transformer, tiny and random; ``config`` overrides (sliding_window, ...)."""
     torch.manual_seed(seed)
-    config = ModelConfig(
-        vocab_size=260, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=128,
-        max_seq_len=512, init_std=0.2, name="tiny",
-    )
-    model = Transformer(config).to(dtype).eval()
+    sizes = dict(vocab_size=260, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=128,
+                 max_seq_len=512, init_std=0.2, name="tiny")
+    model = Transformer(ModelConfig(**{**sizes, **config})).to(dtype).eval()
     with torch.no_grad():
         model.norm.weight.mul_(4.0)
     return model
 
 
-def make_engine(**overrides) -> LLMEngine:
+def make_engine(model: Transformer | None = None, **overrides) -> LLMEngine:
     config = EngineConfig(**{"max_model_len": 512, "num_blocks": 256, "block_size": 4,
                              "max_num_batched_tokens": 64, **overrides})
-    return LLMEngine(tiny_model(), ByteTokenizer(), config, model_name="tiny",
+    return LLMEngine(model or tiny_model(), ByteTokenizer(), config, model_name="tiny",
                      eos_token_ids=[EOS])
 
 

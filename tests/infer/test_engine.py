@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from scalable_ai.infer.sampling import SamplingParams
@@ -19,9 +20,9 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
 
 
 @torch.no_grad()
-def reference_greedy(prompt: str, max_tokens: int) -> list[int]:
+def reference_greedy(prompt: str, max_tokens: int, **config) -> list[int]:
     """No cache at all: rerun the whole sequence through the model for every new token."""
-    model = tiny_model()
+    model = tiny_model(**config)
     ids = ByteTokenizer().encode(prompt)
     out: list[int] = []
     for _ in range(max_tokens):
@@ -42,6 +43,17 @@ def test_the_models_own_forward_through_the_paged_backend_gives_the_same_tokens(
     packed = make_engine().generate(PROMPTS, GREEDY)
     seam = make_engine(use_packed_forward=False).generate(PROMPTS, GREEDY)
     assert packed == seam
+
+
+@pytest.mark.parametrize(
+    "variant", [{"sliding_window": 8}, {"n_experts": 4, "experts_per_token": 2}],
+    ids=["sliding-window", "mixture-of-experts"],
+)
+def test_other_architectures_decode_through_the_paged_cache_like_the_model(variant):
+    engine = make_engine(tiny_model(**variant), max_num_batched_tokens=16)
+    outputs = engine.generate(PROMPTS, GREEDY)
+    for prompt, choices in zip(PROMPTS, outputs, strict=True):
+        assert choices[0] == reference_greedy(prompt, GREEDY.max_tokens, **variant)
 
 
 def test_chunked_prefill_splits_long_prompts_and_matches_reference():

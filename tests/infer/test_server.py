@@ -127,3 +127,16 @@ def test_metrics_parse_and_name_what_users_measure(live_server):
                  "sai_prefix_cache_hit_rate"):
         assert name in names
     assert httpx.get(f"{live_server.url}/health").json() == {"status": "ok"}
+
+
+def test_load_generator_reports_throughput_and_latency_in_both_modes(live_server):
+    from scalable_ai.infer.loadgen import LoadSpec, run_load
+
+    spec = LoadSpec(base_url=f"{live_server.url}/v1", model="tiny", num_requests=8,
+                    prompt_tokens=8, output_tokens=6)
+    fixed = asyncio.run(run_load(spec, concurrency=4))
+    assert fixed.num_ok == 8 and fixed.num_failed == 0
+    assert fixed.output_tokens_per_s > 0 and 0 < fixed.ttft_p50 <= fixed.latency_p99
+    assert fixed.tpot_p50 > 0
+    paced = asyncio.run(run_load(spec, rate=50.0))
+    assert paced.num_ok == 8 and paced.mode == "rate"

@@ -56,7 +56,19 @@ def _slots_of(block_table: list[int], length: int, block_size: int) -> torch.Ten
     return (blocks[:, None] * block_size + torch.arange(block_size)).flatten()[:length]
 
 
-def build_layout(scheduled: list[ScheduledSequence], block_size: int) -> StepLayout:
+def _visible(query_positions: torch.Tensor, length: int, window: int) -> torch.Tensor:
+    """(Tq, length) bool: key j is visible to a query at position p iff ``0 <= p - j`` and,
+    with a sliding window W (Mistral, Longformer), ``p - j < W``."""
+    distance = query_positions[:, None] - torch.arange(length)[None, :]
+    visible = distance >= 0
+    if window > 0:
+        visible &= distance < window
+    return visible
+
+
+def build_layout(
+    scheduled: list[ScheduledSequence], block_size: int, window: int = 0
+) -> StepLayout:
     """Slot mapping and attention metadata for a step (decodes must come first)."""
     slot_parts: list[torch.Tensor] = []
     decode_tables: list[list[int]] = []
@@ -72,10 +84,10 @@ def build_layout(scheduled: list[ScheduledSequence], block_size: int) -> StepLay
             decode_tables.append(seq.block_table[: -(-total // block_size)])
             decode_lengths.append(total)
         elif start == 0:
-            prefills.append(PrefillSegment(position, position + count, None, None))
+            mask = _visible(torch.arange(count), count, window) if 0 < window < count else None
+            prefills.append(PrefillSegment(position, position + count, None, mask))
         else:
-            query_positions = torch.arange(start, total)
-            mask = torch.arange(total)[None, :] <= query_positions[:, None]
+            mask = _visible(torch.arange(start, total), total, window)
             prefills.append(PrefillSegment(position, position + count, slots, mask))
         position += count
     decode_slots = decode_mask = None
@@ -85,9 +97,9 @@ def build_layout(scheduled: list[ScheduledSequence], block_size: int) -> StepLay
         max_length = max(decode_lengths)
         decode_slots = (tables[:, :, None] * block_size + torch.arange(block_size)).flatten(1)
         decode_slots = decode_slots[:, :max_length].contiguous()
-        if min(decode_lengths) != max_length:
+        if min(decode_lengths) != max_length or 0 < window < max_length:
             lengths = torch.tensor(decode_lengths)
-            decode_mask = (torch.arange(max_length)[None, :] < lengths[:, None])[:, None, None]
+            decode_mask = _visible(lengths - 1, max_length, window)[:, None, None]
     return StepLayout(
         slot_mapping=torch.cat(slot_parts),
         num_decodes=len(decode_tables),
@@ -140,7 +152,8 @@ class PagedAttentionBackend:
                 seg_k = k[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
                 seg_v = v[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
                 out = F.scaled_dot_product_attention(
-                    seg_q, seg_k, seg_v, is_causal=True, enable_gqa=True
+                    seg_q, seg_k, seg_v, attn_mask=segment.mask,
+                    is_causal=segment.mask is None, enable_gqa=True,
                 )
             else:
                 seg_k = key_store.index_select(0, segment.slots).transpose(0, 1).unsqueeze(0)
@@ -181,7 +194,8 @@ class ModelRunner:
             positions.extend(range(start, end))
             if item.samples:
                 logits_indices.append(len(token_ids) - 1)
-        layout = build_layout(scheduled, self.cache.spec.block_size)
+        window = getattr(self.model.config, "sliding_window", 0)
+        layout = build_layout(scheduled, self.cache.spec.block_size, window)
         backend = PagedAttentionBackend(self.cache, layout)
         indices = torch.tensor(logits_indices, dtype=torch.long)
         if self.packed is not None:

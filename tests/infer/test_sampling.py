@@ -1,0 +1,94 @@
+"""Sampling: each logits processor does what its paper or OpenAI's reference says."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scalable_ai.errors import UserError
+from scalable_ai.infer.sampling import SamplingParams, sample
+from scalable_ai.infer.sequence import Sequence
+from tests.infer.conftest import make_engine
+
+GREEDY = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True)
+
+
+def _seq(params: SamplingParams, prompt=(1, 2), output=()) -> Sequence:
+    seq = Sequence("r", 0, list(prompt), params)
+    for token in output:
+        seq.append_token(token)
+    return seq
+
+
+def _text(engine, prompt, params):
+    engine.add_request(prompt, params, request_id="t")
+    text, reason = "", None
+    while engine.has_unfinished_requests():
+        for out in engine.step():
+            for choice in out.choices:
+                text += choice.text
+                reason = choice.finish_reason or reason
+    return text, reason
+
+
+def test_temperature_zero_is_greedy_and_top_k_1_top_p_tiny_min_p_1_agree():
+    prompt = "Once upon a time"
+    greedy = make_engine().generate([prompt], GREEDY)[0][0]
+    for narrow in ({"top_k": 1}, {"top_p": 1e-6}, {"min_p": 1.0}):
+        params = SamplingParams(temperature=1.0, max_tokens=24, ignore_eos=True, seed=3,
+                                **narrow)
+        assert make_engine().generate([prompt], params)[0][0] == greedy
+
+
+def test_stop_strings_end_the_text_before_the_stop_string():
+    full, _ = _text(make_engine(), "abc", GREEDY)
+    stop = full[10:13]
+    text, reason = _text(make_engine(), "abc", SamplingParams(
+        temperature=0.0, max_tokens=24, ignore_eos=True, stop=[stop]))
+    assert text == full[: full.index(stop)]
+    assert reason == "stop"
+
+
+def test_stop_tokens_finish_with_reason_stop_and_max_tokens_with_length():
+    greedy = make_engine().generate(["abc"], GREEDY)[0][0]
+    params = SamplingParams(temperature=0.0, max_tokens=24, stop_token_ids=[greedy[4]])
+    stopped = make_engine().generate(["abc"], params)[0][0]
+    assert stopped == greedy[: greedy.index(greedy[4]) + 1]
+    _, reason = _text(make_engine(), "abc", GREEDY)
+    assert reason == "length"
+
+
+def test_repetition_presence_and_frequency_penalties_lower_seen_tokens():
+    logits = torch.tensor([[2.0, -1.0, 1.0, 0.5]])
+    params = SamplingParams(temperature=0.0, repetition_penalty=4.0)
+    assert sample(logits, [_seq(params, prompt=[0])])[0].token_id == 2  # 2.0 / 4 < 1.0
+    params = SamplingParams(temperature=0.0, frequency_penalty=0.6)
+    assert sample(logits, [_seq(params, output=[0, 0])])[0].token_id == 2  # 2 - 1.2 < 1
+    params = SamplingParams(temperature=0.0, presence_penalty=1.5)
+    assert sample(logits, [_seq(params, output=[0])])[0].token_id == 2  # 2 - 1.5 < 1
+
+
+def test_logprobs_are_the_models_log_softmax_with_top_alternatives():
+    logits = torch.tensor([[3.0, 1.0, 2.0, 0.0]])
+    params = SamplingParams(temperature=0.0, logprobs=2)
+    token = sample(logits, [_seq(params)])[0]
+    expected = logits.log_softmax(-1)[0]
+    assert token.token_id == 0
+    assert token.logprob == pytest.approx(float(expected[0]))
+    assert [t for t, _ in token.top_logprobs] == [0, 2]
+
+
+def test_a_seed_makes_sampling_reproducible_per_request():
+    params = SamplingParams(temperature=1.0, max_tokens=16, ignore_eos=True, seed=11)
+    first = make_engine().generate(["seeded"], params)
+    assert make_engine().generate(["seeded"], params) == first
+    other = SamplingParams(temperature=1.0, max_tokens=16, ignore_eos=True, seed=12)
+    assert make_engine().generate(["seeded"], other) != first
+
+
+@pytest.mark.parametrize("field,value", [("temperature", 3.0), ("top_p", 0.0), ("n", 0),
+                                         ("max_tokens", 0), ("logprobs", 21)])
+def test_out_of_range_sampling_fields_are_named_in_the_error(field, value):
+    with pytest.raises(UserError) as error:
+        SamplingParams(**{field: value})
+    assert error.value.field == field
