@@ -53,3 +53,33 @@ def test_students_do_not_change_the_schedule(session, enroll, clock):
     (ada,) = enroll(1)
     with pytest.raises(Forbidden):
         service.retitle_lecture(session, Actor.of(ada), "L5", title="Mine", clock=clock)
+
+
+def test_a_personal_feed_adds_scribing_slots_reservations_and_moved_deadlines(
+        session, make_group, staff, clock):
+    from datetime import timedelta
+
+    from scalable_ai.course.service import activities, nodes
+    from scalable_ai.course.service.schedule import personal_calendar_ics
+    from scalable_ai.course.service.slack import spend_slack_day
+
+    mine, other = make_group(4), make_group(4)
+    me = mine.members[0]
+    activities.assign_scribes(session, staff, clock=clock)
+    slot = activities.create_slot(session, staff, kind="checkoff", assignment="A1",
+                                  starts_at=clock.now() + timedelta(days=6),
+                                  ends_at=clock.now() + timedelta(days=6, minutes=30),
+                                  clock=clock)
+    session.flush()
+    activities.sign_up(session, Actor.of(me), slot.id, clock=clock)
+    nodes.request_reservation(session, Actor.of(me), node_ids=[mine.node_id, other.node_id],
+                              starts_at=clock.now() + timedelta(days=1),
+                              ends_at=clock.now() + timedelta(days=1, hours=4), clock=clock)
+    spend_slack_day(session, staff, group_id=mine.id, assignment="A2", clock=clock)
+    calendar = Calendar.from_ical(personal_calendar_ics(session, me, clock=clock))
+    titles = [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")]
+    assert sum(t.startswith("You scribe L") for t in titles) == 2
+    assert "Your group's checkoff" in titles
+    assert any(t.startswith("Multi-node reservation") for t in titles)
+    assert "A2 due for you (a slack day is applied)" in titles
+    assert len([t for t in titles if t.startswith("L") and ". " in t]) == 26

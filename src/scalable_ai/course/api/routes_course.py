@@ -22,7 +22,11 @@ from scalable_ai.course.api.schemas import (
 from scalable_ai.course.service import people, setup
 from scalable_ai.course.service.course import due_at, load_course, settings_of
 from scalable_ai.course.service.credentials import person_for_calendar_token
-from scalable_ai.course.service.schedule import calendar_ics, schedule_markdown
+from scalable_ai.course.service.schedule import (
+    calendar_ics,
+    personal_calendar_ics,
+    schedule_markdown,
+)
 from scalable_ai.course.tables import Assignment, Lecture, Milestone
 from scalable_ai.errors import NotFound
 
@@ -92,9 +96,11 @@ def calendar(public: Public) -> Response:
             responses={200: {"content": {"text/calendar": {}}}})
 def calendar_feed(public: Public, token: Annotated[str, Path(max_length=100)]) -> Response:
     session, clock = public
-    if person_for_calendar_token(session, token) is None:
+    person = person_for_calendar_token(session, token)
+    if person is None:
         raise NotFound("this calendar link is unknown or was revoked", field="token")
-    return Response(calendar_ics(session, clock=clock), media_type="text/calendar")
+    return Response(personal_calendar_ics(session, person, clock=clock),
+                    media_type="text/calendar")
 
 
 @router.get("/schedule.md", response_class=Response, summary="The schedule as Markdown",
