@@ -1,0 +1,77 @@
+"""The community pages over the demo course (what ``sai up`` shows once it also runs
+``seed_community_demo``): every page answers for a student and for staff with the seeded
+content, forms refuse a missing CSRF token, and staff pages refuse students."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scalable_ai.course.community.demo import seed_community_demo
+from scalable_ai.course.db import unit_of_work
+from scalable_ai.course.demo import DEMO_CREDENTIALS
+from tests.web.conftest import open_platform, sign_in
+
+STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
+STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
+STUDENT_PAGES = {"/qa": "FSDP2 vs DDP memory", "/qa/ticket": "NCCL timeout in all-reduce",
+                 "/questionnaire": "answers are closed", "/lectures": "L14",
+                 "/lectures/L3": "Comments on the notes", "/check-in": "L14",
+                 "/participation": "lectures held so far", "/project": "Research direction",
+                 "/course": "Lecture and deadline schedule"}
+STAFF_PAGES = {"/qa": "Extension for a family emergency", "/questionnaire": "Respondents",
+               "/staff/scribe-notes": "Scribe notes to review", "/staff/attendance": "Roll",
+               "/staff/participation": "Write these scores", "/staff/project": "Muon at scale"}
+
+
+@pytest.fixture(scope="module")
+def community_demo_database(demo_database: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("community-demo")
+    made = open_platform(demo_database, folder)
+    with unit_of_work(made.engine) as session:
+        seed_community_demo(session, made.clock)
+    made.engine.dispose()
+    return folder / "course.db"
+
+
+@pytest.fixture
+def demo(community_demo_database: Path, tmp_path: Path):
+    made = open_platform(community_demo_database, tmp_path)
+    with made.client:
+        yield made
+    made.engine.dispose()
+
+
+@pytest.mark.parametrize("url", list(STUDENT_PAGES))
+def test_a_student_sees_each_community_page_of_the_demo(demo, url):
+    sign_in(demo.client, *STUDENT)
+    answer = demo.client.get(url)
+    assert answer.status_code == 200
+    assert STUDENT_PAGES[url] in answer.text
+
+
+@pytest.mark.parametrize("url", list(STAFF_PAGES))
+def test_staff_see_each_community_page_of_the_demo(demo, url):
+    sign_in(demo.client, *STAFF)
+    answer = demo.client.get(url)
+    assert answer.status_code == 200
+    assert STAFF_PAGES[url] in answer.text
+
+
+def test_a_private_question_stays_off_a_classmates_list(demo):
+    sign_in(demo.client, *STUDENT)
+    assert "Extension for a family emergency" not in demo.client.get("/qa").text
+
+
+@pytest.mark.parametrize("url", [u for u in STAFF_PAGES if u.startswith("/staff")])
+def test_staff_community_pages_refuse_students(demo, url):
+    sign_in(demo.client, *STUDENT)
+    assert demo.client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("action", ["/qa/ask", "/qa/ticket", "/questionnaire/answers",
+                                    "/lectures/L3/comment", "/check-in", "/project/deliverables"])
+def test_community_forms_refuse_a_missing_csrf_token(demo, action):
+    sign_in(demo.client, *STUDENT)
+    assert demo.client.post(action, data={"title": "x", "body": "y"}).status_code == 403
