@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MID_SEMESTER = "2026-03-05T10:00"
@@ -49,6 +50,7 @@ class BenchConfig:
     warmup_seconds: float = 3.0
     think_seconds: float = 1.0
     assignment: str = "A3"
+    workers: int = 2  # uvicorn worker processes: one per core
     now: str = MID_SEMESTER
 
 
@@ -124,12 +126,13 @@ def count_submissions(url: str) -> int:
     return int(count or 0)
 
 
-def start_server(url: str, port: int, data_dir: Path, now: str) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, data_dir: Path, now: str,
+                 workers: int) -> subprocess.Popen[bytes]:
     """The platform in its own process: ``python bench/web.py --serve`` (one uvicorn worker)."""
     env = {**os.environ, "SAI_DATABASE_URL": url, "SAI_DATA_DIR": str(data_dir),
            "SAI_NOW": now}
-    process = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port)],
-                               env=env)
+    process = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port),
+                                "--workers", str(workers)], env=env)
     import httpx
 
     deadline = time.monotonic() + 60
@@ -143,15 +146,12 @@ def start_server(url: str, port: int, data_dir: Path, now: str) -> subprocess.Po
     raise RuntimeError("the platform did not start within 60 s")
 
 
-def serve(port: int) -> None:
+def serve(port: int, workers: int) -> None:
+    """uvicorn with ``workers`` processes, each building the app from the environment."""
     import uvicorn
 
-    from scalable_ai.course.clock import clock_from_env
-    from scalable_ai.course.web import create_app
-    from scalable_ai.settings import get_settings
-
-    app = create_app(get_settings(), clock_from_env())
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run("scalable_ai.course.web.app:app_from_env", factory=True, host="127.0.0.1",
+                port=port, workers=workers, log_level="warning", access_log=False)
 
 
 # The simulated students ------------------------------------------------------------------
@@ -173,19 +173,27 @@ class Tally:
     accepted_submissions: int = 0
 
 
-async def student(base: str, email: str, password: str, assignment: str, think: float,
+async def signed_in_client(base: str, email: str, password: str) -> Any:
+    """A client with its own cookies, signed in (argon2 makes this deliberately slow, so
+    every simulated student signs in before the clock of a step starts)."""
+    import httpx
+
+    client = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
+    page = await client.get("/sign-in")
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    answer = await client.post("/sign-in", data={"email": email, "password": password,
+                                                 "csrf_token": token})
+    if answer.status_code != 303:
+        raise RuntimeError(f"sign-in of {email} failed: {answer.status_code}")
+    return client
+
+
+async def student(client: Any, email: str, assignment: str, think: float,
                   stop_at: float, tally: Tally, start_delay: float) -> None:
     import httpx
 
     await asyncio.sleep(start_delay)
-    async with httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30) as client:
-        page = await client.get("/sign-in")
-        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-        answer = await client.post("/sign-in", data={"email": email, "password": password,
-                                                     "csrf_token": token})
-        if answer.status_code != 303:
-            tally.samples.append(Sample(time.monotonic(), "sign-in", 0.0, False))
-            return
+    try:
         n = 0
         while time.monotonic() < stop_at:
             for name, path in (("dashboard", "/"), ("schedule", "/schedule"),
@@ -221,6 +229,8 @@ async def student(base: str, email: str, password: str, assignment: str, think: 
             tally.samples.append(Sample(time.monotonic(), "submit",
                                         (time.perf_counter() - started) * 1000, ok))
             await asyncio.sleep(think)
+    finally:
+        await client.aclose()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -231,15 +241,45 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process and its children (uvicorn's workers) so far,
+    in seconds, from Linux /proc."""
+    total, parents = 0, {pid}
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat")):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) in parents or int(fields[1]) in parents:
+            parents.add(int(stat.parent.name))
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
-                   config: BenchConfig) -> tuple[dict[str, float], int]:
+                   config: BenchConfig, server_pid: int) -> tuple[dict[str, float], int]:
+    """One load level. Besides latency (which other work on the machine inflates), it reports
+    the server's CPU time per request, which it does not: 1000 / that is the request rate one
+    core could sustain."""
     tally = Tally()
+    chosen = [accounts[i % len(accounts)] for i in range(users)]
+    clients = []
+    for batch in range(0, users, 8):
+        clients += await asyncio.gather(*(signed_in_client(base, email, password)
+                                          for email, password in chosen[batch:batch + 8]))
     began = time.monotonic()
+    load_before = os.getloadavg()[0]
+    cpu_at_window: list[float] = []
+
+    async def mark_window() -> None:
+        await asyncio.sleep(config.warmup_seconds)
+        cpu_at_window.append(cpu_seconds(server_pid))
     stop_at = began + config.warmup_seconds + config.step_seconds
-    tasks = [student(base, *accounts[i % len(accounts)], config.assignment, config.think_seconds,
+    tasks = [student(clients[i], chosen[i][0], config.assignment, config.think_seconds,
                      stop_at, tally, start_delay=config.think_seconds * i / users)
              for i in range(users)]
-    await asyncio.gather(*tasks)
+    await asyncio.gather(mark_window(), *tasks)
+    cpu_used = cpu_seconds(server_pid) - cpu_at_window[0]
     window_start = began + config.warmup_seconds
     measured = [s for s in tally.samples if s.at >= window_start]
     latencies = [s.ms for s in measured if s.ok]
@@ -248,8 +288,12 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
     row = {"users": users, "requests": len(measured), "rate_per_s": len(measured) / elapsed,
            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
            "max_ms": max(latencies, default=float("nan")), "errors": errors,
-           "submit_p99_ms": percentile([s.ms for s in measured if s.page == "submit" and s.ok],
-                                       99)}
+           "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
+           "load_average": load_before}
+    for page in ("dashboard", "schedule", "assignment", "submit"):
+        times = [s.ms for s in measured if s.page == page and s.ok]
+        row[f"{page}_p50_ms"] = percentile(times, 50)
+        row[f"{page}_p99_ms"] = percentile(times, 99)
     return row, tally.accepted_submissions
 
 
@@ -262,21 +306,27 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
         accounts = prepare_database(url, config.now)
         before = count_submissions(url)
         port = free_port()
-        server = start_server(url, port, work / "data", config.now)
+        server = start_server(url, port, work / "data", config.now, config.workers)
         rows, accepted = [], 0
         for users in config.steps:
             row, step_accepted = asyncio.run(run_step(f"http://127.0.0.1:{port}", accounts,
-                                                      users, config))
+                                                      users, config, server.pid))
             accepted += step_accepted
             row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
             rows.append(row)
             print(f"{kind:8} users={users:4d} rate={row['rate_per_s']:7.1f}/s "
                   f"p50={row['p50_ms']:6.1f} ms p99={row['p99_ms']:6.1f} ms "
-                  f"errors={row['errors']} {'holds' if row['holds'] else 'misses'}", flush=True)
+                  f"errors={row['errors']} cpu/req={row['server_cpu_ms_per_request']:.1f} ms "
+                  f"load={row['load_average']:.1f} "
+                  f"(p99 dash {row['dashboard_p99_ms']:.0f} sched {row['schedule_p99_ms']:.0f} "
+                  f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f}) "
+                  f"{'holds' if row['holds'] else 'misses'}", flush=True)
             run.log(len(rows), **{f"{kind}.{k}": float(v) for k, v in row.items()})  # type: ignore[attr-defined]
         stored = count_submissions(url) - before
         held = [r for r in rows if r["holds"]]
+        cpu = [r["server_cpu_ms_per_request"] for r in rows]
         return {"steps": rows, "accepted_submissions": accepted, "stored_submissions": stored,
+                "server_cpu_ms_per_request": sorted(cpu)[len(cpu) // 2],
                 "lost_submissions": accepted - stored,
                 "best_rate_per_s": max((r["rate_per_s"] for r in held), default=0.0),
                 "most_users_holding": max((r["users"] for r in held), default=0)}
@@ -294,15 +344,16 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--steps", default="10,25,50,75,100")
     parser.add_argument("--step-seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.port)
+        serve(args.port, args.workers)
         return
     config = BenchConfig(databases=["sqlite", "postgres"] if args.db == "both" else [args.db],
                          steps=[int(s) for s in args.steps.split(",")],
-                         step_seconds=args.step_seconds)
+                         step_seconds=args.step_seconds, workers=args.workers)
     from scalable_ai.runs import open_run
 
     with open_run("bench.web", config=asdict(config), seed=0) as run:
@@ -313,6 +364,8 @@ def main() -> None:
             summary[f"{kind}_most_users_p99_under_100ms"] = result["most_users_holding"]
             summary[f"{kind}_lost_submissions"] = result["lost_submissions"]
             summary[f"{kind}_accepted_submissions"] = result["accepted_submissions"]
+            summary[f"{kind}_server_cpu_ms_per_request"] = result["server_cpu_ms_per_request"]
+            summary[f"{kind}_one_core_rate_per_s"] = 1000 / result["server_cpu_ms_per_request"]
             fifty = next((r for r in result["steps"] if r["users"] == 50), None)  # type: ignore[union-attr]
             if fifty:
                 summary[f"{kind}_50_users_p99_ms"] = fifty["p99_ms"]

@@ -137,3 +137,12 @@ def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None
 
     include_views(app)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (one per worker process): settings and the course
+    clock from the environment (``SAI_DATABASE_URL``, ``SAI_DATA_DIR``, ``SAI_NOW``)."""
+    from scalable_ai.course.clock import clock_from_env
+    from scalable_ai.settings import get_settings
+
+    return create_app(get_settings(), clock_from_env())
