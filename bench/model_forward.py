@@ -7,6 +7,9 @@ alike; we report the median round and the ratio ours / theirs (above 1: we are f
 
 - prefill tokens/s: one forward over a ``prompt_tokens`` prompt, only the last position's
   logits computed (``logits_indices`` for us, ``logits_to_keep=1`` for transformers).
+Ours runs in its decode layout (``Transformer.use_decode_layout``: weights stored
+transposed so one-token matmuls stream rows); transformers runs as it loads.
+
 - decode tokens/s: greedy generation of ``decode_tokens`` tokens after that prompt, timed
   from the first new token to the last (the prefill excluded), through each library's own
   generation loop (``generate_ids`` / ``generate`` with its KV cache).
@@ -114,6 +117,7 @@ def run(config: BenchConfig) -> dict[str, float]:
         for step, dtype_name in enumerate(config.dtypes):
             dtype = getattr(torch, dtype_name)
             ours, _ = load_pretrained(config.model, dtype=dtype)
+            ours.use_decode_layout()
             theirs = load_reference(dtype)
             samples: dict[str, list[float]] = {k: [] for k in
                                                ("ours_prefill", "theirs_prefill",
@@ -150,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     config = BenchConfig(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
                          rounds=args.rounds, dtypes=tuple(args.dtypes.split(",")),
                          threads=args.threads)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     print(f"bench.model_forward {asdict(config)} threads={torch.get_num_threads()}",
           file=sys.stderr)
     results = run(config)

@@ -121,3 +121,18 @@ def test_training_loss_is_next_token_cross_entropy(make_tiny_config):
     torch.testing.assert_close(loss, expected)
     loss.backward()
     assert model.embed.weight.grad is not None and model.embed.weight.grad.abs().sum() > 0
+
+
+def test_decode_layout_changes_strides_not_results_or_weight_swapping(make_tiny_config):
+    model = _model(make_tiny_config(), dtype=torch.float32)
+    ids = torch.randint(0, 64, (1, 7))
+    before = model(ids)
+    parameters = list(model.parameters())
+    model.use_decode_layout()
+    assert list(model.parameters()) == parameters  # same Parameter objects
+    assert not model.layers[0].attn.q_proj.weight.is_contiguous()
+    torch.testing.assert_close(model(ids), before)
+    other = _model(make_tiny_config(), dtype=torch.float32)
+    torch.nn.init.normal_(other.embed.weight)
+    model.load_state_dict(other.state_dict())  # in-place weight swap still works
+    torch.testing.assert_close(model(ids), other(ids))

@@ -95,7 +95,8 @@ def info_command(
 def _load(model: str, dtype: str):  # type: ignore[no-untyped-def]
     from scalable_ai.model.registry import load_pretrained
 
-    return load_pretrained(model, dtype=dtype)
+    network, tokenizer = load_pretrained(model, dtype=dtype)
+    return network.use_decode_layout(), tokenizer
 
 
 @generate_app.command()
