@@ -5,10 +5,11 @@ SQLite (a file under the data dir) is the default and PostgreSQL is chosen by UR
 ``course.service`` runs inside one :func:`unit_of_work`: it commits when the use case
 returns and rolls back when it raises, so a refused request leaves nothing stored.
 
-SQLite needs three things from us: foreign keys switched on per connection, WAL so that
-readers (the web pages) do not block the writer, and transactions begun by SQLAlchemy
-rather than by the ``sqlite3`` module, so that SAVEPOINTs behave as on PostgreSQL (the
-recipe from the SQLAlchemy SQLite dialect notes).
+SQLite needs four things from us: foreign keys switched on per connection, WAL so that
+readers do not block the writer, a busy timeout, and transactions begun by SQLAlchemy (as
+``BEGIN IMMEDIATE``) rather than by the ``sqlite3`` module, so that SAVEPOINTs behave as on
+PostgreSQL (the recipe from the SQLAlchemy SQLite dialect notes) and concurrent writers
+queue rather than fail.
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock at the start, so concurrent use cases queue (up to the
+    # busy timeout) instead of failing when one upgrades a read to a write; SQLite has no row
+    # locks, and WAL still lets readers outside a transaction proceed.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None, **options: Any) -> Engine:
