@@ -99,7 +99,8 @@ def test_export_then_import_into_a_new_database(database_url, tmp_path, monkeypa
 
 def test_the_sai_console_script_runs_init_and_calendar(tmp_path):
     env = {**os.environ, "SAI_DATABASE_URL": f"sqlite:///{tmp_path / 'sai.db'}"}
-    sai = [sys.executable, "-m", "scalable_ai.cli"]
+    script = Path(sys.executable).with_name("sai")  # the installed console script
+    sai = [str(script)] if script.exists() else [sys.executable, "-m", "scalable_ai.cli"]
     init = subprocess.run([*sai, "course", "init", "--from", str(default_spec_path())],
                           env=env, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
