@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from scalable_ai.course.clock import Clock
@@ -49,15 +50,21 @@ def _public(request: Request) -> Iterator[tuple[Session, Clock]]:
         yield session, state.clock
 
 
-def _signed_in(request: Request) -> Iterator[Call]:
+BEARER = HTTPBearer(auto_error=False, description="A personal API token "
+                    "(`sai course token create EMAIL`, or the account page).")
+
+
+def _signed_in(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Iterator[Call]:
     state = _state(request)
     with unit_of_work(state.sessions) as session:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
         actor = None
-        if scheme.lower() == "bearer" and token.strip():
+        if bearer is not None and bearer.credentials.strip():
             try:
-                actor = actor_for_api_token(session, token.strip(), clock=state.clock)
+                actor = actor_for_api_token(session, bearer.credentials.strip(),
+                                            clock=state.clock)
             except Forbidden:
                 raise Unauthenticated("the API token is unknown or revoked",
                                       field="Authorization") from None
