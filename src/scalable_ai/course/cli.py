@@ -178,6 +178,27 @@ def import_gradescope(
 
 
 @course_app.command()
+def settings(
+    changes: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE (YAML values), e.g. "
+                                                       "deadline_time=17:00")] = None,
+) -> None:
+    """Show the course settings, or change some (validated as a whole, audited)."""
+    from scalable_ai.course.service.course import load_course
+    from scalable_ai.course.service.setup import update_settings
+
+    with database() as session:
+        if changes:
+            parsed = {}
+            for change in changes:
+                key, sep, value = change.partition("=")
+                if not sep:
+                    raise UserError(f"expected KEY=VALUE, got {change!r}", field="settings")
+                parsed[key.strip()] = yaml.safe_load(value)
+            update_settings(session, staff_actor(), parsed, clock=course_clock())
+        typer.echo(yaml.safe_dump(load_course(session).settings, sort_keys=True), nl=False)
+
+
+@course_app.command()
 def audit(limit: Annotated[int, typer.Option(help="How many entries.")] = 30) -> None:
     """The newest audit-log entries (who, when, what)."""
     from scalable_ai.course.audit import entries

@@ -49,6 +49,23 @@ def add_student(name: str, email: str, sid: Annotated[str | None, typer.Option()
         typer.echo(f"added student {p.id} {p.email}")
 
 
+@students.command("import")
+def import_students(file: Annotated[str, typer.Argument(help="CSV with name,email[,sid].")]
+                    ) -> None:
+    """Add students from a CSV roster (known emails are skipped)."""
+    import csv
+
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k}
+                    for row in csv.DictReader(handle)]
+    except OSError as error:
+        raise SystemExit(f"error: cannot read {file}: {error.strerror}") from None
+    with database() as session:
+        added = people.import_roster(session, staff_actor(), rows, clock=course_clock())
+        typer.echo(f"added {len(added)} students ({len(rows) - len(added)} already known)")
+
+
 @students.command("show")
 def show_student(email: str) -> None:
     """A student's group and slack-day balance."""

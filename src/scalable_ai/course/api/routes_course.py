@@ -3,7 +3,7 @@ the staff's schedule changes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from sqlalchemy import select
@@ -37,6 +37,12 @@ LectureKey = Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9]+$")]
 @router.get("/course", response_model=CourseOut, summary="The course and its settings")
 def course(public: Public) -> object:
     return load_course(public[0])
+
+
+@router.patch("/course/settings", response_model=CourseOut,
+              summary="Change course settings (staff; validated as a whole)")
+def update_settings(call: SignedIn, body: dict[str, Any]) -> object:
+    return setup.update_settings(call.session, call.actor, body, clock=call.clock)
 
 
 @router.get("/staff", response_model=list[PersonOut], summary="The teaching staff")

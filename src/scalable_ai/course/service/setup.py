@@ -32,7 +32,7 @@ from scalable_ai.course.tables import (
     Node,
     Person,
 )
-from scalable_ai.errors import Conflict
+from scalable_ai.errors import Conflict, UserError
 
 STAFF_EMAIL_DOMAIN = "example.edu"  # RFC 2606: staff replace these with real addresses
 
@@ -180,3 +180,22 @@ def swap_lectures(session: Session, actor: Actor, first: str, second: str, *,
     changed = rules.swap_lectures(course_spec(session).lectures, first.strip().upper(),
                                   second.strip().upper())
     return _store_lectures(session, actor, changed, "lecture.swap", clock)
+
+
+def update_settings(session: Session, actor: Actor, changes: Mapping[str, Any], *,
+                    clock: Clock) -> CourseRecord:
+    """Staff change course settings (deadline time, slack pool, thresholds, cut-offs, ...);
+    the whole result is validated by the policy before anything is stored."""
+    from scalable_ai.course.policy.settings import settings_from_dict
+
+    require_staff(actor, "change course settings")
+    course = load_course(session)
+    merged = {**course.settings, **json_ready(dict(changes))}
+    if merged.get("timezone") != course.timezone:
+        raise UserError(f"the course runs in {course.timezone}", field="settings.timezone")
+    validated = settings_from_dict(merged)
+    before = {"settings": dict(course.settings)}
+    course.settings = validated.to_dict()
+    audit.record(session, actor, "course.settings", course, before=before,
+                 after={"settings": course.settings}, at=clock.now())
+    return course
