@@ -88,3 +88,10 @@ def test_settings_change_as_a_whole_and_are_audited(session, staff, clock):
     assert caught.value.field == "settings.slack_days_per_assignment"
     assert session.scalars(select(AuditEntry).where(AuditEntry.action == "course.settings")
                            ).one().after["settings"]["slack_days_total"] == 4
+
+
+@pytest.mark.parametrize("change", [{"deadline_time": 99999}, {"peer_review_weight": "a"},
+                                    {"letter_cutoffs": [None]}, {"unknown_setting": 1}])
+def test_wrongly_typed_settings_are_refused(session, staff, clock, change):
+    with pytest.raises(UserError):
+        update_settings(session, staff, change, clock=clock)

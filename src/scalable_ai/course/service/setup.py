@@ -193,7 +193,11 @@ def update_settings(session: Session, actor: Actor, changes: Mapping[str, Any], 
     merged = {**course.settings, **json_ready(dict(changes))}
     if merged.get("timezone") != course.timezone:
         raise UserError(f"the course runs in {course.timezone}", field="settings.timezone")
-    validated = settings_from_dict(merged)
+    try:
+        validated = settings_from_dict(merged)
+    except (TypeError, ValueError, OverflowError) as error:
+        # TODO(policy): settings_from_dict should name the field for wrongly typed values.
+        raise UserError(f"not a valid course setting: {error}", field="settings") from None
     before = {"settings": dict(course.settings)}
     course.settings = validated.to_dict()
     audit.record(session, actor, "course.settings", course, before=before,
