@@ -171,6 +171,10 @@ class Sample:
 class Tally:
     samples: list[Sample] = field(default_factory=list)
     accepted_submissions: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def failed(self, what: str) -> None:
+        self.failures[what[:160]] = self.failures.get(what[:160], 0) + 1
 
 
 async def signed_in_client(base: str, email: str, password: str) -> Any:
@@ -202,8 +206,11 @@ async def student(client: Any, email: str, assignment: str, think: float,
                 try:
                     response = await client.get(path)
                     ok = response.status_code == 200
-                except httpx.HTTPError:
+                    if not ok:
+                        tally.failed(f"{name}: HTTP {response.status_code}")
+                except httpx.HTTPError as error:
                     ok, response = False, None
+                    tally.failed(f"{name}: {type(error).__name__}")
                 tally.samples.append(Sample(time.monotonic(), name,
                                             (time.perf_counter() - started) * 1000, ok))
                 await asyncio.sleep(think)
@@ -222,8 +229,15 @@ async def student(client: Any, email: str, assignment: str, think: float,
                 if ok:
                     follow = await client.get(posted.headers["location"])
                     ok = "Submitted" in follow.text
-            except httpx.HTTPError:
+                    if not ok:
+                        refusal = re.search(r'flash-error" role="alert">([^<]*)', follow.text)
+                        tally.failed("submit refused: " + (refusal.group(1) if refusal
+                                                            else "no confirmation"))
+                else:
+                    tally.failed(f"submit: HTTP {posted.status_code}")
+            except httpx.HTTPError as error:
                 ok = False
+                tally.failed(f"submit: {type(error).__name__}")
             if ok:
                 tally.accepted_submissions += 1
             tally.samples.append(Sample(time.monotonic(), "submit",
@@ -290,6 +304,8 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
            "max_ms": max(latencies, default=float("nan")), "errors": errors,
            "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
            "load_average": load_before}
+    for what, count in sorted(tally.failures.items()):
+        print(f"    {count} × {what}", flush=True)
     for page in ("dashboard", "schedule", "assignment", "submit"):
         times = [s.ms for s in measured if s.page == page and s.ok]
         row[f"{page}_p50_ms"] = percentile(times, 50)
