@@ -124,3 +124,15 @@ def test_infrastructure_questions_must_be_tickets(session, clock, people):
         forum.post_question(session, ada, category="infrastructure", title="x", body="y",
                             clock=clock)
     assert refused.value.field == "category"
+
+
+def test_a_lecture_lists_the_questions_asked_about_it(session, clock, people):
+    from scalable_ai.course.service.course import lecture_by_key
+
+    ada, bob = people
+    asked = forum.post_question(session, ada, category="lecture", title="RoPE base",
+                                body="why 10000?", lecture_key="L3", clock=clock)
+    forum.post_question(session, ada, category="lecture", title="mine", body="private",
+                        lecture_key="L3", private=True, clock=clock)
+    lecture = lecture_by_key(session, "L3")
+    assert [t.id for t in forum.threads_about_lecture(session, bob, lecture.id)] == [asked.id]

@@ -17,7 +17,7 @@ STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
 STUDENT_PAGES = {"/qa": "FSDP2 vs DDP memory", "/qa/ticket": "NCCL timeout in all-reduce",
                  "/questionnaire": "answers are closed", "/lectures": "L14",
-                 "/lectures/L3": "Comments on the notes", "/check-in": "L14",
+                 "/lectures/L3": "RoPE base in L3", "/check-in": "L14",
                  "/participation": "lectures held so far", "/project": "Research direction",
                  "/course": "Lecture and deadline schedule"}
 STAFF_PAGES = {"/qa": "Extension for a family emergency", "/questionnaire": "Respondents",

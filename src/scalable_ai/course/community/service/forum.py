@@ -179,6 +179,14 @@ def list_threads(session: Session, actor: Actor, *, category: str | None = None,
     return session.scalars(stmt).unique().all()
 
 
+def threads_about_lecture(session: Session, actor: Actor, lecture_id: int
+                          ) -> Sequence[ForumThread]:
+    """Questions asked about one lecture that the actor may see (for its notes page)."""
+    stmt = _visible(select(ForumThread), actor).where(
+        ForumThread.lecture_id == lecture_id).order_by(ForumThread.id)
+    return session.scalars(stmt).unique().all()
+
+
 def announcements(session: Session, actor: Actor, *, limit: int = 5) -> Sequence[ForumThread]:
     """The newest announcements, for every dashboard."""
     return session.scalars(select(ForumThread).where(ForumThread.announcement.is_(True))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from scalable_ai.course.community.markdown import render_markdown
-from scalable_ai.course.community.service import notes
+from scalable_ai.course.community.service import forum, notes
 from scalable_ai.course.service.course import lecture_by_key
 from scalable_ai.course.tables import Lecture
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
@@ -47,9 +47,12 @@ def lecture_page(visit: VisitDep, key: str) -> Response:
     is_scribe = not me.is_staff and notes.scribe_assignment(visit.db, lecture.id, me.id)
     versions = [n for n in notes.scribe_notes_of(visit.db, actor, me.id)
                 if n.lecture_id == lecture.id] if is_scribe else []
+    questions = [forum.thread_view(actor, t, with_posts=False)
+                 for t in forum.threads_about_lecture(visit.db, actor, lecture.id)]
     return visit.page("community/lecture.html", title=f"{lecture.key}. {lecture.title}",
                       active="/lectures", lecture=lecture, accepted=accepted,
-                      comments=comments, is_scribe=bool(is_scribe), versions=versions)
+                      comments=comments, is_scribe=bool(is_scribe), versions=versions,
+                      questions=questions)
 
 
 @router.post("/lectures/{key}/comment")
