@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from scalable_ai.course.api import create_api
 from scalable_ai.course.clock import FixedClock
 from scalable_ai.course.db import make_engine, upgrade
-from tests.course.conftest import MID_SEMESTER, World, load_seed
+from tests.course.conftest import MID_SEMESTER, load_seed
+from tests.course.world import World
 
 
 @pytest.fixture(scope="module")
