@@ -135,12 +135,16 @@ def test_every_community_route_has_a_role_test(shared_world):
     from fastapi.routing import APIRoute
 
     from scalable_ai.course.community.api import router
+    from scalable_ai.course.community.api_project import router as project_router
 
     _, made = shared_world
     called = [(method, path(made).split("?")[0])
               for method, path, _, _ in STUDENT_REFUSED + STUDENT_ALLOWED + STAFF_ALLOWED]
     called.append(("GET", "/research-directions"))
-    missing = [f"{sorted(route.methods)} {route.path}" for route in router.routes
+    routes = [r for each in (router, project_router) for r in each.routes
+              if isinstance(r, APIRoute)]
+    assert len(routes) > 50
+    missing = [f"{sorted(route.methods)} {route.path}" for route in routes
                if isinstance(route, APIRoute)
                and not any(method in route.methods and route.path_regex.match(path)
                            for method, path in called)]
