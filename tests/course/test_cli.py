@@ -84,6 +84,11 @@ def test_staff_work_from_the_terminal(database_url, tmp_path):
     result = runner.invoke(course_app, ["import-gradescope", str(csv_file), "--map",
                                         "Assignment 1=A1"])
     assert result.exit_code == 0 and "Dry run" in result.output, result.output
+    book = tmp_path / "grades.csv"
+    result = runner.invoke(course_app, ["grades", "export", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    header, *rows = book.read_text().splitlines()
+    assert header.startswith("sid,email,name,project,") and len(rows) == 40
 
 
 def test_export_then_import_into_a_new_database(database_url, tmp_path, monkeypatch):

@@ -206,6 +206,29 @@ def book() -> None:
                        f"{'pass' if g.report.passed else 'FAIL'}")
 
 
+@grade_app.command("export")
+def export_grades(out: Annotated[str, typer.Option("--out", help="CSV file to write.")]) -> None:
+    """The grade book as CSV: one row per student, each component's score, total, letter."""
+    import csv
+
+    with database() as session:
+        book_rows = grades.gradebook(session, staff_actor())
+        keys = [c.key for c in book_rows[0].report.components] if book_rows else []
+        try:
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["sid", "email", "name", *keys, "total", "letter", "passed"])
+                for g in book_rows:
+                    scores = {c.key: c.score for c in g.report.components}
+                    writer.writerow([g.person.sid or "", g.person.email, g.person.name,
+                                     *(f"{scores[k]:.2f}" if scores[k] is not None else ""
+                                       for k in keys),
+                                     f"{g.report.total:.2f}", g.report.letter, g.report.passed])
+        except OSError as error:
+            raise UserError(f"cannot write {out}: {error.strerror}", field="--out") from None
+        typer.echo(f"wrote {len(book_rows)} students to {out}")
+
+
 @scribe_app.command("assign")
 def assign_scribes(seed: int = 0, replace: bool = False) -> None:
     """Deal 2 lectures to every student (balanced, seeded)."""
