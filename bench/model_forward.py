@@ -7,12 +7,17 @@ alike; we report the median round and the ratio ours / theirs (above 1: we are f
 
 - prefill tokens/s: one forward over a ``prompt_tokens`` prompt, only the last position's
   logits computed (``logits_indices`` for us, ``logits_to_keep=1`` for transformers).
-Ours runs in its decode layout (``Transformer.use_decode_layout``: weights stored
-transposed so one-token matmuls stream rows); transformers runs as it loads.
+Ours runs after ``Transformer.optimize_for_inference`` (f32: weights stored transposed so
+one-token matmuls stream rows; bf16: oneDNN-packed weights); transformers runs as it loads.
 
 - decode tokens/s: greedy generation of ``decode_tokens`` tokens after that prompt, timed
   from the first new token to the last (the prefill excluded), through each library's own
   generation loop (``generate_ids`` / ``generate`` with its KV cache).
+
+Two clocks: wall-clock tokens/s (what a user sees) and CPU-time tokens/s (seconds this
+process spent on a core). On a shared machine the wall clock swings with other people's
+load; with ``--threads 1`` CPU time does not count waiting to be scheduled, so its ratios
+are the stable ones there.
 
 Run: ``python bench/model_forward.py [--rounds 3] [--decode-tokens 64]``. Every number is
 also logged as a run (``bench.model_forward``) in the run registry.
@@ -35,6 +40,8 @@ from scalable_ai.runs import open_run
 
 @dataclass
 class BenchConfig:
+    """What to measure (saved whole into the run)."""
+
     model: str = "smollm2-135m"
     prompt_tokens: int = 128
     decode_tokens: int = 64
@@ -43,57 +50,65 @@ class BenchConfig:
     threads: int = 0  # 0: torch's default
 
 
+CLOCKS = ("wall", "cpu")
+Rates = tuple[float, float]  # (wall-clock tokens/s, CPU-time tokens/s)
+
+
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _rates(tokens: int, start: tuple[float, float], end: tuple[float, float]) -> Rates:
+    return tokens / (end[0] - start[0]), tokens / (end[1] - start[1])
+
+
 class _Timestamps:
     """A transformers streamer that notes when each new token arrives."""
 
     def __init__(self) -> None:
-        self.times: list[float] = []
+        self.times: list[tuple[float, float]] = []
         self.prompt_seen = False
 
     def put(self, value: torch.Tensor) -> None:
         if not self.prompt_seen:  # the first call carries the prompt
             self.prompt_seen = True
             return
-        self.times.append(time.perf_counter())
+        self.times.append(_now())
 
     def end(self) -> None:
         pass
 
 
-def _decode_rate(times: list[float]) -> float:
-    return (len(times) - 1) / (times[-1] - times[0])
-
-
-def ours_prefill(model, ids: torch.Tensor) -> float:
+def ours_prefill(model, ids: torch.Tensor) -> Rates:
     last = torch.tensor([ids.shape[1] - 1])
     with torch.inference_mode():
-        start = time.perf_counter()
+        start = _now()
         model(ids, logits_indices=last)
-        return ids.shape[1] / (time.perf_counter() - start)
+        return _rates(ids.shape[1], start, _now())
 
 
-def theirs_prefill(model, ids: torch.Tensor) -> float:
+def theirs_prefill(model, ids: torch.Tensor) -> Rates:
     with torch.inference_mode():
-        start = time.perf_counter()
+        start = _now()
         model(ids, logits_to_keep=1, use_cache=False)
-        return ids.shape[1] / (time.perf_counter() - start)
+        return _rates(ids.shape[1], start, _now())
 
 
-def ours_decode(model, ids: torch.Tensor, tokens: int) -> float:
+def ours_decode(model, ids: torch.Tensor, tokens: int) -> Rates:
     times = []
     for _ in generate_ids(model, ids[0].tolist(), SamplingParams(max_new_tokens=tokens,
                                                                   temperature=0)):
-        times.append(time.perf_counter())
-    return _decode_rate(times)
+        times.append(_now())
+    return _rates(len(times) - 1, times[0], times[-1])
 
 
-def theirs_decode(model, ids: torch.Tensor, tokens: int) -> float:
+def theirs_decode(model, ids: torch.Tensor, tokens: int) -> Rates:
     streamer = _Timestamps()
     with torch.inference_mode():
         model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens,
                        min_new_tokens=tokens, do_sample=False, streamer=streamer,
                        pad_token_id=2)
-    return _decode_rate(streamer.times)
+    return _rates(len(streamer.times) - 1, streamer.times[0], streamer.times[-1])
 
 
 def load_reference(dtype: torch.dtype):
@@ -117,9 +132,9 @@ def run(config: BenchConfig) -> dict[str, float]:
         for step, dtype_name in enumerate(config.dtypes):
             dtype = getattr(torch, dtype_name)
             ours, _ = load_pretrained(config.model, dtype=dtype)
-            ours.use_decode_layout()
+            ours.optimize_for_inference()
             theirs = load_reference(dtype)
-            samples: dict[str, list[float]] = {k: [] for k in
+            samples: dict[str, list[Rates]] = {k: [] for k in
                                                ("ours_prefill", "theirs_prefill",
                                                 "ours_decode", "theirs_decode")}
             ours_decode(ours, ids, 4)  # warm-up: first-call allocations and kernel choice
@@ -129,12 +144,15 @@ def run(config: BenchConfig) -> dict[str, float]:
                 samples["theirs_prefill"].append(theirs_prefill(theirs, ids))
                 samples["ours_decode"].append(ours_decode(ours, ids, config.decode_tokens))
                 samples["theirs_decode"].append(theirs_decode(theirs, ids, config.decode_tokens))
-            medians = {f"{dtype_name}.{k}_tok_s": statistics.median(v)
-                       for k, v in samples.items()}
-            for phase in ("prefill", "decode"):
-                medians[f"{dtype_name}.{phase}_ratio"] = (
-                    medians[f"{dtype_name}.ours_{phase}_tok_s"]
-                    / medians[f"{dtype_name}.theirs_{phase}_tok_s"])
+            medians = {}
+            for clock_index, clock in enumerate(CLOCKS):
+                for key, values in samples.items():
+                    medians[f"{dtype_name}.{clock}.{key}_tok_s"] = statistics.median(
+                        value[clock_index] for value in values)
+                for phase in ("prefill", "decode"):
+                    medians[f"{dtype_name}.{clock}.{phase}_ratio"] = (
+                        medians[f"{dtype_name}.{clock}.ours_{phase}_tok_s"]
+                        / medians[f"{dtype_name}.{clock}.theirs_{phase}_tok_s"])
             record.log(step, **medians)
             results.update(medians)
             del ours, theirs
@@ -159,13 +177,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bench.model_forward {asdict(config)} threads={torch.get_num_threads()}",
           file=sys.stderr)
     results = run(config)
-    print(f"{'dtype':10s} {'phase':8s} {'ours tok/s':>11s} {'transformers':>13s} {'ratio':>7s}")
+    print(f"{'dtype':10s} {'clock':6s} {'phase':8s} {'ours tok/s':>11s} "
+          f"{'transformers':>13s} {'ratio':>7s}")
     for dtype_name in config.dtypes:
-        for phase in ("prefill", "decode"):
-            print(f"{dtype_name:10s} {phase:8s} "
-                  f"{results[f'{dtype_name}.ours_{phase}_tok_s']:11.1f} "
-                  f"{results[f'{dtype_name}.theirs_{phase}_tok_s']:13.1f} "
-                  f"{results[f'{dtype_name}.{phase}_ratio']:7.2f}x")
+        for clock in CLOCKS:
+            for phase in ("prefill", "decode"):
+                key = f"{dtype_name}.{clock}"
+                print(f"{dtype_name:10s} {clock:6s} {phase:8s} "
+                      f"{results[f'{key}.ours_{phase}_tok_s']:11.1f} "
+                      f"{results[f'{key}.theirs_{phase}_tok_s']:13.1f} "
+                      f"{results[f'{key}.{phase}_ratio']:7.2f}x")
 
 
 if __name__ == "__main__":

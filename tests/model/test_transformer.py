@@ -136,3 +136,17 @@ def test_decode_layout_changes_strides_not_results_or_weight_swapping(make_tiny_
     torch.nn.init.normal_(other.embed.weight)
     model.load_state_dict(other.state_dict())  # in-place weight swap still works
     torch.testing.assert_close(model(ids), other(ids))
+
+
+def test_packed_weights_give_the_same_logits_and_go_stale_on_swap(make_tiny_config):
+    model = _model(make_tiny_config(), dtype=torch.float32)
+    ids = torch.randint(0, 64, (1, 7))
+    with torch.no_grad():
+        before = model(ids)
+        model.pack_for_inference()
+        assert "packed_weight" in model.layers[0].attn.q_proj.__dict__
+        torch.testing.assert_close(model(ids), before)
+        other = _model(make_tiny_config(), dtype=torch.float32)
+        torch.nn.init.normal_(other.layers[1].mlp.up_proj.weight)
+        model.load_state_dict(other.state_dict())
+        torch.testing.assert_close(model(ids), other(ids))  # stale copies are not used

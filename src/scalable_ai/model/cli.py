@@ -96,7 +96,7 @@ def _load(model: str, dtype: str):  # type: ignore[no-untyped-def]
     from scalable_ai.model.registry import load_pretrained
 
     network, tokenizer = load_pretrained(model, dtype=dtype)
-    return network.use_decode_layout(), tokenizer
+    return network.optimize_for_inference(), tokenizer
 
 
 @generate_app.command()

@@ -54,6 +54,22 @@ class AttentionBackend(Protocol):
     ) -> torch.Tensor: ...
 
 
+def project(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``linear(x)``, through the oneDNN-packed copy of its weight when one is current.
+
+    ``Transformer.pack_for_inference`` leaves a packed copy beside each weight, keyed by the
+    weight's storage and version counter: an in-place change (``load_state_dict``, an
+    optimizer step) bumps the version, and the stale copy is then ignored. Gradients never
+    flow through the packed path.
+    """
+    packed = linear.__dict__.get("packed_weight")
+    if packed is not None and not torch.is_grad_enabled():
+        weight = linear.weight
+        if (weight._version, weight.data_ptr()) == linear.__dict__["packed_key"]:
+            return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+    return linear(x)
+
+
 class RMSNorm(nn.Module):
     """Root-mean-square norm: scale by 1/rms(x), then by a learned gain (no mean, no bias)."""
 
@@ -141,9 +157,10 @@ class Attention(nn.Module):
         backend: AttentionBackend | None,
     ) -> torch.Tensor:
         batch, length, _ = x.shape
-        q = self.q_proj(x).view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q = project(self.q_proj, x).view(batch, length, self.n_heads, self.head_dim)
+        k = project(self.k_proj, x).view(batch, length, self.n_kv_heads, self.head_dim)
+        v = project(self.v_proj, x).view(batch, length, self.n_kv_heads, self.head_dim)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q, k = rotary.rotate(q, cos, sin), rotary.rotate(k, cos, sin)
         if backend is not None:
             out = backend.attend(self.layer_index, q, k, v)
@@ -151,7 +168,7 @@ class Attention(nn.Module):
             out = sliding_window_attention(q, k, v, self.sliding_window)
         else:
             out = causal_attention(q, k, v)
-        return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
+        return project(self.o_proj, out.transpose(1, 2).reshape(batch, length, -1))
 
 
 class SwiGLU(nn.Module):
@@ -164,7 +181,8 @@ class SwiGLU(nn.Module):
         self.down_proj = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        return project(self.down_proj,
+                       F.silu(project(self.gate_proj, x)) * project(self.up_proj, x))
 
 
 class Block(nn.Module):
@@ -229,7 +247,20 @@ class Transformer(nn.Module):
             x = layer(x, self.rotary, cos, sin, backend)
         if logits_indices is not None:
             x = x.reshape(batch * length, -1).index_select(0, logits_indices)
-        return self.lm_head(self.norm(x))
+        return project(self.lm_head, self.norm(x))
+
+    def optimize_for_inference(self) -> Transformer:
+        """The faster of the two CPU inference layouts for this model's dtype.
+
+        Measured on the project's 2-core AMD EPYC, 1 thread, CPU time per token (2026-11-26):
+        f32 decode plain 16.3 / decode layout 19.4 / packed 17.3 tok/s; bf16 decode plain 17.4
+        / decode layout 15.8 / packed 24.6 tok/s; prefill fastest packed in both dtypes.
+        """
+        if self.embed.weight.device.type != "cpu":
+            return self
+        if self.embed.weight.dtype == torch.bfloat16:
+            return self.pack_for_inference()
+        return self.use_decode_layout()
 
     @torch.no_grad()
     def use_decode_layout(self) -> Transformer:
@@ -245,6 +276,30 @@ class Transformer(nn.Module):
         for parameter in self.parameters():
             if parameter.dim() == 2 and parameter.is_contiguous():
                 parameter.data = parameter.data.t().contiguous().t()
+        return self
+
+    @torch.no_grad()
+    def pack_for_inference(self) -> Transformer:
+        """Keep a oneDNN-packed copy of every CPU linear weight for no-grad forwards.
+
+        One-token decode is a matrix-vector product per weight, bound by how fast the
+        kernel streams the weight from memory. oneDNN's packed (blocked) layout streamed
+        1.5-1.8x faster than ``F.linear`` in bf16 and faster in f32 on the project's CPU
+        (see ``bench/model_forward.py``). The copies cost one more copy of the linear
+        weights in memory, are not part of the state dict, and go stale (and unused) as
+        soon as a weight changes in place; call again after swapping weights.
+        """
+        supported = {torch.float32}
+        if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            supported.add(torch.bfloat16)
+        if not torch.backends.mkldnn.is_available():
+            return self
+        for module in self.modules():
+            weight = getattr(module, "weight", None)
+            if (isinstance(module, nn.Linear) and weight is not None
+                    and weight.device.type == "cpu" and weight.dtype in supported):
+                module.packed_weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+                module.packed_key = (weight._version, weight.data_ptr())
         return self
 
     def aux_loss(self) -> torch.Tensor:
