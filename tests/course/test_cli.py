@@ -125,3 +125,10 @@ def test_init_and_calendar_on_postgresql(new_postgres_database, tmp_path, monkey
     result = runner.invoke(course_app, ["calendar", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert len([s for s in _summaries(out) if s.startswith("L") and ". " in s]) == 26
+
+
+def test_the_cli_says_when_the_course_clock_is_pinned(database_url, monkeypatch):
+    monkeypatch.setenv("SAI_NOW", "2026-03-05T10:00")
+    result = runner.invoke(course_app, ["init"])
+    assert result.exit_code == 0
+    assert "course clock is pinned at 2026-03-05T10:00:00-08:00" in result.output

@@ -52,6 +52,10 @@ def reported() -> Iterator[None]:
 def database(*, migrate: bool = False) -> Iterator[Session]:
     """One unit of work on ``SAI_DATABASE_URL``; refuses a database that was never created."""
     with reported():
+        clock = course_clock()
+        if clock.pinned:
+            typer.echo(f"note: the course clock is pinned at {clock.now().isoformat()} "
+                       "(SAI_NOW), not the wall clock", err=True)
         engine = make_engine()
         try:
             if migrate:
