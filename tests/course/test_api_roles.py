@@ -150,7 +150,7 @@ STAFF_ALLOWED = [
     ("POST", lambda w: "/groups/propose", lambda w: {"name": "Gamma", "member_ids": []}, 400),
 ]
 
-PUBLIC = ["/course", "/staff", "/assignments", "/milestones", "/lectures", "/calendar.ics",
+PUBLIC = ["/clock", "/course", "/staff", "/assignments", "/milestones", "/lectures", "/calendar.ics",
           "/schedule.md"]
 
 

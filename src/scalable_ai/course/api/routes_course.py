@@ -11,6 +11,7 @@ from sqlalchemy import select
 from scalable_ai.course.api.context import Public, SignedIn
 from scalable_ai.course.api.schemas import (
     AssignmentOut,
+    ClockOut,
     CourseOut,
     LectureMoveIn,
     LectureOut,
@@ -32,6 +33,13 @@ from scalable_ai.errors import NotFound
 
 router = APIRouter(tags=["course"])
 LectureKey = Annotated[str, Path(max_length=16, pattern=r"^[A-Za-z0-9]+$")]
+
+
+@router.get("/clock", response_model=ClockOut,
+            summary="The course clock: now, and whether SAI_NOW pins it (not the wall clock)")
+def course_clock(public: Public) -> ClockOut:
+    clock = public[1]
+    return ClockOut(now=clock.now(), pinned=clock.pinned)
 
 
 @router.get("/course", response_model=CourseOut, summary="The course and its settings")

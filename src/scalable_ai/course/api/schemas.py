@@ -113,6 +113,11 @@ class NewApiTokenOut(BaseModel):
 # --- the course ---------------------------------------------------------------------------
 
 
+class ClockOut(BaseModel):
+    now: datetime
+    pinned: bool
+
+
 class CourseOut(Out):
     code: str
     title: str
