@@ -231,7 +231,9 @@ class ReservationIn(BaseModel):
 
 class ReservationNodeOut(Out):
     node_id: int
+    node: NodeOut
     group_id: int
+    group_name: str
     consented_at: datetime | None
 
 

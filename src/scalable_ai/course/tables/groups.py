@@ -120,3 +120,7 @@ class ReservationNode(Base):
     reservation: Mapped[Reservation] = relationship(back_populates="nodes")
     node: Mapped[Node] = relationship(lazy="joined")
     group: Mapped[Group] = relationship(lazy="joined")
+
+    @property
+    def group_name(self) -> str:
+        return self.group.name
