@@ -118,3 +118,29 @@ def make_engine_with_seed(seed: int):
     engine = make_engine()
     engine.swap_weights(tiny_model(seed=seed).state_dict())
     return engine
+
+
+def _decode_logits(engine, prompt: str) -> tuple[torch.Tensor, list[int]]:
+    """Logits of the first single-token (decode) step after the prompt's prefill."""
+    captured = []
+    execute = engine.runner.execute
+    engine.runner.execute = lambda scheduled: captured.append(execute(scheduled)) or captured[-1]
+    engine.add_request(prompt, GREEDY, request_id="probe")
+    engine.step()
+    engine.step()
+    assert engine.scheduler.running[0].num_computed == len(prompt) + 1
+    sequence = list(engine.requests["probe"].sequences[0].token_ids[:-1])
+    return captured[-1][0].float(), sequence
+
+
+def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
+    prompt = PROMPTS[0]  # fits one step, so the second step is a lone decode token
+    half_logits, tokens = _decode_logits(make_engine(tiny_model(dtype=torch.bfloat16)), prompt)
+    bf16_logits, _ = _decode_logits(
+        make_engine(tiny_model(dtype=torch.bfloat16), half_for_single_token=False), prompt
+    )
+    with torch.no_grad():
+        exact = tiny_model()(torch.tensor([tokens]))[0, -1]
+    scale = exact.abs().max()
+    assert (half_logits - exact).abs().max() / scale < 0.05
+    assert (half_logits - exact).abs().max() <= 1.5 * (bf16_logits - exact).abs().max()

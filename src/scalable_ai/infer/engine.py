@@ -55,6 +55,8 @@ class EngineConfig:
     enable_prefix_caching: bool = True
     #: Fused-projection forward for dense models (``packed_model``); False runs the model's own.
     use_packed_forward: bool = True
+    #: bf16 models decode a lone sequence with f16 copies of the matrices (see packed_model).
+    half_for_single_token: bool = True
 
 
 @dataclass
@@ -145,7 +147,9 @@ class LLMEngine:
             ),
             self.pool,
         )
-        self.runner = ModelRunner(model, self.cache, self.config.use_packed_forward)
+        self.runner = ModelRunner(
+            model, self.cache, self.config.use_packed_forward, self.config.half_for_single_token
+        )
         self.requests: dict[str, Request] = {}
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0

@@ -173,10 +173,16 @@ class ModelRunner:
     forces that path, which the tests use as a cross-check).
     """
 
-    def __init__(self, model: nn.Module, cache: KVCache, use_packed: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, cache: KVCache, use_packed: bool = True,
+        half_for_single_token: bool = True,
+    ) -> None:
         self.model = model
         self.cache = cache
-        self.packed = PackedTransformer(model) if use_packed and supports(model) else None
+        self.packed = (
+            PackedTransformer(model, half_for_single_token)
+            if use_packed and supports(model) else None
+        )
 
     def weights_changed(self) -> None:
         if self.packed is not None:
