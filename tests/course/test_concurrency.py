@@ -1,7 +1,7 @@
 """Concurrent slack-day requests cannot overspend (issue 3: "test with parallel requests on
 PostgreSQL"): eight requests for one group race on real, committed transactions; exactly
 three succeed ("3 total slack days"), never two on one assignment. PostgreSQL serializes them
-with row locks; SQLite (``BEGIN IMMEDIATE``) by its database lock."""
+with row locks; SQLite with its write lock, taken before the use case reads."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_parallel_slack_day_requests_cannot_overspend(kind, request):
     def request(i: int, assignment: str) -> None:
         barrier.wait()
         try:
-            with unit_of_work(factory) as session:
+            with unit_of_work(factory, write=True) as session:  # as the API runs a POST
                 spend_slack_day(session, member_actors[i % 4], group_id=group_id,
                                 assignment=assignment, clock=clock)
             outcomes.append("spent")
@@ -103,7 +103,7 @@ def test_parallel_requests_for_one_node_window_book_it_once(new_postgres_databas
     def request(nodes: list[int]) -> None:
         barrier.wait()
         try:
-            with unit_of_work(session_factory(engine)) as session:
+            with unit_of_work(session_factory(engine), write=True) as session:
                 request_reservation(session, staff, node_ids=nodes, starts_at=start,
                                     ends_at=start + timedelta(hours=4), clock=clock)
             outcomes.append("booked")

@@ -63,7 +63,7 @@ def database(*, migrate: bool = False) -> Iterator[Session]:
             elif current_revision(engine) is None:
                 raise UserError("this database has no course tables yet: run `sai course init`",
                                 field="SAI_DATABASE_URL")
-            with unit_of_work(engine) as session:
+            with unit_of_work(engine, write=True) as session:
                 yield session
         finally:
             engine.dispose()

@@ -6,10 +6,12 @@ SQLite (a file under the data dir) is the default and PostgreSQL is chosen by UR
 returns and rolls back when it raises, so a refused request leaves nothing stored.
 
 SQLite needs four things from us: foreign keys switched on per connection, WAL so that
-readers do not block the writer, a busy timeout, and transactions begun by SQLAlchemy (as
-``BEGIN IMMEDIATE``) rather than by the ``sqlite3`` module, so that SAVEPOINTs behave as on
-PostgreSQL (the recipe from the SQLAlchemy SQLite dialect notes) and concurrent writers
-queue rather than fail.
+readers do not block the writer, a busy timeout, and transactions begun by SQLAlchemy rather
+than by the ``sqlite3`` module, so that SAVEPOINTs behave as on PostgreSQL (the recipe from
+the SQLAlchemy SQLite dialect notes). SQLite has one writer and no row locks: a transaction
+that reads and later writes fails at once ("database is locked") if another writer committed
+in between, so a use case that writes takes the write lock before it reads
+(:func:`take_write_lock`, or ``unit_of_work(..., write=True)``) and then waits its turn.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,10 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at the start, so concurrent use cases queue (up to the
-    # busy timeout) instead of failing when one upgrades a read to a write; SQLite has no row
-    # locks, and WAL still lets readers outside a transaction proceed.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A plain (deferred) BEGIN: a page view only reads and never queues on the one writer.
+    # A use case that writes takes the write lock first (``take_write_lock``).
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str | None = None, **options: Any) -> Engine:
@@ -87,9 +88,21 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def take_write_lock(session: Session) -> None:
+    """SQLite: hold the database's write lock from here to the end of the transaction, so a
+    use case that reads then writes queues behind other writers (``busy_timeout``) instead
+    of failing. A no-op UPDATE takes it through SQLAlchemy. PostgreSQL locks rows instead
+    (``SELECT ... FOR UPDATE`` in the service layer) and needs nothing here."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE courses SET id = id WHERE 1 = 0"))
+
+
 @contextmanager
-def unit_of_work(engine_or_factory: Engine | sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit if the block returns, roll back if it raises."""
+def unit_of_work(
+    engine_or_factory: Engine | sessionmaker[Session], *, write: bool = False
+) -> Iterator[Session]:
+    """One transaction: commit if the block returns, roll back if it raises. ``write``:
+    the block changes data, so on SQLite it takes the write lock before reading."""
     factory = (
         session_factory(engine_or_factory)
         if isinstance(engine_or_factory, Engine)
@@ -97,6 +110,8 @@ def unit_of_work(engine_or_factory: Engine | sessionmaker[Session]) -> Iterator[
     )
     session = factory()
     try:
+        if write:
+            take_write_lock(session)
         yield session
         session.commit()
     except BaseException:

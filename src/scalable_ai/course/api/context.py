@@ -17,6 +17,8 @@ from scalable_ai.course.service import Actor
 from scalable_ai.course.service.credentials import actor_for_api_token
 from scalable_ai.errors import Forbidden, UserError
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 class Unauthenticated(UserError):
     """No credentials, or credentials that do not work."""
@@ -59,12 +61,13 @@ def _signed_in(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Iterator[Call]:
     state = _state(request)
-    with unit_of_work(state.sessions) as session:
+    writes = request.method not in SAFE_METHODS
+    with unit_of_work(state.sessions, write=writes) as session:
         actor = None
         if bearer is not None and bearer.credentials.strip():
             try:
                 actor = actor_for_api_token(session, bearer.credentials.strip(),
-                                            clock=state.clock)
+                                            clock=state.clock, record_use=writes)
             except Forbidden:
                 raise Unauthenticated("the API token is unknown or revoked",
                                       field="Authorization") from None

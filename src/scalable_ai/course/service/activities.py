@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import milestones as slot_rules
 from scalable_ai.course.policy.peer_review import assign_peer_reviews as derange
 from scalable_ai.course.policy.scribing import assign_scribes as deal_scribes
@@ -204,6 +205,7 @@ def sign_up(session: Session, actor: Actor, slot_id: int, *, group_id: int | Non
         group = session.get(Group, mine) if mine is not None else None
     if group is None:
         raise NotFound("no such group: sign-ups are per group", field="group_id")
+    take_write_lock(session)
     slot = session.scalar(select(SignupSlot).where(SignupSlot.id == slot_id).with_for_update())
     if slot is None:
         raise NotFound(f"no sign-up slot with id {slot_id}", field="slot")

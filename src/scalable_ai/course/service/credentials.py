@@ -99,12 +99,16 @@ def create_api_token(
     return row, token
 
 
-def actor_for_api_token(session: Session, token: str, *, clock: Clock) -> Actor:
-    """The actor behind ``Authorization: Bearer <token>``; records when it was last used."""
+def actor_for_api_token(session: Session, token: str, *, clock: Clock,
+                        record_use: bool = True) -> Actor:
+    """The actor behind ``Authorization: Bearer <token>``. ``record_use`` stamps
+    ``last_used_at`` (the API does so for requests that change something: a read takes no
+    write lock)."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or not row.person.active:
         raise Forbidden("the API token is unknown or revoked")
-    row.last_used_at = clock.now()
+    if record_use:
+        row.last_used_at = clock.now()
     return Actor.of(row.person)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import groups as rules
 from scalable_ai.course.policy.nodes import Node as PolicyNode
 from scalable_ai.course.service.actors import (
@@ -48,7 +49,9 @@ def all_policy_groups(session: Session) -> list[rules.Group]:
 
 
 def lock_group(session: Session, group_id: int) -> Group:
-    """The group row, locked for the rest of the transaction (PostgreSQL row lock)."""
+    """The group row, locked for the rest of the transaction (PostgreSQL row lock; on SQLite
+    the database's write lock)."""
+    take_write_lock(session)
     group = session.scalar(
         select(Group)
         .where(Group.id == group_id)
@@ -214,6 +217,7 @@ def confirm_group(session: Session, actor: Actor, group_id: int, *, clock: Clock
 
 
 def _assign_node(session: Session, group: Group) -> None:
+    take_write_lock(session)
     nodes = list(session.scalars(select(Node).order_by(Node.id).with_for_update()))
     assigned = {
         g.name: g.node.name

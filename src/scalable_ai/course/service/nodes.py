@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import groups as group_rules
 from scalable_ai.course.policy import nodes as rules
 from scalable_ai.course.service.actors import (
@@ -91,6 +92,7 @@ def request_reservation(
     wanted = sorted(set(node_ids))
     if len(wanted) != len(node_ids):
         raise UserError("a node appears twice", field="node_ids")
+    take_write_lock(session)
     nodes = list(session.scalars(select(Node).where(Node.id.in_(wanted)).order_by(Node.id)
                                  .with_for_update()))
     missing = set(wanted) - {n.id for n in nodes}

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.service.actors import (
     Actor,
@@ -51,7 +52,9 @@ from scalable_ai.errors import Conflict, NotFound, UserError
 
 
 def lock_people(session: Session, person_ids: Iterable[int]) -> list[Person]:
-    """Lock these people rows (id order) for the rest of the transaction."""
+    """Lock these people rows (id order) for the rest of the transaction (on SQLite: the
+    database's write lock)."""
+    take_write_lock(session)
     return list(session.scalars(
         select(Person).where(Person.id.in_(sorted(set(person_ids)))).order_by(Person.id)
         .with_for_update().execution_options(populate_existing=True)
