@@ -106,3 +106,26 @@ def test_staff_create_one_account_with_a_chosen_password(demo_platform):
         "csrf_token": token, "name": "Joy Buolamwini", "email": "joy@example.edu",
         "role": "student", "password": "joy-password-9"})
     sign_in(demo_platform.new_client(), "joy@example.edu", "joy-password-9")
+
+
+def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(demo_platform):
+    student = demo_platform.new_client()
+    sign_in(student, *STUDENT)
+    sign_in(demo_platform.client, *STAFF)
+    roster = demo_platform.client.get("/staff/roster").text
+    person_id = re.search(r'action="/staff/roster/(\d+)/active"[^<]*<input[^>]*>'
+                          r'<input type="hidden" name="active" value="no"><button[^>]*'
+                          r'aria-label="Deactivate Ada Ng"', roster).group(1)
+    post_form(demo_platform.client, "/staff/roster", f"/staff/roster/{person_id}/active",
+              {"active": "no"})
+    assert student.get("/").status_code == 303
+    page = demo_platform.new_client()
+    token = csrf_of(page.get("/sign-in").text)
+    answer = page.post("/sign-in", data={"email": STUDENT[0], "password": STUDENT[1],
+                                         "csrf_token": token})
+    assert answer.status_code == 401
+
+
+def test_an_unknown_address_gets_a_page_not_json(demo_platform):
+    answer = demo_platform.client.get("/no/such/page")
+    assert answer.status_code == 404 and "There is no page at this address" in answer.text

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import make_engine, session_factory
@@ -91,6 +92,16 @@ def _install_error_pages(app: FastAPI) -> None:
         titles = {403: "Not allowed", 404: "Not found", 409: "Not possible"}
         return _error_page(request, exc.status_code, titles.get(exc.status_code, "Cannot do that"),
                            str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        titles = {404: "Not found", 405: "Not allowed"}
+        message = ("There is no page at this address." if exc.status_code == 404
+                   else str(exc.detail))
+        return _error_page(request, exc.status_code,
+                           titles.get(exc.status_code, "Cannot do that"), message)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -131,6 +131,35 @@ def import_roster(visit: VisitDep, form: FormDep) -> Response:
     return _roster_page(visit, created)
 
 
+@router.post("/roster/{person_id}/password")
+def reset_password(visit: VisitDep, form: FormDep, person_id: int) -> Response:
+    """A new one-time password for someone who forgot theirs (shown once, to staff)."""
+    visit.staff()
+    try:
+        visit.begin_write()
+        person = people_service.show_person(visit.db, visit.actor(), person_id)
+        password = secrets.token_urlsafe(9)
+        people_service.set_password_hash(visit.db, visit.actor(), person.id,
+                                         hash_password(password), clock=visit.state.clock)
+        created = [(person.name, person.email, password)]
+        visit.db.commit()
+    except UserError as exc:
+        visit.db.rollback()
+        return visit.redirect("/staff/roster", error=str(exc))
+    return _roster_page(visit, created)
+
+
+@router.post("/roster/{person_id}/active")
+def set_active(visit: VisitDep, form: FormDep, person_id: int) -> Response:
+    """Deactivate (they can no longer sign in; their record stays) or reactivate."""
+    visit.staff()
+    active = form.get("active") == "yes"
+    return visit.act(lambda: people_service.update_person(
+        visit.db, visit.actor(), person_id, active=active, clock=visit.state.clock),
+        back="/staff/roster",
+        ok=lambda p: f"{p.name} can {'now' if active else 'no longer'} sign in.")
+
+
 @router.get("/groups")
 def groups_page(visit: VisitDep) -> Response:
     visit.staff()
