@@ -144,9 +144,22 @@ def test_packed_weights_give_the_same_logits_and_go_stale_on_swap(make_tiny_conf
     with torch.no_grad():
         before = model(ids)
         model.pack_for_inference()
-        assert "packed_weight" in model.layers[0].attn.q_proj.__dict__
+        assert "inference_copies" in model.layers[0].attn.q_proj.__dict__
         torch.testing.assert_close(model(ids), before)
         other = _model(make_tiny_config(), dtype=torch.float32)
         torch.nn.init.normal_(other.layers[1].mlp.up_proj.weight)
         model.load_state_dict(other.state_dict())
         torch.testing.assert_close(model(ids), other(ids))  # stale copies are not used
+
+
+def test_bfloat16_inference_copies_match_plain_bfloat16(make_tiny_config):
+    model = _model(make_tiny_config(), dtype=torch.bfloat16)
+    ids = torch.randint(0, 64, (1, 7))
+    cache_free = model(ids).float()
+    with torch.no_grad():
+        model.pack_for_inference()
+        cache = KVCache(model, batch_size=1, max_len=7)
+        prefill = model(ids[:, :6], backend=cache)  # packed bf16 path
+        step = model(ids[:, 6:], positions=torch.tensor([[6]]), backend=cache)  # f16 path
+    torch.testing.assert_close(torch.cat([prefill, step], 1).float(), cache_free,
+                               atol=0.05, rtol=0.05)

@@ -35,6 +35,7 @@ weights in place.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -54,19 +55,30 @@ class AttentionBackend(Protocol):
     ) -> torch.Tensor: ...
 
 
-def project(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``linear(x)``, through the oneDNN-packed copy of its weight when one is current.
+@dataclass
+class InferenceCopies:
+    """Faster-to-read copies of one linear weight, valid while ``key`` matches the weight."""
 
-    ``Transformer.pack_for_inference`` leaves a packed copy beside each weight, keyed by the
-    weight's storage and version counter: an in-place change (``load_state_dict``, an
-    optimizer step) bumps the version, and the stale copy is then ignored. Gradients never
-    flow through the packed path.
+    key: tuple[int, int]  # (version counter, data pointer) of the weight they were made from
+    packed: torch.Tensor | None  # oneDNN blocked layout, for multi-token steps
+    half: torch.Tensor | None  # float16, for single-token steps of a bf16 model
+
+
+def project(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``linear(x)``, through the copies ``Transformer.pack_for_inference`` made when current.
+
+    The copies are keyed by the weight's storage and version counter: an in-place change
+    (``load_state_dict``, an optimizer step) bumps the version and the stale copies are then
+    ignored. Gradients never flow through them (no-grad forwards only).
     """
-    packed = linear.__dict__.get("packed_weight")
-    if packed is not None and not torch.is_grad_enabled():
+    copies = linear.__dict__.get("inference_copies")
+    if copies is not None and not torch.is_grad_enabled():
         weight = linear.weight
-        if (weight._version, weight.data_ptr()) == linear.__dict__["packed_key"]:
-            return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+        if (weight._version, weight.data_ptr()) == copies.key:
+            if copies.half is not None and x.numel() == x.shape[-1]:
+                return F.linear(x.to(torch.float16), copies.half).to(x.dtype)
+            if copies.packed is not None:
+                return torch.ops.mkldnn._linear_pointwise(x, copies.packed, None, "none", [], "")
     return linear(x)
 
 
@@ -250,11 +262,11 @@ class Transformer(nn.Module):
         return project(self.lm_head, self.norm(x))
 
     def optimize_for_inference(self) -> Transformer:
-        """The faster of the two CPU inference layouts for this model's dtype.
+        """The fastest CPU inference path measured for this model's dtype.
 
-        Measured on the project's 2-core AMD EPYC, 1 thread, CPU time per token (2026-11-26):
-        f32 decode plain 16.3 / decode layout 19.4 / packed 17.3 tok/s; bf16 decode plain 17.4
-        / decode layout 15.8 / packed 24.6 tok/s; prefill fastest packed in both dtypes.
+        SmolLM2-135M on the project's 2-core AMD EPYC, 1 thread, CPU time (2026-11-26),
+        decode / prefill tokens/s: f32 plain 16.3 / 330, decode layout 19-21 / 330, packed
+        17.3 / 345; bf16 plain 17-18 / 580, packed + f16 single-token copies 30 / 624.
         """
         if self.embed.weight.device.type != "cpu":
             return self
@@ -280,26 +292,32 @@ class Transformer(nn.Module):
 
     @torch.no_grad()
     def pack_for_inference(self) -> Transformer:
-        """Keep a oneDNN-packed copy of every CPU linear weight for no-grad forwards.
+        """Keep faster-to-read copies of every CPU linear weight for no-grad forwards.
 
-        One-token decode is a matrix-vector product per weight, bound by how fast the
-        kernel streams the weight from memory. oneDNN's packed (blocked) layout streamed
-        1.5-1.8x faster than ``F.linear`` in bf16 and faster in f32 on the project's CPU
-        (see ``bench/model_forward.py``). The copies cost one more copy of the linear
-        weights in memory, are not part of the state dict, and go stale (and unused) as
-        soon as a weight changes in place; call again after swapping weights.
+        A decode step multiplies each weight by one vector, so its speed is how fast the
+        kernel streams the weight. On the project's AMD CPU (1 thread, CPU time, 2026-11-26)
+        oneDNN's packed layout streams bf16 ~1.7x faster than ``F.linear`` (13.5 vs 7.7 GB/s)
+        and speeds up prefill ~10%; for a single token, torch's float16 matrix-vector kernel
+        is faster still (15.5 GB/s), and bf16 -> f16 keeps every bit of a weight's mantissa
+        (7 -> 10 bits) for weights above f16's 6e-5 normal range. So a bf16 model gets packed
+        copies for multi-token steps and f16 copies for single-token steps; f32 models get
+        packed copies only. Costs up to two extra copies of the linear weights in memory;
+        the copies are not in the state dict and go stale (unused) when a weight changes in
+        place: call again after swapping weights.
         """
-        supported = {torch.float32}
-        if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            supported.add(torch.bfloat16)
-        if not torch.backends.mkldnn.is_available():
-            return self
+        mkldnn = torch.backends.mkldnn.is_available()
+        packable = {torch.float32}
+        if mkldnn and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            packable.add(torch.bfloat16)
         for module in self.modules():
             weight = getattr(module, "weight", None)
-            if (isinstance(module, nn.Linear) and weight is not None
-                    and weight.device.type == "cpu" and weight.dtype in supported):
-                module.packed_weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
-                module.packed_key = (weight._version, weight.data_ptr())
+            if not isinstance(module, nn.Linear) or weight is None or weight.device.type != "cpu":
+                continue
+            packed = (torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+                      if mkldnn and weight.dtype in packable else None)
+            half = weight.to(torch.float16) if weight.dtype == torch.bfloat16 else None
+            module.inference_copies = InferenceCopies(
+                key=(weight._version, weight.data_ptr()), packed=packed, half=half)
         return self
 
     def aux_loss(self) -> torch.Tensor:
