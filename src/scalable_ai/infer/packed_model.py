@@ -15,7 +15,8 @@ matrix-*vector* product on this course's AMD CPUs runs at about half the speed o
 f16 matrix-*matrix* product is several times slower than bf16's. So a bf16 model keeps f16
 copies of its matrices and uses them only when a step has a single token; f16 keeps more
 mantissa bits than bf16 (10 vs 7), so this loses no precision on the weights (llama.cpp runs
-F16 the same way). Activations stay bf16 between the products.
+F16 the same way). Activations stay bf16 between the products. Steps with more tokens use
+bf16 matrices prepacked for oneDNN, which gives the same numbers as ``F.linear`` faster.
 
 The packed matrices are built from the model's own parameters (the seam's documented module
 layout) and rebuilt by :meth:`PackedTransformer.repack` after weights change. Models the pack
@@ -70,6 +71,7 @@ class PackedTransformer:
         )
         self.half_layers: list[PackedLayer] = []
         self.half_lm_head: torch.Tensor | None = None
+        self.use_onednn = _onednn_bf16_available(model.embed.weight)
         config = model.config
         self.n_heads, self.n_kv_heads = config.n_heads, config.n_kv_heads
         self.head_dim = config.head_size
@@ -99,6 +101,12 @@ class PackedTransformer:
                 for layer in self.layers
             ]
             self.half_lm_head = self.model.lm_head.weight.detach().to(torch.float16)
+        self.lm_head = self.model.lm_head.weight.detach()
+        if self.use_onednn:
+            for layer in self.layers:
+                for name in ("qkv", "o", "gate_up", "down"):
+                    setattr(layer, name, _onednn_pack(getattr(layer, name)))
+            self.lm_head = _onednn_pack(self.lm_head)
 
     def rope_tables(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple:
         """cos and sin, (T, 1, D/2), from the model's own (possibly scaled) frequencies."""
@@ -122,7 +130,7 @@ class PackedTransformer:
         cos, sin = self.rope_tables(positions, x.dtype)
         dim = (x.shape[-1],)
         half = tokens == 1 and self.half_for_single_token
-        linear = _half_linear if half else F.linear
+        linear = _half_linear if half else _onednn_linear if self.use_onednn else F.linear
         layers = self.half_layers if half else self.layers
         for index, (layer, matrices) in enumerate(zip(self.layers, layers, strict=True)):
             h = F.rms_norm(x, dim, layer.attn_norm, self.eps)
@@ -139,9 +147,34 @@ class PackedTransformer:
         x = model.norm(x.index_select(0, logits_indices))
         if half and self.half_lm_head is not None:
             return _half_linear(x, self.half_lm_head)
-        return model.lm_head(x)
+        return linear(x, self.lm_head)
 
 
 def _half_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``x @ weight.T`` through torch's f16 matrix-vector kernel, in and out in x's dtype."""
     return F.linear(x.to(torch.float16), weight).to(x.dtype)
+
+
+def _onednn_bf16_available(weight: torch.Tensor) -> bool:
+    """bf16 weights on a CPU whose torch has oneDNN (mkldnn): prepacked products apply."""
+    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
+        return False
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        probe = torch.ones(8, 8, dtype=torch.bfloat16)
+        _onednn_linear(torch.ones(1, 8, dtype=torch.bfloat16), _onednn_pack(probe))
+    except (RuntimeError, AttributeError):
+        return False
+    return True
+
+
+def _onednn_pack(weight: torch.Tensor) -> torch.Tensor:
+    """The weight reordered once into oneDNN's blocked layout (as torch.compile's CPU
+    "freezing" does); the product is the same bf16 arithmetic, ~1.7x faster here for 1-16
+    rows (2026-11-26: 1536x576, 16 rows, 200 us instead of 347 us of CPU time)."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), 16)
+
+
+def _onednn_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, None, "none", [], "")
