@@ -144,3 +144,10 @@ def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
     scale = exact.abs().max()
     assert (half_logits - exact).abs().max() / scale < 0.05
     assert (half_logits - exact).abs().max() <= 1.5 * (bf16_logits - exact).abs().max()
+
+
+def test_bf16_prepacked_batched_steps_give_the_models_own_tokens():
+    packed = make_engine(tiny_model(dtype=torch.bfloat16), half_for_single_token=False)
+    assert packed.runner.packed is not None and packed.runner.packed.use_onednn
+    seam = make_engine(tiny_model(dtype=torch.bfloat16), use_packed_forward=False)
+    assert packed.generate(PROMPTS, GREEDY) == seam.generate(PROMPTS, GREEDY)
