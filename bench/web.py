@@ -355,6 +355,32 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
         shutil.rmtree(work, ignore_errors=True)
 
 
+def plot(results: dict[str, dict[str, object]], out: Path) -> None:
+    """p50/p99 latency and request rate against simulated users, one line per database."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (latency, rate) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for kind, result in results.items():
+        steps = result["steps"]
+        users = [r["users"] for r in steps]  # type: ignore[union-attr]
+        latency.plot(users, [r["p99_ms"] for r in steps], marker="o", label=f"{kind} p99")  # type: ignore[union-attr]
+        latency.plot(users, [r["p50_ms"] for r in steps], marker=".", linestyle="--",  # type: ignore[union-attr]
+                     label=f"{kind} p50")
+        rate.plot(users, [r["rate_per_s"] for r in steps], marker="o", label=kind)  # type: ignore[union-attr]
+    latency.axhline(P99_TARGET_MS, color="red", linewidth=1, label="p99 target")
+    latency.set(xlabel="simulated students", ylabel="latency (ms)", yscale="log")
+    rate.set(xlabel="simulated students", ylabel="requests / s")
+    for axis in (latency, rate):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -387,6 +413,8 @@ def main() -> None:
                 summary[f"{kind}_50_users_p99_ms"] = fifty["p99_ms"]
                 summary[f"{kind}_50_users_p50_ms"] = fifty["p50_ms"]
                 summary[f"{kind}_50_users_errors"] = fifty["errors"]
+        summary["load_average_at_end"] = os.getloadavg()[0]
+        plot(results, run.artifact("latency.png"))
         run.summary(**summary)
         print(f"run {run.id}: {summary}")
 

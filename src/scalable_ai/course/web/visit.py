@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.web.rendering import render_template
 from scalable_ai.course.web.security import (
     SESSION_COOKIE,
@@ -88,17 +88,15 @@ class Visit:
             self.db.expire(row)
 
     def begin_write(self) -> None:
-        """Start the use case's transaction with the write lock held (SQLite only).
+        """End the page's read snapshot and start the use case's transaction holding the
+        write lock (``course.db.take_write_lock``; SQLite only, PostgreSQL locks rows).
 
-        SQLite lets one connection write at a time. A transaction that reads first and
-        writes later fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT) if another
-        writer committed in between; one that takes the lock first waits its turn
-        (``busy_timeout``). A no-op UPDATE is the portable way to take it through SQLAlchemy,
-        which issues the plain BEGIN itself. PostgreSQL locks rows and needs nothing here.
+        SQLite lets one connection write at a time: a transaction that read first and
+        writes later fails at once ("database is locked") if another writer committed in
+        between, while one that takes the lock first waits its turn (``busy_timeout``).
         """
         self.db.rollback()
-        if self.db.get_bind().dialect.name == "sqlite":
-            self.db.execute(text("UPDATE people SET id = id WHERE 1 = 0"))
+        take_write_lock(self.db)
 
     def person(self) -> Person:
         """The signed-in person; anyone else is sent to the sign-in page and back here."""
