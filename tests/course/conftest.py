@@ -10,6 +10,7 @@ run as root, since PostgreSQL refuses to run as root).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -45,10 +46,14 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 class ThrowawayCluster:
-    """A PostgreSQL cluster in a temporary folder, stopped and deleted at the end."""
+    """A PostgreSQL cluster in a temporary folder, stopped and deleted at the end (also at
+    interpreter exit). Its folder records the test process that owns it, so a later run
+    stops clusters left behind by a run that was killed."""
 
     def __init__(self) -> None:
+        reap_orphaned_clusters()
         self.folder = Path(tempfile.mkdtemp(prefix="sai-pg-"))
+        (self.folder / "owner.pid").write_text(str(os.getpid()))
         self.port = _free_port()
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
@@ -65,15 +70,32 @@ class ThrowawayCluster:
                           "-l", str(self.folder / "log"), "start"]),
             check=True, capture_output=True,
         )
+        atexit.register(self.stop)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
+        stop_cluster(self.folder)
+
+
+def stop_cluster(folder: Path) -> None:
+    if (folder / "data").exists():
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m",
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m",
                           "immediate", "stop"]),
             capture_output=True,
         )
-        shutil.rmtree(self.folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def reap_orphaned_clusters() -> None:
+    """Stop clusters of this fixture whose owning test process no longer exists."""
+    for owner in Path(tempfile.gettempdir()).glob("sai-pg-*/owner.pid"):
+        try:
+            os.kill(int(owner.read_text()), 0)
+        except ProcessLookupError:
+            stop_cluster(owner.parent)
+        except (OSError, ValueError):
+            continue
 
 
 @pytest.fixture(scope="session")
