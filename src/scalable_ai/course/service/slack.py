@@ -138,8 +138,11 @@ def reverse_slack_day(
     row = session.get(SlackDayUse, use_id)
     if row is None:
         raise NotFound(f"no slack-day entry with id {use_id}", field="slack_day")
-    rules.reverse_slack_day(policy_entry(row, {row.person_id: ""}, {}, {row.assignment_id: ""}),
-                            actor.label, actor.is_staff, clock.now(), reason)
+    person, assignment = session.get(Person, row.person_id), session.get(Assignment,
+                                                                         row.assignment_id)
+    entry = policy_entry(row, {row.person_id: person.email if person else ""}, {},
+                         {row.assignment_id: assignment.key if assignment else ""})
+    rules.reverse_slack_day(entry, actor.label, actor.is_staff, clock.now(), reason)
     same = session.scalars(select(SlackDayUse).where(
         SlackDayUse.assignment_id == row.assignment_id, SlackDayUse.spent_at == row.spent_at,
         SlackDayUse.revoked_at.is_(None),
