@@ -119,12 +119,8 @@ def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
             confirm_slack_day=bool(form.get("confirm_slack_day")), link=chosen,
             clock=visit.state.clock)
 
-    def message(row: Submission) -> str:
-        spent = " A slack day was spent: the deadline moved 24 hours." if (
-            row.slack_day_used) else ""
-        return f"Submitted {key.upper()} ({row.deadline_reason}).{spent}"
-
-    return visit.act(use_case, back=back, ok=message)
+    return visit.act(use_case, back=back,
+                     ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason}).")
 
 
 @router.get("/uploads/{digest}/{name}")
