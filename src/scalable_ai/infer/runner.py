@@ -109,6 +109,27 @@ def build_layout(
     )
 
 
+def decode_attention(
+    q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """One query per sequence: q (B, Hq, D) over keys/values (B, L, Hkv, D) -> (B, Hq, D).
+
+    Written as two small batched products in f32 rather than ``scaled_dot_product_attention``,
+    whose CPU kernel is tiled for long queries and spent ~0.9 ms per layer on 16 one-token
+    queries here (15% of a decode step). Query head ``h`` reads key/value head ``h // G``
+    (grouped-query attention, as ``enable_gqa`` does).
+    """
+    batch, n_heads, head_dim = q.shape
+    n_kv_heads = keys.shape[2]
+    grouped = q.reshape(batch, n_kv_heads, n_heads // n_kv_heads, head_dim).float()
+    scores = grouped @ keys.permute(0, 2, 3, 1).float()  # (B, Hkv, G, L)
+    scores = scores * head_dim**-0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    out = scores.softmax(dim=-1) @ values.transpose(1, 2).float()  # (B, Hkv, G, D)
+    return out.reshape(batch, n_heads, head_dim).to(q.dtype)
+
+
 class PagedAttentionBackend:
     """The model's attention backend for one step: writes new K/V, attends over the pages."""
 
@@ -140,12 +161,9 @@ class PagedAttentionBackend:
             assert layout.decode_slots is not None
             shape = (*layout.decode_slots.shape, *key_store.shape[1:])
             flat = layout.decode_slots.view(-1)
-            keys = key_store.index_select(0, flat).view(shape).transpose(1, 2)
-            values = value_store.index_select(0, flat).view(shape).transpose(1, 2)
-            out = F.scaled_dot_product_attention(
-                q[:n].unsqueeze(2), keys, values, attn_mask=layout.decode_mask, enable_gqa=True
-            )
-            parts.append(out.squeeze(2))  # (B_d, Hq, D)
+            keys = key_store.index_select(0, flat).view(shape)
+            values = value_store.index_select(0, flat).view(shape)
+            parts.append(decode_attention(q[:n], keys, values, layout.decode_mask))
         for segment in layout.prefills:
             seg_q = q[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
             if segment.slots is None:
