@@ -101,6 +101,22 @@ def build_cli() -> click.Group:
     return click.version_option(__version__, prog_name="sai")(group)
 
 
+def _exit_code_of(exc: BaseException) -> int | None:
+    """Exit codes of click's control-flow exceptions, from click itself or from the copy of
+    click that typer (>= 0.29) vendors: both have ``Exit``, ``Abort`` and ``ClickException``
+    (with ``show()``), but they are different classes."""
+    name = type(exc).__name__
+    if name == "Exit" and hasattr(exc, "exit_code"):
+        return int(exc.exit_code)
+    if name == "Abort":
+        click.echo("aborted", err=True)
+        return 130
+    if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # ClickException, UsageError, ...
+        exc.show()
+        return int(exc.exit_code)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run ``sai``; user errors become one line and exit code 2."""
     cli = build_cli()
@@ -109,14 +125,11 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except Exception as exc:
+        code = _exit_code_of(exc)
+        if code is None:
+            raise
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,16 @@ def test_roofline_benchmark_writes_a_run():
     assert result.returncode == 0, result.stderr
     listing = sai("runs", "list", "--command", "bench.roofline")
     assert "read_gb_s" in listing.stdout
+
+
+@pytest.mark.parametrize("verb", ["runs", "doctor", "course", "model", "serve"])
+def test_every_verb_help_exits_cleanly(verb):
+    result = sai(verb, "--help")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "Usage: sai" in result.stdout
+
+
+def test_a_missing_argument_is_a_usage_error_not_a_traceback():
+    result = sai("runs", "show")
+    assert result.returncode == 2 and "Missing argument" in result.stderr
+    assert "Traceback" not in result.stderr
