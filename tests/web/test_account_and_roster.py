@@ -33,6 +33,7 @@ def test_the_calendar_feed_works_without_signing_in_and_lists_the_lectures(demo_
     titles = [str(e.get("summary")) for e in Calendar.from_ical(answer.content).walk("VEVENT")]
     assert "L1. Course Overview and the Modern AI Stack" in titles
     assert any(t.startswith("A3 due") for t in titles)
+    assert any(t.startswith("You scribe L") for t in titles)  # the owner's own entries
 
 
 def test_a_revoked_calendar_link_stops_working(demo_platform):

@@ -9,14 +9,15 @@ because calendar apps poll it without signing in.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from scalable_ai.course.calendar import course_calendar
 from scalable_ai.course.clock import BERKELEY
+from scalable_ai.course.policy.schedule import UID_DOMAIN, CourseEvent, EventKind
 from scalable_ai.course.service.credentials import person_for_calendar_token
-from scalable_ai.course.service.schedule import calendar_ics
 from scalable_ai.course.web.visit import Visit, open_visit
 from scalable_ai.errors import NotFound, UserError
 
@@ -52,6 +53,29 @@ def schedule(visit: VisitDep, week: str | None = None, view: str = "week") -> Re
         this_week=_monday(today).isoformat(), meeting=spec.meeting)
 
 
+def personal_events(visit: Visit, person: Any) -> list[CourseEvent]:
+    """The feed owner's own entries on top of the course's: the lectures they scribe and
+    their group's checkoff slots (stable UIDs, so calendar apps update rather than
+    duplicate them)."""
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.groups import my_group
+    from scalable_ai.course.web import panels
+
+    actor = Actor.of(person)
+    mine: list[CourseEvent] = []
+    for lecture, _row in panels.my_scribe_lectures(visit.db, actor, person.id):
+        mine.append(CourseEvent(
+            uid=f"scribe-{lecture.key}-{person.id}@{UID_DOMAIN}", kind=EventKind.EVENT,
+            title=f"You scribe L{lecture.number}. {lecture.title}", day=lecture.held_on,
+            description="Scribe notes for this lecture (2 per student)"))
+    for slot in panels.my_checkoffs(visit.db, actor, my_group(visit.db, actor)):
+        mine.append(CourseEvent(
+            uid=f"slot-{slot.id}-{person.id}@{UID_DOMAIN}", kind=EventKind.EVENT,
+            title=f"Checkoff ({slot.kind.replace('_', ' ')})", day=slot.starts_at.date(),
+            starts_at=slot.starts_at, ends_at=slot.ends_at, location=slot.location))
+    return mine
+
+
 @router.get("/calendar/{token}.ics")
 def calendar_feed(visit: VisitDep, token: str) -> Response:
     """The iCalendar feed: works without a session, refuses a revoked or unknown token."""
@@ -59,7 +83,8 @@ def calendar_feed(visit: VisitDep, token: str) -> Response:
     if person is None:
         raise NotFound("this calendar link is unknown or was revoked; make a new one on your "
                        "account page", field="token")
-    body = calendar_ics(visit.db, clock=visit.state.clock)
+    spec, events = visit.state.schedule.current(visit.db)
+    body = course_calendar(spec, visit.now, [*events, *personal_events(visit, person)])
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": 'inline; filename="scalable-ai.ics"',
                              "Cache-Control": "private, max-age=300"})
