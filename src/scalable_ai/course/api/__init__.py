@@ -62,6 +62,10 @@ def create_api(
                                     clock=clock or clock_from_env(), cookie_actor=cookie_actor)
     for module in (routes_people, routes_course, routes_groups, routes_work):
         api.include_router(module.router)
+    # Imported here: the community routes import this package's context and schemas.
+    from scalable_ai.course.community.api import router as community_router
+
+    api.include_router(community_router)
 
     @api.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:
