@@ -138,7 +138,7 @@ class Visit:
     # Responses ---------------------------------------------------------------------------
 
     def page(self, template: str, *, title: str, active: str = "", status_code: int = 200,
-             **context: Any) -> HTMLResponse:
+             **context: Any) -> Response:
         me = self.signed_in()
         values = {
             "title": title,

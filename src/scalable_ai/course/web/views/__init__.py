@@ -6,7 +6,9 @@ import importlib
 
 from fastapi import FastAPI
 
-VIEW_MODULES = ("account", "dashboard", "runs", "groups", "assignments", "schedule", "nodes", "staff", "staff_board", "activities", "playground")
+VIEW_MODULES: tuple[str, ...] = (
+    "account", "dashboard", "runs", "groups", "assignments", "schedule", "nodes", "staff",
+    "staff_board", "activities", "playground")
 VIEW_MODULES += ("community_index",)  # issue 5: Q&A, questionnaire, notes, project, site
 
 

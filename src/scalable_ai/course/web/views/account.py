@@ -59,8 +59,8 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
     limiter.record_success(email)
     person_id = person.id
     visit.begin_write()
-    person = visit.db.get(type(person), person_id)
-    token = start_web_session(visit.db, person, clock=visit.state.clock)
+    token = start_web_session(visit.db, visit.db.get_one(type(person), person_id),
+                              clock=visit.state.clock)
     visit.db.commit()
     visit.session.sign_in(token)
     return visit.redirect(next_url)

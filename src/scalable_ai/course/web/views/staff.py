@@ -49,7 +49,7 @@ def overview(visit: VisitDep) -> Response:
 def _roster_page(visit: Visit, created: list[tuple[str, str, str]] | None = None) -> Response:
     people = people_service.list_people(visit.db, visit.actor())
     groups = {g.id: g for g in group_service.list_groups(visit.db, visit.actor())}
-    group_of = {p.id: groups.get(current_group_id(visit.db, p.id)) for p in people}
+    group_of = {p.id: groups.get(current_group_id(visit.db, p.id) or 0) for p in people}
     return visit.page("staff/roster.html", title="Roster", active="/staff/roster",
                       people=people, group_of=group_of, created=created or [])
 

@@ -51,7 +51,7 @@ def node_board(visit: VisitDep) -> Response:
         left, right = max(left, 0.0), min(right, 1.0)
         return round(left * 100, 2), round(max(right - left, 0.004) * 100, 2)
 
-    lanes = {n.id: [] for n in nodes}
+    lanes: dict[int, list[tuple[Any, tuple[float, float]]]] = {n.id: [] for n in nodes}
     for row in reservations:
         if row.cancelled_at is not None:
             continue
