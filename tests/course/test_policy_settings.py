@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scalable_ai.course.policy.settings import (
     AssignmentPartWeights,
@@ -70,3 +73,61 @@ def test_nested_settings_from_plain_data():
     with pytest.raises(UserError) as info:
         settings_from_dict({"satisfactory": {"exam": 50}})
     assert info.value.field == "settings.satisfactory.exam"
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"deadline_time": 99999}, "settings.deadline_time"),
+    ({"deadline_time": True}, "settings.deadline_time"),
+    ({"deadline_time": None}, "settings.deadline_time"),
+    ({"peer_review_weight": "a"}, "settings.peer_review_weight"),
+    ({"peer_review_weight": float("nan")}, "settings.peer_review_weight"),
+    ({"letter_cutoffs": [None]}, "settings.letter_cutoffs"),
+    ({"letter_cutoffs": [["A", "x"], ["F", 0]]}, "settings.letter_cutoffs"),
+    ({"letter_cutoffs": {"A": 10**400, "F": 0}}, "settings.letter_cutoffs"),
+    ({"timezone": None}, "settings.timezone"),
+    ({"timezone": "x" * 5000}, "settings.timezone"),
+    ({"slack_pool": ["per_group"]}, "settings.slack_pool"),
+    ({"satisfactory": {"scribing": 10**400}}, "settings.satisfactory.scribing"),
+    ({"group_size_min": "4"}, "settings.group_size_min"),
+    ({"rendezvous_port": 70000}, "settings.rendezvous_port"),
+])
+def test_wrongly_typed_settings_are_refused_naming_the_field(data, field):
+    with pytest.raises(UserError) as info:
+        settings_from_dict(data)
+    assert info.value.field == field
+
+
+def test_settings_that_are_not_a_mapping_are_refused():
+    with pytest.raises(UserError) as info:
+        settings_from_dict(["deadline_time"])  # type: ignore[arg-type]
+    assert info.value.field == "settings"
+
+
+@pytest.mark.parametrize("name", ["reservation_max_hours", "slack_day_hours"])
+def test_a_window_in_hours_is_bounded_by_a_year(name):
+    """"A bounded window of time": an hour setting past a year is refused with a message,
+    rather than overflowing the timedelta a reservation or slack day is checked with."""
+    assert getattr(settings_from_dict({name: 366 * 24}), name) == 366 * 24
+    with pytest.raises(UserError, match="at most 8784 hours") as info:
+        settings_from_dict({name: 10**12})
+    assert info.value.field == f"settings.{name}"
+
+
+_plain_data = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from([f.name for f in dataclasses.fields(CourseSettings)]),
+       value=_plain_data)
+def test_any_plain_value_of_a_setting_is_accepted_or_refused_naming_a_setting(name, value):
+    """Whatever a staff member types (CLI YAML, API JSON), the answer is a valid setting or a
+    UserError naming a setting, never a TypeError or OverflowError from inside a rule."""
+    try:
+        settings_from_dict({name: value})
+    except UserError as error:
+        assert (error.field or "").startswith("settings.")

@@ -10,6 +10,7 @@ percentages in ``[0, 100]`` everywhere in the course.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -130,24 +131,61 @@ def _fail(name: str, reason: str) -> UserError:
     return UserError(reason, field=f"settings.{name}")
 
 
+# The longest an hour-valued setting may be: a year. A reservation is "a bounded window of
+# time" and a slack day extends a deadline by hours, both inside one semester; without a bound
+# a large value overflows Python's timedelta (about 2.4e10 hours) instead of being refused.
+MAX_SETTING_HOURS = 366 * 24
+# TCP ports are 16-bit; torchrun's rendezvous endpoint must be one.
+MAX_PORT = 65535
+
+
+def _is_whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number (an int, or a float that is not NaN or infinite); bools are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _require_fraction(name: str, value: Any, *, low: float, high: float, what: str) -> None:
+    if not _is_number(value) or not low <= value <= high:
+        raise _fail(name, f"must be {what} between {low:g} and {high:g}, got {value!r}")
+
+
 def validate_settings(s: CourseSettings) -> None:
-    """Reject settings that no rule could apply, naming the field."""
+    """Reject settings that no rule could apply, naming the field. Wrongly typed values
+    (a text where a number belongs, ``None`` for the time zone) are refused here too, so
+    every caller gets a :class:`UserError` rather than a ``TypeError`` from deep in a rule."""
+    if not isinstance(s.timezone, str):
+        raise _fail("timezone", f"must be a time zone name, got {s.timezone!r}")
     try:
         ZoneInfo(s.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise _fail("timezone", f"unknown time zone {s.timezone!r}") from None
     if not isinstance(s.deadline_time, time):
         raise _fail("deadline_time", "must be a time of day (HH:MM)")
+    if s.deadline_time.tzinfo is not None:
+        raise _fail("deadline_time", "give the time of day without a zone; the course's "
+                                     "timezone setting applies")
     for name in ("slack_days_total", "slack_days_per_assignment", "slack_day_hours",
                  "group_size_min", "group_size_max", "node_pool_size", "gpus_per_node",
                  "rendezvous_port", "reservation_max_hours", "scribe_lectures_per_student"):
         value = getattr(s, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not _is_whole_number(value) or value < 0:
             raise _fail(name, f"must be a whole number >= 0, got {value!r}")
     for name in ("slack_day_hours", "group_size_min", "node_pool_size", "gpus_per_node",
                  "reservation_max_hours", "rendezvous_port"):
         if getattr(s, name) < 1:
             raise _fail(name, "must be at least 1")
+    for name in ("slack_day_hours", "reservation_max_hours"):
+        if getattr(s, name) > MAX_SETTING_HOURS:
+            raise _fail(name, f"must be at most {MAX_SETTING_HOURS} hours (366 days): it "
+                              "bounds a window inside the semester")
+    if s.rendezvous_port > MAX_PORT:
+        raise _fail("rendezvous_port", f"must be a TCP port (at most {MAX_PORT})")
     if s.slack_days_per_assignment > s.slack_days_total:
         raise _fail("slack_days_per_assignment", "cannot exceed slack_days_total")
     if s.group_size_max < s.group_size_min:
@@ -155,22 +193,32 @@ def validate_settings(s: CourseSettings) -> None:
     if not isinstance(s.slack_pool, SlackPool):
         raise _fail("slack_pool", "must be 'per_student' or 'per_group'")
     w = s.assignment_part_weights
+    if not isinstance(w, AssignmentPartWeights):
+        raise _fail("assignment_part_weights", "must give code, written and checkoff weights")
     for part in ("code", "written", "checkoff"):
-        if not 0 <= getattr(w, part) <= 1:
-            raise _fail(f"assignment_part_weights.{part}", "must be between 0 and 1")
+        _require_fraction(f"assignment_part_weights.{part}", getattr(w, part), low=0, high=1,
+                          what="a weight")
     if abs(w.code + w.written + w.checkoff - 1) > 1e-9:
         raise _fail("assignment_part_weights", "code + written + checkoff must sum to 1")
-    if not 0 <= s.peer_review_weight <= 1:
-        raise _fail("peer_review_weight", "must be between 0 and 1")
+    _require_fraction("peer_review_weight", s.peer_review_weight, low=0, high=1,
+                      what="a weight")
+    if not isinstance(s.satisfactory, SatisfactoryThresholds):
+        raise _fail("satisfactory", "must give a threshold per component")
     for f in dataclasses.fields(SatisfactoryThresholds):
-        if not 0 <= getattr(s.satisfactory, f.name) <= 100:
-            raise _fail(f"satisfactory.{f.name}", "must be a percentage between 0 and 100")
+        _require_fraction(f"satisfactory.{f.name}", getattr(s.satisfactory, f.name), low=0,
+                          high=100, what="a percentage")
     _validate_cutoffs(s.letter_cutoffs)
 
 
 def _validate_cutoffs(cutoffs: tuple[LetterCutoff, ...]) -> None:
-    if not cutoffs:
+    if not isinstance(cutoffs, tuple) or not cutoffs:
         raise _fail("letter_cutoffs", "needs at least one letter")
+    for cutoff in cutoffs:
+        if (not isinstance(cutoff, LetterCutoff) or not isinstance(cutoff.letter, str)
+                or not cutoff.letter.strip()):
+            raise _fail("letter_cutoffs", "each entry is a letter and a minimum percent")
+        _require_fraction("letter_cutoffs", cutoff.minimum, low=0, high=100,
+                          what=f"the minimum for {cutoff.letter!r}: a percentage")
     minimums = [c.minimum for c in cutoffs]
     if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
         raise _fail("letter_cutoffs", "minimums must be strictly decreasing")
@@ -184,7 +232,10 @@ def _validate_cutoffs(cutoffs: tuple[LetterCutoff, ...]) -> None:
 
 
 def settings_from_dict(data: Mapping[str, Any] | None) -> CourseSettings:
-    """Build settings from plain data (YAML/JSON); unknown keys are an error naming them."""
+    """Build settings from plain data (YAML/JSON); unknown keys and wrongly typed values are
+    a :class:`UserError` naming the field."""
+    if data is not None and not isinstance(data, Mapping):
+        raise UserError("course settings must map setting names to values", field="settings")
     data = dict(data or {})
     known = {f.name for f in dataclasses.fields(CourseSettings)}
     for key in data:
@@ -197,7 +248,7 @@ def settings_from_dict(data: Mapping[str, Any] | None) -> CourseSettings:
         elif key == "slack_pool":
             try:
                 kwargs[key] = SlackPool(value)
-            except ValueError:
+            except (TypeError, ValueError):
                 raise _fail(key, "must be 'per_student' or 'per_group'") from None
         elif key == "assignment_part_weights":
             kwargs[key] = _nested(AssignmentPartWeights, key, value)
@@ -210,15 +261,32 @@ def settings_from_dict(data: Mapping[str, Any] | None) -> CourseSettings:
     return CourseSettings(**kwargs)
 
 
+MINUTES_PER_DAY = 24 * 60
+
+
 def _parse_time(value: Any) -> time:
     if isinstance(value, time):
         return value
-    if isinstance(value, int):  # YAML 1.1 reads 23:59 as a sexagesimal int
+    if _is_whole_number(value):  # YAML 1.1 reads 23:59 as a sexagesimal int (minutes)
+        if not 0 <= value < MINUTES_PER_DAY:
+            raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}")
         return time(value // 60, value % 60)
+    if not isinstance(value, str):
+        raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}")
     try:
-        return time.fromisoformat(str(value))
+        return time.fromisoformat(value)
     except ValueError:
         raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}") from None
+
+
+def _as_float(name: str, value: Any) -> float:
+    """A number from plain data as a float (ranges are checked by :func:`validate_settings`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(name, f"must be a number, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise _fail(name, f"must be a number in range, got {value!r}") from None
 
 
 def _nested(kind: type, name: str, value: Any) -> Any:
@@ -228,20 +296,20 @@ def _nested(kind: type, name: str, value: Any) -> Any:
     for key in value:
         if key not in known:
             raise _fail(f"{name}.{key}", "unknown setting")
-    for key, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, int | float):
-            raise _fail(f"{name}.{key}", f"must be a number, got {item!r}")
-    return kind(**{k: float(v) for k, v in value.items()})
+    return kind(**{k: _as_float(f"{name}.{k}", v) for k, v in value.items()})
 
 
 def _parse_cutoffs(value: Any) -> tuple[LetterCutoff, ...]:
     if isinstance(value, Mapping):
         pairs = list(value.items())
     elif isinstance(value, list | tuple):
-        pairs = [tuple(item) for item in value]
+        pairs = list(value)
     else:
         raise _fail("letter_cutoffs", "must map letters to minimum totals")
-    try:
-        return tuple(LetterCutoff(str(letter), float(minimum)) for letter, minimum in pairs)
-    except (TypeError, ValueError):
-        raise _fail("letter_cutoffs", "each entry is a letter and a minimum percent") from None
+    cutoffs = []
+    for pair in pairs:
+        if not isinstance(pair, list | tuple) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise _fail("letter_cutoffs", f"each entry is a letter and a minimum percent, "
+                                          f"got {pair!r}")
+        cutoffs.append(LetterCutoff(pair[0], _as_float("letter_cutoffs", pair[1])))
+    return tuple(cutoffs)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import schedule as rules
+from scalable_ai.course.policy.settings import settings_from_dict
 from scalable_ai.course.service.actors import Actor, require_staff
 from scalable_ai.course.service.course import lecture_by_key, load_course
 from scalable_ai.course.spec import CourseSpec, parse_spec
@@ -112,8 +113,6 @@ def course_spec(session: Session) -> CourseSpec:
                              for lec in spec.lectures), key=lambda x: (x.day, x.number)))
     assignments = {a.key: a for a in session.scalars(select(Assignment))}
     milestones = {m.key: m for m in session.scalars(select(Milestone))}
-    from scalable_ai.course.policy.settings import settings_from_dict
-
     return dataclasses.replace(
         spec,
         settings=settings_from_dict(course.settings),
@@ -186,18 +185,12 @@ def update_settings(session: Session, actor: Actor, changes: Mapping[str, Any], 
                     clock: Clock) -> CourseRecord:
     """Staff change course settings (deadline time, slack pool, thresholds, cut-offs, ...);
     the whole result is validated by the policy before anything is stored."""
-    from scalable_ai.course.policy.settings import settings_from_dict
-
     require_staff(actor, "change course settings")
     course = load_course(session)
     merged = {**course.settings, **json_ready(dict(changes))}
     if merged.get("timezone") != course.timezone:
         raise UserError(f"the course runs in {course.timezone}", field="settings.timezone")
-    try:
-        validated = settings_from_dict(merged)
-    except (TypeError, ValueError, OverflowError) as error:
-        # TODO(policy): settings_from_dict should name the field for wrongly typed values.
-        raise UserError(f"not a valid course setting: {error}", field="settings") from None
+    validated = settings_from_dict(merged)
     before = {"settings": dict(course.settings)}
     course.settings = validated.to_dict()
     audit.record(session, actor, "course.settings", course, before=before,
