@@ -13,6 +13,7 @@ from scalable_ai.course.policy.schedule import (
     Lecture,
     deadline_on,
     move_lecture,
+    released_at,
     retitle_lecture,
     swap_lectures,
 )
@@ -65,6 +66,10 @@ def test_deadlines_are_at_the_course_deadline_time():
     assert all(e.starts_at.time() == time(23, 59) for e in deadlines)
     assert {e.title for e in deadlines} >= {"A1 due (Parallelism Assignment)",
                                             "Peer review due", "Final deliverables due"}
+
+
+def test_an_assignment_is_released_at_the_start_of_its_release_day_in_berkeley():
+    assert released_at(date(2026, 1, 27)) == datetime(2026, 1, 27, 0, 0, tzinfo=BERKELEY)
 
 
 def test_staff_can_move_a_lecture_keeping_its_uid_and_raising_its_sequence():

@@ -31,6 +31,18 @@ def test_an_on_time_submission_records_the_deadline_that_applied(session, make_g
     assert row.deadline_applied == A1_DUE and not row.slack_day_used
 
 
+def test_nothing_is_handed_in_before_the_assignment_is_released(session, make_group):
+    group = make_group(4)
+    before_a2 = FixedClock(datetime(2026, 2, 9, 23, 59, tzinfo=BERKELEY))
+    with pytest.raises(UserError, match="A2 is released on 2026-02-10") as caught:
+        submit(session, Actor.of(group.members[0]), assignment="A2", integrity=NONE_USED,
+               clock=before_a2)
+    assert caught.value.field == "assignment" and _count(session, Submission) == 0
+    release_day = FixedClock(datetime(2026, 2, 10, 0, 0, tzinfo=BERKELEY))
+    assert submit(session, Actor.of(group.members[0]), assignment="A2", integrity=NONE_USED,
+                  clock=release_day).submitted_at == release_day.now()
+
+
 def test_every_submission_carries_an_integrity_statement(session, make_group, clock):
     group = make_group(4)
     with pytest.raises(UserError) as caught:

@@ -130,6 +130,14 @@ def deadline_on(day: date, settings: CourseSettings | None = None) -> datetime:
     return datetime.combine(day, settings.deadline_time, tzinfo=settings.zone)
 
 
+def released_at(release: date, settings: CourseSettings | None = None) -> datetime:
+    """The instant an assignment is released: the start of its release day in the course's
+    time zone (Berkeley). The syllabus gives release dates only, so the whole day counts;
+    nothing is handed in before it."""
+    settings = settings or CourseSettings()
+    return datetime.combine(release, time(0, 0), tzinfo=settings.zone)
+
+
 def lecture_event(lecture: Lecture, meeting: MeetingPattern = MeetingPattern()) -> CourseEvent:
     notes = f"Guest ({lecture.guest_note})" if lecture.guest and lecture.guest_note else (
         "Guest" if lecture.guest else "")

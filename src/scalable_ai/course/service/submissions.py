@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.policy.integrity import integrity_statement
 from scalable_ai.course.policy.milestones import MilestoneKind
-from scalable_ai.course.policy.settings import CourseSettings
+from scalable_ai.course.policy.schedule import released_at
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
@@ -84,7 +84,7 @@ def submit(
         raise UserError(f"{target_m.title} is not something groups submit", field="milestone")
     key = target_a.key if target_a else target_m.key  # type: ignore[union-attr]
     due = due_at(target_a, settings) if target_a else milestone_due_at(target_m, settings)  # type: ignore[arg-type]
-    if target_a is not None and now < _released_at(target_a, settings):
+    if target_a is not None and now < released_at(target_a.released_on, settings):
         raise UserError(f"{target_a.key} is released on {target_a.released_on.isoformat()}",
                         field="assignment")
     verdict = rules.judge_submission(
@@ -114,14 +114,6 @@ def submit(
         spend_for_group(session, actor, group, target_a, clock=clock, submission_id=row.id)
     audit.record(session, actor, "submission.add", row, before=None, at=now)
     return row
-
-
-def _released_at(assignment: Assignment, settings: CourseSettings) -> datetime:
-    """The start of the release day (Berkeley): nothing is handed in before it.
-
-    TODO(policy): becomes ``policy.schedule.released_at(assignment, settings)``.
-    """
-    return datetime.combine(assignment.released_on, time(0, 0), tzinfo=settings.zone)
 
 
 def list_submissions(
