@@ -111,7 +111,8 @@ def generate(
     seed: Seed = None,
     dtype: Dtype = "float32",
 ) -> None:
-    """Continue PROMPT; prints only the completion on stdout, streamed as it is generated."""
+    """Continue PROMPT; prints only the completion on stdout, streamed as it is generated
+    (a newline is added only when stdout is a terminal)."""
     from scalable_ai.model.generate import SamplingParams, stream_text
 
     params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p,
@@ -124,7 +125,8 @@ def generate(
             sys.stdout.flush()
     except UserError as error:
         _fail(error)
-    sys.stdout.write("\n")
+    if sys.stdout.isatty():  # end the line for a person; a pipe gets the completion exactly
+        sys.stdout.write("\n")
 
 
 @chat_app.command()
