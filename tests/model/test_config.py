@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scalable_ai.errors import UserError
-from scalable_ai.model.config import SMOLLM2_135M, ModelConfig
+from scalable_ai.model.config import SMOLLM2_135M, ModelConfig, preset
 
 
 def test_config_round_trips_through_toml_and_json(tmp_path):
@@ -37,3 +37,12 @@ def test_unknown_fields_are_named():
 
 def test_smollm2_head_size_is_64():
     assert SMOLLM2_135M.head_size == 64
+
+
+def test_presets_differ_from_tiny_only_in_the_switch_they_name():
+    tiny, moe, window = preset("tiny"), preset("tiny-moe"), preset("tiny-swa")
+    assert (moe.n_experts, window.sliding_window, tiny.n_experts, tiny.sliding_window) == (
+        8, 128, 0, 0)
+    assert preset("tiny", dim=128, n_heads=2, n_kv_heads=1).dim == 128
+    with pytest.raises(UserError):
+        preset("huge")

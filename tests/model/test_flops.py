@@ -43,3 +43,13 @@ def test_only_routed_experts_count_as_active(make_tiny_config):
 def test_sliding_window_caps_attention_flops(make_tiny_config):
     windowed = make_tiny_config(sliding_window=16)
     assert forward_flops_per_token(windowed, 4096) == forward_flops_per_token(windowed, 16)
+
+
+def test_sai_model_info_counts_a_preset_without_weights():
+    from typer.testing import CliRunner
+
+    from scalable_ai.model.cli import model_app
+
+    result = CliRunner().invoke(model_app, ["info", "tiny-moe"])
+    assert result.exit_code == 0, result.output
+    assert "params.active_per_token: 7,118,848" in result.stdout

@@ -60,19 +60,20 @@ def info_command(
     name: str,
     context: Annotated[int, typer.Option(help="Context length for attention FLOPs.")] = 2048,
 ) -> None:
-    """Architecture, parameter counts and FLOPs per token of a model."""
-    from scalable_ai.model.config import ModelConfig
+    """Architecture, parameter counts and FLOPs per token of a model or a config preset."""
+    from scalable_ai.model.config import PRESETS, ModelConfig
     from scalable_ai.model.flops import (
         count_parameters,
         forward_flops_per_token,
         training_flops_per_token,
     )
     from scalable_ai.model.load.gguf import config_from_gguf, gguf_metadata, open_gguf
-    from scalable_ai.model.registry import resolve
+    from scalable_ai.model.registry import REGISTRY, resolve
 
     try:
-        path = resolve(name)
-        if path.suffix == ".gguf":
+        if name in PRESETS and name not in REGISTRY:
+            config, path = PRESETS[name], Path("preset")
+        elif (path := resolve(name)).suffix == ".gguf":
             config = config_from_gguf(gguf_metadata(open_gguf(path)), name=path.stem)
         else:
             config = ModelConfig.load(Path(path) / "config.json")

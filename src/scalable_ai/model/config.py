@@ -155,3 +155,22 @@ SMOLLM2_135M = ModelConfig(
     norm_eps=1e-5, max_seq_len=8192, tie_embeddings=True, rope_theta=100000.0,
     name="smollm2-135m",
 )
+
+# Named sizes to start from (override any field). "tiny" trains in minutes on a laptop CPU;
+# the MoE and sliding-window flavours differ from it in exactly the switch they name.
+_TINY = dict(vocab_size=8192, dim=256, n_layers=4, n_heads=4, n_kv_heads=2, ffn_hidden=688,
+             max_seq_len=1024, rope_theta=10000.0)
+PRESETS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(**_TINY, name="tiny"),  # type: ignore[arg-type]
+    "tiny-moe": ModelConfig(**_TINY, n_experts=8, experts_per_token=2,  # type: ignore[arg-type]
+                            expert_capacity_factor=1.25, name="tiny-moe"),
+    "tiny-swa": ModelConfig(**_TINY, sliding_window=128, name="tiny-swa"),  # type: ignore[arg-type]
+    "smollm2-135m": SMOLLM2_135M,
+}
+
+
+def preset(name: str, **overrides: object) -> ModelConfig:
+    """A copy of a named preset with some fields changed."""
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}", field="preset")
+    return ModelConfig.from_dict({**PRESETS[name].to_dict(), **overrides})
