@@ -179,6 +179,66 @@ def our_decode(dtype: str) -> float:
     return DECODE_TOKENS / (time.perf_counter() - start)
 
 
+# -- work per CPU-second: a comparison that survives a busy machine ---------------------------
+def cpu_seconds_comparison(batch: int, new_tokens: int) -> dict[str, float]:
+    """Output tokens per CPU-second, one thread each, in-process: ours (continuous batching,
+    ``batch`` requests at once) vs transformers ``generate`` (one static batch), and single
+    stream ours vs llama.cpp. On a shared 2-core machine wall-clock rates swing with other
+    people's load; the CPU time a process consumes for the same work does much less."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    from scalable_ai.infer.engine import load_engine
+    from scalable_ai.infer.sampling import SamplingParams
+
+    torch.set_num_threads(1)
+    prompts = [f"{QUESTION} Story number {i}." for i in range(batch)]
+    out: dict[str, float] = {}
+    engine = load_engine("smollm2-135m", dtype="bfloat16")
+    params = SamplingParams(temperature=0.0, max_tokens=new_tokens, ignore_eos=True)
+    engine.generate(prompts[:2], SamplingParams(temperature=0.0, max_tokens=4))
+    for label, group in (("batch", prompts), ("single", prompts[:1])):
+        start = time.process_time()
+        engine.generate(group, params)
+        out[f"ours_bf16_{label}_tok_per_cpu_s"] = len(group) * new_tokens / (
+            time.process_time() - start)
+    path = gguf_path()
+    model = AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, dtype=torch.bfloat16,
+        quantization_config=GgufConfig(dequantize=True)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    tokenizer.padding_side = "left"
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    for label, group in (("batch", prompts), ("single", prompts[:1])):
+        encoded = tokenizer(group, return_tensors="pt", padding=True)
+        start = time.process_time()
+        with torch.inference_mode():
+            model.generate(**encoded, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                           do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        out[f"transformers_bf16_{label}_tok_per_cpu_s"] = len(group) * new_tokens / (
+            time.process_time() - start)
+    if _has_llama_cpp():
+        from llama_cpp import Llama
+
+        f16 = write_f16_gguf(path, _f16_path())
+        for name, file in (("q4_1", path), ("f16", f16)):
+            llm = Llama(model_path=str(file), n_threads=1, n_ctx=512, verbose=False)
+            tokens = llm.tokenize(QUESTION.encode())
+            start, count = time.process_time(), 0
+            for _ in llm.generate(tokens, top_k=1, temp=0.0):
+                count += 1
+                if count == new_tokens:
+                    break
+            out[f"llama_cpp_{name}_single_tok_per_cpu_s"] = count / (time.process_time() - start)
+    return out
+
+
+def _f16_path() -> Path:
+    from scalable_ai.settings import get_settings
+
+    return get_settings().data_dir / "bench" / "SmolLM2-135M-Instruct.F16.gguf"
+
+
 # -- driving servers ---------------------------------------------------------------------------
 def start_server(kind: str, dtype: str, threads: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
@@ -237,6 +297,8 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--output-tokens", type=int, default=64)
     parser.add_argument("--no-llama-cpp", action="store_true")
+    parser.add_argument("--cpu-seconds-only", action="store_true",
+                        help="only the tokens-per-CPU-second comparison (1 thread each)")
     args = parser.parse_args()
     if args.peer:
         serve_transformers(args.port, args.dtype, max_batch=16, threads=args.threads)
@@ -245,12 +307,30 @@ def main() -> None:
     import torch
 
     from scalable_ai.runs import open_run
-    from scalable_ai.settings import get_settings
 
     torch.set_num_threads(args.threads)
     dtypes = ["bfloat16", "float32"] if args.f32 else ["bfloat16"]
     with open_run("bench.serving", config=vars(args), seed=0) as run:
         summary: dict[str, float] = {}
+        print(f"== output tokens per CPU-second, 1 thread, 16 requests x {args.output_tokens}")
+        cpu = cpu_seconds_comparison(16, args.output_tokens)
+        for key, value in cpu.items():
+            print(f"{key:<40} {value:7.1f}")
+        ratio = cpu["ours_bf16_batch_tok_per_cpu_s"] / cpu["transformers_bf16_batch_tok_per_cpu_s"]
+        print(f"ours/transformers, 16 at once, bf16, per CPU-second: {ratio:.2f}x")
+        cpu["ratio_cpu_s_vs_transformers_bf16_batch16"] = ratio
+        if "llama_cpp_f16_single_tok_per_cpu_s" in cpu:
+            for name in ("f16", "q4_1"):
+                ratio = (cpu["ours_bf16_single_tok_per_cpu_s"]
+                         / cpu[f"llama_cpp_{name}_single_tok_per_cpu_s"])
+                cpu[f"ratio_cpu_s_single_vs_llama_cpp_{name}"] = ratio
+                print(f"ours bf16 / llama.cpp {name.upper()}, single stream, per CPU-second: "
+                      f"{ratio:.2f}x")
+        summary.update(cpu)
+        if args.cpu_seconds_only:
+            run.summary(**summary)
+            return
+        torch.set_num_threads(args.threads)
         print(f"== single-stream decode, {DECODE_TOKENS} tokens, {args.threads} threads")
         for dtype in dtypes:
             summary[f"ours_{dtype}_decode_tok_s"] = our_decode(dtype)
@@ -258,8 +338,7 @@ def main() -> None:
         have_llama = not args.no_llama_cpp and _has_llama_cpp()
         if have_llama:
             q4 = llama_cpp_decode(gguf_path(), args.threads)
-            f16_path = write_f16_gguf(gguf_path(), get_settings().data_dir / "bench" /
-                                      "SmolLM2-135M-Instruct.F16.gguf")
+            f16_path = write_f16_gguf(gguf_path(), _f16_path())
             f16 = llama_cpp_decode(f16_path, args.threads)
             summary.update(llama_cpp_q4_1_decode_tok_s=q4, llama_cpp_f16_decode_tok_s=f16)
             print(f"llama.cpp Q4_1            {q4:7.1f} tok/s\nllama.cpp F16             "

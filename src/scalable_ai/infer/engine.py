@@ -137,6 +137,10 @@ class LLMEngine:
             KVCacheSpec(mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks,
                         self.config.block_size, dtype)
         )
+        # A sequence longer than the whole cache could never run: it would preempt itself forever.
+        self.config.max_model_len = min(
+            self.config.max_model_len, num_blocks * self.config.block_size
+        )
         self.pool = BlockPool(num_blocks)
         self.scheduler = Scheduler(
             SchedulerConfig(

@@ -161,8 +161,12 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
 
     app = FastAPI(title="scalable-ai OpenAI-compatible server", lifespan=lifespan)
     app.state.server = server
-    app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
-    app.add_exception_handler(UserError, lambda _, e: _user_error_response(e))  # type: ignore[arg-type]
+    handlers: dict[Any, Any] = {
+        RequestValidationError: _validation_response,
+        UserError: lambda _, error: _user_error_response(error),
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
