@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from scalable_ai.course import audit
 from scalable_ai.course.community.questions import DEFAULT_QUESTIONS
 from scalable_ai.course.community.service import questionnaire as q
 from scalable_ai.course.service import Actor
@@ -85,6 +86,20 @@ def test_finalizing_enrollment_closes_the_answers(session, staff, clock, enroll,
     assert decisions[ada.id] is True
     with pytest.raises(Conflict):
         q.submit_answers(session, Actor.of(ada), _answers(2), clock=clock)
+
+
+def test_finalizing_enrollment_makes_students_not_enrolled_inactive_and_audits_it(
+        session, staff, clock, enroll, released):
+    ada, bob = enroll(2)
+    q.submit_answers(session, Actor.of(ada), _answers(1), clock=clock)
+    q.decide_enrollment(session, staff, bob.id, enrolled=False, note="dropped the class",
+                        clock=clock)
+    assert bob.active
+    q.finalize_enrollment(session, staff, clock=clock)
+    assert ada.active and not bob.active
+    (entry,) = audit.entries(session, action_prefix="enrollment.deactivate")
+    assert entry.entity_id == str(bob.id)
+    assert (entry.before["active"], entry.after["active"]) == (True, False)
 
 
 def test_staff_propose_groups_from_the_answers_and_confirm_them(session, staff, clock, enroll,

@@ -218,7 +218,10 @@ def decide_enrollment(session: Session, actor: Actor, person_id: int, *, enrolle
 
 
 def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Questionnaire:
-    """Close the questionnaire: every respondent without a decision is enrolled; answers lock."""
+    """Close the questionnaire ("We will finalize enrollment ... by the end of the second
+    week"): every respondent without a decision is enrolled; answers lock; every student
+    decided not enrolled has their account made inactive (audited), so they no longer sign
+    in, get scribe lectures or count in the gradebook."""
     require_staff(actor, "finalize enrollment")
     q = questionnaire(session)
     if q.finalized_at is not None:
@@ -228,6 +231,14 @@ def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Ques
         if row.person_id not in decided:
             decide_enrollment(session, actor, row.person_id, enrolled=True,
                               note="answered the questionnaire", clock=clock)
+    for person_id in session.scalars(select(EnrollmentDecision.person_id).where(
+            EnrollmentDecision.enrolled.is_(False)).order_by(EnrollmentDecision.person_id)):
+        person = get_person(session, person_id)
+        if person.active:
+            before = audit.snapshot(person)
+            person.active = False
+            audit.record(session, actor, "enrollment.deactivate", person, before=before,
+                         at=clock.now())
     before = audit.snapshot(q)
     q.finalized_at, q.finalized_by_id = clock.now(), actor.person_id
     audit.record(session, actor, "questionnaire.finalize", q, before=before, at=clock.now())
