@@ -91,6 +91,22 @@ def test_staff_work_from_the_terminal(database_url, tmp_path):
     assert header.startswith("sid,email,name,project,") and len(rows) == 40
 
 
+@pytest.mark.parametrize("command", [
+    ["students", "import", "{missing}"], ["import", "{missing}"], ["init", "--from", "{missing}"],
+    ["grades", "export", "--out", "{blocked}"], ["export", "--out", "{blocked}"],
+    ["calendar", "--out", "{blocked}"],
+])
+def test_a_file_that_cannot_be_read_or_written_is_one_line_and_exit_code_2(
+        database_url, tmp_path, command):
+    assert runner.invoke(course_app, ["init"]).exit_code == 0
+    (tmp_path / "a-file").write_text("not a folder")
+    paths = {"missing": str(tmp_path / "missing.csv"),
+             "blocked": str(tmp_path / "a-file" / "out.txt")}
+    result = runner.invoke(course_app, [part.format(**paths) for part in command])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "cannot " in result.output
+
+
 def test_export_then_import_into_a_new_database(database_url, tmp_path, monkeypatch):
     assert runner.invoke(course_app, ["init"]).exit_code == 0
     dump = tmp_path / "course.json"

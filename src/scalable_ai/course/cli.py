@@ -30,6 +30,35 @@ course_app = typer.Typer(
     no_args_is_help=True, add_completion=False)
 
 
+def records_app(help_text: str) -> typer.Typer:
+    """A ``sai course <records>`` group of commands (``cli_roster``, ``cli_coursework``);
+    run bare, it prints its help."""
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+
+
+def read_file(path: Path, *, field: str) -> str:
+    """A file's text (UTF-8, a byte-order mark dropped, line ends kept for the CSV reader);
+    an unreadable file is a :class:`UserError` naming the option or argument."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}", field=field) from None
+
+
+def write_file(path: Path, body: str | bytes, *, field: str = "--out") -> None:
+    """Write ``body`` to ``path`` (making its folder); an unwritable path is a
+    :class:`UserError` naming the option."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(body, bytes):
+            path.write_bytes(body)
+        else:
+            path.write_text(body, encoding="utf-8", newline="")
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror}", field=field) from None
+
+
 def staff_actor() -> Actor:
     return Actor.local_staff(f"sai course ({getpass.getuser()})")
 
@@ -95,10 +124,9 @@ def init(
 
     path = spec_file or default_spec_path()
     with database(migrate=True) as session:
+        text = read_file(path, field="--from")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UserError(f"cannot read {path}: {error.strerror}", field="--from") from None
+            data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise UserError(f"{path} is not valid YAML: {error}", field="--from") from None
         course = init_course(session, staff_actor(), data, clock=course_clock())
@@ -137,11 +165,7 @@ def calendar(
     with database() as session:
         body = (schedule_markdown(session).encode() if markdown
                 else calendar_ics(session, clock=course_clock()))
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(body)
-        except OSError as error:
-            raise UserError(f"cannot write {out}: {error.strerror}", field="--out") from None
+        write_file(out, body)
         typer.echo(f"wrote {out}")
 
 
@@ -153,8 +177,7 @@ def export_command(out: Annotated[Path, typer.Option("--out", help="The JSON fil
 
     with database() as session:
         document = export_course(session, clock=course_clock())
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+        write_file(out, json.dumps(document, indent=1, sort_keys=True))
         rows = sum(len(rows) for rows in document["tables"].values())
         typer.echo(f"exported {rows} rows to {out}")
 
@@ -166,10 +189,9 @@ def import_command(file: Annotated[Path, typer.Argument(help="A `sai course expo
     from scalable_ai.course.backup import import_course
 
     with database(migrate=True) as session:
+        text = read_file(file, field="file")
         try:
-            document = json.loads(file.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UserError(f"cannot read {file}: {error.strerror}", field="file") from None
+            document = json.loads(text)
         except json.JSONDecodeError as error:
             raise UserError(f"{file} is not JSON: {error}", field="file") from None
         counts = import_course(session, document)

@@ -3,12 +3,20 @@ days, exceptions, grades, scribes, peer reviews and checkoff slots (local staff;
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from scalable_ai.course.cli import course_clock, database, staff_actor
+from scalable_ai.course.cli import (
+    course_clock,
+    database,
+    records_app,
+    staff_actor,
+    write_file,
+)
 from scalable_ai.course.clock import parse_instant
 from scalable_ai.course.service import (
     activities,
@@ -22,20 +30,15 @@ from scalable_ai.course.service import (
 from scalable_ai.course.service.course import due_at, settings_of
 from scalable_ai.errors import UserError
 
-
-def _app(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
-
-
-assignment_app = _app("Assignments and their deadlines.")
-lecture_app = _app("Lectures: move, retitle, swap (calendars update).")
-submission_app = _app("Submissions with the deadline that applied.")
-slack_app = _app("Slack days: balances, spend, reverse, the ledger.")
-exception_app = _app("Approved exceptions: list, grant, revoke.")
-grade_app = _app("Scores and grades: set, show, the grade book.")
-scribe_app = _app("Scribe assignments (2 lectures per student).")
-review_app = _app("Peer-review assignments (never a group's own report).")
-checkoff_app = _app("Checkoff sign-up slots (one per group per assignment).")
+assignment_app = records_app("Assignments and their deadlines.")
+lecture_app = records_app("Lectures: move, retitle, swap (calendars update).")
+submission_app = records_app("Submissions with the deadline that applied.")
+slack_app = records_app("Slack days: balances, spend, reverse, the ledger.")
+exception_app = records_app("Approved exceptions: list, grant, revoke.")
+grade_app = records_app("Scores and grades: set, show, the grade book.")
+scribe_app = records_app("Scribe assignments (2 lectures per student).")
+review_app = records_app("Peer-review assignments (never a group's own report).")
+checkoff_app = records_app("Checkoff sign-up slots (one per group per assignment).")
 
 
 @assignment_app.command("list")
@@ -207,25 +210,24 @@ def book() -> None:
 
 
 @grade_app.command("export")
-def export_grades(out: Annotated[str, typer.Option("--out", help="CSV file to write.")]) -> None:
+def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]
+                  ) -> None:
     """The grade book as CSV: one row per student, each component's score, total, letter."""
     import csv
 
     with database() as session:
         book_rows = grades.gradebook(session, staff_actor())
         keys = [c.key for c in book_rows[0].report.components] if book_rows else []
-        try:
-            with open(out, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["sid", "email", "name", *keys, "total", "letter", "passed"])
-                for g in book_rows:
-                    scores = {c.key: c.score for c in g.report.components}
-                    writer.writerow([g.person.sid or "", g.person.email, g.person.name,
-                                     *(f"{scores[k]:.2f}" if scores[k] is not None else ""
-                                       for k in keys),
-                                     f"{g.report.total:.2f}", g.report.letter, g.report.passed])
-        except OSError as error:
-            raise UserError(f"cannot write {out}: {error.strerror}", field="--out") from None
+        table = io.StringIO()
+        writer = csv.writer(table)
+        writer.writerow(["sid", "email", "name", *keys, "total", "letter", "passed"])
+        for g in book_rows:
+            scores = {c.key: c.score for c in g.report.components}
+            writer.writerow([g.person.sid or "", g.person.email, g.person.name,
+                             *(f"{scores[k]:.2f}" if scores[k] is not None else ""
+                               for k in keys),
+                             f"{g.report.total:.2f}", g.report.letter, g.report.passed])
+        write_file(out, table.getvalue())
         typer.echo(f"wrote {len(book_rows)} students to {out}")
 
 

@@ -3,11 +3,19 @@ reservations and API tokens, from the terminal (local staff; every change audite
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from scalable_ai.course.cli import course_clock, database, staff_actor
+from scalable_ai.course.cli import (
+    course_clock,
+    database,
+    read_file,
+    records_app,
+    staff_actor,
+)
 from scalable_ai.course.service import (
     Actor,
     credentials,
@@ -18,17 +26,12 @@ from scalable_ai.course.service import (
 )
 from scalable_ai.course.service.course import node_by_name
 
-
-def _app(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
-
-
-students = _app("Students: list, add, show.")
-staff = _app("Teaching staff: list, add.")
-group_app = _app("Groups: list, propose, confirm, move students.")
-node_app = _app("Nodes: list, set IPs, authorized_keys.")
-reservation_app = _app("Multi-node reservations: list, plan, cancel.")
-token_app = _app("Personal API tokens for the JSON API.")
+students = records_app("Students: list, add, show.")
+staff = records_app("Teaching staff: list, add.")
+group_app = records_app("Groups: list, propose, confirm, move students.")
+node_app = records_app("Nodes: list, set IPs, authorized_keys.")
+reservation_app = records_app("Multi-node reservations: list, plan, cancel.")
+token_app = records_app("Personal API tokens for the JSON API.")
 
 
 @students.command("list")
@@ -50,18 +53,14 @@ def add_student(name: str, email: str, sid: Annotated[str | None, typer.Option()
 
 
 @students.command("import")
-def import_students(file: Annotated[str, typer.Argument(help="CSV with name,email[,sid].")]
+def import_students(file: Annotated[Path, typer.Argument(help="CSV with name,email[,sid].")]
                     ) -> None:
     """Add students from a CSV roster (known emails are skipped)."""
     import csv
 
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k}
-                    for row in csv.DictReader(handle)]
-    except OSError as error:
-        raise SystemExit(f"error: cannot read {file}: {error.strerror}") from None
     with database() as session:
+        rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k}
+                for row in csv.DictReader(io.StringIO(read_file(file, field="file")))]
         added = people.import_roster(session, staff_actor(), rows, clock=course_clock())
         typer.echo(f"added {len(added)} students ({len(rows) - len(added)} already known)")
 
