@@ -8,10 +8,10 @@ from datetime import date, datetime, time
 import pytest
 
 from scalable_ai.course.clock import BERKELEY
+from scalable_ai.course.policy.late import deadline_at
 from scalable_ai.course.policy.schedule import (
     EventKind,
     Lecture,
-    deadline_on,
     move_lecture,
     released_at,
     retitle_lecture,
@@ -61,7 +61,7 @@ def test_spring_recess_has_no_class():
 
 
 def test_deadlines_are_at_the_course_deadline_time():
-    assert deadline_on(date(2026, 2, 10)) == datetime(2026, 2, 10, 23, 59, tzinfo=BERKELEY)
+    assert deadline_at(date(2026, 2, 10)) == datetime(2026, 2, 10, 23, 59, tzinfo=BERKELEY)
     deadlines = [e for e in SPEC.events() if e.kind is EventKind.DEADLINE]
     assert all(e.starts_at.time() == time(23, 59) for e in deadlines)
     assert {e.title for e in deadlines} >= {"A1 due (Parallelism Assignment)",

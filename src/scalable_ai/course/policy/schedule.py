@@ -19,6 +19,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 from scalable_ai.course.clock import BERKELEY
+from scalable_ai.course.policy.late import deadline_at
 from scalable_ai.course.policy.milestones import Milestone, MilestoneKind, PresentationSession
 from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.errors import Conflict, NotFound, UserError
@@ -123,13 +124,6 @@ class CourseEvent:
         return self.starts_at is None
 
 
-def deadline_on(day: date, settings: CourseSettings | None = None) -> datetime:
-    """A syllabus due date as an aware instant at the course deadline time (default 23:59
-    Berkeley): "the syllabus gives dates only"."""
-    settings = settings or CourseSettings()
-    return datetime.combine(day, settings.deadline_time, tzinfo=settings.zone)
-
-
 def released_at(release: date, settings: CourseSettings | None = None) -> datetime:
     """The instant an assignment is released: the start of its release day in the course's
     time zone (Berkeley). The syllabus gives release dates only, so the whole day counts;
@@ -172,7 +166,7 @@ def schedule_events(
         events.append(CourseEvent(
             uid=f"release-{a.key}@{UID_DOMAIN}", kind=EventKind.RELEASE,
             title=f"{a.key} released ({a.title})", day=a.release, sequence=a.sequence))
-        due = deadline_on(a.due, settings)
+        due = deadline_at(a.due, settings)
         events.append(CourseEvent(
             uid=f"deadline-{a.key}@{UID_DOMAIN}", kind=EventKind.DEADLINE,
             title=f"{a.key} due ({a.title})", day=a.due, starts_at=due, ends_at=due,
@@ -195,7 +189,7 @@ def milestone_event(m: Milestone, settings: CourseSettings) -> CourseEvent:
     uid = f"milestone-{m.key}@{UID_DOMAIN}"
     description = "; ".join(part for part in (m.notes, _via(m)) if part)
     if m.kind is MilestoneKind.DEADLINE:
-        due = deadline_on(m.day, settings)
+        due = deadline_at(m.day, settings)
         return CourseEvent(uid=uid, kind=EventKind.DEADLINE, title=m.schedule_title, day=m.day,
                            starts_at=due, ends_at=due, description=description,
                            sequence=m.sequence)

@@ -31,7 +31,7 @@ class CourseRecord(Base):
 
 class Assignment(Base):
     """One of the five group assignments (A1-A5) with its release and due dates; the due
-    instant is the due date at the course deadline time (``policy.schedule.deadline_on``)."""
+    instant is the due date at the course deadline time (``policy.late.deadline_at``)."""
 
     __tablename__ = "assignments"
 
