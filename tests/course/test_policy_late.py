@@ -12,6 +12,7 @@ from scalable_ai.course.policy.late import (
     ApprovedException,
     SlackDayUse,
     Verdict,
+    applied_deadline,
     deadline_at,
     exception_for,
     group_slack_days_left,
@@ -144,6 +145,23 @@ def test_no_other_late_work_is_accepted_without_an_approved_exception():
     verdict = judge_submission(two_days_late, A2_DUE, exception=exception)
     assert verdict.verdict is Verdict.ACCEPTED_BY_EXCEPTION
     assert verdict.applied_deadline == exception.new_deadline
+
+
+def test_an_exception_earlier_than_an_applied_slack_day_does_not_shorten_it():
+    """An exception grants time: with a slack day already applied (deadline due + 24 h), an
+    exception to due + 10 h leaves the 24 hours, both in what the student is shown and in the
+    verdict on a submission 20 hours late."""
+    exception = ApprovedException(target="A2", new_deadline=A2_DUE + timedelta(hours=10),
+                                  reason="node outage", approved_by="Prof. Sahai",
+                                  approved_at=NOW, student="ana")
+    shown = applied_deadline(A2_DUE, slack_day_applied=True, exception=exception)
+    assert shown == A2_DUE + timedelta(hours=24)
+    verdict = judge_submission(A2_DUE + timedelta(hours=20), A2_DUE, slack_already_applied=True,
+                               exception=exception)
+    assert verdict.verdict is Verdict.ACCEPTED_WITH_SLACK_DAY
+    assert verdict.applied_deadline == shown
+    assert applied_deadline(A2_DUE, slack_day_applied=False, exception=exception) \
+        == exception.new_deadline
 
 
 def test_an_exception_is_a_record_with_reason_and_approving_staff():

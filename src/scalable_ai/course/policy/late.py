@@ -222,6 +222,19 @@ class SubmissionVerdict:
                                 Verdict.ACCEPTED_BY_EXCEPTION)
 
 
+def applied_deadline(due: datetime, *, slack_day_applied: bool,
+                     exception: ApprovedException | None,
+                     settings: CourseSettings | None = None) -> datetime:
+    """The deadline that applies to a student: ``due``, extended by ``slack_day_hours`` once a
+    slack day is applied ("Slack days extend the deadline by 24 hours"), or an approved
+    exception's new deadline when that is later (an exception grants time, never takes it)."""
+    settings = settings or CourseSettings()
+    own = due + timedelta(hours=settings.slack_day_hours) if slack_day_applied else due
+    if exception is not None and exception.new_deadline > own:
+        return exception.new_deadline
+    return own
+
+
 def judge_submission(
     submitted_at: datetime,
     due: datetime,
@@ -232,13 +245,16 @@ def judge_submission(
     exception: ApprovedException | None = None,
     settings: CourseSettings | None = None,
 ) -> SubmissionVerdict:
-    """Decide one submission. On time up to ``due``. With an approved exception its new
-    deadline applies instead (no slack day on top). Within ``slack_day_hours`` after ``due``:
+    """Decide one submission. On time up to ``due``. With an approved exception later than
+    the student's own deadline, its new deadline applies instead (no slack day on top). Within ``slack_day_hours`` after ``due``:
     accepted when a slack day is already applied to this assignment, or when the submitter
     confirms spending one and ``slack_refusal`` is None (the service spends it in the same
-    transaction); otherwise it needs confirmation. Anything later is rejected."""
+    transaction); otherwise it needs confirmation. Anything later is rejected. The deadline
+    is the same one :func:`applied_deadline` shows the student."""
     settings = settings or CourseSettings()
-    if exception is not None and exception.new_deadline > due:
+    deadline = applied_deadline(due, slack_day_applied=slack_already_applied,
+                                exception=exception, settings=settings)
+    if exception is not None and deadline == exception.new_deadline > due:
         if submitted_at <= exception.new_deadline:
             return SubmissionVerdict(Verdict.ACCEPTED_BY_EXCEPTION, exception.new_deadline,
                                      False, f"accepted under the exception approved by "

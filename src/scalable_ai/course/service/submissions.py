@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -165,9 +165,8 @@ def assignment_statuses(session: Session, actor: Actor, person_id: int
         applied = rules.slack_days_on(person.email, row.key, book) > 0
         exception = rules.exception_for(person.email, group.name if group else None, row.key,
                                         exceptions)
-        deadline = due + timedelta(hours=settings.slack_day_hours) if applied else due
-        if exception is not None and exception.new_deadline > deadline:
-            deadline = exception.new_deadline
+        deadline = rules.applied_deadline(due, slack_day_applied=applied, exception=exception,
+                                          settings=settings)
         latest = session.scalar(
             select(Submission).where(Submission.assignment_id == row.id,
                                      Submission.group_id == group_id
