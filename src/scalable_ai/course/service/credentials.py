@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -120,14 +121,26 @@ def list_api_tokens(session: Session, actor: Actor, person_id: int) -> Sequence[
 
 
 def revoke_api_token(session: Session, actor: Actor, token_id: int, *, clock: Clock) -> ApiToken:
-    row = session.get(ApiToken, token_id)
+    return _revoke(session, actor, ApiToken, token_id, what="API token", field="token",
+                   permission="revoke API tokens", action="api_token.revoke", clock=clock)
+
+
+# A credential its owner (or staff) revokes by id; revoking twice is a no-op.
+Revocable = TypeVar("Revocable", ApiToken, SshKey)
+
+
+def _revoke(session: Session, actor: Actor, table: type[Revocable], row_id: int, *, what: str,
+            field: str, permission: str, action: str, clock: Clock) -> Revocable:
+    """Mark one credential revoked (audited) after checking it exists and is the actor's own
+    (or the actor is staff)."""
+    row = session.get(table, row_id)
     if row is None:
-        raise NotFound(f"no API token with id {token_id}", field="token")
-    require_self_or_staff(actor, row.person_id, "revoke API tokens")
+        raise NotFound(f"no {what} with id {row_id}", field=field)
+    require_self_or_staff(actor, row.person_id, permission)
     if row.revoked_at is None:
         before = audit.snapshot(row)
         row.revoked_at = clock.now()
-        audit.record(session, actor, "api_token.revoke", row, before=before, at=clock.now())
+        audit.record(session, actor, action, row, before=before, at=clock.now())
     return row
 
 
@@ -139,11 +152,7 @@ def issue_calendar_token(session: Session, actor: Actor, person_id: int, *, cloc
     get_person(session, person_id)
     require_self_or_staff(actor, person_id, "make a calendar feed link")
     now = clock.now()
-    for row in session.scalars(
-        select(CalendarToken).where(
-            CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None)
-        )
-    ):
+    for row in _live_calendar_tokens(session, person_id):
         row.revoked_at = now
     token = new_token()
     session.add(CalendarToken(token_hash=hash_token(token), person_id=person_id, created_at=now))
@@ -162,14 +171,15 @@ def person_for_calendar_token(session: Session, token: str) -> Person | None:
 def revoke_calendar_tokens(session: Session, actor: Actor, person_id: int, *, clock: Clock) -> int:
     """Kill every feed link of the person; returns how many were live."""
     require_self_or_staff(actor, person_id, "revoke calendar feed links")
-    rows = session.scalars(
-        select(CalendarToken).where(
-            CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None)
-        )
-    ).all()
+    rows = _live_calendar_tokens(session, person_id)
     for row in rows:
         row.revoked_at = clock.now()
     return len(rows)
+
+
+def _live_calendar_tokens(session: Session, person_id: int) -> Sequence[CalendarToken]:
+    return session.scalars(select(CalendarToken).where(
+        CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None))).all()
 
 
 # --- SSH public keys ----------------------------------------------------------------------
@@ -223,12 +233,5 @@ def list_ssh_keys(session: Session, actor: Actor, person_id: int) -> Sequence[Ss
 
 
 def revoke_ssh_key(session: Session, actor: Actor, key_id: int, *, clock: Clock) -> SshKey:
-    row = session.get(SshKey, key_id)
-    if row is None:
-        raise NotFound(f"no SSH key with id {key_id}", field="key")
-    require_self_or_staff(actor, row.person_id, "remove SSH keys")
-    if row.revoked_at is None:
-        before = audit.snapshot(row)
-        row.revoked_at = clock.now()
-        audit.record(session, actor, "ssh_key.revoke", row, before=before, at=clock.now())
-    return row
+    return _revoke(session, actor, SshKey, key_id, what="SSH key", field="key",
+                   permission="remove SSH keys", action="ssh_key.revoke", clock=clock)
