@@ -66,6 +66,7 @@ def serve_transformers(port: int, dtype_name: str, max_batch: int, threads: int)
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as `sai serve` does, so both servers run alike
     path = gguf_path()
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[dtype_name]
     model = AutoModelForCausalLM.from_pretrained(
@@ -192,6 +193,7 @@ def cpu_seconds_comparison(batch: int, new_tokens: int) -> dict[str, float]:
     from scalable_ai.infer.sampling import SamplingParams
 
     torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
     prompts = [f"{QUESTION} Story number {i}." for i in range(batch)]
     out: dict[str, float] = {}
     engine = load_engine("smollm2-135m", dtype="bfloat16")
