@@ -91,3 +91,17 @@ def test_sign_in_never_redirects_off_the_platform(platform, accounts):
         "email": email, "password": password, "csrf_token": token,
         "next": "//evil.example/steal"})
     assert answer.headers["location"] == "/"
+
+
+def test_sign_in_refuses_a_backslash_trick_to_leave_the_platform(platform, accounts):
+    email, password = accounts["student"]
+    token = csrf_of(platform.client.get("/sign-in").text)
+    answer = platform.client.post("/sign-in", data={
+        "email": email, "password": password, "csrf_token": token, "next": "/\\evil.example"})
+    assert answer.headers["location"] == "/"
+
+
+def test_pages_are_not_framed_and_files_are_not_sniffed(platform):
+    answer = platform.client.get("/sign-in")
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"

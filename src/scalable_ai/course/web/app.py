@@ -27,6 +27,7 @@ from scalable_ai.course.db import make_engine, session_factory
 from scalable_ai.course.web.rendering import STATIC_DIR, make_environment, render_template
 from scalable_ai.course.web.schedule_cache import ScheduleCache
 from scalable_ai.course.web.security import (
+    SecurityHeaders,
     SessionCodec,
     SignInLimiter,
     load_or_create_secret,
@@ -141,6 +142,7 @@ def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None
     app = FastAPI(title="Scalable AI course platform", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.web = state
+    app.add_middleware(SecurityHeaders)
     _install_error_pages(app)
     _mount_api(app, state)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

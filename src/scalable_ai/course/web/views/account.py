@@ -17,7 +17,8 @@ FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: ``next=https://evil.example`` must not redirect off the platform."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):
         return "/"
     return target
 
