@@ -134,7 +134,7 @@ class Tokenizer:
         return self.settings.get("eos_token_id")
 
     def token(self, token_id: int) -> str:
-        return self.backend.id_to_token(token_id)
+        return self.backend.id_to_token(token_id) or ""
 
     def token_id(self, token: str) -> int | None:
         return self.backend.token_to_id(token)

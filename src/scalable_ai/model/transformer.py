@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -73,7 +73,7 @@ def project(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     copies = linear.__dict__.get("inference_copies")
     if copies is not None and not torch.is_grad_enabled():
-        weight = linear.weight
+        weight = cast(torch.Tensor, linear.weight)
         if (weight._version, weight.data_ptr()) == copies.key:
             if copies.half is not None and x.numel() == x.shape[-1]:
                 return F.linear(x.to(torch.float16), copies.half).to(x.dtype)
@@ -122,6 +122,8 @@ def rope_frequencies(config: ModelConfig) -> torch.Tensor:
 
 class RotaryEmbedding(nn.Module):
     """Turns positions into the (cos, sin) pair every layer rotates its queries and keys by."""
+
+    inv_freq: torch.Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -316,7 +318,7 @@ class Transformer(nn.Module):
             packed = (torch.ops.mkldnn._reorder_linear_weight(weight, 1)
                       if mkldnn and weight.dtype in packable else None)
             half = weight.to(torch.float16) if weight.dtype == torch.bfloat16 else None
-            module.inference_copies = InferenceCopies(
+            module.__dict__["inference_copies"] = InferenceCopies(
                 key=(weight._version, weight.data_ptr()), packed=packed, half=half)
         return self
 
