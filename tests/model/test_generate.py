@@ -78,3 +78,11 @@ def test_stream_decoder_never_splits_a_character(smollm2_tokenizer):
     pieces = [decoder.push(token) for token in smollm2_tokenizer.encode(text)]
     assert "".join(pieces) == text
     assert all("\ufffd" not in piece for piece in pieces)
+
+
+def test_text_that_may_begin_a_stop_string_is_held_back():
+    from scalable_ai.model.generate import _held_back
+
+    assert _held_back("the end is ne", ("near",)) == 2
+    assert _held_back("the end is near", ("xyz",)) == 0
+    assert _held_back("ab", ("abc", "b")) == 2

@@ -142,7 +142,7 @@ def chat(
     top_k: TopK = 50,
     stop: Stop = None,
     seed: Seed = None,
-    dtype: Dtype = "float32",
+    dtype: Dtype = "bfloat16",  # ~1.5x faster decode than float32 (bench/model_forward.py)
 ) -> None:
     """Talk to the model: type a message, the answer streams back. /reset clears, /exit ends."""
     from scalable_ai.model.generate import SamplingParams, stream_text
