@@ -139,6 +139,9 @@ def sample(
     logits: torch.Tensor, seqs: SequenceOf[Sequence], eos_token_ids: SequenceOf[int] = ()
 ) -> list[SampledToken]:
     """One next token for each row of ``logits`` (N, vocab), row ``i`` belonging to ``seqs[i]``."""
+    if all(_plain_greedy(s) for s in seqs):
+        # argmax is exact in the model's dtype: skip the f32 copy of N x vocab logits.
+        return [SampledToken(token_id) for token_id in logits.argmax(dim=-1).tolist()]
     logits = logits.float()
     want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
     model_logprobs = logits[want_logprobs].log_softmax(dim=-1) if want_logprobs else None
@@ -165,6 +168,14 @@ def sample(
                 values, ids = model_logprobs[row].topk(k)
                 result[i].top_logprobs = list(zip(ids.tolist(), values.tolist(), strict=True))
     return result
+
+
+def _plain_greedy(seq: Sequence) -> bool:
+    params = seq.params
+    return (
+        params.greedy and not params.has_penalties and params.logprobs is None
+        and len(seq.output_token_ids) >= params.min_tokens
+    )
 
 
 def _sample_random(logits: torch.Tensor, seqs: SequenceOf[Sequence]) -> torch.Tensor:
