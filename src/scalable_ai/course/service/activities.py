@@ -37,6 +37,7 @@ from scalable_ai.course.service.course import (
     assignment_by_key,
     milestone_by_key,
     milestone_due_at,
+    row_by_id,
     settings_of,
 )
 from scalable_ai.course.service.setup import course_spec
@@ -95,9 +96,7 @@ def mark_scribe(session: Session, actor: Actor, scribe_id: int, *, satisfactory:
                 submitted_at: datetime | None = None, clock: Clock) -> ScribeAssignment:
     """Staff record that a scribe was handed in and whether it was satisfactory."""
     require_staff(actor, "grade scribes")
-    row = session.get(ScribeAssignment, scribe_id)
-    if row is None:
-        raise NotFound(f"no scribe assignment with id {scribe_id}", field="scribe")
+    row = row_by_id(session, ScribeAssignment, scribe_id, what="scribe assignment", field="scribe")
     before = audit.snapshot(row)
     row.submitted_at = submitted_at or row.submitted_at or clock.now()
     row.satisfactory = satisfactory
@@ -225,9 +224,7 @@ def sign_up(session: Session, actor: Actor, slot_id: int, *, group_id: int | Non
 
 def cancel_signup(session: Session, actor: Actor, signup_id: int, *, clock: Clock) -> None:
     """Give a booked slot back (the group's members, or staff), before it starts."""
-    row = session.get(SlotSignup, signup_id)
-    if row is None:
-        raise NotFound(f"no sign-up with id {signup_id}", field="signup")
+    row = row_by_id(session, SlotSignup, signup_id, what="sign-up", field="signup")
     if not actor.is_staff:
         if current_group_id(session, actor.person_id or 0) != row.group_id:
             raise Forbidden("only the group's members and staff may cancel its sign-up",

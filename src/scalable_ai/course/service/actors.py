@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scalable_ai.course.service.course import row_by_id
 from scalable_ai.course.tables import Group, GroupMembership, Person
-from scalable_ai.errors import Forbidden, NotFound
+from scalable_ai.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,11 @@ def require_member_or_staff(session: Session, actor: Actor, group_id: int, what:
 
 
 def get_person(session: Session, person_id: int, *, field: str = "person") -> Person:
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"no person with id {person_id}", field=field)
-    return person
+    return row_by_id(session, Person, person_id, what="person", field=field)
 
 
 def get_group(session: Session, group_id: int, *, field: str = "group") -> Group:
-    group = session.get(Group, group_id)
-    if group is None:
-        raise NotFound(f"no group with id {group_id}", field=field)
-    return group
+    return row_by_id(session, Group, group_id, what="group", field=field)
 
 
 def acting_person(session: Session, actor: Actor) -> Person:

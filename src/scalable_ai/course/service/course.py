@@ -7,17 +7,37 @@ course settings through :func:`settings_of`, so a rule never hides a number of i
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.policy.late import deadline_at
 from scalable_ai.course.policy.settings import CourseSettings, settings_from_dict
-from scalable_ai.course.tables import Assignment, CourseRecord, Lecture, Milestone, Node
+from scalable_ai.course.tables import (
+    Assignment,
+    Base,
+    CourseRecord,
+    Lecture,
+    Milestone,
+    Node,
+)
 from scalable_ai.errors import NotFound
 
 FORMATION_MILESTONE = "group_formation"
 PEER_REVIEW_MILESTONE = "peer_review"
+
+
+Row = TypeVar("Row", bound=Base)
+
+
+def row_by_id(session: Session, table: type[Row], row_id: int, *, what: str, field: str) -> Row:
+    """The row of ``table`` with this id, or ``NotFound`` naming what was asked for
+    ("no reservation with id 7") and the field it came from."""
+    row = session.get(table, row_id)
+    if row is None:
+        raise NotFound(f"no {what} with id {row_id}", field=field)
+    return row
 
 
 def load_course(session: Session) -> CourseRecord:
@@ -57,10 +77,7 @@ def lecture_by_key(session: Session, key: str, *, field: str = "lecture") -> Lec
 
 
 def node_by_id(session: Session, node_id: int, *, field: str = "node") -> Node:
-    row = session.get(Node, node_id)
-    if row is None:
-        raise NotFound(f"no node with id {node_id}", field=field)
-    return row
+    return row_by_id(session, Node, node_id, what="node", field=field)
 
 
 def node_by_name(session: Session, name: str, *, field: str = "node") -> Node:

@@ -25,8 +25,9 @@ from scalable_ai.course.service.actors import (
     get_person,
     require_self_or_staff,
 )
+from scalable_ai.course.service.course import row_by_id
 from scalable_ai.course.tables import ApiToken, CalendarToken, Person, SshKey, WebSession
-from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
+from scalable_ai.errors import Conflict, Forbidden, UserError
 
 
 def new_token() -> str:
@@ -133,9 +134,7 @@ def _revoke(session: Session, actor: Actor, table: type[Revocable], row_id: int,
             field: str, permission: str, action: str, clock: Clock) -> Revocable:
     """Mark one credential revoked (audited) after checking it exists and is the actor's own
     (or the actor is staff)."""
-    row = session.get(table, row_id)
-    if row is None:
-        raise NotFound(f"no {what} with id {row_id}", field=field)
+    row = row_by_id(session, table, row_id, what=what, field=field)
     require_self_or_staff(actor, row.person_id, permission)
     if row.revoked_at is None:
         before = audit.snapshot(row)

@@ -29,7 +29,7 @@ from scalable_ai.course.service.actors import (
     require_member_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import formation_deadline, settings_of
+from scalable_ai.course.service.course import formation_deadline, row_by_id, settings_of
 from scalable_ai.course.tables import Group, GroupInvitation, GroupMembership, Node, Person
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
@@ -137,9 +137,7 @@ def answer_invitation(
     session: Session, actor: Actor, invitation_id: int, *, accept: bool, clock: Clock
 ) -> GroupInvitation:
     """The invited student accepts (joins, if still free and there is room) or declines."""
-    invitation = session.get(GroupInvitation, invitation_id)
-    if invitation is None:
-        raise NotFound(f"no invitation with id {invitation_id}", field="invitation")
+    invitation = row_by_id(session, GroupInvitation, invitation_id, what="invitation", field="invitation")
     if actor.person_id != invitation.person_id:
         raise Forbidden("only the invited student may answer an invitation", field="invitation")
     if invitation.answered_at is not None:

@@ -29,7 +29,7 @@ from scalable_ai.course.service.actors import (
     require_member_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import node_by_id, settings_of
+from scalable_ai.course.service.course import node_by_id, row_by_id, settings_of
 from scalable_ai.course.tables import Group, Node, Reservation, ReservationNode, SshKey
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
@@ -131,9 +131,7 @@ def request_reservation(
 
 def get_reservation(session: Session, actor: Actor, reservation_id: int) -> Reservation:
     """One reservation: staff, or a member of one of its groups."""
-    row = session.get(Reservation, reservation_id)
-    if row is None:
-        raise NotFound(f"no reservation with id {reservation_id}", field="reservation")
+    row = row_by_id(session, Reservation, reservation_id, what="reservation", field="reservation")
     if not actor.is_staff:
         mine = current_group_id(session, actor.person_id) if actor.person_id else None
         if mine not in {n.group_id for n in row.nodes}:

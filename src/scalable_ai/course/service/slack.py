@@ -37,6 +37,7 @@ from scalable_ai.course.service.actors import (
 from scalable_ai.course.service.course import (
     assignment_by_key,
     milestone_by_key,
+    row_by_id,
     settings_of,
 )
 from scalable_ai.course.service.groups import lock_group
@@ -48,7 +49,7 @@ from scalable_ai.course.tables import (
     Person,
     SlackDayUse,
 )
-from scalable_ai.errors import Conflict, NotFound, UserError
+from scalable_ai.errors import Conflict, UserError
 
 
 def lock_people(session: Session, person_ids: Iterable[int]) -> list[Person]:
@@ -135,9 +136,7 @@ def reverse_slack_day(
 ) -> list[SlackDayUse]:
     """Staff reverse a slack day: the entry, and the same spending's entries for the other
     members, stay in the ledger marked reversed ("reversible only by staff")."""
-    row = session.get(SlackDayUse, use_id)
-    if row is None:
-        raise NotFound(f"no slack-day entry with id {use_id}", field="slack_day")
+    row = row_by_id(session, SlackDayUse, use_id, what="slack-day entry", field="slack_day")
     person, assignment = session.get(Person, row.person_id), session.get(Assignment,
                                                                          row.assignment_id)
     entry = policy_entry(row, {row.person_id: person.email if person else ""}, {},
@@ -249,9 +248,7 @@ def revoke_exception(
     session: Session, actor: Actor, exception_id: int, *, clock: Clock
 ) -> DeadlineException:
     require_staff(actor, "revoke exceptions")
-    row = session.get(DeadlineException, exception_id)
-    if row is None:
-        raise NotFound(f"no exception with id {exception_id}", field="exception")
+    row = row_by_id(session, DeadlineException, exception_id, what="exception", field="exception")
     if row.revoked_at is not None:
         raise Conflict("this exception was already revoked", field="exception")
     before = audit.snapshot(row)

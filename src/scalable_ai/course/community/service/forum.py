@@ -32,7 +32,7 @@ from scalable_ai.course.community.forum_rules import (
 )
 from scalable_ai.course.community.markdown import excerpt, render_markdown
 from scalable_ai.course.service.actors import Actor, acting_person, require_staff
-from scalable_ai.course.service.course import lecture_by_key, node_by_id
+from scalable_ai.course.service.course import lecture_by_key, node_by_id, row_by_id
 from scalable_ai.course.tables import Node
 from scalable_ai.course.tables.community import ForumPost, ForumThread, InfraTicket
 from scalable_ai.errors import Forbidden, NotFound, UserError
@@ -150,9 +150,7 @@ def endorse(session: Session, actor: Actor, post_id: int, *, endorsed: bool = Tr
             clock: Clock) -> ForumPost:
     """Staff endorse an answer (or take the endorsement back)."""
     require_staff(actor, "endorse answers")
-    post = session.get(ForumPost, post_id)
-    if post is None:
-        raise NotFound(f"no answer with id {post_id}", field="post")
+    post = row_by_id(session, ForumPost, post_id, what="answer", field="post")
     before = audit.snapshot(post)
     post.endorsed_at = clock.now() if endorsed else None
     post.endorsed_by_id = actor.person_id if endorsed else None

@@ -28,7 +28,7 @@ from scalable_ai.course.service.actors import (
     require_self_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import lecture_by_key
+from scalable_ai.course.service.course import lecture_by_key, row_by_id
 from scalable_ai.course.tables import ScribeAssignment
 from scalable_ai.course.tables.community import NoteComment, ScribeNote
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
@@ -125,9 +125,7 @@ def review_scribe_note(session: Session, actor: Actor, note_id: int, *, decision
     """Staff accept the notes (scribing satisfactory for that lecture) or return them with
     feedback for a new version."""
     require_staff(actor, "review scribe notes")
-    note = session.get(ScribeNote, note_id)
-    if note is None:
-        raise NotFound(f"no scribe notes with id {note_id}", field="note")
+    note = row_by_id(session, ScribeNote, note_id, what="scribe notes", field="note")
     outcome = decide(note.status, decision, feedback)
     before = _snapshot(note)
     note.status, note.feedback = outcome.value, (feedback or "").strip()

@@ -29,6 +29,7 @@ from scalable_ai.course.service.course import (
     assignment_by_key,
     milestone_by_key,
     milestone_due_at,
+    row_by_id,
     settings_of,
 )
 from scalable_ai.course.tables import Assignment
@@ -70,9 +71,7 @@ def review_enhancement(session: Session, actor: Actor, enhancement_id: int, *, d
                        ) -> Enhancement:
     """Staff accept an enhancement with a score (0–100) or return it with feedback."""
     require_staff(actor, "review enhancements")
-    row = session.get(Enhancement, enhancement_id)
-    if row is None:
-        raise NotFound(f"no enhancement with id {enhancement_id}", field="enhancement")
+    row = row_by_id(session, Enhancement, enhancement_id, what="enhancement", field="enhancement")
     outcome = rules.decide(row.status, decision, feedback)
     before = audit.snapshot(row)
     row.score = rules.check_enhancement_score(score) if outcome is rules.Review.ACCEPTED else None
@@ -266,9 +265,7 @@ def review_deliverable(session: Session, actor: Actor, deliverable_id: int, *, d
                        feedback: str = "", clock: Clock) -> ProjectDeliverable:
     """Staff accept (for impact evidence: verify) a deliverable or return it with feedback."""
     require_staff(actor, "review project deliverables")
-    row = session.get(ProjectDeliverable, deliverable_id)
-    if row is None:
-        raise NotFound(f"no deliverable with id {deliverable_id}", field="deliverable")
+    row = row_by_id(session, ProjectDeliverable, deliverable_id, what="deliverable", field="deliverable")
     outcome = rules.decide(row.status, decision, feedback)
     before = audit.snapshot(row)
     row.status, row.feedback = outcome.value, (feedback or "").strip()

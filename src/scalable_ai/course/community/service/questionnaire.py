@@ -39,7 +39,7 @@ from scalable_ai.course.service.actors import (
     require_self_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.service.course import row_by_id, settings_of
 from scalable_ai.course.tables import Group, Person
 from scalable_ai.course.tables.community import (
     EnrollmentDecision,
@@ -278,10 +278,7 @@ def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Cloc
 
 def show_proposal(session: Session, actor: Actor, proposal_id: int) -> GroupProposalRecord:
     require_staff(actor, "see group proposals")
-    row = session.get(GroupProposalRecord, proposal_id)
-    if row is None:
-        raise NotFound(f"no group proposal with id {proposal_id}", field="proposal")
-    return row
+    return row_by_id(session, GroupProposalRecord, proposal_id, what="group proposal", field="proposal")
 
 
 def confirm_proposal(session: Session, actor: Actor, proposal_id: int, *, clock: Clock
