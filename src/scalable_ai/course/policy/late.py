@@ -246,11 +246,12 @@ def judge_submission(
     settings: CourseSettings | None = None,
 ) -> SubmissionVerdict:
     """Decide one submission. On time up to ``due``. With an approved exception later than
-    the student's own deadline, its new deadline applies instead (no slack day on top). Within ``slack_day_hours`` after ``due``:
-    accepted when a slack day is already applied to this assignment, or when the submitter
-    confirms spending one and ``slack_refusal`` is None (the service spends it in the same
-    transaction); otherwise it needs confirmation. Anything later is rejected. The deadline
-    is the same one :func:`applied_deadline` shows the student."""
+    the student's own deadline, its new deadline applies instead (no slack day on top).
+    Within ``slack_day_hours`` after ``due``: accepted when a slack day is already applied to
+    this assignment, or when the submitter confirms spending one and ``slack_refusal`` is
+    None (the service spends it in the same transaction); otherwise it needs confirmation.
+    Anything later is rejected. The deadline is the same one :func:`applied_deadline` shows
+    the student."""
     settings = settings or CourseSettings()
     deadline = applied_deadline(due, slack_day_applied=slack_already_applied,
                                 exception=exception, settings=settings)

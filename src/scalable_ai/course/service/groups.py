@@ -137,7 +137,8 @@ def answer_invitation(
     session: Session, actor: Actor, invitation_id: int, *, accept: bool, clock: Clock
 ) -> GroupInvitation:
     """The invited student accepts (joins, if still free and there is room) or declines."""
-    invitation = row_by_id(session, GroupInvitation, invitation_id, what="invitation", field="invitation")
+    invitation = row_by_id(session, GroupInvitation, invitation_id, what="invitation",
+                           field="invitation")
     if actor.person_id != invitation.person_id:
         raise Forbidden("only the invited student may answer an invitation", field="invitation")
     if invitation.answered_at is not None:

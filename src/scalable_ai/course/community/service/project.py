@@ -265,7 +265,8 @@ def review_deliverable(session: Session, actor: Actor, deliverable_id: int, *, d
                        feedback: str = "", clock: Clock) -> ProjectDeliverable:
     """Staff accept (for impact evidence: verify) a deliverable or return it with feedback."""
     require_staff(actor, "review project deliverables")
-    row = row_by_id(session, ProjectDeliverable, deliverable_id, what="deliverable", field="deliverable")
+    row = row_by_id(session, ProjectDeliverable, deliverable_id, what="deliverable",
+                    field="deliverable")
     outcome = rules.decide(row.status, decision, feedback)
     before = audit.snapshot(row)
     row.status, row.feedback = outcome.value, (feedback or "").strip()

@@ -278,7 +278,8 @@ def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Cloc
 
 def show_proposal(session: Session, actor: Actor, proposal_id: int) -> GroupProposalRecord:
     require_staff(actor, "see group proposals")
-    return row_by_id(session, GroupProposalRecord, proposal_id, what="group proposal", field="proposal")
+    return row_by_id(session, GroupProposalRecord, proposal_id, what="group proposal",
+                     field="proposal")
 
 
 def confirm_proposal(session: Session, actor: Actor, proposal_id: int, *, clock: Clock
