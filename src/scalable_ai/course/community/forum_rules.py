@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from scalable_ai.course.policy.roster import clean_name
 from scalable_ai.errors import Conflict, UserError
 
 CATEGORIES: tuple[str, ...] = ("lecture", "A1", "A2", "A3", "A4", "A5", "project",
@@ -53,10 +54,7 @@ def check_category(category: str) -> str:
 
 
 def check_title(title: str) -> str:
-    title = " ".join((title or "").split())
-    if not title or len(title) > TITLE_MAX:
-        raise UserError(f"a title is 1 to {TITLE_MAX} characters", field="title")
-    return title
+    return clean_name(title, what="a title", field="title", limit=TITLE_MAX)
 
 
 def check_body(body: str, field: str = "body") -> str:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from scalable_ai.course.policy.roster import is_email_address
 from scalable_ai.errors import UserError
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 4000
 
 
@@ -102,7 +102,7 @@ def parse_teammates(value: Any) -> list[str]:
         email = str(item).strip().lower()
         if not email:
             continue
-        if not EMAIL.match(email):
+        if not is_email_address(email):
             raise UserError(f"not an e-mail address: {email!r}", field="preferred_teammates")
         if email not in emails:
             emails.append(email)

@@ -20,6 +20,7 @@ from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import groups as rules
 from scalable_ai.course.policy.nodes import Node as PolicyNode
+from scalable_ai.course.policy.roster import clean_name
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
@@ -69,13 +70,6 @@ def _snapshot(group: Group) -> dict[str, object]:
     return data
 
 
-def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > 200:
-        raise UserError("a group name is 1 to 200 characters", field="name")
-    return name
-
-
 def _join(session: Session, group: Group, person: Person, clock: Clock) -> None:
     membership = GroupMembership(group_id=group.id, person_id=person.id, joined_at=clock.now())
     session.add(membership)
@@ -95,7 +89,7 @@ def create_group(session: Session, actor: Actor, *, name: str, clock: Clock) -> 
     me = acting_person(session, actor)
     if me.role != "student":
         raise Forbidden("staff propose groups with `propose_group`", field="name")
-    name = _clean_name(name)
+    name = clean_name(name, what="a group name")
     settings = settings_of(session)
     rules.create_group(name, me.email, all_policy_groups(session), clock.now(),
                        formation_deadline(session, settings), name=name)
@@ -179,7 +173,7 @@ def propose_group(
 ) -> Group:
     """Staff propose a group of 4–6 students who are in no other group (any time)."""
     require_staff(actor, "propose groups")
-    name = _clean_name(name)
+    name = clean_name(name, what="a group name")
     if session.scalar(select(Group.id).where(Group.name == name)):
         raise Conflict(f"group {name} already exists", field="name")
     people = [get_person(session, pid, field="members") for pid in member_ids]

@@ -6,7 +6,6 @@ edit only their own name. Emails are unique and compared in lower case.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.policy.roster import clean_email, clean_name
 from scalable_ai.course.service.actors import (
     Actor,
     get_person,
@@ -22,22 +22,6 @@ from scalable_ai.course.service.actors import (
 )
 from scalable_ai.course.tables import ROLES, Person
 from scalable_ai.errors import Conflict, NotFound, UserError
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _clean_email(email: str) -> str:
-    email = email.strip().lower()
-    if not EMAIL.match(email) or len(email) > 320:
-        raise UserError(f"not an email address: {email!r}", field="email")
-    return email
-
-
-def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > 200:
-        raise UserError("a name is 1 to 200 characters", field="name")
-    return name
 
 
 def add_person(
@@ -53,7 +37,7 @@ def add_person(
 ) -> Person:
     """Add a student or staff member (staff only). Email and SID must be new."""
     require_staff(actor, "add people")
-    email = _clean_email(email)
+    email = clean_email(email)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}", field="role")
     if session.scalar(select(Person.id).where(func.lower(Person.email) == email)):
@@ -62,7 +46,7 @@ def add_person(
     if sid is not None and session.scalar(select(Person.id).where(Person.sid == sid)):
         raise Conflict(f"someone with SID {sid} already exists", field="sid")
     person = Person(
-        name=_clean_name(name),
+        name=clean_name(name),
         email=email,
         role=role,
         sid=sid,
@@ -132,9 +116,9 @@ def update_person(
         raise UserError("students may change only their name", field="name")
     before = audit.snapshot(person)
     if name is not None:
-        person.name = _clean_name(name)
+        person.name = clean_name(name)
     if email is not None:
-        email = _clean_email(email)
+        email = clean_email(email)
         other = find_by_email(session, email)
         if other is not None and other.id != person.id:
             raise Conflict(f"someone with email {email} already exists", field="email")
