@@ -80,3 +80,21 @@ def test_a_student_starts_a_group_before_the_deadline(platform, accounts):
     post_form(platform.client, "/group", "/group/create", {"name": "Sparse Sparrows"})
     page = platform.client.get("/group").text
     assert "Group Sparse Sparrows started" in page and "not confirmed yet" in page
+
+
+def test_a_groups_exception_shows_as_the_deadline_that_applies(demo_platform):
+    """The demo approved Speculative Decoders (node-8 outage) an A2 deadline of Feb 27."""
+    from scalable_ai.course.db import unit_of_work
+    from scalable_ai.course.service.people import find_by_email, set_password_hash
+    from scalable_ai.course.web.security import hash_password
+    from tests.web.conftest import STAFF_TOOL
+
+    with unit_of_work(demo_platform.engine) as session:
+        member = find_by_email(session, "jeff.dean@example.edu")
+        set_password_hash(session, STAFF_TOOL, member.id, hash_password("jeff-password"),
+                          clock=demo_platform.clock)
+    sign_in(demo_platform.client, "jeff.dean@example.edu", "jeff-password")
+    listing = demo_platform.client.get("/assignments").text
+    assert "for you: <strong>Fri Feb 27, 11:59 PM</strong>" in listing
+    page = demo_platform.client.get("/assignments/A2").text
+    assert "node-8 outage" in page.split('id="your-deadline"')[1].split("</dd>")[0]

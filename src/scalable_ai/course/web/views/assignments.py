@@ -44,15 +44,18 @@ INTEGRITY_LABELS = {"external_code": "External code used (repositories, snippets
 
 @router.get("/assignments")
 def assignment_list(visit: VisitDep) -> Response:
-    visit.person()
+    """Each assignment with the deadline that applies to the student (an exception's, or
+    24 hours later once a slack day is applied) and the group's latest hand-in."""
+    me = visit.person()
     actor = visit.actor()
+    if not me.is_staff:
+        rows = [(s.assignment, s.due, s.deadline, s.submission)
+                for s in submission_service.assignment_statuses(visit.db, actor, me.id)]
+        return visit.page("assignments.html", title="Assignments", active="/assignments",
+                          rows=rows)
     settings = settings_of(visit.db)
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
-    handed_in: dict[int, Submission] = {}
-    for row in submission_service.list_submissions(visit.db, actor):
-        if row.assignment_id is not None:
-            handed_in[row.assignment_id] = row  # ordered by time: the latest wins
-    rows = [(a, due_at(a, settings), handed_in.get(a.id)) for a in assignments]
+    rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
     return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
 
 
@@ -72,6 +75,9 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
     due = due_at(assignment, settings)
     handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
     balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
+    status = None if me.is_staff else next(
+        s for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+        if s.assignment.id == assignment.id)
     slack_used_here = balance is not None and any(
         e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries)
     return visit.page(
@@ -79,6 +85,7 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
         late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
         slack_used_here=slack_used_here, exceptions=_my_exceptions(visit, assignment),
+        status=status,
         group=None if me.is_staff else my_group(visit.db, actor),
         integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
 
