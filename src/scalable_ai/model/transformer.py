@@ -30,6 +30,11 @@ with ``.attn_norm``, ``.attn`` (``.q_proj``, ``.k_proj``, ``.v_proj``, ``.o_proj
 ``model.embed.weight`` when ``config.tie_embeddings``). Weights follow the Hugging Face
 Llama layout (RoPE rotates dimension ``i`` with ``i + D/2``), so ``load_state_dict`` swaps
 weights in place.
+
+CPU inference speed (opt-in, never changes results beyond rounding): ``optimize_for_inference``
+stores f32 weights transposed (``use_decode_layout``: same shapes, other strides) or, for
+bf16, keeps oneDNN-packed and f16 copies beside the weights (``pack_for_inference``); the
+copies are used only in no-grad forwards and only while the weight is unchanged.
 """
 
 from __future__ import annotations
