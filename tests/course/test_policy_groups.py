@@ -20,6 +20,7 @@ from scalable_ai.course.policy.groups import (
     group_of,
     invite,
     leave,
+    move_student,
     parse_ssh_public_key,
     propose_group,
     undersized_groups,
@@ -57,6 +58,14 @@ def test_a_seventh_group_member_is_refused():
     group = full_group("g1", 6)
     with pytest.raises(Conflict, match="already has 6 members"):
         invite(group, "zed", "g1-s0", [group], BEFORE, DEADLINE)
+
+
+def test_staff_move_a_student_any_time_but_not_into_a_full_group():
+    assert move_student("zed", full_group("g1", 5)).members[-1] == "zed"
+    assert move_student("zed", None) is None
+    with pytest.raises(Conflict, match="already has 6 members") as info:
+        move_student("zed", full_group("g1", 6))
+    assert info.value.field == "group"
 
 
 def test_a_student_is_in_at_most_one_group():

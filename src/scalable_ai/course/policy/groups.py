@@ -122,6 +122,19 @@ def leave(group: Group, student: str, now: datetime, formation_deadline: datetim
                                confirmed=False)
 
 
+def move_student(student: str, target: Group | None,
+                 settings: CourseSettings | None = None) -> Group | None:
+    """Staff move a student into ``target``, or out of every group (``None``), at any time
+    (after the formation deadline this is how groups change). The target must still have
+    room; leaving the old group is always allowed, and slack-day balances follow the student
+    because they are computed per student from the ledger."""
+    settings = settings or CourseSettings()
+    if target is None or student in target.members:
+        return target
+    _check_room(target, settings)
+    return dataclasses.replace(target, members=(*target.members, student))
+
+
 def propose_group(group_id: str, members: Sequence[str], groups: Sequence[Group], staff: str,
                   settings: CourseSettings | None = None) -> Group:
     """Staff propose a group (e.g. from the questionnaire), at any time: 4–6 students, each

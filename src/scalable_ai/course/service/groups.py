@@ -235,10 +235,7 @@ def move_student(
     if old_id == to_group_id:
         return person
     target = lock_group(session, to_group_id) if to_group_id is not None else None
-    if target is not None and len(target.members) >= settings.group_size_max:
-        raise Conflict(f"group {target.name} already has {len(target.members)} members; "
-                       f"groups have {settings.group_size_min}–{settings.group_size_max}",
-                       field="group")
+    rules.move_student(person.email, policy_group(target) if target else None, settings)
     if old_id is not None:
         old = lock_group(session, old_id)
         before = _snapshot(old)
