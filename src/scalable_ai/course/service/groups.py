@@ -19,7 +19,6 @@ from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import groups as rules
-from scalable_ai.course.policy.nodes import Node as PolicyNode
 from scalable_ai.course.policy.roster import clean_name
 from scalable_ai.course.service.actors import (
     Actor,
@@ -31,6 +30,7 @@ from scalable_ai.course.service.actors import (
     require_staff,
 )
 from scalable_ai.course.service.course import formation_deadline, row_by_id, settings_of
+from scalable_ai.course.service.nodes import policy_node
 from scalable_ai.course.tables import Group, GroupInvitation, GroupMembership, Node, Person
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
@@ -217,8 +217,8 @@ def _assign_node(session: Session, group: Group) -> None:
         for g in session.scalars(select(Group).where(Group.node_id.is_not(None)))
         if g.node is not None
     }
-    chosen = rules.assign_node(group.name, [PolicyNode(n.name, n.external_ip, n.gpus)
-                                            for n in nodes], assigned, settings_of(session))
+    chosen = rules.assign_node(group.name, [policy_node(n) for n in nodes], assigned,
+                               settings_of(session))
     group.node = next(n for n in nodes if n.name == chosen.name)
     session.flush()
 
