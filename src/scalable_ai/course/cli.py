@@ -205,10 +205,10 @@ def import_gradescope(
     apply: Annotated[bool, typer.Option("--apply", help="Store (default: a dry run).")] = False,
 ) -> None:
     """Load Gradescope scores, applying the late rules to its lateness (dry run first)."""
-    from scalable_ai.course.gradescope import gradebook_from_file, import_gradebook, parse_mapping
+    from scalable_ai.course.gradescope import import_gradebook, parse_mapping
 
     with database() as session:
-        report = import_gradebook(session, staff_actor(), gradebook_from_file(str(file)),
+        report = import_gradebook(session, staff_actor(), read_file(file, field="file"),
                                   parse_mapping(mapping), apply=apply, clock=course_clock())
         typer.echo(report.text(), nl=False)
 

@@ -34,12 +34,8 @@ from scalable_ai.course.service.actors import Actor, current_group_id, require_s
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
 from scalable_ai.course.service.grades import record_score, score_items
 from scalable_ai.course.service.groups import lock_group
-from scalable_ai.course.service.slack import (
-    ledger,
-    lock_people,
-    policy_exceptions,
-    spend_for_group,
-)
+from scalable_ai.course.service.slack import lock_people, spend_for_group
+from scalable_ai.course.service.submissions import judge_hand_in
 from scalable_ai.course.tables import Person, Submission
 from scalable_ai.errors import UserError
 
@@ -226,16 +222,8 @@ def _late(session: Session, actor: Actor, person: Person, key: str, entry: Grade
     group_id = current_group_id(session, person.id)
     group = lock_group(session, group_id) if group_id is not None else None
     members = lock_people(session, [p.id for p in group.members] if group else [person.id])
-    book = ledger(session, person_ids=[p.id for p in members],
-                  group_id=group.id if group else None)
-    verdict = rules.judge_submission(
-        submitted_at, due, confirm_slack_day=True,
-        slack_refusal=rules.slack_day_refusal([p.email for p in members], key, book, settings,
-                                              group=group.name if group else None),
-        slack_already_applied=rules.slack_days_on(person.email, key, book) > 0,
-        exception=rules.exception_for(person.email, group.name if group else None, key,
-                                      policy_exceptions(session)),
-        settings=settings)
+    verdict = judge_hand_in(session, person, group, members, key, due, submitted_at,
+                            is_assignment=True, confirm_slack_day=True, settings=settings)
     hms = _hms(entry.lateness)
     if not verdict.accepted:
         return "refused", f"{hms} late: {verdict.message}; score not recorded"
@@ -256,12 +244,3 @@ def _late(session: Session, actor: Actor, person: Person, key: str, entry: Grade
 def _hms(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def gradebook_from_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return handle.read()
-    except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror}", field="file") from None
-

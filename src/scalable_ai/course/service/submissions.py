@@ -24,6 +24,7 @@ from scalable_ai.course.policy import late as rules
 from scalable_ai.course.policy.integrity import integrity_statement
 from scalable_ai.course.policy.milestones import MilestoneKind
 from scalable_ai.course.policy.schedule import released_at
+from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
@@ -47,7 +48,7 @@ from scalable_ai.course.service.slack import (
     policy_exceptions,
     spend_for_group,
 )
-from scalable_ai.course.tables import Assignment, Submission
+from scalable_ai.course.tables import Assignment, Group, Person, Submission
 from scalable_ai.errors import Conflict, UserError
 
 MILESTONE_SLACK_REFUSAL = "slack days apply to assignments only"
@@ -77,7 +78,6 @@ def submit(
     now = clock.now()
     group = lock_group(session, group_id)
     members = lock_people(session, [p.id for p in group.members])
-    book = ledger(session, person_ids=[p.id for p in members], group_id=group.id)
     target_a = assignment_by_key(session, assignment) if assignment else None
     target_m = milestone_by_key(session, milestone) if milestone else None
     if target_m is not None and target_m.kind != MilestoneKind.DEADLINE.value:
@@ -87,15 +87,9 @@ def submit(
     if target_a is not None and now < released_at(target_a.released_on, settings):
         raise UserError(f"{target_a.key} is released on {target_a.released_on.isoformat()}",
                         field="assignment")
-    verdict = rules.judge_submission(
-        now, due, confirm_slack_day=confirm_slack_day,
-        slack_refusal=(rules.slack_day_refusal([p.email for p in members], key, book, settings,
-                                               group=group.name)
-                       if target_a else MILESTONE_SLACK_REFUSAL),
-        slack_already_applied=bool(target_a) and rules.slack_days_on(me.email, key, book) > 0,
-        exception=rules.exception_for(me.email, group.name, key, policy_exceptions(session)),
-        settings=settings,
-    )
+    verdict = judge_hand_in(session, me, group, members, key, due, now,
+                            is_assignment=target_a is not None,
+                            confirm_slack_day=confirm_slack_day, settings=settings)
     if verdict.verdict is rules.Verdict.NEEDS_SLACK_DAY:
         raise Conflict(verdict.message, field="confirm_slack_day")
     if not verdict.accepted:
@@ -114,6 +108,30 @@ def submit(
         spend_for_group(session, actor, group, target_a, clock=clock, submission_id=row.id)
     audit.record(session, actor, "submission.add", row, before=None, at=now)
     return row
+
+
+def judge_hand_in(
+    session: Session, person: Person, group: Group | None, members: Sequence[Person], key: str,
+    due: datetime, submitted_at: datetime, *, is_assignment: bool, confirm_slack_day: bool,
+    settings: CourseSettings,
+) -> rules.SubmissionVerdict:
+    """The late policy's verdict on ``person`` handing in ``key`` for their group (``members``
+    locked by the caller), read from the ledger and the approved exceptions: whether a slack
+    day can be spent (assignments only), whether one is already applied, which exception
+    covers them. Submitting on the platform and importing Gradescope's lateness both ask
+    here, so the two never judge differently."""
+    group_name = group.name if group is not None else None
+    book = ledger(session, person_ids=[p.id for p in members],
+                  group_id=group.id if group is not None else None)
+    return rules.judge_submission(
+        submitted_at, due, confirm_slack_day=confirm_slack_day,
+        slack_refusal=(rules.slack_day_refusal([p.email for p in members], key, book, settings,
+                                               group=group_name)
+                       if is_assignment else MILESTONE_SLACK_REFUSAL),
+        slack_already_applied=is_assignment and rules.slack_days_on(person.email, key, book) > 0,
+        exception=rules.exception_for(person.email, group_name, key, policy_exceptions(session)),
+        settings=settings,
+    )
 
 
 def list_submissions(
