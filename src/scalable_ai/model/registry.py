@@ -12,6 +12,7 @@ the path of a GGUF file.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import shutil
 import sys
@@ -113,8 +114,15 @@ def pull(name: str) -> Path:
     folder = checkpoint_dir(name)
     if is_checkpoint(folder):
         return folder
-    print(f"converting {name} from its GGUF to {folder} (once)...", file=sys.stderr)
-    return convert_gguf(packaged_gguf(name), folder, name=name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # One converter at a time (a server and a CLI may start together); the second waits,
+    # then finds the checkpoint the first wrote.
+    with open(folder.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_checkpoint(folder):
+            return folder
+        print(f"converting {name} from its GGUF to {folder} (once)...", file=sys.stderr)
+        return convert_gguf(packaged_gguf(name), folder, name=name)
 
 
 def resolve(name_or_path: str | Path) -> Path:
