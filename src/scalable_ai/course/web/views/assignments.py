@@ -27,7 +27,7 @@ from scalable_ai.course.service import submissions as submission_service
 from scalable_ai.course.service.actors import require_member_or_staff
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
 from scalable_ai.course.service.groups import my_group
-from scalable_ai.course.service.slack import list_exceptions, slack_balance
+from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.tables import Assignment, Submission
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import NotFound, UserError
@@ -59,13 +59,6 @@ def assignment_list(visit: VisitDep) -> Response:
     return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
 
 
-def _my_exceptions(visit: Visit, assignment: Assignment) -> list[Any]:
-    if visit.actor().is_staff:
-        return []
-    return [e for e in list_exceptions(visit.db, visit.actor())
-            if e.assignment_id == assignment.id and e.revoked_at is None]
-
-
 @router.get("/assignments/{key}")
 def assignment_page(visit: VisitDep, key: str) -> Response:
     me = visit.person()
@@ -84,8 +77,7 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         "assignment.html", title=f"{assignment.key}: {assignment.title}", active="/assignments",
         assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
         late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
-        slack_used_here=slack_used_here, exceptions=_my_exceptions(visit, assignment),
-        status=status,
+        slack_used_here=slack_used_here, status=status,
         group=None if me.is_staff else my_group(visit.db, actor),
         integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
 
