@@ -46,6 +46,19 @@ def test_a_reservation_is_a_bounded_window():
         check_reservation(reservation(end=START + timedelta(days=4)), [])
 
 
+def test_a_reservation_cannot_be_requested_for_a_window_already_begun():
+    with pytest.raises(UserError, match="cannot start in the past") as info:
+        check_reservation(reservation(), [], now=START + timedelta(minutes=1))
+    assert info.value.field == "starts_at"
+    check_reservation(reservation(), [], now=START)
+
+
+def test_nobody_consents_to_a_cancelled_reservation():
+    with pytest.raises(Conflict, match="was cancelled") as info:
+        consent(dataclasses.replace(reservation(consents=("g1",)), cancelled=True), "g2")
+    assert info.value.field == "reservation"
+
+
 def test_reservations_of_the_same_node_never_overlap():
     first = reservation()
     overlapping = reservation("r2", ("node-2", "node-3"), START + timedelta(hours=11),

@@ -83,10 +83,13 @@ def check_reservation(
     reservation: Reservation,
     existing: Iterable[Reservation],
     settings: CourseSettings | None = None,
+    *,
+    now: datetime | None = None,
 ) -> None:
     """Raise unless the reservation can be stored: at least two distinct nodes, each with an
-    owner; a bounded window (start before end, at most ``reservation_max_hours``); no other
-    live reservation of any of its nodes overlapping the window."""
+    owner; a bounded window (start before end, at most ``reservation_max_hours``) that does
+    not start before ``now`` when a request is being made; no other live reservation of any
+    of its nodes overlapping the window."""
     settings = settings or CourseSettings()
     if len(set(reservation.nodes)) != len(reservation.nodes):
         raise UserError("a node appears twice", field="nodes")
@@ -98,6 +101,8 @@ def check_reservation(
     for when in ("starts_at", "ends_at"):
         if getattr(reservation, when).tzinfo is None:
             raise UserError("give a time zone (or use course time)", field=when)
+    if now is not None and reservation.starts_at < now:
+        raise UserError("a reservation cannot start in the past", field="starts_at")
     if reservation.ends_at <= reservation.starts_at:
         raise UserError("the window must end after it starts", field="ends_at")
     if reservation.ends_at - reservation.starts_at > timedelta(
@@ -113,7 +118,10 @@ def check_reservation(
 
 
 def consent(reservation: Reservation, group: str) -> Reservation:
-    """Record ``group``'s consent; only an owning group may consent."""
+    """Record ``group``'s consent; only an owning group may consent, and nobody to a
+    cancelled reservation."""
+    if reservation.cancelled:
+        raise Conflict("this reservation was cancelled", field="reservation")
     if group not in reservation.groups:
         raise Forbidden(f"group {group} owns none of this reservation's nodes",
                         field="group")

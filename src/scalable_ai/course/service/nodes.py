@@ -106,8 +106,6 @@ def request_reservation(
     for node in nodes:
         if owners[node.id] is None:
             raise UserError(f"{node.name} is not assigned to any group", field="node_ids")
-    if starts_at < clock.now():
-        raise UserError("a reservation cannot start in the past", field="starts_at")
     row = Reservation(starts_at=starts_at, ends_at=ends_at, purpose=purpose.strip(),
                       rendezvous_id=secrets.token_hex(8), requested_by_id=actor.person_id,
                       created_at=clock.now())
@@ -121,7 +119,7 @@ def request_reservation(
             consented_by_id=actor.person_id if ours else None))
     candidate = policy_reservation(row)
     rules.check_reservation(candidate, [policy_reservation(r) for r in _reservations(session)],
-                            settings_of(session))
+                            settings_of(session), now=clock.now())
     session.add(row)
     session.flush()
     audit.record(session, actor, "reservation.request", row, before=None, after=_snapshot(row),
@@ -147,8 +145,6 @@ def consent_to_reservation(session: Session, actor: Actor, reservation_id: int, 
     mine = current_group_id(session, actor.person_id) if actor.person_id else None
     if mine is None:
         raise Forbidden("only a member of an owning group can consent", field="reservation")
-    if row.cancelled_at is not None:
-        raise Conflict("this reservation was cancelled", field="reservation")
     before = _snapshot(row)
     group = session.get(Group, mine)
     rules.consent(policy_reservation(row), group.name if group else "")
