@@ -13,6 +13,7 @@ from scalable_ai.course.policy.integrity import IntegrityStatement, integrity_st
 from scalable_ai.course.policy.milestones import (
     SignupSlot,
     SlotKind,
+    check_cancel,
     seats_left,
     signup,
 )
@@ -66,6 +67,15 @@ def test_a_slot_that_has_started_cannot_be_booked():
     slots = [slot("s1", hours=-1)]
     with pytest.raises(Conflict, match="already started"):
         signup(slots[0], "g1", [], slots, NOW)
+
+
+def test_a_group_gives_a_slot_back_only_before_it_starts_staff_any_time():
+    starts = NOW + timedelta(hours=1)
+    check_cancel(starts, NOW, by_staff=False)
+    with pytest.raises(Conflict, match="already started") as info:
+        check_cancel(starts, starts, by_staff=False)
+    assert info.value.field == "signup"
+    check_cancel(starts, starts + timedelta(hours=1), by_staff=True)
 
 
 def test_a_checkoff_slot_names_its_assignment():

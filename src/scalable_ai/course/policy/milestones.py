@@ -170,6 +170,13 @@ def signup(slot: SignupSlot, group: str, signups: Iterable[Signup],
     return Signup(slot_id=slot.id, group=group, at=now)
 
 
+def check_cancel(starts_at: datetime, now: datetime, *, by_staff: bool) -> None:
+    """A group gives a booked slot back only before it starts (so a checkoff slot is never
+    emptied under the staff running it); staff may cancel at any time."""
+    if not by_staff and now >= starts_at:
+        raise Conflict("this slot has already started", field="signup")
+
+
 def seats_left(slot: SignupSlot, signups: Iterable[Signup]) -> int:
     """How many more groups the slot can hold."""
     return slot.capacity - sum(1 for s in signups if s.slot_id == slot.id)

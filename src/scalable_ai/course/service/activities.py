@@ -225,13 +225,12 @@ def sign_up(session: Session, actor: Actor, slot_id: int, *, group_id: int | Non
 def cancel_signup(session: Session, actor: Actor, signup_id: int, *, clock: Clock) -> None:
     """Give a booked slot back (the group's members, or staff), before it starts."""
     row = row_by_id(session, SlotSignup, signup_id, what="sign-up", field="signup")
-    if not actor.is_staff:
-        if current_group_id(session, actor.person_id or 0) != row.group_id:
-            raise Forbidden("only the group's members and staff may cancel its sign-up",
-                            field="signup")
-        slot = session.get(SignupSlot, row.slot_id)
-        if slot is not None and slot.starts_at <= clock.now():
-            raise Conflict("this slot has already started", field="signup")
+    if not actor.is_staff and current_group_id(session, actor.person_id or 0) != row.group_id:
+        raise Forbidden("only the group's members and staff may cancel its sign-up",
+                        field="signup")
+    slot = session.get(SignupSlot, row.slot_id)
+    if slot is not None:
+        slot_rules.check_cancel(slot.starts_at, clock.now(), by_staff=actor.is_staff)
     before = audit.snapshot(row)
     session.delete(row)
     session.flush()
