@@ -152,6 +152,12 @@ def test_a_lecture_off_the_meeting_days_is_refused():
     assert error.field == "lectures[0].date" and "Wednesday" in error.message
 
 
+def test_a_lecture_hour_that_is_no_time_of_day_is_refused_naming_the_field():
+    error = refused(lambda d: d["lectures_meet"].update(starts=99999))
+    assert error.field == "lectures_meet.starts" and "time of day" in error.message
+    assert refused(lambda d: d["lectures_meet"].update(ends=True)).field == "lectures_meet.ends"
+
+
 def test_a_missing_project_milestone_is_refused():
     error = refused(lambda d: d.update(milestones=[m for m in d["milestones"]
                                                    if m["key"] != "peer_review"]))

@@ -33,7 +33,11 @@ from scalable_ai.course.policy.schedule import (
     Recess,
     schedule_events,
 )
-from scalable_ai.course.policy.settings import CourseSettings, settings_from_dict
+from scalable_ai.course.policy.settings import (
+    CourseSettings,
+    parse_time_of_day,
+    settings_from_dict,
+)
 from scalable_ai.errors import NotFound, UserError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -219,14 +223,7 @@ class _Reader:
                 from None
 
     def clock(self, key: str) -> time:
-        value = self.get(key)
-        if isinstance(value, int):  # YAML 1.1 reads unquoted 9:30 as sexagesimal minutes
-            return time(value // 60, value % 60)
-        try:
-            return time.fromisoformat(str(value))
-        except ValueError:
-            raise UserError(f"not a time of day (HH:MM): {value!r}", field=self.where(key)) \
-                from None
+        return parse_time_of_day(self.get(key), field=self.where(key))
 
     def weekday(self, value: Any, field: str) -> int:
         if str(value).strip().lower() not in WEEKDAYS:

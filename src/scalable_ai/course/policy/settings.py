@@ -264,19 +264,24 @@ def settings_from_dict(data: Mapping[str, Any] | None) -> CourseSettings:
 MINUTES_PER_DAY = 24 * 60
 
 
-def _parse_time(value: Any) -> time:
+def parse_time_of_day(value: Any, *, field: str) -> time:
+    """A time of day from YAML or JSON: ``"23:59"``, or the whole number of minutes YAML 1.1
+    reads an unquoted ``23:59`` as (sexagesimal). Anything else is a :class:`UserError`
+    naming ``field``. The course's settings and its spec (lecture hours) both read times so."""
     if isinstance(value, time):
         return value
-    if _is_whole_number(value):  # YAML 1.1 reads 23:59 as a sexagesimal int (minutes)
-        if not 0 <= value < MINUTES_PER_DAY:
-            raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}")
+    if _is_whole_number(value) and 0 <= value < MINUTES_PER_DAY:
         return time(value // 60, value % 60)
-    if not isinstance(value, str):
-        raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}")
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        raise _fail("deadline_time", f"not a time of day (HH:MM): {value!r}") from None
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UserError(f"not a time of day (HH:MM): {value!r}", field=field)
+
+
+def _parse_time(value: Any) -> time:
+    return parse_time_of_day(value, field="settings.deadline_time")
 
 
 def _as_float(name: str, value: Any) -> float:
