@@ -31,6 +31,7 @@ from scalable_ai.course.policy.schedule import (
     Lecture,
     MeetingPattern,
     Recess,
+    check_lecture_day,
     schedule_events,
 )
 from scalable_ai.course.policy.settings import (
@@ -439,13 +440,8 @@ def check_spec(spec: CourseSpec) -> None:
                             field=f"presentations[{i}].date")
     for i, lec in enumerate(spec.lectures):
         where = f"lectures[{i}]"
-        _in_term(spec, lec.day, f"{where}.date")
-        if lec.day in recess:
-            raise UserError(f"{lec.day.isoformat()} is a recess day: no class",
-                            field=f"{where}.date")
-        if lec.day.weekday() not in spec.meeting.weekdays:
-            raise UserError(f"{lec.day.isoformat()} is a {lec.day.strftime('%A')}, not a "
-                            "meeting day", field=f"{where}.date")
+        check_lecture_day(lec.day, recess=spec.recess, meeting=spec.meeting, term=spec.term,
+                          field=f"{where}.date")
         if lec.part not in parts:
             raise UserError(f"no part {lec.part}", field=f"{where}.part")
     by_date = sorted(spec.lectures, key=lambda lec: lec.day)
