@@ -15,9 +15,10 @@ import typer
 
 from scalable_ai.errors import UserError
 
-model_app = typer.Typer(help="Pull, list and inspect models.", no_args_is_help=True)
-generate_app = typer.Typer(help="Continue a raw prompt with a model.")
-chat_app = typer.Typer(help="Chat with a model in the terminal (streaming).")
+model_app = typer.Typer(help="Pull, list and inspect models.", no_args_is_help=True,
+                        add_completion=False)
+generate_app = typer.Typer(help="Continue a raw prompt with a model.", add_completion=False)
+chat_app = typer.Typer(help="Chat with a model in the terminal (streaming).", add_completion=False)
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Registered name, checkpoint "
                                           "folder or .gguf file.")]
