@@ -349,7 +349,7 @@ class LLMEngine:
         self.runner.weights_changed()
         self.pool.reset_prefix_cache()
         for seq in list(self.scheduler.running):
-            self.scheduler._preempt(seq)
+            self.scheduler.preempt(seq)
 
     def stats(self) -> dict[str, float]:
         """Gauges a server exports: queue depth, cache use, prefix-cache hit rate."""

@@ -98,7 +98,7 @@ class Scheduler:
             num_new = min(seq.num_uncomputed, budget)
             while not self._grow(seq, num_new):
                 victim = self.running[-1]
-                self._preempt(victim)
+                self.preempt(victim)
                 out.preempted.append(victim)
                 if victim is seq:
                     break
@@ -182,7 +182,7 @@ class Scheduler:
             seq.block_table.append(self.pool.allocate())
         return True
 
-    def _preempt(self, seq: Sequence) -> None:
+    def preempt(self, seq: Sequence) -> None:
         """Recompute preemption: drop the sequence's cache and requeue it first in line."""
         self.running.remove(seq)
         self._release_blocks(seq)

@@ -189,7 +189,7 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
         params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
         job = _Job("text", body.model, body.n, len(prompts))
         echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
-        return await _respond(server, engine, job, prompts, params, body, request, echo)
+        return await _respond(engine, job, prompts, params, body, request, echo)
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request) -> Response:
@@ -199,13 +199,13 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
         prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
         params = [body.sampling_params(prompt[1], body.logprobs_count())]
         job = _Job("chat", body.model, body.n, 1)
-        return await _respond(server, engine, job, [prompt], params, body, request, [""])
+        return await _respond(engine, job, [prompt], params, body, request, [""])
 
     return app
 
 
 async def _respond(
-    server: OpenAIServer, engine: AsyncEngine, job: _Job, prompts: list[tuple],
+    engine: AsyncEngine, job: _Job, prompts: list[tuple],
     params: list[SamplingParams], body: Any, request: Request, echo: list[str],
 ) -> Response:
     streams = [engine.generate(ids, p) for (ids, _), p in zip(prompts, params, strict=True)]
