@@ -41,9 +41,9 @@ def prepare_course(database_url: str, now_text: str | None) -> tuple[object, obj
     with unit_of_work(engine) as session:
         empty = session.scalar(select(func.count()).select_from(Person)) == 0
         if empty:
-            from scalable_ai.course.demo import seed_demo
+            from scalable_ai.course.demo import seed_whole_demo
 
-            seed_demo(session, clock)
+            seed_whole_demo(session, clock)
     return engine, clock, empty
 
 

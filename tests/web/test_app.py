@@ -67,6 +67,9 @@ def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     database = Path(tmp_path) / "data" / "course.db"
     assert database.is_file()
     engine, clock, seeded_again = prepare_course(f"sqlite:///{database}", None)
+    with engine.connect() as connection:  # the community side of the demo is seeded too
+        threads = connection.exec_driver_sql("select count(*) from forum_threads").scalar()
     engine.dispose()
+    assert threads > 0
     assert not seeded_again  # a second start keeps the course as it is
     assert clock.now().isoformat().startswith(DEMO_NOW)  # without SAI_NOW: mid-semester

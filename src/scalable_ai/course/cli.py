@@ -98,20 +98,6 @@ def database(*, migrate: bool = False) -> Iterator[Session]:
             engine.dispose()
 
 
-def seed_whole_demo(session: Session) -> dict[str, int]:
-    """The core demo roster and, when that package is present, the community side of it."""
-    from importlib.util import find_spec
-
-    from scalable_ai.course.demo import seed_demo
-
-    counts = seed_demo(session, course_clock())
-    if find_spec("scalable_ai.course.community.demo") is not None:
-        from scalable_ai.course.community.demo import seed_community_demo
-
-        seed_community_demo(session, course_clock())
-    return counts
-
-
 @course_app.command()
 def init(
     spec_file: Annotated[Path | None, typer.Option("--from", help="Course YAML (default: the "
@@ -131,7 +117,9 @@ def init(
             raise UserError(f"{path} is not valid YAML: {error}", field="--from") from None
         course = init_course(session, staff_actor(), data, clock=course_clock())
         if demo:
-            seed_whole_demo(session)
+            from scalable_ai.course.demo import seed_whole_demo
+
+            seed_whole_demo(session, course_clock())
         typer.echo(f"Loaded {course.code}: {course.title} ({course.term}) from {path}")
 
 
@@ -148,8 +136,10 @@ def migrate() -> None:
 @course_app.command()
 def demo() -> None:
     """Add the deterministic demo roster (40 students, 8 groups) up to the course clock."""
+    from scalable_ai.course.demo import seed_whole_demo
+
     with database(migrate=True) as session:
-        counts = seed_whole_demo(session)
+        counts = seed_whole_demo(session, course_clock())
         typer.echo(f"demo: {counts['students']} students in {counts['groups']} groups")
 
 

@@ -214,3 +214,14 @@ def _passwords(session: Session) -> None:
         person = people_service.find_by_email(session, email)
         if person is not None:
             person.password_hash = hashes[password]
+
+
+def seed_whole_demo(session: Session, clock: Clock) -> dict[str, int]:
+    """The core demo (this module) and then the community side of it (questionnaire, Q&A,
+    tickets, notes, attendance, project work), both up to the clock's now. ``sai up`` and
+    ``sai course demo`` both seed through here."""
+    from scalable_ai.course.community.demo import seed_community_demo
+
+    counts = seed_demo(session, clock)
+    seed_community_demo(session, clock)
+    return counts
