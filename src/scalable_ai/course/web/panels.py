@@ -9,6 +9,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+ANNOUNCEMENTS_SHOWN = 3
+
+
+def current_announcements(db: Session, actor: Any, now: Any) -> list[Any]:
+    """The newest staff announcements already posted by the course clock's "now", a few at
+    most, newest first: the syllabus's Ed channel "announce[s]", and issue 5 wants each
+    announcement "on every dashboard" (student and staff)."""
+    from scalable_ai.course.community.service import forum
+
+    threads = forum.announcements(db, actor, limit=ANNOUNCEMENTS_SHOWN * 2)
+    posted = [t for t in threads if t.created_at <= now]
+    posted.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+    return [forum.thread_view(actor, t, with_posts=False)
+            for t in posted[:ANNOUNCEMENTS_SHOWN]]
+
 
 def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:
     """The lectures this student scribes (the posted scribe schedule, filtered)."""

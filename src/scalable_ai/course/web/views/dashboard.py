@@ -1,7 +1,8 @@
 """The student's dashboard: where they stand at a glance.
 
 Next deadlines with a countdown, slack days left, group, node and its IP, scribe lectures,
-checkoff slot and the grade so far by component with the satisfactory flags — because
+checkoff slot, the current announcements (issue 5: "announcements that appear on every
+dashboard") and the grade so far by component with the satisfactory flags — because
 "Failing any one of them fails the class" (syllabus, Grading), each component shows its flag.
 """
 
@@ -37,4 +38,5 @@ def dashboard(visit: VisitDep) -> Response:
         "dashboard.html", title="Dashboard", active="/", deadlines=upcoming[:DEADLINES_SHOWN],
         balance=balance, grade=grade, group=group,
         scribing=panels.my_scribe_lectures(visit.db, actor, me.id),
-        checkoffs=panels.my_checkoffs(visit.db, actor, group))
+        checkoffs=panels.my_checkoffs(visit.db, actor, group),
+        announcements=panels.current_announcements(visit.db, actor, now))

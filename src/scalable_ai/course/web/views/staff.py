@@ -20,6 +20,7 @@ from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import nodes as node_service
 from scalable_ai.course.service import people as people_service
 from scalable_ai.course.service.actors import current_group_id
+from scalable_ai.course.web import panels
 from scalable_ai.course.web.security import hash_password
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
@@ -43,7 +44,8 @@ def overview(visit: VisitDep) -> Response:
         undersized=group_service.undersized_groups(visit.db, actor, clock=visit.state.clock),
         ungrouped=[p for p in students if current_group_id(visit.db, p.id) is None],
         nodes_taken=sum(1 for g in groups if g.node_id is not None),
-        nodes=node_service.list_nodes(visit.db, actor), waiting=waiting)
+        nodes=node_service.list_nodes(visit.db, actor), waiting=waiting,
+        announcements=panels.current_announcements(visit.db, actor, visit.now))
 
 
 def _roster_page(visit: Visit, created: list[tuple[str, str, str]] | None = None) -> Response:
