@@ -33,8 +33,7 @@ def fuzz_world(new_sqlite_database):
     with Session(engine, expire_on_commit=False) as session:
         load_seed(session)
         world = World(session, clock)
-    api = create_api(engine=engine, clock=clock)
-    api.include_router(community_router)
+    api = create_api(engine=engine, clock=clock)  # it mounts the community routes itself
     yield api, world
     engine.dispose()
 
