@@ -6,12 +6,13 @@ course settings through :func:`settings_of`, so a rule never hides a number of i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy.late import deadline_at
 from scalable_ai.course.policy.settings import CourseSettings, settings_from_dict
 from scalable_ai.course.tables import (
@@ -52,6 +53,12 @@ def settings_of(session: Session) -> CourseSettings:
     """The course settings (the syllabus's defaults where the course sets nothing)."""
     course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
     return settings_from_dict(course.settings if course is not None else {})
+
+
+def course_today(session: Session, clock: Clock) -> date:
+    """Today's date on the course clock in the course's time zone (Berkeley): what decides
+    whether a lecture has been held or a direction released, whatever the server's zone."""
+    return clock.now().astimezone(settings_of(session).zone).date()
 
 
 def assignment_by_key(session: Session, key: str, *, field: str = "assignment") -> Assignment:

@@ -21,7 +21,7 @@ from scalable_ai.course.service.actors import (
     require_self_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import lecture_by_key, settings_of
+from scalable_ai.course.service.course import course_today, lecture_by_key, settings_of
 from scalable_ai.course.tables import Lecture, Person
 from scalable_ai.course.tables.community import (
     Attendance,
@@ -156,8 +156,7 @@ def _count(session: Session, stmt) -> int:
 
 
 def lectures_held(session: Session, clock: Clock) -> Sequence[Lecture]:
-    today = clock.now().astimezone(settings_of(session).zone).date()
-    return session.scalars(select(Lecture).where(Lecture.held_on <= today)
+    return session.scalars(select(Lecture).where(Lecture.held_on <= course_today(session, clock))
                            .order_by(Lecture.held_on, Lecture.number)).all()
 
 

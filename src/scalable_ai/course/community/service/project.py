@@ -27,6 +27,7 @@ from scalable_ai.course.service.actors import (
 )
 from scalable_ai.course.service.course import (
     assignment_by_key,
+    course_today,
     milestone_by_key,
     milestone_due_at,
     row_by_id,
@@ -125,10 +126,6 @@ def enhancements_score(session: Session, actor: Actor, group_id: int) -> tuple[f
 # --- research directions ------------------------------------------------------------------
 
 
-def _today(session: Session, clock: Clock) -> date:
-    return clock.now().astimezone(settings_of(session).zone).date()
-
-
 def post_direction(session: Session, actor: Actor, *, title: str, summary: str,
                    released_on: date | None = None, clock: Clock) -> ResearchDirection:
     """Staff post a direction; it shows on the course site from its release day (the
@@ -147,7 +144,7 @@ def post_direction(session: Session, actor: Actor, *, title: str, summary: str,
 def released_directions(session: Session, *, clock: Clock) -> Sequence[ResearchDirection]:
     """Directions released by today (what the public course site and students see)."""
     return session.scalars(select(ResearchDirection).where(
-        ResearchDirection.released_on <= _today(session, clock)).order_by(
+        ResearchDirection.released_on <= course_today(session, clock)).order_by(
         ResearchDirection.id)).all()
 
 
@@ -167,7 +164,7 @@ def choose_direction(session: Session, actor: Actor, group_id: int, *,
     require_member_or_staff(session, actor, group_id, "choose this group's direction")
     if direction_id is not None:
         direction = session.get(ResearchDirection, direction_id)
-        if direction is None or (direction.released_on > _today(session, clock)
+        if direction is None or (direction.released_on > course_today(session, clock)
                                  and not actor.is_staff):
             raise NotFound(f"no research direction with id {direction_id}", field="direction")
         own_title = own_summary = ""
