@@ -4,10 +4,11 @@ comments on lecture notes and slides" and attendance (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
+from scalable_ai.course.clock import BERKELEY
 from scalable_ai.course.community.service import forum, notes, participation
 from scalable_ai.course.service import Actor
 from scalable_ai.course.service.course import lecture_by_key
@@ -110,6 +111,15 @@ def test_a_student_checks_in_with_the_lectures_code(session, staff, clock, scrib
     assert [a.source for a in participation.attendance_of(session, staff, "L6")] == ["check-in"]
     with pytest.raises(Forbidden):
         participation.check_in_code(session, bob, "L6")
+
+
+def test_check_in_closes_half_an_hour_after_the_lecture_ends(session, staff, clock, scribe):
+    """Lectures meet 9:30–11:00 (the spec's lectures_meet); check-in opened before the end
+    closes at 11:30 Berkeley time on the lecture's day."""
+    lecture_day = clock.now().astimezone(BERKELEY).date()  # Feb 5: L6
+    opens = datetime.combine(lecture_day, time(9, 0), tzinfo=BERKELEY)
+    window = participation.open_check_in(session, staff, "L6", clock=clock, opens_at=opens)
+    assert window.closes_at == datetime.combine(lecture_day, time(11, 30), tzinfo=BERKELEY)
 
 
 def test_check_in_is_refused_once_closed(session, staff, clock, scribe):

@@ -22,6 +22,7 @@ from scalable_ai.course.service.actors import (
     require_staff,
 )
 from scalable_ai.course.service.course import course_today, lecture_by_key, settings_of
+from scalable_ai.course.service.setup import course_spec
 from scalable_ai.course.tables import Lecture, Person
 from scalable_ai.course.tables.community import (
     Attendance,
@@ -33,9 +34,8 @@ from scalable_ai.course.tables.community import (
 )
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
-# Lectures meet 9:30–11:00 ("Tuesdays & Thursdays, 9:30am–11:00am"); check-in stays open
-# for half an hour after the end unless staff say otherwise.
-LECTURE_ENDS = (11, 0)
+# Check-in stays open for half an hour after the lecture ends (the course's meeting pattern,
+# "Tuesdays & Thursdays, 9:30am–11:00am") unless staff say otherwise.
 CHECK_IN_GRACE = timedelta(minutes=30)
 
 
@@ -49,8 +49,8 @@ def open_check_in(session: Session, actor: Actor, lecture_key: str, *, clock: Cl
     zone = settings_of(session).zone
     opens_at = opens_at or clock.now()
     if closes_at is None:
-        end = datetime(lecture.held_on.year, lecture.held_on.month, lecture.held_on.day,
-                       *LECTURE_ENDS, tzinfo=zone) + CHECK_IN_GRACE
+        lecture_ends = course_spec(session).meeting.ends
+        end = datetime.combine(lecture.held_on, lecture_ends, tzinfo=zone) + CHECK_IN_GRACE
         closes_at = end if end > opens_at else opens_at + CHECK_IN_GRACE
     rules.check_window(opens_at, closes_at)
     row = session.scalar(select(LectureCheckIn).where(LectureCheckIn.lecture_id == lecture.id))
