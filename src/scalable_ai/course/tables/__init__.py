@@ -18,6 +18,7 @@ from scalable_ai.course.tables.groups import (
     Reservation,
     ReservationNode,
 )
+from scalable_ai.course.tables.peer_reviews import PeerReview
 from scalable_ai.course.tables.people import (
     ROLES,
     ApiToken,
@@ -44,6 +45,7 @@ __all__ = [
     "Lecture",
     "Milestone",
     "Node",
+    "PeerReview",
     "PeerReviewAssignment",
     "Person",
     "Reservation",
