@@ -11,6 +11,7 @@ and the CLI use. Everything is a frozen dataclass or a function of its arguments
 - :mod:`.scribing`: scribe assignments; :mod:`.peer_review`: the review derangement
 - :mod:`.milestones`: project milestones, sign-up slots
 - :mod:`.integrity`: integrity statements; :mod:`.schedule`: lectures and events
+- :mod:`.roster`: names and email addresses on the roster
 """
 
 from scalable_ai.course.policy.grading import (
