@@ -6,15 +6,16 @@ that apply to them (a slack day or an exception moves them)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.calendar import course_calendar, course_markdown
-from scalable_ai.course.clock import BERKELEY, Clock
+from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy.schedule import UID_DOMAIN, CourseEvent, EventKind
 from scalable_ai.course.service.actors import Actor, current_group_id
+from scalable_ai.course.service.course import settings_of
 from scalable_ai.course.service.setup import course_spec
 from scalable_ai.course.tables import (
     Lecture,
@@ -42,10 +43,12 @@ def schedule_markdown(session: Session) -> str:
     return course_markdown(course_spec(session))
 
 
-def _timed(uid: str, title: str, starts: datetime, ends: datetime, location: str = "",
-           description: str = "", kind: EventKind = EventKind.EVENT) -> CourseEvent:
+def _timed(uid: str, title: str, starts: datetime, ends: datetime, zone: tzinfo,
+           location: str = "", description: str = "",
+           kind: EventKind = EventKind.EVENT) -> CourseEvent:
+    """A timed event; its day is the start's date in the course's time zone."""
     return CourseEvent(uid=f"{uid}@{UID_DOMAIN}", kind=kind, title=title,
-                       day=starts.astimezone(BERKELEY).date(), starts_at=starts, ends_at=ends,
+                       day=starts.astimezone(zone).date(), starts_at=starts, ends_at=ends,
                        location=location, description=description)
 
 
@@ -53,6 +56,7 @@ def personal_events(session: Session, person: Person) -> list[CourseEvent]:
     """What only this person's calendar holds, beyond the course's events."""
     from scalable_ai.course.service.submissions import assignment_statuses
 
+    zone = settings_of(session).zone
     events: list[CourseEvent] = []
     for row in session.scalars(select(ScribeAssignment).where(
             ScribeAssignment.person_id == person.id)):
@@ -69,7 +73,7 @@ def personal_events(session: Session, person: Person) -> list[CourseEvent]:
             if slot is not None:
                 what = slot.kind.replace("_", " ")
                 events.append(_timed(f"signup-{signup.id}", f"Your group's {what}",
-                                     slot.starts_at, slot.ends_at, slot.location))
+                                     slot.starts_at, slot.ends_at, zone, slot.location))
         reservations = session.scalars(select(Reservation).join(ReservationNode).where(
             ReservationNode.group_id == group_id, Reservation.cancelled_at.is_(None))
             .distinct())
@@ -78,14 +82,15 @@ def personal_events(session: Session, person: Person) -> list[CourseEvent]:
             state = "" if reservation.consented else " (awaiting consent)"
             events.append(_timed(f"reservation-{reservation.id}",
                                  f"Multi-node reservation {names}{state}",
-                                 reservation.starts_at, reservation.ends_at,
+                                 reservation.starts_at, reservation.ends_at, zone,
                                  description=reservation.purpose))
     for status in assignment_statuses(session, Actor.of(person), person.id):
         if status.deadline != status.due:
             why = status.exception_reason or "a slack day is applied"
             events.append(_timed(f"deadline-{status.assignment.key}-{person.id}",
                                  f"{status.assignment.key} due for you ({why})",
-                                 status.deadline, status.deadline, kind=EventKind.DEADLINE))
+                                 status.deadline, status.deadline, zone,
+                                 kind=EventKind.DEADLINE))
     return events
 
 
