@@ -3,8 +3,8 @@
 - Scribing: "Each student is expected to scribe 2 lectures" — staff run the balanced, seeded
   deal, inspect it by lecture, re-deal with another seed, and mark each scribe satisfactory.
 - Peer review: "each group will provide a structured, constructive review of another
-  group's report" — staff run the derangement; a group sees whose draft it reviews and when
-  it is due. (The review itself is submitted on Gradescope, as the syllabus says.)
+  group's report" — staff run the derangement here; the student page, where a group reads
+  the draft and writes its structured review, is ``views.peer_review``.
 - Checkoffs: "Checkoff slots by sign-up" — staff open slots; a group books one per assignment.
 """
 
@@ -39,16 +39,6 @@ def _slots_with_signups(visit: Visit) -> list[tuple[Any, list[Any]]]:
 
 
 # --- students ---------------------------------------------------------------------------
-
-@router.get("/peer-review")
-def peer_review(visit: VisitDep) -> Response:
-    visit.person()
-    actor = visit.actor()
-    group = group_service.my_group(visit.db, actor)
-    pairs = activity_service.list_peer_reviews(visit.db, actor)
-    return visit.page("peer_review.html", title="Peer review", active="/peer-review",
-                      group=group, pairs=pairs, names=_group_names(visit))
-
 
 @router.get("/checkoffs")
 def checkoffs(visit: VisitDep) -> Response:
