@@ -71,7 +71,9 @@ def serve_transformers(port: int, dtype_name: str, max_batch: int, threads: int)
     path = gguf_path()
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[dtype_name]
     model = AutoModelForCausalLM.from_pretrained(
-        path.parent, gguf_file=path.name, dtype=dtype,
+        path.parent,
+        gguf_file=path.name,
+        dtype=dtype,
         quantization_config=GgufConfig(dequantize=True),
     ).eval()
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
@@ -84,11 +86,15 @@ def serve_transformers(port: int, dtype_name: str, max_batch: int, threads: int)
     def run_batch(prompts: list[str], max_tokens: int) -> list[tuple[str, int]]:
         batch = tokenizer(prompts, return_tensors="pt", padding=True)
         with torch.inference_mode():
-            out = model.generate(**batch, max_new_tokens=max_tokens, min_new_tokens=max_tokens,
-                                 do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        new = out[:, batch["input_ids"].shape[1]:]
-        return [(tokenizer.decode(row, skip_special_tokens=True), int(row.numel()))
-                for row in new]
+            out = model.generate(
+                **batch,
+                max_new_tokens=max_tokens,
+                min_new_tokens=max_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new = out[:, batch["input_ids"].shape[1] :]
+        return [(tokenizer.decode(row, skip_special_tokens=True), int(row.numel())) for row in new]
 
     async def batcher() -> None:
         while True:
@@ -117,8 +123,10 @@ def serve_transformers(port: int, dtype_name: str, max_batch: int, threads: int)
         future = asyncio.get_running_loop().create_future()
         await pending.put((body["prompt"], int(body.get("max_tokens", 16)), future))
         text, count = await future
-        return {"choices": [{"index": 0, "text": text, "finish_reason": "length"}],
-                "usage": {"completion_tokens": count}}
+        return {
+            "choices": [{"index": 0, "text": text, "finish_reason": "length"}],
+            "usage": {"completion_tokens": count},
+        }
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -214,12 +222,16 @@ def cpu_seconds_comparison(batch: int, new_tokens: int) -> dict[str, float]:
     for label, group in (("batch", prompts), ("single", prompts[:1])):
         start = time.process_time()
         engine.generate(group, params)
-        out[f"ours_bf16_{label}_tok_per_cpu_s"] = len(group) * new_tokens / (
-            time.process_time() - start)
+        out[f"ours_bf16_{label}_tok_per_cpu_s"] = (
+            len(group) * new_tokens / (time.process_time() - start)
+        )
     path = gguf_path()
     model = AutoModelForCausalLM.from_pretrained(
-        path.parent, gguf_file=path.name, dtype=torch.bfloat16,
-        quantization_config=GgufConfig(dequantize=True)).eval()
+        path.parent,
+        gguf_file=path.name,
+        dtype=torch.bfloat16,
+        quantization_config=GgufConfig(dequantize=True),
+    ).eval()
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     tokenizer.padding_side = "left"
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
@@ -227,10 +239,16 @@ def cpu_seconds_comparison(batch: int, new_tokens: int) -> dict[str, float]:
         encoded = tokenizer(group, return_tensors="pt", padding=True)
         start = time.process_time()
         with torch.inference_mode():
-            model.generate(**encoded, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                           do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        out[f"transformers_bf16_{label}_tok_per_cpu_s"] = len(group) * new_tokens / (
-            time.process_time() - start)
+            model.generate(
+                **encoded,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        out[f"transformers_bf16_{label}_tok_per_cpu_s"] = (
+            len(group) * new_tokens / (time.process_time() - start)
+        )
     if _has_llama_cpp():
         from llama_cpp import Llama
 
@@ -257,11 +275,32 @@ def _f16_path() -> Path:
 def start_server(kind: str, dtype: str, threads: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     if kind == "ours":
-        command = [sys.executable, "-m", "scalable_ai.cli", "serve", "smollm2-135m",
-                   "--port", str(port), "--dtype", dtype, "--threads", str(threads)]
+        command = [
+            sys.executable,
+            "-m",
+            "scalable_ai.cli",
+            "serve",
+            "smollm2-135m",
+            "--port",
+            str(port),
+            "--dtype",
+            dtype,
+            "--threads",
+            str(threads),
+        ]
     else:
-        command = [sys.executable, __file__, "--peer", "transformers", "--dtype", dtype,
-                   "--port", str(port), "--threads", str(threads)]
+        command = [
+            sys.executable,
+            __file__,
+            "--peer",
+            "transformers",
+            "--dtype",
+            dtype,
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+        ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -283,13 +322,19 @@ def sweep(kind: str, dtype: str, args: argparse.Namespace) -> list[LoadReport]:
     label = f"{'ours' if kind == 'ours' else 'transformers static'} {dtype}"
     try:
         reports = []
-        warm = LoadSpec(base_url=base_url, num_requests=2, prompt_tokens=8, output_tokens=4,
-                        stream=False)
+        warm = LoadSpec(
+            base_url=base_url, num_requests=2, prompt_tokens=8, output_tokens=4, stream=False
+        )
         asyncio.run(run_load(warm, concurrency=2))
         for concurrency in args.concurrency:
-            spec = LoadSpec(base_url=base_url, num_requests=max(2 * concurrency, 4),
-                            prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
-                            stream=kind == "ours", seed=concurrency)
+            spec = LoadSpec(
+                base_url=base_url,
+                num_requests=max(2 * concurrency, 4),
+                prompt_tokens=args.prompt_tokens,
+                output_tokens=args.output_tokens,
+                stream=kind == "ours",
+                seed=concurrency,
+            )
             report = asyncio.run(run_load(spec, concurrency=concurrency))
             print(format_report(label, report), flush=True)
             reports.append(report)
@@ -306,15 +351,22 @@ def main() -> None:
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--f32", action="store_true", help="also compare in float32")
-    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1, 4, 16])
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16]
+    )
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--output-tokens", type=int, default=64)
     parser.add_argument("--no-llama-cpp", action="store_true")
-    parser.add_argument("--single-stream-only", action="store_true",
-                        help="only single-stream decode: ours vs llama.cpp")
-    parser.add_argument("--cpu-seconds-only", action="store_true",
-                        help="only the tokens-per-CPU-second comparison (1 thread each)")
+    parser.add_argument(
+        "--single-stream-only",
+        action="store_true",
+        help="only single-stream decode: ours vs llama.cpp",
+    )
+    parser.add_argument(
+        "--cpu-seconds-only",
+        action="store_true",
+        help="only the tokens-per-CPU-second comparison (1 thread each)",
+    )
     args = parser.parse_args()
     if args.peer:
         serve_transformers(args.port, args.dtype, max_batch=16, threads=args.threads)
@@ -335,17 +387,22 @@ def main() -> None:
         for key, value in cpu.items():
             print(f"{key:<40} {value:7.1f}")
         if cpu:
-            ratio = (cpu["ours_bf16_batch_tok_per_cpu_s"]
-                     / cpu["transformers_bf16_batch_tok_per_cpu_s"])
+            ratio = (
+                cpu["ours_bf16_batch_tok_per_cpu_s"] / cpu["transformers_bf16_batch_tok_per_cpu_s"]
+            )
             print(f"ours/transformers, 16 at once, bf16, per CPU-second: {ratio:.2f}x")
             cpu["ratio_cpu_s_vs_transformers_bf16_batch16"] = ratio
         if "llama_cpp_f16_single_tok_per_cpu_s" in cpu:
             for name in ("f16", "q4_1"):
-                ratio = (cpu["ours_bf16_single_tok_per_cpu_s"]
-                         / cpu[f"llama_cpp_{name}_single_tok_per_cpu_s"])
+                ratio = (
+                    cpu["ours_bf16_single_tok_per_cpu_s"]
+                    / cpu[f"llama_cpp_{name}_single_tok_per_cpu_s"]
+                )
                 cpu[f"ratio_cpu_s_single_vs_llama_cpp_{name}"] = ratio
-                print(f"ours bf16 / llama.cpp {name.upper()}, single stream, per CPU-second: "
-                      f"{ratio:.2f}x")
+                print(
+                    f"ours bf16 / llama.cpp {name.upper()}, single stream, per CPU-second: "
+                    f"{ratio:.2f}x"
+                )
         summary.update(cpu)
         if args.cpu_seconds_only:
             run.summary(**summary)
@@ -361,15 +418,21 @@ def main() -> None:
             f16_path = write_f16_gguf(gguf_path(), _f16_path())
             f16 = llama_cpp_decode(f16_path, args.threads)
             summary.update(llama_cpp_q4_1_decode_tok_s=q4, llama_cpp_f16_decode_tok_s=f16)
-            print(f"llama.cpp Q4_1            {q4:7.1f} tok/s\nllama.cpp F16             "
-                  f"{f16:7.1f} tok/s")
+            print(
+                f"llama.cpp Q4_1            {q4:7.1f} tok/s\nllama.cpp F16             "
+                f"{f16:7.1f} tok/s"
+            )
         else:
-            print("llama.cpp: llama-cpp-python is not installed (pip install "
-                  "llama-cpp-python==0.3.36); peer (b) skipped")
+            print(
+                "llama.cpp: llama-cpp-python is not installed (pip install "
+                "llama-cpp-python==0.3.36); peer (b) skipped"
+            )
         if have_llama:
             for name in ("f16", "q4_1"):
-                ratio = (summary["ours_bfloat16_decode_tok_s"]
-                         / summary[f"llama_cpp_{name}_decode_tok_s"])
+                ratio = (
+                    summary["ours_bfloat16_decode_tok_s"]
+                    / summary[f"llama_cpp_{name}_decode_tok_s"]
+                )
                 summary[f"ratio_decode_bf16_vs_llama_cpp_{name}"] = ratio
                 print(f"single stream: ours bf16 / llama.cpp {name.upper()} = {ratio:.2f}x")
         if args.single_stream_only:
@@ -382,9 +445,14 @@ def main() -> None:
                 label = f"{kind} {dtype}"
                 curves[label] = sweep(kind, dtype, args)
                 for step, report in enumerate(curves[label]):
-                    run.log(step, **{f"{label.replace(' ', '_')}_{k}": v
-                                     for k, v in report.__dict__.items()
-                                     if isinstance(v, float | int)})
+                    run.log(
+                        step,
+                        **{
+                            f"{label.replace(' ', '_')}_{k}": v
+                            for k, v in report.__dict__.items()
+                            if isinstance(v, float | int)
+                        },
+                    )
         plot_latency_throughput(curves, run.artifact("latency_throughput.png"))
         print("== ratios (targets: >= 3x transformers at 16 concurrent, >= 0.8x llama.cpp)")
         top = max(args.concurrency)
@@ -392,8 +460,10 @@ def main() -> None:
             ours = curves[f"ours {dtype}"][-1].output_tokens_per_s
             peer = curves[f"transformers {dtype}"][-1].output_tokens_per_s
             summary[f"ratio_vs_transformers_{dtype}_c{top}"] = ours / peer
-            print(f"{dtype}: ours/transformers at {top} concurrent = {ours:.0f}/{peer:.0f} = "
-                  f"{ours / peer:.2f}x")
+            print(
+                f"{dtype}: ours/transformers at {top} concurrent = {ours:.0f}/{peer:.0f} = "
+                f"{ours / peer:.2f}x"
+            )
         run.summary(**summary, machine=f"{os.cpu_count()} cpus", threads=args.threads)
         print(f"run: {run.path}")
 

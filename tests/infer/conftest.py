@@ -37,8 +37,17 @@ class ByteTokenizer:
 def tiny_model(seed: int = 0, dtype: torch.dtype = torch.float32, **config) -> Transformer:
     """The course's Transformer, tiny and random; ``config`` overrides (sliding_window, ...)."""
     torch.manual_seed(seed)
-    sizes = dict(vocab_size=260, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=128,
-                 max_seq_len=512, init_std=0.2, name="tiny")
+    sizes = dict(
+        vocab_size=260,
+        dim=64,
+        n_layers=2,
+        n_heads=4,
+        n_kv_heads=2,
+        ffn_hidden=128,
+        max_seq_len=512,
+        init_std=0.2,
+        name="tiny",
+    )
     model = Transformer(ModelConfig(**{**sizes, **config})).to(dtype).eval()
     with torch.no_grad():
         model.norm.weight.mul_(4.0)
@@ -46,10 +55,18 @@ def tiny_model(seed: int = 0, dtype: torch.dtype = torch.float32, **config) -> T
 
 
 def make_engine(model: Transformer | None = None, **overrides) -> LLMEngine:
-    config = EngineConfig(**{"max_model_len": 512, "num_blocks": 256, "block_size": 4,
-                             "max_num_batched_tokens": 64, **overrides})
-    return LLMEngine(model or tiny_model(), ByteTokenizer(), config, model_name="tiny",
-                     eos_token_ids=[EOS])
+    config = EngineConfig(
+        **{
+            "max_model_len": 512,
+            "num_blocks": 256,
+            "block_size": 4,
+            "max_num_batched_tokens": 64,
+            **overrides,
+        }
+    )
+    return LLMEngine(
+        model or tiny_model(), ByteTokenizer(), config, model_name="tiny", eos_token_ids=[EOS]
+    )
 
 
 @pytest.fixture(autouse=True)

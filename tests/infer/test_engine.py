@@ -46,7 +46,8 @@ def test_the_models_own_forward_through_the_paged_backend_gives_the_same_tokens(
 
 
 @pytest.mark.parametrize(
-    "variant", [{"sliding_window": 8}, {"n_experts": 4, "experts_per_token": 2}],
+    "variant",
+    [{"sliding_window": 8}, {"n_experts": 4, "experts_per_token": 2}],
     ids=["sliding-window", "mixture-of-experts"],
 )
 def test_other_architectures_decode_through_the_paged_cache_like_the_model(variant):

@@ -21,9 +21,24 @@ def served_smollm2(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "SAI_DATA_DIR": str(root / "data"), "SAI_RUNS_DIR": str(root / "runs")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "scalable_ai.cli", "serve", "smollm2-135m", "--host", "127.0.0.1",
-         "--port", str(port), "--max-model-len", "1024", "--kv-cache-megabytes", "64"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "scalable_ai.cli",
+            "serve",
+            "smollm2-135m",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--max-model-len",
+            "1024",
+            "--kv-cache-megabytes",
+            "64",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -61,6 +76,7 @@ def test_smollm2_answers_paris_through_the_openai_client(served_smollm2):
         if chunk.choices
     )
     assert streamed == answer.choices[0].message.content
-    text = client.completions.create(model="smollm2-135m", prompt="The capital of France is",
-                                     max_tokens=4, temperature=0)
+    text = client.completions.create(
+        model="smollm2-135m", prompt="The capital of France is", max_tokens=4, temperature=0
+    )
     assert text.usage.completion_tokens == 4

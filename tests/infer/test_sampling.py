@@ -35,16 +35,18 @@ def test_temperature_zero_is_greedy_and_top_k_1_top_p_tiny_min_p_1_agree():
     prompt = "Once upon a time"
     greedy = make_engine().generate([prompt], GREEDY)[0][0]
     for narrow in ({"top_k": 1}, {"top_p": 1e-6}, {"min_p": 1.0}):
-        params = SamplingParams(temperature=1.0, max_tokens=24, ignore_eos=True, seed=3,
-                                **narrow)
+        params = SamplingParams(temperature=1.0, max_tokens=24, ignore_eos=True, seed=3, **narrow)
         assert make_engine().generate([prompt], params)[0][0] == greedy
 
 
 def test_stop_strings_end_the_text_before_the_stop_string():
     full, _ = _text(make_engine(), "abc", GREEDY)
     stop = full[10:13]
-    text, reason = _text(make_engine(), "abc", SamplingParams(
-        temperature=0.0, max_tokens=24, ignore_eos=True, stop=[stop]))
+    text, reason = _text(
+        make_engine(),
+        "abc",
+        SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True, stop=[stop]),
+    )
     assert text == full[: full.index(stop)]
     assert reason == "stop"
 
@@ -86,8 +88,10 @@ def test_a_seed_makes_sampling_reproducible_per_request():
     assert make_engine().generate(["seeded"], other) != first
 
 
-@pytest.mark.parametrize("field,value", [("temperature", 3.0), ("top_p", 0.0), ("n", 0),
-                                         ("max_tokens", 0), ("logprobs", 21)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("temperature", 3.0), ("top_p", 0.0), ("n", 0), ("max_tokens", 0), ("logprobs", 21)],
+)
 def test_out_of_range_sampling_fields_are_named_in_the_error(field, value):
     with pytest.raises(UserError) as error:
         SamplingParams(**{field: value})

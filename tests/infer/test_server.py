@@ -12,9 +12,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 
 async def _stream_one(client: httpx.AsyncClient, url: str, i: int) -> tuple[str, dict, bool]:
-    body = {"model": "tiny", "prompt": f"request number {i}:", "max_tokens": 8,
-            "temperature": 0, "ignore_eos": True, "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": "tiny",
+        "prompt": f"request number {i}:",
+        "max_tokens": 8,
+        "temperature": 0,
+        "ignore_eos": True,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     text, usage, done = "", {}, False
     async with client.stream("POST", f"{url}/v1/completions", json=body) as response:
         assert response.status_code == 200
@@ -42,9 +48,16 @@ def test_200_concurrent_streaming_requests_all_complete_with_nothing_lost(live_s
         assert done
         assert usage["completion_tokens"] == 8
     # Same prompt, same greedy tokens: what streamed equals what a plain request returns.
-    whole = httpx.post(f"{live_server.url}/v1/completions", json={
-        "model": "tiny", "prompt": "request number 7:", "max_tokens": 8, "temperature": 0,
-        "ignore_eos": True}).json()
+    whole = httpx.post(
+        f"{live_server.url}/v1/completions",
+        json={
+            "model": "tiny",
+            "prompt": "request number 7:",
+            "max_tokens": 8,
+            "temperature": 0,
+            "ignore_eos": True,
+        },
+    ).json()
     assert results[7][0] == whole["choices"][0]["text"]
     assert live_server.engine.pool.num_used == 0
 
@@ -53,36 +66,50 @@ def test_openai_client_works_unchanged_streaming_and_not(live_server):
     client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="unused")
     assert [m.id for m in client.models.list()] == ["tiny"]
     chat = client.chat.completions.create(
-        model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5,
-        temperature=0, n=2, logprobs=True, top_logprobs=2,
+        model="tiny",
+        messages=[{"role": "user", "content": "hi"}],
+        max_tokens=5,
+        temperature=0,
+        n=2,
+        logprobs=True,
+        top_logprobs=2,
     )
     assert len(chat.choices) == 2 and chat.choices[0].message.role == "assistant"
     assert chat.choices[0].message.content == chat.choices[1].message.content
     assert len(chat.choices[0].logprobs.content[0].top_logprobs) == 2
-    assert chat.usage.completion_tokens == sum(
-        len(c.logprobs.content) for c in chat.choices
-    )
+    assert chat.usage.completion_tokens == sum(len(c.logprobs.content) for c in chat.choices)
     pieces = [
         chunk.choices[0].delta.content or ""
         for chunk in client.chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5,
-            temperature=0, stream=True)
+            model="tiny",
+            messages=[{"role": "user", "content": "hi"}],
+            max_tokens=5,
+            temperature=0,
+            stream=True,
+        )
         if chunk.choices
     ]
     assert "".join(pieces) == chat.choices[0].message.content
-    completion = client.completions.create(model="tiny", prompt="abc", max_tokens=4,
-                                           temperature=0, logprobs=1, echo=True)
+    completion = client.completions.create(
+        model="tiny", prompt="abc", max_tokens=4, temperature=0, logprobs=1, echo=True
+    )
     assert completion.choices[0].text.startswith("abc")
     assert completion.usage.prompt_tokens == 3
-    streamed = "".join(c.choices[0].text for c in client.completions.create(
-        model="tiny", prompt="abc", max_tokens=4, temperature=0, stream=True))
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(
+            model="tiny", prompt="abc", max_tokens=4, temperature=0, stream=True
+        )
+    )
     assert "abc" + streamed == completion.choices[0].text
 
 
 def test_validation_errors_are_openai_style_400s(live_server):
     url = f"{live_server.url}/v1"
-    bad = httpx.post(f"{url}/chat/completions", json={
-        "model": "tiny", "messages": [{"role": "user", "content": "x"}], "temperature": 5})
+    bad = httpx.post(
+        f"{url}/chat/completions",
+        json={"model": "tiny", "messages": [{"role": "user", "content": "x"}], "temperature": 5},
+    )
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -93,8 +120,10 @@ def test_validation_errors_are_openai_style_400s(live_server):
 
 
 def test_over_long_prompts_are_refused_with_a_clear_message(live_server):
-    response = httpx.post(f"{live_server.url}/v1/completions", json={
-        "model": "tiny", "prompt": "x" * 600, "max_tokens": 4})
+    response = httpx.post(
+        f"{live_server.url}/v1/completions",
+        json={"model": "tiny", "prompt": "x" * 600, "max_tokens": 4},
+    )
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert "maximum context length is 512" in message and "600" in message
@@ -102,11 +131,18 @@ def test_over_long_prompts_are_refused_with_a_clear_message(live_server):
 
 def test_a_disconnected_client_frees_its_blocks(live_server):
     engine = live_server.engine
-    body = {"model": "tiny", "prompt": "go on and on", "max_tokens": 400, "temperature": 0,
-            "ignore_eos": True, "stream": True}
-    with httpx.Client(timeout=30) as client, client.stream(
-        "POST", f"{live_server.url}/v1/completions", json=body
-    ) as response:
+    body = {
+        "model": "tiny",
+        "prompt": "go on and on",
+        "max_tokens": 400,
+        "temperature": 0,
+        "ignore_eos": True,
+        "stream": True,
+    }
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", f"{live_server.url}/v1/completions", json=body) as response,
+    ):
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
         assert engine.pool.num_used > 0
@@ -118,13 +154,19 @@ def test_a_disconnected_client_frees_its_blocks(live_server):
 
 
 def test_metrics_parse_and_name_what_users_measure(live_server):
-    httpx.post(f"{live_server.url}/v1/completions", json={
-        "model": "tiny", "prompt": "measure me", "max_tokens": 3, "temperature": 0})
+    httpx.post(
+        f"{live_server.url}/v1/completions",
+        json={"model": "tiny", "prompt": "measure me", "max_tokens": 3, "temperature": 0},
+    )
     text = httpx.get(f"{live_server.url}/metrics").text
     names = {family.name for family in text_string_to_metric_families(text)}
-    for name in ("sai_time_to_first_token_seconds", "sai_time_per_output_token_seconds",
-                 "sai_num_requests_waiting", "sai_kv_cache_blocks_used",
-                 "sai_prefix_cache_hit_rate"):
+    for name in (
+        "sai_time_to_first_token_seconds",
+        "sai_time_per_output_token_seconds",
+        "sai_num_requests_waiting",
+        "sai_kv_cache_blocks_used",
+        "sai_prefix_cache_hit_rate",
+    ):
         assert name in names
     assert httpx.get(f"{live_server.url}/health").json() == {"status": "ok"}
 
@@ -132,8 +174,13 @@ def test_metrics_parse_and_name_what_users_measure(live_server):
 def test_load_generator_reports_throughput_and_latency_in_both_modes(live_server):
     from scalable_ai.infer.loadgen import LoadSpec, run_load
 
-    spec = LoadSpec(base_url=f"{live_server.url}/v1", model="tiny", num_requests=8,
-                    prompt_tokens=8, output_tokens=6)
+    spec = LoadSpec(
+        base_url=f"{live_server.url}/v1",
+        model="tiny",
+        num_requests=8,
+        prompt_tokens=8,
+        output_tokens=6,
+    )
     fixed = asyncio.run(run_load(spec, concurrency=4))
     assert fixed.num_ok == 8 and fixed.num_failed == 0
     assert fixed.output_tokens_per_s > 0 and 0 < fixed.ttft_p50 <= fixed.latency_p99

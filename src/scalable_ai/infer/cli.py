@@ -13,8 +13,11 @@ bench_serve_app = typer.Typer(add_completion=False, help="Load-test an OpenAI-co
 
 @serve_app.command()
 def serve(
-    model: str = typer.Argument(..., help="A registered model name (smollm2-135m) or a path to "
-                                "one of our checkpoint folders or a GGUF file."),
+    model: str = typer.Argument(
+        ...,
+        help="A registered model name (smollm2-135m) or a path to "
+        "one of our checkpoint folders or a GGUF file.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
     port: int = typer.Option(8000, help="TCP port."),
     dtype: str = typer.Option("bfloat16", help="Weight and KV cache dtype: bfloat16 or float32."),
@@ -40,11 +43,12 @@ def serve(
     # them to zero changes no token and is what this process alone decides.
     torch.set_flush_denormal(True)
     config = EngineConfig(
-        max_model_len=max_model_len, kv_cache_megabytes=kv_cache_megabytes,
-        max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens,
+        max_model_len=max_model_len,
+        kv_cache_megabytes=kv_cache_megabytes,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
     )
-    run_config = {"model": model, "host": host, "port": port, "dtype": dtype,
-                  **config.__dict__}
+    run_config = {"model": model, "host": host, "port": port, "dtype": dtype, **config.__dict__}
     with open_run("serve", config=run_config) as run:
         engine = load_engine(model, dtype=dtype, config=config, model_name=served_model_name)
         app = create_app({engine.model_name: AsyncEngine(engine)})
@@ -53,11 +57,12 @@ def serve(
         # 10 s), the engine thread stops, then uvicorn re-raises the signal; this handler
         # makes that a normal return so the run is closed and the exit status is 0.
         signal.signal(signal.SIGTERM, lambda *_: None)
-        uvicorn.run(app, host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=10)
-        run.summary(prompt_tokens=engine.num_prefill_tokens,
-                    generated_tokens=engine.num_generated_tokens,
-                    prefix_cache_hit_rate=engine.pool.hit_rate)
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+        run.summary(
+            prompt_tokens=engine.num_prefill_tokens,
+            generated_tokens=engine.num_generated_tokens,
+            prefix_cache_hit_rate=engine.pool.hit_rate,
+        )
 
 
 @bench_serve_app.command()
@@ -65,8 +70,11 @@ def bench_serve(
     base_url: str = typer.Option("http://127.0.0.1:8000/v1", help="The server's /v1 URL."),
     model: str = typer.Option("smollm2-135m", help="Model name in requests."),
     concurrency: str = typer.Option("1,4,16", help="Fixed-concurrency levels, comma-separated."),
-    request_rate: str = typer.Option("", help="Fixed request rates (req/s), comma-separated; "
-                                     "used instead of --concurrency when given."),
+    request_rate: str = typer.Option(
+        "",
+        help="Fixed request rates (req/s), comma-separated; "
+        "used instead of --concurrency when given.",
+    ),
     num_requests: int = typer.Option(32, help="Requests per level."),
     prompt_tokens: int = typer.Option(64, help="Mean prompt length in tokens."),
     output_tokens: int = typer.Option(64, help="Output length in tokens (ignore_eos)."),
@@ -78,7 +86,14 @@ def bench_serve(
 
     rates = [float(r) for r in request_rate.split(",") if r]
     levels = [int(c) for c in concurrency.split(",") if c]
-    spec = LoadSpec(base_url=base_url, model=model, num_requests=num_requests,
-                    prompt_tokens=prompt_tokens, output_tokens=output_tokens, stream=stream)
-    run_sweep(spec, concurrencies=[] if rates else levels, rates=rates, png=out,
-              label="sai bench serve")
+    spec = LoadSpec(
+        base_url=base_url,
+        model=model,
+        num_requests=num_requests,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        stream=stream,
+    )
+    run_sweep(
+        spec, concurrencies=[] if rates else levels, rates=rates, png=out, label="sai bench serve"
+    )

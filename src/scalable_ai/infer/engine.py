@@ -134,8 +134,9 @@ class LLMEngine:
         dtype = next(model.parameters()).dtype
         num_blocks = self.config.num_blocks or default_num_blocks(model, self.config, dtype)
         self.cache = KVCache(
-            KVCacheSpec(mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks,
-                        self.config.block_size, dtype)
+            KVCacheSpec(
+                mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks, self.config.block_size, dtype
+            )
         )
         # A sequence longer than the whole cache could never run: it would preempt itself forever.
         self.config.max_model_len = min(
@@ -241,8 +242,11 @@ class LLMEngine:
         seq.last_token_time = now
         if token.logprob is not None:
             seq.logprobs.append(
-                {"token_id": token.token_id, "logprob": token.logprob,
-                 "top": token.top_logprobs or []}
+                {
+                    "token_id": token.token_id,
+                    "logprob": token.logprob,
+                    "top": token.top_logprobs or [],
+                }
             )
         params = seq.params
         stop_ids = set(params.stop_token_ids)
@@ -318,8 +322,10 @@ class LLMEngine:
             index=seq.index,
             text=seq.text[seq.num_text_sent : end],
             token_ids=new_tokens,
-            logprobs=[TokenLogprob(e["token_id"], e["logprob"], e["top"])
-                      for e in seq.logprobs[seq.num_tokens_sent :]],
+            logprobs=[
+                TokenLogprob(e["token_id"], e["logprob"], e["top"])
+                for e in seq.logprobs[seq.num_tokens_sent :]
+            ],
             finish_reason=seq.finish_reason if seq.is_finished else None,
         )
         seq.num_text_sent = end

@@ -69,12 +69,10 @@ class KVCache:
         slots = spec.num_blocks * spec.block_size
         shape = (slots, spec.num_kv_heads, spec.head_dim)
         self.keys = [
-            torch.zeros(shape, dtype=spec.dtype, device=spec.device)
-            for _ in range(spec.num_layers)
+            torch.zeros(shape, dtype=spec.dtype, device=spec.device) for _ in range(spec.num_layers)
         ]
         self.values = [
-            torch.zeros(shape, dtype=spec.dtype, device=spec.device)
-            for _ in range(spec.num_layers)
+            torch.zeros(shape, dtype=spec.dtype, device=spec.device) for _ in range(spec.num_layers)
         ]
 
 

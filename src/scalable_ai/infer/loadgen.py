@@ -106,9 +106,12 @@ def make_requests(spec: LoadSpec) -> list[tuple[str, int]]:
         return max(1, round(mean * (1 + rng.uniform(-spread, spread))))
 
     return [
-        (" ".join(rng.choice(_WORDS) for _ in range(length(spec.prompt_tokens,
-                                                             spec.prompt_spread))),
-         length(spec.output_tokens, spec.output_spread))
+        (
+            " ".join(
+                rng.choice(_WORDS) for _ in range(length(spec.prompt_tokens, spec.prompt_spread))
+            ),
+            length(spec.output_tokens, spec.output_spread),
+        )
         for _ in range(spec.num_requests)
     ]
 
@@ -118,8 +121,12 @@ async def send_one(
 ) -> RequestResult:
     """One completion request; TTFT is the first streamed text (the whole answer if not)."""
     body: dict[str, Any] = {
-        "model": spec.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0,
-        "ignore_eos": True, "stream": spec.stream,
+        "model": spec.model,
+        "prompt": prompt,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "ignore_eos": True,
+        "stream": spec.stream,
     }
     if spec.stream:
         body["stream_options"] = {"include_usage": True}
@@ -132,8 +139,7 @@ async def send_one(
             response.raise_for_status()
             latency = time.perf_counter() - start
             usage = response.json().get("usage") or {}
-            return RequestResult(True, usage.get("completion_tokens", max_tokens), latency,
-                                 latency)
+            return RequestResult(True, usage.get("completion_tokens", max_tokens), latency, latency)
         chunks = 0
         async with client.stream("POST", f"{spec.base_url}/completions", json=body) as response:
             response.raise_for_status()
@@ -181,8 +187,9 @@ async def run_load(
                 await asyncio.sleep(rng.expovariate(rate))
             results = list(await asyncio.gather(*tasks))
         duration = time.perf_counter() - start
-    return summarize(results, duration, "concurrency" if concurrency else "rate",
-                     float(concurrency or rate or 0))
+    return summarize(
+        results, duration, "concurrency" if concurrency else "rate", float(concurrency or rate or 0)
+    )
 
 
 def summarize(results: list[RequestResult], duration: float, mode: str, level: float) -> LoadReport:
@@ -191,13 +198,19 @@ def summarize(results: list[RequestResult], duration: float, mode: str, level: f
     tpots = [t for r in ok if (t := r.tpot) is not None]
     latencies = [r.latency for r in ok]
     return LoadReport(
-        mode=mode, level=level, num_ok=len(ok), num_failed=len(results) - len(ok),
+        mode=mode,
+        level=level,
+        num_ok=len(ok),
+        num_failed=len(results) - len(ok),
         duration_s=duration,
         output_tokens_per_s=sum(r.output_tokens for r in ok) / duration if duration else 0.0,
         requests_per_s=len(ok) / duration if duration else 0.0,
-        ttft_p50=percentile(ttfts, 50), ttft_p99=percentile(ttfts, 99),
-        tpot_p50=percentile(tpots, 50), tpot_p99=percentile(tpots, 99),
-        latency_p50=percentile(latencies, 50), latency_p99=percentile(latencies, 99),
+        ttft_p50=percentile(ttfts, 50),
+        ttft_p99=percentile(ttfts, 99),
+        tpot_p50=percentile(tpots, 50),
+        tpot_p99=percentile(tpots, 99),
+        latency_p50=percentile(latencies, 50),
+        latency_p99=percentile(latencies, 99),
         errors=sorted({r.error for r in results if not r.ok})[:3],
     )
 
@@ -239,7 +252,10 @@ def format_report(label: str, report: LoadReport) -> str:
 
 
 def run_sweep(
-    spec: LoadSpec, concurrencies: list[int], rates: list[float], png: Path | None = None,
+    spec: LoadSpec,
+    concurrencies: list[int],
+    rates: list[float],
+    png: Path | None = None,
     label: str = "server",
 ) -> list[LoadReport]:
     """Every load level in turn, printed and logged as one run (with the PNG as artifact)."""
@@ -254,12 +270,15 @@ def run_sweep(
             report = asyncio.run(run_load(spec, concurrency=concurrency, rate=rate))
             reports.append(report)
             print(format_report(label, report), flush=True)
-            run.log(step, **{k: v for k, v in asdict(report).items() if k not in ("mode",
-                                                                                  "errors")})
+            run.log(
+                step, **{k: v for k, v in asdict(report).items() if k not in ("mode", "errors")}
+            )
         plot_latency_throughput({label: reports}, run.artifact("latency_throughput.png"))
         if png is not None:
             plot_latency_throughput({label: reports}, png)
         best = max(reports, key=lambda r: r.output_tokens_per_s)
-        run.summary(best_output_tokens_per_s=best.output_tokens_per_s,
-                    ttft_p50_s=statistics.median(r.ttft_p50 for r in reports))
+        run.summary(
+            best_output_tokens_per_s=best.output_tokens_per_s,
+            ttft_p50_s=statistics.median(r.ttft_p50 for r in reports),
+        )
     return reports

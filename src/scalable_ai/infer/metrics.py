@@ -17,8 +17,25 @@ from prometheus_client.registry import Collector
 
 from scalable_ai.infer.engine import RequestOutput
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0,
-                    2.5, 5.0, 10.0, 30.0, 60.0)
+_LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 
 
 class _EngineGauges(Collector):
@@ -35,7 +52,8 @@ class _EngineGauges(Collector):
             "kv_blocks_used": ("sai_kv_cache_blocks_used", "KV cache blocks held by sequences."),
             "kv_blocks_total": ("sai_kv_cache_blocks_total", "KV cache blocks in the pool."),
             "prefix_cache_hit_rate": (
-                "sai_prefix_cache_hit_rate", "Share of prompt tokens found in the prefix cache."
+                "sai_prefix_cache_hit_rate",
+                "Share of prompt tokens found in the prefix cache.",
             ),
         }
         for key, (name, documentation) in gauges.items():
@@ -51,27 +69,43 @@ class ServingMetrics:
     def __init__(self, stats: Callable[[], dict[str, dict[str, float]]]) -> None:
         self.registry = CollectorRegistry()
         self.ttft = Histogram(
-            "sai_time_to_first_token_seconds", "Arrival to first generated token.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "sai_time_to_first_token_seconds",
+            "Arrival to first generated token.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.tpot = Histogram(
-            "sai_time_per_output_token_seconds", "Mean gap between a request's output tokens.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "sai_time_per_output_token_seconds",
+            "Mean gap between a request's output tokens.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.e2e = Histogram(
-            "sai_e2e_request_latency_seconds", "Arrival to last token.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "sai_e2e_request_latency_seconds",
+            "Arrival to last token.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.prompt_tokens = Counter(
-            "sai_prompt_tokens", "Prompt tokens of finished requests.", ["model"],
+            "sai_prompt_tokens",
+            "Prompt tokens of finished requests.",
+            ["model"],
             registry=self.registry,
         )
         self.generation_tokens = Counter(
-            "sai_generation_tokens", "Generated tokens of finished requests.", ["model"],
+            "sai_generation_tokens",
+            "Generated tokens of finished requests.",
+            ["model"],
             registry=self.registry,
         )
         self.requests = Counter(
-            "sai_requests_finished", "Finished requests.", ["model"], registry=self.registry,
+            "sai_requests_finished",
+            "Finished requests.",
+            ["model"],
+            registry=self.registry,
         )
         self.registry.register(_EngineGauges(stats))
 

@@ -85,12 +85,16 @@ class PackedTransformer:
         self.layers = [
             PackedLayer(
                 attn_norm=layer.attn_norm.weight.detach(),
-                qkv=torch.cat([layer.attn.q_proj.weight, layer.attn.k_proj.weight,
-                               layer.attn.v_proj.weight]).detach().contiguous(),
+                qkv=torch.cat(
+                    [layer.attn.q_proj.weight, layer.attn.k_proj.weight, layer.attn.v_proj.weight]
+                )
+                .detach()
+                .contiguous(),
                 o=layer.attn.o_proj.weight.detach(),
                 mlp_norm=layer.mlp_norm.weight.detach(),
-                gate_up=torch.cat([layer.mlp.gate_proj.weight,
-                                   layer.mlp.up_proj.weight]).detach().contiguous(),
+                gate_up=torch.cat([layer.mlp.gate_proj.weight, layer.mlp.up_proj.weight])
+                .detach()
+                .contiguous(),
                 down=layer.mlp.down_proj.weight.detach(),
             )
             for layer in self.model.layers

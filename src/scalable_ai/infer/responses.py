@@ -31,8 +31,12 @@ def completion_logprobs(engine: AsyncEngine, entries: list[TokenLogprob], offset
         top.append({_token_text(engine, t): lp for t, lp in entry.top} or None)
         offsets.append(offset)
         offset += len(text)
-    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top,
-            "text_offset": offsets}
+    return {
+        "tokens": tokens,
+        "token_logprobs": token_logprobs,
+        "top_logprobs": top,
+        "text_offset": offsets,
+    }
 
 
 def chat_logprobs(engine: AsyncEngine, entries: list[TokenLogprob]) -> dict:
@@ -42,15 +46,21 @@ def chat_logprobs(engine: AsyncEngine, entries: list[TokenLogprob]) -> dict:
         text = _token_text(engine, token_id)
         return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
 
-    return {"content": [
-        {**item(e.token_id, e.logprob), "top_logprobs": [item(t, lp) for t, lp in e.top]}
-        for e in entries
-    ]}
+    return {
+        "content": [
+            {**item(e.token_id, e.logprob), "top_logprobs": [item(t, lp) for t, lp in e.top]}
+            for e in entries
+        ]
+    }
 
 
 def chunk_body(
-    job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta | None,
-    role: bool = False, echo: str = "",
+    job: _Job,
+    engine: AsyncEngine,
+    index: int,
+    delta: ChoiceDelta | None,
+    role: bool = False,
+    echo: str = "",
 ) -> dict[str, Any]:
     """One streamed chunk for choice ``index`` (a role announcement, echo, or a delta)."""
     text = delta.text if delta is not None else echo
@@ -60,17 +70,29 @@ def chunk_body(
         content: dict[str, Any] = {"role": "assistant", "content": ""} if role else {}
         if delta is not None:
             content = {"content": text}
-        choice = {"index": index, "delta": content, "finish_reason": finish,
-                  "logprobs": chat_logprobs(engine, delta.logprobs) if wants_logprobs else None}
+        choice = {
+            "index": index,
+            "delta": content,
+            "finish_reason": finish,
+            "logprobs": chat_logprobs(engine, delta.logprobs) if wants_logprobs else None,
+        }
         obj = "chat.completion.chunk"
     else:
         offset = len(job.texts[index]) - len(text)
-        logprobs = (completion_logprobs(engine, delta.logprobs, offset)
-                    if wants_logprobs and delta is not None else None)
+        logprobs = (
+            completion_logprobs(engine, delta.logprobs, offset)
+            if wants_logprobs and delta is not None
+            else None
+        )
         choice = {"index": index, "text": text, "finish_reason": finish, "logprobs": logprobs}
         obj = "text_completion"
-    return {"id": job.id, "object": obj, "created": job.created, "model": job.model,
-            "choices": [choice]}
+    return {
+        "id": job.id,
+        "object": obj,
+        "created": job.created,
+        "model": job.model,
+        "choices": [choice],
+    }
 
 
 def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any]:
@@ -79,22 +101,31 @@ def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any
     for index, text in enumerate(job.texts):
         entries = job.logprobs[index]
         if job.kind == "chat":
-            choices.append({
-                "index": index,
-                "message": {"role": "assistant", "content": text},
-                "logprobs": chat_logprobs(engine, entries) if entries else None,
-                "finish_reason": job.finish[index],
-            })
+            choices.append(
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": chat_logprobs(engine, entries) if entries else None,
+                    "finish_reason": job.finish[index],
+                }
+            )
         else:
             prefix = echo[index // job.n]
-            choices.append({
-                "index": index,
-                "text": prefix + text,
-                "logprobs": completion_logprobs(engine, entries, len(prefix)) if entries else None,
-                "finish_reason": job.finish[index],
-            })
+            choices.append(
+                {
+                    "index": index,
+                    "text": prefix + text,
+                    "logprobs": completion_logprobs(engine, entries, len(prefix))
+                    if entries
+                    else None,
+                    "finish_reason": job.finish[index],
+                }
+            )
     return {
         "id": job.id,
         "object": "chat.completion" if job.kind == "chat" else "text_completion",
-        "created": job.created, "model": job.model, "choices": choices, "usage": job.usage(),
+        "created": job.created,
+        "model": job.model,
+        "choices": choices,
+        "usage": job.usage(),
     }

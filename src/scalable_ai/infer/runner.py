@@ -170,8 +170,12 @@ class PagedAttentionBackend:
                 seg_k = k[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
                 seg_v = v[segment.start : segment.end].transpose(0, 1).unsqueeze(0)
                 out = F.scaled_dot_product_attention(
-                    seg_q, seg_k, seg_v, attn_mask=segment.mask,
-                    is_causal=segment.mask is None, enable_gqa=True,
+                    seg_q,
+                    seg_k,
+                    seg_v,
+                    attn_mask=segment.mask,
+                    is_causal=segment.mask is None,
+                    enable_gqa=True,
                 )
             else:
                 seg_k = key_store.index_select(0, segment.slots).transpose(0, 1).unsqueeze(0)
@@ -192,14 +196,18 @@ class ModelRunner:
     """
 
     def __init__(
-        self, model: nn.Module, cache: KVCache, use_packed: bool = True,
+        self,
+        model: nn.Module,
+        cache: KVCache,
+        use_packed: bool = True,
         half_for_single_token: bool = True,
     ) -> None:
         self.model = model
         self.cache = cache
         self.packed = (
             PackedTransformer(model, half_for_single_token)
-            if use_packed and supports(model) else None
+            if use_packed and supports(model)
+            else None
         )
 
     def weights_changed(self) -> None:
@@ -227,6 +235,8 @@ class ModelRunner:
                 torch.tensor(token_ids), torch.tensor(positions), backend, indices
             )
         return self.model(
-            torch.tensor([token_ids]), torch.tensor([positions]), backend=backend,
+            torch.tensor([token_ids]),
+            torch.tensor([positions]),
+            backend=backend,
             logits_indices=indices,
         )

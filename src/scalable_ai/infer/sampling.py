@@ -173,7 +173,9 @@ def sample(
 def _plain_greedy(seq: Sequence) -> bool:
     params = seq.params
     return (
-        params.greedy and not params.has_penalties and params.logprobs is None
+        params.greedy
+        and not params.has_penalties
+        and params.logprobs is None
         and len(seq.output_token_ids) >= params.min_tokens
     )
 

@@ -143,7 +143,8 @@ class _Job:
     def usage(self) -> dict[str, Any]:
         prompt, completion = sum(self.prompt_tokens), sum(self.output_tokens)
         return {
-            "prompt_tokens": prompt, "completion_tokens": completion,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": sum(self.cached_tokens)},
         }
@@ -174,8 +175,16 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "scalable-ai",
-                 "max_model_len": e.engine.config.max_model_len} for name, e in engines.items()]
+        data = [
+            {
+                "id": name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "scalable-ai",
+                "max_model_len": e.engine.config.max_model_len,
+            }
+            for name, e in engines.items()
+        ]
         return {"object": "list", "data": data}
 
     @app.get("/metrics")
@@ -205,8 +214,13 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
 
 
 async def _respond(
-    engine: AsyncEngine, job: _Job, prompts: list[tuple],
-    params: list[SamplingParams], body: Any, request: Request, echo: list[str],
+    engine: AsyncEngine,
+    job: _Job,
+    prompts: list[tuple],
+    params: list[SamplingParams],
+    body: Any,
+    request: Request,
+    echo: list[str],
 ) -> Response:
     streams = [engine.generate(ids, p) for (ids, _), p in zip(prompts, params, strict=True)]
     merged = _merge(streams)
@@ -225,16 +239,18 @@ async def _respond(
                     for index, delta in job.record(prompt_index, output):
                         yield _sse(chunk_body(job, engine, index, delta))
                 if include_usage:
-                    yield _sse({**chunk_body(job, engine, 0, None), "choices": [],
-                                "usage": job.usage()})
+                    yield _sse(
+                        {**chunk_body(job, engine, 0, None), "choices": [], "usage": job.usage()}
+                    )
                 yield "data: [DONE]\n\n"
             except UserError as error:
                 yield _sse(error_body(str(error), "server_error", error.field, None))
             finally:
                 await merged.aclose()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     async def collect() -> None:
         async for prompt_index, output in merged:
