@@ -70,3 +70,26 @@ def scribes_per_lecture(assignments: Iterable[ScribeAssignment]) -> dict[str, li
     for a in assignments:
         table.setdefault(a.lecture, []).append(a.student)
     return table
+
+
+def check_scribe_move(student_lectures: Sequence[str], moving: str, to: str,
+                      scribable: Sequence[str], per_student: int = 2) -> list[str]:
+    """Staff move one of a student's scribe lectures (``moving``) to another (``to``) by hand;
+    returns the student's lectures after the move. The move keeps "each student is expected to
+    scribe 2 lectures": the student still has ``per_student`` different lectures, and ``to``
+    is one that is scribed (not a recess day)."""
+    if moving not in student_lectures:
+        raise UserError(f"the student does not scribe {moving}", field="scribe")
+    if to == moving:
+        raise UserError(f"the student already scribes {to}; pick another lecture",
+                        field="lecture")
+    if to not in scribable:
+        raise UserError(f"{to} is not a lecture that is scribed", field="lecture")
+    if to in student_lectures:
+        raise UserError(f"the student already scribes {to}; each scribes {per_student} "
+                        "different lectures", field="lecture")
+    after = [to if key == moving else key for key in student_lectures]
+    if len(after) != per_student:
+        raise UserError(f"the student has {len(after)} scribe lectures, not {per_student}; "
+                        "deal scribes again instead", field="scribe")
+    return after

@@ -20,6 +20,7 @@ from scalable_ai.course.clock import parse_instant
 from scalable_ai.course.service import activities as activity_service
 from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import people as people_service
+from scalable_ai.course.service import scribe_moves
 from scalable_ai.course.tables import Assignment, Group, Lecture
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
@@ -108,6 +109,22 @@ def mark_scribe(visit: VisitDep, form: FormDep, scribe_id: int) -> Response:
     return visit.act(lambda: activity_service.mark_scribe(
         visit.db, visit.actor(), scribe_id, satisfactory=form.get("satisfactory") == "yes",
         clock=visit.state.clock), back="/staff/scribes", ok="Scribe marked.")
+
+
+@router.post("/staff/scribes/move")
+def move_scribe(visit: VisitDep, form: FormDep) -> Response:
+    """Move one student's scribe lecture to another by hand (issue 4: "adjust")."""
+    visit.staff()
+
+    def use_case() -> Any:
+        scribe = str(form.get("scribe") or "").strip()
+        if not scribe.isdigit():
+            raise UserError("pick the scribe assignment to move", field="scribe")
+        return scribe_moves.move_scribe(
+            visit.db, visit.actor(), int(scribe), to_lecture=str(form.get("lecture") or ""),
+            clock=visit.state.clock)
+
+    return visit.act(use_case, back="/staff/scribes", ok="Scribe moved.")
 
 
 @router.post("/staff/peer-reviews/assign")
