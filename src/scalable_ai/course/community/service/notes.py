@@ -22,6 +22,7 @@ from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.community.forum_rules import check_body
 from scalable_ai.course.community.project_rules import Review, check_statement, decide
+from scalable_ai.course.community.service.project import record_review
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
@@ -127,11 +128,8 @@ def review_scribe_note(session: Session, actor: Actor, note_id: int, *, decision
     require_staff(actor, "review scribe notes")
     note = row_by_id(session, ScribeNote, note_id, what="scribe notes", field="note")
     outcome = decide(note.status, decision, feedback)
-    before = _snapshot(note)
-    note.status, note.feedback = outcome.value, (feedback or "").strip()
-    note.reviewed_at, note.reviewed_by_id = clock.now(), actor.person_id
-    audit.record(session, actor, "scribe.review", note, before=before, after=_snapshot(note),
-                 at=clock.now())
+    record_review(session, actor, note, outcome, feedback, action="scribe.review", clock=clock,
+                  snapshot=_snapshot)
     assignment = scribe_assignment(session, note.lecture_id, note.person_id)
     if assignment is not None and outcome is Review.ACCEPTED:
         before = audit.snapshot(assignment)

@@ -9,8 +9,9 @@ each piece of evidence). Rules in :mod:`..project_rules`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,6 +45,22 @@ from scalable_ai.errors import Conflict, NotFound, UserError
 
 DIRECTIONS_MILESTONE = "research_directions"
 
+
+def record_review(session: Session, actor: Actor, row: Any, outcome: rules.Review,
+                  feedback: str, *, action: str, clock: Clock,
+                  snapshot: Callable[[Any], dict[str, Any] | None] = audit.snapshot,
+                  **changes: Any) -> None:
+    """Store staff's decision on a hand-in (an enhancement, a direction, a deliverable, scribe
+    notes; ``outcome`` from :func:`..project_rules.decide`): its status, feedback, reviewer
+    and any ``changes`` (an enhancement's score), audited with the row before and after."""
+    before = snapshot(row)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.status, row.feedback = outcome.value, (feedback or "").strip()
+    row.reviewed_at, row.reviewed_by_id = clock.now(), actor.person_id
+    audit.record(session, actor, action, row, before=before, after=snapshot(row),
+                 at=clock.now())
+
 # --- enhancements ------------------------------------------------------------------------
 
 
@@ -74,11 +91,9 @@ def review_enhancement(session: Session, actor: Actor, enhancement_id: int, *, d
     require_staff(actor, "review enhancements")
     row = row_by_id(session, Enhancement, enhancement_id, what="enhancement", field="enhancement")
     outcome = rules.decide(row.status, decision, feedback)
-    before = audit.snapshot(row)
-    row.score = rules.check_enhancement_score(score) if outcome is rules.Review.ACCEPTED else None
-    row.status, row.feedback = outcome.value, (feedback or "").strip()
-    row.reviewed_at, row.reviewed_by_id = clock.now(), actor.person_id
-    audit.record(session, actor, "enhancement.review", row, before=before, at=clock.now())
+    record_review(session, actor, row, outcome, feedback, action="enhancement.review",
+                  clock=clock, score=rules.check_enhancement_score(score)
+                  if outcome is rules.Review.ACCEPTED else None)
     if outcome is rules.Review.ACCEPTED:
         _score_in_grade_book(session, actor, row, clock)
     return row
@@ -202,10 +217,8 @@ def review_direction(session: Session, actor: Actor, group_id: int, *, decision:
     if row is None:
         raise NotFound("this group has not chosen a direction", field="group")
     outcome = rules.decide(row.status, decision, feedback)
-    before = audit.snapshot(row)
-    row.status, row.feedback = outcome.value, (feedback or "").strip()
-    row.reviewed_at, row.reviewed_by_id = clock.now(), actor.person_id
-    audit.record(session, actor, "direction.review", row, before=before, at=clock.now())
+    record_review(session, actor, row, outcome, feedback, action="direction.review",
+                  clock=clock)
     if outcome is rules.Review.ACCEPTED:
         group = get_group(session, group_id)
         group_before = audit.snapshot(group)
@@ -264,11 +277,8 @@ def review_deliverable(session: Session, actor: Actor, deliverable_id: int, *, d
     require_staff(actor, "review project deliverables")
     row = row_by_id(session, ProjectDeliverable, deliverable_id, what="deliverable",
                     field="deliverable")
-    outcome = rules.decide(row.status, decision, feedback)
-    before = audit.snapshot(row)
-    row.status, row.feedback = outcome.value, (feedback or "").strip()
-    row.reviewed_at, row.reviewed_by_id = clock.now(), actor.person_id
-    audit.record(session, actor, "deliverable.review", row, before=before, at=clock.now())
+    record_review(session, actor, row, rules.decide(row.status, decision, feedback), feedback,
+                  action="deliverable.review", clock=clock)
     return row
 
 
