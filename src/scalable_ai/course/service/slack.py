@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -67,16 +67,30 @@ def ledger(
 ) -> list[rules.SlackDayUse]:
     """The policy's ledger for these students (whichever group charged them) and, for the
     per-group pool, every entry charged through ``group_id``."""
-    people = {p.id: p.email for p in session.scalars(select(Person))}
-    groups = {g.id: g.name for g in session.scalars(select(Group))}
-    keys = {a.id: a.key for a in session.scalars(select(Assignment))}
     ids = list(person_ids)
-    query = select(SlackDayUse).order_by(SlackDayUse.id)
+    who: ColumnElement[bool] = SlackDayUse.person_id.in_(ids)
     if group_id is not None:
-        query = query.where(or_(SlackDayUse.person_id.in_(ids), SlackDayUse.group_id == group_id))
-    else:
-        query = query.where(SlackDayUse.person_id.in_(ids))
-    return [policy_entry(row, people, groups, keys) for row in session.scalars(query)]
+        who = or_(who, SlackDayUse.group_id == group_id)
+    return [entry for _, entry in ledger_rows(session, who)]
+
+
+def ledger_rows(
+    session: Session, *where: ColumnElement[bool]
+) -> list[tuple[SlackDayUse, rules.SlackDayUse]]:
+    """The ledger rows matching ``where`` (id order), each with its policy entry, in one
+    query that reads only the names an entry needs (the student's email, the group's name,
+    the assignment's key) rather than every person and group with their relationships."""
+    query = (
+        select(SlackDayUse, Person.email, Group.name, Assignment.key)
+        .join(Person, Person.id == SlackDayUse.person_id)
+        .join(Assignment, Assignment.id == SlackDayUse.assignment_id)
+        .outerjoin(Group, Group.id == SlackDayUse.group_id)
+        .where(*where).order_by(SlackDayUse.id)
+    )
+    return [(row, policy_entry(row, {row.person_id: email},
+                               {row.group_id: group} if row.group_id is not None else {},
+                               {row.assignment_id: key}))
+            for row, email, group, key in session.execute(query)]
 
 
 def policy_entry(row: SlackDayUse, people: dict[int, str], groups: dict[int, str],
@@ -147,12 +161,12 @@ def reverse_slack_day(
         SlackDayUse.revoked_at.is_(None),
         SlackDayUse.group_id == row.group_id if row.group_id is not None
         else SlackDayUse.id == row.id)).all()
-    for entry in same:
-        before = audit.snapshot(entry)
-        entry.revoked_at = clock.now()
-        entry.revoked_by_id = actor.person_id
-        entry.reason = reason
-        audit.record(session, actor, "slack_day.reverse", entry, before=before, at=clock.now())
+    for use in same:
+        before = audit.snapshot(use)
+        use.revoked_at = clock.now()
+        use.revoked_by_id = actor.person_id
+        use.reason = reason
+        audit.record(session, actor, "slack_day.reverse", use, before=before, at=clock.now())
     return list(same)
 
 
@@ -174,11 +188,11 @@ def slack_balance(session: Session, actor: Actor, person_id: int) -> SlackBalanc
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see slack days")
     settings = settings_of(session)
-    book = ledger(session, person_ids=[person_id])
+    pairs = ledger_rows(session, SlackDayUse.person_id == person_id)
+    rows = [row for row, _ in pairs]
+    book = [entry for _, entry in pairs]
     spent_on = list(dict.fromkeys(e.assignment for e in sorted(book, key=lambda e: e.applied_at)
                                   if e.live))
-    rows = session.scalars(select(SlackDayUse).where(SlackDayUse.person_id == person_id)
-                           .order_by(SlackDayUse.id)).all()
     return SlackBalance(
         person_id=person.id, total=settings.slack_days_total,
         used=rules.slack_days_used(person.email, book),
@@ -197,21 +211,35 @@ def slack_ledger(session: Session, actor: Actor) -> Sequence[SlackDayUse]:
 # --- approved exceptions ------------------------------------------------------------------
 
 
-def policy_exceptions(session: Session) -> list[rules.ApprovedException]:
-    people = {p.id: p.email for p in session.scalars(select(Person))}
-    groups = {g.id: g.name for g in session.scalars(select(Group))}
-    keys = {a.id: a.key for a in session.scalars(select(Assignment))}
-    milestones = {m.id: m.key for m in session.scalars(select(Milestone))}
+def policy_exceptions(
+    session: Session, *, person_id: int | None = None, group_id: int | None = None
+) -> list[rules.ApprovedException]:
+    """The approved (unrevoked) exceptions as the policy reads them. Naming ``person_id``
+    (and ``group_id``, their group) keeps only those that can cover that student: their own
+    and their group's ("a group's exception applies to all its members"); without it, all.
+    One query reads only the names an exception needs (the student's email, the group's
+    name, the assignment's or milestone's key)."""
+    query = (
+        select(DeadlineException, Person.email, Group.name, Assignment.key, Milestone.key)
+        .outerjoin(Person, Person.id == DeadlineException.person_id)
+        .outerjoin(Group, Group.id == DeadlineException.group_id)
+        .outerjoin(Assignment, Assignment.id == DeadlineException.assignment_id)
+        .outerjoin(Milestone, Milestone.id == DeadlineException.milestone_id)
+        .where(DeadlineException.revoked_at.is_(None)).order_by(DeadlineException.id)
+    )
+    if person_id is not None:
+        covered: ColumnElement[bool] = DeadlineException.person_id == person_id
+        if group_id is not None:
+            covered = or_(covered, DeadlineException.group_id == group_id)
+        query = query.where(covered)
     result = []
-    for row in session.scalars(select(DeadlineException).where(
-            DeadlineException.revoked_at.is_(None))):
-        target = (keys[row.assignment_id] if row.assignment_id is not None
-                  else milestones[row.milestone_id or 0])
+    for row, email, group, assignment_key, milestone_key in session.execute(query):
         result.append(rules.ApprovedException(
-            target=target, new_deadline=row.new_deadline, reason=row.reason,
+            target=assignment_key if row.assignment_id is not None else milestone_key,
+            new_deadline=row.new_deadline, reason=row.reason,
             approved_by=str(row.approved_by_id or "staff"), approved_at=row.approved_at,
-            student=people.get(row.person_id) if row.person_id else None,
-            group=groups.get(row.group_id) if row.group_id else None, id=str(row.id)))
+            student=email if row.person_id else None,
+            group=group if row.group_id else None, id=str(row.id)))
     return result
 
 
