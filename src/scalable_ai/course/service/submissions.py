@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -29,7 +29,6 @@ from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
     current_group_id,
-    get_group,
     get_person,
     require_member_or_staff,
     require_self_or_staff,
@@ -129,7 +128,10 @@ def judge_hand_in(
                                                group=group_name)
                        if is_assignment else MILESTONE_SLACK_REFUSAL),
         slack_already_applied=is_assignment and rules.slack_days_on(person.email, key, book) > 0,
-        exception=rules.exception_for(person.email, group_name, key, policy_exceptions(session)),
+        exception=rules.exception_for(
+            person.email, group_name, key,
+            policy_exceptions(session, person_id=person.id,
+                              group_id=group.id if group is not None else None)),
         settings=settings,
     )
 
@@ -174,23 +176,37 @@ def assignment_statuses(session: Session, actor: Actor, person_id: int
     require_self_or_staff(actor, person_id, "see assignment deadlines")
     settings = settings_of(session)
     group_id = current_group_id(session, person.id)
-    group = get_group(session, group_id) if group_id is not None else None
+    group_name = (session.scalar(select(Group.name).where(Group.id == group_id))
+                  if group_id is not None else None)
     book = ledger(session, person_ids=[person.id])
-    exceptions = policy_exceptions(session)
+    exceptions = policy_exceptions(session, person_id=person.id, group_id=group_id)
+    latest_of = latest_submissions(session, group_id=group_id, person_id=person.id)
     result = []
     for row in session.scalars(select(Assignment).order_by(Assignment.key)):
         due = due_at(row, settings)
         applied = rules.slack_days_on(person.email, row.key, book) > 0
-        exception = rules.exception_for(person.email, group.name if group else None, row.key,
-                                        exceptions)
+        exception = rules.exception_for(person.email, group_name, row.key, exceptions)
         deadline = rules.applied_deadline(due, slack_day_applied=applied, exception=exception,
                                           settings=settings)
-        latest = session.scalar(
-            select(Submission).where(Submission.assignment_id == row.id,
-                                     Submission.group_id == group_id
-                                     if group_id is not None
-                                     else Submission.person_id == person.id)
-            .order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(1))
         result.append(AssignmentStatus(row, due, deadline, applied,
-                                       exception.reason if exception else None, latest))
+                                       exception.reason if exception else None,
+                                       latest_of.get(row.id)))
     return result
+
+
+def latest_submissions(session: Session, *, group_id: int | None, person_id: int
+                       ) -> dict[int, Submission]:
+    """The latest hand-in of each assignment (by assignment id) by the group, or by the
+    student when they have no group: one query for every assignment, keeping the newest
+    (latest ``submitted_at``, then highest id) per assignment."""
+    newest = func.row_number().over(
+        partition_by=Submission.assignment_id,
+        order_by=(Submission.submitted_at.desc(), Submission.id.desc())).label("newest")
+    ranked = (select(Submission.id, newest)
+              .where(Submission.assignment_id.is_not(None),
+                     Submission.group_id == group_id if group_id is not None
+                     else Submission.person_id == person_id)
+              .subquery())
+    rows = session.scalars(select(Submission).join(ranked, ranked.c.id == Submission.id)
+                           .where(ranked.c.newest == 1))
+    return {row.assignment_id: row for row in rows if row.assignment_id is not None}
