@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
@@ -54,10 +54,12 @@ from scalable_ai.errors import Conflict, UserError
 
 def lock_people(session: Session, person_ids: Iterable[int]) -> list[Person]:
     """Lock these people rows (id order) for the rest of the transaction (on SQLite: the
-    database's write lock)."""
+    database's write lock). Their SSH keys are left to load if asked for: the late policy
+    reads only emails, and the eager key query ran on every hand-in."""
     take_write_lock(session)
     return list(session.scalars(
         select(Person).where(Person.id.in_(sorted(set(person_ids)))).order_by(Person.id)
+        .options(lazyload(Person.ssh_keys))
         .with_for_update().execution_options(populate_existing=True)
     ))
 
