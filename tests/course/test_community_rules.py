@@ -18,7 +18,7 @@ from scalable_ai.course.community.forum_rules import (
     move_ticket,
     shown_author,
 )
-from scalable_ai.course.community.markdown import render_markdown
+from scalable_ai.course.community.markdown import excerpt, render_markdown
 from scalable_ai.course.community.participation_rules import (
     ParticipationRule,
     check_in,
@@ -236,3 +236,12 @@ def test_staff_return_needs_feedback_and_a_decision_is_made_once():
 def test_enhancements_component_averages_the_best_per_assignment():
     score, note = enhancements_component([("A1", 80), ("A1", 100), ("A2", 50)])
     assert score == 30 and "A1 100" in note
+
+
+def test_a_preview_is_plain_text_without_markdown_syntax():
+    preview = excerpt("Answer the **questionnaire** by [Jan 27](https://example.edu) & run `sai up`")
+    assert preview == "Answer the questionnaire by Jan 27 & run sai up"
+
+
+def test_a_preview_keeps_script_tags_as_inert_text_for_the_template_to_escape():
+    assert excerpt("<script>alert(1)</script>") == "<script>alert(1)</script>"

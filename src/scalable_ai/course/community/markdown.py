@@ -8,6 +8,8 @@ even if a future markdown-it option lets HTML through.
 
 from __future__ import annotations
 
+import html
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -31,6 +33,8 @@ def render_markdown(text: str) -> str:
 
 
 def excerpt(text: str, length: int = 160) -> str:
-    """A one-line plain-text preview of a post (for lists and search results)."""
-    flat = " ".join((text or "").split())
+    """A one-line plain-text preview of a post (for lists and search results): the Markdown
+    is rendered and every tag dropped, so ``**bold**`` shows as "bold", not as asterisks."""
+    plain = html.unescape(nh3.clean(_MARKDOWN.render(text or ""), tags=set()))
+    flat = " ".join(plain.split())
     return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
