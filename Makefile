@@ -29,7 +29,7 @@ setup: $(STAMP)
 
 # PostgreSQL (tests run the service suite on it too) and chromium (browser tests).
 system-packages:
-	@if [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/bin/chromium ]; then :; \
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			postgresql chromium chromium-driver >/dev/null; \

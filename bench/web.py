@@ -14,7 +14,7 @@ reports requests/s, p50/p99 and errors. A step "holds" when p99 < 100 ms with no
 Every submission the server accepted (303 with the success message) must be in the
 ``submissions`` table afterwards: lost = accepted − stored.
 
-PostgreSQL is a throwaway cluster (Debian's binaries in /usr/lib/postgresql/15/bin, run as
+PostgreSQL is a throwaway cluster (Debian's newest binaries under /usr/lib/postgresql, run as
 the ``postgres`` user, durable defaults: fsync on) on a free port, deleted at the end.
 
     .venv/bin/python bench/web.py                       # both databases, steps 10,25,50,75,100
@@ -37,7 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from scalable_ai.course.db import debian_postgres_bin
+
+PG_BIN = debian_postgres_bin()
 MID_SEMESTER = "2026-03-05T10:00"
 P99_TARGET_MS = 100.0
 

@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import BERKELEY, FixedClock
-from scalable_ai.course.db import make_engine, upgrade
+from scalable_ai.course.db import debian_postgres_bin, make_engine, upgrade
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = debian_postgres_bin()
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # Mid-semester: A1 is out (released Jan 27), A2 not yet (Feb 10); groups formed (Jan 29).
 MID_SEMESTER = datetime(2026, 2, 5, 12, 0, tzinfo=BERKELEY)

@@ -72,3 +72,14 @@ def test_the_audit_log_is_append_only(empty_session: Session, clock) -> None:
                               {"id": entry.id})
     with pytest.raises(DBAPIError), empty_session.begin_nested():
         empty_session.execute(text("DELETE FROM audit_log"))
+
+
+def test_the_newest_debian_postgres_server_is_used_for_throwaway_clusters(tmp_path):
+    from scalable_ai.course.db import debian_postgres_bin
+
+    for version in ("13", "15", "17"):
+        (tmp_path / version / "bin").mkdir(parents=True)
+        (tmp_path / version / "bin" / "initdb").touch()
+    (tmp_path / "common" / "bin").mkdir(parents=True)
+    assert debian_postgres_bin(tmp_path) == tmp_path / "17" / "bin"
+    assert debian_postgres_bin(tmp_path / "none") == tmp_path / "none" / "15" / "bin"

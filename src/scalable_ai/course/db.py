@@ -147,3 +147,12 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def debian_postgres_bin(root: Path = Path("/usr/lib/postgresql")) -> Path:
+    """The newest Debian PostgreSQL server's bin folder (``initdb``, ``pg_ctl``), used by the
+    tests and benchmarks to start a throwaway cluster. Debian 12 ships 15, 13 ships 17."""
+    found = [p.parent for p in root.glob("*/bin/initdb") if p.parent.parent.name.isdigit()]
+    if not found:
+        return root / "15" / "bin"
+    return max(found, key=lambda bin_dir: int(bin_dir.parent.name))
