@@ -149,14 +149,22 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
     return value
 
 
+def _field_names(cls: type) -> set[str]:
+    """The fields a config file or override may set: the dataclass's init fields."""
+    return {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+
+
+def _unknown_field(cls: type, field: str) -> UserError:
+    known = ", ".join(sorted(_field_names(cls)))
+    return UserError(f"unknown field (known: {known})", field=field)
+
+
 def build(cls: type[T], values: dict[str, Any], prefix: str = "") -> T:
     """Construct dataclass ``cls`` from a (nested) dict, coercing and naming bad fields."""
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - names)
+    unknown = sorted(set(values) - _field_names(cls))
     if unknown:
-        raise UserError(f"unknown field (known: {', '.join(sorted(names))})",
-                        field=f"{prefix}{unknown[0]}")
+        raise _unknown_field(cls, f"{prefix}{unknown[0]}")
     kwargs = {k: coerce(v, hints[k], f"{prefix}{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)
@@ -179,9 +187,8 @@ def _set_path(tree: dict[str, Any], cls: type, dotted: str, raw: str) -> None:
     for depth, part in enumerate(parts):
         hints = get_type_hints(node_cls)
         field = ".".join(parts[: depth + 1])
-        if part not in hints:
-            known = ", ".join(sorted(f.name for f in dataclasses.fields(node_cls)))
-            raise UserError(f"unknown field (known: {known})", field=field)
+        if part not in _field_names(node_cls):
+            raise _unknown_field(node_cls, field)
         if depth == len(parts) - 1:
             node[part] = coerce(raw, hints[part], field)
             return
@@ -217,9 +224,8 @@ def _merge(tree: dict[str, Any], loaded: dict[str, Any], cls: type, prefix: str)
     hints = get_type_hints(cls)
     for key, value in loaded.items():
         field = f"{prefix}{key}"
-        if key not in hints:
-            known = ", ".join(sorted(hints))
-            raise UserError(f"unknown field (known: {known})", field=field)
+        if key not in _field_names(cls):
+            raise _unknown_field(cls, field)
         if isinstance(value, dict) and dataclasses.is_dataclass(hints[key]):
             _merge(tree[key], value, hints[key], field + ".")
         else:
