@@ -16,6 +16,7 @@ from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from scalable_ai.errors import UserError
@@ -135,13 +136,24 @@ def filter_min_p(logits: torch.Tensor, min_p: torch.Tensor) -> None:
     logits.masked_fill_(probs < threshold, float("-inf"))
 
 
+def greedy_tokens(logits: torch.Tensor) -> list[int]:
+    """Each row's argmax (the first one on ties, as ``torch.argmax``), as Python ints.
+
+    Through NumPy on f32: torch's CPU argmax over the last dimension is not vectorized and
+    took 2.8 ms on (16, 49152) bf16 logits and 0.67 ms on f32, NumPy's 0.05 ms on f32 (plus
+    0.08 ms for the exact bf16 -> f32 widening); one 2-core EPYC, one thread.
+    """
+    if logits.dtype != torch.float32:
+        logits = logits.float()
+    return np.argmax(logits.detach().contiguous().numpy(), axis=-1).tolist()
+
+
 def sample(
     logits: torch.Tensor, seqs: SequenceOf[Sequence], eos_token_ids: SequenceOf[int] = ()
 ) -> list[SampledToken]:
     """One next token for each row of ``logits`` (N, vocab), row ``i`` belonging to ``seqs[i]``."""
     if all(_plain_greedy(s) for s in seqs):
-        # argmax is exact in the model's dtype: skip the f32 copy of N x vocab logits.
-        return [SampledToken(token_id) for token_id in logits.argmax(dim=-1).tolist()]
+        return [SampledToken(token_id) for token_id in greedy_tokens(logits)]
     logits = logits.float()
     want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
     model_logprobs = logits[want_logprobs].log_softmax(dim=-1) if want_logprobs else None
@@ -154,11 +166,12 @@ def sample(
                 banned = [*seq.params.stop_token_ids, *eos_token_ids]
                 if banned:
                     logits[i, banned] = float("-inf")
-    chosen = logits.argmax(dim=-1)
+    chosen_list = greedy_tokens(logits)
     random_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
     if random_rows:
-        chosen[random_rows] = _sample_random(logits[random_rows], [seqs[i] for i in random_rows])
-    chosen_list = chosen.tolist()
+        drawn = _sample_random(logits[random_rows], [seqs[i] for i in random_rows]).tolist()
+        for i, token_id in zip(random_rows, drawn, strict=True):
+            chosen_list[i] = token_id
     result = [SampledToken(token_id) for token_id in chosen_list]
     if model_logprobs is not None:
         for row, i in enumerate(want_logprobs):
