@@ -9,6 +9,9 @@ import re
 import pytest
 
 NONE_USED = {"external_code": "none", "sources": "none", "ai_assistance": "none"}
+REVIEW = {"clarity_of_hypothesis": 4, "technical_depth": 3, "correctness": 5,
+          "experimental_rigor": 2, "artifact_quality": 4, "strengths": "A clear hypothesis.",
+          "weaknesses": "One seed per run.", "suggestions": "Run three seeds."}
 KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4CkV2sUA "
        "me@laptop")
 
@@ -67,6 +70,12 @@ STUDENT_REFUSED = [
     ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
      403),
     ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 403),
+    ("GET", lambda w: "/peer-reviews/reviews", None, 403),
+    ("GET", lambda w: "/peer-reviews/summary", None, 403),
+    ("GET", lambda w: f"/groups/{w.group_b.id}/peer-reviews", None, 403),
+    ("GET", lambda w: f"/groups/{w.group_a.id}/peer-reviews", None, 403),  # before May 1
+    ("PUT", lambda w: f"/peer-reviews/assigned/{w.group_a.id}", lambda w: REVIEW, 400),  # own
+    ("GET", lambda w: f"/peer-reviews/assigned/{w.group_a.id}", None, 400),  # own report
     ("POST", lambda w: "/slots", lambda w: {
         "kind": "midterm_checkin", "starts_at": "2026-03-18T10:00:00-07:00",
         "ends_at": "2026-03-18T10:30:00-07:00"}, 403),
@@ -104,6 +113,9 @@ STUDENT_ALLOWED = [
     ("GET", lambda w: "/exceptions", None, 200),
     ("GET", lambda w: "/scribes", None, 200),
     ("GET", lambda w: "/peer-reviews", None, 200),
+    ("GET", lambda w: "/peer-reviews/assigned", None, 200),
+    ("GET", lambda w: f"/peer-reviews/assigned/{w.group_b.id}", None, 200),
+    ("PUT", lambda w: f"/peer-reviews/assigned/{w.group_b.id}", lambda w: REVIEW, 200),
     ("GET", lambda w: "/slots", None, 200),
     ("POST", lambda w: f"/slots/{w.slot.id}/signups", lambda w: {}, 201),
     ("POST", lambda w: f"/reservations/{w.reservation.id}/cancel", None, 200),
@@ -143,6 +155,11 @@ STAFF_ALLOWED = [
     ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
      200),
     ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 200),
+    ("GET", lambda w: "/peer-reviews/reviews", None, 200),
+    ("GET", lambda w: "/peer-reviews/summary", None, 200),
+    ("GET", lambda w: f"/groups/{w.group_b.id}/peer-reviews", None, 200),
+    ("GET", lambda w: "/peer-reviews/assigned", None, 200),  # staff write none: empty
+    ("PUT", lambda w: f"/peer-reviews/assigned/{w.group_b.id}", lambda w: REVIEW, 403),
     ("POST", lambda w: "/slots", lambda w: {
         "kind": "presentation", "session": "A", "starts_at": "2026-04-28T09:30:00-07:00",
         "ends_at": "2026-04-28T09:45:00-07:00"}, 201),

@@ -12,7 +12,8 @@ from tests.web.conftest import sign_in
 STUDENT_PAGES = ["/", "/schedule", "/schedule?view=all", "/assignments", "/assignments/A3",
                  "/group", "/nodes", "/checkoffs", "/peer-review", "/runs", "/account"]
 STAFF_PAGES = ["/staff", "/staff/roster", "/staff/groups", "/staff/nodes", "/staff/grades",
-               "/staff/grades.csv", "/staff/slack", "/staff/scribes", "/staff/checkoffs",
+               "/staff/grades.csv", "/staff/slack", "/staff/scribes", "/staff/peer-reviews",
+               "/staff/checkoffs",
                "/schedule", "/runs", "/account"]
 
 
@@ -36,5 +37,6 @@ def test_the_dashboard_shows_the_grade_the_service_computes(demo_platform):
         for email in ("ada.ng@example.edu", "katherine.mccarthy@example.edu"):  # no slack / slack
             person = find_by_email(session, email)
             actor = Actor.of(person)
-            _balance, report = my_standing(session, actor, person.id)
-            assert report == grade_of(session, actor, person.id).report
+            clock = demo_platform.clock
+            _balance, report = my_standing(session, actor, person.id, clock=clock)
+            assert report == grade_of(session, actor, person.id, clock=clock).report

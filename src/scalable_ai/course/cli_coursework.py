@@ -193,7 +193,8 @@ def show_grade(email: str) -> None:
     with database() as session:
         actor = staff_actor()
         report = grades.grade_of(session, actor,
-                                 people.person_by_email(session, actor, email).id).report
+                                 people.person_by_email(session, actor, email).id,
+                                 clock=course_clock()).report
         typer.echo(f"{email}: {report.total:.1f} → {report.letter}"
                    f"{'' if report.passed else ' (class failed: a component is unsatisfactory)'}")
         for note in report.notes:
@@ -204,7 +205,7 @@ def show_grade(email: str) -> None:
 def book() -> None:
     """The grade book: every student's total, letter, pass or fail."""
     with database() as session:
-        for g in grades.gradebook(session, staff_actor()):
+        for g in grades.gradebook(session, staff_actor(), clock=course_clock()):
             typer.echo(f"{g.person.email:<36} {g.report.total:6.1f} {g.report.letter:<3} "
                        f"{'pass' if g.report.passed else 'FAIL'}")
 
@@ -216,7 +217,7 @@ def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to w
     import csv
 
     with database() as session:
-        book_rows = grades.gradebook(session, staff_actor())
+        book_rows = grades.gradebook(session, staff_actor(), clock=course_clock())
         keys = [c.key for c in book_rows[0].report.components] if book_rows else []
         table = io.StringIO()
         writer = csv.writer(table)

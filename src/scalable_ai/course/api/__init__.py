@@ -49,7 +49,13 @@ def create_api(
 ) -> FastAPI:
     """The API as an app to mount at ``/api`` (routes carry no prefix). ``cookie_actor``
     lets the web app also accept its signed-in browser sessions."""
-    from scalable_ai.course.api import routes_course, routes_groups, routes_people, routes_work
+    from scalable_ai.course.api import (
+        routes_course,
+        routes_groups,
+        routes_peer_reviews,
+        routes_people,
+        routes_work,
+    )
 
     engine = engine or make_engine()
     api = FastAPI(
@@ -60,7 +66,7 @@ def create_api(
     )
     api.state.course_api = ApiState(sessions=sessions or session_factory(engine),
                                     clock=clock or clock_from_env(), cookie_actor=cookie_actor)
-    for module in (routes_people, routes_course, routes_groups, routes_work):
+    for module in (routes_people, routes_course, routes_groups, routes_work, routes_peer_reviews):
         api.include_router(module.router)
     # Imported here: the community routes import this package's context and schemas.
     from scalable_ai.course.community.api import router as community_router

@@ -80,7 +80,7 @@ def grade_out(grade: StudentGrade) -> GradeOut:
 @router.get("/people/{person_id}/grade", response_model=GradeOut, tags=["grades"],
             summary="The grade with its explanation (yourself, or staff)")
 def grade_of(call: SignedIn, person_id: PersonId) -> object:
-    return grade_out(grades.grade_of(call.session, call.actor, person_id))
+    return grade_out(grades.grade_of(call.session, call.actor, person_id, clock=call.clock))
 
 
 @router.get("/people/{person_id}/scores", response_model=list[ScoreOut], tags=["grades"],

@@ -114,7 +114,7 @@ def record_group_score(call: SignedIn, group_id: PathId, body: GroupScoreIn) -> 
 @router.get("/gradebook", response_model=list[GradeOut], tags=["grades"],
             summary="Every student's grade (staff)")
 def gradebook(call: SignedIn) -> object:
-    return [grade_out(g) for g in grades.gradebook(call.session, call.actor)]
+    return [grade_out(g) for g in grades.gradebook(call.session, call.actor, clock=call.clock)]
 
 
 @router.get("/scribes", response_model=list[ScribeOut], tags=["scribing"])

@@ -13,7 +13,7 @@ after its authors have seen another).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,3 +93,19 @@ def check_review_open(now: datetime, due: datetime) -> None:
 def reviews_released(now: datetime, due: datetime) -> bool:
     """The reviewed group reads its reviews once the deadline has passed."""
     return now > due
+
+
+def review_percent(scores: Mapping[str, int]) -> float:
+    """One review as a percentage: the points its five criteria earned out of the most they
+    could (5 each), the way every score in the grade book is points out of a maximum. So a
+    review of all 3s ("adequate") is 60, the satisfactory line, and all 5s is 100."""
+    earned = sum(int(scores[key]) for key, _ in CRITERIA)
+    return 100.0 * earned / (HIGHEST_SCORE * len(CRITERIA))
+
+
+def peer_score(reviews: Iterable[Mapping[str, int]]) -> float | None:
+    """A report's peer score: the mean of its reviews' percentages (each reviewing group
+    counts once); ``None`` when no review was received — the grade then has no peer part
+    and the technical score is the staff score alone (see ``grading.technical_score``)."""
+    percents = [review_percent(r) for r in reviews]
+    return sum(percents) / len(percents) if percents else None

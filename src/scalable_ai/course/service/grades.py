@@ -11,6 +11,8 @@ Score items name what :class:`~scalable_ai.course.policy.grading.StudentScores` 
 ``project.technical.staff``, ``project.technical.peer``, ``project.impact``,
 ``enhancements`` (overrides the mean of the assignments' enhancements), ``scribing`` and
 ``participation``. A score is stored as points out of a maximum; rules read percentages.
+The peer part of technical quality comes from the peer reviews of the student's group's
+report (``service.peer_feedback``); a recorded ``project.technical.peer`` replaces it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from scalable_ai.course.service.actors import (
     require_staff,
 )
 from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.service.peer_feedback import peer_part_of_grade
 from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.tables import Assignment, Person, Score
 from scalable_ai.errors import UserError
@@ -112,21 +115,48 @@ def scores_of(session: Session, actor: Actor, person_id: int) -> Sequence[Score]
                            .order_by(Score.item)).all()
 
 
-def student_scores(session: Session, person_id: int) -> rules.StudentScores:
-    """The policy's view of a student's scores, as percentages."""
+def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.StudentScores:
+    """The policy's view of a student's scores, as percentages. The peer part of technical
+    quality is the reviews of the student's group's report
+    (:func:`~scalable_ai.course.service.peer_feedback.peer_part_of_grade`) unless staff
+    recorded a ``project.technical.peer`` score, which replaces it."""
+    return _scores_and_peer(session, person_id, clock=clock)[0]
+
+
+def _scores_and_peer(session: Session, person_id: int, *, clock: Clock
+                     ) -> tuple[rules.StudentScores, str | None]:
     percent = {s.item: 100.0 * s.points / s.max_points for s in session.scalars(
         select(Score).where(Score.person_id == person_id))}
     keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    peer = peer_part_of_grade(session, person_id, clock=clock)
+    recorded_peer = percent.get("project.technical.peer")
+    peer_score, peer_note = peer.score, peer.note
+    if recorded_peer is not None:
+        peer_score = recorded_peer
+        peer_note = ("peer review: the peer score staff recorded "
+                     f"({recorded_peer:.1f}) is used instead of the reviews")
     return rules.StudentScores(
         assignments=tuple(rules.AssignmentParts(
             k, *(percent.get(f"{k}.{part}") for part in ASSIGNMENT_PARTS)) for k in keys),
         project_technical_staff=percent.get("project.technical.staff"),
-        project_technical_peer=percent.get("project.technical.peer"),
+        project_technical_peer=peer_score,
         project_impact=percent.get("project.impact"),
         enhancements=percent.get("enhancements"),
         scribing=percent.get("scribing"),
         participation=percent.get("participation"),
-    )
+    ), peer_note
+
+
+def student_report(session: Session, person_id: int, *, clock: Clock,
+                   notes: Sequence[str] = ()) -> rules.GradeReport:
+    """A student's grade report from the stored scores and the peer reviews, carrying
+    ``notes`` (the slack-day notes) and the note saying where the peer part came from. No
+    permission check: callers check (``grade_of``, the dashboard's ``my_standing``)."""
+    scores, peer_note = _scores_and_peer(session, person_id, clock=clock)
+    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    extra = [*notes, *([peer_note] if peer_note else [])]
+    return rules.compute_grade(scores, settings_of(session), assignment_keys=keys,
+                               extra_notes=extra)
 
 
 @dataclass(frozen=True)
@@ -137,22 +167,20 @@ class StudentGrade:
     report: rules.GradeReport
 
 
-def grade_of(session: Session, actor: Actor, person_id: int) -> StudentGrade:
+def grade_of(session: Session, actor: Actor, person_id: int, *, clock: Clock) -> StudentGrade:
     """The student's grade with its explanation (yourself, or staff)."""
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see grades")
     if person.role != "student":
         raise UserError(f"{person.email} is not a student", field="person_id")
-    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
     notes = slack_balance(session, actor, person_id).notes
-    report = rules.compute_grade(student_scores(session, person_id), settings_of(session),
-                                 assignment_keys=keys, extra_notes=notes)
-    return StudentGrade(person=person, report=report)
+    return StudentGrade(person=person, report=student_report(session, person_id, clock=clock,
+                                                             notes=notes))
 
 
-def gradebook(session: Session, actor: Actor) -> list[StudentGrade]:
+def gradebook(session: Session, actor: Actor, *, clock: Clock) -> list[StudentGrade]:
     """Every student's grade (staff)."""
     require_staff(actor, "see the grade book")
     students = session.scalars(select(Person).where(Person.role == "student", Person.active)
                                .order_by(Person.name, Person.id)).all()
-    return [grade_of(session, actor, p.id) for p in students]
+    return [grade_of(session, actor, p.id, clock=clock) for p in students]

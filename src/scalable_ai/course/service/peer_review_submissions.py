@@ -35,7 +35,7 @@ from scalable_ai.course.service.course import (
     milestone_due_at,
     settings_of,
 )
-from scalable_ai.course.tables import PeerReview, PeerReviewAssignment, Submission
+from scalable_ai.course.tables import Group, PeerReview, PeerReviewAssignment, Submission
 from scalable_ai.course.tables.community import ProjectDeliverable
 from scalable_ai.errors import Forbidden
 
@@ -169,3 +169,48 @@ def list_reviews(session: Session, actor: Actor) -> Sequence[PeerReview]:
     require_staff(actor, "read every peer review")
     return session.scalars(select(PeerReview).order_by(PeerReview.reviewed_group_id,
                                                        PeerReview.id)).all()
+
+
+@dataclass(frozen=True)
+class AssignedReview:
+    """One review the actor's group is assigned to write: whose report, the deadline, whether
+    it is still open, the draft report (None until handed in) and the review written so far
+    (None until submitted)."""
+
+    reviewed_group_id: int
+    reviewed_group_name: str
+    due_at: datetime
+    open: bool
+    draft: DraftReport | None
+    review: PeerReview | None
+
+
+def _assigned(session: Session, reviewer_id: int, reviewed_id: int, due: datetime,
+              now: datetime) -> AssignedReview:
+    name = session.scalar(select(Group.name).where(Group.id == reviewed_id)) or ""
+    review = session.scalar(select(PeerReview).where(
+        PeerReview.reviewer_group_id == reviewer_id, PeerReview.reviewed_group_id == reviewed_id))
+    return AssignedReview(reviewed_id, name, due, not rubric.reviews_released(now, due),
+                          _latest_draft(session, reviewed_id), review)
+
+
+def assigned_reviews(session: Session, actor: Actor, *, clock: Clock) -> list[AssignedReview]:
+    """The reviews the actor's group is assigned to write (none for someone in no group,
+    staff included: staff read reviews, they do not write them)."""
+    mine = current_group_id(session, actor.person_id) if actor.person_id else None
+    if mine is None:
+        return []
+    due, now = peer_review_due(session), clock.now()
+    reviewed = session.scalars(select(PeerReviewAssignment.reviewed_group_id).where(
+        PeerReviewAssignment.reviewer_group_id == mine).order_by(PeerReviewAssignment.id))
+    return [_assigned(session, mine, r, due, now) for r in dict.fromkeys(reviewed)]
+
+
+def assigned_review(session: Session, actor: Actor, reviewed_group_id: int, *, clock: Clock
+                    ) -> AssignedReview:
+    """One review the actor's group is assigned to write: the draft to read and the review
+    so far (only the reviewing group's members)."""
+    get_group(session, reviewed_group_id, field="reviewed_group_id")
+    mine = _reviewing_group_id(session, actor, "read this review")
+    _require_pairing(session, mine, reviewed_group_id)
+    return _assigned(session, mine, reviewed_group_id, peer_review_due(session), clock.now())

@@ -46,7 +46,8 @@ STUDENT_NAV = [("/", "Dashboard"), ("/schedule", "Schedule"), ("/assignments", "
                ("/runs", "Lab runs"), ("/playground", "Playground"), ("/account", "Account")]
 STAFF_NAV = [("/staff", "Staff"), ("/staff/roster", "Roster"), ("/staff/groups", "Groups"),
              ("/staff/nodes", "Node board"), ("/staff/grades", "Grade book"),
-             ("/staff/slack", "Slack days"), ("/staff/scribes", "Scribes & reviews"),
+             ("/staff/slack", "Slack days"), ("/staff/scribes", "Scribes & pairings"),
+             ("/staff/peer-reviews", "Peer reviews"),
              ("/staff/checkoffs", "Checkoffs"), ("/schedule", "Schedule"), ("/runs", "Lab runs"),
              ("/playground", "Playground"),
              ("/account", "Account")]

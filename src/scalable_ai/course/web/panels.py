@@ -49,7 +49,7 @@ def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:
                            .order_by(SignupSlot.starts_at)))
 
 
-def my_standing(db: Session, actor: Any, person_id: int) -> tuple[Any, Any]:
+def my_standing(db: Session, actor: Any, person_id: int, *, clock: Any) -> tuple[Any, Any]:
     """The student's slack-day balance and grade report, reading the slack-day ledger once.
 
     ``grades.grade_of`` computes the balance itself (for its notes), so calling it next to
@@ -57,16 +57,8 @@ def my_standing(db: Session, actor: Any, person_id: int) -> tuple[Any, Any]:
     ``grade_of``'s own composition with the balance passed in; ``tests/web`` checks that
     both give the same report.
     """
-    from sqlalchemy import select
-
-    from scalable_ai.course.policy.grading import compute_grade
-    from scalable_ai.course.service.course import settings_of
-    from scalable_ai.course.service.grades import student_scores
+    from scalable_ai.course.service.grades import student_report
     from scalable_ai.course.service.slack import slack_balance
-    from scalable_ai.course.tables import Assignment
 
     balance = slack_balance(db, actor, person_id)  # checks: yourself, or staff
-    keys = db.scalars(select(Assignment.key).order_by(Assignment.key)).all()
-    report = compute_grade(student_scores(db, person_id), settings_of(db),
-                           assignment_keys=keys, extra_notes=balance.notes)
-    return balance, report
+    return balance, student_report(db, person_id, clock=clock, notes=balance.notes)

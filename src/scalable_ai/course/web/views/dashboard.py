@@ -33,7 +33,7 @@ def dashboard(visit: VisitDep) -> Response:
     upcoming = [e for e in visit.state.schedule.events(visit.db)
                 if e.kind is EventKind.DEADLINE and e.starts_at and e.starts_at >= now]
     group = my_group(visit.db, actor)
-    balance, grade = panels.my_standing(visit.db, actor, me.id)
+    balance, grade = panels.my_standing(visit.db, actor, me.id, clock=visit.state.clock)
     return visit.page(
         "dashboard.html", title="Dashboard", active="/", deadlines=upcoming[:DEADLINES_SHOWN],
         balance=balance, grade=grade, group=group,

@@ -4,7 +4,8 @@ of another group's report" (syllabus, Research Project).
 The reviewing group sees whose draft it reviews, opens the draft report and writes the
 structured review (the five technical-quality scores, strengths, weaknesses, suggestions),
 editable until the peer-review deadline (May 1). The reviewed group reads the reviews of its
-report after that deadline; staff read every review here. Rules:
+report after that deadline; staff read every review here and, with the per-group summary, on
+``/staff/peer-reviews`` (the staff nav's "Peer reviews"). Rules:
 ``course.service.peer_review_submissions``; the pairing: ``course.service.activities``.
 """
 
@@ -26,6 +27,7 @@ from scalable_ai.course.policy.peer_review_rubric import (
 )
 from scalable_ai.course.service import activities as activity_service
 from scalable_ai.course.service import groups as group_service
+from scalable_ai.course.service import peer_feedback
 from scalable_ai.course.service import peer_review_submissions as reviews
 from scalable_ai.course.tables import Group
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
@@ -76,6 +78,20 @@ def _page(visit: Visit, *, entered: Mapping[str, Any] | None = None, entered_for
 @router.get("/peer-review")
 def peer_review(visit: VisitDep) -> Response:
     return _page(visit)
+
+
+@router.get("/staff/peer-reviews")
+def staff_peer_reviews(visit: VisitDep) -> Response:
+    """Staff's peer-review page: per group, the reviews received (mean per criterion, the
+    peer score the grade book blends in) and written, then every review in full."""
+    visit.staff()
+    actor = visit.actor()
+    return visit.page(
+        "staff/peer_reviews.html", title="Peer reviews", active="/staff/peer-reviews",
+        summary=peer_feedback.review_summary(visit.db, actor, clock=visit.state.clock),
+        every=list(reviews.list_reviews(visit.db, actor)),
+        names=dict(visit.db.execute(select(Group.id, Group.name)).all()),
+        criteria=CRITERIA, written_parts=WRITTEN_PARTS, highest=HIGHEST_SCORE)
 
 
 @router.post("/peer-review/{reviewed_group_id}")

@@ -71,7 +71,7 @@ def node_board(visit: VisitDep) -> Response:
 @router.get("/grades")
 def grade_book(visit: VisitDep) -> Response:
     visit.staff()
-    book = grade_service.gradebook(visit.db, visit.actor())
+    book = grade_service.gradebook(visit.db, visit.actor(), clock=visit.state.clock)
     failing = sum(1 for g in book if not g.report.passed)
     return visit.page("staff/grades.html", title="Grade book", active="/staff/grades",
                       book=book, failing=failing,
@@ -84,7 +84,7 @@ def grade_book(visit: VisitDep) -> Response:
 def grade_csv(visit: VisitDep) -> Response:
     """The grade book as CSV: one row per student, each component's score and flag."""
     visit.staff()
-    book = grade_service.gradebook(visit.db, visit.actor())
+    book = grade_service.gradebook(visit.db, visit.actor(), clock=visit.state.clock)
     out = io.StringIO()
     writer = csv.writer(out)
     if book:
