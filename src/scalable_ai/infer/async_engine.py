@@ -2,9 +2,9 @@
 
 One background thread owns the :class:`LLMEngine` and loops: take new requests and aborts
 from a thread-safe inbox, run one step, and hand each request's output to the asyncio queue
-of the coroutine that waits for it (``loop.call_soon_threadsafe``). A step of a 135M-parameter
-model takes tens of milliseconds on a CPU; running it on the event loop would stall every
-other connection (health checks, metrics, new requests) for that long.
+of the coroutine that waits for it (one ``loop.call_soon_threadsafe`` per step). A step of a
+135M-parameter model takes tens of milliseconds on a CPU; running it on the event loop would
+stall every other connection (health checks, metrics, new requests) for that long.
 """
 
 from __future__ import annotations
@@ -138,18 +138,33 @@ class AsyncEngine:
             except Exception as error:  # a bug: fail every waiting request, keep serving
                 self._fail_all(error)
                 continue
-            for output in outputs:
-                target = self._streams.get(output.request_id)
-                if output.finished:
-                    self._streams.pop(output.request_id, None)
-                    if self.on_finished is not None:
-                        self.on_finished(output)
-                if target is not None:
-                    target.loop.call_soon_threadsafe(target.stream.put_nowait, output)
+            self._deliver(outputs)
         self._fail_all(UserError("the server is shutting down", field="model"))
+
+    def _deliver(self, outputs: list[RequestOutput]) -> None:
+        """Hand a step's outputs to their streams: one ``call_soon_threadsafe`` per event loop
+        per step, not one per request, so the loop wakes (and takes the GIL from this thread)
+        once per step whatever the batch size."""
+        batches: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, RequestOutput]]] = {}
+        for output in outputs:
+            target = self._streams.get(output.request_id)
+            if output.finished:
+                self._streams.pop(output.request_id, None)
+                if self.on_finished is not None:
+                    self.on_finished(output)
+            if target is not None:
+                batches.setdefault(target.loop, []).append((target.stream, output))
+        for loop, items in batches.items():
+            loop.call_soon_threadsafe(_put_all, items)
 
     def _fail_all(self, error: BaseException) -> None:
         for request_id, target in list(self._streams.items()):
             self.engine.abort(request_id)
             target.loop.call_soon_threadsafe(target.stream.put_nowait, error)
         self._streams.clear()
+
+
+def _put_all(items: list[tuple[asyncio.Queue, RequestOutput]]) -> None:
+    """On the event loop: one step's outputs into their requests' queues."""
+    for stream, output in items:
+        stream.put_nowait(output)

@@ -8,6 +8,8 @@ bytes, top_logprobs}]``; the streamed variants put the new text in ``text`` or `
 
 from __future__ import annotations
 
+import json
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from scalable_ai.infer.engine import ChoiceDelta, TokenLogprob
@@ -78,7 +80,7 @@ def chunk_body(
         }
         obj = "chat.completion.chunk"
     else:
-        offset = len(job.texts[index]) - len(text)
+        offset = job.text_lengths[index] - len(text)
         logprobs = (
             completion_logprobs(engine, delta.logprobs, offset)
             if wants_logprobs and delta is not None
@@ -93,6 +95,32 @@ def chunk_body(
         "model": job.model,
         "choices": [choice],
     }
+
+
+def delta_event(job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta) -> str:
+    """The server-sent event for one delta: ``data: <chunk_body as JSON>``, blank line.
+
+    Byte for byte what ``json.dumps(chunk_body(...), ensure_ascii=False)`` writes, but built
+    from a per-request prefix and the escaped text alone when there are no logprobs: this
+    runs once per token per stream, on the event loop that every stream shares.
+    """
+    if delta.logprobs:
+        body = chunk_body(job, engine, index, delta)
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+    prefix = job.event_prefix
+    if prefix is None:
+        obj = "chat.completion.chunk" if job.kind == "chat" else "text_completion"
+        prefix = job.event_prefix = (
+            f'data: {{"id": {encode_basestring(job.id)}, "object": "{obj}", '
+            f'"created": {job.created}, "model": {encode_basestring(job.model)}, "choices": '
+        )
+    text = encode_basestring(delta.text)
+    finish = "null" if delta.finish_reason is None else encode_basestring(delta.finish_reason)
+    if job.kind == "chat":
+        choice = f'{{"index": {index}, "delta": {{"content": {text}}}, "finish_reason": {finish}'
+    else:
+        choice = f'{{"index": {index}, "text": {text}, "finish_reason": {finish}'
+    return f'{prefix}[{choice}, "logprobs": null}}]}}\n\n'
 
 
 def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any]:
