@@ -136,9 +136,14 @@ def _decode_logits(engine, prompt: str) -> tuple[torch.Tensor, list[int]]:
 
 def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
     prompt = PROMPTS[0]  # fits one step, so the second step is a lone decode token
-    half_logits, tokens = _decode_logits(make_engine(tiny_model(dtype=torch.bfloat16)), prompt)
+    half_logits, tokens = _decode_logits(
+        make_engine(tiny_model(dtype=torch.bfloat16), use_native_forward=False), prompt
+    )
     bf16_logits, _ = _decode_logits(
-        make_engine(tiny_model(dtype=torch.bfloat16), half_for_single_token=False), prompt
+        make_engine(
+            tiny_model(dtype=torch.bfloat16), half_for_single_token=False, use_native_forward=False
+        ),
+        prompt,
     )
     with torch.no_grad():
         exact = tiny_model()(torch.tensor([tokens]))[0, -1]
@@ -148,7 +153,11 @@ def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
 
 
 def test_bf16_prepacked_batched_steps_give_the_models_own_tokens():
-    packed = make_engine(tiny_model(dtype=torch.bfloat16), half_for_single_token=False)
+    packed = make_engine(
+        tiny_model(dtype=torch.bfloat16), half_for_single_token=False, use_native_forward=False
+    )
     assert packed.runner.packed is not None and packed.runner.packed.use_onednn
-    seam = make_engine(tiny_model(dtype=torch.bfloat16), use_packed_forward=False)
+    seam = make_engine(
+        tiny_model(dtype=torch.bfloat16), use_packed_forward=False, use_native_forward=False
+    )
     assert packed.generate(PROMPTS, GREEDY) == seam.generate(PROMPTS, GREEDY)

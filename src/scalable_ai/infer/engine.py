@@ -57,6 +57,8 @@ class EngineConfig:
     use_packed_forward: bool = True
     #: bf16 models decode a lone sequence with f16 copies of the matrices (see packed_model).
     half_for_single_token: bool = True
+    #: Dense bf16 models on a CPU run the whole step in C (``infer/cpu``) when it builds.
+    use_native_forward: bool = True
 
 
 @dataclass
@@ -153,7 +155,11 @@ class LLMEngine:
             self.pool,
         )
         self.runner = ModelRunner(
-            model, self.cache, self.config.use_packed_forward, self.config.half_for_single_token
+            model,
+            self.cache,
+            self.config.use_packed_forward,
+            self.config.half_for_single_token,
+            self.config.use_native_forward,
         )
         self.requests: dict[str, Request] = {}
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)

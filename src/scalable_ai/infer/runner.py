@@ -24,6 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scalable_ai.infer import cpu
+from scalable_ai.infer.cpu.native import NativeForward
+from scalable_ai.infer.cpu.native import supports as native_supports
 from scalable_ai.infer.kv_cache import KVCache
 from scalable_ai.infer.packed_model import PackedTransformer, supports
 from scalable_ai.infer.scheduler import ScheduledSequence
@@ -190,9 +193,11 @@ class PagedAttentionBackend:
 class ModelRunner:
     """Runs a scheduled step through the model and returns the logits of sampling rows.
 
-    Dense models run through :class:`PackedTransformer` (fused projections, token-major);
-    others through the model's own ``forward`` with the paged backend (``use_packed=False``
-    forces that path, which the tests use as a cross-check).
+    Dense bf16 models on a CPU run through :class:`~scalable_ai.infer.cpu.native.NativeForward`
+    (the whole step in one C call) when the machine can build it; other dense models through
+    :class:`PackedTransformer` (fused projections, token-major); the rest through the model's
+    own ``forward`` with the paged backend. ``use_native=False`` and ``use_packed=False`` force
+    the slower paths, which the tests use as cross-checks.
     """
 
     def __init__(
@@ -201,22 +206,73 @@ class ModelRunner:
         cache: KVCache,
         use_packed: bool = True,
         half_for_single_token: bool = True,
+        use_native: bool = True,
     ) -> None:
         self.model = model
         self.cache = cache
+        self.native = (
+            NativeForward(model, cache)
+            if use_native and cpu.available() and native_supports(model, cache)
+            else None
+        )
         self.packed = (
             PackedTransformer(model, half_for_single_token)
-            if use_packed and supports(model)
+            if self.native is None and use_packed and supports(model)
             else None
         )
 
+    @property
+    def path(self) -> str:
+        """Which forward runs: ``native``, ``packed`` or ``model``."""
+        return "native" if self.native else "packed" if self.packed else "model"
+
     def weights_changed(self) -> None:
+        if self.native is not None:
+            self.native.repack()
         if self.packed is not None:
             self.packed.repack()
+
+    def execute_native(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
+        """The step as flat int64 arrays for the C forward (see ``NativeForward.forward``)."""
+        assert self.native is not None
+        block_size = self.cache.spec.block_size
+        token_ids: list[int] = []
+        positions: list[int] = []
+        slots: list[int] = []
+        owners: list[int] = []
+        logits_rows: list[int] = []
+        tables: list[list[int]] = []
+        for row, item in enumerate(scheduled):
+            seq = item.seq
+            start, end = seq.num_computed, seq.num_computed + item.num_new_tokens
+            table = seq.block_table
+            token_ids.extend(seq.token_ids[start:end])
+            positions.extend(range(start, end))
+            slots.extend(table[p // block_size] * block_size + p % block_size
+                         for p in range(start, end))
+            owners.extend([row] * (end - start))
+            if item.samples:
+                logits_rows.append(len(token_ids) - 1)
+            tables.append(table)
+        width = max(len(table) for table in tables)
+        padded = [table + [0] * (width - len(table)) for table in tables]
+        ids = torch.tensor(token_ids, dtype=torch.long)
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.native.vocab):
+            raise ValueError(f"token ids must lie in [0, {self.native.vocab})")
+        return self.native.forward(
+            ids,
+            torch.tensor(positions, dtype=torch.long),
+            torch.tensor(slots, dtype=torch.long),
+            torch.tensor(owners, dtype=torch.long),
+            torch.tensor(padded, dtype=torch.long),
+            torch.tensor(logits_rows, dtype=torch.long),
+        )
 
     @torch.inference_mode()
     def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
         """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order."""
+        if self.native is not None:
+            return self.execute_native(scheduled)
         token_ids: list[int] = []
         positions: list[int] = []
         logits_indices: list[int] = []

@@ -1,0 +1,684 @@
+/*
+ * The whole forward pass of a dense Llama-family decoder for CPU inference, in one call.
+ *
+ * Why C: on a 2-core CPU a SmolLM2-135M decode step is ~5 ms of matrix products but ~20 ms
+ * of per-operator and interpreter overhead when driven op by op from Python (30 layers x
+ * ~25 torch ops). llama.cpp (ggml) and vLLM's CPU backend both run the step as one native
+ * program; this file does the same for our model family only, and keeps the PyTorch
+ * definition (model/transformer.py) as the reference it is tested against.
+ *
+ * What it computes, per step of T tokens from any mix of sequences (continuous batching):
+ *   x = embed[token]                                     (f32 residual stream)
+ *   per layer: h = rmsnorm(x) -> qkv = h Wqkv^T -> RoPE(q, k) -> K/V written to their
+ *              paged-cache slots -> each query attends causally over its own sequence's
+ *              cached keys (block table, PagedAttention, Kwon et al. 2023) -> x += o Wo^T
+ *              h = rmsnorm(x) -> x += (silu(h Wg^T) * h Wu^T) Wd^T
+ *   logits = rmsnorm(x[rows]) Wlm^T                       (f32, only the sampling rows)
+ *
+ * Numerics: weights and KV cache are bf16, activations entering a matrix product are rounded
+ * to bf16 (as a bf16 PyTorch model does), products accumulate in f32, the residual stream,
+ * norms, RoPE, softmax and SiLU stay in f32. Every row is computed with the same operations
+ * in the same order whatever else is in the step (the matrix tiles fix the k-order per
+ * output; threads split output columns, never the k dimension), so batched results equal
+ * unbatched ones bit for bit.
+ *
+ * Matrix products use AVX512-BF16 `vdpbf16ps` (two bf16 products per f32 lane per
+ * instruction) where the compiler targets it, with a portable scalar path otherwise. Threads
+ * come from a small pool owned by each model handle; all threads run the layer program and
+ * meet at spin barriers between operations (ggml's scheme), so a step costs one wake-up.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+typedef uint16_t bf16;
+
+static inline float bf16_to_f32(bf16 h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline bf16 f32_to_bf16(float f) { /* round to nearest even, as torch does */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16)(u >> 16);
+}
+
+/* ---------------------------------------------------------------- thread pool + barrier */
+typedef void (*job_fn)(void *arg, int ith, int nth);
+
+typedef struct {
+    int nth;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int generation;
+    atomic_int done;
+    int stop;
+    job_fn fn;
+    void *arg;
+    /* barrier */
+    atomic_int bar_count;
+    atomic_int bar_phase;
+} pool_t;
+
+typedef struct {
+    pool_t *pool;
+    int ith;
+} worker_arg_t;
+
+#define SPIN_BEFORE_SLEEP 4000
+#define SPIN_BEFORE_YIELD 20000
+
+static void barrier(pool_t *p) {
+    if (p->nth == 1) return;
+    int phase = atomic_load_explicit(&p->bar_phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == p->nth - 1) {
+        atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->bar_phase, 1, memory_order_release);
+        return;
+    }
+    int spins = 0;
+    while (atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase) {
+        if (++spins < SPIN_BEFORE_YIELD) {
+            cpu_relax();
+        } else {
+            sched_yield(); /* the other thread lost its core: do not burn ours */
+        }
+    }
+}
+
+static void *worker_main(void *raw) {
+    worker_arg_t *w = (worker_arg_t *)raw;
+    pool_t *p = w->pool;
+    int seen = 0;
+    for (;;) {
+        int spins = 0;
+        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+            if (++spins < SPIN_BEFORE_SLEEP) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && !p->stop)
+                pthread_cond_wait(&p->cv, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (p->stop) break;
+        p->fn(p->arg, w->ith, p->nth);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+    }
+    free(w);
+    return NULL;
+}
+
+static pool_t *pool_new(int nth) {
+    pool_t *p = (pool_t *)calloc(1, sizeof(pool_t));
+    p->nth = nth < 1 ? 1 : nth;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = (pthread_t *)calloc((size_t)p->nth, sizeof(pthread_t));
+    for (int i = 1; i < p->nth; i++) {
+        worker_arg_t *w = (worker_arg_t *)malloc(sizeof(worker_arg_t));
+        w->pool = p;
+        w->ith = i;
+        pthread_create(&p->threads[i], NULL, worker_main, w);
+    }
+    return p;
+}
+
+static void pool_free(pool_t *p) {
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->nth; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    free(p);
+}
+
+static void pool_run(pool_t *p, job_fn fn, void *arg) {
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store_explicit(&p->done, 0, memory_order_release);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    fn(arg, 0, p->nth);
+    int spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->nth - 1) {
+        if (++spins < SPIN_BEFORE_YIELD) cpu_relax(); else sched_yield();
+    }
+}
+
+/* Split [0, n) in units of `unit` among nth threads: thread ith gets [*lo, *hi). */
+static void share(int n, int unit, int ith, int nth, int *lo, int *hi) {
+    int units = (n + unit - 1) / unit;
+    int a = (int)((long)units * ith / nth), b = (int)((long)units * (ith + 1) / nth);
+    *lo = a * unit < n ? a * unit : n;
+    *hi = b * unit < n ? b * unit : n;
+}
+
+/* ---------------------------------------------------------------- vector helpers */
+#if defined(__AVX512F__)
+/* exp(x) for f32 lanes: 2^n * e^r, n = round(x / ln 2), |r| <= ln2/2, degree-6 Taylor for
+ * e^r (relative error ~1e-7, below f32 rounding of the results we use it for). */
+static inline __m512 exp512(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 e = _mm512_set1_ps(1.0f / 720.0f);
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 120.0f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 24.0f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f / 6.0f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(0.5f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
+    e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(e, n);
+}
+
+static inline __m512 load_bf16x16(const bf16 *p) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static inline __m256i to_bf16x16(__m512 v) { /* round to nearest even */
+    __m512i u = _mm512_castps_si512(v);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    u = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16));
+}
+#endif
+
+static void to_bf16_row(const float *x, bf16 *out, int n) {
+    int i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(out + i), to_bf16x16(_mm512_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) out[i] = f32_to_bf16(x[i]);
+}
+
+static void rmsnorm_row(const float *x, const float *w, int n, float eps, bf16 *out) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    float tmp[n];
+    for (int i = 0; i < n; i++) tmp[i] = x[i] * scale * w[i];
+    to_bf16_row(tmp, out, n);
+}
+
+/* ---------------------------------------------------------------- matrix products */
+/* Weights are packed once (sai_pack_weight) into panels of 16 output columns, k-pair major:
+ * panel p holds W[16p + c][2i + r] at offset (i * 16 + c) * 2 + r, i < Kp/2 (Kp = K rounded
+ * up to even, missing rows and columns zero). One 64-byte load is then 16 columns x one
+ * k-pair, exactly the operand `vdpbf16ps` multiplies against a broadcast pair of activations
+ * (the "VNNI" layout oneDNN and ggml use), so products need no horizontal reductions. */
+#define PANEL 16
+
+static inline int32_t pair_at(const bf16 *a, int K, int i) {
+    int32_t v = 0;
+    if (2 * i + 1 < K) memcpy(&v, a + 2 * i, 4);
+    else memcpy(&v, a + 2 * i, 2); /* odd K: the pair's second half is zero */
+    return v;
+}
+
+#if defined(__AVX512BF16__)
+/* out rows m..m+MB-1, columns of NBV panels starting at panel p, over all k. */
+static inline __attribute__((always_inline)) void tile_bf16(
+    const bf16 *x, int K, const bf16 *Wp, int p, int m, int MB, int NBV, int N, float *out,
+    int ldo, int add) {
+    int pairs = (K + 1) / 2;
+    __m512 acc[6][4];
+    for (int j = 0; j < MB; j++)
+        for (int v = 0; v < NBV; v++) acc[j][v] = _mm512_setzero_ps();
+    const bf16 *w = Wp + (size_t)p * pairs * 2 * PANEL;
+    const size_t panel = (size_t)pairs * 2 * PANEL;
+    const bf16 *a = x + (size_t)m * K;
+    for (int i = 0; i < pairs; i++) {
+        __m512i wv[4];
+        for (int v = 0; v < NBV; v++)
+            wv[v] = _mm512_loadu_si512((const void *)(w + v * panel + (size_t)i * 2 * PANEL));
+        for (int j = 0; j < MB; j++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32(pair_at(a + (size_t)j * K, K, i));
+            for (int v = 0; v < NBV; v++)
+                acc[j][v] = _mm512_dpbf16_ps(acc[j][v], (__m512bh)wv[v], av);
+        }
+    }
+    for (int j = 0; j < MB; j++) {
+        float *o = out + (size_t)(m + j) * ldo;
+        for (int v = 0; v < NBV; v++) {
+            int n = (p + v) * PANEL;
+            __mmask16 mask = N - n >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << (N - n)) - 1);
+            __m512 r = acc[j][v];
+            if (add) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, o + n));
+            _mm512_mask_storeu_ps(o + n, mask, r);
+        }
+    }
+}
+
+#define TILE(MB, NBV) tile_bf16(x, K, Wp, p, m, MB, NBV, N, out, ldo, add)
+#define ROWS(NBV)                                        \
+    switch (MB) {                                        \
+        case 6: TILE(6, NBV); break;                     \
+        case 5: TILE(5, NBV); break;                     \
+        case 4: TILE(4, NBV); break;                     \
+        case 3: TILE(3, NBV); break;                     \
+        case 2: TILE(2, NBV); break;                     \
+        default: TILE(1, NBV); break;                    \
+    }
+static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
+                      float *out, int ldo, int add) {
+    /* Rows in chunks of 96 so a chunk's activations stay in L2 while each group of 4 panels
+     * (64 columns, <= 200 KB of weights) is reused across the chunk's row tiles. */
+    for (int m0 = 0; m0 < M; m0 += 96) {
+        int m1 = m0 + 96 < M ? m0 + 96 : M;
+        for (int p = p0; p < p1; p += 4) {
+            int NBV = p1 - p < 4 ? p1 - p : 4;
+            for (int m = m0; m < m1; m += 6) {
+                int MB = m1 - m < 6 ? m1 - m : 6;
+                if (NBV == 4) { ROWS(4) }
+                else if (NBV == 3) { ROWS(3) }
+                else if (NBV == 2) { ROWS(2) }
+                else { ROWS(1) }
+            }
+        }
+    }
+}
+#undef ROWS
+#undef TILE
+#else
+static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
+                      float *out, int ldo, int add) {
+    int pairs = (K + 1) / 2;
+    for (int m = 0; m < M; m++) {
+        const bf16 *a = x + (size_t)m * K;
+        for (int n = p0 * PANEL; n < p1 * PANEL && n < N; n++) {
+            const bf16 *w = Wp + (size_t)(n / PANEL) * pairs * 2 * PANEL + (n % PANEL) * 2;
+            float s = 0.0f;
+            for (int i = 0; i < pairs; i++) {
+                float a0 = bf16_to_f32(a[2 * i]);
+                float a1 = 2 * i + 1 < K ? bf16_to_f32(a[2 * i + 1]) : 0.0f;
+                s += a0 * bf16_to_f32(w[(size_t)i * 2 * PANEL]) +
+                     a1 * bf16_to_f32(w[(size_t)i * 2 * PANEL + 1]);
+            }
+            float *o = out + (size_t)m * ldo + n;
+            *o = add ? *o + s : s;
+        }
+    }
+}
+#endif
+
+/* This thread's share of an N-column product: whole panels, so the split never changes how
+ * an output is computed. */
+static void gemm_share(const bf16 *x, int M, int K, const bf16 *Wp, int N, float *out, int ldo,
+                       int add, int ith, int nth) {
+    int panels = (N + PANEL - 1) / PANEL, lo, hi;
+    share(panels, 1, ith, nth, &lo, &hi);
+    if (lo < hi) gemm_bf16(x, M, K, Wp, N, lo, hi, out, ldo, add);
+}
+
+/* Pack W (N, K) bf16 row-major into the panel layout above; out holds
+ * ceil(N/16) * ceil(K/2) * 32 values. */
+void sai_pack_weight(const bf16 *W, int N, int K, bf16 *out) {
+    int pairs = (K + 1) / 2, panels = (N + PANEL - 1) / PANEL;
+    for (int p = 0; p < panels; p++)
+        for (int i = 0; i < pairs; i++)
+            for (int c = 0; c < PANEL; c++)
+                for (int r = 0; r < 2; r++) {
+                    int n = p * PANEL + c, k = 2 * i + r;
+                    out[(((size_t)p * pairs + i) * PANEL + c) * 2 + r] =
+                        n < N && k < K ? W[(size_t)n * K + k] : 0;
+                }
+}
+
+size_t sai_packed_size(int N, int K) {
+    return (size_t)((N + PANEL - 1) / PANEL) * ((K + 1) / 2) * 2 * PANEL;
+}
+
+/* ---------------------------------------------------------------- the model */
+typedef struct {
+    int n_layers, dim, n_heads, n_kv_heads, head_dim, hidden, vocab, window, interleaved;
+    float eps;
+    const bf16 *embed, *lm_head;
+    const float *final_norm, *inv_freq;
+    const float **attn_norm, **mlp_norm;
+    const bf16 **qkv, **o, **gate_up, **down;
+    bf16 **k_cache, **v_cache; /* per layer: (slots, Hkv, D) */
+    pool_t *pool;
+    /* scratch, grown on demand */
+    int cap_tokens, cap_ctx;
+    float *x, *qkv_out, *gu, *rope;
+    bf16 *h, *attn, *act;
+    float *scores; /* per thread: G * cap_ctx */
+} model_t;
+
+typedef struct {
+    model_t *m;
+    int T;
+    const int64_t *tokens, *positions, *slots, *seq_of_token, *block_tables;
+    int max_blocks, block_size;
+    int n_logits;
+    const int64_t *logits_rows;
+    float *logits;
+    bf16 *final_h;
+} step_t;
+
+void *sai_model_new(const int64_t *ints, const float *floats, void *const *ptrs, int nthreads) {
+    model_t *m = (model_t *)calloc(1, sizeof(model_t));
+    m->n_layers = (int)ints[0];
+    m->dim = (int)ints[1];
+    m->n_heads = (int)ints[2];
+    m->n_kv_heads = (int)ints[3];
+    m->head_dim = (int)ints[4];
+    m->hidden = (int)ints[5];
+    m->vocab = (int)ints[6];
+    m->window = (int)ints[7];
+    m->interleaved = (int)ints[8];
+    m->eps = floats[0];
+    int L = m->n_layers, p = 0;
+    m->embed = (const bf16 *)ptrs[p++];
+    m->lm_head = (const bf16 *)ptrs[p++];
+    m->final_norm = (const float *)ptrs[p++];
+    m->inv_freq = (const float *)ptrs[p++];
+    m->attn_norm = (const float **)calloc((size_t)L, sizeof(void *));
+    m->mlp_norm = (const float **)calloc((size_t)L, sizeof(void *));
+    m->qkv = (const bf16 **)calloc((size_t)L, sizeof(void *));
+    m->o = (const bf16 **)calloc((size_t)L, sizeof(void *));
+    m->gate_up = (const bf16 **)calloc((size_t)L, sizeof(void *));
+    m->down = (const bf16 **)calloc((size_t)L, sizeof(void *));
+    m->k_cache = (bf16 **)calloc((size_t)L, sizeof(void *));
+    m->v_cache = (bf16 **)calloc((size_t)L, sizeof(void *));
+    for (int l = 0; l < L; l++) {
+        m->attn_norm[l] = (const float *)ptrs[p++];
+        m->qkv[l] = (const bf16 *)ptrs[p++];
+        m->o[l] = (const bf16 *)ptrs[p++];
+        m->mlp_norm[l] = (const float *)ptrs[p++];
+        m->gate_up[l] = (const bf16 *)ptrs[p++];
+        m->down[l] = (const bf16 *)ptrs[p++];
+    }
+    for (int l = 0; l < L; l++) {
+        m->k_cache[l] = (bf16 *)ptrs[p++];
+        m->v_cache[l] = (bf16 *)ptrs[p++];
+    }
+    m->pool = pool_new(nthreads);
+    return m;
+}
+
+void sai_model_free(void *raw) {
+    model_t *m = (model_t *)raw;
+    if (!m) return;
+    pool_free(m->pool);
+    free(m->attn_norm); free(m->mlp_norm); free(m->qkv); free(m->o);
+    free(m->gate_up); free(m->down); free(m->k_cache); free(m->v_cache);
+    free(m->x); free(m->qkv_out); free(m->gu); free(m->rope);
+    free(m->h); free(m->attn); free(m->act); free(m->scores);
+    free(m);
+}
+
+int sai_num_threads(void *raw) { return ((model_t *)raw)->pool->nth; }
+
+static void grow(model_t *m, int T, int ctx) {
+    if (T > m->cap_tokens) {
+        int q = (m->n_heads + 2 * m->n_kv_heads) * m->head_dim;
+        int widest = m->dim > m->n_heads * m->head_dim ? m->dim : m->n_heads * m->head_dim;
+        free(m->x); free(m->qkv_out); free(m->gu); free(m->rope);
+        free(m->h); free(m->attn); free(m->act);
+        m->x = (float *)malloc(sizeof(float) * (size_t)T * m->dim);
+        m->qkv_out = (float *)malloc(sizeof(float) * (size_t)T * q);
+        m->gu = (float *)malloc(sizeof(float) * (size_t)T * 2 * m->hidden);
+        m->rope = (float *)malloc(sizeof(float) * (size_t)T * m->head_dim);
+        m->h = (bf16 *)malloc(sizeof(bf16) * (size_t)T * widest);
+        m->attn = (bf16 *)malloc(sizeof(bf16) * (size_t)T * m->n_heads * m->head_dim);
+        m->act = (bf16 *)malloc(sizeof(bf16) * (size_t)T * m->hidden);
+        m->cap_tokens = T;
+    }
+    if (ctx > m->cap_ctx) {
+        int G = m->n_heads / m->n_kv_heads;
+        free(m->scores);
+        m->scores = (float *)malloc(sizeof(float) * (size_t)m->pool->nth * G * ctx);
+        m->cap_ctx = ctx;
+    }
+}
+
+/* RoPE (Su et al. 2021) on one head in place: pairs (i, i + D/2), or (2i, 2i+1) interleaved. */
+static void rotate(float *v, const float *cs, int D, int interleaved) {
+    const float *c = cs, *s = cs + D / 2;
+    for (int i = 0; i < D / 2; i++) {
+        int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + D / 2;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c[i] - x1 * s[i];
+        v[b] = x1 * c[i] + x0 * s[i];
+    }
+}
+
+static inline float dot_q_k(const float *q, const bf16 *k, int D) {
+    int d = 0;
+    float s = 0.0f;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_setzero_ps();
+    for (; d + 16 <= D; d += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), load_bf16x16(k + d), acc);
+    s = _mm512_reduce_add_ps(acc);
+#endif
+    for (; d < D; d++) s += q[d] * bf16_to_f32(k[d]);
+    return s;
+}
+
+static inline void axpy_v(float a, const bf16 *v, float *out, int D) {
+    int d = 0;
+#if defined(__AVX512F__)
+    __m512 av = _mm512_set1_ps(a);
+    for (; d + 16 <= D; d += 16)
+        _mm512_storeu_ps(out + d, _mm512_fmadd_ps(av, load_bf16x16(v + d), _mm512_loadu_ps(out + d)));
+#endif
+    for (; d < D; d++) out[d] += a * bf16_to_f32(v[d]);
+}
+
+static void softmax_inplace(float *s, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+    int i = 0;
+    float sum = 0.0f;
+#if defined(__AVX512F__)
+    __m512 mv = _mm512_set1_ps(mx), acc = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + i), mv));
+        _mm512_storeu_ps(s + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    sum = _mm512_reduce_add_ps(acc);
+#endif
+    for (; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    float inv = 1.0f / sum;
+    for (i = 0; i < n; i++) s[i] *= inv;
+}
+
+static inline const bf16 *cache_row(const step_t *st, bf16 *store, int64_t seq, int pos, int g) {
+    const model_t *m = st->m;
+    int64_t block = st->block_tables[seq * st->max_blocks + pos / st->block_size];
+    int64_t slot = block * st->block_size + pos % st->block_size;
+    return store + ((size_t)slot * m->n_kv_heads + g) * m->head_dim;
+}
+
+/* Attention of token t's G query heads that share key/value head g. */
+static void attend(const step_t *st, int layer, int t, int g, float *scores) {
+    const model_t *m = st->m;
+    int D = m->head_dim, G = m->n_heads / m->n_kv_heads, qw = (m->n_heads + 2 * m->n_kv_heads) * D;
+    int pos = (int)st->positions[t];
+    int start = m->window > 0 && pos - m->window + 1 > 0 ? pos - m->window + 1 : 0;
+    int L = pos + 1 - start;
+    int64_t seq = st->seq_of_token[t];
+    const float *q = m->qkv_out + (size_t)t * qw + (size_t)g * G * D;
+    for (int j = 0; j < L; j++) {
+        const bf16 *k = cache_row(st, m->k_cache[layer], seq, start + j, g);
+        for (int h = 0; h < G; h++) scores[h * L + j] = dot_q_k(q + h * D, k, D);
+    }
+    float out[G * D];
+    memset(out, 0, sizeof(out));
+    for (int h = 0; h < G; h++) softmax_inplace(scores + h * L, L);
+    for (int j = 0; j < L; j++) {
+        const bf16 *v = cache_row(st, m->v_cache[layer], seq, start + j, g);
+        for (int h = 0; h < G; h++) axpy_v(scores[h * L + j], v, out + h * D, D);
+    }
+    to_bf16_row(out, m->attn + (size_t)t * m->n_heads * D + (size_t)g * G * D, G * D);
+}
+
+static void silu_mul_row(const float *gu, int H, bf16 *out) {
+    const float *gate = gu, *up = gu + H;
+    float tmp[H];
+    int i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= H; i += 16) {
+        __m512 gv = _mm512_loadu_ps(gate + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+        __m512 s = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_storeu_ps(tmp + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+    }
+#endif
+    for (; i < H; i++) tmp[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    to_bf16_row(tmp, out, H);
+}
+
+static void forward_job(void *raw, int ith, int nth) {
+    step_t *st = (step_t *)raw;
+    model_t *m = st->m;
+    pool_t *pool = m->pool;
+    int T = st->T, dim = m->dim, D = m->head_dim, Hq = m->n_heads, Hkv = m->n_kv_heads;
+    int G = Hq / Hkv, qw = (Hq + 2 * Hkv) * D, H = m->hidden;
+    float qscale = 1.0f / sqrtf((float)D);
+    float *scores = m->scores + (size_t)ith * G * m->cap_ctx;
+    int t0, t1;
+    share(T, 1, ith, nth, &t0, &t1);
+
+    /* embeddings and the RoPE table (cos | sin per token) */
+    for (int t = t0; t < t1; t++) {
+        const bf16 *e = m->embed + (size_t)st->tokens[t] * dim;
+        for (int i = 0; i < dim; i++) m->x[(size_t)t * dim + i] = bf16_to_f32(e[i]);
+        float *cs = m->rope + (size_t)t * D;
+        for (int i = 0; i < D / 2; i++) {
+            float angle = (float)st->positions[t] * m->inv_freq[i];
+            cs[i] = cosf(angle);
+            cs[D / 2 + i] = sinf(angle);
+        }
+    }
+    barrier(pool);
+    for (int l = 0; l < m->n_layers; l++) {
+        for (int t = t0; t < t1; t++)
+            rmsnorm_row(m->x + (size_t)t * dim, m->attn_norm[l], dim, m->eps, m->h + (size_t)t * dim);
+        barrier(pool);
+        gemm_share(m->h, T, dim, m->qkv[l], qw, m->qkv_out, qw, 0, ith, nth);
+        barrier(pool);
+        for (int t = t0; t < t1; t++) {
+            float *row = m->qkv_out + (size_t)t * qw;
+            const float *cs = m->rope + (size_t)t * D;
+            for (int h = 0; h < Hq + Hkv; h++) rotate(row + h * D, cs, D, m->interleaved);
+            for (int i = 0; i < Hq * D; i++) row[i] *= qscale;
+            int64_t slot = st->slots[t];
+            to_bf16_row(row + Hq * D, m->k_cache[l] + (size_t)slot * Hkv * D, Hkv * D);
+            to_bf16_row(row + (Hq + Hkv) * D, m->v_cache[l] + (size_t)slot * Hkv * D, Hkv * D);
+        }
+        barrier(pool);
+        {
+            int w0, w1;
+            share(T * Hkv, 1, ith, nth, &w0, &w1);
+            for (int w = w0; w < w1; w++) attend(st, l, w / Hkv, w % Hkv, scores);
+        }
+        barrier(pool);
+        gemm_share(m->attn, T, Hq * D, m->o[l], dim, m->x, dim, 1, ith, nth);
+        barrier(pool);
+        for (int t = t0; t < t1; t++)
+            rmsnorm_row(m->x + (size_t)t * dim, m->mlp_norm[l], dim, m->eps, m->h + (size_t)t * dim);
+        barrier(pool);
+        gemm_share(m->h, T, dim, m->gate_up[l], 2 * H, m->gu, 2 * H, 0, ith, nth);
+        barrier(pool);
+        for (int t = t0; t < t1; t++)
+            silu_mul_row(m->gu + (size_t)t * 2 * H, H, m->act + (size_t)t * H);
+        barrier(pool);
+        gemm_share(m->act, T, H, m->down[l], dim, m->x, dim, 1, ith, nth);
+        barrier(pool);
+    }
+    int r0, r1;
+    share(st->n_logits, 1, ith, nth, &r0, &r1);
+    for (int r = r0; r < r1; r++)
+        rmsnorm_row(m->x + (size_t)st->logits_rows[r] * dim, m->final_norm, dim, m->eps,
+                    st->final_h + (size_t)r * dim);
+    barrier(pool);
+    gemm_share(st->final_h, st->n_logits, dim, m->lm_head, m->vocab, st->logits, m->vocab, 0, ith,
+               nth);
+}
+
+/* One step: T tokens (ids, positions, cache slots, owning sequence row in block_tables),
+ * logits (n_logits, vocab) f32 for the rows in logits_rows. Returns 0 on success. */
+int sai_forward(void *raw, int T, const int64_t *tokens, const int64_t *positions,
+                const int64_t *slots, const int64_t *seq_of_token, const int64_t *block_tables,
+                int max_blocks, int block_size, int n_logits, const int64_t *logits_rows,
+                float *logits) {
+    model_t *m = (model_t *)raw;
+    if (T <= 0) return 1;
+    int ctx = 1;
+    for (int t = 0; t < T; t++)
+        if (positions[t] + 1 > ctx) ctx = (int)positions[t] + 1;
+    grow(m, T, ctx);
+    bf16 *final_h = (bf16 *)malloc(sizeof(bf16) * (size_t)(n_logits > 0 ? n_logits : 1) * m->dim);
+    step_t st = {m, T, tokens, positions, slots, seq_of_token, block_tables, max_blocks,
+                 block_size, n_logits, logits_rows, logits, final_h};
+    pool_run(m->pool, forward_job, &st);
+    free(final_h);
+    return 0;
+}
+
+/* A lone matrix product through the same kernel, for tests and benchmarks:
+ * out (M, N) f32 = x (M, K) bf16 @ W (N, K)^T bf16. */
+typedef struct {
+    const bf16 *x, *W;
+    int M, K, N;
+    float *out;
+} gemm_job_t;
+
+static void gemm_job(void *raw, int ith, int nth) {
+    gemm_job_t *g = (gemm_job_t *)raw;
+    gemm_share(g->x, g->M, g->K, g->W, g->N, g->out, g->N, 0, ith, nth);
+}
+
+void *sai_pool_new(int nthreads) { return pool_new(nthreads); }
+
+void sai_pool_free(void *pool) { pool_free((pool_t *)pool); }
+
+int sai_gemm(void *pool, const bf16 *x, int M, int K, const bf16 *W, int N, float *out) {
+    gemm_job_t g = {x, W, M, K, N, out};
+    pool_run((pool_t *)pool, gemm_job, &g);
+    return 0;
+}
+
+int sai_has_avx512bf16(void) {
+#if defined(__AVX512BF16__)
+    return 1;
+#else
+    return 0;
+#endif
+}

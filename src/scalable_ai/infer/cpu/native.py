@@ -1,0 +1,134 @@
+"""``NativeForward``: a dense bf16 ``Transformer`` plus its paged KV cache, run by ``forward.c``.
+
+The model's parameters are read through the same documented module layout the packed
+PyTorch forward uses (``layers[i].attn.{q,k,v,o}_proj``, ``mlp.{gate,up,down}_proj``, the
+norms, ``embed``, ``lm_head``, ``rotary.inv_freq``), fused (QKV; gate and up) and packed into
+the kernel's panel layout once; :meth:`NativeForward.repack` rebuilds them after the weights
+change in place. The KV cache stays the engine's own tensors: the kernel writes and reads
+them through their data pointers, so the scheduler's block accounting is unchanged.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import nn
+
+from scalable_ai.infer.cpu import load_library, pack_weight
+from scalable_ai.infer.kv_cache import KVCache
+
+
+def supports(model: nn.Module, cache: KVCache) -> bool:
+    """bf16 weights and cache on the CPU, dense SwiGLU layers without biases."""
+    config = model.config
+    weight = model.embed.weight
+    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
+        return False
+    if cache.spec.dtype != torch.bfloat16 or torch.device(cache.spec.device).type != "cpu":
+        return False
+    if config.n_experts or config.n_heads % config.n_kv_heads:
+        return False
+    for layer in model.layers:
+        if not hasattr(layer.mlp, "gate_proj"):
+            return False
+        linears = [layer.attn.q_proj, layer.attn.k_proj, layer.attn.v_proj, layer.attn.o_proj,
+                   layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj]
+        if any(getattr(linear, "bias", None) is not None for linear in linears):
+            return False
+    return True
+
+
+class NativeForward:
+    """One model handle in ``forward.c`` (weights, cache pointers, a thread pool)."""
+
+    def __init__(self, model: nn.Module, cache: KVCache, threads: int | None = None) -> None:
+        lib = load_library()
+        if lib is None:
+            raise RuntimeError("the native CPU forward is not available on this machine")
+        self.lib = lib
+        self.model = model
+        self.cache = cache
+        self.threads = threads or torch.get_num_threads()
+        self.vocab = model.config.vocab_size
+        self.handle: int | None = None
+        self.repack()
+
+    @torch.no_grad()
+    def repack(self) -> None:
+        """(Re)build the fused, packed weights from the model's current parameters."""
+        self.close()
+        model, config = self.model, self.model.config
+        f32 = lambda t: t.detach().float().contiguous()  # noqa: E731
+        keep: list[torch.Tensor] = [
+            model.embed.weight.detach().contiguous(),
+            pack_weight(model.lm_head.weight),
+            f32(model.norm.weight),
+            f32(model.rotary.inv_freq),
+        ]
+        for layer in model.layers:
+            attn, mlp = layer.attn, layer.mlp
+            keep += [
+                f32(layer.attn_norm.weight),
+                pack_weight(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])),
+                pack_weight(attn.o_proj.weight),
+                f32(layer.mlp_norm.weight),
+                pack_weight(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
+                pack_weight(mlp.down_proj.weight),
+            ]
+        for keys, values in zip(self.cache.keys, self.cache.values, strict=True):
+            keep += [keys, values]
+        self._keep = keep  # the C side holds raw pointers into these tensors
+        ints = (ctypes.c_int64 * 9)(
+            config.n_layers,
+            config.dim,
+            config.n_heads,
+            config.n_kv_heads,
+            config.head_size,
+            config.ffn_hidden,
+            config.vocab_size,
+            config.sliding_window,
+            int(config.rope_interleaved),
+        )
+        floats = (ctypes.c_float * 1)(config.norm_eps)
+        pointers = (ctypes.c_void_p * len(keep))(*(t.data_ptr() for t in keep))
+        self.handle = self.lib.sai_model_new(ints, floats, pointers, self.threads)
+
+    def close(self) -> None:
+        if getattr(self, "handle", None):
+            self.lib.sai_model_free(self.handle)
+            self.handle = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        positions: torch.Tensor,
+        slot_mapping: torch.Tensor,
+        seq_of_token: torch.Tensor,
+        block_tables: torch.Tensor,
+        logits_rows: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits (len(logits_rows), vocab) f32 for a step of T tokens (all int64 inputs:
+        ``seq_of_token[t]`` is the row of ``block_tables`` that holds token t's blocks)."""
+        tokens = token_ids.shape[0]
+        logits = torch.empty(logits_rows.shape[0], self.vocab, dtype=torch.float32)
+        status = self.lib.sai_forward(
+            self.handle,
+            tokens,
+            token_ids.data_ptr(),
+            positions.data_ptr(),
+            slot_mapping.data_ptr(),
+            seq_of_token.data_ptr(),
+            block_tables.data_ptr(),
+            block_tables.shape[1],
+            self.cache.spec.block_size,
+            logits_rows.shape[0],
+            logits_rows.data_ptr(),
+            logits.data_ptr(),
+        )
+        if status != 0:
+            raise RuntimeError(f"native forward failed with status {status}")
+        return logits
