@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11: `make run` and `make test`.
 # Each does its own set-up: a virtual environment, the package with its extras, and the
-# Debian packages the tests need (PostgreSQL, chromium) when they are missing.
+# Debian packages the tests need (PostgreSQL, chromium, a C compiler) when they are missing.
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -27,13 +27,16 @@ $(STAMP): pyproject.toml | $(PY)
 
 setup: $(STAMP)
 
-# PostgreSQL (tests run the service suite on it too) and chromium (browser tests).
+# PostgreSQL (tests run the service suite on it too), chromium (browser tests) and gcc (the
+# native CPU forward in infer/cpu is compiled on first use; without it serving falls back to
+# the PyTorch forward, and its tests fail).
 system-packages:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -x /usr/bin/chromium ]; then :; \
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -x /usr/bin/chromium ] \
+		&& command -v cc >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			postgresql chromium chromium-driver >/dev/null; \
-	else echo "warning: PostgreSQL/chromium missing and apt-get unavailable; those tests will fail"; fi
+			postgresql chromium chromium-driver gcc libc6-dev >/dev/null; \
+	else echo "warning: PostgreSQL/chromium/cc missing and apt-get unavailable; those tests will fail"; fi
 
 run: setup
 	$(SAI) up
