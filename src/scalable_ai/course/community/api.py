@@ -36,6 +36,7 @@ from scalable_ai.course.community.api_schemas import (
     EndorseIn,
     EnrollmentIn,
     EnrollmentOut,
+    FinalizedOut,
     GroupMadeOut,
     NodeTicketsOut,
     OptionCount,
@@ -48,11 +49,13 @@ from scalable_ai.course.community.api_schemas import (
     QuestionOut,
     QuestionPostIn,
     QuestionSummaryOut,
+    RemovedFromGroupOut,
     RespondentOut,
     ResponseOut,
     ReviewIn,
     ScribeNoteIn,
     ScribeNoteOut,
+    ShortGroupOut,
     SummaryOut,
     ThreadOut,
     TicketIn,
@@ -142,11 +145,21 @@ def decide_enrollment(call: SignedIn, person_id: PathId, body: EnrollmentIn) -> 
                                         enrolled=body.enrolled, note=body.note, clock=call.clock)
 
 
-@router.post("/questionnaire/finalize", response_model=QuestionnaireOut,
-             tags=["questionnaire"], summary="Finalize enrollment and close answers (staff)")
+@router.post("/questionnaire/finalize", response_model=FinalizedOut,
+             tags=["questionnaire"],
+             summary="Finalize enrollment, close answers, take students not enrolled out of "
+                     "their groups (staff)")
 def finalize(call: SignedIn) -> object:
-    onboarding.finalize_enrollment(call.session, call.actor, clock=call.clock)
-    return show_questionnaire(call)
+    done = onboarding.finalize_enrollment(call.session, call.actor, clock=call.clock)
+    shown = show_questionnaire(call)
+    return FinalizedOut(
+        **shown.model_dump(),
+        removed_from_groups=[RemovedFromGroupOut(person_id=r.person.id, group_id=r.group.id,
+                                                 group_name=r.group.name)
+                             for r in done.removed],
+        short_groups=[ShortGroupOut(group_id=g.id, group_name=g.name, members=len(g.members))
+                      for g in done.short_groups],
+        warnings=done.warnings)
 
 
 @router.post("/group-proposals", response_model=ProposalOut, status_code=201,

@@ -41,6 +41,27 @@ class QuestionnaireOut(BaseModel):
     questions: list[QuestionOut]
 
 
+class RemovedFromGroupOut(BaseModel):
+    person_id: int
+    group_id: int
+    group_name: str
+
+
+class ShortGroupOut(BaseModel):
+    group_id: int
+    group_name: str
+    members: int
+
+
+class FinalizedOut(QuestionnaireOut):
+    """The questionnaire, closed, with who finalizing took out of which group and the groups
+    left under the minimum size (``warnings``: for staff to act on; none is dissolved)."""
+
+    removed_from_groups: list[RemovedFromGroupOut]
+    short_groups: list[ShortGroupOut]
+    warnings: list[str]
+
+
 class AnswersIn(BaseModel):
     answers: dict[ShortText, Annotated[str, StringConstraints(max_length=4000)] | list[ShortText]]
 

@@ -162,11 +162,15 @@ def _check_size(size: int, settings: CourseSettings, *, field: str) -> None:
 
 
 def undersized_groups(groups: Iterable[Group], now: datetime, formation_deadline: datetime,
-                      settings: CourseSettings | None = None) -> list[Group]:
+                      settings: CourseSettings | None = None, *,
+                      enrollment_final: bool = False) -> list[Group]:
     """Groups still under the minimum size once the deadline has passed (flagged for staff);
-    nothing is flagged before the deadline, while groups are still forming."""
+    nothing is flagged before the deadline, while groups are still forming — unless
+    enrollment is already final ("We will finalize enrollment/compute allocations ... by
+    Jan 29"): a group short of members then (say, one that lost a student who is not
+    enrolled) is flagged at once. Flagged, never dissolved: staff decide."""
     settings = settings or CourseSettings()
-    if now <= formation_deadline:
+    if now <= formation_deadline and not enrollment_final:
         return []
     return [g for g in groups if g.size < settings.group_size_min]
 

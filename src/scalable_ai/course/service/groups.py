@@ -32,6 +32,7 @@ from scalable_ai.course.service.actors import (
 from scalable_ai.course.service.course import formation_deadline, row_by_id, settings_of
 from scalable_ai.course.service.nodes import policy_node
 from scalable_ai.course.tables import Group, GroupInvitation, GroupMembership, Node, Person
+from scalable_ai.course.tables.community import Questionnaire
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
 
@@ -250,6 +251,24 @@ def move_student(
     return person
 
 
+def remove_not_enrolled(session: Session, actor: Actor, person_id: int, *, clock: Clock
+                        ) -> Group | None:
+    """Take a student who is not enrolled out of their group (audited as
+    ``group.remove_not_enrolled``), keeping the other members, the group's confirmation and
+    its node; the group left, or None when they were in none. A group this leaves under the
+    minimum size is flagged for staff (:func:`undersized_groups`), never dissolved."""
+    require_staff(actor, "remove a student who is not enrolled from a group")
+    group_id = current_group_id(session, person_id)
+    if group_id is None:
+        return None
+    group = lock_group(session, group_id)
+    before = _snapshot(group)
+    _leave(session, group, get_person(session, person_id), clock)
+    audit.record(session, actor, "group.remove_not_enrolled", group, before=before,
+                 after=_snapshot(group), at=clock.now())
+    return group
+
+
 def group_by_name(session: Session, actor: Actor, name: str) -> Group:
     """A group by its name (staff, or its members)."""
     group = session.scalar(select(Group).where(Group.name == name.strip()))
@@ -287,10 +306,13 @@ def pending_invitations(session: Session, actor: Actor) -> Sequence[GroupInvitat
 
 
 def undersized_groups(session: Session, actor: Actor, *, clock: Clock) -> Sequence[Group]:
-    """Groups still under the minimum size after the formation deadline (flagged for staff)."""
+    """Groups under the minimum size after the formation deadline, or at once when
+    enrollment has been finalized (flagged for staff, never dissolved)."""
     require_staff(actor, "see flagged groups")
     settings = settings_of(session)
+    final = session.scalar(select(Questionnaire.id).where(
+        Questionnaire.finalized_at.is_not(None)).limit(1)) is not None
     flagged = {g.id for g in rules.undersized_groups(all_policy_groups(session), clock.now(),
                                                      formation_deadline(session, settings),
-                                                     settings)}
+                                                     settings, enrollment_final=final)}
     return [g for g in session.scalars(select(Group).order_by(Group.id)) if g.name in flagged]

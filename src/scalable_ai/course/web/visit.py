@@ -7,7 +7,7 @@ Permission checks sit at this one gate (Django's habit): a view asks ``visit.per
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -118,10 +118,11 @@ class Visit:
 
         return actor_for(self.person())
 
-    def act(self, use_case: Callable[[], T], *, back: str, ok: str | Callable[[T], str]
-            ) -> Response:
+    def act(self, use_case: Callable[[], T], *, back: str, ok: str | Callable[[T], str],
+            warn: Callable[[T], Sequence[str]] | None = None) -> Response:
         """Run one use case as one unit of work and answer post/redirect/get: commit and go to
-        ``back`` with ``ok`` shown, or roll back and show the rule that refused it."""
+        ``back`` with ``ok`` shown (and each of ``warn``'s warnings: done, but staff should
+        look), or roll back and show the rule that refused it."""
         try:
             self.begin_write()
             result = use_case()
@@ -133,6 +134,8 @@ class Visit:
             self.db.rollback()
             return self.redirect(back, error="this conflicts with a change made at the same "
                                  "time; reload and try again")
+        for warning in warn(result) if warn is not None else ():
+            self.session.flash("warning", warning)
         return self.redirect(back, ok=ok(result) if callable(ok) else ok)
 
     # Responses ---------------------------------------------------------------------------

@@ -217,11 +217,41 @@ def decide_enrollment(session: Session, actor: Actor, person_id: int, *, enrolle
     return row
 
 
-def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Questionnaire:
+@dataclass(frozen=True)
+class RemovedFromGroup:
+    """A student who is not enrolled, taken out of the group they were in."""
+
+    person: Person
+    group: Group
+
+
+@dataclass(frozen=True)
+class FinalizedEnrollment:
+    """What finalizing did beyond closing the answers: who left which group, and the groups
+    those removals left under the minimum size (for staff to act on: never dissolved)."""
+
+    questionnaire: Questionnaire
+    removed: list[RemovedFromGroup]
+    short_groups: list[Group]
+    group_size_min: int
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{g.name} has {len(g.members)} member(s) after removing students who are "
+                f"not enrolled, under the minimum of {self.group_size_min}: move students in "
+                "or merge it (it is not dissolved)" for g in self.short_groups]
+
+
+def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> FinalizedEnrollment:
     """Close the questionnaire ("We will finalize enrollment ... by the end of the second
     week"): every respondent without a decision is enrolled; answers lock; every student
     decided not enrolled has their account made inactive (audited), so they no longer sign
-    in, get scribe lectures or count in the gradebook."""
+    in, get scribe lectures or count in the gradebook, and leaves their group (audited as
+    ``group.remove_not_enrolled``; the other members stay). A group left under the minimum
+    size ("Groups of 4–6") is reported in ``warnings`` and flagged on the groups page; it is
+    not dissolved."""
+    from scalable_ai.course.service.groups import remove_not_enrolled
+
     require_staff(actor, "finalize enrollment")
     q = questionnaire(session)
     if q.finalized_at is not None:
@@ -231,18 +261,25 @@ def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Ques
         if row.person_id not in decided:
             decide_enrollment(session, actor, row.person_id, enrolled=True,
                               note="answered the questionnaire", clock=clock)
+    removed: list[RemovedFromGroup] = []
     for person_id in session.scalars(select(EnrollmentDecision.person_id).where(
-            EnrollmentDecision.enrolled.is_(False)).order_by(EnrollmentDecision.person_id)):
+            EnrollmentDecision.enrolled.is_(False)).order_by(EnrollmentDecision.person_id)).all():
         person = get_person(session, person_id)
         if person.active:
             before = audit.snapshot(person)
             person.active = False
             audit.record(session, actor, "enrollment.deactivate", person, before=before,
                          at=clock.now())
+        group = remove_not_enrolled(session, actor, person_id, clock=clock)
+        if group is not None:
+            removed.append(RemovedFromGroup(person, group))
     before = audit.snapshot(q)
     q.finalized_at, q.finalized_by_id = clock.now(), actor.person_id
     audit.record(session, actor, "questionnaire.finalize", q, before=before, at=clock.now())
-    return q
+    size_min = settings_of(session).group_size_min
+    touched = {r.group.id: r.group for r in removed}
+    short = [g for _, g in sorted(touched.items()) if len(g.members) < size_min]
+    return FinalizedEnrollment(q, removed, short, size_min)
 
 
 def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Clock

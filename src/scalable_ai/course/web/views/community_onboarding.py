@@ -99,7 +99,14 @@ def finalize(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
     return visit.act(lambda: onboarding.finalize_enrollment(visit.db, visit.actor(),
                                                             clock=visit.state.clock),
-                     back="/questionnaire", ok="Enrollment finalized; answers are closed.")
+                     back="/questionnaire", ok=_finalized,
+                     warn=lambda done: done.warnings)
+
+
+def _finalized(done: onboarding.FinalizedEnrollment) -> str:
+    left = "; ".join(f"{r.person.name} left {r.group.name}" for r in done.removed)
+    return "Enrollment finalized; answers are closed." + (
+        f" Students not enrolled were taken out of their groups: {left}." if left else "")
 
 
 @router.post("/questionnaire/proposals")

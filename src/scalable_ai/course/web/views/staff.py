@@ -20,6 +20,7 @@ from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import nodes as node_service
 from scalable_ai.course.service import people as people_service
 from scalable_ai.course.service.actors import current_group_id
+from scalable_ai.course.service.course import settings_of
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.security import hash_password
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
@@ -172,6 +173,7 @@ def groups_page(visit: VisitDep) -> Response:
         groups=group_service.list_groups(visit.db, actor),
         undersized={g.id for g in group_service.undersized_groups(visit.db, actor,
                                                                   clock=visit.state.clock)},
+        group_size_min=settings_of(visit.db).group_size_min,
         students=students,
         ungrouped=[p for p in students if current_group_id(visit.db, p.id) is None])
 
