@@ -96,3 +96,52 @@ def test_out_of_range_sampling_fields_are_named_in_the_error(field, value):
     with pytest.raises(UserError) as error:
         SamplingParams(**{field: value})
     assert error.value.field == field
+
+
+class _BytePieceTokenizer:
+    """Bytes 0..255 as GPT-2's printable characters in a Hugging Face byte-level BPE (no
+    merges), ``<eos>`` = 256: the decoder our GGUF tokenizers use, at the tiny model's ids."""
+
+    def __init__(self, concatenates: bool) -> None:
+        from tokenizers import AddedToken, decoders, models
+        from tokenizers import Tokenizer as HFTokenizer
+
+        printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+        chars = {b: chr(b) for b in printable}
+        chars.update({b: chr(256 + i) for i, b in enumerate(sorted(set(range(256)) - set(chars)))})
+        self.backend = HFTokenizer(models.BPE({chars[b]: b for b in range(256)}, []))
+        self.backend.decoder = decoders.ByteLevel()
+        self.backend.add_special_tokens([AddedToken("<eos>", special=True)])
+        self.decodes_by_concatenation = concatenates
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return self.backend.decode(ids, skip_special_tokens=skip_special_tokens)
+
+
+def test_incremental_detokenization_streams_what_decoding_the_whole_output_streams():
+    """Multi-byte characters split across tokens (random bytes from a tiny model) stream the
+    same deltas whether each step decodes only the unsettled tokens or the whole output."""
+    from scalable_ai.infer.engine import EngineConfig, LLMEngine, decodes_by_concatenation
+    from tests.infer.conftest import EOS, tiny_model
+
+    params = SamplingParams(temperature=1.0, max_tokens=40, n=2, seed=5, stop=["zz"])
+    streams = []
+    for concatenates in (True, False):
+        tokenizer = _BytePieceTokenizer(concatenates)
+        assert decodes_by_concatenation(tokenizer) is concatenates
+        config = EngineConfig(max_model_len=256, num_blocks=128, block_size=4)
+        engine = LLMEngine(tiny_model(), tokenizer, config, eos_token_ids=[EOS])
+        for prompt in ("héllo wörld", "日本語", "abc"):
+            engine.add_request(prompt, params)
+        deltas, ids = [], {}
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                for choice in out.choices:
+                    deltas.append((out.request_id, choice.index, choice.text))
+                    ids.setdefault((out.request_id, choice.index), []).extend(choice.token_ids)
+        streams.append(deltas)
+    assert streams[0] == streams[1]
+    assert any("\ufffd" in tokenizer.decode([i]) for t in ids.values() for i in t)

@@ -162,6 +162,7 @@ class LLMEngine:
             self.config.use_native_forward,
         )
         self.requests: dict[str, Request] = {}
+        self._incremental_decode = decodes_by_concatenation(tokenizer)
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0
         self._ids = itertools.count()
@@ -182,8 +183,13 @@ class LLMEngine:
         token_ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
         self.check_length(len(token_ids), params.max_tokens)
         arrival = time.monotonic() if arrival_time is None else arrival_time
+        stop_ids = frozenset(
+            [*params.stop_token_ids, *(() if params.ignore_eos else self.eos_token_ids)]
+        )
         sequences = [
-            Sequence(request_id, i, list(token_ids), params, arrival_time=arrival)
+            Sequence(
+                request_id, i, list(token_ids), params, arrival_time=arrival, stop_ids=stop_ids
+            )
             for i in range(params.n)
         ]
         self.requests[request_id] = Request(request_id, sequences, arrival)
@@ -223,13 +229,16 @@ class LLMEngine:
         step = self.scheduler.schedule()
         if not step.scheduled:
             return []
+        sampling: list[Sequence] = []
         for item in step.scheduled:
-            prompt_length = len(item.seq.prompt_token_ids)
-            start = item.seq.num_computed
-            self.num_prefill_tokens += max(
-                0, min(start + item.num_new_tokens, prompt_length) - start
-            )
-        sampling = [item.seq for item in step.scheduled if item.samples]
+            seq = item.seq
+            start = seq.num_computed
+            end = start + item.num_new_tokens
+            prompt_length = len(seq.prompt_token_ids)
+            if start < prompt_length:
+                self.num_prefill_tokens += min(end, prompt_length) - start
+            if end == len(seq.token_ids):  # item.samples
+                sampling.append(seq)
         logits = self.runner.execute(step.scheduled)
         self.scheduler.after_step(step)
         sampled = sample(logits, sampling, self.eos_token_ids) if sampling else []
@@ -241,7 +250,9 @@ class LLMEngine:
         return [self._report(request) for request in touched.values()]
 
     def _append(self, seq: Sequence, token: SampledToken, now: float) -> None:
-        seq.append_token(token.token_id)
+        token_id = token.token_id
+        seq.output_token_ids.append(token_id)
+        seq.token_ids.append(token_id)
         self.num_generated_tokens += 1
         if seq.first_token_time is None:
             seq.first_token_time = now
@@ -249,22 +260,17 @@ class LLMEngine:
         if token.logprob is not None:
             seq.logprobs.append(
                 {
-                    "token_id": token.token_id,
+                    "token_id": token_id,
                     "logprob": token.logprob,
                     "top": token.top_logprobs or [],
                 }
             )
         params = seq.params
-        stop_ids = set(params.stop_token_ids)
-        if not params.ignore_eos:
-            stop_ids.update(self.eos_token_ids)
+        num_output = len(seq.output_token_ids)
         reason = None
-        if token.token_id in stop_ids and len(seq.output_token_ids) > params.min_tokens - 1:
+        if token_id in seq.stop_ids and num_output > params.min_tokens - 1:
             reason = "stop"
-        elif (
-            len(seq.output_token_ids) >= params.max_tokens
-            or seq.num_tokens >= self.config.max_model_len
-        ):
+        elif num_output >= params.max_tokens or len(seq.token_ids) >= self.config.max_model_len:
             reason = "length"
         self._detokenize(seq, drop_last=reason == "stop")
         if reason is None and params.stop and self._hit_stop_string(seq):
@@ -273,8 +279,26 @@ class LLMEngine:
             self.scheduler.finish(seq, reason)
 
     def _detokenize(self, seq: Sequence, drop_last: bool) -> None:
-        ids = seq.output_token_ids[:-1] if drop_last else seq.output_token_ids
-        seq.text = self.tokenizer.decode(ids, skip_special_tokens=seq.params.skip_special_tokens)
+        """``seq.text`` = the decoded output (without a final stop token).
+
+        With a tokenizer whose text is the concatenation of its tokens' bytes (byte-level
+        BPE, as GPT-2 and SmolLM), decoding is incremental: the text of the tokens already
+        settled on a whole character is kept, and only the tokens after it are decoded, so
+        a step costs the same at the 1,000th token as at the 1st. Other tokenizers (a
+        SentencePiece decoder drops the first token's leading space) decode the whole output.
+        """
+        end = len(seq.output_token_ids) - (1 if drop_last else 0)
+        skip = seq.params.skip_special_tokens
+        if not self._incremental_decode:
+            seq.text = self.tokenizer.decode(seq.output_token_ids[:end], skip_special_tokens=skip)
+            return
+        start = seq.num_settled_tokens
+        tail = self.tokenizer.decode(seq.output_token_ids[start:end], skip_special_tokens=skip)
+        seq.text = seq.settled_text + tail if tail else seq.settled_text
+        # A trailing U+FFFD may be a character cut between tokens: settle only past whole ones.
+        if not tail.endswith("\ufffd"):
+            seq.num_settled_tokens = end
+            seq.settled_text = seq.text
 
     def _hit_stop_string(self, seq: Sequence) -> bool:
         """Cut the text at the first stop string (it is not part of the output, as OpenAI)."""
@@ -373,6 +397,22 @@ class LLMEngine:
             "prefix_cache_hit_rate": self.pool.hit_rate,
             "num_preemptions": self.scheduler.num_preemptions,
         }
+
+
+def decodes_by_concatenation(tokenizer: Any) -> bool:
+    """Whether ``decode(a + b) == decode(a) + decode(b)`` whenever ``decode(a)`` ends on a whole
+    character: a tokenizer that says so itself, or a Hugging Face ``tokenizers`` backend with
+    the byte-level decoder (tokens map to bytes, joined, then read as UTF-8 with
+    replacement), which is what our GGUF tokenizers build."""
+    declared = getattr(tokenizer, "decodes_by_concatenation", None)
+    if declared is not None:
+        return bool(declared)
+    try:
+        from tokenizers import decoders
+    except ImportError:  # pragma: no cover - tokenizers is a dependency
+        return False
+    backend = getattr(tokenizer, "backend", None)
+    return isinstance(getattr(backend, "decoder", None), decoders.ByteLevel)
 
 
 def request_metrics(request: Request) -> dict[str, float]:

@@ -49,6 +49,12 @@ class Sequence:
     num_preemptions: int = 0
     # Streaming state (the engine's detokenizer):
     text: str = ""
+    #: The first ``num_settled_tokens`` output tokens decode to ``settled_text``, which ends on
+    #: a whole character, so later tokens' text can be decoded alone and appended.
+    num_settled_tokens: int = 0
+    settled_text: str = ""
+    #: Token ids that end this sequence (its own stop ids, plus EOS unless ignored).
+    stop_ids: frozenset[int] = frozenset()
     num_text_sent: int = 0
     num_tokens_sent: int = 0
     logprobs: list[dict] = field(default_factory=list)
