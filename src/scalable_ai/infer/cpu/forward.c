@@ -24,8 +24,8 @@
  *
  * Matrix products use AVX512-BF16 `vdpbf16ps` (two bf16 products per f32 lane per
  * instruction) where the compiler targets it, with a portable scalar path otherwise. Threads
- * come from a small pool owned by each model handle; all threads run the layer program and
- * meet at spin barriers between operations (ggml's scheme), so a step costs one wake-up.
+ * come from a small pool owned by each model handle; all threads walk the same layer program
+ * (ggml's scheme), claiming chunks of each operation, so a step costs one wake-up.
  */
 #include <math.h>
 #include <pthread.h>
@@ -58,7 +58,13 @@ static inline bf16 f32_to_bf16(float f) { /* round to nearest even, as torch doe
     return (bf16)(u >> 16);
 }
 
-/* ---------------------------------------------------------------- thread pool + barrier */
+/* ---------------------------------------------------------------- thread pool */
+/* Work is handed out dynamically: every operation of a step is cut into chunks that threads
+ * claim with an atomic counter, and a thread that finds none left waits until the claimed
+ * ones are done. On a 2-core machine that also runs the server's event loop and a load
+ * generator, a worker is often descheduled; with static halves the whole step would wait for
+ * it at every barrier, with claimed chunks the running thread simply does more of the work.
+ * A worker that wakes after the main thread has finished the step never joins it. */
 typedef void (*job_fn)(void *arg, int ith, int nth);
 
 typedef struct {
@@ -67,13 +73,12 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_int generation;
-    atomic_int done;
+    int open_generation; /* the job workers may still join; -1 once closed (under mu) */
+    int joined;          /* workers that joined the open job (under mu) */
+    atomic_int left;     /* joined workers that have finished it */
     int stop;
     job_fn fn;
     void *arg;
-    /* barrier */
-    atomic_int bar_count;
-    atomic_int bar_phase;
 } pool_t;
 
 typedef struct {
@@ -82,25 +87,7 @@ typedef struct {
 } worker_arg_t;
 
 #define SPIN_BEFORE_SLEEP 4000
-#define SPIN_BEFORE_YIELD 20000
-
-static void barrier(pool_t *p) {
-    if (p->nth == 1) return;
-    int phase = atomic_load_explicit(&p->bar_phase, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == p->nth - 1) {
-        atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&p->bar_phase, 1, memory_order_release);
-        return;
-    }
-    int spins = 0;
-    while (atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase) {
-        if (++spins < SPIN_BEFORE_YIELD) {
-            cpu_relax();
-        } else {
-            sched_yield(); /* the other thread lost its core: do not burn ours */
-        }
-    }
-}
+#define SPIN_BEFORE_YIELD 2000
 
 static void *worker_main(void *raw) {
     worker_arg_t *w = (worker_arg_t *)raw;
@@ -119,10 +106,19 @@ static void *worker_main(void *raw) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
+        pthread_mutex_lock(&p->mu);
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        if (p->stop) break;
-        p->fn(p->arg, w->ith, p->nth);
-        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        int join = !p->stop && p->open_generation == seen;
+        if (join) p->joined++;
+        job_fn fn = p->fn;
+        void *arg = p->arg;
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        if (join) {
+            fn(arg, w->ith, p->nth);
+            atomic_fetch_add_explicit(&p->left, 1, memory_order_acq_rel);
+        }
     }
     free(w);
     return NULL;
@@ -131,6 +127,7 @@ static void *worker_main(void *raw) {
 static pool_t *pool_new(int nth) {
     pool_t *p = (pool_t *)calloc(1, sizeof(pool_t));
     p->nth = nth < 1 ? 1 : nth;
+    p->open_generation = -1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = (pthread_t *)calloc((size_t)p->nth, sizeof(pthread_t));
@@ -156,28 +153,57 @@ static void pool_free(pool_t *p) {
     free(p);
 }
 
+/* Run fn(arg, ith, nth) on the calling thread (ith 0) and on whichever workers join in time. */
 static void pool_run(pool_t *p, job_fn fn, void *arg) {
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store_explicit(&p->done, 0, memory_order_release);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    if (p->nth > 1) {
+        pthread_mutex_lock(&p->mu);
+        p->fn = fn;
+        p->arg = arg;
+        p->joined = 0;
+        atomic_store_explicit(&p->left, 0, memory_order_release);
+        int generation = atomic_load_explicit(&p->generation, memory_order_acquire) + 1;
+        p->open_generation = generation;
+        atomic_store_explicit(&p->generation, generation, memory_order_release);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
     fn(arg, 0, p->nth);
+    if (p->nth > 1) {
+        pthread_mutex_lock(&p->mu);
+        p->open_generation = -1;
+        int joined = p->joined;
+        pthread_mutex_unlock(&p->mu);
+        int spins = 0;
+        while (atomic_load_explicit(&p->left, memory_order_acquire) < joined) {
+            if (++spins < SPIN_BEFORE_YIELD) cpu_relax(); else sched_yield();
+        }
+    }
+}
+
+/* One operation's chunks: claimed in order, counted when done (its own cache line). */
+typedef struct {
+    atomic_int next;
+    atomic_int done;
+    char pad[56];
+} op_t;
+
+static inline int claim(op_t *op, int total) {
+    int c = atomic_fetch_add_explicit(&op->next, 1, memory_order_relaxed);
+    return c < total ? c : -1;
+}
+
+static void wait_done(op_t *op, int total) {
     int spins = 0;
-    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->nth - 1) {
+    while (atomic_load_explicit(&op->done, memory_order_acquire) < total) {
         if (++spins < SPIN_BEFORE_YIELD) cpu_relax(); else sched_yield();
     }
 }
 
-/* Split [0, n) in units of `unit` among nth threads: thread ith gets [*lo, *hi). */
-static void share(int n, int unit, int ith, int nth, int *lo, int *hi) {
-    int units = (n + unit - 1) / unit;
-    int a = (int)((long)units * ith / nth), b = (int)((long)units * (ith + 1) / nth);
-    *lo = a * unit < n ? a * unit : n;
-    *hi = b * unit < n ? b * unit : n;
-}
+/* for (each chunk c of the current operation claimed by this thread) { body } then wait. */
+#define PARALLEL(total, c)                                                 \
+    for (int c, total_ = (total); (c = claim(&ops[op], total_)) >= 0;       \
+         atomic_fetch_add_explicit(&ops[op].done, 1, memory_order_release))
+#define SYNC(total) wait_done(&ops[op++], (total))
 
 /* ---------------------------------------------------------------- vector helpers */
 #if defined(__AVX512F__)
@@ -291,19 +317,16 @@ static inline __attribute__((always_inline)) void tile_bf16(
     }
 static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
                       float *out, int ldo, int add) {
-    /* Rows in chunks of 96 so a chunk's activations stay in L2 while each group of 4 panels
-     * (64 columns, <= 200 KB of weights) is reused across the chunk's row tiles. */
-    for (int m0 = 0; m0 < M; m0 += 96) {
-        int m1 = m0 + 96 < M ? m0 + 96 : M;
-        for (int p = p0; p < p1; p += 4) {
-            int NBV = p1 - p < 4 ? p1 - p : 4;
-            for (int m = m0; m < m1; m += 6) {
-                int MB = m1 - m < 6 ? m1 - m : 6;
-                if (NBV == 4) { ROWS(4) }
-                else if (NBV == 3) { ROWS(3) }
-                else if (NBV == 2) { ROWS(2) }
-                else { ROWS(1) }
-            }
+    /* Each group of 4 panels (64 columns, <= 200 KB of weights) stays in L2 while every
+     * 6-row tile of the activations passes over it. */
+    for (int p = p0; p < p1; p += 4) {
+        int NBV = p1 - p < 4 ? p1 - p : 4;
+        for (int m = 0; m < M; m += 6) {
+            int MB = M - m < 6 ? M - m : 6;
+            if (NBV == 4) { ROWS(4) }
+            else if (NBV == 3) { ROWS(3) }
+            else if (NBV == 2) { ROWS(2) }
+            else { ROWS(1) }
         }
     }
 }
@@ -331,13 +354,16 @@ static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0
 }
 #endif
 
-/* This thread's share of an N-column product: whole panels, so the split never changes how
- * an output is computed. */
-static void gemm_share(const bf16 *x, int M, int K, const bf16 *Wp, int N, float *out, int ldo,
-                       int add, int ith, int nth) {
-    int panels = (N + PANEL - 1) / PANEL, lo, hi;
-    share(panels, 1, ith, nth, &lo, &hi);
-    if (lo < hi) gemm_bf16(x, M, K, Wp, N, lo, hi, out, ldo, add);
+/* Chunks of a product are groups of 4 panels (64 output columns): how a chunk is computed
+ * never depends on who claims it or on the other rows, so results are reproducible. */
+#define GROUP 4
+static inline int gemm_chunks(int N) { return ((N + PANEL - 1) / PANEL + GROUP - 1) / GROUP; }
+
+static void gemm_chunk(const bf16 *x, int M, int K, const bf16 *Wp, int N, float *out, int ldo,
+                       int add, int chunk) {
+    int panels = (N + PANEL - 1) / PANEL;
+    int p0 = chunk * GROUP, p1 = p0 + GROUP < panels ? p0 + GROUP : panels;
+    gemm_bf16(x, M, K, Wp, N, p0, p1, out, ldo, add);
 }
 
 /* Pack W (N, K) bf16 row-major into the panel layout above; out holds
@@ -384,6 +410,7 @@ typedef struct {
     const int64_t *logits_rows;
     float *logits;
     bf16 *final_h;
+    op_t *ops;
 } step_t;
 
 void *sai_model_new(const int64_t *ints, const float *floats, void *const *ptrs, int nthreads) {
@@ -567,16 +594,16 @@ static void silu_mul_row(const float *gu, int H, bf16 *out) {
 static void forward_job(void *raw, int ith, int nth) {
     step_t *st = (step_t *)raw;
     model_t *m = st->m;
-    pool_t *pool = m->pool;
+    op_t *ops = st->ops;
+    int op = 0;
     int T = st->T, dim = m->dim, D = m->head_dim, Hq = m->n_heads, Hkv = m->n_kv_heads;
     int G = Hq / Hkv, qw = (Hq + 2 * Hkv) * D, H = m->hidden;
     float qscale = 1.0f / sqrtf((float)D);
     float *scores = m->scores + (size_t)ith * G * m->cap_ctx;
-    int t0, t1;
-    share(T, 1, ith, nth, &t0, &t1);
+    (void)nth;
 
     /* embeddings and the RoPE table (cos | sin per token) */
-    for (int t = t0; t < t1; t++) {
+    PARALLEL(T, t) {
         const bf16 *e = m->embed + (size_t)st->tokens[t] * dim;
         for (int i = 0; i < dim; i++) m->x[(size_t)t * dim + i] = bf16_to_f32(e[i]);
         float *cs = m->rope + (size_t)t * D;
@@ -586,14 +613,15 @@ static void forward_job(void *raw, int ith, int nth) {
             cs[D / 2 + i] = sinf(angle);
         }
     }
-    barrier(pool);
+    SYNC(T);
+    int cq = gemm_chunks(qw), co = gemm_chunks(dim), cgu = gemm_chunks(2 * H);
     for (int l = 0; l < m->n_layers; l++) {
-        for (int t = t0; t < t1; t++)
+        PARALLEL(T, t)
             rmsnorm_row(m->x + (size_t)t * dim, m->attn_norm[l], dim, m->eps, m->h + (size_t)t * dim);
-        barrier(pool);
-        gemm_share(m->h, T, dim, m->qkv[l], qw, m->qkv_out, qw, 0, ith, nth);
-        barrier(pool);
-        for (int t = t0; t < t1; t++) {
+        SYNC(T);
+        PARALLEL(cq, c) gemm_chunk(m->h, T, dim, m->qkv[l], qw, m->qkv_out, qw, 0, c);
+        SYNC(cq);
+        PARALLEL(T, t) {
             float *row = m->qkv_out + (size_t)t * qw;
             const float *cs = m->rope + (size_t)t * D;
             for (int h = 0; h < Hq + Hkv; h++) rotate(row + h * D, cs, D, m->interleaved);
@@ -602,35 +630,32 @@ static void forward_job(void *raw, int ith, int nth) {
             to_bf16_row(row + Hq * D, m->k_cache[l] + (size_t)slot * Hkv * D, Hkv * D);
             to_bf16_row(row + (Hq + Hkv) * D, m->v_cache[l] + (size_t)slot * Hkv * D, Hkv * D);
         }
-        barrier(pool);
-        {
-            int w0, w1;
-            share(T * Hkv, 1, ith, nth, &w0, &w1);
-            for (int w = w0; w < w1; w++) attend(st, l, w / Hkv, w % Hkv, scores);
-        }
-        barrier(pool);
-        gemm_share(m->attn, T, Hq * D, m->o[l], dim, m->x, dim, 1, ith, nth);
-        barrier(pool);
-        for (int t = t0; t < t1; t++)
+        SYNC(T);
+        PARALLEL(T * Hkv, w) attend(st, l, w / Hkv, w % Hkv, scores);
+        SYNC(T * Hkv);
+        PARALLEL(co, c) gemm_chunk(m->attn, T, Hq * D, m->o[l], dim, m->x, dim, 1, c);
+        SYNC(co);
+        PARALLEL(T, t)
             rmsnorm_row(m->x + (size_t)t * dim, m->mlp_norm[l], dim, m->eps, m->h + (size_t)t * dim);
-        barrier(pool);
-        gemm_share(m->h, T, dim, m->gate_up[l], 2 * H, m->gu, 2 * H, 0, ith, nth);
-        barrier(pool);
-        for (int t = t0; t < t1; t++)
-            silu_mul_row(m->gu + (size_t)t * 2 * H, H, m->act + (size_t)t * H);
-        barrier(pool);
-        gemm_share(m->act, T, H, m->down[l], dim, m->x, dim, 1, ith, nth);
-        barrier(pool);
+        SYNC(T);
+        PARALLEL(cgu, c) gemm_chunk(m->h, T, dim, m->gate_up[l], 2 * H, m->gu, 2 * H, 0, c);
+        SYNC(cgu);
+        PARALLEL(T, t) silu_mul_row(m->gu + (size_t)t * 2 * H, H, m->act + (size_t)t * H);
+        SYNC(T);
+        PARALLEL(co, c) gemm_chunk(m->act, T, H, m->down[l], dim, m->x, dim, 1, c);
+        SYNC(co);
     }
-    int r0, r1;
-    share(st->n_logits, 1, ith, nth, &r0, &r1);
-    for (int r = r0; r < r1; r++)
+    int n = st->n_logits, cv = gemm_chunks(m->vocab);
+    PARALLEL(n, r)
         rmsnorm_row(m->x + (size_t)st->logits_rows[r] * dim, m->final_norm, dim, m->eps,
                     st->final_h + (size_t)r * dim);
-    barrier(pool);
-    gemm_share(st->final_h, st->n_logits, dim, m->lm_head, m->vocab, st->logits, m->vocab, 0, ith,
-               nth);
+    SYNC(n);
+    PARALLEL(cv, c) gemm_chunk(st->final_h, n, dim, m->lm_head, m->vocab, st->logits, m->vocab, 0, c);
+    SYNC(cv);
 }
+
+#define OPS_PER_LAYER 9
+#define OPS_OUTSIDE_LAYERS 3
 
 /* One step: T tokens (ids, positions, cache slots, owning sequence row in block_tables),
  * logits (n_logits, vocab) f32 for the rows in logits_rows. Returns 0 on success. */
@@ -645,9 +670,12 @@ int sai_forward(void *raw, int T, const int64_t *tokens, const int64_t *position
         if (positions[t] + 1 > ctx) ctx = (int)positions[t] + 1;
     grow(m, T, ctx);
     bf16 *final_h = (bf16 *)malloc(sizeof(bf16) * (size_t)(n_logits > 0 ? n_logits : 1) * m->dim);
+    op_t *ops = (op_t *)calloc((size_t)(m->n_layers * OPS_PER_LAYER + OPS_OUTSIDE_LAYERS),
+                               sizeof(op_t));
     step_t st = {m, T, tokens, positions, slots, seq_of_token, block_tables, max_blocks,
-                 block_size, n_logits, logits_rows, logits, final_h};
+                 block_size, n_logits, logits_rows, logits, final_h, ops};
     pool_run(m->pool, forward_job, &st);
+    free(ops);
     free(final_h);
     return 0;
 }
@@ -658,11 +686,16 @@ typedef struct {
     const bf16 *x, *W;
     int M, K, N;
     float *out;
+    op_t *ops;
 } gemm_job_t;
 
 static void gemm_job(void *raw, int ith, int nth) {
     gemm_job_t *g = (gemm_job_t *)raw;
-    gemm_share(g->x, g->M, g->K, g->W, g->N, g->out, g->N, 0, ith, nth);
+    op_t *ops = g->ops;
+    int op = 0, chunks = gemm_chunks(g->N);
+    (void)ith, (void)nth;
+    PARALLEL(chunks, c) gemm_chunk(g->x, g->M, g->K, g->W, g->N, g->out, g->N, 0, c);
+    SYNC(chunks);
 }
 
 void *sai_pool_new(int nthreads) { return pool_new(nthreads); }
@@ -670,7 +703,9 @@ void *sai_pool_new(int nthreads) { return pool_new(nthreads); }
 void sai_pool_free(void *pool) { pool_free((pool_t *)pool); }
 
 int sai_gemm(void *pool, const bf16 *x, int M, int K, const bf16 *W, int N, float *out) {
-    gemm_job_t g = {x, W, M, K, N, out};
+    op_t ops[1];
+    memset(ops, 0, sizeof(ops));
+    gemm_job_t g = {x, W, M, K, N, out, ops};
     pool_run((pool_t *)pool, gemm_job, &g);
     return 0;
 }
