@@ -59,6 +59,9 @@ def device_report() -> dict[str, Any]:
         report["cuda_bf16"] = torch.cuda.is_bf16_supported()
         report["nccl_available"] = torch.distributed.is_nccl_available()
     report["gloo_available"] = torch.distributed.is_available() and torch.distributed.is_gloo_available()
+    from scalable_ai.infer import cpu  # built on first use, then cached (infer/cpu/forward.c)
+
+    report["native_cpu_forward"] = cpu.describe()
     return report
 
 

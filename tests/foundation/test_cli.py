@@ -39,6 +39,7 @@ def test_doctor_reports_versions_devices_and_locations(isolated_locations):
     assert report["versions"]["torch"].startswith("2.")
     assert report["devices"]["cpu_count"] >= 1 and "cuda_count" in report["devices"]
     assert isinstance(report["devices"]["cpu_bf16"], bool)
+    assert report["devices"]["native_cpu_forward"].startswith(("on (", "off ("))
     assert report["locations"]["runs_dir"] == str(isolated_locations / "runs")
     assert report["locations"]["database_url"].startswith("sqlite:///")
 
