@@ -1,6 +1,7 @@
 """Issue 4, "scribe ... assignment (run, inspect, adjust)": staff move one student's scribe
 lecture to another by hand, and the student still scribes 2 different lectures ("Each
-student is expected to scribe 2 lectures"). Runs on SQLite and PostgreSQL."""
+student is expected to scribe 2 lectures"); a move that leaves a lecture with no scribe is
+made and warned of. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_staff_move_one_students_lecture_to_another(session, dealt, staff, clock
     row = dealt[0]
     target = _free_lecture_for(session, dealt, row.person_id)
     moved = move_scribe(session, staff, row.id, to_lecture=target, clock=clock)
-    assert _lecture_key(session, moved.lecture_id) == target
+    assert _lecture_key(session, moved.scribe.lecture_id) == target == moved.lecture
     per_student = Counter(r.person_id for r in activities.list_scribes(session, staff))
     assert set(per_student.values()) == {2}
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "scribe.move"))
@@ -81,3 +82,35 @@ def test_only_staff_move_scribes(session, dealt, clock):
     student = Actor(person_id=dealt[0].person_id, role="student")
     with pytest.raises(Forbidden):
         move_scribe(session, student, dealt[0].id, to_lecture="L1", clock=clock)
+
+
+def _scribes_on(session, lecture_id: int) -> int:
+    return sum(1 for r in activities.list_scribes(session, Actor.local_staff())
+               if r.lecture_id == lecture_id)
+
+
+def test_a_move_that_leaves_a_lecture_with_no_scribe_is_made_and_warned_of(session, dealt,
+                                                                           staff, clock):
+    row = next(r for r in dealt if _scribes_on(session, r.lecture_id) == 1)
+    left = _lecture_key(session, row.lecture_id)
+    target = _free_lecture_for(session, dealt, row.person_id)
+    moved = move_scribe(session, staff, row.id, to_lecture=target, clock=clock)
+    assert moved.lecture == target
+    assert moved.left_without_scribe == left
+    assert moved.warning is not None and moved.warning.startswith(f"{left} (")
+    assert "no scribe" in moved.warning
+
+
+def test_a_move_from_a_lecture_another_student_still_scribes_has_no_warning(session, dealt,
+                                                                            staff, clock):
+    first = dealt[0]
+    second = next(r for r in dealt if r.person_id != first.person_id
+                  and first.lecture_id not in {x.lecture_id for x in dealt
+                                               if x.person_id == r.person_id})
+    move_scribe(session, staff, second.id, to_lecture=_lecture_key(session, first.lecture_id),
+                clock=clock)
+    rows = activities.list_scribes(session, staff)
+    moved = move_scribe(session, staff, first.id,
+                        to_lecture=_free_lecture_for(session, rows, first.person_id),
+                        clock=clock)
+    assert (moved.left_without_scribe, moved.warning) == (None, None)

@@ -22,6 +22,8 @@ from scalable_ai.course.api.work_schemas import (
     ScoreIn,
     ScoreOut,
     ScribeMarkIn,
+    ScribeMoveIn,
+    ScribeMoveOut,
     ScribeOut,
     SignupIn,
     SignupOut,
@@ -32,7 +34,7 @@ from scalable_ai.course.api.work_schemas import (
     SubmissionIn,
     SubmissionOut,
 )
-from scalable_ai.course.service import activities, grades, slack, submissions
+from scalable_ai.course.service import activities, grades, scribe_moves, slack, submissions
 
 router = APIRouter()
 PathId = Annotated[Id, Path()]
@@ -133,6 +135,16 @@ def assign_scribes(call: SignedIn, body: DealIn) -> object:
 def mark_scribe(call: SignedIn, scribe_id: PathId, body: ScribeMarkIn) -> object:
     return activities.mark_scribe(call.session, call.actor, scribe_id,
                                   satisfactory=body.satisfactory, clock=call.clock)
+
+
+@router.post("/scribes/{scribe_id}/move", response_model=ScribeMoveOut, tags=["scribing"],
+             summary="Move one student's scribe lecture to another (staff; warns when the "
+                     "lecture left has no scribe)")
+def move_scribe(call: SignedIn, scribe_id: PathId, body: ScribeMoveIn) -> object:
+    move = scribe_moves.move_scribe(call.session, call.actor, scribe_id,
+                                    to_lecture=body.lecture, clock=call.clock)
+    return ScribeMoveOut(scribe=ScribeOut.model_validate(move.scribe), lecture=move.lecture,
+                         left_without_scribe=move.left_without_scribe, warning=move.warning)
 
 
 @router.get("/peer-reviews", response_model=list[PeerReviewOut], tags=["peer review"])

@@ -179,6 +179,20 @@ class ScribeOut(Out):
     satisfactory: bool | None
 
 
+class ScribeMoveIn(BaseModel):
+    lecture: ShortText  # the lecture's key, "L9"
+
+
+class ScribeMoveOut(BaseModel):
+    """The moved scribe and, when the lecture it left has no scribe now, that lecture and a
+    warning (the move is made all the same)."""
+
+    scribe: ScribeOut
+    lecture: str
+    left_without_scribe: str | None
+    warning: str | None
+
+
 class ScribeMarkIn(BaseModel):
     satisfactory: bool
 

@@ -5,11 +5,17 @@ Issue 4: "scribe and peer-review assignment (run, inspect, adjust)". The seeded 
 cannot make a lecture is moved to another one here, keeping "Each student is expected to
 scribe 2 lectures" (:func:`scalable_ai.course.policy.scribing.check_scribe_move`). A scribe
 already handed in or marked stays where it is: its record belongs to that lecture.
+
+A move that leaves the lecture it came from with no scribe is allowed (staff may mean to
+leave it unscribed, or to fill it next), but the answer says so (``ScribeMove.warning``), so
+the page flashes it and the API returns it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -22,10 +28,22 @@ from scalable_ai.course.tables import Lecture, ScribeAssignment
 from scalable_ai.errors import Conflict
 
 
+@dataclass(frozen=True)
+class ScribeMove:
+    """A move made: the scribe assignment (now on its new lecture) and, when the lecture it
+    left has no scribe any more, that lecture's key and a warning for staff."""
+
+    scribe: ScribeAssignment
+    lecture: str
+    left_without_scribe: str | None = None
+    warning: str | None = None
+
+
 def move_scribe(session: Session, actor: Actor, scribe_id: int, *, to_lecture: str,
-                clock: Clock) -> ScribeAssignment:
+                clock: Clock) -> ScribeMove:
     """Move scribe assignment ``scribe_id`` (one student, one lecture) to lecture
-    ``to_lecture`` ("L9"); the student keeps two different lectures."""
+    ``to_lecture`` ("L9"); the student keeps two different lectures. Leaving the old lecture
+    with no scribe is allowed and warned of."""
     require_staff(actor, "move a scribe")
     row = row_by_id(session, ScribeAssignment, scribe_id, what="scribe assignment",
                     field="scribe")
@@ -42,6 +60,15 @@ def move_scribe(session: Session, actor: Actor, scribe_id: int, *, to_lecture: s
     check_scribe_move(mine, keys[row.lecture_id], target.key, scribable,
                       settings_of(session).scribe_lectures_per_student)
     before = audit.snapshot(row)
+    left = row.lecture_id
     row.lecture_id, row.assigned_at = target.id, clock.now()
     audit.record(session, actor, "scribe.move", row, before=before, at=clock.now())
-    return row
+    session.flush()
+    remaining = session.scalar(select(func.count()).select_from(ScribeAssignment)
+                               .where(ScribeAssignment.lecture_id == left))
+    if remaining:
+        return ScribeMove(row, target.key)
+    lecture = row_by_id(session, Lecture, left, what="lecture", field="scribe")
+    return ScribeMove(row, target.key, lecture.key,
+                      f"{lecture.key} ({lecture.title}, {lecture.held_on:%b %d}) has no scribe "
+                      "now: move another student to it, or leave it unscribed")

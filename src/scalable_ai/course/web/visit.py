@@ -134,9 +134,10 @@ class Visit:
             self.db.rollback()
             return self.redirect(back, error="this conflicts with a change made at the same "
                                  "time; reload and try again")
+        self.session.flash("ok", ok(result) if callable(ok) else ok)
         for warning in warn(result) if warn is not None else ():
             self.session.flash("warning", warning)
-        return self.redirect(back, ok=ok(result) if callable(ok) else ok)
+        return self.redirect(back)
 
     # Responses ---------------------------------------------------------------------------
 

@@ -124,7 +124,9 @@ def move_scribe(visit: VisitDep, form: FormDep) -> Response:
             visit.db, visit.actor(), int(scribe), to_lecture=str(form.get("lecture") or ""),
             clock=visit.state.clock)
 
-    return visit.act(use_case, back="/staff/scribes", ok="Scribe moved.")
+    return visit.act(use_case, back="/staff/scribes",
+                     ok=lambda move: f"Scribe moved to {move.lecture}.",
+                     warn=lambda move: [move.warning] if move.warning else [])
 
 
 @router.post("/staff/peer-reviews/assign")

@@ -1,0 +1,28 @@
+"""Staff move a scribe by hand over the API (issue 4: "scribe ... assignment (run, inspect,
+adjust)"): a move that leaves its lecture with no scribe is made, and the answer says so in
+``left_without_scribe`` and ``warning``. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def test_a_move_leaving_a_lecture_without_a_scribe_is_made_and_the_answer_warns(api_world):
+    client, world = api_world
+    staff = {"Authorization": f"Bearer {world.staff_token}"}
+    scribes = client.get("/api/scribes", headers=staff).json()
+    on_lecture = Counter(s["lecture_id"] for s in scribes)
+    alone = next(s for s in scribes if on_lecture[s["lecture_id"]] == 1)
+    for lecture in client.get("/api/lectures").json():  # the first lecture the rules allow
+        answer = client.post(f"/api/scribes/{alone['id']}/move",
+                             json={"lecture": lecture["key"]}, headers=staff)
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 400, answer.text  # a lecture the student already has
+    body = answer.json()
+    assert body["lecture"] == lecture["key"] and body["scribe"]["id"] == alone["id"]
+    assert body["left_without_scribe"] is not None
+    assert body["warning"].startswith(body["left_without_scribe"])
+    assert "no scribe" in body["warning"]
+    after = client.get("/api/scribes", headers=staff).json()
+    assert alone["lecture_id"] not in {s["lecture_id"] for s in after}
