@@ -47,3 +47,9 @@ def test_the_staff_page_shows_each_groups_peer_score_and_every_review(reviewed):
     assert "72.0" in page.text  # 4 + 3 + 5 + 2 + 4 = 18 of 25 points
     assert "Clear hypothesis with a success metric." in page.text
     assert "counted after the deadline" in page.text
+
+
+def test_the_student_page_says_how_much_the_reviews_count(demo_platform):
+    sign_in(demo_platform.client, *STUDENT)
+    page = demo_platform.client.get("/peer-review").text
+    assert "count for 20% of each member's technical-quality score" in page

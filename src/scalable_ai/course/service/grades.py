@@ -27,6 +27,7 @@ from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import grading as rules
 from scalable_ai.course.policy.late import score_after_exception
+from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.course.service.actors import (
     Actor,
     get_group,
@@ -120,15 +121,15 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
     quality is the reviews of the student's group's report
     (:func:`~scalable_ai.course.service.peer_feedback.peer_part_of_grade`) unless staff
     recorded a ``project.technical.peer`` score, which replaces it."""
-    return _scores_and_peer(session, person_id, clock=clock)[0]
+    return _scores_and_peer(session, person_id, clock=clock, settings=settings_of(session))[0]
 
 
-def _scores_and_peer(session: Session, person_id: int, *, clock: Clock
-                     ) -> tuple[rules.StudentScores, str | None]:
+def _scores_and_peer(session: Session, person_id: int, *, clock: Clock,
+                     settings: CourseSettings) -> tuple[rules.StudentScores, str | None]:
     percent = {s.item: 100.0 * s.points / s.max_points for s in session.scalars(
         select(Score).where(Score.person_id == person_id))}
     keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
-    peer = peer_part_of_grade(session, person_id, clock=clock)
+    peer = peer_part_of_grade(session, person_id, clock=clock, settings=settings)
     recorded_peer = percent.get("project.technical.peer")
     peer_score, peer_note = peer.score, peer.note
     if recorded_peer is not None:
@@ -152,11 +153,11 @@ def student_report(session: Session, person_id: int, *, clock: Clock,
     """A student's grade report from the stored scores and the peer reviews, carrying
     ``notes`` (the slack-day notes) and the note saying where the peer part came from. No
     permission check: callers check (``grade_of``, the dashboard's ``my_standing``)."""
-    scores, peer_note = _scores_and_peer(session, person_id, clock=clock)
-    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    settings = settings_of(session)
+    scores, peer_note = _scores_and_peer(session, person_id, clock=clock, settings=settings)
+    keys = [a.assignment for a in scores.assignments]
     extra = [*notes, *([peer_note] if peer_note else [])]
-    return rules.compute_grade(scores, settings_of(session), assignment_keys=keys,
-                               extra_notes=extra)
+    return rules.compute_grade(scores, settings, assignment_keys=keys, extra_notes=extra)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,16 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import peer_review_rubric as rubric
-from scalable_ai.course.service.actors import Actor, current_group_id, require_staff
-from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.policy.settings import CourseSettings
+from scalable_ai.course.service.actors import Actor, require_staff
+from scalable_ai.course.service.course import (
+    PEER_REVIEW_MILESTONE,
+    milestone_by_key,
+    milestone_due_at,
+    settings_of,
+)
 from scalable_ai.course.service.peer_review_submissions import peer_review_due
-from scalable_ai.course.tables import Group, PeerReview, PeerReviewAssignment
+from scalable_ai.course.tables import Group, GroupMembership, PeerReview, PeerReviewAssignment
 
 
 def review_scores(row: PeerReview) -> dict[str, int]:
@@ -100,18 +106,24 @@ class PeerPart:
     note: str | None
 
 
-def peer_part_of_grade(session: Session, person_id: int, *, clock: Clock) -> PeerPart:
+def peer_part_of_grade(session: Session, person_id: int, *, clock: Clock,
+                       settings: CourseSettings | None = None) -> PeerPart:
     """The peer score a student's technical quality blends in, from the reviews of their
-    group's report, once the peer-review deadline has passed (see the module's rules)."""
-    group_id = current_group_id(session, person_id)
-    if group_id is None:
+    group's report, once the peer-review deadline has passed (see the module's rules).
+    ``settings``: the course settings when the caller has read them already (the dashboard
+    computes a grade on every load, so this reads as little as it can)."""
+    group = session.execute(select(Group.id, Group.name).join(
+        GroupMembership, GroupMembership.group_id == Group.id).where(
+        GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None))).first()
+    if group is None:
         return PeerPart(None, None)
-    due = peer_review_due(session)
-    share = settings_of(session).peer_review_weight
+    group_id, name = group
+    settings = settings or settings_of(session)
+    due = milestone_due_at(milestone_by_key(session, PEER_REVIEW_MILESTONE), settings)
+    share = settings.peer_review_weight
     if not rubric.reviews_released(clock.now(), due):
         return PeerPart(None, f"peer review: counts for {share:.0%} of technical quality once "
                               f"the peer-review deadline ({due:%b %d}) has passed")
-    name = session.scalar(select(Group.name).where(Group.id == group_id))
     reviews = [review_scores(r) for r in session.scalars(
         select(PeerReview).where(PeerReview.reviewed_group_id == group_id))]
     score = rubric.peer_score(reviews)

@@ -29,6 +29,7 @@ from scalable_ai.course.service import activities as activity_service
 from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import peer_feedback
 from scalable_ai.course.service import peer_review_submissions as reviews
+from scalable_ai.course.service.course import settings_of
 from scalable_ai.course.tables import Group
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
@@ -72,6 +73,7 @@ def _page(visit: Visit, *, entered: Mapping[str, Any] | None = None, entered_for
         writing=writing, received=received, released=released, every=every,
         due=reviews.peer_review_due(visit.db), criteria=CRITERIA, written_parts=WRITTEN_PARTS,
         lowest=LOWEST_SCORE, highest=HIGHEST_SCORE, error=error,
+        peer_share=settings_of(visit.db).peer_review_weight,
         status_code=error.status_code if error is not None else 200)
 
 
