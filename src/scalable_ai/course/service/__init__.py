@@ -20,6 +20,9 @@ write lock first (``unit_of_work(..., write=True)``); the lock helpers here also
 - :mod:`.submissions`: ``submit`` (with the late policy), lists, per-student deadlines
 - :mod:`.grades`: record scores (per student or group), grade reports, the grade book
 - :mod:`.activities`: scribes, peer reviews, sign-up slots
+- :mod:`.scribe_moves`: staff move one scribe by hand (warned when a lecture is left empty)
+- :mod:`.peer_review_submissions`: the structured peer review (read the draft, submit, read)
+- :mod:`.peer_feedback`: the peer score in the grade (technical quality) and staff's summary
 - :mod:`.schedule`: events, the course and personal iCalendar feeds, the Markdown schedule
 """
 
