@@ -57,6 +57,7 @@ def test_staff_move_one_students_lecture_to_another(session, dealt, staff, clock
     target = _free_lecture_for(session, dealt, row.person_id)
     moved = move_scribe(session, staff, row.id, to_lecture=target, clock=clock)
     assert _lecture_key(session, moved.scribe.lecture_id) == target == moved.lecture
+    assert moved.scribe.lecture_key == target
     per_student = Counter(r.person_id for r in activities.list_scribes(session, staff))
     assert set(per_student.values()) == {2}
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "scribe.move"))

@@ -174,6 +174,7 @@ class DealIn(BaseModel):
 class ScribeOut(Out):
     id: int
     lecture_id: int
+    lecture_key: str
     person_id: int
     submitted_at: datetime | None
     satisfactory: bool | None

@@ -61,7 +61,7 @@ def move_scribe(session: Session, actor: Actor, scribe_id: int, *, to_lecture: s
                       settings_of(session).scribe_lectures_per_student)
     before = audit.snapshot(row)
     left = row.lecture_id
-    row.lecture_id, row.assigned_at = target.id, clock.now()
+    row.lecture_id, row.lecture, row.assigned_at = target.id, target, clock.now()
     audit.record(session, actor, "scribe.move", row, before=before, at=clock.now())
     session.flush()
     remaining = session.scalar(select(func.count()).select_from(ScribeAssignment)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scalable_ai.course.tables.base import Base
+from scalable_ai.course.tables.syllabus import Lecture
 
 
 class ScribeAssignment(Base):
@@ -23,6 +24,13 @@ class ScribeAssignment(Base):
     assigned_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
     satisfactory: Mapped[bool | None]
+
+    lecture: Mapped[Lecture] = relationship(lazy="joined")
+
+    @property
+    def lecture_key(self) -> str:
+        """The lecture's key ("L9"), what a scribe move names."""
+        return self.lecture.key
 
 
 class PeerReviewAssignment(Base):
