@@ -26,7 +26,7 @@ from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
 from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
 from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
-from scalable_ai.infer.sequence import Sequence
+from scalable_ai.infer.sequence import Sequence, SequenceStatus
 
 
 class Tokenizer(Protocol):
@@ -315,12 +315,15 @@ class LLMEngine:
 
     def _report(self, request: Request) -> RequestOutput:
         choices = []
+        finished = True
+        num_output_tokens = 0
         for seq in request.sequences:
             delta = self._take_delta(seq)
             if delta is not None:
                 choices.append(delta)
+            finished = finished and seq.status is SequenceStatus.FINISHED
+            num_output_tokens += len(seq.output_token_ids)
         first = request.sequences[0]
-        finished = request.finished
         metrics: dict[str, float] = {}
         if finished:
             self.requests.pop(request.request_id, None)
@@ -331,35 +334,44 @@ class LLMEngine:
             finished=finished,
             num_prompt_tokens=len(first.prompt_token_ids),
             num_cached_tokens=max(first.num_cached_prompt_tokens, 0),
-            num_output_tokens=sum(len(s.output_token_ids) for s in request.sequences),
+            num_output_tokens=num_output_tokens,
             metrics=metrics,
         )
 
     def _take_delta(self, seq: Sequence) -> ChoiceDelta | None:
         """New text and tokens since the last report, holding back a possible stop string's
         start and an incomplete UTF-8 character until they are settled."""
-        end = len(seq.text)
-        if not seq.is_finished:
+        text, sent = seq.text, seq.num_text_sent
+        end = len(text)
+        finished = seq.status is SequenceStatus.FINISHED
+        if not finished:
             if seq.params.stop:
                 end -= max(len(s) for s in seq.params.stop) - 1
-            while end > seq.num_text_sent and seq.text[end - 1] == "\ufffd":
+            while end > sent and text[end - 1] == "\ufffd":
                 end -= 1
-        end = max(end, seq.num_text_sent)
-        new_tokens = seq.output_token_ids[seq.num_tokens_sent :]
-        if end == seq.num_text_sent and not new_tokens and not seq.is_finished:
+        if end < sent:
+            end = sent
+        output = seq.output_token_ids
+        num_tokens = len(output)
+        if end == sent and num_tokens == seq.num_tokens_sent and not finished:
             return None
-        delta = ChoiceDelta(
-            index=seq.index,
-            text=seq.text[seq.num_text_sent : end],
-            token_ids=new_tokens,
-            logprobs=[
+        logprobs = (
+            [
                 TokenLogprob(e["token_id"], e["logprob"], e["top"])
                 for e in seq.logprobs[seq.num_tokens_sent :]
-            ],
-            finish_reason=seq.finish_reason if seq.is_finished else None,
+            ]
+            if seq.logprobs
+            else []
+        )
+        delta = ChoiceDelta(
+            index=seq.index,
+            text=text[sent:end],
+            token_ids=output[seq.num_tokens_sent :],
+            logprobs=logprobs,
+            finish_reason=seq.finish_reason if finished else None,
         )
         seq.num_text_sent = end
-        seq.num_tokens_sent = len(seq.output_token_ids)
+        seq.num_tokens_sent = num_tokens
         return delta
 
     # -- conveniences and seams ----------------------------------------------------------

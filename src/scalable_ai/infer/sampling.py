@@ -186,9 +186,11 @@ def sample(
 def _plain_greedy(seq: Sequence) -> bool:
     params = seq.params
     return (
-        params.greedy
-        and not params.has_penalties
+        params.temperature == 0.0
         and params.logprobs is None
+        and params.repetition_penalty == 1.0
+        and params.presence_penalty == 0.0
+        and params.frequency_penalty == 0.0
         and len(seq.output_token_ids) >= params.min_tokens
     )
 

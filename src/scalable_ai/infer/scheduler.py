@@ -95,7 +95,7 @@ class Scheduler:
         index = 0
         while index < len(self.running) and budget > 0:
             seq = self.running[index]
-            num_new = min(seq.num_uncomputed, budget)
+            num_new = min(len(seq.token_ids) - seq.num_computed, budget)  # seq.num_uncomputed
             while not self._grow(seq, num_new):
                 victim = self.running[-1]
                 self.preempt(victim)
@@ -110,7 +110,11 @@ class Scheduler:
         if not out.preempted:
             budget = self._admit(scheduled, budget)
         # Single-token queries first: the runner batches them into one attention call.
-        out.scheduled = sorted(scheduled, key=lambda item: item.num_new_tokens != 1)
+        # (A stable partition, as sorting on ``num_new_tokens != 1`` would give.)
+        decodes = [item for item in scheduled if item.num_new_tokens == 1]
+        if len(decodes) < len(scheduled):
+            decodes += [item for item in scheduled if item.num_new_tokens != 1]
+        out.scheduled = decodes
         return out
 
     def _admit(self, scheduled: list[ScheduledSequence], budget: int) -> int:
@@ -175,7 +179,10 @@ class Scheduler:
 
     def _grow(self, seq: Sequence, num_new: int) -> bool:
         """Give ``seq`` the blocks for ``num_new`` more tokens; False when the pool is short."""
-        needed = self._blocks_for(seq.num_computed + num_new) - len(seq.block_table)
+        size = self.config.block_size
+        needed = -(-(seq.num_computed + num_new) // size) - len(seq.block_table)
+        if needed <= 0:
+            return True
         if needed > self.pool.num_free:
             return False
         for _ in range(needed):
