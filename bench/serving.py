@@ -26,10 +26,12 @@ import argparse
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -162,42 +164,60 @@ def write_f16_gguf(source: Path, target: Path) -> Path:
     return target
 
 
-def llama_cpp_decode(path: Path, threads: int) -> float:
+def llama_cpp_decoder(path: Path, threads: int) -> Callable[[], float]:
     """Greedy single-stream tokens/s over 128 new tokens (short prefill included)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(path), n_threads=threads, n_ctx=512, verbose=False)
     tokens = llm.tokenize(QUESTION.encode())
-    start, count = time.perf_counter(), 0
-    for _ in llm.generate(tokens, top_k=1, temp=0.0):
-        count += 1
-        if count == DECODE_TOKENS:
-            break
-    return count / (time.perf_counter() - start)
+
+    def decode() -> float:
+        llm.reset()
+        start, count = time.perf_counter(), 0
+        for _ in llm.generate(tokens, top_k=1, temp=0.0):
+            count += 1
+            if count == DECODE_TOKENS:
+                break
+        return count / (time.perf_counter() - start)
+
+    return decode
 
 
-def our_decode(dtype: str) -> float:
+def our_decoder(dtype: str) -> Callable[[], float]:
     """The same measurement for our engine in-process (one request, EOS ignored)."""
     from scalable_ai.infer.engine import load_engine
     from scalable_ai.infer.sampling import SamplingParams
 
     engine = load_engine("smollm2-135m", dtype=dtype)
     params = SamplingParams(temperature=0.0, max_tokens=DECODE_TOKENS, ignore_eos=True)
-    elapsed: list[float] = []
+    engine.generate([QUESTION], SamplingParams(temperature=0.0, max_tokens=8))  # warm up
 
-    def decode() -> None:
-        engine.generate([QUESTION], SamplingParams(temperature=0.0, max_tokens=8))  # warm up
-        start = time.perf_counter()
-        engine.generate([QUESTION], params)
-        elapsed.append(time.perf_counter() - start)
+    def decode() -> float:
+        elapsed: list[float] = []
 
-    # In a worker thread, as the server's engine runs: on this busy 2-core machine torch's
-    # 2-thread kernels called from the *main* thread ran ~10x slower (2026-11-26, 2 vs 22
-    # tok/s) than from any other thread, for reasons in the OpenMP runtime, not in our code.
-    worker = threading.Thread(target=decode)
-    worker.start()
-    worker.join()
-    return DECODE_TOKENS / elapsed[0]
+        def run() -> None:
+            start = time.perf_counter()
+            engine.generate([QUESTION], params)
+            elapsed.append(time.perf_counter() - start)
+
+        # In a worker thread, as the server's engine runs (torch's OpenMP kernels called
+        # from the main thread of a busy machine were seen ~10x slower, 2026-11-26).
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        return DECODE_TOKENS / elapsed[0]
+
+    return decode
+
+
+def alternating_medians(decoders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Each decoder once per round, in turn, ``rounds`` times; the median of each: the
+    contenders share whatever else the machine is doing."""
+    samples: dict[str, list[float]] = {name: [] for name in decoders}
+    for _ in range(rounds):
+        for name, decode in decoders.items():
+            samples[name].append(decode())
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 # -- work per CPU-second: a comparison that survives a busy machine ---------------------------
@@ -317,31 +337,40 @@ def start_server(kind: str, dtype: str, threads: int) -> tuple[subprocess.Popen,
     raise RuntimeError(f"{kind} server did not start")
 
 
-def sweep(kind: str, dtype: str, args: argparse.Namespace) -> list[LoadReport]:
-    process, base_url = start_server(kind, dtype, args.threads)
-    label = f"{'ours' if kind == 'ours' else 'transformers static'} {dtype}"
+def sweep(dtype: str, args: argparse.Namespace) -> dict[str, list[LoadReport]]:
+    """Both servers up at once, measured in turn at each concurrency (ours, then the peer):
+    on a shared machine the two numbers of a pair then see the same background load."""
+    kinds = ("ours", "transformers")
+    labels = {kind: f"{kind} {dtype}" for kind in kinds}
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    curves: dict[str, list[LoadReport]] = {labels[kind]: [] for kind in kinds}
     try:
-        reports = []
-        warm = LoadSpec(
-            base_url=base_url, num_requests=2, prompt_tokens=8, output_tokens=4, stream=False
-        )
-        asyncio.run(run_load(warm, concurrency=2))
-        for concurrency in args.concurrency:
-            spec = LoadSpec(
-                base_url=base_url,
-                num_requests=max(2 * concurrency, 4),
-                prompt_tokens=args.prompt_tokens,
-                output_tokens=args.output_tokens,
-                stream=kind == "ours",
-                seed=concurrency,
+        for kind in kinds:
+            servers[kind] = start_server(kind, dtype, args.threads)
+            warm = LoadSpec(
+                base_url=servers[kind][1], num_requests=2, prompt_tokens=8, output_tokens=4,
+                stream=False,
             )
-            report = asyncio.run(run_load(spec, concurrency=concurrency))
-            print(format_report(label, report), flush=True)
-            reports.append(report)
-        return reports
+            asyncio.run(run_load(warm, concurrency=2))
+        for concurrency in args.concurrency:
+            for kind in kinds:
+                spec = LoadSpec(
+                    base_url=servers[kind][1],
+                    num_requests=max(2 * concurrency, 4),
+                    prompt_tokens=args.prompt_tokens,
+                    output_tokens=args.output_tokens,
+                    stream=kind == "ours",
+                    seed=concurrency,
+                )
+                report = asyncio.run(run_load(spec, concurrency=concurrency))
+                name = "ours" if kind == "ours" else "transformers static"
+                print(format_report(f"{name} {dtype}", report), flush=True)
+                curves[labels[kind]].append(report)
+        return curves
     finally:
-        process.terminate()
-        process.wait(30)
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(30)
 
 
 def main() -> None:
@@ -357,6 +386,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--output-tokens", type=int, default=64)
     parser.add_argument("--no-llama-cpp", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="single-stream rounds per peer")
     parser.add_argument(
         "--single-stream-only",
         action="store_true",
@@ -408,21 +438,20 @@ def main() -> None:
             run.summary(**summary)
             return
         torch.set_num_threads(args.threads)
-        print(f"== single-stream decode, {DECODE_TOKENS} tokens, {args.threads} threads")
-        for dtype in dtypes:
-            summary[f"ours_{dtype}_decode_tok_s"] = our_decode(dtype)
-            print(f"ours {dtype:<9}            {summary[f'ours_{dtype}_decode_tok_s']:7.1f} tok/s")
+        print(
+            f"== single-stream decode, {DECODE_TOKENS} tokens, {args.threads} threads, "
+            f"median of {args.rounds} alternating rounds"
+        )
+        decoders = {f"ours_{dtype}_decode_tok_s": our_decoder(dtype) for dtype in dtypes}
         have_llama = not args.no_llama_cpp and _has_llama_cpp()
         if have_llama:
-            q4 = llama_cpp_decode(gguf_path(), args.threads)
             f16_path = write_f16_gguf(gguf_path(), _f16_path())
-            f16 = llama_cpp_decode(f16_path, args.threads)
-            summary.update(llama_cpp_q4_1_decode_tok_s=q4, llama_cpp_f16_decode_tok_s=f16)
-            print(
-                f"llama.cpp Q4_1            {q4:7.1f} tok/s\nllama.cpp F16             "
-                f"{f16:7.1f} tok/s"
-            )
-        else:
+            decoders["llama_cpp_q4_1_decode_tok_s"] = llama_cpp_decoder(gguf_path(), args.threads)
+            decoders["llama_cpp_f16_decode_tok_s"] = llama_cpp_decoder(f16_path, args.threads)
+        for name, rate in alternating_medians(decoders, args.rounds).items():
+            summary[name] = rate
+            print(f"{name:<32} {rate:7.1f} tok/s")
+        if not have_llama:
             print(
                 "llama.cpp: llama-cpp-python is not installed (pip install "
                 "llama-cpp-python==0.3.36); peer (b) skipped"
@@ -441,9 +470,9 @@ def main() -> None:
         curves: dict[str, list[LoadReport]] = {}
         print(f"== serving, prompt ~{args.prompt_tokens} tokens, {args.output_tokens} output")
         for dtype in dtypes:
-            for kind in ("ours", "transformers"):
-                label = f"{kind} {dtype}"
-                curves[label] = sweep(kind, dtype, args)
+            pair = sweep(dtype, args)
+            curves.update(pair)
+            for label in pair:
                 for step, report in enumerate(curves[label]):
                     run.log(
                         step,
