@@ -187,3 +187,22 @@ def test_load_generator_reports_throughput_and_latency_in_both_modes(live_server
     assert fixed.tpot_p50 > 0
     paced = asyncio.run(run_load(spec, rate=50.0))
     assert paced.num_ok == 8 and paced.mode == "rate"
+
+
+def test_streamed_chunks_are_json_of_the_openai_chunk_shape_whatever_the_text():
+    """Streamed events are built from a per-request prefix (they are sent once per token per
+    stream); each must still be exactly ``json.dumps`` of the chunk object."""
+    from scalable_ai.infer.engine import ChoiceDelta
+    from scalable_ai.infer.responses import chunk_body, delta_event
+    from scalable_ai.infer.server import _Job
+
+    texts = ["", "plain", 'a "quote" \\ and\nnewline\t', "é漢字🙂", "\x00\x1f\u2028", "</s>"]
+    for kind in ("chat", "text"):
+        job = _Job(kind, 'model "x" é', n=2, num_prompts=2)
+        for text in texts:
+            for index, finish in ((0, None), (3, "stop"), (1, "length")):
+                delta = ChoiceDelta(index, text, [1], [], finish)
+                job.text_lengths[index] += len(text)
+                expected = json.dumps(chunk_body(job, None, index, delta), ensure_ascii=False)
+                assert delta_event(job, None, index, delta) == f"data: {expected}\n\n"
+                assert json.loads(expected)["choices"][0]["index"] == index
