@@ -249,21 +249,38 @@ async def _respond(
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
         async def events() -> AsyncIterator[str]:
+            # One write per engine step (all of its choices' events together), and the last
+            # step's events, the usage chunk and [DONE] in one: each write is a send(2).
             try:
-                if job.kind == "chat":
-                    for i in range(job.n):
-                        yield _sse(chunk_body(job, engine, i, None, role=True))
-                for i, text in enumerate(echo):
-                    if text:
-                        yield _sse(chunk_body(job, engine, i * job.n, None, echo=text))
+                opening = [
+                    _sse(chunk_body(job, engine, i, None, role=True))
+                    for i in range(job.n if job.kind == "chat" else 0)
+                ]
+                opening += [
+                    _sse(chunk_body(job, engine, i * job.n, None, echo=text))
+                    for i, text in enumerate(echo)
+                    if text
+                ]
+                if opening:
+                    yield "".join(opening)
+                last = ""
                 async for prompt_index, output in merged:
-                    for index, delta in job.record(prompt_index, output):
-                        yield delta_event(job, engine, index, delta)
-                if include_usage:
-                    yield _sse(
-                        {**chunk_body(job, engine, 0, None), "choices": [], "usage": job.usage()}
+                    step = "".join(
+                        delta_event(job, engine, index, delta)
+                        for index, delta in job.record(prompt_index, output)
                     )
-                yield "data: [DONE]\n\n"
+                    if output.finished and len(prompts) == 1:
+                        last = step
+                    elif step:
+                        yield step
+                if include_usage:
+                    usage = {
+                        **chunk_body(job, engine, 0, None),
+                        "choices": [],
+                        "usage": job.usage(),
+                    }
+                    last += _sse(usage)
+                yield last + "data: [DONE]\n\n"
             except UserError as error:
                 yield _sse(error_body(str(error), "server_error", error.field, None))
             finally:
