@@ -275,7 +275,7 @@ static inline int32_t pair_at(const bf16 *a, int K, int i) {
 /* out rows m..m+MB-1, columns of NBV panels starting at panel p, over all k. */
 static inline __attribute__((always_inline)) void tile_bf16(
     const bf16 *x, int K, const bf16 *Wp, int p, int m, int MB, int NBV, int N, float *out,
-    int ldo, int add) {
+    int ldo, int add, const bf16 *pf) {
     int pairs = (K + 1) / 2;
     __m512 acc[6][4];
     for (int j = 0; j < MB; j++)
@@ -285,6 +285,9 @@ static inline __attribute__((always_inline)) void tile_bf16(
     const bf16 *a = x + (size_t)m * K;
     for (int i = 0; i < pairs; i++) {
         __m512i wv[4];
+        if (pf) /* the next chunk's weights, one line per panel per k-pair: on their way from
+                 * DRAM while this chunk computes (the hardware prefetcher alone lags) */
+            for (int v = 0; v < 4; v++) _mm_prefetch((const char *)(pf + ((size_t)i * 4 + v) * 32), _MM_HINT_T1);
         for (int v = 0; v < NBV; v++)
             wv[v] = _mm512_loadu_si512((const void *)(w + v * panel + (size_t)i * 2 * PANEL));
         for (int j = 0; j < MB; j++) {
@@ -305,7 +308,7 @@ static inline __attribute__((always_inline)) void tile_bf16(
     }
 }
 
-#define TILE(MB, NBV) tile_bf16(x, K, Wp, p, m, MB, NBV, N, out, ldo, add)
+#define TILE(MB, NBV) tile_bf16(x, K, Wp, p, m, MB, NBV, N, out, ldo, add, m == 0 ? pf : NULL)
 #define ROWS(NBV)                                        \
     switch (MB) {                                        \
         case 6: TILE(6, NBV); break;                     \
@@ -316,7 +319,7 @@ static inline __attribute__((always_inline)) void tile_bf16(
         default: TILE(1, NBV); break;                    \
     }
 static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
-                      float *out, int ldo, int add) {
+                      float *out, int ldo, int add, const bf16 *pf) {
     /* Each group of 4 panels (64 columns, <= 200 KB of weights) stays in L2 while every
      * 6-row tile of the activations passes over it. */
     for (int p = p0; p < p1; p += 4) {
@@ -334,7 +337,8 @@ static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0
 #undef TILE
 #else
 static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
-                      float *out, int ldo, int add) {
+                      float *out, int ldo, int add, const bf16 *pf) {
+    (void)pf;
     int pairs = (K + 1) / 2;
     for (int m = 0; m < M; m++) {
         const bf16 *a = x + (size_t)m * K;
@@ -363,7 +367,9 @@ static void gemm_chunk(const bf16 *x, int M, int K, const bf16 *Wp, int N, float
                        int add, int chunk) {
     int panels = (N + PANEL - 1) / PANEL;
     int p0 = chunk * GROUP, p1 = p0 + GROUP < panels ? p0 + GROUP : panels;
-    gemm_bf16(x, M, K, Wp, N, p0, p1, out, ldo, add);
+    /* the next chunk, when it is whole: 4 panels, contiguous */
+    const bf16 *next = p1 + GROUP <= panels ? Wp + (size_t)p1 * ((K + 1) / 2) * 2 * PANEL : NULL;
+    gemm_bf16(x, M, K, Wp, N, p0, p1, out, ldo, add, next);
 }
 
 /* Pack W (N, K) bf16 row-major into the panel layout above; out holds
@@ -545,11 +551,33 @@ static void softmax_inplace(float *s, int n) {
     for (i = 0; i < n; i++) s[i] *= inv;
 }
 
-static inline const bf16 *cache_row(const step_t *st, bf16 *store, int64_t seq, int pos, int g) {
-    const model_t *m = st->m;
-    int64_t block = st->block_tables[seq * st->max_blocks + pos / st->block_size];
-    int64_t slot = block * st->block_size + pos % st->block_size;
-    return store + ((size_t)slot * m->n_kv_heads + g) * m->head_dim;
+/* Visit positions [start, end] of a sequence block by block (one division per block, not
+ * per key): fn(row pointer into `store` for head g, j = position - start). Rows of one block
+ * are `stride` values apart; the next ones are prefetched, as the loop is bound by memory
+ * latency, not arithmetic. */
+#define FOR_CACHE_ROWS(st, store, seq, g, start, end, row, j, body)                         \
+    do {                                                                                  \
+        const int64_t *table_ = (st)->block_tables + (seq) * (st)->max_blocks;            \
+        int bs_ = (st)->block_size, stride_ = (st)->m->n_kv_heads * (st)->m->head_dim;    \
+        int j = 0;                                                                        \
+        for (int p_ = (start); p_ <= (end);) {                                            \
+            int o_ = p_ % bs_, n_ = bs_ - o_ < (end) + 1 - p_ ? bs_ - o_ : (end) + 1 - p_;\
+            const bf16 *row = (store) + ((size_t)table_[p_ / bs_] * bs_ + o_) * stride_  \
+                              + (size_t)(g) * (st)->m->head_dim;                          \
+            for (int i_ = 0; i_ < n_; i_++, j++, row += stride_) {                        \
+                if (i_ + 2 < n_) prefetch_row(row + 2 * stride_, (st)->m->head_dim);      \
+                body                                                                      \
+            }                                                                             \
+            p_ += n_;                                                                     \
+        }                                                                                 \
+    } while (0)
+
+static inline void prefetch_row(const bf16 *row, int D) {
+#if defined(__x86_64__)
+    for (int d = 0; d < D; d += 32) _mm_prefetch((const char *)(row + d), _MM_HINT_T0);
+#else
+    (void)row, (void)D;
+#endif
 }
 
 /* Attention of token t's G query heads that share key/value head g. */
@@ -561,17 +589,43 @@ static void attend(const step_t *st, int layer, int t, int g, float *scores) {
     int L = pos + 1 - start;
     int64_t seq = st->seq_of_token[t];
     const float *q = m->qkv_out + (size_t)t * qw + (size_t)g * G * D;
-    for (int j = 0; j < L; j++) {
-        const bf16 *k = cache_row(st, m->k_cache[layer], seq, start + j, g);
-        for (int h = 0; h < G; h++) scores[h * L + j] = dot_q_k(q + h * D, k, D);
-    }
     float out[G * D];
     memset(out, 0, sizeof(out));
-    for (int h = 0; h < G; h++) softmax_inplace(scores + h * L, L);
-    for (int j = 0; j < L; j++) {
-        const bf16 *v = cache_row(st, m->v_cache[layer], seq, start + j, g);
-        for (int h = 0; h < G; h++) axpy_v(scores[h * L + j], v, out + h * D, D);
+#if defined(__AVX512F__)
+    if (D % 16 == 0 && D <= 256) {
+        int V = D / 16;
+        __m512 kf[16];
+        FOR_CACHE_ROWS(st, m->k_cache[layer], seq, g, start, pos, k, j, {
+            for (int v = 0; v < V; v++) kf[v] = load_bf16x16(k + 16 * v);
+            for (int h = 0; h < G; h++) {
+                __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q + h * D), kf[0]);
+                for (int v = 1; v < V; v++)
+                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * D + 16 * v), kf[v], acc);
+                scores[h * L + j] = _mm512_reduce_add_ps(acc);
+            }
+        });
+        for (int h = 0; h < G; h++) softmax_inplace(scores + h * L, L);
+        FOR_CACHE_ROWS(st, m->v_cache[layer], seq, g, start, pos, vr, j, {
+            for (int v = 0; v < V; v++) kf[v] = load_bf16x16(vr + 16 * v);
+            for (int h = 0; h < G; h++) {
+                __m512 p = _mm512_set1_ps(scores[h * L + j]);
+                for (int v = 0; v < V; v++) {
+                    float *o = out + h * D + 16 * v;
+                    _mm512_storeu_ps(o, _mm512_fmadd_ps(p, kf[v], _mm512_loadu_ps(o)));
+                }
+            }
+        });
+        to_bf16_row(out, m->attn + (size_t)t * m->n_heads * D + (size_t)g * G * D, G * D);
+        return;
     }
+#endif
+    FOR_CACHE_ROWS(st, m->k_cache[layer], seq, g, start, pos, k, j, {
+        for (int h = 0; h < G; h++) scores[h * L + j] = dot_q_k(q + h * D, k, D);
+    });
+    for (int h = 0; h < G; h++) softmax_inplace(scores + h * L, L);
+    FOR_CACHE_ROWS(st, m->v_cache[layer], seq, g, start, pos, vr, j, {
+        for (int h = 0; h < G; h++) axpy_v(scores[h * L + j], vr, out + h * D, D);
+    });
     to_bf16_row(out, m->attn + (size_t)t * m->n_heads * D + (size_t)g * G * D, G * D);
 }
 
