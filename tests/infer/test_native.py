@@ -186,3 +186,20 @@ def test_smollm2_native_logits_match_its_f32_model_and_answer_paris():
     assert int(got.argmax()) == int(want.argmax())
     ((answer,),) = engine.generate([prompt], SamplingParams(temperature=0.0, max_tokens=16))
     assert "Paris" in tokenizer.decode(answer)
+
+
+def test_token_ids_outside_the_vocabulary_are_refused_naming_the_prompt(live_server):
+    import httpx
+
+    response = httpx.post(
+        f"{live_server.url}/v1/completions",
+        json={"model": "tiny", "prompt": [5, 99999], "max_tokens": 4},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "prompt" and "[0, 260)" in error["message"]
+    ok = httpx.post(
+        f"{live_server.url}/v1/completions",
+        json={"model": "tiny", "prompt": [5, 6], "max_tokens": 2},
+    )
+    assert ok.status_code == 200

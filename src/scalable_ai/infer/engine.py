@@ -182,6 +182,9 @@ class LLMEngine:
             raise UserError(f"request id {request_id!r} is already in use", field="request_id")
         token_ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
         self.check_length(len(token_ids), params.max_tokens)
+        vocab = self.model.config.vocab_size
+        if any(not 0 <= token < vocab for token in token_ids):
+            raise UserError(f"token ids in the prompt must lie in [0, {vocab})", field="prompt")
         arrival = time.monotonic() if arrival_time is None else arrival_time
         stop_ids = frozenset(
             [*params.stop_token_ids, *(() if params.ignore_eos else self.eos_token_ids)]
