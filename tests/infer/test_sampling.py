@@ -145,3 +145,24 @@ def test_incremental_detokenization_streams_what_decoding_the_whole_output_strea
         streams.append(deltas)
     assert streams[0] == streams[1]
     assert any("\ufffd" in tokenizer.decode([i]) for t in ids.values() for i in t)
+
+
+def test_inverse_cdf_draw_picks_each_token_with_its_share_of_the_weight():
+    """The sampler's draw (one uniform number per row against the float64 CDF, in blocks on
+    wide rows) maps [0, 1) onto the tokens in proportion to their weights; zero never wins."""
+    from scalable_ai.infer.sampling import draw
+
+    torch.manual_seed(0)
+    for width in (300, 5000):  # one level, and two levels with a padded last block
+        weights = torch.rand(width) ** 4
+        weights[::3] = 0.0
+        weights[-7:] = 0.0
+        grid = (torch.arange(2048, dtype=torch.float64) + 0.5) / 2048
+        picked = draw(weights.unsqueeze(0).repeat(2048, 1), grid)
+        cdf = weights.double().cumsum(0) / weights.double().sum()
+        expected = torch.searchsorted(cdf, grid, right=True)
+        assert (weights[picked] > 0).all()
+        # Float32 block sums may move a boundary by ~1e-8: only there may the two disagree.
+        differ = (picked != expected).nonzero().squeeze(1)
+        assert all((cdf - grid[i]).abs().min() < 1e-6 for i in differ)
+        assert len(differ) <= 2
