@@ -156,7 +156,10 @@ def sample(
         return [SampledToken(token_id) for token_id in greedy_tokens(logits)]
     logits = logits.float()
     want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
-    model_logprobs = logits[want_logprobs].log_softmax(dim=-1) if want_logprobs else None
+    model_logprobs = None
+    if want_logprobs:
+        rows = logits if len(want_logprobs) == len(seqs) else logits[want_logprobs]
+        model_logprobs = rows.log_softmax(dim=-1)
     if any(s.params.has_penalties or s.params.min_tokens for s in seqs):
         logits = logits.clone()
         for i, seq in enumerate(seqs):
@@ -174,12 +177,20 @@ def sample(
             chosen_list[i] = token_id
     result = [SampledToken(token_id) for token_id in chosen_list]
     if model_logprobs is not None:
+        chosen = torch.tensor([chosen_list[i] for i in want_logprobs])
+        chosen_logprobs = model_logprobs.gather(1, chosen.unsqueeze(1)).squeeze(1).tolist()
+        most = max(seqs[i].params.logprobs or 0 for i in want_logprobs)
+        top_values: list[list[float]] = []
+        top_ids: list[list[int]] = []
+        if most:  # one top-k for all rows, each row keeps its own k
+            values, ids = model_logprobs.topk(most, dim=-1)
+            top_values, top_ids = values.tolist(), ids.tolist()
         for row, i in enumerate(want_logprobs):
-            result[i].logprob = float(model_logprobs[row, chosen_list[i]])
+            result[i].logprob = chosen_logprobs[row]
             k = seqs[i].params.logprobs or 0
             if k:
-                values, ids = model_logprobs[row].topk(k)
-                result[i].top_logprobs = list(zip(ids.tolist(), values.tolist(), strict=True))
+                pairs = zip(top_ids[row][:k], top_values[row][:k], strict=True)
+                result[i].top_logprobs = list(pairs)
     return result
 
 
