@@ -244,7 +244,10 @@ class LLMEngine:
                 sampling.append(seq)
         logits = self.runner.execute(step.scheduled)
         self.scheduler.after_step(step)
-        sampled = sample(logits, sampling, self.eos_token_ids) if sampling else []
+        sampled: list[SampledToken] = []
+        if sampling:
+            with torch.inference_mode():  # the runner's logits are inference tensors
+                sampled = sample(logits, sampling, self.eos_token_ids, overwrite=True)
         now = time.monotonic()
         touched: dict[str, Request] = {}
         for seq, token in zip(sampling, sampled, strict=True):
