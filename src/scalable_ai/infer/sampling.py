@@ -260,13 +260,23 @@ def _sample_random(logits: torch.Tensor, seqs: SequenceOf[Sequence]) -> torch.Te
         rows = logits if len(full_rows) == len(seqs) else logits[full_rows]
         # In place on our copy (a new (16, 49152) tensor costs ~0.5 ms of page faults here);
         # ``amax``, as torch's ``max(dim)`` over the last dimension is 18x slower.
-        weights = rows.sub_(rows.amax(dim=-1, keepdim=True)).exp_()
+        weights = _exp_(rows.sub_(rows.amax(dim=-1, keepdim=True)))
         min_p = [params[i].min_p for i in full_rows]
         if any(min_p):
             threshold = torch.tensor(min_p, dtype=weights.dtype).unsqueeze(1)
             weights.masked_fill_(weights < threshold, 0.0)
         drawn[full_rows] = draw(weights, uniforms[full_rows])
     return drawn
+
+
+def _exp_(weights: torch.Tensor) -> torch.Tensor:
+    """``weights.exp_()``, through NumPy's vectorized ``exp`` when it can (0.36 ms instead of
+    0.68 ms on (16, 49152) float32 here)."""
+    if weights.dtype == torch.float32 and weights.is_contiguous():
+        array = weights.numpy()
+        np.exp(array, out=array)
+        return weights
+    return weights.exp_()
 
 
 def _uniforms(seqs: SequenceOf[Sequence]) -> torch.Tensor:
