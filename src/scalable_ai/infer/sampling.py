@@ -328,6 +328,7 @@ def draw(weights: torch.Tensor, uniforms: torch.Tensor, block: int = 1024) -> to
     rows, width = weights.shape
     if width <= 4 * block:
         cdf = weights.cumsum(-1, dtype=torch.float64)
+        _check_total(cdf[:, -1])
         target = (uniforms * cdf[:, -1]).unsqueeze(1)
         picked = torch.searchsorted(cdf, target, right=True).squeeze(1)
         return torch.minimum(picked, _last_positive(weights))
@@ -337,6 +338,7 @@ def draw(weights: torch.Tensor, uniforms: torch.Tensor, block: int = 1024) -> to
     blocks = weights.view(rows, num_blocks, block)
     mass = blocks.sum(-1).double()
     cdf = mass.cumsum(-1)
+    _check_total(cdf[:, -1])
     target = uniforms * cdf[:, -1]
     chosen = torch.searchsorted(cdf, target.unsqueeze(1), right=True).squeeze(1)
     chosen = torch.minimum(chosen, _last_positive(mass))
@@ -348,6 +350,12 @@ def draw(weights: torch.Tensor, uniforms: torch.Tensor, block: int = 1024) -> to
     inner_target = (target - before) / mass[arange, chosen] * inner_cdf[:, -1]
     picked = torch.searchsorted(inner_cdf, inner_target.unsqueeze(1), right=True).squeeze(1)
     return chosen * block + torch.minimum(picked, _last_positive(inner))
+
+
+def _check_total(total: torch.Tensor) -> None:
+    """NaN or infinite logits (a broken model) fail loudly, as ``torch.multinomial`` did."""
+    if not bool(torch.isfinite(total).all()) or bool((total <= 0).any()):
+        raise RuntimeError("sampling weights must be finite and not all zero (NaN logits?)")
 
 
 def _last_positive(weights: torch.Tensor) -> torch.Tensor:
