@@ -179,8 +179,9 @@ def sample(
                 banned = [*seq.params.stop_token_ids, *eos_token_ids]
                 if banned:
                     logits[i, banned] = float("-inf")
-    chosen_list = greedy_tokens(logits)
     random_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
+    # Greedy rows' argmax, read before the random rows are overwritten below.
+    chosen_list = greedy_tokens(logits) if len(random_rows) < len(seqs) else [0] * len(seqs)
     if random_rows:
         own = overwrite and len(random_rows) == len(seqs)
         rows = logits if own else logits[random_rows]  # a (16, 49152) copy costs ~0.5 ms
@@ -323,42 +324,47 @@ def draw(weights: torch.Tensor, uniforms: torch.Tensor, block: int = 1024) -> to
     The CDF is in float64 (a float32 cumulative sum over 49,152 tokens would shift each
     token's share by up to 6e-8). Wide rows go in two levels: a block of ``block`` tokens
     by the blocks' sums, then the token inside it, so only one block per row is summed in
-    float64. A zero-weight token is never picked.
+    float64. A zero-weight token is never picked. In NumPy: a row is a handful of small
+    operations, each ~10x cheaper than a torch call (0.1 ms per 49,152-token row).
     """
-    rows, width = weights.shape
+    w = weights.detach().contiguous().numpy()
+    u = uniforms.detach().double().numpy()
+    rows, width = w.shape
+    picked = np.empty(rows, dtype=np.int64)
     if width <= 4 * block:
-        cdf = weights.cumsum(-1, dtype=torch.float64)
-        _check_total(cdf[:, -1])
-        target = (uniforms * cdf[:, -1]).unsqueeze(1)
-        picked = torch.searchsorted(cdf, target, right=True).squeeze(1)
-        return torch.minimum(picked, _last_positive(weights))
+        for r in range(rows):
+            cdf = np.cumsum(w[r], dtype=np.float64)
+            _check_total(cdf[-1])
+            index = int(np.searchsorted(cdf, u[r] * cdf[-1], side="right"))
+            picked[r] = min(index, _last_positive(w[r]))
+        return torch.from_numpy(picked)
     num_blocks = -(-width // block)
     if num_blocks * block != width:
-        weights = torch.nn.functional.pad(weights, (0, num_blocks * block - width))
-    blocks = weights.view(rows, num_blocks, block)
-    mass = blocks.sum(-1).double()
-    cdf = mass.cumsum(-1)
-    _check_total(cdf[:, -1])
-    target = uniforms * cdf[:, -1]
-    chosen = torch.searchsorted(cdf, target.unsqueeze(1), right=True).squeeze(1)
-    chosen = torch.minimum(chosen, _last_positive(mass))
-    arange = torch.arange(rows)
-    before = torch.where(chosen > 0, cdf[arange, (chosen - 1).clamp(min=0)], 0.0)
-    inner = blocks[arange, chosen]
-    inner_cdf = inner.cumsum(-1, dtype=torch.float64)
-    # Where the target falls inside the block, rescaled to the block's own float64 sum.
-    inner_target = (target - before) / mass[arange, chosen] * inner_cdf[:, -1]
-    picked = torch.searchsorted(inner_cdf, inner_target.unsqueeze(1), right=True).squeeze(1)
-    return chosen * block + torch.minimum(picked, _last_positive(inner))
+        w = np.pad(w, ((0, 0), (0, num_blocks * block - width)))
+    blocks = w.reshape(rows, num_blocks, block)
+    masses = blocks.sum(axis=-1).astype(np.float64)
+    for r in range(rows):
+        mass = masses[r]
+        cdf = np.cumsum(mass)
+        _check_total(cdf[-1])
+        target = u[r] * cdf[-1]
+        chosen = min(int(np.searchsorted(cdf, target, side="right")), _last_positive(mass))
+        inner = blocks[r, chosen]
+        inner_cdf = np.cumsum(inner, dtype=np.float64)
+        # Where the target falls inside the block, rescaled to the block's own float64 sum.
+        before = cdf[chosen - 1] if chosen else 0.0
+        inner_target = (target - before) / mass[chosen] * inner_cdf[-1]
+        index = int(np.searchsorted(inner_cdf, inner_target, side="right"))
+        picked[r] = chosen * block + min(index, _last_positive(inner))
+    return torch.from_numpy(picked)
 
 
-def _check_total(total: torch.Tensor) -> None:
+def _check_total(total: float) -> None:
     """NaN or infinite logits (a broken model) fail loudly, as ``torch.multinomial`` did."""
-    if not bool(torch.isfinite(total).all()) or bool((total <= 0).any()):
+    if not np.isfinite(total) or total <= 0:
         raise RuntimeError("sampling weights must be finite and not all zero (NaN logits?)")
 
 
-def _last_positive(weights: torch.Tensor) -> torch.Tensor:
-    """Index of each row's last positive entry (the clamp for a target at the very end)."""
-    positive = (weights > 0).flip(-1).to(torch.uint8)
-    return weights.shape[-1] - 1 - positive.argmax(dim=-1)
+def _last_positive(weights: np.ndarray) -> int:
+    """Index of the last positive entry (the clamp for a target at the very end)."""
+    return len(weights) - 1 - int(np.argmax(weights[::-1] > 0))
