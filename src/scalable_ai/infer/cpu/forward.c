@@ -620,6 +620,7 @@ static inline void prefetch_row(const bf16 *row, int n) {
             const bf16 *rows = (store) + ((size_t)table_[p_ / bs_] * bs_ + o_) * stride_; \
             const bf16 *next_rows = p_ + n <= (end)                                       \
                 ? (store) + (size_t)table_[(p_ + n) / bs_] * bs_ * stride_ : NULL;          \
+            (void)next_rows;                                                              \
             body                                                                          \
             p_ += n;                                                                      \
             j0 += n;                                                                      \
