@@ -21,7 +21,9 @@ PROMPTS = ["hello there", "the quick brown fox", "a", "paged attention keeps blo
 
 
 def native_engine(model=None, **overrides):
-    engine = make_engine(model or tiny_model(dtype=torch.bfloat16), **overrides)
+    engine = make_engine(
+        model or tiny_model(dtype=torch.bfloat16), use_native_forward=True, **overrides
+    )
     assert engine.runner.path == "native"
     return engine
 
@@ -138,6 +140,31 @@ def test_swapped_weights_are_repacked():
     assert engine.generate(PROMPTS[:2], GREEDY) != before
 
 
+def test_the_engine_picks_the_native_forward_on_its_own_only_where_it_is_fast():
+    bf16 = tiny_model(dtype=torch.bfloat16)
+    assert make_engine(bf16).runner.path == ("native" if cpu.fast() else "packed")
+
+
+def test_the_portable_c_path_matches_the_reference_too():
+    """The build without any vector extension (what a CPU without AVX512 runs when forced)."""
+    portable = cpu.build_library(["-O2", "-march=x86-64", "-fPIC", "-shared", "-pthread", "-std=gnu11"])
+    assert portable is not None and not portable.sai_has_avx512bf16()
+    torch.manual_seed(3)
+    x, weight = torch.randn(5, 70).bfloat16(), torch.randn(37, 70).bfloat16()
+    pool = cpu.ThreadPool(2, portable)
+    got = cpu.gemm(pool, x, cpu.pack_weight(weight, portable), 37)
+    pool.close()
+    assert relative_error(got, x.double() @ weight.double().T) < 1e-5
+    model = tiny_model(dtype=torch.bfloat16)
+    engine = make_engine(model, use_native_forward=False)
+    engine.runner.native = NativeForward(model, engine.cache, 2, portable)
+    prompt = list(b"the portable loops agree with the reference")
+    got = _first_step_logits(engine, prompt)
+    with torch.no_grad():
+        want = tiny_model(dtype=torch.bfloat16).float()(torch.tensor([prompt]))[0, -1]
+    assert relative_error(got, want) < 2e-2
+
+
 def test_f32_models_and_disabled_native_keep_the_pytorch_forward(monkeypatch):
     assert make_engine(tiny_model()).runner.path == "packed"
     bf16 = tiny_model(dtype=torch.bfloat16)
@@ -173,7 +200,7 @@ def test_smollm2_native_logits_match_its_f32_model_and_answer_paris():
     engine = LLMEngine(
         model,
         tokenizer,
-        EngineConfig(max_model_len=256, kv_cache_megabytes=16),
+        EngineConfig(max_model_len=256, kv_cache_megabytes=16, use_native_forward=True),
         eos_token_ids=sorted(tokenizer.stop_ids()),
     )
     assert engine.runner.path == "native"

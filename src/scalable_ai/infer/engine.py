@@ -57,8 +57,9 @@ class EngineConfig:
     use_packed_forward: bool = True
     #: bf16 models decode a lone sequence with f16 copies of the matrices (see packed_model).
     half_for_single_token: bool = True
-    #: Dense bf16 models on a CPU run the whole step in C (``infer/cpu``) when it builds.
-    use_native_forward: bool = True
+    #: Dense bf16 models on a CPU run the whole step in C (``infer/cpu``): None where its
+    #: vector kernels run, True wherever it builds, False never.
+    use_native_forward: bool | None = None
 
 
 @dataclass

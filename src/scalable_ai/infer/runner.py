@@ -196,8 +196,10 @@ class ModelRunner:
     Dense bf16 models on a CPU run through :class:`~scalable_ai.infer.cpu.native.NativeForward`
     (the whole step in one C call) when the machine can build it; other dense models through
     :class:`PackedTransformer` (fused projections, token-major); the rest through the model's
-    own ``forward`` with the paged backend. ``use_native=False`` and ``use_packed=False`` force
-    the slower paths, which the tests use as cross-checks.
+    own ``forward`` with the paged backend. ``use_native`` None (the default) takes the native
+    path where its vector kernels run, True wherever it builds (its portable C is slower
+    than PyTorch), False never; ``use_packed=False`` forces the model's own forward. The
+    tests use the forced paths as cross-checks.
     """
 
     def __init__(
@@ -206,10 +208,12 @@ class ModelRunner:
         cache: KVCache,
         use_packed: bool = True,
         half_for_single_token: bool = True,
-        use_native: bool = True,
+        use_native: bool | None = None,
     ) -> None:
         self.model = model
         self.cache = cache
+        if use_native is None:  # on its own only where its vector kernels run (cpu.fast)
+            use_native = cpu.fast()
         self.native = (
             NativeForward(model, cache)
             if use_native and cpu.available() and native_supports(model, cache)

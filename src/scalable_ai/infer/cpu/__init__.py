@@ -58,6 +58,11 @@ def load_library() -> ctypes.CDLL | None:
     """The compiled ``forward.c``, building it if needed; None when that is impossible."""
     if os.environ.get("SAI_CPU_KERNELS", "1") == "0" or platform.system() != "Linux":
         return None
+    return build_library(FLAGS)
+
+
+def build_library(flags: list[str]) -> ctypes.CDLL | None:
+    """``forward.c`` compiled with ``flags`` (cached by source, flags, compiler and CPU)."""
     compiler = _compiler()
     if compiler is None:
         return None
@@ -69,7 +74,7 @@ def load_library() -> ctypes.CDLL | None:
         return None
     key = hashlib.sha256(
         "\0".join(
-            [SOURCE.read_text(), " ".join(FLAGS), version, platform.machine(), _cpu_flags()]
+            [SOURCE.read_text(), " ".join(flags), version, platform.machine(), _cpu_flags()]
         ).encode()
     ).hexdigest()[:16]
     target = cache_dir() / f"forward-{key}.so"
@@ -79,7 +84,7 @@ def load_library() -> ctypes.CDLL | None:
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         build = subprocess.run(
-            [compiler, *FLAGS, "-o", partial, str(SOURCE), "-lm"],
+            [compiler, *flags, "-o", partial, str(SOURCE), "-lm"],
             capture_output=True,
             text=True,
         )
@@ -105,6 +110,14 @@ def load_library() -> ctypes.CDLL | None:
     return lib
 
 
+def fast() -> bool:
+    """Whether the native forward runs its vector kernels here (AVX512-BF16). Without them it
+    computes the same step with portable C loops: correct, but slower than PyTorch, so the
+    engine only picks it on its own when this is True."""
+    lib = load_library()
+    return lib is not None and bool(lib.sai_has_avx512bf16())
+
+
 def available() -> bool:
     return load_library() is not None
 
@@ -114,8 +127,9 @@ def describe() -> str:
     lib = load_library()
     if lib is None:
         return "off (no C compiler, build failed, or SAI_CPU_KERNELS=0): PyTorch forward"
-    kernel = "AVX512-BF16" if lib.sai_has_avx512bf16() else "portable C"
-    return f"on ({kernel} matrix products)"
+    if lib.sai_has_avx512bf16():
+        return "on (AVX512-BF16 matrix products)"
+    return "built, portable C only (no AVX512-BF16): PyTorch forward unless forced"
 
 
 def _ptr(tensor: torch.Tensor) -> int:
@@ -125,8 +139,8 @@ def _ptr(tensor: torch.Tensor) -> int:
 class ThreadPool:
     """The C thread pool alone, for :func:`gemm` (tests and kernel benchmarks)."""
 
-    def __init__(self, threads: int) -> None:
-        lib = load_library()
+    def __init__(self, threads: int, lib: ctypes.CDLL | None = None) -> None:
+        lib = lib or load_library()
         assert lib is not None
         self.lib = lib
         self.handle = lib.sai_pool_new(threads)
@@ -140,9 +154,9 @@ class ThreadPool:
         self.close()
 
 
-def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+def pack_weight(weight: torch.Tensor, lib: ctypes.CDLL | None = None) -> torch.Tensor:
     """A bf16 (N, K) matrix in the kernel's panel layout (see ``forward.c``), a new tensor."""
-    lib = load_library()
+    lib = lib or load_library()
     assert lib is not None
     if weight.dtype != torch.bfloat16 or weight.dim() != 2:
         raise ValueError("the native product takes 2-D bf16 weights")

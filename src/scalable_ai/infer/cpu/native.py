@@ -42,8 +42,14 @@ def supports(model: nn.Module, cache: KVCache) -> bool:
 class NativeForward:
     """One model handle in ``forward.c`` (weights, cache pointers, a thread pool)."""
 
-    def __init__(self, model: nn.Module, cache: KVCache, threads: int | None = None) -> None:
-        lib = load_library()
+    def __init__(
+        self,
+        model: nn.Module,
+        cache: KVCache,
+        threads: int | None = None,
+        lib: ctypes.CDLL | None = None,
+    ) -> None:
+        lib = lib or load_library()
         if lib is None:
             raise RuntimeError("the native CPU forward is not available on this machine")
         self.lib = lib
@@ -62,7 +68,7 @@ class NativeForward:
         f32 = lambda t: t.detach().float().contiguous()  # noqa: E731
         keep: list[torch.Tensor] = [
             model.embed.weight.detach().contiguous(),
-            pack_weight(model.lm_head.weight),
+            pack_weight(model.lm_head.weight, self.lib),
             f32(model.norm.weight),
             f32(model.rotary.inv_freq),
         ]
@@ -70,11 +76,13 @@ class NativeForward:
             attn, mlp = layer.attn, layer.mlp
             keep += [
                 f32(layer.attn_norm.weight),
-                pack_weight(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])),
-                pack_weight(attn.o_proj.weight),
+                pack_weight(
+                    torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]), self.lib
+                ),
+                pack_weight(attn.o_proj.weight, self.lib),
                 f32(layer.mlp_norm.weight),
-                pack_weight(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
-                pack_weight(mlp.down_proj.weight),
+                pack_weight(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), self.lib),
+                pack_weight(mlp.down_proj.weight, self.lib),
             ]
         for keys, values in zip(self.cache.keys, self.cache.values, strict=True):
             keep += [keys, values]
