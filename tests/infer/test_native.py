@@ -75,6 +75,7 @@ def _first_step_logits(engine, prompt: list[int]) -> torch.Tensor:
         {"sliding_window": 5},
         {"rope_interleaved": True},
         {"dim": 48, "n_heads": 3, "n_kv_heads": 1, "ffn_hidden": 72},  # sizes off the 16/32 grid
+        {"dim": 36, "n_heads": 3, "n_kv_heads": 1, "ffn_hidden": 50},  # head size 12: scalar paths
     ],
 )
 def test_prefill_logits_match_the_f32_model_on_the_same_weights(variant):
