@@ -146,19 +146,24 @@ def test_the_engine_picks_the_native_forward_on_its_own_only_where_it_is_fast():
     assert make_engine(bf16).runner.path == ("native" if cpu.fast() else "packed")
 
 
-def test_the_portable_c_path_matches_the_reference_too():
-    """The build without any vector extension (what a CPU without AVX512 runs when forced)."""
-    portable = cpu.build_library(["-O2", "-march=x86-64", "-fPIC", "-shared", "-pthread", "-std=gnu11"])
-    assert portable is not None and not portable.sai_has_avx512bf16()
+@pytest.mark.parametrize(("march", "kind"), [("x86-64", 0), ("x86-64-v3", 1)])
+def test_the_portable_and_avx2_builds_match_the_reference_too(march, kind):
+    """The builds a CPU without AVX512-BF16 runs: plain C loops (forced only) and AVX2 FMAs."""
+    flags = ["-O2", f"-march={march}", "-fPIC", "-shared", "-pthread", "-std=gnu11"]
+    lib = cpu.build_library(flags)
+    assert lib is not None and lib.sai_kernel_kind() == kind
     torch.manual_seed(3)
-    x, weight = torch.randn(5, 70).bfloat16(), torch.randn(37, 70).bfloat16()
-    pool = cpu.ThreadPool(2, portable)
-    got = cpu.gemm(pool, x, cpu.pack_weight(weight, portable), 37)
+    x, weight = torch.randn(13, 70).bfloat16(), torch.randn(37, 70).bfloat16()
+    packed = cpu.pack_weight(weight, lib)
+    pool = cpu.ThreadPool(2, lib)
+    got = cpu.gemm(pool, x, packed, 37)
+    alone = torch.cat([cpu.gemm(pool, x[i : i + 1], packed, 37) for i in range(13)])
     pool.close()
     assert relative_error(got, x.double() @ weight.double().T) < 1e-5
+    assert torch.equal(got, alone)
     model = tiny_model(dtype=torch.bfloat16)
     engine = make_engine(model, use_native_forward=False)
-    engine.runner.native = NativeForward(model, engine.cache, 2, portable)
+    engine.runner.native = NativeForward(model, engine.cache, 2, lib)
     prompt = list(b"the portable loops agree with the reference")
     got = _first_step_logits(engine, prompt)
     with torch.no_grad():

@@ -23,7 +23,8 @@
  * unbatched ones bit for bit.
  *
  * Matrix products use AVX512-BF16 `vdpbf16ps` (two bf16 products per f32 lane per
- * instruction) where the compiler targets it, with a portable scalar path otherwise. Threads
+ * instruction) where the compiler targets it, AVX2 FMAs on widened bf16 otherwise, and a
+ * portable scalar path on other CPUs. Threads
  * come from a small pool owned by each model handle; all threads walk the same layer program
  * (ggml's scheme), claiming chunks of each operation, so a step costs one wake-up.
  */
@@ -366,6 +367,71 @@ static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0
 }
 #undef ROWS
 #undef TILE
+#elif defined(__AVX2__) && defined(__FMA__)
+/* AVX2 without bf16 arithmetic: a 32-byte load is 8 columns x one k-pair; the k-pair's even
+ * (low) halves become f32 by a shift, the odd (high) halves by a mask, and two FMAs add both
+ * products. Tiles of 4 rows x one panel (8 accumulators of the 16 registers). */
+static inline __attribute__((always_inline)) void tile_avx2(
+    const float *xf, int K, const bf16 *Wp, int p, int m, int MB, int N, float *out, int ldo,
+    int add) {
+    int pairs = (K + 1) / 2;
+    __m256 acc[4][2];
+    for (int j = 0; j < MB; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+    const bf16 *w = Wp + (size_t)p * pairs * 2 * PANEL;
+    const __m256i high = _mm256_set1_epi32((int)0xffff0000u);
+    for (int i = 0; i < pairs; i++) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(w + (size_t)i * 2 * PANEL));
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(w + (size_t)i * 2 * PANEL + PANEL));
+        __m256 lo0 = _mm256_castsi256_ps(_mm256_slli_epi32(lo, 16));
+        __m256 lo1 = _mm256_castsi256_ps(_mm256_and_si256(lo, high));
+        __m256 hi0 = _mm256_castsi256_ps(_mm256_slli_epi32(hi, 16));
+        __m256 hi1 = _mm256_castsi256_ps(_mm256_and_si256(hi, high));
+        for (int j = 0; j < MB; j++) {
+            const float *a = xf + (size_t)(m + j) * 2 * pairs + 2 * i;
+            __m256 a0 = _mm256_broadcast_ss(a), a1 = _mm256_broadcast_ss(a + 1);
+            acc[j][0] = _mm256_fmadd_ps(lo1, a1, _mm256_fmadd_ps(lo0, a0, acc[j][0]));
+            acc[j][1] = _mm256_fmadd_ps(hi1, a1, _mm256_fmadd_ps(hi0, a0, acc[j][1]));
+        }
+    }
+    int n = p * PANEL, valid = N - n < PANEL ? N - n : PANEL;
+    for (int j = 0; j < MB; j++) {
+        float tmp[PANEL], *o = out + (size_t)(m + j) * ldo + n;
+        _mm256_storeu_ps(tmp, acc[j][0]);
+        _mm256_storeu_ps(tmp + 8, acc[j][1]);
+        for (int c = 0; c < valid; c++) o[c] = add ? o[c] + tmp[c] : tmp[c];
+    }
+}
+
+/* The activations widened to f32 once per call (rows padded to an even length), in a
+ * buffer each thread keeps, so the tiles broadcast them straight from memory. */
+static __thread float *widened;
+static __thread size_t widened_cap;
+
+static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
+                      float *out, int ldo, int add, const bf16 *pf) {
+    (void)pf;
+    int pairs = (K + 1) / 2;
+    size_t need = (size_t)M * 2 * pairs;
+    if (need > widened_cap) {
+        free(widened);
+        widened = (float *)malloc(sizeof(float) * need);
+        widened_cap = need;
+    }
+    for (int m = 0; m < M; m++) {
+        float *row = widened + (size_t)m * 2 * pairs;
+        for (int k = 0; k < K; k++) row[k] = bf16_to_f32(x[(size_t)m * K + k]);
+        if (K % 2) row[K] = 0.0f;
+    }
+    for (int p = p0; p < p1; p++)
+        for (int m = 0; m < M; m += 4) {
+            switch (M - m < 4 ? M - m : 4) {
+                case 4: tile_avx2(widened, K, Wp, p, m, 4, N, out, ldo, add); break;
+                case 3: tile_avx2(widened, K, Wp, p, m, 3, N, out, ldo, add); break;
+                case 2: tile_avx2(widened, K, Wp, p, m, 2, N, out, ldo, add); break;
+                default: tile_avx2(widened, K, Wp, p, m, 1, N, out, ldo, add); break;
+            }
+        }
+}
 #else
 static void gemm_bf16(const bf16 *x, int M, int K, const bf16 *Wp, int N, int p0, int p1,
                       float *out, int ldo, int add, const bf16 *pf) {
@@ -840,6 +906,17 @@ int sai_gemm(void *pool, const bf16 *x, int M, int K, const bf16 *W, int N, floa
 
 int sai_has_avx512bf16(void) {
 #if defined(__AVX512BF16__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* Which matrix-product kernel this build runs: 2 AVX512-BF16, 1 AVX2 + FMA, 0 portable C. */
+int sai_kernel_kind(void) {
+#if defined(__AVX512BF16__)
+    return 2;
+#elif defined(__AVX2__) && defined(__FMA__)
     return 1;
 #else
     return 0;
