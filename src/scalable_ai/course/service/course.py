@@ -49,9 +49,22 @@ def load_course(session: Session) -> CourseRecord:
     return course
 
 
+COURSE_ID_KEY = "scalable_ai.course_id"
+
+
 def settings_of(session: Session) -> CourseSettings:
-    """The course settings (the syllabus's defaults where the course sets nothing)."""
-    course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
+    """The course settings (the syllabus's defaults where the course sets nothing).
+
+    A page asks for the settings several times (deadlines, slack, standing); after the first
+    query the course row is taken from the session's identity map by its id (no SQL; an
+    expired row, e.g. after a commit, is re-read), so each call still sees the stored value.
+    """
+    course_id = session.info.get(COURSE_ID_KEY)
+    course = session.get(CourseRecord, course_id) if course_id is not None else None
+    if course is None:
+        course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
+        if course is not None:
+            session.info[COURSE_ID_KEY] = course.id
     return settings_from_dict(course.settings if course is not None else {})
 
 

@@ -34,7 +34,9 @@ class Person(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 
-    ssh_keys: Mapped[list[SshKey]] = relationship(back_populates="person", lazy="selectin")
+    # Loaded only when read (nothing on a page does: the key list queries its own rows), so
+    # signing in a visitor or loading a group's members costs no ssh_keys query.
+    ssh_keys: Mapped[list[SshKey]] = relationship(back_populates="person", lazy="select")
 
     @property
     def is_staff(self) -> bool:
