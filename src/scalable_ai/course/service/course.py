@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
@@ -49,7 +49,7 @@ def load_course(session: Session) -> CourseRecord:
     return course
 
 
-COURSE_ID_KEY = "scalable_ai.course_id"
+COURSE_ROW_KEY = "scalable_ai.course_row"
 
 
 def settings_of(session: Session) -> CourseSettings:
@@ -57,14 +57,15 @@ def settings_of(session: Session) -> CourseSettings:
 
     A page asks for the settings several times (deadlines, slack, standing); after the first
     query the course row is taken from the session's identity map by its id (no SQL; an
-    expired row, e.g. after a commit, is re-read), so each call still sees the stored value.
+    expired row, e.g. after a rollback, is re-read), so each call still sees the stored
+    value. The session keeps a reference to the row: its identity map holds rows weakly.
     """
-    course_id = session.info.get(COURSE_ID_KEY)
-    course = session.get(CourseRecord, course_id) if course_id is not None else None
+    known: CourseRecord | None = session.info.get(COURSE_ROW_KEY)
+    identity = inspect(known).identity if known is not None else None
+    course = session.get(CourseRecord, identity) if identity is not None else None
     if course is None:
         course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
-        if course is not None:
-            session.info[COURSE_ID_KEY] = course.id
+    session.info[COURSE_ROW_KEY] = course
     return settings_from_dict(course.settings if course is not None else {})
 
 
