@@ -102,9 +102,7 @@ def build_library(flags: list[str]) -> ctypes.CDLL | None:
     lib.sai_pool_new.argtypes = [_i]
     lib.sai_pool_free.argtypes = [_p]
     lib.sai_gemm.argtypes = [_p, _p, _i, _i, _p, _i, _p]
-    lib.sai_has_avx512bf16.restype = _i
     lib.sai_kernel_kind.restype = _i
-    lib.sai_set_spin_us.argtypes = [ctypes.c_long]
     lib.sai_pack_weight.argtypes = [_p, _i, _i, _p]
     lib.sai_packed_size.restype = ctypes.c_size_t
     lib.sai_packed_size.argtypes = [_i, _i]

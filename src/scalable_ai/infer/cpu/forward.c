@@ -94,7 +94,7 @@ typedef struct {
  * worker steals the core the engine thread needs: measured on the shared 2-core box
  * (2026-11-26, alternating settings in one process), 0-100 us gave 12 ms single-token steps,
  * 1 ms gave 13 ms and 5 ms gave 16 ms (40 vs 44 ms at 16 rows). */
-static long spin_before_sleep_ns = 100000;
+static const long spin_before_sleep_ns = 100000;
 
 static inline long now_ns(void) {
     struct timespec ts;
@@ -102,7 +102,6 @@ static inline long now_ns(void) {
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-void sai_set_spin_us(long us) { spin_before_sleep_ns = us * 1000L; }
 #define SPIN_BEFORE_YIELD 2000
 
 static void *worker_main(void *raw) {
@@ -902,14 +901,6 @@ int sai_gemm(void *pool, const bf16 *x, int M, int K, const bf16 *W, int N, floa
     gemm_job_t g = {x, W, M, K, N, out, ops};
     pool_run((pool_t *)pool, gemm_job, &g);
     return 0;
-}
-
-int sai_has_avx512bf16(void) {
-#if defined(__AVX512BF16__)
-    return 1;
-#else
-    return 0;
-#endif
 }
 
 /* Which matrix-product kernel this build runs: 2 AVX512-BF16, 1 AVX2 + FMA, 0 portable C. */
