@@ -21,6 +21,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
     port: int = typer.Option(8000, help="TCP port."),
     dtype: str = typer.Option("bfloat16", help="Weight and KV cache dtype: bfloat16 or float32."),
+    device: str = typer.Option("auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:N."),
     served_model_name: str = typer.Option(None, help="Name clients use (default: MODEL's)."),
     max_model_len: int = typer.Option(2048, help="Longest prompt + output in tokens."),
     kv_cache_megabytes: int = typer.Option(512, help="Memory for the paged KV cache."),
@@ -48,9 +49,12 @@ def serve(
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens,
     )
-    run_config = {"model": model, "host": host, "port": port, "dtype": dtype, **config.__dict__}
+    run_config = {"model": model, "host": host, "port": port, "dtype": dtype, "device": device,
+                  **config.__dict__}
     with open_run("serve", config=run_config) as run:
-        engine = load_engine(model, dtype=dtype, config=config, model_name=served_model_name)
+        engine = load_engine(
+            model, dtype=dtype, config=config, model_name=served_model_name, device=device
+        )
         app = create_app({engine.model_name: AsyncEngine(engine)})
         typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
         # Graceful shutdown: on SIGTERM uvicorn stops accepting, drains open requests (up to

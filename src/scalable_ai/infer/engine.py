@@ -60,6 +60,8 @@ class EngineConfig:
     #: Dense bf16 models on a CPU run the whole step in C (``infer/cpu``): None where its
     #: vector kernels run, True wherever it builds, False never.
     use_native_forward: bool | None = None
+    #: On a CUDA GPU, replay decode-only steps as captured CUDA graphs (``cuda_graphs``).
+    use_cuda_graphs: bool = True
 
 
 @dataclass
@@ -134,11 +136,13 @@ class LLMEngine:
         self.eos_token_ids = list(eos_token_ids)
         mc = model.config
         self.config.max_model_len = min(self.config.max_model_len, mc.max_seq_len)
-        dtype = next(model.parameters()).dtype
+        weight = next(model.parameters())
+        dtype, device = weight.dtype, weight.device
         num_blocks = self.config.num_blocks or default_num_blocks(model, self.config, dtype)
         self.cache = KVCache(
             KVCacheSpec(
-                mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks, self.config.block_size, dtype
+                mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks, self.config.block_size,
+                dtype, device,
             )
         )
         # A sequence longer than the whole cache could never run: it would preempt itself forever.
@@ -161,6 +165,9 @@ class LLMEngine:
             self.config.use_packed_forward,
             self.config.half_for_single_token,
             self.config.use_native_forward,
+            cuda_graphs=self.config.use_cuda_graphs,
+            max_num_seqs=self.config.max_num_seqs,
+            max_model_len=self.config.max_model_len,
         )
         self.requests: dict[str, Request] = {}
         self._incremental_decode = decodes_by_concatenation(tokenizer)
@@ -452,21 +459,37 @@ def request_metrics(request: Request) -> dict[str, float]:
     return out
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"``: CUDA when present, else CPU; anything else as torch reads it."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise UserError(f"unknown device {device!r}: {error}", field="device") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' asked for, but this machine has no CUDA GPU",
+                        field="device")
+    return resolved
+
+
 def load_engine(
     name_or_path: str,
     dtype: str | torch.dtype | None = "bfloat16",
     config: EngineConfig | None = None,
     model_name: str | None = None,
+    device: str | torch.device | None = None,
 ) -> LLMEngine:
     """An engine for a registered model name, one of our checkpoint folders, or a GGUF file.
 
     The served name is the registered name, or the checkpoint folder's (or file's) name.
+    ``device`` None or ``"auto"`` is the first CUDA GPU when there is one, else the CPU.
     """
     from pathlib import Path
 
     from scalable_ai.model.registry import REGISTRY, load_pretrained
 
-    model, tokenizer = load_pretrained(name_or_path, dtype=dtype)
+    model, tokenizer = load_pretrained(name_or_path, dtype=dtype, device=resolve_device(device))
     if model_name is None:
         model_name = name_or_path if name_or_path in REGISTRY else Path(name_or_path).stem
     return LLMEngine(

@@ -209,6 +209,9 @@ class ModelRunner:
         use_packed: bool = True,
         half_for_single_token: bool = True,
         use_native: bool | None = None,
+        cuda_graphs: bool = True,
+        max_num_seqs: int = 64,
+        max_model_len: int = 2048,
     ) -> None:
         self.model = model
         self.cache = cache

@@ -160,6 +160,10 @@ def sample(
     random rows may be scaled in place instead of copied (under ``torch.inference_mode`` if
     they are inference tensors).
     """
+    if logits.device.type != "cpu":  # a GPU's logits: greedy there, the rest on the host
+        if all(_plain_greedy(s) for s in seqs):
+            return [SampledToken(token_id) for token_id in logits.argmax(dim=-1).tolist()]
+        logits = logits.float().cpu()
     if all(_plain_greedy(s) for s in seqs):
         return [SampledToken(token_id) for token_id in greedy_tokens(logits)]
     overwrite = overwrite or logits.dtype != torch.float32  # .float() makes our own copy
