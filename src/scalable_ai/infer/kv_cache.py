@@ -62,11 +62,17 @@ class KVCacheSpec:
 
 
 class KVCache:
-    """The physical store: per layer, K and V of shape ``(num_blocks * block_size, Hkv, D)``."""
+    """The physical store: per layer, K and V of shape ``((num_blocks + 1) * block_size, Hkv, D)``.
+
+    Block ``num_blocks`` (``scratch_block``) is never handed out by the :class:`BlockPool`: a
+    fixed-shape step (a CUDA graph replay, ``cuda_graphs``) pads its batch with rows that
+    write their keys and values there and attend to it, so padding never touches a sequence.
+    """
 
     def __init__(self, spec: KVCacheSpec) -> None:
         self.spec = spec
-        slots = spec.num_blocks * spec.block_size
+        self.scratch_block = spec.num_blocks
+        slots = (spec.num_blocks + 1) * spec.block_size
         shape = (slots, spec.num_kv_heads, spec.head_dim)
         self.keys = [
             torch.zeros(shape, dtype=spec.dtype, device=spec.device) for _ in range(spec.num_layers)

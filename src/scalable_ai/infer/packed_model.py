@@ -66,8 +66,9 @@ class PackedTransformer:
 
     def __init__(self, model: nn.Module, half_for_single_token: bool = True) -> None:
         self.model = model
-        self.half_for_single_token = (
-            half_for_single_token and model.embed.weight.dtype == torch.bfloat16
+        weight = model.embed.weight
+        self.half_for_single_token = (  # a CPU kernel's trait (see above): never on a GPU
+            half_for_single_token and weight.dtype == torch.bfloat16 and weight.device.type == "cpu"
         )
         self.half_layers: list[PackedLayer] = []
         self.half_lm_head: torch.Tensor | None = None

@@ -19,6 +19,7 @@ Attention per layer:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,9 @@ from scalable_ai.infer.cpu.native import supports as native_supports
 from scalable_ai.infer.kv_cache import KVCache
 from scalable_ai.infer.packed_model import PackedTransformer, supports
 from scalable_ai.infer.scheduler import ScheduledSequence
+
+if TYPE_CHECKING:
+    from scalable_ai.infer.cuda_graphs import DecodeGraphs
 
 
 @dataclass
@@ -52,6 +56,22 @@ class StepLayout:
     decode_mask: torch.Tensor | None  # (B_d, 1, 1, L_max) bool, None when no padding
     prefills: list[PrefillSegment]
 
+    def to(self, device: torch.device) -> StepLayout:
+        """The same layout with every tensor on ``device`` (built on the host, used there)."""
+
+        def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.to(device, non_blocking=True)
+
+        return StepLayout(
+            slot_mapping=self.slot_mapping.to(device, non_blocking=True),
+            num_decodes=self.num_decodes,
+            decode_slots=move(self.decode_slots),
+            decode_mask=move(self.decode_mask),
+            prefills=[
+                PrefillSegment(p.start, p.end, move(p.slots), move(p.mask)) for p in self.prefills
+            ],
+        )
+
 
 def _slots_of(block_table: list[int], length: int, block_size: int) -> torch.Tensor:
     """Flat slot index of a sequence's first ``length`` tokens."""
@@ -70,7 +90,10 @@ def _visible(query_positions: torch.Tensor, length: int, window: int) -> torch.T
 
 
 def build_layout(
-    scheduled: list[ScheduledSequence], block_size: int, window: int = 0
+    scheduled: list[ScheduledSequence],
+    block_size: int,
+    window: int = 0,
+    device: torch.device | None = None,
 ) -> StepLayout:
     """Slot mapping and attention metadata for a step (decodes must come first)."""
     slot_parts: list[torch.Tensor] = []
@@ -103,13 +126,14 @@ def build_layout(
         if min(decode_lengths) != max_length or 0 < window < max_length:
             lengths = torch.tensor(decode_lengths)
             decode_mask = _visible(lengths - 1, max_length, window)[:, None, None]
-    return StepLayout(
+    layout = StepLayout(
         slot_mapping=torch.cat(slot_parts),
         num_decodes=len(decode_tables),
         decode_slots=decode_slots,
         decode_mask=decode_mask,
         prefills=prefills,
     )
+    return layout if device is None or device.type == "cpu" else layout.to(device)
 
 
 def decode_attention(
@@ -190,6 +214,14 @@ class PagedAttentionBackend:
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
 
+def decode_graphs_support(model: nn.Module) -> bool:
+    """Whether ``cuda_graphs`` can capture this model's decode step (imported late: that
+    module builds on this one)."""
+    from scalable_ai.infer.cuda_graphs import supports
+
+    return supports(model)
+
+
 class ModelRunner:
     """Runs a scheduled step through the model and returns the logits of sampling rows.
 
@@ -227,6 +259,25 @@ class ModelRunner:
             if self.native is None and use_packed and supports(model)
             else None
         )
+        self.device = torch.device(cache.spec.device)
+        self.graphs: DecodeGraphs | None = None
+        if cuda_graphs and self.device.type == "cuda" and decode_graphs_support(model):
+            self.graphs = self.decode_graphs(max_num_seqs, max_model_len, capture=True)
+
+    def decode_graphs(self, max_num_seqs: int, max_model_len: int, capture: bool) -> DecodeGraphs:
+        """The decode-step graphs for this runner's forward (``capture=False``: run eagerly
+        on the static buffers, which is how the tests check them on a CPU)."""
+        from scalable_ai.infer.cuda_graphs import DecodeGraphs, model_forward
+
+        forward = self.packed.forward if self.packed is not None else model_forward(self.model)
+        return DecodeGraphs(
+            forward,
+            self.cache,
+            max_num_seqs,
+            -(-max_model_len // self.cache.spec.block_size),
+            getattr(self.model.config, "sliding_window", 0),
+            capture=capture,
+        )
 
     @property
     def path(self) -> str:
@@ -234,6 +285,8 @@ class ModelRunner:
         return "native" if self.native else "packed" if self.packed else "model"
 
     def weights_changed(self) -> None:
+        if self.graphs is not None:
+            self.graphs.clear()
         if self.native is not None:
             self.native.repack()
         if self.packed is not None:
@@ -279,6 +332,8 @@ class ModelRunner:
         """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order."""
         if self.native is not None:
             return self.execute_native(scheduled)
+        if self.graphs is not None and self.graphs.can_run(scheduled):
+            return self.graphs.run(scheduled)
         token_ids: list[int] = []
         positions: list[int] = []
         logits_indices: list[int] = []
@@ -289,16 +344,20 @@ class ModelRunner:
             if item.samples:
                 logits_indices.append(len(token_ids) - 1)
         window = getattr(self.model.config, "sliding_window", 0)
-        layout = build_layout(scheduled, self.cache.spec.block_size, window)
+        layout = build_layout(scheduled, self.cache.spec.block_size, window, self.device)
         backend = PagedAttentionBackend(self.cache, layout)
-        indices = torch.tensor(logits_indices, dtype=torch.long)
+        device = self.device
+        indices = torch.tensor(logits_indices, dtype=torch.long, device=device)
         if self.packed is not None:
             return self.packed.forward(
-                torch.tensor(token_ids), torch.tensor(positions), backend, indices
+                torch.tensor(token_ids, device=device),
+                torch.tensor(positions, device=device),
+                backend,
+                indices,
             )
         return self.model(
-            torch.tensor([token_ids]),
-            torch.tensor([positions]),
+            torch.tensor([token_ids], device=device),
+            torch.tensor([positions], device=device),
             backend=backend,
             logits_indices=indices,
         )
