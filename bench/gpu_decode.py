@@ -84,7 +84,6 @@ def ceilings(device: torch.device, quick: bool) -> dict[str, float]:
     a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
     b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
     matmul = timed(lambda: a @ b, device, 10)
-    del src, dst, a, b
     return {"copy_GBps": 2 * n * 2 / seconds / 1e9, "bf16_TFLOPs": 2 * size**3 / matmul / 1e12}
 
 
