@@ -189,6 +189,17 @@ def test_load_generator_reports_throughput_and_latency_in_both_modes(live_server
     assert paced.num_ok == 8 and paced.mode == "rate"
 
 
+def test_load_generator_counts_refused_requests_as_failed_with_their_status(live_server):
+    from scalable_ai.infer.loadgen import LoadSpec, run_load
+
+    spec = LoadSpec(
+        base_url=f"{live_server.url}/v1", model="no-such-model", num_requests=3, output_tokens=4
+    )
+    report = asyncio.run(run_load(spec, concurrency=2))
+    assert report.num_ok == 0 and report.num_failed == 3
+    assert any("HTTP 404" in error for error in report.errors)
+
+
 def test_streamed_chunks_are_json_of_the_openai_chunk_shape_whatever_the_text():
     """Streamed events are built from a per-request prefix (they are sent once per token per
     stream); each must still be exactly ``json.dumps`` of the chunk object."""
