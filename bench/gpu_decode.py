@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -224,6 +225,35 @@ def roofline(model: Transformer, batch: int, context: int, ceil: dict[str, float
             "bytes_MB": (weight_bytes + kv_bytes) / 1e6}
 
 
+@torch.inference_mode()
+def profile(model: Transformer, batch: int, context: int) -> None:
+    """Kernel times of one decode step (a graph replay where graphs run), by total."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    device = model.embed.weight.device
+    engine = engine_for(model, graphs=True, batch=batch)
+    params = SamplingParams(temperature=0.0, max_tokens=context + 8, ignore_eos=True)
+    for p in prompts(batch, model.config.vocab_size, 5, context):
+        engine.add_request(p, params)
+    while any(s.num_computed < len(s.prompt_token_ids) for s in engine.scheduler.running) or (
+            engine.scheduler.waiting):  # prefills, then two decodes (graph capture)
+        engine.step()
+    engine.step()
+    engine.step()
+    sync(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        engine.step()
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = prof.key_averages()
+    kernels = sum(e.count for e in events if getattr(e, "device_type", None) is not None
+                  and str(e.device_type).endswith("CUDA"))
+    print(f"--- one decode step, batch {batch}, context {context}: {kernels} GPU kernel launches")
+    print(events.table(sort_by=key, row_limit=18, max_name_column_width=60))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda")
@@ -232,8 +262,14 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="kernel table of one step only")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.profile:
+        model = build(device, torch.bfloat16, args.quick)
+        for batch in [int(b) for b in args.batches.split(",")]:
+            profile(model, batch, 256)
+        return
     batches = [int(b) for b in args.batches.split(",")]
     new_tokens = 16 if args.quick else args.new_tokens
     result: dict = {"torch": torch.__version__, "device": str(device)}
@@ -261,6 +297,10 @@ def main() -> None:
         if batch in (1, 64) or args.quick:
             section(f"ours_eager_b{batch}", lambda b=batch: ours(model, b, new_tokens, False))
             row["eager"] = result[f"ours_eager_b{batch}"]
+            os.environ["SAI_GPU_KERNELS"] = "0"  # graphs of the PyTorch step, no Triton
+            section(f"ours_unfused_b{batch}", lambda b=batch: ours(model, b, new_tokens, True))
+            os.environ.pop("SAI_GPU_KERNELS")
+            row["unfused"] = result[f"ours_unfused_b{batch}"]
         if not args.skip_peer:
             section(f"transformers_b{batch}",
                     lambda b=batch: transformers_peer(b, new_tokens, device, args.quick))
@@ -276,17 +316,19 @@ def main() -> None:
     print(f"\n{result.get('gpu', device)}  torch {torch.__version__}  ceilings {result['ceilings']}")
     print(f"check f32 {result['check_f32']}\ncheck bf16 {result['check_bf16']}")
     print(f"graph vs eager bf16 equal tokens: {result['graph_vs_eager_bf16_equal_tokens']}")
-    print("batch | ours graphs tok/s (step ms) | ours eager | transformers | ratio | roofline "
-          "tok/s | share of roofline")
+    print("batch | ours graphs+Triton tok/s (step ms) | graphs, no Triton | eager | "
+          "transformers | ratio | roofline tok/s | share of roofline")
     for row in rows:
         o, e, p, r = row["ours"], row.get("eager", {}), row.get("peer"), row.get("roof", {})
+        u = row.get("unfused", {})
         if "error" in o:
             print(row["batch"], o)
             continue
         ratio = o["decode_tok_s"] / p if isinstance(p, float) else float("nan")
         roof = r.get("roofline_tok_s", float("nan"))
         print(f"{row['batch']:5d} | {o['decode_tok_s']:10.0f} ({o['step_ms']:.2f}) e2e "
-              f"{o['e2e_tok_s']:.0f} | {e.get('decode_tok_s', float('nan')):8.0f} | "
+              f"{o['e2e_tok_s']:.0f} | {u.get('decode_tok_s', float('nan')):8.0f} | "
+              f"{e.get('decode_tok_s', float('nan')):8.0f} | "
               f"{p if isinstance(p, float) else float('nan'):8.0f} | {ratio:5.1f}x | "
               f"{roof:9.0f} | {o['decode_tok_s'] / roof:.1%}")
     sys.stdout.flush()

@@ -73,19 +73,32 @@ class StaticDecodeAttention(PagedAttentionBackend):
     ) -> None:
         self.cache = cache
         self.slot_mapping = slot_mapping
-        block_size = cache.spec.block_size
-        batch, width = block_tables.shape
-        offsets = torch.arange(block_size, device=block_tables.device)
-        self.gather = (block_tables[:, :, None] * block_size + offsets).view(batch, -1)
-        key_index = torch.arange(width * block_size, device=block_tables.device)
+        self.block_tables = block_tables
+        self.lengths = lengths
+        self.window = window
+        self.gather: torch.Tensor | None = None
+        self.mask: torch.Tensor | None = None
+
+    def _index(self) -> None:
+        """Gather index and mask, made once per step by the first layer that needs them (the
+        fused GPU forward reads the tables directly and never does)."""
+        block_size = self.cache.spec.block_size
+        tables, lengths = self.block_tables, self.lengths
+        batch, width = tables.shape
+        offsets = torch.arange(block_size, device=tables.device)
+        self.gather = (tables[:, :, None] * block_size + offsets).view(batch, -1)
+        key_index = torch.arange(width * block_size, device=tables.device)
         visible = key_index[None, :] < lengths[:, None]
-        if window > 0:
-            visible &= key_index[None, :] > (lengths[:, None] - 1 - window)
+        if self.window > 0:
+            visible &= key_index[None, :] > (lengths[:, None] - 1 - self.window)
         self.mask = visible[:, None, None]  # (B, 1, 1, L)
 
     def attend_tokens(
         self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor:
+        if self.gather is None:
+            self._index()
+        assert self.gather is not None
         key_store = self.cache.keys[layer_index]
         value_store = self.cache.values[layer_index]
         key_store.index_copy_(0, self.slot_mapping, k)

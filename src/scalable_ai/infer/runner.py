@@ -18,6 +18,7 @@ Attention per layer:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -264,12 +265,26 @@ class ModelRunner:
         if cuda_graphs and self.device.type == "cuda" and decode_graphs_support(model):
             self.graphs = self.decode_graphs(max_num_seqs, max_model_len, capture=True)
 
-    def decode_graphs(self, max_num_seqs: int, max_model_len: int, capture: bool) -> DecodeGraphs:
+    def decode_graphs(
+        self, max_num_seqs: int, max_model_len: int, capture: bool, fused: bool | None = None
+    ) -> DecodeGraphs:
         """The decode-step graphs for this runner's forward (``capture=False``: run eagerly
-        on the static buffers, which is how the tests check them on a CPU)."""
+        on the static buffers, which is how the tests check them on a CPU). ``fused``: the
+        Triton decode forward (``infer/gpu``), by default where its kernels run."""
+        from scalable_ai.infer import gpu
         from scalable_ai.infer.cuda_graphs import DecodeGraphs, model_forward
+        from scalable_ai.infer.gpu.decode import FusedDecode
+        from scalable_ai.infer.gpu.decode import supports as fused_supports
 
-        forward = self.packed.forward if self.packed is not None else model_forward(self.model)
+        forward: Callable[..., torch.Tensor]
+        if self.packed is not None and fused_supports(self.packed, self.cache) and (
+            gpu.available(self.device) if fused is None else fused
+        ):
+            forward = FusedDecode(self.packed, self.cache)
+        elif self.packed is not None:
+            forward = self.packed.forward
+        else:
+            forward = model_forward(self.model)
         return DecodeGraphs(
             forward,
             self.cache,
