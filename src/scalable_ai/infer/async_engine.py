@@ -10,6 +10,7 @@ stall every other connection (health checks, metrics, new requests) for that lon
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import queue
 import threading
@@ -22,12 +23,32 @@ from scalable_ai.infer.engine import LLMEngine, RequestOutput
 from scalable_ai.infer.sampling import SamplingParams
 
 
+class _OutputStream:
+    """One request's outputs on its event loop: what the steps delivered, and the future its
+    coroutine waits on when there is nothing yet. (An ``asyncio.Queue`` does the same with
+    more calls per item: a put and a get run once per token per stream on the loop that
+    every stream shares.)"""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[RequestOutput | BaseException] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: RequestOutput | BaseException) -> None:
+        """On the stream's event loop: queue ``item`` and wake the waiting coroutine."""
+        self.items.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
 @dataclass
 class _Submission:
     request_id: str
     prompt: str | list[int]
     params: SamplingParams
-    stream: asyncio.Queue
+    stream: _OutputStream
     loop: asyncio.AbstractEventLoop
     arrival_time: float
 
@@ -69,16 +90,23 @@ class AsyncEngine:
             self.engine.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
         )
         self.engine.check_length(len(token_ids), params.max_tokens)
-        stream: asyncio.Queue = asyncio.Queue()
-        submission = _Submission(
-            request_id, token_ids, params, stream, asyncio.get_running_loop(), time.monotonic()
-        )
+        stream = _OutputStream()
+        loop = asyncio.get_running_loop()
+        submission = _Submission(request_id, token_ids, params, stream, loop, time.monotonic())
         self._inbox.put(submission)
         self._wake.set()
         finished = False
+        items = stream.items
         try:
             while True:
-                item = await stream.get()
+                if not items:
+                    stream.waiter = loop.create_future()
+                    try:
+                        await stream.waiter
+                    finally:
+                        stream.waiter = None
+                    continue
+                item = items.popleft()
                 if isinstance(item, BaseException):
                     raise item
                 yield item
@@ -121,7 +149,7 @@ class AsyncEngine:
                     item.prompt, item.params, item.request_id, arrival_time=item.arrival_time
                 )
             except Exception as error:  # refused: tell the waiting coroutine
-                item.loop.call_soon_threadsafe(item.stream.put_nowait, error)
+                item.loop.call_soon_threadsafe(item.stream.put, error)
                 continue
             self._streams[item.request_id] = item
 
@@ -145,7 +173,7 @@ class AsyncEngine:
         """Hand a step's outputs to their streams: one ``call_soon_threadsafe`` per event loop
         per step, not one per request, so the loop wakes (and takes the GIL from this thread)
         once per step whatever the batch size."""
-        batches: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, RequestOutput]]] = {}
+        batches: dict[asyncio.AbstractEventLoop, list[tuple[_OutputStream, RequestOutput]]] = {}
         for output in outputs:
             target = self._streams.get(output.request_id)
             if output.finished:
@@ -160,11 +188,11 @@ class AsyncEngine:
     def _fail_all(self, error: BaseException) -> None:
         for request_id, target in list(self._streams.items()):
             self.engine.abort(request_id)
-            target.loop.call_soon_threadsafe(target.stream.put_nowait, error)
+            target.loop.call_soon_threadsafe(target.stream.put, error)
         self._streams.clear()
 
 
-def _put_all(items: list[tuple[asyncio.Queue, RequestOutput]]) -> None:
-    """On the event loop: one step's outputs into their requests' queues."""
+def _put_all(items: list[tuple[_OutputStream, RequestOutput]]) -> None:
+    """On the event loop: one step's outputs into their requests' streams."""
     for stream, output in items:
-        stream.put_nowait(output)
+        stream.put(output)

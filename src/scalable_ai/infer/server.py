@@ -248,9 +248,19 @@ async def _respond(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
+        def step_events(prompt_index: int, output: RequestOutput) -> str:
+            return "".join(
+                [
+                    delta_event(job, engine, index, delta)
+                    for index, delta in job.record(prompt_index, output)
+                ]
+            )
+
         async def events() -> AsyncIterator[str]:
             # One write per engine step (all of its choices' events together), and the last
             # step's events, the usage chunk and [DONE] in one: each write is a send(2).
+            # One prompt (nearly every request) reads its engine stream directly, without
+            # ``_merge``'s layer: this loop runs once per token per stream.
             try:
                 opening = [
                     _sse(chunk_body(job, engine, i, None, role=True))
@@ -264,15 +274,18 @@ async def _respond(
                 if opening:
                     yield "".join(opening)
                 last = ""
-                async for prompt_index, output in merged:
-                    step = "".join(
-                        delta_event(job, engine, index, delta)
-                        for index, delta in job.record(prompt_index, output)
-                    )
-                    if output.finished and len(prompts) == 1:
-                        last = step
-                    elif step:
-                        yield step
+                if len(streams) == 1:
+                    async for output in streams[0]:
+                        step = step_events(0, output)
+                        if output.finished:
+                            last = step
+                        elif step:
+                            yield step
+                else:
+                    async for prompt_index, output in merged:
+                        step = step_events(prompt_index, output)
+                        if step:
+                            yield step
                 if include_usage:
                     usage = {
                         **chunk_body(job, engine, 0, None),
@@ -285,6 +298,8 @@ async def _respond(
                 yield _sse(error_body(str(error), "server_error", error.field, None))
             finally:
                 await merged.aclose()
+                if len(streams) == 1:
+                    await streams[0].aclose()  # type: ignore[attr-defined]
 
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
