@@ -11,15 +11,27 @@ from __future__ import annotations
 
 import os
 
-os.environ["TRITON_INTERPRET"] = "1"  # before anything imports triton
-
 import pytest
 import torch
 
-from scalable_ai.infer.gpu import kernels
 from scalable_ai.infer.sampling import SamplingParams
 from tests.infer.conftest import make_engine, tiny_model
 from tests.infer.test_engine import GREEDY, PROMPTS, reference_greedy
+
+_interpret = os.environ.get("TRITON_INTERPRET")
+os.environ["TRITON_INTERPRET"] = "1"  # read when the kernels are decorated (module import)
+from scalable_ai.infer.gpu import kernels  # noqa: E402
+
+if _interpret is None:  # the rest of this test process keeps its own setting
+    del os.environ["TRITON_INTERPRET"]
+else:
+    os.environ["TRITON_INTERPRET"] = _interpret
+
+
+@pytest.fixture(autouse=True)
+def interpret(monkeypatch):
+    """Launches read the setting too: on for these tests only."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 #: ||out - ref|| / ||ref|| allowed by dtype: f32 arithmetic, then one bf16 rounding (~2^-8).
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 1.2e-2}

@@ -236,7 +236,7 @@ class DecodeGraphs:
                 self._step(batch, width)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.pool):
+        with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):
             output = self._step(batch, width)
         return graph, output
 
