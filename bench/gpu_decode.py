@@ -148,6 +148,41 @@ def graph_vs_eager(device: torch.device, quick: bool) -> float:
     return sum(a == b for a, b in pairs) / len(pairs)
 
 
+def served(device: torch.device, quick: bool) -> dict[str, float]:
+    """The server's arrangement: the engine in its own thread (``AsyncEngine``), 32 requests
+    of different lengths at once, each streamed to the end; then ``swap_weights`` (graphs
+    dropped and captured again) must give the same tokens for the same batch."""
+    import asyncio
+
+    from scalable_ai.infer.async_engine import AsyncEngine
+
+    model = build(device, torch.bfloat16, quick, seed=4)
+    engine = engine_for(model, graphs=True, batch=32)
+    front = AsyncEngine(engine)
+    batch = prompts(32, model.config.vocab_size, 9)
+    lengths = [8 + 4 * i for i in range(32)]
+
+    async def one(prompt: list[int], n: int) -> int:
+        params = SamplingParams(temperature=0.0, max_tokens=n, ignore_eos=True)
+        count = 0
+        async for out in front.generate(prompt, params):
+            count += sum(len(c.token_ids) for c in out.choices)
+        return count
+
+    async def run_all() -> list[int]:
+        return await asyncio.gather(*(one(p, n) for p, n in zip(batch, lengths, strict=True)))
+
+    counts = asyncio.run(run_all())
+    front.shutdown()
+    params = SamplingParams(temperature=0.0, max_tokens=32, ignore_eos=True)
+    before = engine.generate(batch[:8], params)
+    engine.swap_weights(model.state_dict())
+    after = engine.generate(batch[:8], params)
+    replays = engine.runner.graphs.num_replays if engine.runner.graphs else 0
+    return {"all_complete": float(counts == lengths), "same_after_swap": float(before == after),
+            "graph_replays": replays}
+
+
 @torch.inference_mode()
 def ours(model: Transformer, batch: int, new_tokens: int, graphs: bool) -> dict[str, float]:
     """Decode tokens/s of the engine at a fixed batch (warm-up run first: graph capture)."""
@@ -288,6 +323,7 @@ def main() -> None:
     section("check_f32", lambda: check(device, torch.float32, args.quick))
     section("check_bf16", lambda: check(device, torch.bfloat16, args.quick))
     section("graph_vs_eager_bf16_equal_tokens", lambda: graph_vs_eager(device, args.quick))
+    section("served", lambda: served(device, args.quick))
     model = build(device, torch.bfloat16, args.quick)
     rows = []
     for batch in batches:
@@ -316,6 +352,7 @@ def main() -> None:
     print(f"\n{result.get('gpu', device)}  torch {torch.__version__}  ceilings {result['ceilings']}")
     print(f"check f32 {result['check_f32']}\ncheck bf16 {result['check_bf16']}")
     print(f"graph vs eager bf16 equal tokens: {result['graph_vs_eager_bf16_equal_tokens']}")
+    print(f"engine thread + swap_weights: {result['served']}")
     print("batch | ours graphs+Triton tok/s (step ms) | graphs, no Triton | eager | "
           "transformers | ratio | roofline tok/s | share of roofline")
     for row in rows:

@@ -92,9 +92,12 @@ def paged_reference(q, keys, values, tables, lengths, block_size, window):
 
 @DTYPES
 @pytest.mark.parametrize("window", [0, 37], ids=["full", "sliding-window"])
-def test_paged_decode_attention_matches_gathered_softmax_attention(dtype, window):
+@pytest.mark.parametrize("splits", [1, 2, 3], ids=["one-range", "two-ranges", "three-ranges"])
+def test_paged_decode_attention_matches_gathered_softmax_attention(dtype, window, splits):
     """Lengths across one and several 64-key tiles and partial blocks, shuffled physical
-    blocks, a GQA group of 3 (padded to 16 rows inside the kernel), NaN in unused slots."""
+    blocks, a GQA group of 3 (padded to 16 rows inside the kernel), NaN in unused slots; the
+    keys in one range, or split into ranges merged by the second kernel (flash-decoding),
+    some of them empty for the short sequences or outside the window."""
     torch.manual_seed(2)
     block_size, hq, hkv, d, blocks = 16, 9, 3, 64, 48
     lengths = torch.tensor([1, 15, 16, 64, 65, 150])
@@ -111,7 +114,8 @@ def test_paged_decode_attention_matches_gathered_softmax_attention(dtype, window
             values[slot] = torch.randn(hkv, d).to(dtype)
     tables[0, 1:] = 0  # entries past a sequence's length are never read
     q = torch.randn(len(lengths), hq, d).to(dtype)
-    out = kernels.paged_decode_attention(q, keys, values, tables, lengths, block_size, window)
+    out = kernels.paged_decode_attention(q, keys, values, tables, lengths, block_size, window,
+                                         splits)
     ref = paged_reference(q, keys, values, tables, lengths, block_size, window)
     assert relative_error(out, ref) < TOLERANCE[dtype]
 

@@ -23,6 +23,8 @@ without a GPU.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -88,13 +90,15 @@ def rope_and_write_cache(
 
 @triton.jit
 def _paged_decode_kernel(
-    q_ptr, key_ptr, value_ptr, tables_ptr, lengths_ptr, out_ptr,
+    q_ptr, key_ptr, value_ptr, tables_ptr, lengths_ptr, out_ptr, acc_ptr, max_ptr, sum_ptr,
     qk_scale, tables_stride,
     N_KV: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, D: tl.constexpr,
-    BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr, WINDOW: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr,
+    WINDOW: tl.constexpr, SPLITS: tl.constexpr, SPLIT_KEYS: tl.constexpr,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
+    split = tl.program_id(2)
     length = tl.load(lengths_ptr + seq).to(tl.int32)
     g = tl.arange(0, GROUP_PAD)
     d = tl.arange(0, D)
@@ -103,13 +107,13 @@ def _paged_decode_kernel(
     m = tl.full((GROUP_PAD,), float("-inf"), tl.float32)
     total = tl.zeros((GROUP_PAD,), tl.float32)
     acc = tl.zeros((GROUP_PAD, D), tl.float32)
-    first = 0
+    start = split * SPLIT_KEYS
+    end = tl.minimum(length, start + SPLIT_KEYS)
     if WINDOW > 0:
-        first = tl.maximum(length - WINDOW, 0) // BLOCK_N * BLOCK_N
-    start = first
-    while start < length:  # (a while loop: Triton's interpreter cannot range() to a load)
+        start = tl.maximum(start, tl.maximum(length - WINDOW, 0) // BLOCK_N * BLOCK_N)
+    while start < end:  # (a while loop: Triton's interpreter cannot range() to a load)
         n = start + tl.arange(0, BLOCK_N)
-        inside = n < length
+        inside = n < end
         visible = inside
         if WINDOW > 0:
             visible = inside & (n > length - 1 - WINDOW)
@@ -119,15 +123,62 @@ def _paged_decode_kernel(
         s = tl.dot(q, tl.trans(k), input_precision=PRECISION)
         s = tl.where(visible[None, :], s * qk_scale, float("-inf"))
         m_new = tl.maximum(m, tl.max(s, 1))
-        alpha = tl.exp2(m - m_new)
-        p = tl.exp2(s - m_new[:, None])
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # no key yet: no NaN from -inf
+        alpha = tl.exp2(m - shift)
+        p = tl.exp2(s - shift[:, None])
         total = total * alpha + tl.sum(p, 1)
         v = tl.load(value_ptr + rows, mask=inside[:, None], other=0.0).to(tl.float32)
         acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=PRECISION)
         m = m_new
         start += BLOCK_N
-    out = acc / total[:, None]
-    tl.store(out_ptr + q_rows, out.to(out_ptr.dtype.element_ty), mask=(g < GROUP)[:, None])
+    valid = g < GROUP
+    if SPLITS == 1:
+        out = acc / total[:, None]
+        tl.store(out_ptr + q_rows, out.to(out_ptr.dtype.element_ty), mask=valid[:, None])
+    else:  # this split's running max, sum and unnormalized output, for _combine_kernel
+        part = ((seq * N_KV + kv_head) * SPLITS + split) * GROUP + g
+        tl.store(max_ptr + part, m, mask=valid)
+        tl.store(sum_ptr + part, total, mask=valid)
+        tl.store(acc_ptr + part[:, None] * D + d[None, :], acc, mask=valid[:, None])
+
+
+@triton.jit
+def _combine_kernel(
+    acc_ptr, max_ptr, sum_ptr, out_ptr,
+    N_KV: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, D: tl.constexpr,
+    SPLITS: tl.constexpr,
+):
+    seq = tl.program_id(0)
+    kv_head = tl.program_id(1)
+    g = tl.arange(0, GROUP_PAD)
+    d = tl.arange(0, D)
+    valid = g < GROUP
+    m = tl.full((GROUP_PAD,), float("-inf"), tl.float32)
+    total = tl.zeros((GROUP_PAD,), tl.float32)
+    acc = tl.zeros((GROUP_PAD, D), tl.float32)
+    for split in range(SPLITS):
+        part = ((seq * N_KV + kv_head) * SPLITS + split) * GROUP + g
+        m_split = tl.load(max_ptr + part, mask=valid, other=float("-inf"))
+        m_new = tl.maximum(m, m_split)
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m - shift)
+        beta = tl.exp2(m_split - shift)
+        total = total * alpha + tl.load(sum_ptr + part, mask=valid, other=0.0) * beta
+        part_acc = tl.load(acc_ptr + part[:, None] * D + d[None, :], mask=valid[:, None],
+                           other=0.0)
+        acc = acc * alpha[:, None] + part_acc * beta[:, None]
+        m = m_new
+    rows = (seq * N_KV * GROUP + kv_head * GROUP + g)[:, None] * D + d[None, :]
+    total = tl.where(valid, total, 1.0)  # padding rows of the group: never stored
+    tl.store(out_ptr + rows, (acc / total[:, None]).to(out_ptr.dtype.element_ty),
+             mask=valid[:, None])
+
+
+@functools.cache
+def _multiprocessors(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 4  # the interpreter: any small count
+    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def paged_decode_attention(
@@ -138,6 +189,7 @@ def paged_decode_attention(
     lengths: torch.Tensor,
     block_size: int,
     window: int = 0,
+    splits: int | None = None,
 ) -> torch.Tensor:
     """q (B, Hq, D), one token per sequence, over its first ``lengths[b]`` cached keys
     (the new one included; with ``window`` > 0 only the last ``window``) -> (B, Hq, D).
@@ -147,18 +199,43 @@ def paged_decode_attention(
     and f16 exactly); f32 models take exact f32 ("ieee") dot products, the others the tensor
     cores' tf32 ones, whose 10-bit mantissa holds a bf16 operand whole. Decode attention is
     bound by reading the cache, so the slower tf32 rate costs nothing here.
+
+    A small batch would leave most of the GPU idle with one program per (sequence, head), so
+    the keys are split into ``splits`` ranges, each program keeps its range's running max,
+    sum and output, and a second kernel merges them (flash-decoding, Dao et al. 2023). By
+    default: enough splits for about two programs per multiprocessor, at least 64 keys each;
+    the count depends only on the shapes, so a CUDA graph can hold it.
     """
     batch, n_heads, head_dim = q.shape
     n_kv = key_store.shape[1]
     group = n_heads // n_kv
+    group_pad = max(16, triton.next_power_of_2(group))
+    tile = 64
+    tiles = triton.cdiv(block_tables.shape[1] * block_size, tile)
+    if splits is None:
+        splits = min(tiles, max(1, triton.cdiv(2 * _multiprocessors(q.device), batch * n_kv)))
+    split_keys = triton.cdiv(tiles, max(1, min(splits, tiles))) * tile
+    splits = triton.cdiv(tiles * tile, split_keys)
     out = torch.empty_like(q)
-    _paged_decode_kernel[(batch, n_kv)](
-        q, key_store, value_store, block_tables, lengths, out,
-        head_dim**-0.5 * LOG2E, block_tables.stride(0),
-        N_KV=n_kv, GROUP=group, GROUP_PAD=max(16, triton.next_power_of_2(group)), D=head_dim,
-        BLOCK_SIZE=block_size, BLOCK_N=64, WINDOW=window,
-        PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+    partial = (batch, n_kv, splits, group)
+    f32 = {"dtype": torch.float32, "device": q.device}
+    acc, maxima, sums = (
+        (torch.empty((*partial, head_dim), **f32), torch.empty(partial, **f32),
+         torch.empty(partial, **f32)) if splits > 1 else (out, out, out)
     )
+    _paged_decode_kernel[(batch, n_kv, splits)](
+        q, key_store, value_store, block_tables, lengths, out, acc, maxima, sums,
+        head_dim**-0.5 * LOG2E, block_tables.stride(0),
+        N_KV=n_kv, GROUP=group, GROUP_PAD=group_pad, D=head_dim,
+        BLOCK_SIZE=block_size, BLOCK_N=tile, WINDOW=window,
+        PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        SPLITS=splits, SPLIT_KEYS=split_keys,
+    )
+    if splits > 1:
+        _combine_kernel[(batch, n_kv)](
+            acc, maxima, sums, out, N_KV=n_kv, GROUP=group, GROUP_PAD=group_pad, D=head_dim,
+            SPLITS=splits,
+        )
     return out
 
 
