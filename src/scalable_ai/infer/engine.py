@@ -171,6 +171,8 @@ class LLMEngine:
         )
         self.requests: dict[str, Request] = {}
         self._incremental_decode = decodes_by_concatenation(tokenizer)
+        #: One token's text by ``skip_special_tokens`` and id: a decode step's usual tail.
+        self._token_texts: dict[bool, dict[int, str]] = {False: {}, True: {}}
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0
         self._ids = itertools.count()
@@ -238,36 +240,47 @@ class LLMEngine:
     def step(self) -> list[RequestOutput]:
         """Schedule, run the model once, sample, and report what each request produced."""
         step = self.scheduler.schedule()
-        if not step.scheduled:
+        scheduled = step.scheduled
+        if not scheduled:
             return []
         sampling: list[Sequence] = []
-        for item in step.scheduled:
+        prefill_tokens = 0
+        for item in scheduled:
             seq = item.seq
             start = seq.num_computed
             end = start + item.num_new_tokens
             prompt_length = len(seq.prompt_token_ids)
             if start < prompt_length:
-                self.num_prefill_tokens += min(end, prompt_length) - start
+                prefill_tokens += min(end, prompt_length) - start
             if end == len(seq.token_ids):  # item.samples
                 sampling.append(seq)
-        logits = self.runner.execute(step.scheduled)
+        self.num_prefill_tokens += prefill_tokens
+        logits = self.runner.execute(scheduled)
         self.scheduler.after_step(step)
-        sampled: list[SampledToken] = []
-        if sampling:
-            with torch.inference_mode():  # the runner's logits are inference tensors
-                sampled = sample(logits, sampling, self.eos_token_ids, overwrite=True)
+        if not sampling:
+            return []
+        with torch.inference_mode():  # the runner's logits are inference tensors
+            sampled = sample(logits, sampling, self.eos_token_ids, overwrite=True)
         now = time.monotonic()
-        touched: dict[str, Request] = {}
+        self.num_generated_tokens += len(sampled)
+        requests = self.requests
+        outputs: list[RequestOutput] = []
+        touched: dict[str, Request] = {}  # requests with several sequences, reported once
         for seq, token in zip(sampling, sampled, strict=True):
             self._append(seq, token, now)
-            touched[seq.request_id] = self.requests[seq.request_id]
-        return [self._report(request) for request in touched.values()]
+            request = requests[seq.request_id]
+            if len(request.sequences) == 1:
+                outputs.append(self._report(request))
+            else:
+                touched[seq.request_id] = request
+        outputs += [self._report(request) for request in touched.values()]
+        return outputs
 
     def _append(self, seq: Sequence, token: SampledToken, now: float) -> None:
         token_id = token.token_id
-        seq.output_token_ids.append(token_id)
+        output = seq.output_token_ids
+        output.append(token_id)
         seq.token_ids.append(token_id)
-        self.num_generated_tokens += 1
         if seq.first_token_time is None:
             seq.first_token_time = now
         seq.last_token_time = now
@@ -280,7 +293,7 @@ class LLMEngine:
                 }
             )
         params = seq.params
-        num_output = len(seq.output_token_ids)
+        num_output = len(output)
         reason = None
         if token_id in seq.stop_ids and num_output > params.min_tokens - 1:
             reason = "stop"
@@ -307,7 +320,15 @@ class LLMEngine:
             seq.text = self.tokenizer.decode(seq.output_token_ids[:end], skip_special_tokens=skip)
             return
         start = seq.num_settled_tokens
-        tail = self.tokenizer.decode(seq.output_token_ids[start:end], skip_special_tokens=skip)
+        if end - start == 1:  # the usual step: one new token after whole characters
+            texts = self._token_texts[skip]
+            token_id = seq.output_token_ids[start]
+            tail = texts.get(token_id)
+            if tail is None:
+                tail = texts[token_id] = self.tokenizer.decode([token_id], skip_special_tokens=skip)
+        else:
+            ids = seq.output_token_ids[start:end]
+            tail = self.tokenizer.decode(ids, skip_special_tokens=skip)
         seq.text = seq.settled_text + tail if tail else seq.settled_text
         # A trailing U+FFFD may be a character cut between tokens: settle only past whole ones.
         if not tail.endswith("\ufffd"):
@@ -328,16 +349,23 @@ class LLMEngine:
         return True
 
     def _report(self, request: Request) -> RequestOutput:
-        choices = []
-        finished = True
-        num_output_tokens = 0
-        for seq in request.sequences:
-            delta = self._take_delta(seq)
-            if delta is not None:
-                choices.append(delta)
-            finished = finished and seq.status is SequenceStatus.FINISHED
-            num_output_tokens += len(seq.output_token_ids)
-        first = request.sequences[0]
+        sequences = request.sequences
+        first = sequences[0]
+        if len(sequences) == 1:
+            delta = self._take_delta(first)
+            choices = [] if delta is None else [delta]
+            finished = first.status is SequenceStatus.FINISHED
+            num_output_tokens = len(first.output_token_ids)
+        else:
+            choices = []
+            finished = True
+            num_output_tokens = 0
+            for seq in sequences:
+                delta = self._take_delta(seq)
+                if delta is not None:
+                    choices.append(delta)
+                finished = finished and seq.status is SequenceStatus.FINISHED
+                num_output_tokens += len(seq.output_token_ids)
         metrics: dict[str, float] = {}
         if finished:
             self.requests.pop(request.request_id, None)
