@@ -200,6 +200,21 @@ def test_load_generator_counts_refused_requests_as_failed_with_their_status(live
     assert any("HTTP 404" in error for error in report.errors)
 
 
+def test_load_generator_counts_a_request_without_answer_as_failed_at_its_timeout():
+    import socket
+
+    from scalable_ai.infer.loadgen import LoadSpec, run_load
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        spec = LoadSpec(base_url=url, num_requests=3, timeout_s=0.3)
+        report = asyncio.run(run_load(spec, concurrency=2))
+    assert report.num_ok == 0 and report.num_failed == 3
+    assert any("TimeoutError" in error for error in report.errors)
+
+
 def test_streamed_chunks_are_json_of_the_openai_chunk_shape_whatever_the_text():
     """Streamed events are built from a per-request prefix (they are sent once per token per
     stream); each must still be exactly ``json.dumps`` of the chunk object."""

@@ -15,9 +15,10 @@ token) and TPOT (time per output token after the first) at p50 and p99.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
+import selectors
+import socket
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable
@@ -119,14 +120,8 @@ def make_requests(spec: LoadSpec) -> list[tuple[str, int]]:
     ]
 
 
-async def send_one(
-    client: httpx.AsyncClient | None, spec: LoadSpec, prompt: str, max_tokens: int
-) -> RequestResult:
-    """One completion request; TTFT is the first streamed text (the whole answer if not).
-
-    ``client`` is needed only for non-streamed requests and https servers (plain-http
-    streams go through :class:`_EventStream`).
-    """
+def request_body(spec: LoadSpec, prompt: str, max_tokens: int) -> dict[str, Any]:
+    """The completion request every load level sends (greedy, EOS ignored)."""
     body: dict[str, Any] = {
         "model": spec.model,
         "prompt": prompt,
@@ -137,124 +132,198 @@ async def send_one(
     }
     if spec.stream:
         body["stream_options"] = {"include_usage": True}
-    start = time.perf_counter()
-    ttft = 0.0
-    tokens = 0
-    chunks = 0
+    return body
 
-    def on_data(data: bytes) -> None:
-        nonlocal ttft, tokens, chunks
+
+class _Tally:
+    """One streamed request's measurements, updated per event: TTFT at the first text."""
+
+    __slots__ = ("chunks", "start", "tokens", "ttft")
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.ttft = 0.0
+        self.tokens = 0
+        self.chunks = 0
+
+    def on_data(self, data: bytes) -> None:
         if data == b"[DONE]":
             return
         event = _decode_json(data.decode())
         if event.get("usage"):
-            tokens = event["usage"].get("completion_tokens", tokens)
+            self.tokens = event["usage"].get("completion_tokens", self.tokens)
         for choice in event.get("choices", []):
             if choice.get("text"):
-                chunks += 1
-                if not ttft:
-                    ttft = time.perf_counter() - start
+                self.chunks += 1
+                if not self.ttft:
+                    self.ttft = time.perf_counter() - self.start
 
-    try:
-        url = f"{spec.base_url}/completions"
-        if not spec.stream:
-            assert client is not None
-            response = await client.post(url, json=body)
-            response.raise_for_status()
-            latency = time.perf_counter() - start
-            usage = response.json().get("usage") or {}
-            return RequestResult(True, usage.get("completion_tokens", max_tokens), latency, latency)
-        if urlsplit(url).scheme == "http":
-            await stream_events(url, body, spec.timeout_s, on_data)
-        else:
-            assert client is not None
-            async for data in _httpx_sse_data(client, url, body):
-                on_data(data)
-        latency = time.perf_counter() - start
-        return RequestResult(True, tokens or chunks, ttft or latency, latency)
-    except (httpx.HTTPError, json.JSONDecodeError, OSError, EOFError, ValueError) as error:
-        return RequestResult(False, error=f"{type(error).__name__}: {error}")
+    def result(self) -> RequestResult:
+        latency = time.perf_counter() - self.start
+        return RequestResult(True, self.tokens or self.chunks, self.ttft or latency, latency)
 
 
+#: What a failed request is (counted and reported); anything else is a bug and propagates.
+_REQUEST_ERRORS = (httpx.HTTPError, json.JSONDecodeError, OSError, EOFError, ValueError)
 _decode_json = json.JSONDecoder().decode
 
 
-async def stream_events(
-    url: str, body: dict[str, Any], timeout_s: float, on_data: Callable[[bytes], None]
-) -> None:
-    """POST ``body`` as JSON over plain HTTP/1.1 and call ``on_data`` with each server-sent
-    event's ``data`` field as it arrives (chunked or close-delimited body).
+async def send_one(
+    client: httpx.AsyncClient, spec: LoadSpec, prompt: str, max_tokens: int
+) -> RequestResult:
+    """One completion request through httpx (non-streamed, or streamed from an https
+    server); TTFT is the first streamed text, the whole answer if not streamed."""
+    body = request_body(spec, prompt, max_tokens)
+    tally = _Tally()
+    try:
+        url = f"{spec.base_url}/completions"
+        if not spec.stream:
+            response = await client.post(url, json=body)
+            response.raise_for_status()
+            latency = time.perf_counter() - tally.start
+            usage = response.json().get("usage") or {}
+            return RequestResult(True, usage.get("completion_tokens", max_tokens), latency, latency)
+        async for data in _httpx_sse_data(client, url, body):
+            tally.on_data(data)
+        return tally.result()
+    except _REQUEST_ERRORS as error:
+        return RequestResult(False, error=f"{type(error).__name__}: {error}")
 
-    The load generator shares the machine with the server it measures (2 cores here):
-    httpx's stack (httpcore, anyio, h11) spent ~0.15 ms of CPU per streamed event, more
-    than the server itself; an ``asyncio.StreamReader`` loop (a ``readline`` and a
-    ``readexactly`` per chunk, each a future and a task wake-up) ~0.05 ms. This parses in
-    the protocol's ``data_received`` and wakes the waiting request once, at the end.
+
+def drive_streams(
+    spec: LoadSpec,
+    requests: list[tuple[str, int]],
+    concurrency: int | None = None,
+    rate: float | None = None,
+) -> list[RequestResult]:
+    """Streamed requests to a plain-http server, all on one ``selectors`` loop in this thread.
+
+    The load generator shares the machine with the server it measures (2 cores here), so
+    its CPU per streamed event is taken from the server: httpx's stack spent ~0.15 ms per
+    event, asyncio streams ~0.05 ms (a future and a task wake-up per chunk), this loop
+    (a ``select``, a ``recv`` and :class:`_SSEResponse`'s parsing) about half that. A
+    connection is opened and its request sent blocking (loopback or LAN: microseconds).
     """
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    payload = json.dumps(body).encode()
-    head = (
-        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(timeout_s):
-        transport, protocol = await loop.create_connection(
-            lambda: _EventStream(url, on_data, loop.create_future()), host, port
-        )
-        try:
-            transport.write(head.encode() + payload)
-            await protocol.done
-        finally:
-            transport.close()
+    parts = urlsplit(f"{spec.base_url}/completions")
+    address = (parts.hostname or "127.0.0.1", parts.port or 80)
+    host = f"{address[0]}:{address[1]}"
+    selector = selectors.DefaultSelector()
+    results: list[RequestResult] = []
+    pending = iter(requests)
+    arrivals: list[float] = []  # fixed rate: start times after the first, Poisson gaps
+    if rate is not None:
+        rng = random.Random(spec.seed + 1)
+        clock = 0.0
+        for _ in requests[1:]:
+            clock += rng.expovariate(rate)
+            arrivals.append(clock)
+        arrivals.reverse()  # popped from the end
+    deadlines: dict[socket.socket, float] = {}
+
+    def launch(skip_refused: bool) -> None:
+        """Start the next request, if any; one refused at once is recorded as failed and,
+        with ``skip_refused`` (fixed concurrency), the next one is tried in its place."""
+        for prompt, max_tokens in pending:
+            payload = json.dumps(request_body(spec, prompt, max_tokens)).encode()
+            head = (
+                f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}\r\n"
+                "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+            )
+            tally = _Tally()
+            sock = None
+            try:
+                sock = socket.create_connection(address, timeout=spec.timeout_s)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.sendall(head.encode() + payload)
+                sock.setblocking(False)
+            except OSError as error:
+                if sock is not None:
+                    sock.close()
+                results.append(RequestResult(False, error=f"{type(error).__name__}: {error}"))
+                if skip_refused:
+                    continue
+                return
+            parser = _SSEResponse(parts.geturl(), tally.on_data)
+            selector.register(sock, selectors.EVENT_READ, (parser, tally))
+            deadlines[sock] = tally.start + spec.timeout_s
+            return
+
+    def finish(sock: socket.socket, tally: _Tally, error: BaseException | None) -> None:
+        selector.unregister(sock)
+        sock.close()
+        del deadlines[sock]
+        if error is None:
+            results.append(tally.result())
+        else:
+            results.append(RequestResult(False, error=f"{type(error).__name__}: {error}"))
+        if rate is None:  # fixed concurrency: the next request takes this one's place
+            launch(skip_refused=True)
+
+    try:
+        for _ in range(concurrency or 1):
+            launch(skip_refused=rate is None)
+        start = time.perf_counter()
+        while deadlines or arrivals:
+            now = time.perf_counter()
+            while arrivals and start + arrivals[-1] <= now:
+                arrivals.pop()
+                launch(skip_refused=False)
+            wait = min(deadlines.values(), default=now + 1.0) - now
+            if arrivals:
+                wait = min(wait, start + arrivals[-1] - now)
+            for key, _ in selector.select(max(wait, 0.0)):
+                sock, (parser, tally) = key.fileobj, key.data
+                try:
+                    data = sock.recv(65536)  # type: ignore[union-attr]
+                    if data:
+                        parser.feed(data)
+                    else:
+                        parser.close()
+                except BlockingIOError:
+                    continue
+                except _REQUEST_ERRORS as error:
+                    finish(sock, tally, error)  # type: ignore[arg-type]
+                    continue
+                if parser.done:
+                    finish(sock, tally, None)  # type: ignore[arg-type]
+            now = time.perf_counter()
+            for sock, deadline in list(deadlines.items()):
+                if deadline <= now:
+                    tally = selector.get_key(sock).data[1]
+                    finish(sock, tally, TimeoutError(f"no answer within {spec.timeout_s} s"))
+    finally:
+        for sock in list(deadlines):
+            selector.unregister(sock)
+            sock.close()
+        selector.close()
+    return results
 
 
-class _EventStream(asyncio.Protocol):
-    """An HTTP/1.1 response read as it arrives: status line and headers, then the body
+class _SSEResponse:
+    """An HTTP/1.1 response parsed as it arrives: status line and headers, then the body
     (chunked or up to the connection's close) split into server-sent events, each event's
-    ``data`` fields handed to ``on_data``. ``done`` resolves when the body ends (or fails
-    with the first error: a non-200 status, a malformed chunk, an exception of ``on_data``).
-    """
+    ``data`` fields handed to ``on_data``. ``feed`` and ``close`` raise on a non-200 status
+    or a malformed chunk; ``done`` is set when the body has ended."""
 
-    def __init__(
-        self, url: str, on_data: Callable[[bytes], None], done: asyncio.Future[None]
-    ) -> None:
+    def __init__(self, url: str, on_data: Callable[[bytes], None]) -> None:
         self.url = url
         self.on_data = on_data
-        self.done = done
-        self.transport: asyncio.BaseTransport | None = None
+        self.done = False
         self.buffer = b""  # received, not yet parsed (head or chunk framing)
         self.in_head = True
         self.chunked = False
         self.pending = b""  # body text not yet split into events
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
+    def close(self) -> None:
+        """The connection closed: the end of a close-delimited body, else an error."""
+        if self.done:
             return
-        try:
-            self._feed(data)
-        except Exception as error:
-            self._finish(error)
+        if self.in_head or self.chunked:
+            raise EOFError(f"the connection closed before the response ended: {self.url}")
+        self._end_body()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
-            return
-        if exc is not None:
-            self._finish(exc)
-        elif self.in_head or self.chunked:
-            self._finish(EOFError(f"the connection closed before the response ended: {self.url}"))
-        else:
-            try:
-                self._end_body()
-            except Exception as error:
-                self._finish(error)
-
-    def _feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> None:
         buffer = self.buffer + data if self.buffer else data
         if self.in_head:
             end = buffer.find(b"\r\n\r\n")
@@ -317,16 +386,7 @@ class _EventStream(asyncio.Protocol):
         for value in _data_fields(self.pending):  # a last event without its blank line
             self.on_data(value)
         self.pending = b""
-        self._finish(None)
-
-    def _finish(self, error: BaseException | None) -> None:
-        if not self.done.done():
-            if error is None:
-                self.done.set_result(None)
-            else:
-                self.done.set_exception(error)
-        if self.transport is not None:
-            self.transport.close()
+        self.done = True
 
 
 def _data_fields(event: bytes) -> list[bytes]:
@@ -353,16 +413,15 @@ async def run_load(
 ) -> LoadReport:
     """Apply one load level (fixed concurrency or fixed Poisson rate) and summarize it."""
     requests = make_requests(spec)
+    if spec.stream and urlsplit(spec.base_url).scheme == "http":
+        start = time.perf_counter()
+        results = await asyncio.to_thread(drive_streams, spec, requests, concurrency, rate)
+        duration = time.perf_counter() - start
+        mode = "concurrency" if concurrency else "rate"
+        return summarize(results, duration, mode, float(concurrency or rate or 0))
     results: list[RequestResult] = []
-    # httpx (its SSL context alone costs ~35 ms of CPU) only where it is used.
-    needs_httpx = not spec.stream or urlsplit(spec.base_url).scheme != "http"
-    async with contextlib.AsyncExitStack() as stack:
-        client = None
-        if needs_httpx:
-            limits = httpx.Limits(max_connections=max(concurrency or 0, 256))
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(spec.timeout_s))
-            )
+    limits = httpx.Limits(max_connections=max(concurrency or 0, 256))
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(spec.timeout_s)) as client:
         start = time.perf_counter()
         if concurrency is not None:
             pending = iter(requests)
