@@ -298,8 +298,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--profile", action="store_true", help="kernel table of one step only")
+    parser.add_argument("--served-only", action="store_true", help="the engine-thread check only")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.served_only:
+        print("served:", served(device, args.quick))
+        return
     if args.profile:
         model = build(device, torch.bfloat16, args.quick)
         for batch in [int(b) for b in args.batches.split(",")]:

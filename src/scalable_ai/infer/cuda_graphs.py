@@ -160,8 +160,14 @@ class DecodeGraphs:
         return True
 
     def clear(self) -> None:
-        """Forget every captured graph (the weights they read were replaced)."""
+        """Forget every captured graph (the weights they read were replaced).
+
+        New captures take a new memory pool: the old one is kept by PyTorch while any of its
+        blocks is still cached, with no graph using it, and capturing into it again fails an
+        internal assertion (seen on an H200 with torch 2.11, ``use_count > 0``)."""
         self.graphs.clear()
+        if self.capture:
+            self.pool = torch.cuda.graph_pool_handle()
 
     def _step(self, batch: int, width: int) -> torch.Tensor:
         backend = StaticDecodeAttention(
