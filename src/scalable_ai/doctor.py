@@ -58,6 +58,9 @@ def device_report() -> dict[str, Any]:
     if report["cuda_count"]:
         report["cuda_bf16"] = torch.cuda.is_bf16_supported()
         report["nccl_available"] = torch.distributed.is_nccl_available()
+        from scalable_ai.infer import gpu  # Triton decode kernels (infer/gpu)
+
+        report["gpu_decode_kernels"] = gpu.available(torch.device("cuda"))
     report["gloo_available"] = torch.distributed.is_available() and torch.distributed.is_gloo_available()
     from scalable_ai.infer import cpu  # built on first use, then cached (infer/cpu/forward.c)
 
