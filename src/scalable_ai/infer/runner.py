@@ -308,39 +308,41 @@ class ModelRunner:
             self.packed.repack()
 
     def execute_native(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
-        """The step as flat int64 arrays for the C forward (see ``NativeForward.forward``)."""
+        """The step as one flat int list for the C forward (``NativeForward.forward_flat``)."""
         assert self.native is not None
         block_size = self.cache.spec.block_size
+        tables = [item.seq.block_table for item in scheduled]
+        width = max(map(len, tables))
         token_ids: list[int] = []
         positions: list[int] = []
         slots: list[int] = []
         owners: list[int] = []
         logits_rows: list[int] = []
-        tables: list[list[int]] = []
         for row, item in enumerate(scheduled):
-            seq = item.seq
-            start, end = seq.num_computed, seq.num_computed + item.num_new_tokens
-            table = seq.block_table
-            token_ids.extend(seq.token_ids[start:end])
-            positions.extend(range(start, end))
-            slots.extend(table[p // block_size] * block_size + p % block_size
-                         for p in range(start, end))
-            owners.extend([row] * (end - start))
-            if item.samples:
+            seq, count = item.seq, item.num_new_tokens
+            start, table = seq.num_computed, tables[row]
+            if count == 1:  # a decode: most rows of most steps
+                token_ids.append(seq.token_ids[start])
+                positions.append(start)
+                slots.append(table[start // block_size] * block_size + start % block_size)
+                owners.append(row)
+            else:
+                end = start + count
+                token_ids += seq.token_ids[start:end]
+                positions += range(start, end)
+                slots += [table[p // block_size] * block_size + p % block_size
+                          for p in range(start, end)]
+                owners += [row] * count
+            if start + count == len(seq.token_ids):  # item.samples
                 logits_rows.append(len(token_ids) - 1)
-            tables.append(table)
-        width = max(len(table) for table in tables)
-        padded = [table + [0] * (width - len(table)) for table in tables]
+        flat = token_ids + positions + slots + owners + logits_rows
+        for table in tables:
+            flat += table
+            if len(table) < width:
+                flat += [0] * (width - len(table))
         # Token ids were checked against the vocabulary when each request was added
         # (LLMEngine.add_request); the C code indexes the embedding with them unchecked.
-        return self.native.forward(
-            torch.tensor(token_ids, dtype=torch.long),
-            torch.tensor(positions, dtype=torch.long),
-            torch.tensor(slots, dtype=torch.long),
-            torch.tensor(owners, dtype=torch.long),
-            torch.tensor(padded, dtype=torch.long),
-            torch.tensor(logits_rows, dtype=torch.long),
-        )
+        return self.native.forward_flat(flat, len(token_ids), len(logits_rows), width)
 
     @torch.inference_mode()
     def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
