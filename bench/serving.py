@@ -36,13 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from scalable_ai.infer.loadgen import (
-    LoadReport,
-    LoadSpec,
-    format_report,
-    plot_latency_throughput,
-    run_load,
-)
+from scalable_ai.infer.load_report import LoadReport, format_report, plot_latency_throughput
+from scalable_ai.infer.loadgen import LoadSpec, run_load
 
 DECODE_TOKENS = 128
 QUESTION = "Write a long story about a cat who travels the world."
