@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from scalable_ai.errors import UserError
+from scalable_ai.infer.device_sampling import sample_on_device, samples_on_device
 
 if TYPE_CHECKING:
     from scalable_ai.infer.sequence import Sequence
@@ -160,9 +161,12 @@ def sample(
     random rows may be scaled in place instead of copied (under ``torch.inference_mode`` if
     they are inference tensors).
     """
-    if logits.device.type != "cpu":  # a GPU's logits: greedy there, the rest on the host
+    if logits.device.type != "cpu":  # a GPU's logits: sampled there when the rows allow
         if all(_plain_greedy(s) for s in seqs):
             return [SampledToken(token_id) for token_id in logits.argmax(dim=-1).tolist()]
+        if samples_on_device(seqs):
+            tokens = sample_on_device(logits, seqs, _uniforms(seqs))
+            return [SampledToken(token_id) for token_id in tokens]
         logits = logits.float().cpu()
     if all(_plain_greedy(s) for s in seqs):
         return [SampledToken(token_id) for token_id in greedy_tokens(logits)]
