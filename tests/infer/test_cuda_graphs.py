@@ -131,3 +131,19 @@ def test_the_runner_keeps_to_the_eager_path_on_a_cpu(dtype):
     engine = make_engine(tiny_model(dtype=dtype), use_native_forward=False)
     assert engine.runner.graphs is None
     assert engine.runner.device.type == "cpu"
+
+
+def test_the_device_setting_names_its_field_when_it_cannot_be_had():
+    from scalable_ai.errors import UserError
+    from scalable_ai.infer.engine import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == resolve_device("auto").type == expected
+    with pytest.raises(UserError) as bogus:
+        resolve_device("quantum")
+    assert bogus.value.field == "device"
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU") as missing:
+            resolve_device("cuda")
+        assert missing.value.field == "device"
