@@ -51,6 +51,7 @@ class BenchConfig:
     step_seconds: float = 20.0
     warmup_seconds: float = 3.0
     think_seconds: float = 1.0
+    trace: bool = False  # time each request inside the server too (pool, SQL, locks)
     assignment: str = "A3"
     workers: int = 2  # uvicorn worker processes: one per core
     now: str = MID_SEMESTER
@@ -128,11 +129,16 @@ def count_submissions(url: str) -> int:
     return int(count or 0)
 
 
-def start_server(url: str, port: int, data_dir: Path, now: str,
-                 workers: int) -> subprocess.Popen[bytes]:
-    """The platform in its own process: ``python bench/web.py --serve`` (one uvicorn worker)."""
+def start_server(url: str, port: int, data_dir: Path, now: str, workers: int,
+                 trace_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """The platform in its own process: ``python bench/web.py --serve`` (uvicorn with
+    ``workers`` processes), timing each request server-side into ``trace_dir`` if given."""
     env = {**os.environ, "SAI_DATABASE_URL": url, "SAI_DATA_DIR": str(data_dir),
            "SAI_NOW": now}
+    if trace_dir is not None:
+        env[TRACE_ENV] = str(trace_dir)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).parent), *filter(None, [env.get("PYTHONPATH")])])
     process = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port),
                                 "--workers", str(workers)], env=env)
     import httpx
@@ -149,11 +155,155 @@ def start_server(url: str, port: int, data_dir: Path, now: str,
 
 
 def serve(port: int, workers: int) -> None:
-    """uvicorn with ``workers`` processes, each building the app from the environment."""
+    """uvicorn with ``workers`` processes, each building the app from the environment (with
+    the server-side timing of :func:`traced_app_from_env` when ``SAI_BENCH_TRACE`` names a
+    folder)."""
     import uvicorn
 
-    uvicorn.run("scalable_ai.course.web.app:app_from_env", factory=True, host="127.0.0.1",
+    target = ("web:traced_app_from_env" if os.environ.get(TRACE_ENV)
+              else "scalable_ai.course.web.app:app_from_env")
+    uvicorn.run(target, factory=True, host="127.0.0.1",
                 port=port, workers=workers, log_level="warning", access_log=False)
+
+
+# Server-side timing ------------------------------------------------------------------------
+
+TRACE_ENV = "SAI_BENCH_TRACE"
+
+
+@dataclass
+class RequestTrace:
+    """What one request spent inside the server: wall time from the request reaching the app
+    to the response's last byte, and the parts of it spent waiting for a pooled connection,
+    running SQL, and (within that) in the statements that take locks (``FOR UPDATE`` row
+    locks on PostgreSQL, the write lock on SQLite)."""
+
+    pool_wait_s: float = 0.0
+    sql_s: float = 0.0
+    lock_s: float = 0.0
+    statements: int = 0
+
+
+def traced_app_from_env() -> Any:
+    """The platform's app wrapped to append one JSON line per request to
+    ``$SAI_BENCH_TRACE/<pid>.jsonl``: time, method, path, server wall ms, pool wait ms, SQL ms,
+    lock ms, statements. A request's sync view runs in a worker thread with a copy of the
+    request's context, so the counters reach it through a context variable."""
+    import contextvars
+    import json
+
+    from sqlalchemy import event
+
+    from scalable_ai.course.web.app import app_from_env
+
+    app = app_from_env()
+    current: contextvars.ContextVar[RequestTrace | None] = contextvars.ContextVar(
+        "bench_request_trace", default=None)
+    engine = app.state.web.engine
+    started: dict[int, float] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started[id(cursor)] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        trace = current.get()
+        began = started.pop(id(cursor), None)
+        if trace is None or began is None:
+            return
+        spent = time.perf_counter() - began
+        trace.sql_s += spent
+        trace.statements += 1
+        if "FOR UPDATE" in statement or "WHERE 1 = 0" in statement:
+            trace.lock_s += spent
+
+    pool = engine.pool
+    if hasattr(pool, "_do_get"):
+        checkout = pool._do_get
+
+        def timed_checkout() -> Any:
+            began = time.perf_counter()
+            try:
+                return checkout()
+            finally:
+                trace = current.get()
+                if trace is not None:
+                    trace.pool_wait_s += time.perf_counter() - began
+
+        pool._do_get = timed_checkout
+    if os.environ.get("SAI_BENCH_SWITCH_MS"):  # experiment: the GIL's switch interval
+        sys.setswitchinterval(float(os.environ["SAI_BENCH_SWITCH_MS"]) / 1000)
+    threads = int(os.environ.get("SAI_BENCH_THREADS", "0"))  # experiment: AnyIO's 40 threads
+    out = open(Path(os.environ[TRACE_ENV]) / f"{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115 (open for the worker's life)
+
+    async def traced(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        if threads:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        trace = RequestTrace()
+        token = current.set(trace)
+        began = time.perf_counter()
+        try:
+            await app(scope, receive, send)
+        finally:
+            current.reset(token)
+            out.write(json.dumps({
+                "at": time.time(), "method": scope["method"], "path": scope["path"],
+                "ms": 1000 * (time.perf_counter() - began),
+                "pool_ms": 1000 * trace.pool_wait_s, "sql_ms": 1000 * trace.sql_s,
+                "lock_ms": 1000 * trace.lock_s, "statements": trace.statements}) + "\n")
+    return traced
+
+
+def route_of(method: str, path: str, assignment: str) -> str | None:
+    """The bench's name for a request: dashboard, schedule, assignment, submit."""
+    if method == "POST" and path == f"/assignments/{assignment}/submit":
+        return "submit"
+    return {"/": "dashboard", "/schedule": "schedule",
+            f"/assignments/{assignment}": "assignment"}.get(path) if method == "GET" else None
+
+
+def server_side(trace_dir: Path, since: float, until: float,
+                assignment: str) -> dict[str, dict[str, float]]:
+    """Per route, from the server's trace lines in [since, until): p50/p99 of server wall
+    time, and the p99 of pool wait, SQL and lock time."""
+    import json
+
+    by_route: dict[str, list[dict[str, float]]] = {}
+    per_worker: dict[str, int] = {}
+    for file in sorted(trace_dir.glob("*.jsonl")):
+        for line in file.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            route = route_of(record["method"], record["path"], assignment)
+            if route and since <= record["at"] < until:
+                by_route.setdefault(route, []).append(record)
+                per_worker[file.stem] = per_worker.get(file.stem, 0) + 1
+    arrivals = sorted(r["at"] - r["ms"] / 1000 for rows in by_route.values() for r in rows)
+    bins: dict[int, int] = {}
+    for at in arrivals:
+        bins[int((at - since) * 10)] = bins.get(int((at - since) * 10), 0) + 1
+    per_bin = [bins.get(i, 0) for i in range(int((until - since) * 10))]
+    print(f"    requests per worker process: {sorted(per_worker.values())}; arrivals per "
+          f"100 ms: mean {sum(per_bin) / max(1, len(per_bin)):.1f}, "
+          f"p99 {percentile([float(b) for b in per_bin], 99):.0f}, max {max(per_bin, default=0)}",
+          flush=True)
+    return {route: {"n": len(rows),
+                    "server_p50_ms": percentile([r["ms"] for r in rows], 50),
+                    "server_p99_ms": percentile([r["ms"] for r in rows], 99),
+                    "pool_p99_ms": percentile([r["pool_ms"] for r in rows], 99),
+                    "sql_p99_ms": percentile([r["sql_ms"] for r in rows], 99),
+                    "lock_p99_ms": percentile([r["lock_ms"] for r in rows], 99),
+                    "lock_max_ms": max(r["lock_ms"] for r in rows),
+                    "statements": sum(r["statements"] for r in rows) / len(rows)}
+            for route, rows in sorted(by_route.items())}
 
 
 # The simulated students ------------------------------------------------------------------
@@ -172,6 +322,7 @@ class Sample:
 @dataclass
 class Tally:
     samples: list[Sample] = field(default_factory=list)
+    handins: list[tuple[float, float, bool]] = field(default_factory=list)
     accepted_submissions: int = 0
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -221,6 +372,7 @@ async def student(client: Any, email: str, assignment: str, think: float,
             token_match = CSRF.search(response.text) if response is not None else None
             n += 1
             started = time.perf_counter()
+            posted_ms = float("nan")
             try:
                 posted = await client.post(
                     f"/assignments/{assignment}/submit",
@@ -228,8 +380,14 @@ async def student(client: Any, email: str, assignment: str, think: float,
                           "link": f"https://github.com/example/{email.split('@')[0]}/commit/{n}",
                           "integrity_statement": "none", "confirm_slack_day": ""})
                 ok = posted.status_code == 303
+                posted_ms = (time.perf_counter() - started) * 1000
+                tally.samples.append(Sample(time.monotonic(), "submit", posted_ms, ok))
                 if ok:
+                    followed = time.perf_counter()
                     follow = await client.get(posted.headers["location"])
+                    tally.samples.append(Sample(
+                        time.monotonic(), "submitted", (time.perf_counter() - followed) * 1000,
+                        follow.status_code == 200))
                     ok = "Submitted" in follow.text
                     if not ok:
                         refusal = re.search(r'flash-error" role="alert">([^<]*)', follow.text)
@@ -242,8 +400,12 @@ async def student(client: Any, email: str, assignment: str, think: float,
                 tally.failed(f"submit: {type(error).__name__}")
             if ok:
                 tally.accepted_submissions += 1
-            tally.samples.append(Sample(time.monotonic(), "submit",
-                                        (time.perf_counter() - started) * 1000, ok))
+            # The hand-in as a user sees it (the POST and the page it leads to), which earlier
+            # runs reported as "submit"; it is not a request, so the totals leave it out.
+            tally.handins.append((time.monotonic(), (time.perf_counter() - started) * 1000, ok))
+            if posted_ms != posted_ms:  # the POST itself failed: count it once
+                tally.samples.append(Sample(time.monotonic(), "submit",
+                                            (time.perf_counter() - started) * 1000, False))
             await asyncio.sleep(think)
     finally:
         await client.aclose()
@@ -272,8 +434,16 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
-                   config: BenchConfig, server_pid: int) -> tuple[dict[str, float], int]:
+                   config: BenchConfig, server_pid: int,
+                   trace_dir: Path | None = None) -> tuple[dict[str, float], int]:
     """One load level. Besides latency (which other work on the machine inflates), it reports
     the server's CPU time per request, which it does not: 1000 / that is the request rate one
     core could sustain."""
@@ -284,18 +454,24 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
         clients += await asyncio.gather(*(signed_in_client(base, email, password)
                                           for email, password in chosen[batch:batch + 8]))
     began = time.monotonic()
+    wall_began = time.time()
     load_before = os.getloadavg()[0]
     cpu_at_window: list[float] = []
 
     async def mark_window() -> None:
         await asyncio.sleep(config.warmup_seconds)
         cpu_at_window.append(cpu_seconds(server_pid))
+        cpu_at_window.append(time.process_time())
+        cpu_at_window.extend(machine_cpu_seconds())
     stop_at = began + config.warmup_seconds + config.step_seconds
     tasks = [student(clients[i], chosen[i][0], config.assignment, config.think_seconds,
                      stop_at, tally, start_delay=config.think_seconds * i / users)
              for i in range(users)]
     await asyncio.gather(mark_window(), *tasks)
     cpu_used = cpu_seconds(server_pid) - cpu_at_window[0]
+    client_cpu = time.process_time() - cpu_at_window[1]
+    busy, total = machine_cpu_seconds()
+    machine_busy = (busy - cpu_at_window[2]) / max(1e-9, total - cpu_at_window[3])
     window_start = began + config.warmup_seconds
     measured = [s for s in tally.samples if s.at >= window_start]
     latencies = [s.ms for s in measured if s.ok]
@@ -305,13 +481,28 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
            "max_ms": max(latencies, default=float("nan")), "errors": errors,
            "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
-           "load_average": load_before}
+           "load_average": load_before,
+           "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(measured)),
+           "machine_busy": machine_busy}
     for what, count in sorted(tally.failures.items()):
         print(f"    {count} × {what}", flush=True)
-    for page in ("dashboard", "schedule", "assignment", "submit"):
+    for page in ("dashboard", "schedule", "assignment", "submit", "submitted"):
         times = [s.ms for s in measured if s.page == page and s.ok]
         row[f"{page}_p50_ms"] = percentile(times, 50)
         row[f"{page}_p99_ms"] = percentile(times, 99)
+    handins = [ms for at, ms, ok in tally.handins if at >= window_start and ok]
+    row["handin_p50_ms"] = percentile(handins, 50)
+    row["handin_p99_ms"] = percentile(handins, 99)
+    if trace_dir is not None:
+        window = wall_began + config.warmup_seconds
+        for route, numbers in server_side(trace_dir, window, window + elapsed,
+                                          config.assignment).items():
+            print(f"    server {route:10} n={numbers['n']:4.0f} "
+                  f"p50={numbers['server_p50_ms']:6.1f} p99={numbers['server_p99_ms']:6.1f} ms "
+                  f"(p99 pool wait {numbers['pool_p99_ms']:.1f}, SQL {numbers['sql_p99_ms']:.1f}, "
+                  f"locks {numbers['lock_p99_ms']:.1f}, max {numbers['lock_max_ms']:.1f} ms; "
+                  f"{numbers['statements']:.1f} statements)", flush=True)
+            row.update({f"{route}_{k}": v for k, v in numbers.items() if k != "n"})
     return row, tally.accepted_submissions
 
 
@@ -324,11 +515,14 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
         accounts = prepare_database(url, config.now)
         before = count_submissions(url)
         port = free_port()
-        server = start_server(url, port, work / "data", config.now, config.workers)
+        trace_dir = work / "trace" if config.trace else None
+        if trace_dir is not None:
+            trace_dir.mkdir()
+        server = start_server(url, port, work / "data", config.now, config.workers, trace_dir)
         rows, accepted = [], 0
         for users in config.steps:
             row, step_accepted = asyncio.run(run_step(f"http://127.0.0.1:{port}", accounts,
-                                                      users, config, server.pid))
+                                                      users, config, server.pid, trace_dir))
             accepted += step_accepted
             row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
             rows.append(row)
@@ -336,8 +530,12 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
                   f"p50={row['p50_ms']:6.1f} ms p99={row['p99_ms']:6.1f} ms "
                   f"errors={row['errors']} cpu/req={row['server_cpu_ms_per_request']:.1f} ms "
                   f"load={row['load_average']:.1f} "
+                  f"client cpu/req={row['client_cpu_ms_per_request']:.1f} ms "
+                  f"machine busy={100 * row['machine_busy']:.0f}% "
                   f"(p99 dash {row['dashboard_p99_ms']:.0f} sched {row['schedule_p99_ms']:.0f} "
-                  f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f}) "
+                  f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f} "
+                  f"after {row['submitted_p99_ms']:.0f}; hand-in POST+GET "
+                  f"{row['handin_p99_ms']:.0f}) "
                   f"{'holds' if row['holds'] else 'misses'}", flush=True)
             run.log(len(rows), **{f"{kind}.{k}": float(v) for k, v in row.items()})  # type: ignore[attr-defined]
         stored = count_submissions(url) - before
@@ -389,6 +587,8 @@ def main() -> None:
     parser.add_argument("--steps", default="10,25,50,75,100")
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--trace", action="store_true",
+                        help="also time each request inside the server (pool wait, SQL, locks)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -397,7 +597,8 @@ def main() -> None:
         return
     config = BenchConfig(databases=["sqlite", "postgres"] if args.db == "both" else [args.db],
                          steps=[int(s) for s in args.steps.split(",")],
-                         step_seconds=args.step_seconds, workers=args.workers)
+                         step_seconds=args.step_seconds, workers=args.workers,
+                         trace=args.trace)
     from scalable_ai.runs import open_run
 
     with open_run("bench.web", config=asdict(config), seed=0) as run:

@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
+from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.policy.integrity import integrity_statement
 from scalable_ai.course.policy.milestones import MilestoneKind
@@ -48,7 +49,7 @@ from scalable_ai.course.service.slack import (
     spend_for_group,
 )
 from scalable_ai.course.tables import Assignment, Group, Person, Submission
-from scalable_ai.errors import Conflict, UserError
+from scalable_ai.errors import Conflict, NotFound, UserError
 
 MILESTONE_SLACK_REFUSAL = "slack days apply to assignments only"
 
@@ -75,8 +76,6 @@ def submit(
                         "before submitting", field="group")
     settings = settings_of(session)
     now = clock.now()
-    group = lock_group(session, group_id)
-    members = lock_people(session, [p.id for p in group.members])
     target_a = assignment_by_key(session, assignment) if assignment else None
     target_m = milestone_by_key(session, milestone) if milestone else None
     if target_m is not None and target_m.kind != MilestoneKind.DEADLINE.value:
@@ -86,6 +85,11 @@ def submit(
     if target_a is not None and now < released_at(target_a.released_on, settings):
         raise UserError(f"{target_a.key} is released on {target_a.released_on.isoformat()}",
                         field="assignment")
+    if now > due:  # late: may spend a slack day, so the group's ledger is written
+        group = lock_group(session, group_id)
+        members = lock_people(session, [p.id for p in group.members])
+    else:
+        group, members = share_group(session, group_id)
     verdict = judge_hand_in(session, me, group, members, key, due, now,
                             is_assignment=target_a is not None,
                             confirm_slack_day=confirm_slack_day, settings=settings)
@@ -107,6 +111,27 @@ def submit(
         spend_for_group(session, actor, group, target_a, clock=clock, submission_id=row.id)
     audit.record(session, actor, "submission.add", row, before=None, at=now)
     return row
+
+
+def share_group(session: Session, group_id: int) -> tuple[Group, list[Person]]:
+    """The group and its members, locked against change (``FOR SHARE``) but not against
+    each other's hand-ins, for an on-time hand-in: it writes only its own submission row and
+    spends no slack day, so five members handing in together need not queue one behind
+    another (they did, ~0.2 s at the p99 with 50 students, ``bench/web.py --trace``). A
+    membership change (``lock_group``'s ``FOR UPDATE``) still waits for them, and they for
+    it, so the group a hand-in is stored under is the group the submitter is in when it
+    commits. On SQLite the database's write lock serializes writers anyway."""
+    take_write_lock(session)
+    group = session.scalar(select(Group).where(Group.id == group_id)
+                           .with_for_update(read=True, of=Group)
+                           .execution_options(populate_existing=True))
+    if group is None:
+        raise NotFound(f"no group with id {group_id}", field="group")
+    members = list(session.scalars(
+        select(Person).where(Person.id.in_(sorted({p.id for p in group.members})))
+        .order_by(Person.id).options(lazyload(Person.ssh_keys))
+        .with_for_update(read=True).execution_options(populate_existing=True)))
+    return group, members
 
 
 def judge_hand_in(
