@@ -20,9 +20,10 @@ users for a ~4 ms hand-in). So writers in one process first queue on a
 :class:`threading.Lock` per database file, handed over at once on commit or rollback; only
 one writer per process then meets SQLite's busy handler.
 
-PostgreSQL's pool keeps as many connections as the server runs request threads at once:
-SQLAlchemy's default (5, plus 10 opened and closed again per use) made busy moments open a
-new server process per request (pool wait p99 40–74 ms at 50 users).
+The connection pools keep SQLAlchemy's default size (5, and up to 10 more while busy): it
+also caps how many requests one server process runs SQL for at once. A pool the size of
+AnyIO's 40 request threads was measured worse on PostgreSQL (50 users, ``bench/web.py``:
+more threads contending for the GIL, server CPU per request 11–13 → 14–15 ms, p99 up).
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from scalable_ai.errors import UserError
 from scalable_ai.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-POOL_SIZE = 16  # connections kept open per engine (per server process)
-POOL_OVERFLOW = 24  # more, opened when busy: with POOL_SIZE, AnyIO's 40 request threads
 WRITER_QUEUE_TIMEOUT_S = 2.0  # then fall back to SQLite's own busy handler
 
 
@@ -87,9 +86,6 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
         # A request's session may be used from FastAPI's worker threads; the pool still hands
         # each connection to one session at a time.
         options.setdefault("connect_args", {"check_same_thread": False})
-        if parsed.database and parsed.database != ":memory:":
-            options.setdefault("pool_size", POOL_SIZE)
-            options.setdefault("max_overflow", POOL_OVERFLOW)
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -103,8 +99,6 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
             f"only sqlite:/// and postgresql+psycopg:// are supported, got {parsed.drivername}",
             field="SAI_DATABASE_URL",
         )
-    options.setdefault("pool_size", POOL_SIZE)
-    options.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, pool_pre_ping=True, **options)
 
 
