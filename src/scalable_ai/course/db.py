@@ -12,30 +12,16 @@ the SQLAlchemy SQLite dialect notes). SQLite has one writer and no row locks: a 
 that reads and later writes fails at once ("database is locked") if another writer committed
 in between, so a use case that writes takes the write lock before it reads
 (:func:`take_write_lock`, or ``unit_of_work(..., write=True)``) and then waits its turn.
-
-Waiting "its turn" on SQLite alone is polling: its busy handler sleeps 1, 2, 5, 10 … up to
-100 ms between tries, so with a dozen hand-ins queued the unlucky one slept ~0.5 s while the
-lock was free most of the time (``bench/web.py --trace``: write-lock wait p99 533 ms at 50
-users for a ~4 ms hand-in). So writers in one process first queue on a
-:class:`threading.Lock` per database file, handed over at once on commit or rollback; only
-one writer per process then meets SQLite's busy handler.
-
-The connection pools keep SQLAlchemy's default size (5, and up to 10 more while busy): it
-also caps how many requests one server process runs SQL for at once. A pool the size of
-AnyIO's 40 request threads was measured worse on PostgreSQL (50 users, ``bench/web.py``:
-more threads contending for the GIL, server CPU per request 11–13 → 14–15 ms, p99 up).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,7 +29,6 @@ from scalable_ai.errors import UserError
 from scalable_ai.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-WRITER_QUEUE_TIMEOUT_S = 2.0  # then fall back to SQLite's own busy handler
 
 
 def normalize_url(url: str) -> str:
@@ -89,10 +74,6 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        _writer_queue_of[engine] = _writer_queue(parsed.database or ":memory:")
-        event.listen(engine, "commit", _end_writer_turn)
-        event.listen(engine, "rollback", _end_writer_turn)
-        event.listen(engine.pool, "checkin", _end_writer_turn_on_checkin)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise UserError(
@@ -108,32 +89,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 WRITE_LOCK_KEY = "scalable_ai.write_lock_transaction"
-WRITER_TURN_KEY = "scalable_ai.writer_turn"
-_writer_queues: dict[str, threading.Lock] = {}
-_writer_queue_of: weakref.WeakKeyDictionary[Engine, threading.Lock] = (
-    weakref.WeakKeyDictionary())
-_writer_queues_guard = threading.Lock()
-
-
-def _writer_queue(database: str) -> threading.Lock:
-    """One queue per SQLite file in this process, shared by every engine on that file."""
-    key = database if database == ":memory:" else str(Path(database).expanduser().resolve())
-    with _writer_queues_guard:
-        return _writer_queues.setdefault(key, threading.Lock())
-
-
-def _end_writer_turn(connection: Connection) -> None:
-    """The transaction ended (commit or rollback): the next queued writer goes."""
-    turn = connection.info.pop(WRITER_TURN_KEY, None)
-    if turn is not None:
-        turn.release()
-
-
-def _end_writer_turn_on_checkin(_dbapi_connection: Any, record: Any) -> None:
-    """A connection back in the pool never keeps the writers' turn."""
-    turn = record.info.pop(WRITER_TURN_KEY, None)
-    if turn is not None:
-        turn.release()
 
 
 def take_write_lock(session: Session) -> None:
@@ -143,21 +98,12 @@ def take_write_lock(session: Session) -> None:
     (``SELECT ... FOR UPDATE`` in the service layer) and needs nothing here.
 
     Taken once per transaction: a hand-in asks three times (the page's unit of work, the
-    group lock, the people lock) and the lock is already held after the first. Writers in
-    this process queue for their turn first (see the module's notes), released when the
-    transaction commits or rolls back; after ``WRITER_QUEUE_TIMEOUT_S`` a writer stops
-    queueing and waits on SQLite alone (a transaction that wrote before asking for the lock
-    could otherwise wait on the one holding the turn)."""
+    group lock, the people lock) and the lock is already held after the first."""
     if session.get_bind().dialect.name != "sqlite":
         return
     transaction = session.get_transaction()
     if transaction is not None and session.info.get(WRITE_LOCK_KEY) is transaction:
         return
-    connection = session.connection()
-    queue = _writer_queue_of.get(connection.engine)
-    if (queue is not None and WRITER_TURN_KEY not in connection.info
-            and queue.acquire(timeout=WRITER_QUEUE_TIMEOUT_S)):
-        connection.info[WRITER_TURN_KEY] = queue
     session.execute(text("UPDATE courses SET id = id WHERE 1 = 0"))
     session.info[WRITE_LOCK_KEY] = session.get_transaction()
 
