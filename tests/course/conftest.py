@@ -363,3 +363,32 @@ def api_world(backend: str, api_clients: Callable[[str], tuple], clock: FixedClo
     finally:
         outer.rollback()
         connection.close()
+
+
+def seeded_group(
+    kind: str, request: pytest.FixtureRequest, size: int, name: str, **engine_options
+) -> tuple[Engine, int, list]:
+    """A fresh migrated database of ``kind`` (sqlite or postgres) with the seed course and one
+    confirmed group of ``size`` new people: (engine, group id, the members' actors). For the
+    tests that race real transactions."""
+    from scalable_ai.course.db import unit_of_work
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.groups import confirm_group, propose_group
+    from scalable_ai.course.service.people import add_person
+
+    url = request.getfixturevalue(f"new_{kind}_database")()
+    engine = make_engine(url, **engine_options)
+    upgrade(engine)
+    staff = Actor.local_staff("tests")
+    clock = FixedClock(MID_SEMESTER)
+    with unit_of_work(engine) as session:
+        load_seed(session)
+    with unit_of_work(engine) as session:
+        people = [add_person(session, staff, name=f"{name} {i}", email=f"{name.lower()}{i}@example.edu",
+                             clock=clock) for i in range(size)]
+        session.flush()
+        group = propose_group(session, staff, name=name, member_ids=[p.id for p in people],
+                              clock=clock)
+        confirm_group(session, staff, group.id, clock=clock)
+        return engine, group.id, [Actor.of(p) for p in people]
+

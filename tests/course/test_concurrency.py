@@ -20,27 +20,14 @@ from scalable_ai.course.service.people import add_person
 from scalable_ai.course.service.slack import spend_slack_day
 from scalable_ai.course.tables import SlackDayUse
 from scalable_ai.errors import Conflict
-from tests.course.conftest import MID_SEMESTER, load_seed
+from tests.course.conftest import MID_SEMESTER, load_seed, seeded_group
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres",
                                                           marks=pytest.mark.postgres)])
 def test_parallel_slack_day_requests_cannot_overspend(kind, request):
-    url = request.getfixturevalue(f"new_{kind}_database")()
-    engine = make_engine(url, pool_size=10)
-    upgrade(engine)
-    staff = Actor.local_staff("tests")
+    engine, group_id, member_actors = seeded_group(kind, request, 4, "Racer", pool_size=10)
     clock = FixedClock(MID_SEMESTER)
-    with unit_of_work(engine) as session:
-        load_seed(session)
-    with unit_of_work(engine) as session:
-        people = [add_person(session, staff, name=f"Racer {i}", email=f"racer{i}@example.edu",
-                             clock=clock) for i in range(4)]
-        session.flush()
-        group = propose_group(session, staff, name="Racers", member_ids=[p.id for p in people],
-                              clock=clock)
-        confirm_group(session, staff, group.id, clock=clock)
-        group_id, member_actors = group.id, [Actor.of(p) for p in people]
 
     factory = session_factory(engine)
     requests = ["A1", "A2", "A3", "A4", "A5", "A1", "A2", "A3"]

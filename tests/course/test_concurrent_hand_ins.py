@@ -17,13 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import BERKELEY, FixedClock
-from scalable_ai.course.db import make_engine, session_factory, unit_of_work, upgrade
+from scalable_ai.course.db import session_factory, unit_of_work
 from scalable_ai.course.service import Actor
-from scalable_ai.course.service.groups import confirm_group, propose_group
-from scalable_ai.course.service.people import add_person
 from scalable_ai.course.service.submissions import latest_submissions, submit
 from scalable_ai.course.tables import AuditEntry, SlackDayUse, Submission
-from tests.course.conftest import MID_SEMESTER, load_seed
+from tests.course.conftest import seeded_group
 
 NONE_USED = {"external_code": "none", "sources": "none", "ai_assistance": "none"}
 A1_DUE = datetime(2026, 2, 10, 23, 59, tzinfo=BERKELEY)
@@ -32,21 +30,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def _group_of_five(kind: str, request: pytest.FixtureRequest) -> tuple[object, int, list[Actor]]:
-    url = request.getfixturevalue(f"new_{kind}_database")()
-    engine = make_engine(url)
-    upgrade(engine)
-    staff = Actor.local_staff("tests")
-    clock = FixedClock(MID_SEMESTER)
-    with unit_of_work(engine) as session:
-        load_seed(session)
-    with unit_of_work(engine) as session:
-        people = [add_person(session, staff, name=f"Member {i}", email=f"member{i}@example.edu",
-                             clock=clock) for i in range(5)]
-        session.flush()
-        group = propose_group(session, staff, name="Together",
-                              member_ids=[p.id for p in people], clock=clock)
-        confirm_group(session, staff, group.id, clock=clock)
-        return engine, group.id, [Actor.of(p) for p in people]
+    return seeded_group(kind, request, 5, "Member")
 
 
 def _hand_in_together(engine: object, members: list[Actor], at: list[datetime], *,
