@@ -111,43 +111,14 @@ class NativeForward:
     def __del__(self) -> None:
         self.close()
 
-    def forward(
-        self,
-        token_ids: torch.Tensor,
-        positions: torch.Tensor,
-        slot_mapping: torch.Tensor,
-        seq_of_token: torch.Tensor,
-        block_tables: torch.Tensor,
-        logits_rows: torch.Tensor,
-    ) -> torch.Tensor:
-        """Logits (len(logits_rows), vocab) f32 for a step of T tokens (all int64 inputs:
-        ``seq_of_token[t]`` is the row of ``block_tables`` that holds token t's blocks)."""
-        tokens = token_ids.shape[0]
-        logits = torch.empty(logits_rows.shape[0], self.vocab, dtype=torch.float32)
-        status = self.lib.sai_forward(
-            self.handle,
-            tokens,
-            token_ids.data_ptr(),
-            positions.data_ptr(),
-            slot_mapping.data_ptr(),
-            seq_of_token.data_ptr(),
-            block_tables.data_ptr(),
-            block_tables.shape[1],
-            self.cache.spec.block_size,
-            logits_rows.shape[0],
-            logits_rows.data_ptr(),
-            logits.data_ptr(),
-        )
-        if status != 0:
-            raise RuntimeError(f"native forward failed with status {status}")
-        return logits
-
     def forward_flat(self, flat: list[int], tokens: int, n_logits: int, width: int) -> torch.Tensor:
-        """:meth:`forward` with its inputs as one int list: the T token ids, T positions, T
-        slots, T table rows, the logits rows, then the block tables row by row (``width``
-        each). One NumPy array and pointers into it: right after a forward has streamed the
-        weights through the caches, each torch call costs 10-40 us, and a 16-row decode step
-        made six of them (216 -> 156 us per step, measured 2026-11-26)."""
+        """Logits (n_logits, vocab) f32 for a step of T = ``tokens`` tokens, its inputs as one
+        int list: the T token ids, T positions, T cache slots, T table rows (the row of the
+        block tables that holds each token's blocks), the ``n_logits`` rows to compute logits
+        for, then the block tables row by row (``width`` each). One NumPy array and pointers
+        into it: right after a forward has streamed the weights through the caches, each torch
+        call costs 10-40 us, and a 16-row decode step made six of them as tensors (216 -> 156
+        us per step, measured 2026-11-26)."""
         buffer = np.array(flat, dtype=np.int64)
         base = buffer.ctypes.data
         logits = torch.empty(n_logits, self.vocab, dtype=torch.float32)
