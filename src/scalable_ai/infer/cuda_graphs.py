@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from scalable_ai.infer.kv_cache import KVCache
-from scalable_ai.infer.runner import PagedAttentionBackend, decode_attention
+from scalable_ai.infer.runner import PagedAttentionBackend, decode_attention, visible_keys
 from scalable_ai.infer.scheduler import ScheduledSequence
 
 #: Batch sizes a graph is captured for (vLLM pads the same way: small steps, then coarser).
@@ -87,11 +87,8 @@ class StaticDecodeAttention(PagedAttentionBackend):
         batch, width = tables.shape
         offsets = torch.arange(block_size, device=tables.device)
         self.gather = (tables[:, :, None] * block_size + offsets).view(batch, -1)
-        key_index = torch.arange(width * block_size, device=tables.device)
-        visible = key_index[None, :] < lengths[:, None]
-        if self.window > 0:
-            visible &= key_index[None, :] > (lengths[:, None] - 1 - self.window)
-        self.mask = visible[:, None, None]  # (B, 1, 1, L)
+        # each row's query sits at position length - 1 (B, 1, 1, L)
+        self.mask = visible_keys(lengths - 1, width * block_size, self.window)[:, None, None]
 
     def attend_tokens(
         self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor

@@ -80,10 +80,10 @@ def _slots_of(block_table: list[int], length: int, block_size: int) -> torch.Ten
     return (blocks[:, None] * block_size + torch.arange(block_size)).flatten()[:length]
 
 
-def _visible(query_positions: torch.Tensor, length: int, window: int) -> torch.Tensor:
+def visible_keys(query_positions: torch.Tensor, length: int, window: int) -> torch.Tensor:
     """(Tq, length) bool: key j is visible to a query at position p iff ``0 <= p - j`` and,
     with a sliding window W (Mistral, Longformer), ``p - j < W``."""
-    distance = query_positions[:, None] - torch.arange(length)[None, :]
+    distance = query_positions[:, None] - torch.arange(length, device=query_positions.device)
     visible = distance >= 0
     if window > 0:
         visible &= distance < window
@@ -111,10 +111,10 @@ def build_layout(
             decode_tables.append(seq.block_table[: -(-total // block_size)])
             decode_lengths.append(total)
         elif start == 0:
-            mask = _visible(torch.arange(count), count, window) if 0 < window < count else None
+            mask = visible_keys(torch.arange(count), count, window) if 0 < window < count else None
             prefills.append(PrefillSegment(position, position + count, None, mask))
         else:
-            mask = _visible(torch.arange(start, total), total, window)
+            mask = visible_keys(torch.arange(start, total), total, window)
             prefills.append(PrefillSegment(position, position + count, slots, mask))
         position += count
     decode_slots = decode_mask = None
@@ -126,7 +126,7 @@ def build_layout(
         decode_slots = decode_slots[:, :max_length].contiguous()
         if min(decode_lengths) != max_length or 0 < window < max_length:
             lengths = torch.tensor(decode_lengths)
-            decode_mask = _visible(lengths - 1, max_length, window)[:, None, None]
+            decode_mask = visible_keys(lengths - 1, max_length, window)[:, None, None]
     layout = StepLayout(
         slot_mapping=torch.cat(slot_parts),
         num_decodes=len(decode_tables),
