@@ -30,6 +30,12 @@ VERBS: dict[str, Any] = {
     "generate": ("scalable_ai.model.cli:generate_app", "Continue a raw prompt with a model."),
     "chat": ("scalable_ai.model.cli:chat_app", "Chat with a model in the terminal (streaming)."),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
+    "data": {
+        "help": "Pre-training data: curated documents, token shards.",
+        "verbs": {
+            "shard": ("scalable_ai.data.shard_cli:shard_app", "Encode curated JSONL into token shards."),
+        },
+    },
     "bench": {
         "help": "Benchmarks that write runs (each against a named peer where one exists).",
         "verbs": {
