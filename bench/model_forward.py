@@ -1,4 +1,4 @@
-"""Prefill and single-stream decode speed: our Transformer vs transformers' Llama, same weights.
+"""Prefill and single-stream decode speed: our engine vs transformers' Llama, same weights.
 
 Both models hold the same dequantized SmolLM2-135M weights (ours from our checkpoint,
 transformers' read by transformers from the same GGUF), run in the same process, in the
@@ -6,13 +6,14 @@ same dtype, on the same threads, in alternating rounds so that background load h
 alike; we report the median round and the ratio ours / theirs (above 1: we are faster).
 
 - prefill tokens/s: one forward over a ``prompt_tokens`` prompt, only the last position's
-  logits computed (``logits_indices`` for us, ``logits_to_keep=1`` for transformers).
-Ours runs after ``Transformer.optimize_for_inference`` (f32: weights stored transposed so
-one-token matmuls stream rows; bf16: oneDNN-packed weights); transformers runs as it loads.
+  logits computed (for us: the engine's first step of a one-token request, sampling
+  included, prefix cache off; for transformers: ``logits_to_keep=1``).
+Ours is the inference engine as ``sai generate`` builds it (the forward path it picks for
+this CPU and dtype: ``sai doctor`` names it); transformers runs as it loads.
 
 - decode tokens/s: greedy generation of ``decode_tokens`` tokens after that prompt, timed
   from the first new token to the last (the prefill excluded), through each library's own
-  generation loop (``generate_ids`` / ``generate`` with its KV cache).
+  generation loop (``LLMEngine.stream`` / ``generate`` with its KV cache).
 
 Two clocks: wall-clock tokens/s (what a user sees) and CPU-time tokens/s (seconds this
 process spent on a core). On a shared machine the wall clock swings with other people's
@@ -33,7 +34,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from scalable_ai.model.generate import SamplingParams, generate_ids
+from scalable_ai.infer.engine import EngineConfig, LLMEngine
+from scalable_ai.infer.sampling import SamplingParams
 from scalable_ai.model.registry import load_pretrained, packaged_gguf
 from scalable_ai.runs import open_run
 
@@ -79,12 +81,10 @@ class _Timestamps:
         pass
 
 
-def ours_prefill(model, ids: torch.Tensor) -> Rates:
-    last = torch.tensor([ids.shape[1] - 1])
-    with torch.inference_mode():
-        start = _now()
-        model(ids, logits_indices=last)
-        return _rates(ids.shape[1], start, _now())
+def ours_prefill(engine: LLMEngine, ids: torch.Tensor) -> Rates:
+    start = _now()
+    engine.generate([ids[0].tolist()], SamplingParams(max_tokens=1, temperature=0))
+    return _rates(ids.shape[1], start, _now())
 
 
 def theirs_prefill(model, ids: torch.Tensor) -> Rates:
@@ -94,12 +94,18 @@ def theirs_prefill(model, ids: torch.Tensor) -> Rates:
         return _rates(ids.shape[1], start, _now())
 
 
-def ours_decode(model, ids: torch.Tensor, tokens: int) -> Rates:
-    times = []
-    for _ in generate_ids(model, ids[0].tolist(), SamplingParams(max_new_tokens=tokens,
-                                                                  temperature=0)):
-        times.append(_now())
+def ours_decode(engine: LLMEngine, ids: torch.Tensor, tokens: int) -> Rates:
+    params = SamplingParams(max_tokens=tokens, min_tokens=tokens, temperature=0)
+    times = [_now() for _ in engine.stream(ids[0].tolist(), params)]
     return _rates(len(times) - 1, times[0], times[-1])
+
+
+def load_ours(name: str, dtype: torch.dtype) -> LLMEngine:
+    """The engine as ``sai generate`` builds it, without the prefix cache (the benchmark
+    sends the same prompt every round)."""
+    model, tokenizer = load_pretrained(name, dtype=dtype)
+    config = EngineConfig(kv_cache_megabytes=64, enable_prefix_caching=False)
+    return LLMEngine(model, tokenizer, config, eos_token_ids=sorted(tokenizer.stop_ids()))
 
 
 def theirs_decode(model, ids: torch.Tensor, tokens: int) -> Rates:
@@ -131,8 +137,7 @@ def run(config: BenchConfig) -> dict[str, float]:
     with open_run("bench.model_forward", config=config, seed=0) as record:
         for step, dtype_name in enumerate(config.dtypes):
             dtype = getattr(torch, dtype_name)
-            ours, _ = load_pretrained(config.model, dtype=dtype)
-            ours.optimize_for_inference()
+            ours = load_ours(config.model, dtype)
             theirs = load_reference(dtype)
             samples: dict[str, list[Rates]] = {k: [] for k in
                                                ("ours_prefill", "theirs_prefill",

@@ -27,8 +27,8 @@ VERBS: dict[str, Any] = {
     "runs": ("scalable_ai.runs_cli:runs_app", "List, show, compare and plot runs from the run registry."),
     "course": ("scalable_ai.course.cli:course_app", "The course platform's staff tool (database, rules, calendar)."),
     "model": ("scalable_ai.model.cli:model_app", "Pull, list and inspect models."),
-    "generate": ("scalable_ai.model.cli:generate_app", "Continue a raw prompt with a model."),
-    "chat": ("scalable_ai.model.cli:chat_app", "Chat with a model in the terminal (streaming)."),
+    "generate": ("scalable_ai.infer.terminal:generate_app", "Continue a raw prompt with a model."),
+    "chat": ("scalable_ai.infer.terminal:chat_app", "Chat with a model in the terminal (streaming)."),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
     "data": {
         "help": "Pre-training data: curated documents, token shards.",

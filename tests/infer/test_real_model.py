@@ -1,4 +1,5 @@
-"""``sai serve smollm2-135m`` as a real subprocess, driven by the official ``openai`` client."""
+"""``sai serve smollm2-135m`` as a real subprocess, driven by the official ``openai`` client,
+and ``sai chat`` / ``sai generate`` as real subprocesses giving the server's answers."""
 
 from __future__ import annotations
 
@@ -14,12 +15,28 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def served_smollm2(tmp_path_factory):
+def sai_env(tmp_path_factory):
+    """The environment every ``sai`` subprocess of this module shares (one data dir)."""
+    root = tmp_path_factory.mktemp("serve")
+    return {**os.environ, "SAI_DATA_DIR": str(root / "data"), "SAI_RUNS_DIR": str(root / "runs")}
+
+
+def sai(env, *args: str, stdin: str | None = None) -> str:
+    """Run the real ``sai`` command line; its stdout (exit code 0 asserted)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scalable_ai.cli", *args],
+        env=env, input=stdin, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def served_smollm2(sai_env):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    root = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "SAI_DATA_DIR": str(root / "data"), "SAI_RUNS_DIR": str(root / "runs")}
+    env = sai_env
     process = subprocess.Popen(
         [
             sys.executable,
@@ -80,3 +97,50 @@ def test_smollm2_answers_paris_through_the_openai_client(served_smollm2):
         model="smollm2-135m", prompt="The capital of France is", max_tokens=4, temperature=0
     )
     assert text.usage.completion_tokens == 4
+
+
+QUESTION = "What is the capital of France?"
+
+
+@pytest.mark.slow
+def test_sai_chat_gives_the_servers_greedy_answer(served_smollm2, sai_env):
+    """One generation stack: the terminal chat runs the same engine, sampler and weights."""
+    client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
+    served = client.chat.completions.create(
+        model="smollm2-135m",
+        messages=[{"role": "user", "content": QUESTION}],
+        max_tokens=24,
+        temperature=0,
+    )
+    expected = served.choices[0].message.content
+    assert "Paris" in expected
+    chatted = sai(sai_env, "chat", "--message", QUESTION, "--temperature", "0",
+                  "--max-tokens", "24")
+    assert chatted == expected + "\n"
+    typed = sai(sai_env, "chat", "--temperature", "0", "--max-tokens", "24",
+                stdin=f"{QUESTION}\n/exit\n")
+    assert typed == expected + "\n"
+
+
+@pytest.mark.slow
+def test_sai_generate_prints_only_the_servers_completion(served_smollm2, sai_env):
+    client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
+    prompt = "The capital of France is"
+    served = client.completions.create(
+        model="smollm2-135m", prompt=prompt, max_tokens=12, temperature=0
+    ).choices[0].text
+    assert "Paris" in served
+    # Not a terminal: exactly the completion, no newline added.
+    assert sai(sai_env, "generate", "--max-tokens", "12", "--temperature", "0", prompt) == served
+
+
+@pytest.mark.slow
+def test_a_seed_gives_the_servers_sampled_tokens(served_smollm2, sai_env):
+    client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
+    prompt = "Once upon a time"
+    served = client.completions.create(
+        model="smollm2-135m", prompt=prompt, max_tokens=16, temperature=1.0, top_p=0.95, seed=7
+    ).choices[0].text
+    printed = sai(sai_env, "generate", "--max-tokens", "16", "--temperature", "1.0",
+                  "--top-p", "0.95", "--seed", "7", prompt)
+    assert printed == served

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from scalable_ai.model.attention import causal_attention, sliding_window_attention
-from scalable_ai.model.generate import KVCache
 from scalable_ai.model.transformer import Transformer
+from tests.model.seam import ConcatenatingCache
 
 
 def _naive(q, k, v, window):
@@ -54,7 +54,7 @@ def test_windowed_model_decodes_through_the_cache_like_its_full_forward(make_tin
     model = Transformer(make_tiny_config(sliding_window=4)).double().eval()
     ids = torch.randint(0, 64, (1, 13))
     full = model(ids)
-    cache = KVCache(model, batch_size=1, max_len=13)
+    cache = ConcatenatingCache(model.config.n_layers, window=4)
     steps = [model(ids[:, :6], backend=cache)]
     for position in range(6, 13):
         steps.append(model(ids[:, position:position + 1], positions=torch.tensor([[position]]),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scalable_ai.model.generate import KVCache
 from scalable_ai.model.transformer import Block, RotaryEmbedding, Transformer, rope_frequencies
+from tests.model.seam import ConcatenatingCache
 
 
 def _model(config, dtype=torch.float64):
@@ -28,7 +28,7 @@ def test_kv_cache_decoding_equals_the_full_forward(make_tiny_config):
     model = _model(make_tiny_config())
     ids = torch.randint(0, 64, (2, 12))
     full = model(ids)
-    cache = KVCache(model, batch_size=2, max_len=12)
+    cache = ConcatenatingCache(model.config.n_layers)
     pieces = [model(ids[:, :5], backend=cache)]
     pieces.append(model(ids[:, 5:8], positions=torch.arange(5, 8).expand(2, 3), backend=cache))
     for position in range(8, 12):
@@ -121,45 +121,3 @@ def test_training_loss_is_next_token_cross_entropy(make_tiny_config):
     torch.testing.assert_close(loss, expected)
     loss.backward()
     assert model.embed.weight.grad is not None and model.embed.weight.grad.abs().sum() > 0
-
-
-def test_decode_layout_changes_strides_not_results_or_weight_swapping(make_tiny_config):
-    model = _model(make_tiny_config(), dtype=torch.float32)
-    ids = torch.randint(0, 64, (1, 7))
-    before = model(ids)
-    parameters = list(model.parameters())
-    model.use_decode_layout()
-    assert list(model.parameters()) == parameters  # same Parameter objects
-    assert not model.layers[0].attn.q_proj.weight.is_contiguous()
-    torch.testing.assert_close(model(ids), before)
-    other = _model(make_tiny_config(), dtype=torch.float32)
-    torch.nn.init.normal_(other.embed.weight)
-    model.load_state_dict(other.state_dict())  # in-place weight swap still works
-    torch.testing.assert_close(model(ids), other(ids))
-
-
-def test_packed_weights_give_the_same_logits_and_go_stale_on_swap(make_tiny_config):
-    model = _model(make_tiny_config(), dtype=torch.float32)
-    ids = torch.randint(0, 64, (1, 7))
-    with torch.no_grad():
-        before = model(ids)
-        model.pack_for_inference()
-        assert "inference_copies" in model.layers[0].attn.q_proj.__dict__
-        torch.testing.assert_close(model(ids), before)
-        other = _model(make_tiny_config(), dtype=torch.float32)
-        torch.nn.init.normal_(other.layers[1].mlp.up_proj.weight)
-        model.load_state_dict(other.state_dict())
-        torch.testing.assert_close(model(ids), other(ids))  # stale copies are not used
-
-
-def test_bfloat16_inference_copies_match_plain_bfloat16(make_tiny_config):
-    model = _model(make_tiny_config(), dtype=torch.bfloat16)
-    ids = torch.randint(0, 64, (1, 7))
-    cache_free = model(ids).float()
-    with torch.no_grad():
-        model.pack_for_inference()
-        cache = KVCache(model, batch_size=1, max_len=7)
-        prefill = model(ids[:, :6], backend=cache)  # packed bf16 path
-        step = model(ids[:, 6:], positions=torch.tensor([[6]]), backend=cache)  # f16 path
-    torch.testing.assert_close(torch.cat([prefill, step], 1).float(), cache_free,
-                               atol=0.05, rtol=0.05)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -430,6 +431,21 @@ class LLMEngine:
                 for choice in out.choices:
                     results[out.request_id][choice.index].extend(choice.token_ids)
         return [results[rid] for rid in ids]
+
+    def stream(
+        self, prompt: str | list[int], params: SamplingParams | None = None
+    ) -> Iterator[ChoiceDelta]:
+        """Run one request to its end, yielding its deltas as they come: ``sai generate`` and
+        ``sai chat`` take the same steps (sampler, weights, stop rules) as a server request.
+        Closing the iterator early aborts the request and frees its blocks."""
+        request_id = self.add_request(prompt, params)
+        try:
+            while request_id in self.requests:
+                for out in self.step():
+                    if out.request_id == request_id:
+                        yield from out.choices
+        finally:
+            self.abort(request_id)
 
     @torch.no_grad()
     def swap_weights(self, state_dict: dict[str, Any]) -> None:

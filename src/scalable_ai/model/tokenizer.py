@@ -193,25 +193,3 @@ class Tokenizer:
         settings_path = folder / TOKENIZER_CONFIG_FILE
         settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
         return cls(backend, settings)
-
-
-class StreamDecoder:
-    """Turns ids arriving one at a time into text pieces, never splitting a UTF-8 character.
-
-    A byte-level token can be half of a multi-byte character; decoding it alone would print
-    a replacement character, so we hold text back until it decodes cleanly.
-    """
-
-    def __init__(self, tokenizer: Tokenizer, skip_special_tokens: bool = True) -> None:
-        self.tokenizer = tokenizer
-        self.skip_special_tokens = skip_special_tokens
-        self.ids: list[int] = []
-        self.emitted = 0
-
-    def push(self, token_id: int) -> str:
-        self.ids.append(token_id)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=self.skip_special_tokens)
-        if text.endswith("\ufffd"):
-            return ""
-        piece, self.emitted = text[self.emitted:], len(text)
-        return piece

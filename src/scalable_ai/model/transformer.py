@@ -18,7 +18,7 @@ The seam the inference engine builds on (kept stable)
   ``backend.attend(layer_index, q, k, v)`` with q (B, Hq, T, D) and k, v (B, Hkv, T, D),
   RoPE already applied, for the new tokens only; the backend stores k and v wherever it
   keeps its cache and returns the attention output (B, Hq, T, D) over cached plus new keys.
-  ``generate.KVCache`` (one contiguous cache) is one such backend; a paged cache is another.
+  The inference engine's paged cache (``infer/runner.PagedAttentionBackend``) is one.
 - ``logits_indices``: LongTensor of flat indices into the B*T positions. When given, the
   final norm and the LM head run only there and the result is (N, vocab) instead of
   (B, T, vocab). Prefill needs the last token's logits only, and the 49152-row head is the
@@ -31,17 +31,16 @@ with ``.attn_norm``, ``.attn`` (``.q_proj``, ``.k_proj``, ``.v_proj``, ``.o_proj
 Llama layout (RoPE rotates dimension ``i`` with ``i + D/2``), so ``load_state_dict`` swaps
 weights in place.
 
-CPU inference speed (opt-in, never changes results beyond rounding): ``optimize_for_inference``
-stores f32 weights transposed (``use_decode_layout``: same shapes, other strides) or, for
-bf16, keeps oneDNN-packed and f16 copies beside the weights (``pack_for_inference``); the
-copies are used only in no-grad forwards and only while the weight is unchanged.
+This file is the training path and the float reference. Fast inference (fused and packed
+weights, the native C forward, CUDA graphs) lives in ``scalable_ai.infer``, which reads this
+module layout and is checked against this forward path by path
+(``tests/infer/test_product_paths.py``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -58,33 +57,6 @@ class AttentionBackend(Protocol):
     def attend(
         self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor: ...
-
-
-@dataclass
-class InferenceCopies:
-    """Faster-to-read copies of one linear weight, valid while ``key`` matches the weight."""
-
-    key: tuple[int, int]  # (version counter, data pointer) of the weight they were made from
-    packed: torch.Tensor | None  # oneDNN blocked layout, for multi-token steps
-    half: torch.Tensor | None  # float16, for single-token steps of a bf16 model
-
-
-def project(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``linear(x)``, through the copies ``Transformer.pack_for_inference`` made when current.
-
-    The copies are keyed by the weight's storage and version counter: an in-place change
-    (``load_state_dict``, an optimizer step) bumps the version and the stale copies are then
-    ignored. Gradients never flow through them (no-grad forwards only).
-    """
-    copies = linear.__dict__.get("inference_copies")
-    if copies is not None and not torch.is_grad_enabled():
-        weight = cast(torch.Tensor, linear.weight)
-        if (weight._version, weight.data_ptr()) == copies.key:
-            if copies.half is not None and x.numel() == x.shape[-1]:
-                return F.linear(x.to(torch.float16), copies.half).to(x.dtype)
-            if copies.packed is not None:
-                return torch.ops.mkldnn._linear_pointwise(x, copies.packed, None, "none", [], "")
-    return linear(x)
 
 
 class RMSNorm(nn.Module):
@@ -176,9 +148,9 @@ class Attention(nn.Module):
         backend: AttentionBackend | None,
     ) -> torch.Tensor:
         batch, length, _ = x.shape
-        q = project(self.q_proj, x).view(batch, length, self.n_heads, self.head_dim)
-        k = project(self.k_proj, x).view(batch, length, self.n_kv_heads, self.head_dim)
-        v = project(self.v_proj, x).view(batch, length, self.n_kv_heads, self.head_dim)
+        q = self.q_proj(x).view(batch, length, self.n_heads, self.head_dim)
+        k = self.k_proj(x).view(batch, length, self.n_kv_heads, self.head_dim)
+        v = self.v_proj(x).view(batch, length, self.n_kv_heads, self.head_dim)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q, k = rotary.rotate(q, cos, sin), rotary.rotate(k, cos, sin)
         if backend is not None:
@@ -187,7 +159,7 @@ class Attention(nn.Module):
             out = sliding_window_attention(q, k, v, self.sliding_window)
         else:
             out = causal_attention(q, k, v)
-        return project(self.o_proj, out.transpose(1, 2).reshape(batch, length, -1))
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
 
 
 class SwiGLU(nn.Module):
@@ -200,8 +172,7 @@ class SwiGLU(nn.Module):
         self.down_proj = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return project(self.down_proj,
-                       F.silu(project(self.gate_proj, x)) * project(self.up_proj, x))
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class Block(nn.Module):
@@ -216,7 +187,14 @@ class Block(nn.Module):
             MixtureOfExperts(config) if config.n_experts else SwiGLU(config.dim, config.ffn_hidden)
         )
 
-    def forward(self, x, rotary, cos, sin, backend):  # type: ignore[no-untyped-def]
+    def forward(
+        self,
+        x: torch.Tensor,
+        rotary: RotaryEmbedding,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        backend: AttentionBackend | None,
+    ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), rotary, cos, sin, backend)
         return x + self.mlp(self.mlp_norm(x))
 
@@ -266,66 +244,7 @@ class Transformer(nn.Module):
             x = layer(x, self.rotary, cos, sin, backend)
         if logits_indices is not None:
             x = x.reshape(batch * length, -1).index_select(0, logits_indices)
-        return project(self.lm_head, self.norm(x))
-
-    def optimize_for_inference(self) -> Transformer:
-        """The fastest CPU inference path measured for this model's dtype.
-
-        SmolLM2-135M on the project's 2-core AMD EPYC, 1 thread, CPU time (2026-11-26),
-        decode / prefill tokens/s: f32 plain 16.3 / 330, decode layout 19-21 / 330, packed
-        17.3 / 345; bf16 plain 17-18 / 580, packed + f16 single-token copies 30 / 624.
-        """
-        if self.embed.weight.device.type != "cpu":
-            return self
-        if self.embed.weight.dtype == torch.bfloat16:
-            return self.pack_for_inference()
-        return self.use_decode_layout()
-
-    @torch.no_grad()
-    def use_decode_layout(self) -> Transformer:
-        """Store every weight matrix as the transpose of a contiguous (in, out) buffer.
-
-        Shapes, parameter objects and ``load_state_dict`` stay as they were; only strides
-        change (``weight.is_contiguous()`` becomes False). ``F.linear`` then multiplies by a
-        row-major (in, out) matrix, which on this project's CPUs streams the weights ~20%
-        faster for one-token decode than the (out, in) layout (``bench/model_forward.py``).
-        The tied embedding/LM head is included: an embedding lookup of a few rows does not
-        care about the layout. Call it after moving the model to its dtype and device.
-        """
-        for parameter in self.parameters():
-            if parameter.dim() == 2 and parameter.is_contiguous():
-                parameter.data = parameter.data.t().contiguous().t()
-        return self
-
-    @torch.no_grad()
-    def pack_for_inference(self) -> Transformer:
-        """Keep faster-to-read copies of every CPU linear weight for no-grad forwards.
-
-        A decode step multiplies each weight by one vector, so its speed is how fast the
-        kernel streams the weight. On the project's AMD CPU (1 thread, CPU time, 2026-11-26)
-        oneDNN's packed layout streams bf16 ~1.7x faster than ``F.linear`` (13.5 vs 7.7 GB/s)
-        and speeds up prefill ~10%; for a single token, torch's float16 matrix-vector kernel
-        is faster still (15.5 GB/s), and bf16 -> f16 keeps every bit of a weight's mantissa
-        (7 -> 10 bits) for weights above f16's 6e-5 normal range. So a bf16 model gets packed
-        copies for multi-token steps and f16 copies for single-token steps; f32 models get
-        packed copies only. Costs up to two extra copies of the linear weights in memory;
-        the copies are not in the state dict and go stale (unused) when a weight changes in
-        place: call again after swapping weights.
-        """
-        mkldnn = torch.backends.mkldnn.is_available()
-        packable = {torch.float32}
-        if mkldnn and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            packable.add(torch.bfloat16)
-        for module in self.modules():
-            weight = getattr(module, "weight", None)
-            if not isinstance(module, nn.Linear) or weight is None or weight.device.type != "cpu":
-                continue
-            packed = (torch.ops.mkldnn._reorder_linear_weight(weight, 1)
-                      if mkldnn and weight.dtype in packable else None)
-            half = weight.to(torch.float16) if weight.dtype == torch.bfloat16 else None
-            module.__dict__["inference_copies"] = InferenceCopies(
-                key=(weight._version, weight.data_ptr()), packed=packed, half=half)
-        return self
+        return self.lm_head(self.norm(x))
 
     def aux_loss(self) -> torch.Tensor:
         """Sum of the MoE load-balancing losses of the last forward (0 for a dense model),
