@@ -27,8 +27,13 @@ from scalable_ai.infer import cpu
 from scalable_ai.infer.packed_model import _onednn_linear, _onednn_pack
 from scalable_ai.runs import open_run
 
-SHAPES = {"qkv": (960, 576), "o": (576, 576), "gate_up": (3072, 576), "down": (576, 1536),
-          "lm_head": (49152, 576)}
+SHAPES = {
+    "qkv": (960, 576),
+    "o": (576, 576),
+    "gate_up": (3072, 576),
+    "down": (576, 1536),
+    "lm_head": (49152, 576),
+}
 
 
 @dataclass
@@ -59,8 +64,10 @@ def main() -> None:
     torch.set_num_threads(config.threads)
     pool = cpu.ThreadPool(config.threads)
     print(f"native: {cpu.describe()}; torch {torch.__version__}, {config.threads} threads")
-    print(f"{'shape':>8} {'rows':>4} {'ours ms':>8} {'GB/s':>6} {'GFLOP/s':>8} "
-          f"{'oneDNN ms':>9} {'F.linear ms':>11} {'vs oneDNN':>9} {'vs F.linear':>11}")
+    print(
+        f"{'shape':>8} {'rows':>4} {'ours ms':>8} {'GB/s':>6} {'GFLOP/s':>8} "
+        f"{'oneDNN ms':>9} {'F.linear ms':>11} {'vs oneDNN':>9} {'vs F.linear':>11}"
+    )
     with open_run("bench.cpu_kernels", config=config, seed=0) as run:
         step = 0
         for rows in config.rows:
@@ -74,11 +81,21 @@ def main() -> None:
                 theirs = best_time(lambda: _onednn_linear(x, onednn), repeats)  # noqa: B023
                 plain = best_time(lambda: F.linear(x, weight), repeats)  # noqa: B023
                 gbs, gflops = n * k * 2 / ours / 1e9, 2 * rows * n * k / ours / 1e9
-                print(f"{name:>8} {rows:>4} {ours * 1e3:8.3f} {gbs:6.1f} {gflops:8.1f} "
-                      f"{theirs * 1e3:9.3f} {plain * 1e3:11.3f} {theirs / ours:8.2f}x "
-                      f"{plain / ours:10.2f}x")
-                run.log(step, rows=rows, n=n, k=k, ours_ms=ours * 1e3, onednn_ms=theirs * 1e3,
-                        linear_ms=plain * 1e3, ratio_onednn=theirs / ours)
+                print(
+                    f"{name:>8} {rows:>4} {ours * 1e3:8.3f} {gbs:6.1f} {gflops:8.1f} "
+                    f"{theirs * 1e3:9.3f} {plain * 1e3:11.3f} {theirs / ours:8.2f}x "
+                    f"{plain / ours:10.2f}x"
+                )
+                run.log(
+                    step,
+                    rows=rows,
+                    n=n,
+                    k=k,
+                    ours_ms=ours * 1e3,
+                    onednn_ms=theirs * 1e3,
+                    linear_ms=plain * 1e3,
+                    ratio_onednn=theirs / ours,
+                )
                 run.summary(**{f"{name}_{rows}_vs_onednn": theirs / ours})
                 step += 1
     pool.close()

@@ -41,8 +41,17 @@ from scalable_ai.infer.sampling import SamplingParams
 from scalable_ai.model import ModelConfig, Transformer
 
 SMOLLM2 = dict(
-    name="smollm2-135m-shapes", vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3,
-    ffn_hidden=1536, max_seq_len=8192, norm_eps=1e-5, rope_theta=100000.0, tie_embeddings=True,
+    name="smollm2-135m-shapes",
+    vocab_size=49152,
+    dim=576,
+    n_layers=30,
+    n_heads=9,
+    n_kv_heads=3,
+    ffn_hidden=1536,
+    max_seq_len=8192,
+    norm_eps=1e-5,
+    rope_theta=100000.0,
+    tie_embeddings=True,
 )
 PROMPT_TOKENS = 64
 
@@ -104,8 +113,11 @@ def build(device: torch.device, dtype: torch.dtype, quick: bool, seed: int = 0) 
 
 def engine_for(model: Transformer, graphs: bool, batch: int) -> LLMEngine:
     config = EngineConfig(
-        max_model_len=1024, max_num_seqs=max(batch, 1), max_num_batched_tokens=8192,
-        kv_cache_megabytes=4096, use_cuda_graphs=graphs,
+        max_model_len=1024,
+        max_num_seqs=max(batch, 1),
+        max_num_batched_tokens=8192,
+        kv_cache_megabytes=4096,
+        use_cuda_graphs=graphs,
     )
     return LLMEngine(model, IdTokenizer(), config, model_name="bench")
 
@@ -125,8 +137,11 @@ def check(device: torch.device, dtype: torch.dtype, quick: bool) -> dict[str, fl
 
     def recording(scheduled):
         logits = execute(scheduled)
-        rows = [list(i.seq.token_ids[: i.seq.num_computed + i.num_new_tokens])
-                for i in scheduled if i.samples]
+        rows = [
+            list(i.seq.token_ids[: i.seq.num_computed + i.num_new_tokens])
+            for i in scheduled
+            if i.samples
+        ]
         recorded.append((rows, logits.float().clone()))
         return logits
 
@@ -151,8 +166,9 @@ def graph_vs_eager(device: torch.device, quick: bool) -> float:
     params = SamplingParams(temperature=0.0, max_tokens=64, ignore_eos=True)
     graph = engine_for(model, True, 16).generate(batch, params)
     eager = engine_for(model, False, 16).generate(batch, params)
-    pairs = [(a, b) for g, e in zip(graph, eager, strict=True)
-             for a, b in zip(g[0], e[0], strict=True)]
+    pairs = [
+        (a, b) for g, e in zip(graph, eager, strict=True) for a, b in zip(g[0], e[0], strict=True)
+    ]
     return sum(a == b for a, b in pairs) / len(pairs)
 
 
@@ -187,8 +203,11 @@ def served(device: torch.device, quick: bool) -> dict[str, float]:
     engine.swap_weights(model.state_dict())
     after = engine.generate(batch[:8], params)
     replays = engine.runner.graphs.num_replays if engine.runner.graphs else 0
-    return {"all_complete": float(counts == lengths), "same_after_swap": float(before == after),
-            "graph_replays": replays}
+    return {
+        "all_complete": float(counts == lengths),
+        "same_after_swap": float(before == after),
+        "graph_replays": replays,
+    }
 
 
 @torch.inference_mode()
@@ -206,7 +225,8 @@ def ours(model: Transformer, batch: int, new_tokens: int, graphs: bool) -> dict[
     while engine.has_unfinished_requests():
         before = time.perf_counter()
         decoding = not engine.scheduler.waiting and all(
-            s.num_computed >= len(s.prompt_token_ids) for s in engine.scheduler.running)
+            s.num_computed >= len(s.prompt_token_ids) for s in engine.scheduler.running
+        )
         engine.step()
         took = time.perf_counter() - before
         step_times.append(took)
@@ -214,8 +234,11 @@ def ours(model: Transformer, batch: int, new_tokens: int, graphs: bool) -> dict[
             decode_times.append(took)
     total = time.perf_counter() - start
     step = statistics.median(decode_times)
-    out = {"decode_tok_s": batch / step, "step_ms": step * 1e3,
-           "e2e_tok_s": batch * new_tokens / total}
+    out = {
+        "decode_tok_s": batch / step,
+        "step_ms": step * 1e3,
+        "e2e_tok_s": batch * new_tokens / total,
+    }
     graphs = engine.runner.graphs
     if graphs is not None and graphs.graphs:  # the GPU's share of a step: replays alone
         key = max(graphs.graphs)
@@ -231,16 +254,26 @@ def transformers_peer(batch: int, new_tokens: int, device: torch.device, quick: 
 
     s = dict(SMOLLM2, n_layers=4) if quick else SMOLLM2
     config = LlamaConfig(
-        vocab_size=s["vocab_size"], hidden_size=s["dim"], intermediate_size=s["ffn_hidden"],
-        num_hidden_layers=s["n_layers"], num_attention_heads=s["n_heads"],
-        num_key_value_heads=s["n_kv_heads"], max_position_embeddings=s["max_seq_len"],
-        rms_norm_eps=s["norm_eps"], tie_word_embeddings=True,
+        vocab_size=s["vocab_size"],
+        hidden_size=s["dim"],
+        intermediate_size=s["ffn_hidden"],
+        num_hidden_layers=s["n_layers"],
+        num_attention_heads=s["n_heads"],
+        num_key_value_heads=s["n_kv_heads"],
+        max_position_embeddings=s["max_seq_len"],
+        rms_norm_eps=s["norm_eps"],
+        tie_word_embeddings=True,
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).to(device=device, dtype=torch.bfloat16).eval()
     ids = torch.tensor(prompts(batch, s["vocab_size"], 12), device=device)
-    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                  pad_token_id=0, attention_mask=torch.ones_like(ids))
+    kwargs = dict(
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        pad_token_id=0,
+        attention_mask=torch.ones_like(ids),
+    )
     model.generate(ids, **{**kwargs, "max_new_tokens": 8, "min_new_tokens": 8})
     sync(device)
     start = time.perf_counter()
@@ -263,9 +296,11 @@ def roofline(model: Transformer, batch: int, context: int, ceil: dict[str, float
     memory_s = (weight_bytes + kv_bytes) / (ceil["copy_GBps"] * 1e9)
     flops = 2 * matrices * batch + 4 * batch * context * c.n_heads * c.head_size * c.n_layers
     compute_s = flops / (ceil["bf16_TFLOPs"] * 1e12)
-    return {"roofline_tok_s": batch / max(memory_s, compute_s),
-            "step_floor_us": max(memory_s, compute_s) * 1e6,
-            "bytes_MB": (weight_bytes + kv_bytes) / 1e6}
+    return {
+        "roofline_tok_s": batch / max(memory_s, compute_s),
+        "step_floor_us": max(memory_s, compute_s) * 1e6,
+        "bytes_MB": (weight_bytes + kv_bytes) / 1e6,
+    }
 
 
 @torch.inference_mode()
@@ -280,7 +315,8 @@ def profile(model: Transformer, batch: int, context: int) -> None:
     for p in prompts(batch, model.config.vocab_size, 5, context):
         engine.add_request(p, params)
     while any(s.num_computed < len(s.prompt_token_ids) for s in engine.scheduler.running) or (
-            engine.scheduler.waiting):  # prefills, then two decodes (graph capture)
+        engine.scheduler.waiting
+    ):  # prefills, then two decodes (graph capture)
         engine.step()
     engine.step()
     engine.step()
@@ -291,8 +327,11 @@ def profile(model: Transformer, batch: int, context: int) -> None:
         sync(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     events = prof.key_averages()
-    kernels = sum(e.count for e in events if getattr(e, "device_type", None) is not None
-                  and str(e.device_type).endswith("CUDA"))
+    kernels = sum(
+        e.count
+        for e in events
+        if getattr(e, "device_type", None) is not None and str(e.device_type).endswith("CUDA")
+    )
     print(f"--- one decode step, batch {batch}, context {context}: {kernels} GPU kernel launches")
     print(events.table(sort_by=key, row_limit=18, max_name_column_width=60))
 
@@ -350,23 +389,30 @@ def main() -> None:
             os.environ.pop("SAI_GPU_KERNELS")
             row["unfused"] = result[f"ours_unfused_b{batch}"]
         if not args.skip_peer:
-            section(f"transformers_b{batch}",
-                    lambda b=batch: transformers_peer(b, new_tokens, device, args.quick))
+            section(
+                f"transformers_b{batch}",
+                lambda b=batch: transformers_peer(b, new_tokens, device, args.quick),
+            )
             row["peer"] = result[f"transformers_b{batch}"]
         if "error" not in result["ceilings"]:
-            row["roof"] = roofline(model, batch, PROMPT_TOKENS + new_tokens // 2,
-                                   result["ceilings"])
+            row["roof"] = roofline(
+                model, batch, PROMPT_TOKENS + new_tokens // 2, result["ceilings"]
+            )
         rows.append(row)
     result["rows"] = rows
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "gpu_decode.json").write_text(json.dumps(result, indent=2, default=str))
-    print(f"\n{result.get('gpu', device)}  torch {torch.__version__}  ceilings {result['ceilings']}")
+    print(
+        f"\n{result.get('gpu', device)}  torch {torch.__version__}  ceilings {result['ceilings']}"
+    )
     print(f"check f32 {result['check_f32']}\ncheck bf16 {result['check_bf16']}")
     print(f"graph vs eager bf16 equal tokens: {result['graph_vs_eager_bf16_equal_tokens']}")
     print(f"engine thread + swap_weights: {result['served']}")
-    print("batch | ours graphs+Triton tok/s (step ms) | graphs, no Triton | eager | "
-          "transformers | ratio | roofline tok/s | share of roofline")
+    print(
+        "batch | ours graphs+Triton tok/s (step ms) | graphs, no Triton | eager | "
+        "transformers | ratio | roofline tok/s | share of roofline"
+    )
     for row in rows:
         o, e, p, r = row["ours"], row.get("eager", {}), row.get("peer"), row.get("roof", {})
         u = row.get("unfused", {})
@@ -375,11 +421,13 @@ def main() -> None:
             continue
         ratio = o["decode_tok_s"] / p if isinstance(p, float) else float("nan")
         roof = r.get("roofline_tok_s", float("nan"))
-        print(f"{row['batch']:5d} | {o['decode_tok_s']:10.0f} ({o['step_ms']:.2f}) e2e "
-              f"{o['e2e_tok_s']:.0f} | {u.get('decode_tok_s', float('nan')):8.0f} | "
-              f"{e.get('decode_tok_s', float('nan')):8.0f} | "
-              f"{p if isinstance(p, float) else float('nan'):8.0f} | {ratio:5.1f}x | "
-              f"{roof:9.0f} | {o['decode_tok_s'] / roof:.1%}")
+        print(
+            f"{row['batch']:5d} | {o['decode_tok_s']:10.0f} ({o['step_ms']:.2f}) e2e "
+            f"{o['e2e_tok_s']:.0f} | {u.get('decode_tok_s', float('nan')):8.0f} | "
+            f"{e.get('decode_tok_s', float('nan')):8.0f} | "
+            f"{p if isinstance(p, float) else float('nan'):8.0f} | {ratio:5.1f}x | "
+            f"{roof:9.0f} | {o['decode_tok_s'] / roof:.1%}"
+        )
     sys.stdout.flush()
 
 

@@ -111,9 +111,15 @@ def load_ours(name: str, dtype: torch.dtype) -> LLMEngine:
 def theirs_decode(model, ids: torch.Tensor, tokens: int) -> Rates:
     streamer = _Timestamps()
     with torch.inference_mode():
-        model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens,
-                       min_new_tokens=tokens, do_sample=False, streamer=streamer,
-                       pad_token_id=2)
+        model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            do_sample=False,
+            streamer=streamer,
+            pad_token_id=2,
+        )
     return _rates(len(streamer.times) - 1, streamer.times[0], streamer.times[-1])
 
 
@@ -122,7 +128,9 @@ def load_reference(dtype: torch.dtype):
 
     gguf = packaged_gguf("smollm2-135m")
     model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True),
+        str(gguf.parent),
+        gguf_file=gguf.name,
+        quantization_config=GgufConfig(dequantize=True),
         dtype=torch.float32,
     )
     return model.to(dtype).eval()
@@ -139,9 +147,9 @@ def run(config: BenchConfig) -> dict[str, float]:
             dtype = getattr(torch, dtype_name)
             ours = load_ours(config.model, dtype)
             theirs = load_reference(dtype)
-            samples: dict[str, list[Rates]] = {k: [] for k in
-                                               ("ours_prefill", "theirs_prefill",
-                                                "ours_decode", "theirs_decode")}
+            samples: dict[str, list[Rates]] = {
+                k: [] for k in ("ours_prefill", "theirs_prefill", "ours_decode", "theirs_decode")
+            }
             ours_decode(ours, ids, 4)  # warm-up: first-call allocations and kernel choice
             theirs_decode(theirs, ids, 4)
             for _ in range(config.rounds):
@@ -153,11 +161,13 @@ def run(config: BenchConfig) -> dict[str, float]:
             for clock_index, clock in enumerate(CLOCKS):
                 for key, values in samples.items():
                     medians[f"{dtype_name}.{clock}.{key}_tok_s"] = statistics.median(
-                        value[clock_index] for value in values)
+                        value[clock_index] for value in values
+                    )
                 for phase in ("prefill", "decode"):
                     medians[f"{dtype_name}.{clock}.{phase}_ratio"] = (
                         medians[f"{dtype_name}.{clock}.ours_{phase}_tok_s"]
-                        / medians[f"{dtype_name}.{clock}.theirs_{phase}_tok_s"])
+                        / medians[f"{dtype_name}.{clock}.theirs_{phase}_tok_s"]
+                    )
             record.log(step, **medians)
             results.update(medians)
             del ours, theirs
@@ -174,24 +184,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtypes", default=",".join(defaults.dtypes))
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
-    config = BenchConfig(prompt_tokens=args.prompt_tokens, decode_tokens=args.decode_tokens,
-                         rounds=args.rounds, dtypes=tuple(args.dtypes.split(",")),
-                         threads=args.threads)
+    config = BenchConfig(
+        prompt_tokens=args.prompt_tokens,
+        decode_tokens=args.decode_tokens,
+        rounds=args.rounds,
+        dtypes=tuple(args.dtypes.split(",")),
+        threads=args.threads,
+    )
     if config.threads:
         torch.set_num_threads(config.threads)
-    print(f"bench.model_forward {asdict(config)} threads={torch.get_num_threads()}",
-          file=sys.stderr)
+    print(
+        f"bench.model_forward {asdict(config)} threads={torch.get_num_threads()}", file=sys.stderr
+    )
     results = run(config)
-    print(f"{'dtype':10s} {'clock':6s} {'phase':8s} {'ours tok/s':>11s} "
-          f"{'transformers':>13s} {'ratio':>7s}")
+    print(
+        f"{'dtype':10s} {'clock':6s} {'phase':8s} {'ours tok/s':>11s} "
+        f"{'transformers':>13s} {'ratio':>7s}"
+    )
     for dtype_name in config.dtypes:
         for clock in CLOCKS:
             for phase in ("prefill", "decode"):
                 key = f"{dtype_name}.{clock}"
-                print(f"{dtype_name:10s} {clock:6s} {phase:8s} "
-                      f"{results[f'{key}.ours_{phase}_tok_s']:11.1f} "
-                      f"{results[f'{key}.theirs_{phase}_tok_s']:13.1f} "
-                      f"{results[f'{key}.{phase}_ratio']:7.2f}x")
+                print(
+                    f"{dtype_name:10s} {clock:6s} {phase:8s} "
+                    f"{results[f'{key}.ours_{phase}_tok_s']:11.1f} "
+                    f"{results[f'{key}.theirs_{phase}_tok_s']:13.1f} "
+                    f"{results[f'{key}.{phase}_ratio']:7.2f}x"
+                )
 
 
 if __name__ == "__main__":

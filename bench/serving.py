@@ -343,7 +343,10 @@ def sweep(dtype: str, args: argparse.Namespace) -> dict[str, list[LoadReport]]:
         for kind in kinds:
             servers[kind] = start_server(kind, dtype, args.threads)
             warm = LoadSpec(
-                base_url=servers[kind][1], num_requests=2, prompt_tokens=8, output_tokens=4,
+                base_url=servers[kind][1],
+                num_requests=2,
+                prompt_tokens=8,
+                output_tokens=4,
                 stream=False,
             )
             asyncio.run(run_load(warm, concurrency=2))

@@ -22,25 +22,49 @@ _PACKAGE = Path(__file__).resolve().parent
 
 # verb -> ("module:attribute", one-line help) or a nested table for a group of verbs.
 VERBS: dict[str, Any] = {
-    "up": ("scalable_ai.up:up_app", "Start the course platform (and the model server on the next port)."),
-    "doctor": ("scalable_ai.doctor:doctor_app", "Versions, devices, and where runs, data and models live."),
-    "runs": ("scalable_ai.runs_cli:runs_app", "List, show, compare and plot runs from the run registry."),
-    "course": ("scalable_ai.course.cli:course_app", "The course platform's staff tool (database, rules, calendar)."),
+    "up": (
+        "scalable_ai.up:up_app",
+        "Start the course platform (and the model server on the next port).",
+    ),
+    "doctor": (
+        "scalable_ai.doctor:doctor_app",
+        "Versions, devices, and where runs, data and models live.",
+    ),
+    "runs": (
+        "scalable_ai.runs_cli:runs_app",
+        "List, show, compare and plot runs from the run registry.",
+    ),
+    "course": (
+        "scalable_ai.course.cli:course_app",
+        "The course platform's staff tool (database, rules, calendar).",
+    ),
     "model": ("scalable_ai.model.cli:model_app", "Pull, list and inspect models."),
     "generate": ("scalable_ai.infer.terminal:generate_app", "Continue a raw prompt with a model."),
-    "chat": ("scalable_ai.infer.terminal:chat_app", "Chat with a model in the terminal (streaming)."),
+    "chat": (
+        "scalable_ai.infer.terminal:chat_app",
+        "Chat with a model in the terminal (streaming).",
+    ),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
     "data": {
         "help": "Pre-training data: curated documents, token shards.",
         "verbs": {
-            "shard": ("scalable_ai.data.shard_cli:shard_app", "Encode curated JSONL into token shards."),
+            "shard": (
+                "scalable_ai.data.shard_cli:shard_app",
+                "Encode curated JSONL into token shards.",
+            ),
         },
     },
     "bench": {
         "help": "Benchmarks that write runs (each against a named peer where one exists).",
         "verbs": {
-            "serve": ("scalable_ai.infer.cli:bench_serve_app", "Load-test an OpenAI-compatible server."),
-            "roofline": ("scalable_ai.roofline:roofline_app", "Measure this machine's memory bandwidth and matmul FLOP/s."),
+            "serve": (
+                "scalable_ai.infer.cli:bench_serve_app",
+                "Load-test an OpenAI-compatible server.",
+            ),
+            "roofline": (
+                "scalable_ai.roofline:roofline_app",
+                "Measure this machine's memory bandwidth and matmul FLOP/s.",
+            ),
         },
     },
 }
@@ -49,7 +73,9 @@ VERBS: dict[str, Any] = {
 def _module_present(target: str) -> bool:
     module = target.split(":", 1)[0]
     relative = Path(*module.split(".")[1:])
-    return (_PACKAGE / relative).with_suffix(".py").is_file() or (_PACKAGE / relative / "__init__.py").is_file()
+    return (_PACKAGE / relative).with_suffix(".py").is_file() or (
+        _PACKAGE / relative / "__init__.py"
+    ).is_file()
 
 
 def _load(target: str, name: str) -> click.Command:

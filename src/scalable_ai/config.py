@@ -88,15 +88,20 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
         for option in allowed:
             if value == option or (isinstance(value, str) and str(option) == value):
                 return option
-        raise UserError(f"must be one of {', '.join(map(str, allowed))}; got {value!r}", field=field)
+        raise UserError(
+            f"must be one of {', '.join(map(str, allowed))}; got {value!r}", field=field
+        )
     if origin in (list, tuple):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple):
             raise UserError(f"expected a list, got {value!r}", field=field)
         args = get_args(tp)
         item_tp = args[0] if args else Any
-        out = [coerce(v.strip() if isinstance(v, str) else v, item_tp, f"{field}[{i}]")
-               for i, v in enumerate(items) if not (isinstance(v, str) and not v.strip())]
+        out = [
+            coerce(v.strip() if isinstance(v, str) else v, item_tp, f"{field}[{i}]")
+            for i, v in enumerate(items)
+            if not (isinstance(v, str) and not v.strip())
+        ]
         return tuple(out) if origin is tuple else out
     if origin is dict:
         if not isinstance(value, dict):
@@ -106,7 +111,9 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise UserError(f"expected a table of {_type_name(tp)} fields, got {value!r}", field=field)
+            raise UserError(
+                f"expected a table of {_type_name(tp)} fields, got {value!r}", field=field
+            )
         return build(tp, value, prefix=f"{field}.")
     if tp is bool:
         if isinstance(value, bool):
@@ -200,8 +207,9 @@ def _set_path(tree: dict[str, Any], cls: type, dotted: str, raw: str) -> None:
         node, node_cls = node[part], child_cls
 
 
-def load_config(cls: type[T], path: str | Path | None = None,
-                overrides: list[str] | None = None) -> T:
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None
+) -> T:
     """Defaults, then the TOML file (if any), then ``key.path=value`` overrides, in that order."""
     tree: dict[str, Any] = to_dict(cls())
     if path is not None:

@@ -17,8 +17,21 @@ from scalable_ai.settings import get_settings
 
 doctor_app = typer.Typer(add_completion=False)
 
-PACKAGES = ("scalable-ai", "torch", "numpy", "transformers", "tokenizers", "safetensors", "gguf",
-            "fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "playwright")
+PACKAGES = (
+    "scalable-ai",
+    "torch",
+    "numpy",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "gguf",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "playwright",
+)
 
 
 def smollm2_gguf() -> Path | None:
@@ -41,27 +54,37 @@ def device_report() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         # Native bf16 arithmetic (AVX512-BF16 or AMX); without it bf16 is emulated and slow.
-        "cpu_bf16": bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-                         or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()),
+        "cpu_bf16": bool(
+            getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+            or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        ),
         "cpu_capability": getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")(),
         "cuda_available": torch.cuda.is_available(),
         "cuda_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "cuda_devices": [],
-        "mps_available": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+        "mps_available": bool(
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ),
     }
     for index in range(report["cuda_count"]):
         props = torch.cuda.get_device_properties(index)
-        report["cuda_devices"].append({
-            "index": index, "name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
-            "capability": f"{props.major}.{props.minor}",
-        })
+        report["cuda_devices"].append(
+            {
+                "index": index,
+                "name": props.name,
+                "memory_gib": round(props.total_memory / 2**30, 1),
+                "capability": f"{props.major}.{props.minor}",
+            }
+        )
     if report["cuda_count"]:
         report["cuda_bf16"] = torch.cuda.is_bf16_supported()
         report["nccl_available"] = torch.distributed.is_nccl_available()
         from scalable_ai.infer import gpu  # Triton decode kernels (infer/gpu)
 
         report["gpu_decode_kernels"] = gpu.available(torch.device("cuda"))
-    report["gloo_available"] = torch.distributed.is_available() and torch.distributed.is_gloo_available()
+    report["gloo_available"] = (
+        torch.distributed.is_available() and torch.distributed.is_gloo_available()
+    )
     from scalable_ai.infer import cpu  # built on first use, then cached (infer/cpu/forward.c)
 
     report["native_cpu_forward"] = cpu.describe()
@@ -92,15 +115,20 @@ def doctor_report() -> dict[str, Any]:
 
 
 @doctor_app.command()
-def doctor(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON.")) -> None:
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
     """Print versions, devices (CPU/CUDA, bf16) and where runs, data and models live."""
     report = doctor_report()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
     console = Console()
-    for title, section in (("Versions", report["versions"]), ("Devices", report["devices"]),
-                           ("Locations", report["locations"])):
+    for title, section in (
+        ("Versions", report["versions"]),
+        ("Devices", report["devices"]),
+        ("Locations", report["locations"]),
+    ):
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column()

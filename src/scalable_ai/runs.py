@@ -38,8 +38,16 @@ from scalable_ai.settings import get_settings
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
-_VERSIONED = ("scalable-ai", "torch", "numpy", "transformers", "tokenizers", "gguf", "fastapi",
-              "sqlalchemy")
+_VERSIONED = (
+    "scalable-ai",
+    "torch",
+    "numpy",
+    "transformers",
+    "tokenizers",
+    "gguf",
+    "fastapi",
+    "sqlalchemy",
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -65,8 +73,9 @@ def git_state(cwd: Path | None = None) -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True,
-                                 timeout=5)
+            out = subprocess.run(
+                ["git", *args], cwd=where, capture_output=True, text=True, timeout=5
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -172,8 +181,14 @@ def new_run_id(command: str) -> str:
 
 
 @contextmanager
-def open_run(command: str, *, config: Any = None, seed: int | None = None,
-             runs_dir: Path | None = None, argv: list[str] | None = None) -> Iterator[Run]:
+def open_run(
+    command: str,
+    *,
+    config: Any = None,
+    seed: int | None = None,
+    runs_dir: Path | None = None,
+    argv: list[str] | None = None,
+) -> Iterator[Run]:
     """Open a run folder, record how the run was made, and close it with its final status.
 
     ``seed`` (when given) is applied with :func:`seed_everything` before the body runs.
@@ -215,6 +230,7 @@ def open_run(command: str, *, config: Any = None, seed: int | None = None,
 
 
 # Reading runs -------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class RunRecord:
@@ -271,8 +287,11 @@ def load_run(ref: str | Path, runs_dir: Path | None = None) -> RunRecord:
     candidate = Path(ref)
     if (candidate / RUN_FILE).is_file():
         return RunRecord(candidate, json.loads((candidate / RUN_FILE).read_text()))
-    matches = [r for r in list_runs(runs_dir)
-               if r.id == str(ref) or r.id.startswith(str(ref)) or r.id.endswith(str(ref))]
+    matches = [
+        r
+        for r in list_runs(runs_dir)
+        if r.id == str(ref) or r.id.startswith(str(ref)) or r.id.endswith(str(ref))
+    ]
     exact = [r for r in matches if r.id == str(ref)]
     if exact:
         return exact[0]
@@ -318,8 +337,9 @@ def plot_metric(runs: list[RunRecord], metric: str, out: Path) -> Path:
     for run in runs:
         steps, values = metric_series(run, metric)
         if steps:
-            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3,
-                    label=run.id)
+            ax.plot(
+                steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=run.id
+            )
             plotted += 1
     if not plotted:
         plt.close(fig)
@@ -351,4 +371,6 @@ def config_differences(runs: list[RunRecord]) -> dict[str, list[Any]]:
     """Config fields whose values differ between runs, field → one value per run."""
     flats = [flatten(r.config) for r in runs]
     keys = sorted(set().union(*flats)) if flats else []
-    return {k: [f.get(k) for f in flats] for k in keys if len({json.dumps(f.get(k)) for f in flats}) > 1}
+    return {
+        k: [f.get(k) for f in flats] for k in keys if len({json.dumps(f.get(k)) for f in flats}) > 1
+    }

@@ -18,8 +18,11 @@ from scalable_ai.runs import (
     read_metrics,
 )
 
-runs_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                       help="List, show, compare and plot runs (SAI_RUNS_DIR).")
+runs_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="List, show, compare and plot runs (SAI_RUNS_DIR).",
+)
 console = Console()
 
 
@@ -46,13 +49,22 @@ def list_command(
         git = run.data.get("git") or {}
         commit = (git.get("commit") or "-")[:8] + ("*" if git.get("dirty") else "")
         summary = ", ".join(f"{k}={_fmt(v)}" for k, v in list(run.summary.items())[:4])
-        table.add_row(run.id, run.command, run.status, run.started_at[:19], _fmt(run.data.get("seed")),
-                      commit, summary)
+        table.add_row(
+            run.id,
+            run.command,
+            run.status,
+            run.started_at[:19],
+            _fmt(run.data.get("seed")),
+            commit,
+            summary,
+        )
     console.print(table)
 
 
 @runs_app.command("show")
-def show_command(run_id: str = typer.Argument(..., help="Run id, unique prefix/suffix, or folder.")) -> None:
+def show_command(
+    run_id: str = typer.Argument(..., help="Run id, unique prefix/suffix, or folder."),
+) -> None:
     """Everything a run recorded: config, seed, git, versions, device, summary, last metrics."""
     run = load_run(run_id)
     data = run.data
@@ -62,8 +74,12 @@ def show_command(run_id: str = typer.Argument(..., help="Run id, unique prefix/s
     console.print(f"started {data.get('started_at')}  ended {data.get('ended_at')}")
     if data.get("error"):
         console.print(f"[red]error: {data['error']}[/red]")
-    for title, section in (("config", flatten(run.config)), ("summary", run.summary),
-                           ("versions", data.get("versions") or {}), ("device", data.get("device") or {})):
+    for title, section in (
+        ("config", flatten(run.config)),
+        ("summary", run.summary),
+        ("versions", data.get("versions") or {}),
+        ("device", data.get("device") or {}),
+    ):
         if not section:
             continue
         table = Table(title=title, show_header=False, title_justify="left")

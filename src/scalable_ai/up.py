@@ -51,8 +51,17 @@ def start_model_server(host: str, port: int) -> subprocess.Popen[bytes] | None:
     """``sai serve smollm2-135m`` on ``port`` as a child process, if the inference module exists."""
     if find_spec("scalable_ai.infer.cli") is None:
         return None
-    command = [sys.executable, "-m", "scalable_ai.cli", "serve", MODEL_NAME,
-               "--host", host, "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "scalable_ai.cli",
+        "serve",
+        MODEL_NAME,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     return subprocess.Popen(command)
 
 
@@ -66,8 +75,12 @@ def demo_credentials() -> list[tuple[str, str, str]]:
 @up_app.command()
 def up(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the course platform; the model is on the next.")] = 8000,
-    no_model: Annotated[bool, typer.Option("--no-model", help="Start the course platform only.")] = False,
+    port: Annotated[
+        int, typer.Option(help="Port of the course platform; the model is on the next.")
+    ] = 8000,
+    no_model: Annotated[
+        bool, typer.Option("--no-model", help="Start the course platform only.")
+    ] = False,
 ) -> None:
     """Start the course platform (seeded demo course, clock mid-semester) and the model server."""
     import uvicorn
@@ -89,9 +102,13 @@ def up(
         typer.echo(f"Model server:    http://{host}:{port + 1}/v1  (OpenAI API, {MODEL_NAME})")
     elif not no_model:
         typer.echo("Model server:    not started (scalable_ai.infer is not built yet)")
-    typer.echo(f"Database:        {settings.database_url}" + ("  (demo course seeded)" if seeded else ""))
-    typer.echo(f"Course clock:    {berkeley(clock.now())} Berkeley time "  # type: ignore[attr-defined]
-               f"(pinned; set SAI_NOW to move it)")
+    typer.echo(
+        f"Database:        {settings.database_url}" + ("  (demo course seeded)" if seeded else "")
+    )
+    typer.echo(
+        f"Course clock:    {berkeley(clock.now())} Berkeley time "  # type: ignore[attr-defined]
+        f"(pinned; set SAI_NOW to move it)"
+    )
     rows = demo_credentials()
     if rows:
         typer.echo("Demo sign-ins:")

@@ -59,16 +59,45 @@ class ThrowawayCluster:
             shutil.chown(self.folder, "postgres", "postgres")
         data = self.folder / "data"
         subprocess.run(
-            _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                          "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"]),
-            check=True, capture_output=True,
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale",
+                    "C",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                          "-l", str(self.folder / "log"), "start"]),
-            check=True, capture_output=True,
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-l",
+                    str(self.folder / "log"),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         atexit.register(self.stop)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
@@ -80,8 +109,9 @@ class ThrowawayCluster:
 def stop_cluster(folder: Path) -> None:
     if (folder / "data").exists():
         subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m",
-                          "immediate", "stop"]),
+            _as_postgres(
+                [str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
         )
     shutil.rmtree(folder, ignore_errors=True)
@@ -115,8 +145,9 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def new_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
     """A factory of fresh, empty PostgreSQL databases; all are dropped at the end."""
-    admin = create_engine(make_url(postgres_server).set(drivername="postgresql+psycopg"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        make_url(postgres_server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     made: list[str] = []
 
     def make() -> str:
@@ -172,8 +203,9 @@ def clock() -> FixedClock:
 def _rolled_back_session(engine: Engine) -> Iterator[Session]:
     connection = engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield session
     finally:
@@ -216,8 +248,12 @@ def load_seed(session: Session) -> None:
     from scalable_ai.course.spec import default_spec_path
 
     data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
-    init_course(session, Actor.local_staff("tests"), data,
-                clock=FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=BERKELEY)))
+    init_course(
+        session,
+        Actor.local_staff("tests"),
+        data,
+        clock=FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=BERKELEY)),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -265,9 +301,16 @@ def enroll(session: Session, staff, clock):
         for _ in range(n):
             counter["n"] += 1
             i = counter["n"]
-            people.append(add_person(session, staff, name=f"Student {i:02d}",
-                                     email=f"student{i:02d}@example.edu", sid=f"30{i:06d}",
-                                     clock=clock))
+            people.append(
+                add_person(
+                    session,
+                    staff,
+                    name=f"Student {i:02d}",
+                    email=f"student{i:02d}@example.edu",
+                    sid=f"30{i:06d}",
+                    clock=clock,
+                )
+            )
         session.flush()
         return people
 
@@ -284,8 +327,13 @@ def make_group(session: Session, staff, clock, enroll):
     def make(size: int = 4, *, confirm: bool = True):
         counter["n"] += 1
         members = enroll(size)
-        group = propose_group(session, staff, name=f"Team {counter['n']}",
-                              member_ids=[p.id for p in members], clock=clock)
+        group = propose_group(
+            session,
+            staff,
+            name=f"Team {counter['n']}",
+            member_ids=[p.id for p in members],
+            clock=clock,
+        )
         if confirm:
             confirm_group(session, staff, group.id, clock=clock)
         return group
@@ -355,8 +403,9 @@ def api_world(backend: str, api_clients: Callable[[str], tuple], clock: FixedClo
     connection = engine.connect()
     outer = connection.begin()
     state = api.state.course_api
-    state.sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                                  expire_on_commit=False)
+    state.sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     state.clock = clock
     try:
         yield client, world
@@ -384,11 +433,19 @@ def seeded_group(
     with unit_of_work(engine) as session:
         load_seed(session)
     with unit_of_work(engine) as session:
-        people = [add_person(session, staff, name=f"{name} {i}", email=f"{name.lower()}{i}@example.edu",
-                             clock=clock) for i in range(size)]
+        people = [
+            add_person(
+                session,
+                staff,
+                name=f"{name} {i}",
+                email=f"{name.lower()}{i}@example.edu",
+                clock=clock,
+            )
+            for i in range(size)
+        ]
         session.flush()
-        group = propose_group(session, staff, name=name, member_ids=[p.id for p in people],
-                              clock=clock)
+        group = propose_group(
+            session, staff, name=name, member_ids=[p.id for p in people], clock=clock
+        )
         confirm_group(session, staff, group.id, clock=clock)
         return engine, group.id, [Actor.of(p) for p in people]
-

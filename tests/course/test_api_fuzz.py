@@ -40,10 +40,16 @@ def test_no_route_answers_500(fuzz_world, role):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=4 if role == "staff" else 2, deadline=None, suppress_health_check=list(HealthCheck),
-                  derandomize=True, database=None)
+        @settings(
+            max_examples=4 if role == "staff" else 2,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def call(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
-                                   checks=[not_a_server_error])
+            case.call_and_validate(
+                headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+            )
 
         call()

@@ -11,11 +11,16 @@ import pytest
 
 from scalable_ai.course.clock import BERKELEY
 
-REVIEW = {"clarity_of_hypothesis": 4, "technical_depth": 3, "correctness": 5,
-          "experimental_rigor": 2, "artifact_quality": 4,
-          "strengths": "A clear, falsifiable hypothesis.",
-          "weaknesses": "One seed per configuration.",
-          "suggestions": "Run three seeds and report the spread."}
+REVIEW = {
+    "clarity_of_hypothesis": 4,
+    "technical_depth": 3,
+    "correctness": 5,
+    "experimental_rigor": 2,
+    "artifact_quality": 4,
+    "strengths": "A clear, falsifiable hypothesis.",
+    "weaknesses": "One seed per configuration.",
+    "suggestions": "Run three seeds and report the spread.",
+}
 AFTER_DEADLINE = datetime(2026, 5, 2, 9, 0, tzinfo=BERKELEY)
 
 
@@ -27,24 +32,25 @@ def _as(token: str) -> dict[str, str]:
 def beta_token(api_world) -> str:
     """A token for ``other``, a member of Beta (made by staff over the API)."""
     client, world = api_world
-    answer = client.post(f"/api/people/{world.other.id}/api-tokens", json={"name": "beta"},
-                         headers=_as(world.staff_token))
+    answer = client.post(
+        f"/api/people/{world.other.id}/api-tokens",
+        json={"name": "beta"},
+        headers=_as(world.staff_token),
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()["token"]
 
 
 def test_a_student_lists_the_review_their_group_writes_with_its_deadline(api_world):
     client, world = api_world
-    (assigned,) = client.get("/api/peer-reviews/assigned",
-                             headers=_as(world.student_token)).json()
+    (assigned,) = client.get("/api/peer-reviews/assigned", headers=_as(world.student_token)).json()
     assert assigned["reviewed_group_id"] == world.group_b.id
     assert assigned["reviewed_group_name"] == "Beta"
     assert assigned["open"] is True and assigned["review"] is None
     assert assigned["due_at"].startswith("2026-05-01T23:59")
 
 
-def test_a_student_submits_the_structured_review_and_edits_it_until_the_deadline(api_world,
-                                                                                 clock):
+def test_a_student_submits_the_structured_review_and_edits_it_until_the_deadline(api_world, clock):
     client, world = api_world
     url = f"/api/peer-reviews/assigned/{world.group_b.id}"
     first = client.put(url, json=REVIEW, headers=_as(world.student_token))
@@ -61,29 +67,40 @@ def test_a_student_submits_the_structured_review_and_edits_it_until_the_deadline
 def test_a_review_after_the_deadline_is_refused(api_world, clock):
     client, world = api_world
     clock.at = AFTER_DEADLINE
-    answer = client.put(f"/api/peer-reviews/assigned/{world.group_b.id}", json=REVIEW,
-                        headers=_as(world.student_token))
+    answer = client.put(
+        f"/api/peer-reviews/assigned/{world.group_b.id}",
+        json=REVIEW,
+        headers=_as(world.student_token),
+    )
     assert answer.status_code == 409
     assert "closed" in answer.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(("change", "field", "status"), [
-    ({"weaknesses": "  "}, "weaknesses", 400),     # a written part says something
-    ({"technical_depth": 6}, "technical_depth", 422),  # a score is 1..5
-])
+@pytest.mark.parametrize(
+    ("change", "field", "status"),
+    [
+        ({"weaknesses": "  "}, "weaknesses", 400),  # a written part says something
+        ({"technical_depth": 6}, "technical_depth", 422),  # a score is 1..5
+    ],
+)
 def test_an_incomplete_review_is_refused_naming_the_field(api_world, change, field, status):
     client, world = api_world
-    answer = client.put(f"/api/peer-reviews/assigned/{world.group_b.id}",
-                        json={**REVIEW, **change}, headers=_as(world.student_token))
+    answer = client.put(
+        f"/api/peer-reviews/assigned/{world.group_b.id}",
+        json={**REVIEW, **change},
+        headers=_as(world.student_token),
+    )
     assert answer.status_code == status
     assert answer.json()["error"]["field"] == field
 
 
-def test_the_group_reads_the_reviews_of_its_report_only_after_the_deadline(api_world, clock,
-                                                                          beta_token):
+def test_the_group_reads_the_reviews_of_its_report_only_after_the_deadline(
+    api_world, clock, beta_token
+):
     client, world = api_world
-    written = client.put(f"/api/peer-reviews/assigned/{world.group_a.id}", json=REVIEW,
-                         headers=_as(beta_token))
+    written = client.put(
+        f"/api/peer-reviews/assigned/{world.group_a.id}", json=REVIEW, headers=_as(beta_token)
+    )
     assert written.status_code == 200, written.text
     url = f"/api/groups/{world.group_a.id}/peer-reviews"
     assert client.get(url, headers=_as(world.student_token)).status_code == 403
@@ -95,8 +112,9 @@ def test_the_group_reads_the_reviews_of_its_report_only_after_the_deadline(api_w
 
 def test_staff_read_every_review_and_the_per_group_summary(api_world, beta_token):
     client, world = api_world
-    client.put(f"/api/peer-reviews/assigned/{world.group_a.id}", json=REVIEW,
-               headers=_as(beta_token))
+    client.put(
+        f"/api/peer-reviews/assigned/{world.group_a.id}", json=REVIEW, headers=_as(beta_token)
+    )
     every = client.get("/api/peer-reviews/reviews", headers=_as(world.staff_token)).json()
     assert [r["reviewed_group_id"] for r in every] == [world.group_a.id]
     summary = client.get("/api/peer-reviews/summary", headers=_as(world.staff_token)).json()
@@ -111,7 +129,10 @@ def test_staff_read_every_review_and_the_per_group_summary(api_world, beta_token
 
 def test_a_student_in_no_group_is_assigned_no_review(api_world):
     client, world = api_world
-    answer = client.post(f"/api/people/{world.loner.id}/api-tokens", json={"name": "x"},
-                         headers=_as(world.staff_token))
+    answer = client.post(
+        f"/api/people/{world.loner.id}/api-tokens",
+        json={"name": "x"},
+        headers=_as(world.staff_token),
+    )
     token = answer.json()["token"]
     assert client.get("/api/peer-reviews/assigned", headers=_as(token)).json() == []

@@ -9,11 +9,17 @@ import re
 import pytest
 
 NONE_USED = {"external_code": "none", "sources": "none", "ai_assistance": "none"}
-REVIEW = {"clarity_of_hypothesis": 4, "technical_depth": 3, "correctness": 5,
-          "experimental_rigor": 2, "artifact_quality": 4, "strengths": "A clear hypothesis.",
-          "weaknesses": "One seed per run.", "suggestions": "Run three seeds."}
-KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4CkV2sUA "
-       "me@laptop")
+REVIEW = {
+    "clarity_of_hypothesis": 4,
+    "technical_depth": 3,
+    "correctness": 5,
+    "experimental_rigor": 2,
+    "artifact_quality": 4,
+    "strengths": "A clear hypothesis.",
+    "weaknesses": "One seed per run.",
+    "suggestions": "Run three seeds.",
+}
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4CkV2sUA me@laptop"
 
 # (method, path(world), body(world), expected status for the student "me")
 STUDENT_REFUSED = [
@@ -37,38 +43,70 @@ STUDENT_REFUSED = [
     ("POST", lambda w: "/lectures/L5/retitle", lambda w: {"title": "New"}, 403),
     ("POST", lambda w: "/lectures/swap", lambda w: {"first": "L5", "second": "L6"}, 403),
     ("POST", lambda w: "/groups", lambda w: {"name": "Late group"}, 403),
-    ("POST", lambda w: "/groups/propose",
-     lambda w: {"name": "Mine", "member_ids": [w.loner.id]}, 403),
+    (
+        "POST",
+        lambda w: "/groups/propose",
+        lambda w: {"name": "Mine", "member_ids": [w.loner.id]},
+        403,
+    ),
     ("GET", lambda w: f"/groups/{w.group_b.id}", None, 403),
     ("POST", lambda w: f"/groups/{w.group_b.id}/confirm", None, 403),
     ("POST", lambda w: f"/groups/{w.group_a.id}/leave", None, 403),
-    ("POST", lambda w: f"/groups/{w.group_b.id}/invitations",
-     lambda w: {"person_id": w.loner.id}, 403),
+    (
+        "POST",
+        lambda w: f"/groups/{w.group_b.id}/invitations",
+        lambda w: {"person_id": w.loner.id},
+        403,
+    ),
     ("POST", lambda w: f"/people/{w.loner.id}/move", lambda w: {"group_id": w.group_a.id}, 403),
-    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"},
-     403),
+    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"}, 403),
     ("GET", lambda w: f"/nodes/{w.group_b.node_id}/authorized_keys", None, 403),
-    ("POST", lambda w: "/reservations", lambda w: {
-        "node_ids": [w.group_b.node_id, 3], "starts_at": "2026-02-20T09:00:00-08:00",
-        "ends_at": "2026-02-20T12:00:00-08:00"}, 403),
+    (
+        "POST",
+        lambda w: "/reservations",
+        lambda w: {
+            "node_ids": [w.group_b.node_id, 3],
+            "starts_at": "2026-02-20T09:00:00-08:00",
+            "ends_at": "2026-02-20T12:00:00-08:00",
+        },
+        403,
+    ),
     ("GET", lambda w: f"/submissions?group_id={w.group_b.id}", None, 403),
-    ("POST", lambda w: f"/groups/{w.group_b.id}/slack-days", lambda w: {"assignment": "A2"},
-     403),
-    ("POST", lambda w: f"/slack-days/{w.other_slack[0].id}/reverse", lambda w: {"reason": "x"},
-     403),
+    ("POST", lambda w: f"/groups/{w.group_b.id}/slack-days", lambda w: {"assignment": "A2"}, 403),
+    (
+        "POST",
+        lambda w: f"/slack-days/{w.other_slack[0].id}/reverse",
+        lambda w: {"reason": "x"},
+        403,
+    ),
     ("GET", lambda w: "/slack-days", None, 403),
-    ("POST", lambda w: "/exceptions", lambda w: {
-        "person_id": w.me.id, "assignment": "A1", "new_deadline": "2026-03-01T23:59:00-08:00",
-        "reason": "please"}, 403),
+    (
+        "POST",
+        lambda w: "/exceptions",
+        lambda w: {
+            "person_id": w.me.id,
+            "assignment": "A1",
+            "new_deadline": "2026-03-01T23:59:00-08:00",
+            "reason": "please",
+        },
+        403,
+    ),
     ("POST", lambda w: f"/exceptions/{w.exception.id}/revoke", None, 403),
-    ("POST", lambda w: "/scores", lambda w: {"person_id": w.me.id, "item": "A1.code",
-                                             "points": 100}, 403),
-    ("POST", lambda w: f"/groups/{w.group_a.id}/scores",
-     lambda w: {"item": "A1.code", "points": 100}, 403),
+    (
+        "POST",
+        lambda w: "/scores",
+        lambda w: {"person_id": w.me.id, "item": "A1.code", "points": 100},
+        403,
+    ),
+    (
+        "POST",
+        lambda w: f"/groups/{w.group_a.id}/scores",
+        lambda w: {"item": "A1.code", "points": 100},
+        403,
+    ),
     ("GET", lambda w: "/gradebook", None, 403),
     ("POST", lambda w: "/scribes/assign", lambda w: {"seed": 1, "replace": True}, 403),
-    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
-     403),
+    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True}, 403),
     ("POST", lambda w: f"/scribes/{w.scribes[0].id}/move", lambda w: {"lecture": "L1"}, 403),
     ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 403),
     ("GET", lambda w: "/peer-reviews/reviews", None, 403),
@@ -77,9 +115,16 @@ STUDENT_REFUSED = [
     ("GET", lambda w: f"/groups/{w.group_a.id}/peer-reviews", None, 403),  # before May 1
     ("PUT", lambda w: f"/peer-reviews/assigned/{w.group_a.id}", lambda w: REVIEW, 400),  # own
     ("GET", lambda w: f"/peer-reviews/assigned/{w.group_a.id}", None, 400),  # own report
-    ("POST", lambda w: "/slots", lambda w: {
-        "kind": "midterm_checkin", "starts_at": "2026-03-18T10:00:00-07:00",
-        "ends_at": "2026-03-18T10:30:00-07:00"}, 403),
+    (
+        "POST",
+        lambda w: "/slots",
+        lambda w: {
+            "kind": "midterm_checkin",
+            "starts_at": "2026-03-18T10:00:00-07:00",
+            "ends_at": "2026-03-18T10:30:00-07:00",
+        },
+        403,
+    ),
     ("POST", lambda w: f"/slots/{w.slot.id}/signups", lambda w: {"group_id": w.group_b.id}, 403),
     ("DELETE", lambda w: f"/signups/{w.other_signup.id}", None, 403),
     ("POST", lambda w: "/invitations/999999/answer", lambda w: {"accept": True}, 404),
@@ -107,10 +152,8 @@ STUDENT_ALLOWED = [
     ("GET", lambda w: f"/reservations/{w.reservation.id}", None, 200),
     ("POST", lambda w: f"/reservations/{w.reservation.id}/consent", None, 200),
     ("GET", lambda w: "/submissions", None, 200),
-    ("POST", lambda w: "/submissions", lambda w: {"assignment": "A1", "integrity": NONE_USED},
-     201),
-    ("POST", lambda w: f"/groups/{w.group_a.id}/slack-days", lambda w: {"assignment": "A2"},
-     201),
+    ("POST", lambda w: "/submissions", lambda w: {"assignment": "A1", "integrity": NONE_USED}, 201),
+    ("POST", lambda w: f"/groups/{w.group_a.id}/slack-days", lambda w: {"assignment": "A2"}, 201),
     ("GET", lambda w: "/exceptions", None, 200),
     ("GET", lambda w: "/scribes", None, 200),
     ("GET", lambda w: "/peer-reviews", None, 200),
@@ -136,25 +179,43 @@ STAFF_ALLOWED = [
     ("GET", lambda w: f"/groups/{w.group_b.id}", None, 200),
     ("POST", lambda w: f"/groups/{w.group_b.id}/confirm", None, 200),
     ("POST", lambda w: f"/people/{w.loner.id}/move", lambda w: {"group_id": w.group_a.id}, 200),
-    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"},
-     200),
+    ("PATCH", lambda w: f"/nodes/{w.group_b.node_id}", lambda w: {"external_ip": "10.0.0.9"}, 200),
     ("GET", lambda w: f"/nodes/{w.group_b.node_id}/authorized_keys", None, 200),
     ("GET", lambda w: f"/reservations/{w.reservation.id}/plan", None, 403),  # not yet active
     ("GET", lambda w: "/slack-days", None, 200),
-    ("POST", lambda w: f"/slack-days/{w.other_slack[0].id}/reverse", lambda w: {"reason": "x"},
-     200),
-    ("POST", lambda w: "/exceptions", lambda w: {
-        "group_id": w.group_a.id, "assignment": "A1",
-        "new_deadline": "2026-03-01T23:59:00-08:00", "reason": "outage"}, 201),
+    (
+        "POST",
+        lambda w: f"/slack-days/{w.other_slack[0].id}/reverse",
+        lambda w: {"reason": "x"},
+        200,
+    ),
+    (
+        "POST",
+        lambda w: "/exceptions",
+        lambda w: {
+            "group_id": w.group_a.id,
+            "assignment": "A1",
+            "new_deadline": "2026-03-01T23:59:00-08:00",
+            "reason": "outage",
+        },
+        201,
+    ),
     ("POST", lambda w: f"/exceptions/{w.exception.id}/revoke", None, 200),
-    ("POST", lambda w: "/scores", lambda w: {"person_id": w.me.id, "item": "A1.code",
-                                             "points": 90}, 200),
-    ("POST", lambda w: f"/groups/{w.group_a.id}/scores",
-     lambda w: {"item": "A1.written", "points": 80}, 200),
+    (
+        "POST",
+        lambda w: "/scores",
+        lambda w: {"person_id": w.me.id, "item": "A1.code", "points": 90},
+        200,
+    ),
+    (
+        "POST",
+        lambda w: f"/groups/{w.group_a.id}/scores",
+        lambda w: {"item": "A1.written", "points": 80},
+        200,
+    ),
     ("GET", lambda w: "/gradebook", None, 200),
     ("POST", lambda w: "/scribes/assign", lambda w: {"seed": 1, "replace": True}, 200),
-    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True},
-     200),
+    ("POST", lambda w: f"/scribes/{w.scribes[0].id}/mark", lambda w: {"satisfactory": True}, 200),
     ("POST", lambda w: f"/scribes/{w.scribes[0].id}/move", lambda w: {"lecture": "L99"}, 404),
     ("POST", lambda w: "/peer-reviews/assign", lambda w: {"seed": 1, "replace": True}, 200),
     ("GET", lambda w: "/peer-reviews/reviews", None, 200),
@@ -162,31 +223,51 @@ STAFF_ALLOWED = [
     ("GET", lambda w: f"/groups/{w.group_b.id}/peer-reviews", None, 200),
     ("GET", lambda w: "/peer-reviews/assigned", None, 200),  # staff write none: empty
     ("PUT", lambda w: f"/peer-reviews/assigned/{w.group_b.id}", lambda w: REVIEW, 403),
-    ("POST", lambda w: "/slots", lambda w: {
-        "kind": "presentation", "session": "A", "starts_at": "2026-04-28T09:30:00-07:00",
-        "ends_at": "2026-04-28T09:45:00-07:00"}, 201),
+    (
+        "POST",
+        lambda w: "/slots",
+        lambda w: {
+            "kind": "presentation",
+            "session": "A",
+            "starts_at": "2026-04-28T09:30:00-07:00",
+            "ends_at": "2026-04-28T09:45:00-07:00",
+        },
+        201,
+    ),
     ("DELETE", lambda w: f"/signups/{w.other_signup.id}", None, 204),
     ("DELETE", lambda w: f"/ssh-keys/{w.other_key.id}", None, 200),
     ("DELETE", lambda w: f"/api-tokens/{w.other_token_row.id}", None, 200),
     ("POST", lambda w: "/groups/propose", lambda w: {"name": "Gamma", "member_ids": []}, 400),
 ]
 
-PUBLIC = ["/clock", "/course", "/staff", "/assignments", "/milestones", "/lectures", "/calendar.ics",
-          "/schedule.md"]
+PUBLIC = [
+    "/clock",
+    "/course",
+    "/staff",
+    "/assignments",
+    "/milestones",
+    "/lectures",
+    "/calendar.ics",
+    "/schedule.md",
+]
 
 
 def _call(client, world, token, method, path, body):
-    return client.request(method, "/api" + path(world),
-                          json=body(world) if body else None,
-                          headers={"Authorization": f"Bearer {token}"})
+    return client.request(
+        method,
+        "/api" + path(world),
+        json=body(world) if body else None,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def _label(case) -> str:
     return case[0]
 
 
-@pytest.mark.parametrize("case", STUDENT_REFUSED, ids=[
-    f"{c[0]} {i}" for i, c in enumerate(STUDENT_REFUSED)])
+@pytest.mark.parametrize(
+    "case", STUDENT_REFUSED, ids=[f"{c[0]} {i}" for i, c in enumerate(STUDENT_REFUSED)]
+)
 def test_a_student_is_refused_other_peoples_data_and_staff_actions(api_world, case):
     client, world = api_world
     method, path, body, status = case
@@ -195,8 +276,9 @@ def test_a_student_is_refused_other_peoples_data_and_staff_actions(api_world, ca
     assert answer.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("case", STUDENT_ALLOWED, ids=[
-    f"{c[0]} {i}" for i, c in enumerate(STUDENT_ALLOWED)])
+@pytest.mark.parametrize(
+    "case", STUDENT_ALLOWED, ids=[f"{c[0]} {i}" for i, c in enumerate(STUDENT_ALLOWED)]
+)
 def test_a_student_uses_their_own_and_their_groups_data(api_world, case):
     client, world = api_world
     method, path, body, status = case
@@ -204,8 +286,9 @@ def test_a_student_uses_their_own_and_their_groups_data(api_world, case):
     assert answer.status_code == status, answer.text
 
 
-@pytest.mark.parametrize("case", STAFF_ALLOWED, ids=[
-    f"{c[0]} {i}" for i, c in enumerate(STAFF_ALLOWED)])
+@pytest.mark.parametrize(
+    "case", STAFF_ALLOWED, ids=[f"{c[0]} {i}" for i, c in enumerate(STAFF_ALLOWED)]
+)
 def test_staff_may_act_on_everyone(api_world, case):
     client, world = api_world
     method, path, body, status = case
@@ -227,8 +310,7 @@ def test_a_student_lists_only_their_own_group(api_world):
 
 def test_a_student_sees_only_their_groups_submissions(api_world):
     client, world = api_world
-    rows = _call(client, world, world.student_token, "GET", lambda w: "/submissions",
-                 None).json()
+    rows = _call(client, world, world.student_token, "GET", lambda w: "/submissions", None).json()
     assert all(r["group_id"] == world.group_a.id for r in rows)
 
 
@@ -248,8 +330,12 @@ def test_an_unknown_calendar_feed_token_is_404(api_world):
 def _operations(app) -> set[tuple[str, str]]:
     """Every (METHOD, path template) the app serves, read from its OpenAPI schema (FastAPI
     0.165 no longer lists included routes as ``APIRoute`` objects in ``app.routes``)."""
-    return {(method.upper(), path) for path, item in app.openapi()["paths"].items()
-            for method in item if method in {"get", "post", "put", "patch", "delete"}}
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
 
 
 def _community_operations() -> set[tuple[str, str]]:
@@ -265,8 +351,10 @@ def _community_operations() -> set[tuple[str, str]]:
 
 def test_every_route_has_a_role_test(api_world, api_clients, backend):
     _, api, _, world = api_clients(backend)
-    called = [(method, path(world).split("?")[0])
-              for method, path, _, _ in STUDENT_REFUSED + STUDENT_ALLOWED + STAFF_ALLOWED]
+    called = [
+        (method, path(world).split("?")[0])
+        for method, path, _, _ in STUDENT_REFUSED + STUDENT_ALLOWED + STAFF_ALLOWED
+    ]
     called += [("GET", p) for p in PUBLIC] + [("GET", "/calendar/feed/nope.ics")]
     operations = _operations(api) - _community_operations()
     assert len(operations) > 40  # the check itself must see the routes
@@ -275,6 +363,9 @@ def test_every_route_has_a_role_test(api_world, api_clients, backend):
         pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
         return re.fullmatch(pattern, path) is not None
 
-    missing = [f"{method} {template}" for method, template in sorted(operations)
-               if not any(m == method and served(template, p) for m, p in called)]
+    missing = [
+        f"{method} {template}"
+        for method, template in sorted(operations)
+        if not any(m == method and served(template, p) for m, p in called)
+    ]
     assert missing == []

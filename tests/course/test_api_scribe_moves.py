@@ -15,8 +15,9 @@ def test_a_move_leaving_a_lecture_without_a_scribe_is_made_and_the_answer_warns(
     alone = next(s for s in scribes if on_lecture[s["lecture_id"]] == 1)
     mine = {s["lecture_key"] for s in scribes if s["person_id"] == alone["person_id"]}
     target = next(s["lecture_key"] for s in scribes if s["lecture_key"] not in mine)
-    answer = client.post(f"/api/scribes/{alone['id']}/move", json={"lecture": target},
-                         headers=staff)
+    answer = client.post(
+        f"/api/scribes/{alone['id']}/move", json={"lecture": target}, headers=staff
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["lecture"] == body["scribe"]["lecture_key"] == target

@@ -34,22 +34,27 @@ def demo_sqlite(new_sqlite_database):
 
 def test_the_demo_roster_has_forty_students_in_eight_groups_with_history(demo_sqlite):
     with unit_of_work(demo_sqlite) as session:
-        students = session.scalar(select(func.count()).select_from(Person)
-                                  .where(Person.role == "student"))
+        students = session.scalar(
+            select(func.count()).select_from(Person).where(Person.role == "student")
+        )
         assert students == 40
         assert session.scalar(select(func.count()).select_from(Group)) == 8
         assert session.scalar(select(func.count()).select_from(SlackDayUse)) == 15
         assert session.scalar(select(func.count()).select_from(Reservation)) == 2
         staff = session.scalars(select(Person.name).where(Person.role == "staff")).all()
-        assert {"Anant Sahai", "Jiantao Jiao", "Haocheng Xi", "Paul Zhou",
-                "Venkat Srinivasan"} <= set(staff)
+        assert {
+            "Anant Sahai",
+            "Jiantao Jiao",
+            "Haocheng Xi",
+            "Paul Zhou",
+            "Venkat Srinivasan",
+        } <= set(staff)
         emails = {p.email: p for p in session.scalars(select(Person))}
         assert all(emails[email].password_hash for _, email, _ in DEMO_CREDENTIALS)
 
 
 @pytest.mark.postgres
-def test_a_course_moves_from_sqlite_to_postgresql_unchanged(demo_sqlite,
-                                                            new_postgres_database):
+def test_a_course_moves_from_sqlite_to_postgresql_unchanged(demo_sqlite, new_postgres_database):
     with unit_of_work(demo_sqlite) as session:
         exported = export_course(session, clock=DEMO_NOW)
     document = json.loads(json.dumps(exported))  # through a file's worth of JSON
@@ -61,8 +66,13 @@ def test_a_course_moves_from_sqlite_to_postgresql_unchanged(demo_sqlite,
     with unit_of_work(target) as session:
         again = export_course(session, clock=DEMO_NOW)
         # ids continue after the imported rows (PostgreSQL sequences were advanced)
-        person = add_person(session, Actor.local_staff(), name="New Student",
-                            email="new.student@example.edu", clock=DEMO_NOW)
+        person = add_person(
+            session,
+            Actor.local_staff(),
+            name="New Student",
+            email="new.student@example.edu",
+            clock=DEMO_NOW,
+        )
         session.flush()
         assert person.id == max(row["id"] for row in exported["tables"]["people"]) + 1
         assert session.scalar(select(func.count()).select_from(AuditEntry)) > 100

@@ -32,8 +32,9 @@ def test_calendar_has_all_26_lectures_titled_as_in_the_syllabus():
     lectures = [s for s in events if s.startswith("L") and ". " in s]
     assert len(lectures) == 26
     assert "L1. Course Overview and the Modern AI Stack" in events
-    assert ("L17. Deployment Preparation: Speculative Decoding, Quantization, Pruning, "
-            "and NAS") in events
+    assert (
+        "L17. Deployment Preparation: Speculative Decoding, Quantization, Pruning, and NAS"
+    ) in events
     l1 = events["L1. Course Overview and the Modern AI Stack"]
     assert l1.decoded("DTSTART") == datetime(2026, 1, 20, 9, 30, tzinfo=BERKELEY)
     assert l1.decoded("DTEND") == datetime(2026, 1, 20, 11, 0, tzinfo=BERKELEY)
@@ -43,23 +44,36 @@ def test_calendar_has_all_26_lectures_titled_as_in_the_syllabus():
 def test_calendar_has_every_deadline_at_the_course_deadline_time():
     events = by_summary(parsed(course_calendar(SPEC, NOW)))
     expected = [f"{a.key} due ({a.title})" for a in SPEC.assignments] + [
-        "Group formation due", "Hypothesis statement v1 due", "Project proposal v2 due",
-        "Midterm check-in report due", "Draft project report due", "Peer review due",
-        "Final deliverables due", "Impact update due"]
+        "Group formation due",
+        "Hypothesis statement v1 due",
+        "Project proposal v2 due",
+        "Midterm check-in report due",
+        "Draft project report due",
+        "Peer review due",
+        "Final deliverables due",
+        "Impact update due",
+    ]
     for title in expected:
         start = events[title].decoded("DTSTART")
         assert start.astimezone(BERKELEY).time() == time(23, 59), title
     assert events["A1 due (Parallelism Assignment)"].decoded("DTSTART") == datetime(
-        2026, 2, 10, 23, 59, tzinfo=BERKELEY)
+        2026, 2, 10, 23, 59, tzinfo=BERKELEY
+    )
 
 
 def test_releases_recess_and_poster_session_are_all_day():
     events = by_summary(parsed(course_calendar(SPEC, NOW)))
-    for title in ("A1 released (Parallelism Assignment)", "Research directions released",
-                  "Poster session (RRR Week)"):
+    for title in (
+        "A1 released (Parallelism Assignment)",
+        "Research directions released",
+        "Poster session (RRR Week)",
+    ):
         assert type(events[title].decoded("DTSTART")) is date, title
-    recess = [e for e in vevents(parsed(course_calendar(SPEC, NOW)))
-              if str(e["SUMMARY"]) == "Spring Recess"]
+    recess = [
+        e
+        for e in vevents(parsed(course_calendar(SPEC, NOW)))
+        if str(e["SUMMARY"]) == "Spring Recess"
+    ]
     assert [e.decoded("DTSTART") for e in recess] == [date(2026, 3, 24), date(2026, 3, 26)]
 
 
@@ -87,9 +101,14 @@ def test_calendar_is_valid_rfc_5545():
 def test_a_moved_lecture_keeps_its_uid_and_raises_its_sequence():
     before = by_summary(parsed(course_calendar(SPEC, NOW)))
     lectures = move_lecture(SPEC.lectures, "L26", date(2026, 5, 7), recess=SPEC.recess)
-    events = schedule_events(lectures, assignments=SPEC.assignments,
-                             milestones=SPEC.milestones, recess=SPEC.recess,
-                             meeting=SPEC.meeting, settings=SPEC.settings)
+    events = schedule_events(
+        lectures,
+        assignments=SPEC.assignments,
+        milestones=SPEC.milestones,
+        recess=SPEC.recess,
+        meeting=SPEC.meeting,
+        settings=SPEC.settings,
+    )
     after = by_summary(parsed(events_to_ical(events, NOW + timedelta(days=1))))
     title = "L26. Multi-Agent Systems and Architecture"
     assert str(after[title]["UID"]) == str(before[title]["UID"])

@@ -80,9 +80,11 @@ def test_staff_work_from_the_terminal(database_url, tmp_path):
     csv_file.write_text(
         "Name,SID,Email,Assignment 1,Assignment 1 - Max Points,Assignment 1 - Submission Time,"
         "Assignment 1 - Lateness (H:M:S),Total Lateness (H:M:S)\n"
-        "Ada Ng,303600000,ada.ng@example.edu,45,50,,0:00:00,0:00:00\n")
-    result = runner.invoke(course_app, ["import-gradescope", str(csv_file), "--map",
-                                        "Assignment 1=A1"])
+        "Ada Ng,303600000,ada.ng@example.edu,45,50,,0:00:00,0:00:00\n"
+    )
+    result = runner.invoke(
+        course_app, ["import-gradescope", str(csv_file), "--map", "Assignment 1=A1"]
+    )
     assert result.exit_code == 0 and "Dry run" in result.output, result.output
     book = tmp_path / "grades.csv"
     result = runner.invoke(course_app, ["grades", "export", "--out", str(book)])
@@ -91,17 +93,26 @@ def test_staff_work_from_the_terminal(database_url, tmp_path):
     assert header.startswith("sid,email,name,project,") and len(rows) == 40
 
 
-@pytest.mark.parametrize("command", [
-    ["students", "import", "{missing}"], ["import", "{missing}"], ["init", "--from", "{missing}"],
-    ["grades", "export", "--out", "{blocked}"], ["export", "--out", "{blocked}"],
-    ["calendar", "--out", "{blocked}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["students", "import", "{missing}"],
+        ["import", "{missing}"],
+        ["init", "--from", "{missing}"],
+        ["grades", "export", "--out", "{blocked}"],
+        ["export", "--out", "{blocked}"],
+        ["calendar", "--out", "{blocked}"],
+    ],
+)
 def test_a_file_that_cannot_be_read_or_written_is_one_line_and_exit_code_2(
-        database_url, tmp_path, command):
+    database_url, tmp_path, command
+):
     assert runner.invoke(course_app, ["init"]).exit_code == 0
     (tmp_path / "a-file").write_text("not a folder")
-    paths = {"missing": str(tmp_path / "missing.csv"),
-             "blocked": str(tmp_path / "a-file" / "out.txt")}
+    paths = {
+        "missing": str(tmp_path / "missing.csv"),
+        "blocked": str(tmp_path / "a-file" / "out.txt"),
+    }
     result = runner.invoke(course_app, [part.format(**paths) for part in command])
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and "cannot " in result.output
@@ -114,20 +125,29 @@ def test_export_then_import_into_a_new_database(database_url, tmp_path, monkeypa
     monkeypatch.setenv("SAI_DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
     result = runner.invoke(course_app, ["import", str(dump)])
     assert result.exit_code == 0, result.output
-    assert runner.invoke(course_app, ["calendar", "--out", str(tmp_path / "c.ics")]
-                         ).exit_code == 0
+    assert runner.invoke(course_app, ["calendar", "--out", str(tmp_path / "c.ics")]).exit_code == 0
 
 
 def test_the_sai_console_script_runs_init_and_calendar(tmp_path):
     env = {**os.environ, "SAI_DATABASE_URL": f"sqlite:///{tmp_path / 'sai.db'}"}
     script = Path(sys.executable).with_name("sai")  # the installed console script
     sai = [str(script)] if script.exists() else [sys.executable, "-m", "scalable_ai.cli"]
-    init = subprocess.run([*sai, "course", "init", "--from", str(default_spec_path())],
-                          env=env, capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [*sai, "course", "init", "--from", str(default_spec_path())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert init.returncode == 0, init.stderr
     out = tmp_path / "x.ics"
-    calendar = subprocess.run([*sai, "course", "calendar", "--out", str(out)], env=env,
-                              capture_output=True, text=True, timeout=120)
+    calendar = subprocess.run(
+        [*sai, "course", "calendar", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert calendar.returncode == 0, calendar.stderr
     assert len([s for s in _summaries(out) if s.startswith("L") and ". " in s]) == 26
 

@@ -20,8 +20,9 @@ from tests.course.conftest import MID_SEMESTER, load_seed
 from tests.course.test_community_api import World
 
 # The project routes are included into the community router, which keeps them as one entry.
-ROUTES = [r for each in (community_router, project_router) for r in each.routes
-          if isinstance(r, APIRoute)]
+ROUTES = [
+    r for each in (community_router, project_router) for r in each.routes if isinstance(r, APIRoute)
+]
 COMMUNITY_PATHS = {route.path for route in ROUTES}
 
 
@@ -49,10 +50,16 @@ def test_no_community_route_answers_500(fuzz_world, who):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck),
-                  derandomize=True, database=None)
+        @settings(
+            max_examples=4,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def call(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
-                                   checks=[not_a_server_error])
+            case.call_and_validate(
+                headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+            )
 
         call()

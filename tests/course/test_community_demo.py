@@ -33,8 +33,9 @@ def test_the_demo_seeds_through_the_whole_semester_and_nothing_happens_early(emp
 
 
 @pytest.mark.postgres
-def test_the_community_side_moves_from_sqlite_to_postgresql_unchanged(new_sqlite_database,
-                                                                      new_postgres_database):
+def test_the_community_side_moves_from_sqlite_to_postgresql_unchanged(
+    new_sqlite_database, new_postgres_database
+):
     """Issue 3's backup carries every community table too (a PDF scribe note included)."""
     import json
 
@@ -50,13 +51,21 @@ def test_the_community_side_moves_from_sqlite_to_postgresql_unchanged(new_sqlite
     with unit_of_work(source) as session:
         seed_demo(session, clock)
         seed_community_demo(session, clock)
-        row = session.scalars(select(ScribeAssignment).order_by(ScribeAssignment.id)
-                              .offset(20)).first()
+        row = session.scalars(
+            select(ScribeAssignment).order_by(ScribeAssignment.id).offset(20)
+        ).first()
         person = session.get(Person, row.person_id)
         lecture_key = session.get(Lecture, row.lecture_id).key
-        notes.submit_scribe_note(session, Actor.of(person), lecture_key, format="pdf",
-                                 pdf=b"%PDF-1.4\n\x00\xff binary\n%%EOF", filename="n.pdf",
-                                 sources_statement="none", clock=clock)
+        notes.submit_scribe_note(
+            session,
+            Actor.of(person),
+            lecture_key,
+            format="pdf",
+            pdf=b"%PDF-1.4\n\x00\xff binary\n%%EOF",
+            filename="n.pdf",
+            sources_statement="none",
+            clock=clock,
+        )
     with unit_of_work(source) as session:
         exported = export_course(session, clock=clock)
     target = make_engine(new_postgres_database())

@@ -24,8 +24,9 @@ class_sizes = st.integers(min_value=4, max_value=80).filter(lambda n: n != 7)
 def classes(draw) -> list[Respondent]:
     n = draw(class_sizes)
     levels = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-    requests = draw(st.lists(st.frozensets(st.integers(0, n - 1), max_size=3),
-                             min_size=n, max_size=n))
+    requests = draw(
+        st.lists(st.frozensets(st.integers(0, n - 1), max_size=3), min_size=n, max_size=n)
+    )
     return [Respondent(i, levels[i], requests[i]) for i in range(n)]
 
 
@@ -42,7 +43,8 @@ def test_every_student_is_in_exactly_one_group_of_4_to_6(respondents, seed):
 @given(classes(), st.integers(0, 10_000))
 def test_the_same_answers_and_seed_give_the_same_proposal(respondents, seed):
     assert propose_groups(respondents, seed=seed) == propose_groups(
-        list(reversed(respondents)), seed=seed)
+        list(reversed(respondents)), seed=seed
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -96,6 +98,10 @@ def test_no_respondents_no_groups():
 
 def test_honoured_requests_counts_requests_to_known_students_only():
     proposals = [GroupProposal((1, 2, 3, 4), 0.0)]
-    respondents = [Respondent(1, requested=frozenset({2, 99})), Respondent(2), Respondent(3),
-                   Respondent(4)]
+    respondents = [
+        Respondent(1, requested=frozenset({2, 99})),
+        Respondent(2),
+        Respondent(3),
+        Respondent(4),
+    ]
     assert honoured_requests(proposals, respondents) == (1, 1)

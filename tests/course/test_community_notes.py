@@ -24,8 +24,7 @@ def scribe(session, clock, enroll):
     """A student assigned to scribe L5 (as the core scribing assignment would)."""
     ada, bob = enroll(2)
     lecture = lecture_by_key(session, "L5")
-    session.add(ScribeAssignment(lecture_id=lecture.id, person_id=ada.id,
-                                 assigned_at=clock.now()))
+    session.add(ScribeAssignment(lecture_id=lecture.id, person_id=ada.id, assigned_at=clock.now()))
     session.flush()
     return Actor.of(ada), Actor.of(bob)
 
@@ -33,39 +32,58 @@ def scribe(session, clock, enroll):
 def test_a_scribe_submits_markdown_with_a_sources_and_ai_statement(session, clock, scribe):
     ada, _ = scribe
     with pytest.raises(UserError) as refused:
-        notes.submit_scribe_note(session, ada, "L5", format="markdown", body="# L5",
-                                 sources_statement=" ", clock=clock)
+        notes.submit_scribe_note(
+            session, ada, "L5", format="markdown", body="# L5", sources_statement=" ", clock=clock
+        )
     assert refused.value.field == "sources_statement"
-    note = notes.submit_scribe_note(session, ada, "L5", format="markdown", body="# L5 notes",
-                                    sources_statement="Drafted with an LLM, edited by me",
-                                    clock=clock)
+    note = notes.submit_scribe_note(
+        session,
+        ada,
+        "L5",
+        format="markdown",
+        body="# L5 notes",
+        sources_statement="Drafted with an LLM, edited by me",
+        clock=clock,
+    )
     assert note.version == 1 and note.status == "pending"
 
 
 def test_a_scribe_may_submit_a_pdf_but_not_another_file(session, clock, scribe):
     ada, _ = scribe
-    note = notes.submit_scribe_note(session, ada, "L5", format="pdf", pdf=PDF,
-                                    filename="l5.pdf", sources_statement="none", clock=clock)
+    note = notes.submit_scribe_note(
+        session,
+        ada,
+        "L5",
+        format="pdf",
+        pdf=PDF,
+        filename="l5.pdf",
+        sources_statement="none",
+        clock=clock,
+    )
     assert note.pdf == PDF
     with pytest.raises(UserError) as refused:
-        notes.submit_scribe_note(session, ada, "L5", format="pdf", pdf=b"<html>",
-                                 sources_statement="none", clock=clock)
+        notes.submit_scribe_note(
+            session, ada, "L5", format="pdf", pdf=b"<html>", sources_statement="none", clock=clock
+        )
     assert refused.value.field == "pdf"
 
 
 def test_only_an_assigned_scribe_submits_notes_for_a_lecture(session, clock, scribe):
     _, bob = scribe
     with pytest.raises(Forbidden):
-        notes.submit_scribe_note(session, bob, "L5", format="markdown", body="x",
-                                 sources_statement="none", clock=clock)
+        notes.submit_scribe_note(
+            session, bob, "L5", format="markdown", body="x", sources_statement="none", clock=clock
+        )
 
 
 def test_staff_return_notes_with_feedback_only_the_scribe_can_read(session, staff, clock, scribe):
     ada, bob = scribe
-    note = notes.submit_scribe_note(session, ada, "L5", format="markdown", body="draft",
-                                    sources_statement="none", clock=clock)
-    notes.review_scribe_note(session, staff, note.id, decision="returned",
-                             feedback="Derive eq. 2", clock=clock)
+    note = notes.submit_scribe_note(
+        session, ada, "L5", format="markdown", body="draft", sources_statement="none", clock=clock
+    )
+    notes.review_scribe_note(
+        session, staff, note.id, decision="returned", feedback="Derive eq. 2", clock=clock
+    )
     assert notes.scribe_notes_of(session, ada, ada.person_id)[0].feedback == "Derive eq. 2"
     with pytest.raises(Forbidden):
         notes.scribe_notes_of(session, bob, ada.person_id)
@@ -73,38 +91,52 @@ def test_staff_return_notes_with_feedback_only_the_scribe_can_read(session, staf
         notes.show_scribe_note(session, bob, note.id)
 
 
-def test_accepted_notes_make_the_scribing_satisfactory_and_are_shown_to_all(session, staff,
-                                                                           clock, scribe):
+def test_accepted_notes_make_the_scribing_satisfactory_and_are_shown_to_all(
+    session, staff, clock, scribe
+):
     ada, bob = scribe
-    first = notes.submit_scribe_note(session, ada, "L5", format="markdown", body="draft",
-                                     sources_statement="none", clock=clock)
-    notes.review_scribe_note(session, staff, first.id, decision="returned", feedback="more",
-                             clock=clock)
-    second = notes.submit_scribe_note(session, ada, "L5", format="markdown", body="final",
-                                      sources_statement="none", clock=clock)
+    first = notes.submit_scribe_note(
+        session, ada, "L5", format="markdown", body="draft", sources_statement="none", clock=clock
+    )
+    notes.review_scribe_note(
+        session, staff, first.id, decision="returned", feedback="more", clock=clock
+    )
+    second = notes.submit_scribe_note(
+        session, ada, "L5", format="markdown", body="final", sources_statement="none", clock=clock
+    )
     assert second.version == 2
     notes.review_scribe_note(session, staff, second.id, decision="accepted", clock=clock)
     assignment = notes.scribe_assignment(session, second.lecture_id, ada.person_id)
     assert assignment.satisfactory is True and assignment.submitted_at is not None
     assert notes.show_scribe_note(session, bob, second.id).body == "final"
     with pytest.raises(Conflict):
-        notes.submit_scribe_note(session, ada, "L5", format="markdown", body="again",
-                                 sources_statement="none", clock=clock)
+        notes.submit_scribe_note(
+            session,
+            ada,
+            "L5",
+            format="markdown",
+            body="again",
+            sources_statement="none",
+            clock=clock,
+        )
 
 
 def test_students_comment_on_lecture_notes(session, clock, scribe):
     ada, _ = scribe
-    notes.comment_on_notes(session, ada, "L3", body="Slide 12: the MoE capacity factor is 1.25",
-                           clock=clock)
+    notes.comment_on_notes(
+        session, ada, "L3", body="Slide 12: the MoE capacity factor is 1.25", clock=clock
+    )
     assert [c.body[:5] for c in notes.note_comments(session, ada, "L3")] == ["Slide"]
 
 
 # --- attendance and participation -----------------------------------------------------------
 
+
 def test_a_student_checks_in_with_the_lectures_code(session, staff, clock, scribe):
     ada, bob = scribe
-    window = participation.open_check_in(session, staff, "L6", clock=clock,
-                                         opens_at=clock.now() - timedelta(minutes=5))
+    window = participation.open_check_in(
+        session, staff, "L6", clock=clock, opens_at=clock.now() - timedelta(minutes=5)
+    )
     with pytest.raises(UserError):
         participation.check_in(session, ada, "L6", code="NOPE00", clock=clock)
     participation.check_in(session, ada, "L6", code=window.code.lower(), clock=clock)
@@ -130,8 +162,7 @@ def test_check_in_is_refused_once_closed(session, staff, clock, scribe):
         participation.check_in(session, ada, "L6", code=window.code, clock=clock)
 
 
-def test_participation_summary_counts_attendance_and_contributions(session, staff, clock,
-                                                                   scribe):
+def test_participation_summary_counts_attendance_and_contributions(session, staff, clock, scribe):
     ada, bob = scribe
     participation.mark_attendance(session, staff, "L1", [ada.person_id], clock=clock)
     participation.mark_attendance(session, staff, "L2", [ada.person_id], clock=clock)

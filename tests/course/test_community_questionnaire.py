@@ -20,8 +20,12 @@ TIME = DEFAULT_QUESTIONS[3].options
 
 
 def _answers(level: int, teammates: str = "", time: int = 0) -> dict:
-    return {"background": "EECS PhD", "gpu_experience": GPU[level],
-            "preferred_teammates": teammates, "time_commitments": TIME[time]}
+    return {
+        "background": "EECS PhD",
+        "gpu_experience": GPU[level],
+        "preferred_teammates": teammates,
+        "time_commitments": TIME[time],
+    }
 
 
 @pytest.fixture
@@ -30,16 +34,18 @@ def released(session, staff, clock):
     q.release(session, staff, clock=clock)
 
 
-def test_a_student_cannot_answer_before_the_questionnaire_is_released(session, staff, clock,
-                                                                       enroll):
+def test_a_student_cannot_answer_before_the_questionnaire_is_released(
+    session, staff, clock, enroll
+):
     q.install_default_questions(session, staff, clock=clock)
     (ada,) = enroll(1)
     with pytest.raises(Conflict):
         q.submit_answers(session, Actor.of(ada), _answers(1), clock=clock)
 
 
-def test_students_answer_and_staff_see_the_summary_with_flags(session, staff, clock, enroll,
-                                                             released):
+def test_students_answer_and_staff_see_the_summary_with_flags(
+    session, staff, clock, enroll, released
+):
     ada, bob, cy = enroll(3)
     q.submit_answers(session, Actor.of(ada), _answers(3), clock=clock)
     q.submit_answers(session, Actor.of(bob), _answers(0, time=2), clock=clock)
@@ -70,30 +76,33 @@ def test_a_student_cannot_read_another_students_answers(session, staff, clock, e
 def test_a_bad_answer_is_refused_naming_the_question(session, staff, clock, enroll, released):
     (ada,) = enroll(1)
     with pytest.raises(UserError) as refused:
-        q.submit_answers(session, Actor.of(ada), {**_answers(1), "gpu_experience": "lots"},
-                         clock=clock)
+        q.submit_answers(
+            session, Actor.of(ada), {**_answers(1), "gpu_experience": "lots"}, clock=clock
+        )
     assert refused.value.field == "answers.gpu_experience"
 
 
 def test_finalizing_enrollment_closes_the_answers(session, staff, clock, enroll, released):
     ada, bob = enroll(2)
     q.submit_answers(session, Actor.of(ada), _answers(1), clock=clock)
-    q.decide_enrollment(session, staff, bob.id, enrolled=False, note="did not answer",
-                        clock=clock)
+    q.decide_enrollment(session, staff, bob.id, enrolled=False, note="did not answer", clock=clock)
     q.finalize_enrollment(session, staff, clock=clock)
-    decisions = {r.person.id: r.decision.enrolled for r in q.staff_summary(session, staff)
-                 .respondents}
+    decisions = {
+        r.person.id: r.decision.enrolled for r in q.staff_summary(session, staff).respondents
+    }
     assert decisions[ada.id] is True
     with pytest.raises(Conflict):
         q.submit_answers(session, Actor.of(ada), _answers(2), clock=clock)
 
 
 def test_finalizing_enrollment_makes_students_not_enrolled_inactive_and_audits_it(
-        session, staff, clock, enroll, released):
+    session, staff, clock, enroll, released
+):
     ada, bob = enroll(2)
     q.submit_answers(session, Actor.of(ada), _answers(1), clock=clock)
-    q.decide_enrollment(session, staff, bob.id, enrolled=False, note="dropped the class",
-                        clock=clock)
+    q.decide_enrollment(
+        session, staff, bob.id, enrolled=False, note="dropped the class", clock=clock
+    )
     assert bob.active
     q.finalize_enrollment(session, staff, clock=clock)
     assert ada.active and not bob.active
@@ -102,8 +111,9 @@ def test_finalizing_enrollment_makes_students_not_enrolled_inactive_and_audits_i
     assert (entry.before["active"], entry.after["active"]) == (True, False)
 
 
-def test_staff_propose_groups_from_the_answers_and_confirm_them(session, staff, clock, enroll,
-                                                                released):
+def test_staff_propose_groups_from_the_answers_and_confirm_them(
+    session, staff, clock, enroll, released
+):
     students = enroll(10)
     first, second = students[0], students[1]
     for i, person in enumerate(students):

@@ -45,16 +45,24 @@ from scalable_ai.course.community.questions import (
 from scalable_ai.errors import Conflict, UserError
 
 NOW = datetime(2026, 2, 10, 18, 0, tzinfo=UTC)
-GOOD = {"background": "EECS MEng, took CS 182", "gpu_experience": DEFAULT_QUESTIONS[1].options[2],
-        "preferred_teammates": "Ada@Berkeley.edu, bob@berkeley.edu",
-        "time_commitments": DEFAULT_QUESTIONS[3].options[0]}
+GOOD = {
+    "background": "EECS MEng, took CS 182",
+    "gpu_experience": DEFAULT_QUESTIONS[1].options[2],
+    "preferred_teammates": "Ada@Berkeley.edu, bob@berkeley.edu",
+    "time_commitments": DEFAULT_QUESTIONS[3].options[0],
+}
 
 
 # --- the questionnaire ---------------------------------------------------------------------
 
+
 def test_the_default_questionnaire_asks_background_gpu_experience_teammates_and_time():
     assert [q.key for q in DEFAULT_QUESTIONS] == [
-        "background", "gpu_experience", "preferred_teammates", "time_commitments"]
+        "background",
+        "gpu_experience",
+        "preferred_teammates",
+        "time_commitments",
+    ]
 
 
 def test_answers_are_cleaned_and_teammates_lower_cased():
@@ -99,6 +107,7 @@ def test_the_staff_summary_counts_each_option():
 
 # --- Q&A ------------------------------------------------------------------------------------
 
+
 def test_a_private_question_is_seen_by_its_author_and_staff_only():
     assert can_see_thread(Viewer(1, False), author_id=1, private=True)
     assert can_see_thread(Viewer(9, True), author_id=1, private=True)
@@ -106,8 +115,9 @@ def test_a_private_question_is_seen_by_its_author_and_staff_only():
 
 
 def test_an_anonymous_post_is_anonymous_to_classmates_but_not_to_staff():
-    assert shown_author(Viewer(2, False), author_id=1, author_name="Ada",
-                        anonymous=True) == ANONYMOUS
+    assert (
+        shown_author(Viewer(2, False), author_id=1, author_name="Ada", anonymous=True) == ANONYMOUS
+    )
     assert "Ada" in shown_author(Viewer(9, True), author_id=1, author_name="Ada", anonymous=True)
 
 
@@ -132,23 +142,29 @@ class _Elements(HTMLParser):
         self.attributes += [(name, value or "") for name, value in attrs]
 
 
-@pytest.mark.parametrize("attack", [
-    "<script>alert(1)</script>",
-    "[x](javascript:alert(2))",
-    '<img src=x onerror="alert(3)">',
-    "![x](javascript:alert(4))",
-    "[x](JaVaScRiPt:alert(5))",
-    '<a href="javascript:alert(6)">y</a>',
-    "<iframe src=https://evil.example></iframe>",
-    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)",
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "<script>alert(1)</script>",
+        "[x](javascript:alert(2))",
+        '<img src=x onerror="alert(3)">',
+        "![x](javascript:alert(4))",
+        "[x](JaVaScRiPt:alert(5))",
+        '<a href="javascript:alert(6)">y</a>',
+        "<iframe src=https://evil.example></iframe>",
+        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCg3KTwvc2NyaXB0Pg==)",
+    ],
+)
 def test_markdown_never_lets_a_script_through(attack):
     elements = _Elements(render_markdown(f"Hi {attack} **bold**"))
     assert "strong" in elements.tags
     assert not {"script", "iframe"} & set(elements.tags)
     assert not [name for name, _ in elements.attributes if name.startswith("on")]
-    assert not [v for name, v in elements.attributes
-                if name in ("href", "src") and not v.startswith(("http", "mailto", "x"))]
+    assert not [
+        v
+        for name, v in elements.attributes
+        if name in ("href", "src") and not v.startswith(("http", "mailto", "x"))
+    ]
 
 
 def test_markdown_keeps_code_blocks_and_links():
@@ -158,9 +174,15 @@ def test_markdown_keeps_code_blocks_and_links():
 
 # --- infrastructure tickets -----------------------------------------------------------------
 
+
 def _ticket(**changes) -> TicketDetails:
-    fields = {"node": "node-3", "occurred_at": NOW - timedelta(hours=1), "job_ids": "4711",
-              "logs": "NCCL WARN timeout", "repro": "torchrun --nnodes 2 train.py"}
+    fields = {
+        "node": "node-3",
+        "occurred_at": NOW - timedelta(hours=1),
+        "job_ids": "4711",
+        "logs": "NCCL WARN timeout",
+        "repro": "torchrun --nnodes 2 train.py",
+    }
     return TicketDetails(**{**fields, **changes})
 
 
@@ -187,29 +209,56 @@ def test_ticket_status_moves_open_acknowledged_resolved():
 
 # --- participation --------------------------------------------------------------------------
 
+
 def test_check_in_needs_the_right_code_while_open():
     code = new_check_in_code()
-    check_in(given=code.lower(), code=code, opens_at=NOW, closes_at=NOW + timedelta(hours=2),
-             now=NOW + timedelta(minutes=5))
+    check_in(
+        given=code.lower(),
+        code=code,
+        opens_at=NOW,
+        closes_at=NOW + timedelta(hours=2),
+        now=NOW + timedelta(minutes=5),
+    )
     with pytest.raises(UserError):
-        check_in(given="WRONG1", code=code, opens_at=NOW, closes_at=NOW + timedelta(hours=2),
-                 now=NOW)
+        check_in(
+            given="WRONG1", code=code, opens_at=NOW, closes_at=NOW + timedelta(hours=2), now=NOW
+        )
     with pytest.raises(Conflict):
-        check_in(given=code, code=code, opens_at=NOW, closes_at=NOW + timedelta(hours=2),
-                 now=NOW + timedelta(hours=3))
+        check_in(
+            given=code,
+            code=code,
+            opens_at=NOW,
+            closes_at=NOW + timedelta(hours=2),
+            now=NOW + timedelta(hours=3),
+        )
 
 
 def test_participation_blends_attendance_and_contributions():
-    full = summarize_participation(1, lectures_held=10, lectures_attended=10, questions=4,
-                                   answers=2, note_comments=2, staff_credits=0)
+    full = summarize_participation(
+        1,
+        lectures_held=10,
+        lectures_attended=10,
+        questions=4,
+        answers=2,
+        note_comments=2,
+        staff_credits=0,
+    )
     assert full.score == 100
-    half = summarize_participation(1, lectures_held=10, lectures_attended=5, questions=0,
-                                   answers=0, note_comments=0, staff_credits=0,
-                                   rule=ParticipationRule(attendance_share=1.0))
+    half = summarize_participation(
+        1,
+        lectures_held=10,
+        lectures_attended=5,
+        questions=0,
+        answers=0,
+        note_comments=0,
+        staff_credits=0,
+        rule=ParticipationRule(attendance_share=1.0),
+    )
     assert half.score == 50 and "attended 5 of 10" in half.note
 
 
 # --- project and enhancements ---------------------------------------------------------------
+
 
 def test_impact_evidence_of_a_merged_pr_links_to_the_pull_request():
     check_impact_link("merged_pr", "https://github.com/pytorch/pytorch/pull/12345")
@@ -239,7 +288,9 @@ def test_enhancements_component_averages_the_best_per_assignment():
 
 
 def test_a_preview_is_plain_text_without_markdown_syntax():
-    preview = excerpt("Answer the **questionnaire** by [Jan 27](https://example.edu) & run `sai up`")
+    preview = excerpt(
+        "Answer the **questionnaire** by [Jan 27](https://example.edu) & run `sai up`"
+    )
     assert preview == "Answer the questionnaire by Jan 27 & run sai up"
 
 

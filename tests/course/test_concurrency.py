@@ -23,8 +23,7 @@ from scalable_ai.errors import Conflict
 from tests.course.conftest import MID_SEMESTER, load_seed, seeded_group
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres",
-                                                          marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_parallel_slack_day_requests_cannot_overspend(kind, request):
     engine, group_id, member_actors = seeded_group(kind, request, 4, "Racer", pool_size=10)
     clock = FixedClock(MID_SEMESTER)
@@ -38,8 +37,13 @@ def test_parallel_slack_day_requests_cannot_overspend(kind, request):
         barrier.wait()
         try:
             with unit_of_work(factory, write=True) as session:  # as the API runs a POST
-                spend_slack_day(session, member_actors[i % 4], group_id=group_id,
-                                assignment=assignment, clock=clock)
+                spend_slack_day(
+                    session,
+                    member_actors[i % 4],
+                    group_id=group_id,
+                    assignment=assignment,
+                    clock=clock,
+                )
             outcomes.append("spent")
         except Conflict:
             outcomes.append("refused")
@@ -75,11 +79,16 @@ def test_parallel_requests_for_one_node_window_book_it_once(new_postgres_databas
     node_ids = []
     with unit_of_work(engine) as session:
         for g in range(3):
-            people = [add_person(session, staff, name=f"P{g}{i}", email=f"p{g}{i}@example.edu",
-                                 clock=clock) for i in range(4)]
+            people = [
+                add_person(
+                    session, staff, name=f"P{g}{i}", email=f"p{g}{i}@example.edu", clock=clock
+                )
+                for i in range(4)
+            ]
             session.flush()
-            group = propose_group(session, staff, name=f"G{g}",
-                                  member_ids=[p.id for p in people], clock=clock)
+            group = propose_group(
+                session, staff, name=f"G{g}", member_ids=[p.id for p in people], clock=clock
+            )
             confirm_group(session, staff, group.id, clock=clock)
             node_ids.append(group.node_id)
     start = clock.now() + timedelta(days=2)
@@ -91,8 +100,14 @@ def test_parallel_requests_for_one_node_window_book_it_once(new_postgres_databas
         barrier.wait()
         try:
             with unit_of_work(session_factory(engine), write=True) as session:
-                request_reservation(session, staff, node_ids=nodes, starts_at=start,
-                                    ends_at=start + timedelta(hours=4), clock=clock)
+                request_reservation(
+                    session,
+                    staff,
+                    node_ids=nodes,
+                    starts_at=start,
+                    ends_at=start + timedelta(hours=4),
+                    clock=clock,
+                )
             outcomes.append("booked")
         except Conflict:
             outcomes.append("refused")

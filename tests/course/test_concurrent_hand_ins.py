@@ -33,8 +33,9 @@ def _group_of_five(kind: str, request: pytest.FixtureRequest) -> tuple[object, i
     return seeded_group(kind, request, 5, "Member")
 
 
-def _hand_in_together(engine: object, members: list[Actor], at: list[datetime], *,
-                      confirm_slack_day: bool = False) -> list[str]:
+def _hand_in_together(
+    engine: object, members: list[Actor], at: list[datetime], *, confirm_slack_day: bool = False
+) -> list[str]:
     """Every hand-in released at once by a barrier, each its own unit of work."""
     factory = session_factory(engine)  # type: ignore[arg-type]
     barrier = threading.Barrier(len(at))
@@ -44,9 +45,15 @@ def _hand_in_together(engine: object, members: list[Actor], at: list[datetime], 
         barrier.wait()
         try:
             with unit_of_work(factory, write=True) as session:  # as a POST runs
-                submit(session, members[i % len(members)], assignment="A1",
-                       integrity=NONE_USED, link=f"https://example.edu/commit/{i}",
-                       confirm_slack_day=confirm_slack_day, clock=FixedClock(at[i]))
+                submit(
+                    session,
+                    members[i % len(members)],
+                    assignment="A1",
+                    integrity=NONE_USED,
+                    link=f"https://example.edu/commit/{i}",
+                    confirm_slack_day=confirm_slack_day,
+                    clock=FixedClock(at[i]),
+                )
             outcomes.append("stored")
         except Exception as error:  # any failure is the finding
             outcomes.append(f"{type(error).__name__}: {error}")
@@ -70,9 +77,16 @@ def test_members_handing_in_at_once_are_all_stored_and_the_latest_is_the_groups(
     with Session(engine) as session:  # type: ignore[arg-type]
         rows = session.scalars(select(Submission).where(Submission.group_id == group_id)).all()
         assert sorted(r.link for r in rows) == sorted(
-            f"https://example.edu/commit/{i}" for i in range(HAND_INS))
-        assert session.scalar(select(func.count()).select_from(AuditEntry)
-                              .where(AuditEntry.action == "submission.add")) == HAND_INS
+            f"https://example.edu/commit/{i}" for i in range(HAND_INS)
+        )
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "submission.add")
+            )
+            == HAND_INS
+        )
         newest = max(rows, key=lambda r: (r.submitted_at, r.id))
         latest = latest_submissions(session, group_id=group_id, person_id=members[0].person_id)
         assert latest[newest.assignment_id].id == newest.id

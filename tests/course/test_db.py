@@ -63,13 +63,15 @@ def test_an_unknown_database_kind_is_refused_naming_the_setting() -> None:
 
 
 def test_the_audit_log_is_append_only(empty_session: Session, clock) -> None:
-    add_person(empty_session, Actor.local_staff(), name="Ada", email="ada@berkeley.edu",
-               clock=clock)
+    add_person(
+        empty_session, Actor.local_staff(), name="Ada", email="ada@berkeley.edu", clock=clock
+    )
     empty_session.flush()
     entry = empty_session.query(AuditEntry).one()
     with pytest.raises(DBAPIError), empty_session.begin_nested():
-        empty_session.execute(text("UPDATE audit_log SET action = 'x' WHERE id = :id"),
-                              {"id": entry.id})
+        empty_session.execute(
+            text("UPDATE audit_log SET action = 'x' WHERE id = :id"), {"id": entry.id}
+        )
     with pytest.raises(DBAPIError), empty_session.begin_nested():
         empty_session.execute(text("DELETE FROM audit_log"))
 

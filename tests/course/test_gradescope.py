@@ -12,17 +12,20 @@ from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.tables import Score, SlackDayUse
 from scalable_ai.errors import UserError
 
-HEADER = ("Name,SID,Email,section_name,Assignment 1,Assignment 1 - Max Points,"
-          "Assignment 1 - Submission Time,Assignment 1 - Lateness (H:M:S),"
-          "Total Lateness (H:M:S)")
+HEADER = (
+    "Name,SID,Email,section_name,Assignment 1,Assignment 1 - Max Points,"
+    "Assignment 1 - Submission Time,Assignment 1 - Lateness (H:M:S),"
+    "Total Lateness (H:M:S)"
+)
 
 
 def gradebook(rows: list[tuple[str, str, str, str, str]]) -> str:
     """rows: (name, sid, email, score, lateness)."""
     lines = [HEADER]
     for name, sid, email, score, lateness in rows:
-        lines.append(f"{name},{sid},{email},101,{score},100,2026-02-10 23:00:00 -0800,"
-                     f"{lateness},{lateness}")
+        lines.append(
+            f"{name},{sid},{email},101,{score},100,2026-02-10 23:00:00 -0800,{lateness},{lateness}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -31,8 +34,7 @@ def _count(session, table) -> int:
 
 
 def test_the_gradebook_layout_is_read_with_lateness_in_hours_minutes_seconds():
-    (entry,) = read_gradebook(gradebook([("Ada Ng", "1", "ada@example.edu", "91.5",
-                                          "30:05:09")]))
+    (entry,) = read_gradebook(gradebook([("Ada Ng", "1", "ada@example.edu", "91.5", "30:05:09")]))
     assert (entry.assignment, entry.score, entry.max_points) == ("Assignment 1", 91.5, 100)
     assert entry.lateness.total_seconds() == 30 * 3600 + 5 * 60 + 9
 
@@ -40,8 +42,9 @@ def test_the_gradebook_layout_is_read_with_lateness_in_hours_minutes_seconds():
 def test_a_dry_run_reports_and_stores_nothing(session, make_group, staff, clock):
     group = make_group(4)
     csv_text = gradebook([(p.name, p.sid, p.email, "88", "0:00:00") for p in group.members])
-    report = import_gradebook(session, staff, csv_text, parse_mapping(["Assignment 1=A1"]),
-                              apply=False, clock=clock)
+    report = import_gradebook(
+        session, staff, csv_text, parse_mapping(["Assignment 1=A1"]), apply=False, clock=clock
+    )
     assert report.count("recorded") == 4 and "Dry run" in report.text()
     assert _count(session, Score) == 0
 
@@ -49,29 +52,30 @@ def test_a_dry_run_reports_and_stores_nothing(session, make_group, staff, clock)
 def test_applying_records_scores(session, make_group, staff, clock):
     group = make_group(4)
     csv_text = gradebook([(p.name, p.sid, p.email, "88", "0:00:00") for p in group.members])
-    import_gradebook(session, staff, csv_text, {"Assignment 1": "A1.code"}, apply=True,
-                     clock=clock)
+    import_gradebook(session, staff, csv_text, {"Assignment 1": "A1.code"}, apply=True, clock=clock)
     assert _count(session, Score) == 4
 
 
-def test_late_within_24_hours_spends_one_slack_day_for_the_group(session, make_group, staff,
-                                                                 clock):
+def test_late_within_24_hours_spends_one_slack_day_for_the_group(session, make_group, staff, clock):
     group = make_group(4)
     csv_text = gradebook([(p.name, p.sid, p.email, "80", "5:00:00") for p in group.members])
-    report = import_gradebook(session, staff, csv_text, {"Assignment 1": "A1.code"},
-                              apply=True, clock=clock)
+    report = import_gradebook(
+        session, staff, csv_text, {"Assignment 1": "A1.code"}, apply=True, clock=clock
+    )
     assert report.count("late_slack_day") == 1 and report.count("late_within_slack_day") == 3
     assert _count(session, SlackDayUse) == 4
     assert slack_balance(session, staff, group.members[2].id).left == 2
 
 
-def test_more_than_24_hours_late_is_not_recorded_without_an_exception(session, make_group,
-                                                                      staff, clock):
+def test_more_than_24_hours_late_is_not_recorded_without_an_exception(
+    session, make_group, staff, clock
+):
     group = make_group(4)
     member = group.members[0]
     csv_text = gradebook([(member.name, member.sid, member.email, "95", "25:00:00")])
-    report = import_gradebook(session, staff, csv_text, {"Assignment 1": "A1.code"},
-                              apply=True, clock=clock)
+    report = import_gradebook(
+        session, staff, csv_text, {"Assignment 1": "A1.code"}, apply=True, clock=clock
+    )
     (line,) = report.lines
     assert line.outcome == "refused" and "approved exception" in line.message
     assert _count(session, Score) == 0
@@ -79,15 +83,17 @@ def test_more_than_24_hours_late_is_not_recorded_without_an_exception(session, m
 
 def test_unknown_students_are_reported_and_skipped(session, staff, clock):
     csv_text = gradebook([("Nobody", "999", "nobody@example.edu", "50", "0:00:00")])
-    report = import_gradebook(session, staff, csv_text, {"Assignment 1": "A1.code"},
-                              apply=True, clock=clock)
+    report = import_gradebook(
+        session, staff, csv_text, {"Assignment 1": "A1.code"}, apply=True, clock=clock
+    )
     assert report.count("unknown") == 1
 
 
 def test_a_mapping_to_a_missing_gradescope_assignment_is_refused(session, staff, clock):
     with pytest.raises(UserError) as caught:
-        import_gradebook(session, staff, gradebook([]), {"Homework 9": "A1.code"}, apply=False,
-                         clock=clock)
+        import_gradebook(
+            session, staff, gradebook([]), {"Homework 9": "A1.code"}, apply=False, clock=clock
+        )
     assert caught.value.field == "map"
 
 

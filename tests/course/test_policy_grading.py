@@ -30,10 +30,15 @@ from scalable_ai.errors import UserError
 def scores(value: float = 90.0, **changes) -> StudentScores:
     """A student with ``value`` everywhere, then ``changes``."""
     base = dict(
-        assignments=tuple(AssignmentParts(f"A{i}", value, value, value, value)
-                          for i in range(1, 6)),
-        project_technical_staff=value, project_technical_peer=value, project_impact=value,
-        scribing=value, participation=value)
+        assignments=tuple(
+            AssignmentParts(f"A{i}", value, value, value, value) for i in range(1, 6)
+        ),
+        project_technical_staff=value,
+        project_technical_peer=value,
+        project_impact=value,
+        scribing=value,
+        participation=value,
+    )
     base.update(changes)
     return StudentScores(**base)
 
@@ -44,7 +49,11 @@ def notes(report: GradeReport) -> list[str]:
 
 def test_weights_are_project_50_assignments_35_scribing_5_participation_10():
     assert {c.key: c.weight for c in COMPONENTS} == {
-        "project": 50, "assignments": 35, "scribing": 5, "participation": 10}
+        "project": 50,
+        "assignments": 35,
+        "scribing": 5,
+        "participation": 10,
+    }
     assert sum(c.weight for c in COMPONENTS) == 100
 
 
@@ -66,11 +75,24 @@ def test_weighted_total_follows_the_table():
 
 @given(st.floats(0, 100), st.floats(0, 100), st.floats(0, 100), st.floats(0, 100))
 def test_total_is_the_weighted_sum_of_the_parts(technical, impact, scribing, participation):
-    report = compute_grade(scores(70.0, project_technical_staff=technical,
-                                  project_technical_peer=technical, project_impact=impact,
-                                  scribing=scribing, participation=participation))
-    expected = (0.40 * technical + 0.10 * impact + 0.25 * 70 + 0.10 * 70
-                + 0.05 * scribing + 0.10 * participation)
+    report = compute_grade(
+        scores(
+            70.0,
+            project_technical_staff=technical,
+            project_technical_peer=technical,
+            project_impact=impact,
+            scribing=scribing,
+            participation=participation,
+        )
+    )
+    expected = (
+        0.40 * technical
+        + 0.10 * impact
+        + 0.25 * 70
+        + 0.10 * 70
+        + 0.05 * scribing
+        + 0.10 * participation
+    )
     assert report.total == pytest.approx(expected, abs=1e-6)
 
 
@@ -86,8 +108,9 @@ def test_technical_quality_incorporates_peer_and_staff_feedback():
     assert technical_score(staff=90, peer=70, peer_weight=0.25) == pytest.approx(85.0)
     assert technical_score(staff=90, peer=None) == 90
     settings = CourseSettings(peer_review_weight=0.5)
-    report = compute_grade(scores(80, project_technical_staff=100.0,
-                                  project_technical_peer=60.0), settings)
+    report = compute_grade(
+        scores(80, project_technical_staff=100.0, project_technical_peer=60.0), settings
+    )
     assert report.component("project.technical").score == pytest.approx(80.0)
 
 
@@ -103,27 +126,30 @@ def test_failing_scribing_fails_the_class_whatever_the_total():
     assert report.total > 95
     assert not report.passed and report.letter == "F"
     assert not report.component("scribing").satisfactory
-    assert any("scribing unsatisfactory" in n and "whatever the total" in n
-               for n in notes(report))
+    assert any("scribing unsatisfactory" in n and "whatever the total" in n for n in notes(report))
 
 
 @pytest.mark.parametrize("component", ["project", "assignments", "participation"])
 def test_failing_any_one_component_fails_the_class(component):
     changes = {
         "project": dict(project_technical_staff=20.0, project_technical_peer=20.0),
-        "assignments": dict(enhancements=0.0, assignments=tuple(
-            AssignmentParts(f"A{i}", 61, 61, 61) for i in range(1, 6))),
+        "assignments": dict(
+            enhancements=0.0,
+            assignments=tuple(AssignmentParts(f"A{i}", 61, 61, 61) for i in range(1, 6)),
+        ),
         "participation": dict(participation=0.0),
     }[component]
-    report = compute_grade(scores(95, **changes),
-                           CourseSettings(satisfactory=SatisfactoryThresholds(assignments=60)))
+    report = compute_grade(
+        scores(95, **changes), CourseSettings(satisfactory=SatisfactoryThresholds(assignments=60))
+    )
     assert not report.component(component).satisfactory
     assert report.letter == "F"
 
 
 def test_each_of_the_five_assignments_must_be_satisfactory():
-    weak_a3 = tuple(AssignmentParts(f"A{i}", *(100, 100, 100) if i != 3 else (30, 30, 30))
-                    for i in range(1, 6))
+    weak_a3 = tuple(
+        AssignmentParts(f"A{i}", *(100, 100, 100) if i != 3 else (30, 30, 30)) for i in range(1, 6)
+    )
     report = compute_grade(scores(100, assignments=weak_a3))
     assert report.component("assignments").satisfactory  # the average is fine
     assert not report.assignment("A3").satisfactory
@@ -150,8 +176,9 @@ def test_letter_grade_only_no_pass_no_pass():
 
 def test_letter_cutoffs_are_course_settings():
     assert letter_for(93.0) == "A" and letter_for(92.99) == "A-" and letter_for(10) == "F"
-    pass_fail_free = CourseSettings(letter_cutoffs=(LetterCutoff("A", 80), LetterCutoff("B", 50),
-                                                    LetterCutoff("F", 0)))
+    pass_fail_free = CourseSettings(
+        letter_cutoffs=(LetterCutoff("A", 80), LetterCutoff("B", 50), LetterCutoff("F", 0))
+    )
     assert compute_grade(scores(85), pass_fail_free).letter == "A"
 
 
@@ -183,9 +210,13 @@ def test_grade_rules_compose_like_values():
     assert report.letter == "A-" and "curved by 5 points" in notes(report)
 
 
-@given(st.sampled_from(["project_technical_staff", "project_impact", "scribing",
-                        "participation", "enhancements"]),
-       st.floats(0, 100), st.floats(0, 100))
+@given(
+    st.sampled_from(
+        ["project_technical_staff", "project_impact", "scribing", "participation", "enhancements"]
+    ),
+    st.floats(0, 100),
+    st.floats(0, 100),
+)
 def test_raising_a_score_never_lowers_the_total_or_the_letter(field, low, high):
     low, high = sorted((low, high))
     worse = compute_grade(scores(80, **{field: low}))

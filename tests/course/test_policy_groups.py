@@ -146,9 +146,13 @@ def test_ssh_public_keys_are_validated():
 
 
 def test_authorized_keys_come_from_the_group_keys():
-    keys = {"g1": [("ana", parse_ssh_public_key(ssh_key(seed=1))),
-                   ("ben", parse_ssh_public_key(ssh_key(seed=2)))],
-            "g2": [("eve", parse_ssh_public_key(ssh_key(seed=3)))]}
+    keys = {
+        "g1": [
+            ("ana", parse_ssh_public_key(ssh_key(seed=1))),
+            ("ben", parse_ssh_public_key(ssh_key(seed=2))),
+        ],
+        "g2": [("eve", parse_ssh_public_key(ssh_key(seed=3)))],
+    }
     text = authorized_keys(NODES[0], "g1", keys)
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert len(lines) == 2 and lines[0].endswith("ana@group-g1")
@@ -156,11 +160,19 @@ def test_authorized_keys_come_from_the_group_keys():
 
 
 def test_authorized_keys_add_the_partner_group_only_during_an_active_reservation():
-    keys = {"g1": [("ana", parse_ssh_public_key(ssh_key(seed=1)))],
-            "g2": [("eve", parse_ssh_public_key(ssh_key(seed=3)))]}
+    keys = {
+        "g1": [("ana", parse_ssh_public_key(ssh_key(seed=1)))],
+        "g2": [("eve", parse_ssh_public_key(ssh_key(seed=3)))],
+    }
     start = datetime(2026, 4, 1, 9, tzinfo=BERKELEY)
-    reservation = Reservation("r1", ("node-1", "node-2"), {"node-1": "g1", "node-2": "g2"},
-                              start, start + timedelta(hours=6), frozenset({"g1", "g2"}))
+    reservation = Reservation(
+        "r1",
+        ("node-1", "node-2"),
+        {"node-1": "g1", "node-2": "g2"},
+        start,
+        start + timedelta(hours=6),
+        frozenset({"g1", "g2"}),
+    )
     during = authorized_keys(NODES[0], "g1", keys, [reservation], start + timedelta(hours=1))
     assert "eve@group-g2" in during and "reservation partner" in during
     after = authorized_keys(NODES[0], "g1", keys, [reservation], start + timedelta(hours=7))

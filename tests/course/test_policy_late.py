@@ -106,8 +106,9 @@ def test_a_slack_day_extends_the_deadline_by_exactly_24_hours():
     just_in = judge_submission(A2_DUE + timedelta(hours=24), A2_DUE, confirm_slack_day=True)
     assert just_in.verdict is Verdict.ACCEPTED_WITH_SLACK_DAY
     assert just_in.applied_deadline == A2_DUE + timedelta(hours=24)
-    one_second_more = judge_submission(A2_DUE + timedelta(hours=24, seconds=1), A2_DUE,
-                                       confirm_slack_day=True)
+    one_second_more = judge_submission(
+        A2_DUE + timedelta(hours=24, seconds=1), A2_DUE, confirm_slack_day=True
+    )
     assert one_second_more.verdict is Verdict.REJECTED
 
 
@@ -130,18 +131,28 @@ def test_a_resubmission_within_an_applied_slack_day_spends_no_second_one():
 
 
 def test_late_without_slack_days_left_is_not_accepted():
-    verdict = judge_submission(A2_DUE + timedelta(hours=1), A2_DUE, confirm_slack_day=True,
-                               slack_refusal="ana has used all 3 slack days")
+    verdict = judge_submission(
+        A2_DUE + timedelta(hours=1),
+        A2_DUE,
+        confirm_slack_day=True,
+        slack_refusal="ana has used all 3 slack days",
+    )
     assert verdict.verdict is Verdict.REJECTED and "used all 3" in verdict.message
 
 
 def test_no_other_late_work_is_accepted_without_an_approved_exception():
     two_days_late = A2_DUE + timedelta(days=2)
-    assert judge_submission(two_days_late, A2_DUE, confirm_slack_day=True).verdict \
-        is Verdict.REJECTED
-    exception = ApprovedException(target="A2", new_deadline=A2_DUE + timedelta(days=3),
-                                  reason="illness", approved_by="Prof. Sahai",
-                                  approved_at=NOW, student="ana")
+    assert (
+        judge_submission(two_days_late, A2_DUE, confirm_slack_day=True).verdict is Verdict.REJECTED
+    )
+    exception = ApprovedException(
+        target="A2",
+        new_deadline=A2_DUE + timedelta(days=3),
+        reason="illness",
+        approved_by="Prof. Sahai",
+        approved_at=NOW,
+        student="ana",
+    )
     verdict = judge_submission(two_days_late, A2_DUE, exception=exception)
     assert verdict.verdict is Verdict.ACCEPTED_BY_EXCEPTION
     assert verdict.applied_deadline == exception.new_deadline
@@ -151,33 +162,60 @@ def test_an_exception_earlier_than_an_applied_slack_day_does_not_shorten_it():
     """An exception grants time: with a slack day already applied (deadline due + 24 h), an
     exception to due + 10 h leaves the 24 hours, both in what the student is shown and in the
     verdict on a submission 20 hours late."""
-    exception = ApprovedException(target="A2", new_deadline=A2_DUE + timedelta(hours=10),
-                                  reason="node outage", approved_by="Prof. Sahai",
-                                  approved_at=NOW, student="ana")
+    exception = ApprovedException(
+        target="A2",
+        new_deadline=A2_DUE + timedelta(hours=10),
+        reason="node outage",
+        approved_by="Prof. Sahai",
+        approved_at=NOW,
+        student="ana",
+    )
     shown = applied_deadline(A2_DUE, slack_day_applied=True, exception=exception)
     assert shown == A2_DUE + timedelta(hours=24)
-    verdict = judge_submission(A2_DUE + timedelta(hours=20), A2_DUE, slack_already_applied=True,
-                               exception=exception)
+    verdict = judge_submission(
+        A2_DUE + timedelta(hours=20), A2_DUE, slack_already_applied=True, exception=exception
+    )
     assert verdict.verdict is Verdict.ACCEPTED_WITH_SLACK_DAY
     assert verdict.applied_deadline == shown
-    assert applied_deadline(A2_DUE, slack_day_applied=False, exception=exception) \
+    assert (
+        applied_deadline(A2_DUE, slack_day_applied=False, exception=exception)
         == exception.new_deadline
+    )
 
 
 def test_an_exception_is_a_record_with_reason_and_approving_staff():
     with pytest.raises(UserError) as missing_reason:
-        ApprovedException(target="A2", new_deadline=A2_DUE, reason=" ", approved_by="PZ",
-                          approved_at=NOW, student="ana")
+        ApprovedException(
+            target="A2",
+            new_deadline=A2_DUE,
+            reason=" ",
+            approved_by="PZ",
+            approved_at=NOW,
+            student="ana",
+        )
     assert missing_reason.value.field == "reason"
     with pytest.raises(UserError) as both:
-        ApprovedException(target="A2", new_deadline=A2_DUE, reason="r", approved_by="PZ",
-                          approved_at=NOW, student="ana", group="g1")
+        ApprovedException(
+            target="A2",
+            new_deadline=A2_DUE,
+            reason="r",
+            approved_by="PZ",
+            approved_at=NOW,
+            student="ana",
+            group="g1",
+        )
     assert both.value.field == "student"
 
 
 def test_a_group_exception_applies_to_all_its_members():
-    exception = ApprovedException(target="proposal", new_deadline=NOW, reason="node outage",
-                                  approved_by="Venkat", approved_at=NOW, group="g1")
+    exception = ApprovedException(
+        target="proposal",
+        new_deadline=NOW,
+        reason="node outage",
+        approved_by="Venkat",
+        approved_at=NOW,
+        group="g1",
+    )
     for member in GROUP:
         assert exception_for(member, "g1", "proposal", [exception]) is exception
     assert exception_for("eve", "g2", "proposal", [exception]) is None
@@ -194,8 +232,9 @@ def test_only_staff_reverse_a_slack_day():
     entry = spend([], "A3")[0]
     with pytest.raises(Forbidden):
         reverse_slack_day(entry, by="ana", is_staff=False, at=NOW)
-    reversed_entry = reverse_slack_day(entry, by="Paul Zhou", is_staff=True, at=NOW,
-                                       reason="node outage")
+    reversed_entry = reverse_slack_day(
+        entry, by="Paul Zhou", is_staff=True, at=NOW, reason="node outage"
+    )
     assert not reversed_entry.live and reversed_entry.reversed_by == "Paul Zhou"
     assert slack_days_left("ana", [reversed_entry]) == 3
     with pytest.raises(Conflict, match="already reversed"):

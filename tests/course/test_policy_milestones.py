@@ -56,8 +56,10 @@ def test_one_midterm_check_in_meeting_per_group():
 
 
 def test_presentations_sign_up_for_one_of_the_two_sessions():
-    slots = [slot("a1", SlotKind.PRESENTATION, session="A"),
-             slot("b1", SlotKind.PRESENTATION, 48, session="B")]
+    slots = [
+        slot("a1", SlotKind.PRESENTATION, session="A"),
+        slot("b1", SlotKind.PRESENTATION, 48, session="B"),
+    ]
     taken = [signup(slots[0], "g1", [], slots, NOW)]
     with pytest.raises(Conflict, match="already presents in session A"):
         signup(slots[1], "g1", taken, slots, NOW)
@@ -97,9 +99,15 @@ def test_every_submission_carries_an_integrity_statement():
 
 
 def test_none_is_a_valid_integrity_answer():
-    statement = integrity_statement({"external_code": "none", "sources": "None",
-                                     "ai_assistance": "none"})
+    statement = integrity_statement(
+        {"external_code": "none", "sources": "None", "ai_assistance": "none"}
+    )
     assert statement.declares_nothing
-    cited = integrity_statement({"external_code": "torchtitan parallelize.py (BSD-3)",
-                                 "sources": "none", "ai_assistance": "drafted with an LLM"})
+    cited = integrity_statement(
+        {
+            "external_code": "torchtitan parallelize.py (BSD-3)",
+            "sources": "none",
+            "ai_assistance": "drafted with an LLM",
+        }
+    )
     assert not cited.declares_nothing and "AI assistance: drafted" in cited.text()

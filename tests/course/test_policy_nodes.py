@@ -27,8 +27,9 @@ START = datetime(2026, 4, 1, 9, 0, tzinfo=BERKELEY)
 END = START + timedelta(hours=12)
 
 
-def reservation(rid="r1", nodes=("node-1", "node-2"), start=START, end=END,
-                consents=("g1", "g2")) -> Reservation:
+def reservation(
+    rid="r1", nodes=("node-1", "node-2"), start=START, end=END, consents=("g1", "g2")
+) -> Reservation:
     return Reservation(rid, tuple(nodes), OWNERS, start, end, frozenset(consents))
 
 
@@ -61,8 +62,13 @@ def test_nobody_consents_to_a_cancelled_reservation():
 
 def test_reservations_of_the_same_node_never_overlap():
     first = reservation()
-    overlapping = reservation("r2", ("node-2", "node-3"), START + timedelta(hours=11),
-                              END + timedelta(hours=5), ("g2", "g3"))
+    overlapping = reservation(
+        "r2",
+        ("node-2", "node-3"),
+        START + timedelta(hours=11),
+        END + timedelta(hours=5),
+        ("g2", "g3"),
+    )
     with pytest.raises(Conflict, match="node-2 is already reserved"):
         check_reservation(overlapping, [first])
     back_to_back = dataclasses.replace(overlapping, starts_at=END, ends_at=END + timedelta(hours=1))
@@ -98,13 +104,23 @@ def test_hostfile_lists_each_node_ip_with_8_slots():
 
 
 def test_torchrun_arguments_rendezvous_on_the_first_node():
-    plan = reservation_plan(reservation(nodes=("node-4", "node-1", "node-2"),
-                                        consents=("g1", "g2", "g4")),
-                            NODES, START + timedelta(hours=1))
-    assert plan.torchrun_args == ["--nnodes", "3", "--nproc-per-node", "8",
-                                  "--rdzv-backend", "c10d",
-                                  "--rdzv-endpoint", "203.0.113.14:29400",
-                                  "--rdzv-id", "sai-r1"]
+    plan = reservation_plan(
+        reservation(nodes=("node-4", "node-1", "node-2"), consents=("g1", "g2", "g4")),
+        NODES,
+        START + timedelta(hours=1),
+    )
+    assert plan.torchrun_args == [
+        "--nnodes",
+        "3",
+        "--nproc-per-node",
+        "8",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        "203.0.113.14:29400",
+        "--rdzv-id",
+        "sai-r1",
+    ]
     assert plan.torchrun_command.startswith("torchrun --nnodes 3")
 
 

@@ -40,8 +40,13 @@ def test_lectures_meet_tuesdays_and_thursdays_930_to_1100_in_521_cory():
 
 def test_lectures_are_grouped_into_six_parts():
     assert [p.title for p in SPEC.parts] == [
-        "Architecture", "Pre-Training of Language Models", "Post-Training of Language Models",
-        "Efficient Inference", "LLM Applications and Use Cases", "Research Greenfields"]
+        "Architecture",
+        "Pre-Training of Language Models",
+        "Post-Training of Language Models",
+        "Efficient Inference",
+        "LLM Applications and Use Cases",
+        "Research Greenfields",
+    ]
     assert [lec.part for lec in SPEC.lectures] == sorted(lec.part for lec in SPEC.lectures)
     assert SPEC.lecture("L5").part == 1 and SPEC.lecture("L6").part == 2
 
@@ -64,8 +69,11 @@ def test_deadlines_are_at_the_course_deadline_time():
     assert deadline_at(date(2026, 2, 10)) == datetime(2026, 2, 10, 23, 59, tzinfo=BERKELEY)
     deadlines = [e for e in SPEC.events() if e.kind is EventKind.DEADLINE]
     assert all(e.starts_at.time() == time(23, 59) for e in deadlines)
-    assert {e.title for e in deadlines} >= {"A1 due (Parallelism Assignment)",
-                                            "Peer review due", "Final deliverables due"}
+    assert {e.title for e in deadlines} >= {
+        "A1 due (Parallelism Assignment)",
+        "Peer review due",
+        "Final deliverables due",
+    }
 
 
 def test_an_assignment_is_released_at_the_start_of_its_release_day_in_berkeley():
@@ -96,7 +104,10 @@ def test_moving_a_lecture_earlier_renumbers_the_schedule():
     moved = move_lecture(SPEC.lectures, "L26", date(2026, 1, 15), recess=RECESS)
     first = moved[0]
     assert (first.key, first.number, first.label) == (
-        "L26", 1, "L1. Multi-Agent Systems and Architecture")
+        "L26",
+        1,
+        "L1. Multi-Agent Systems and Architecture",
+    )
     assert by_key(moved, "L1").number == 2 and by_key(moved, "L1").sequence == 1
     assert [x.number for x in moved] == list(range(1, 27))
 
@@ -105,8 +116,13 @@ def test_a_lecture_stays_inside_the_term_and_off_presentation_days():
     with pytest.raises(UserError, match="outside the term"):
         move_lecture(SPEC.lectures, "L26", date(2026, 1, 15), recess=RECESS, term=SPEC.term)
     with pytest.raises(Conflict, match="taken"):
-        move_lecture(SPEC.lectures, "L26", date(2026, 4, 28), recess=RECESS,
-                     occupied=[p.day for p in SPEC.presentations])
+        move_lecture(
+            SPEC.lectures,
+            "L26",
+            date(2026, 4, 28),
+            recess=RECESS,
+            occupied=[p.day for p in SPEC.presentations],
+        )
 
 
 def test_staff_can_retitle_a_lecture():

@@ -59,15 +59,14 @@ def test_scribe_assignment_is_balanced(students, lectures, seed):
 def test_scribe_assignment_is_deterministic_given_a_seed():
     students = roster(40)
     assert assign_scribes(students, LECTURES, seed=5) == assign_scribes(
-        list(reversed(students)), LECTURES, seed=5)
+        list(reversed(students)), LECTURES, seed=5
+    )
     assert assign_scribes(students, LECTURES, seed=5) != assign_scribes(students, LECTURES, 6)
 
 
 def test_recess_days_have_no_lecture_to_scribe():
-    lectures = [("L18", date(2026, 3, 19)), ("X", date(2026, 3, 24)),
-                ("L19", date(2026, 3, 31))]
-    assert scribable_lectures(lectures, [date(2026, 3, 24), date(2026, 3, 26)]) == [
-        "L18", "L19"]
+    lectures = [("L18", date(2026, 3, 19)), ("X", date(2026, 3, 24)), ("L19", date(2026, 3, 31))]
+    assert scribable_lectures(lectures, [date(2026, 3, 24), date(2026, 3, 26)]) == ["L18", "L19"]
 
 
 def test_guest_lectures_are_scribed_like_any_other():

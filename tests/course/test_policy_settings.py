@@ -28,15 +28,20 @@ def test_defaults_are_the_syllabus():
     assert s.scribe_lectures_per_student == 2
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"group_size_min": 7}, "settings.group_size_max"),
-    ({"slack_days_total": -1}, "settings.slack_days_total"),
-    ({"slack_days_per_assignment": 4}, "settings.slack_days_per_assignment"),
-    ({"peer_review_weight": 1.5}, "settings.peer_review_weight"),
-    ({"timezone": "Mars/Olympus"}, "settings.timezone"),
-    ({"assignment_part_weights": AssignmentPartWeights(0.5, 0.5, 0.5)},
-     "settings.assignment_part_weights"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"group_size_min": 7}, "settings.group_size_max"),
+        ({"slack_days_total": -1}, "settings.slack_days_total"),
+        ({"slack_days_per_assignment": 4}, "settings.slack_days_per_assignment"),
+        ({"peer_review_weight": 1.5}, "settings.peer_review_weight"),
+        ({"timezone": "Mars/Olympus"}, "settings.timezone"),
+        (
+            {"assignment_part_weights": AssignmentPartWeights(0.5, 0.5, 0.5)},
+            "settings.assignment_part_weights",
+        ),
+    ],
+)
 def test_invalid_settings_are_refused_naming_the_field(changes, field):
     with pytest.raises(UserError) as info:
         CourseSettings(**changes)
@@ -44,8 +49,9 @@ def test_invalid_settings_are_refused_naming_the_field(changes, field):
 
 
 def test_settings_round_trip_through_plain_data():
-    s = CourseSettings(deadline_time=time(17, 0), slack_pool=SlackPool.PER_GROUP,
-                       peer_review_weight=0.3)
+    s = CourseSettings(
+        deadline_time=time(17, 0), slack_pool=SlackPool.PER_GROUP, peer_review_weight=0.3
+    )
     assert settings_from_dict(s.to_dict()) == s
 
 
@@ -64,10 +70,13 @@ def test_yaml_sexagesimal_times_are_read_as_times_of_day():
 
 
 def test_nested_settings_from_plain_data():
-    s = settings_from_dict({"satisfactory": {"scribing": 50},
-                            "assignment_part_weights": {"code": 0.6, "written": 0.2,
-                                                        "checkoff": 0.2},
-                            "letter_cutoffs": {"A": 90, "B": 80, "F": 0}})
+    s = settings_from_dict(
+        {
+            "satisfactory": {"scribing": 50},
+            "assignment_part_weights": {"code": 0.6, "written": 0.2, "checkoff": 0.2},
+            "letter_cutoffs": {"A": 90, "B": 80, "F": 0},
+        }
+    )
     assert s.satisfactory.scribing == 50 and s.satisfactory.project == 60
     assert [c.letter for c in s.letter_cutoffs] == ["A", "B", "F"]
     with pytest.raises(UserError) as info:
@@ -75,22 +84,25 @@ def test_nested_settings_from_plain_data():
     assert info.value.field == "settings.satisfactory.exam"
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"deadline_time": 99999}, "settings.deadline_time"),
-    ({"deadline_time": True}, "settings.deadline_time"),
-    ({"deadline_time": None}, "settings.deadline_time"),
-    ({"peer_review_weight": "a"}, "settings.peer_review_weight"),
-    ({"peer_review_weight": float("nan")}, "settings.peer_review_weight"),
-    ({"letter_cutoffs": [None]}, "settings.letter_cutoffs"),
-    ({"letter_cutoffs": [["A", "x"], ["F", 0]]}, "settings.letter_cutoffs"),
-    ({"letter_cutoffs": {"A": 10**400, "F": 0}}, "settings.letter_cutoffs"),
-    ({"timezone": None}, "settings.timezone"),
-    ({"timezone": "x" * 5000}, "settings.timezone"),
-    ({"slack_pool": ["per_group"]}, "settings.slack_pool"),
-    ({"satisfactory": {"scribing": 10**400}}, "settings.satisfactory.scribing"),
-    ({"group_size_min": "4"}, "settings.group_size_min"),
-    ({"rendezvous_port": 70000}, "settings.rendezvous_port"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"deadline_time": 99999}, "settings.deadline_time"),
+        ({"deadline_time": True}, "settings.deadline_time"),
+        ({"deadline_time": None}, "settings.deadline_time"),
+        ({"peer_review_weight": "a"}, "settings.peer_review_weight"),
+        ({"peer_review_weight": float("nan")}, "settings.peer_review_weight"),
+        ({"letter_cutoffs": [None]}, "settings.letter_cutoffs"),
+        ({"letter_cutoffs": [["A", "x"], ["F", 0]]}, "settings.letter_cutoffs"),
+        ({"letter_cutoffs": {"A": 10**400, "F": 0}}, "settings.letter_cutoffs"),
+        ({"timezone": None}, "settings.timezone"),
+        ({"timezone": "x" * 5000}, "settings.timezone"),
+        ({"slack_pool": ["per_group"]}, "settings.slack_pool"),
+        ({"satisfactory": {"scribing": 10**400}}, "settings.satisfactory.scribing"),
+        ({"group_size_min": "4"}, "settings.group_size_min"),
+        ({"rendezvous_port": 70000}, "settings.rendezvous_port"),
+    ],
+)
 def test_wrongly_typed_settings_are_refused_naming_the_field(data, field):
     with pytest.raises(UserError) as info:
         settings_from_dict(data)
@@ -105,7 +117,7 @@ def test_settings_that_are_not_a_mapping_are_refused():
 
 @pytest.mark.parametrize("name", ["reservation_max_hours", "slack_day_hours"])
 def test_a_window_in_hours_is_bounded_by_a_year(name):
-    """"A bounded window of time": an hour setting past a year is refused with a message,
+    """ "A bounded window of time": an hour setting past a year is refused with a message,
     rather than overflowing the timedelta a reservation or slack day is checked with."""
     assert getattr(settings_from_dict({name: 366 * 24}), name) == 366 * 24
     with pytest.raises(UserError, match="at most 8784 hours") as info:
@@ -115,15 +127,17 @@ def test_a_window_in_hours_is_bounded_by_a_year(name):
 
 _plain_data = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(name=st.sampled_from([f.name for f in dataclasses.fields(CourseSettings)]),
-       value=_plain_data)
+@given(
+    name=st.sampled_from([f.name for f in dataclasses.fields(CourseSettings)]), value=_plain_data
+)
 def test_any_plain_value_of_a_setting_is_accepted_or_refused_naming_a_setting(name, value):
     """Whatever a staff member types (CLI YAML, API JSON), the answer is a valid setting or a
     UserError naming a setting, never a TypeError or OverflowError from inside a rule."""

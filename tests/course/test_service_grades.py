@@ -18,12 +18,17 @@ def _full_marks(session, staff, person_id, clock, **overrides):
     for item in service.score_items(session):
         if item == "enhancements":
             continue
-        service.record_score(session, staff, person_id=person_id, item=item,
-                             points=overrides.get(item, 95.0), clock=clock)
+        service.record_score(
+            session,
+            staff,
+            person_id=person_id,
+            item=item,
+            points=overrides.get(item, 95.0),
+            clock=clock,
+        )
 
 
-def test_a_student_with_every_component_satisfactory_gets_a_letter(session, enroll, staff,
-                                                                   clock):
+def test_a_student_with_every_component_satisfactory_gets_a_letter(session, enroll, staff, clock):
     (ada,) = enroll(1)
     _full_marks(session, staff, ada.id, clock)
     grade = service.grade_of(session, Actor.of(ada), ada.id, clock=clock)
@@ -48,8 +53,9 @@ def test_slack_day_notes_appear_in_the_grade_report(session, make_group, staff, 
 
 def test_a_group_score_goes_to_every_member_and_is_audited(session, make_group, staff, clock):
     group = make_group(5)
-    service.record_group_score(session, staff, group_id=group.id, item="A1.code", points=42,
-                               max_points=50, clock=clock)
+    service.record_group_score(
+        session, staff, group_id=group.id, item="A1.code", points=42, max_points=50, clock=clock
+    )
     for member in group.members:
         (score,) = service.scores_of(session, staff, member.id)
         assert (score.item, score.points, score.max_points) == ("A1.code", 42, 50)
@@ -59,21 +65,26 @@ def test_a_group_score_goes_to_every_member_and_is_audited(session, make_group, 
 
 def test_a_score_change_is_audited_with_before_and_after(session, enroll, staff, clock):
     (ada,) = enroll(1)
-    service.record_score(session, staff, person_id=ada.id, item="scribing", points=50,
-                         clock=clock)
-    service.record_score(session, staff, person_id=ada.id, item="scribing", points=80,
-                         clock=clock)
-    last = session.scalars(select(AuditEntry).where(AuditEntry.action == "score.record")
-                           .order_by(AuditEntry.id.desc())).first()
+    service.record_score(session, staff, person_id=ada.id, item="scribing", points=50, clock=clock)
+    service.record_score(session, staff, person_id=ada.id, item="scribing", points=80, clock=clock)
+    last = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "score.record").order_by(AuditEntry.id.desc())
+    ).first()
     assert (last.before["points"], last.after["points"]) == (50, 80)
 
 
 def test_an_exception_never_lowers_a_score_already_earned(session, enroll, staff, clock):
     (ada,) = enroll(1)
-    service.record_score(session, staff, person_id=ada.id, item="A1.code", points=80,
-                         clock=clock)
-    row = service.record_score(session, staff, person_id=ada.id, item="A1.code", points=60,
-                               under_exception=True, clock=clock)
+    service.record_score(session, staff, person_id=ada.id, item="A1.code", points=80, clock=clock)
+    row = service.record_score(
+        session,
+        staff,
+        person_id=ada.id,
+        item="A1.code",
+        points=60,
+        under_exception=True,
+        clock=clock,
+    )
     assert row.points == 80
 
 
@@ -90,10 +101,12 @@ def test_a_student_sees_only_their_own_grades(session, enroll, clock):
 def test_scores_out_of_range_or_for_unknown_items_are_refused(session, enroll, staff, clock):
     (ada,) = enroll(1)
     with pytest.raises(UserError) as caught:
-        service.record_score(session, staff, person_id=ada.id, item="A1.code", points=120,
-                             clock=clock)
+        service.record_score(
+            session, staff, person_id=ada.id, item="A1.code", points=120, clock=clock
+        )
     assert caught.value.field == "points"
     with pytest.raises(UserError) as caught:
-        service.record_score(session, staff, person_id=ada.id, item="A9.code", points=1,
-                             clock=clock)
+        service.record_score(
+            session, staff, person_id=ada.id, item="A9.code", points=1, clock=clock
+        )
     assert caught.value.field == "item"

@@ -21,8 +21,9 @@ def test_students_form_a_group_by_invitation_before_the_deadline(session, enroll
     clock = FixedClock(BEFORE_FORMATION)
     ada, bob = enroll(2)
     group = service.create_group(session, Actor.of(ada), name="Gradient Gang", clock=clock)
-    invitation = service.invite_to_group(session, Actor.of(ada), group.id, person_id=bob.id,
-                                         clock=clock)
+    invitation = service.invite_to_group(
+        session, Actor.of(ada), group.id, person_id=bob.id, clock=clock
+    )
     service.answer_invitation(session, Actor.of(bob), invitation.id, accept=True, clock=clock)
     assert {p.email for p in group.members} == {ada.email, bob.email}
 
@@ -37,13 +38,18 @@ def test_a_student_is_in_at_most_one_group(session, enroll, make_group, staff, c
     group = make_group(4)
     others = enroll(4)
     with pytest.raises(Conflict, match="at most one group"):
-        service.propose_group(session, staff, name="Twice",
-                              member_ids=[group.members[0].id] + [p.id for p in others[:3]],
-                              clock=clock)
+        service.propose_group(
+            session,
+            staff,
+            name="Twice",
+            member_ids=[group.members[0].id] + [p.id for p in others[:3]],
+            clock=clock,
+        )
 
 
-def test_a_seventh_group_member_is_refused_and_nothing_is_stored(session, make_group, enroll,
-                                                                  staff, clock):
+def test_a_seventh_group_member_is_refused_and_nothing_is_stored(
+    session, make_group, enroll, staff, clock
+):
     group = make_group(6)
     (extra,) = enroll(1)
     count = session.scalar(select(func.count()).select_from(GroupMembership))
@@ -60,16 +66,14 @@ def test_staff_confirm_only_groups_of_four_to_six(session, make_group, staff, cl
         service.confirm_group(session, staff, group.id, clock=clock)
 
 
-def test_each_group_gets_one_node_and_a_ninth_group_is_refused_naming_the_pool(
-        session, make_group):
+def test_each_group_gets_one_node_and_a_ninth_group_is_refused_naming_the_pool(session, make_group):
     nodes = {make_group(4).node.name for _ in range(8)}
     assert len(nodes) == 8
     with pytest.raises(Conflict, match="node pool has 8 nodes"):
         make_group(4)
 
 
-def test_a_group_under_four_at_the_deadline_is_flagged_for_staff(session, make_group, staff,
-                                                                 clock):
+def test_a_group_under_four_at_the_deadline_is_flagged_for_staff(session, make_group, staff, clock):
     small = make_group(4, confirm=False)
     service.move_student(session, staff, small.members[0].id, to_group_id=None, clock=clock)
     make_group(5)
@@ -101,8 +105,9 @@ def test_a_student_leaves_their_group_before_the_deadline_but_not_after(session,
     before = FixedClock(BEFORE_FORMATION)
     ada, bob = enroll(2)
     group = service.create_group(session, Actor.of(ada), name="Short Lived", clock=before)
-    invitation = service.invite_to_group(session, Actor.of(ada), group.id, person_id=bob.id,
-                                         clock=before)
+    invitation = service.invite_to_group(
+        session, Actor.of(ada), group.id, person_id=bob.id, clock=before
+    )
     service.answer_invitation(session, Actor.of(bob), invitation.id, accept=True, clock=before)
     service.leave_group(session, Actor.of(bob), group.id, clock=before)
     assert [p.email for p in group.members] == [ada.email]
@@ -115,12 +120,18 @@ def test_an_invited_student_who_declines_stays_out(session, enroll):
     before = FixedClock(BEFORE_FORMATION)
     ada, bob = enroll(2)
     group = service.create_group(session, Actor.of(ada), name="Solo", clock=before)
-    invitation = service.invite_to_group(session, Actor.of(ada), group.id, person_id=bob.id,
-                                         clock=before)
+    invitation = service.invite_to_group(
+        session, Actor.of(ada), group.id, person_id=bob.id, clock=before
+    )
     with pytest.raises(Forbidden):
-        service.answer_invitation(session, Actor.of(ada), invitation.id, accept=True,
-                                  clock=before)
+        service.answer_invitation(session, Actor.of(ada), invitation.id, accept=True, clock=before)
     service.answer_invitation(session, Actor.of(bob), invitation.id, accept=False, clock=before)
     assert [p.email for p in group.members] == [ada.email]
-    assert session.scalar(select(func.count()).select_from(GroupMembership)
-                          .where(GroupMembership.person_id == bob.id)) == 0
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(GroupMembership)
+            .where(GroupMembership.person_id == bob.id)
+        )
+        == 0
+    )

@@ -26,8 +26,9 @@ def _count(session, table) -> int:
 
 def test_an_on_time_submission_records_the_deadline_that_applied(session, make_group, clock):
     group = make_group(4)
-    row = submit(session, Actor.of(group.members[0]), assignment="A1", integrity=NONE_USED,
-                 clock=clock)
+    row = submit(
+        session, Actor.of(group.members[0]), assignment="A1", integrity=NONE_USED, clock=clock
+    )
     assert row.deadline_applied == A1_DUE and not row.slack_day_used
 
 
@@ -35,24 +36,43 @@ def test_nothing_is_handed_in_before_the_assignment_is_released(session, make_gr
     group = make_group(4)
     before_a2 = FixedClock(datetime(2026, 2, 9, 23, 59, tzinfo=BERKELEY))
     with pytest.raises(UserError, match="A2 is released on 2026-02-10") as caught:
-        submit(session, Actor.of(group.members[0]), assignment="A2", integrity=NONE_USED,
-               clock=before_a2)
+        submit(
+            session,
+            Actor.of(group.members[0]),
+            assignment="A2",
+            integrity=NONE_USED,
+            clock=before_a2,
+        )
     assert caught.value.field == "assignment" and _count(session, Submission) == 0
     release_day = FixedClock(datetime(2026, 2, 10, 0, 0, tzinfo=BERKELEY))
-    assert submit(session, Actor.of(group.members[0]), assignment="A2", integrity=NONE_USED,
-                  clock=release_day).submitted_at == release_day.now()
+    assert (
+        submit(
+            session,
+            Actor.of(group.members[0]),
+            assignment="A2",
+            integrity=NONE_USED,
+            clock=release_day,
+        ).submitted_at
+        == release_day.now()
+    )
 
 
 def test_every_submission_carries_an_integrity_statement(session, make_group, clock):
     group = make_group(4)
     with pytest.raises(UserError) as caught:
-        submit(session, Actor.of(group.members[0]), assignment="A1",
-               integrity={"external_code": "none", "sources": "none"}, clock=clock)
+        submit(
+            session,
+            Actor.of(group.members[0]),
+            assignment="A1",
+            integrity={"external_code": "none", "sources": "none"},
+            clock=clock,
+        )
     assert caught.value.field == "integrity.ai_assistance"
 
 
 def test_a_late_submission_within_24_hours_needs_the_submitter_to_confirm_a_slack_day(
-        session, make_group):
+    session, make_group
+):
     group = make_group(4)
     late = FixedClock(A1_DUE + timedelta(hours=10))
     me = Actor.of(group.members[0])
@@ -60,30 +80,49 @@ def test_a_late_submission_within_24_hours_needs_the_submitter_to_confirm_a_slac
         submit(session, me, assignment="A1", integrity=NONE_USED, clock=late)
     assert caught.value.field == "confirm_slack_day"
     assert _count(session, Submission) == 0 and _count(session, SlackDayUse) == 0
-    row = submit(session, me, assignment="A1", integrity=NONE_USED, confirm_slack_day=True,
-                 clock=late)
+    row = submit(
+        session, me, assignment="A1", integrity=NONE_USED, confirm_slack_day=True, clock=late
+    )
     assert row.slack_day_used and row.deadline_applied == A1_DUE + timedelta(hours=24)
     assert _count(session, SlackDayUse) == 4  # charged to every member
 
 
 def test_a_submission_after_the_applied_deadline_is_refused_and_nothing_is_stored(
-        session, make_group):
+    session, make_group
+):
     group = make_group(4)
     too_late = FixedClock(A1_DUE + timedelta(hours=25))
     with pytest.raises(Conflict, match="not accepted without an approved exception"):
-        submit(session, Actor.of(group.members[0]), assignment="A1", integrity=NONE_USED,
-               confirm_slack_day=True, clock=too_late)
+        submit(
+            session,
+            Actor.of(group.members[0]),
+            assignment="A1",
+            integrity=NONE_USED,
+            confirm_slack_day=True,
+            clock=too_late,
+        )
     assert _count(session, Submission) == 0 and _count(session, SlackDayUse) == 0
 
 
 def test_an_approved_group_exception_applies_to_every_member(session, make_group, staff):
     group = make_group(4)
     new_deadline = A1_DUE + timedelta(days=3)
-    slack_service.grant_exception(session, staff, group_id=group.id, assignment="A1",
-                                  new_deadline=new_deadline, reason="node outage",
-                                  clock=FixedClock(A1_DUE))
-    row = submit(session, Actor.of(group.members[3]), assignment="A1", integrity=NONE_USED,
-                 clock=FixedClock(A1_DUE + timedelta(days=2)))
+    slack_service.grant_exception(
+        session,
+        staff,
+        group_id=group.id,
+        assignment="A1",
+        new_deadline=new_deadline,
+        reason="node outage",
+        clock=FixedClock(A1_DUE),
+    )
+    row = submit(
+        session,
+        Actor.of(group.members[3]),
+        assignment="A1",
+        integrity=NONE_USED,
+        clock=FixedClock(A1_DUE + timedelta(days=2)),
+    )
     assert row.deadline_applied == new_deadline and not row.slack_day_used
 
 
@@ -91,12 +130,10 @@ def test_three_slack_days_and_a_fourth_is_refused(session, make_group, clock):
     group = make_group(4)
     me = Actor.of(group.members[0])
     for key in ("A1", "A2", "A3"):
-        slack_service.spend_slack_day(session, me, group_id=group.id, assignment=key,
-                                      clock=clock)
+        slack_service.spend_slack_day(session, me, group_id=group.id, assignment=key, clock=clock)
     before = _count(session, SlackDayUse)
     with pytest.raises(Conflict, match="used all 3 slack days"):
-        slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A4",
-                                      clock=clock)
+        slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A4", clock=clock)
     assert _count(session, SlackDayUse) == before
     balance = slack_service.slack_balance(session, me, group.members[0].id)
     assert (balance.used, balance.left) == (3, 0)
@@ -108,15 +145,13 @@ def test_at_most_one_slack_day_per_assignment(session, make_group, clock):
     me = Actor.of(group.members[0])
     slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A1", clock=clock)
     with pytest.raises(Conflict, match="at most one slack day per assignment"):
-        slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A1",
-                                      clock=clock)
+        slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A1", clock=clock)
 
 
 def test_balances_follow_a_student_who_changes_group(session, make_group, staff, clock):
     first, second = make_group(4), make_group(4)
     mover = first.members[0]
-    slack_service.spend_slack_day(session, staff, group_id=first.id, assignment="A1",
-                                  clock=clock)
+    slack_service.spend_slack_day(session, staff, group_id=first.id, assignment="A1", clock=clock)
     from scalable_ai.course.service.groups import move_student
 
     move_student(session, staff, mover.id, to_group_id=second.id, clock=clock)
@@ -124,16 +159,17 @@ def test_balances_follow_a_student_who_changes_group(session, make_group, staff,
     assert slack_service.slack_balance(session, staff, second.members[0].id).left == 3
 
 
-def test_only_staff_reverse_a_slack_day_and_the_ledger_keeps_it(session, make_group, staff,
-                                                                clock):
+def test_only_staff_reverse_a_slack_day_and_the_ledger_keeps_it(session, make_group, staff, clock):
     group = make_group(4)
     me = Actor.of(group.members[0])
-    rows = slack_service.spend_slack_day(session, me, group_id=group.id, assignment="A1",
-                                         clock=clock)
+    rows = slack_service.spend_slack_day(
+        session, me, group_id=group.id, assignment="A1", clock=clock
+    )
     with pytest.raises(Forbidden):
         slack_service.reverse_slack_day(session, me, rows[0].id, reason="oops", clock=clock)
-    reversed_rows = slack_service.reverse_slack_day(session, staff, rows[0].id,
-                                                    reason="grading error", clock=clock)
+    reversed_rows = slack_service.reverse_slack_day(
+        session, staff, rows[0].id, reason="grading error", clock=clock
+    )
     assert len(reversed_rows) == 4
     assert _count(session, SlackDayUse) == 4
     assert slack_service.slack_balance(session, staff, group.members[1].id).left == 3
@@ -144,21 +180,22 @@ def test_only_staff_reverse_a_slack_day_and_the_ledger_keeps_it(session, make_gr
 def test_a_student_cannot_spend_another_groups_slack_days(session, make_group, clock):
     mine, other = make_group(4), make_group(4)
     with pytest.raises(Forbidden):
-        slack_service.spend_slack_day(session, Actor.of(mine.members[0]), group_id=other.id,
-                                      assignment="A1", clock=clock)
+        slack_service.spend_slack_day(
+            session, Actor.of(mine.members[0]), group_id=other.id, assignment="A1", clock=clock
+        )
 
 
 def test_unknown_assignments_are_not_found(session, make_group, clock):
     group = make_group(4)
     with pytest.raises(NotFound, match="no assignment 'A9'"):
-        slack_service.spend_slack_day(session, Actor.of(group.members[0]), group_id=group.id,
-                                      assignment="A9", clock=clock)
+        slack_service.spend_slack_day(
+            session, Actor.of(group.members[0]), group_id=group.id, assignment="A9", clock=clock
+        )
 
 
 def test_a_student_sees_only_their_groups_submissions(session, make_group, clock):
     mine, other = make_group(4), make_group(4)
-    submit(session, Actor.of(other.members[0]), assignment="A1", integrity=NONE_USED,
-           clock=clock)
+    submit(session, Actor.of(other.members[0]), assignment="A1", integrity=NONE_USED, clock=clock)
     assert list_submissions(session, Actor.of(mine.members[0])) == []
     with pytest.raises(Forbidden):
         list_submissions(session, Actor.of(mine.members[0]), group_id=other.id)
@@ -169,11 +206,16 @@ def test_a_student_sees_the_deadline_that_applies_to_them(session, make_group, s
 
     group = make_group(4)
     me = group.members[0]
-    slack_service.spend_slack_day(session, staff, group_id=group.id, assignment="A1",
-                                  clock=clock)
-    slack_service.grant_exception(session, staff, person_id=me.id, assignment="A2",
-                                  new_deadline=datetime(2026, 3, 1, 23, 59, tzinfo=BERKELEY),
-                                  reason="conference travel", clock=clock)
+    slack_service.spend_slack_day(session, staff, group_id=group.id, assignment="A1", clock=clock)
+    slack_service.grant_exception(
+        session,
+        staff,
+        person_id=me.id,
+        assignment="A2",
+        new_deadline=datetime(2026, 3, 1, 23, 59, tzinfo=BERKELEY),
+        reason="conference travel",
+        clock=clock,
+    )
     statuses = {s.assignment.key: s for s in assignment_statuses(session, Actor.of(me), me.id)}
     assert statuses["A1"].deadline == A1_DUE + timedelta(hours=24)
     assert statuses["A2"].exception_reason == "conference travel"
@@ -190,8 +232,10 @@ def test_a_course_setting_makes_the_slack_pool_per_group(session, make_group, st
     session.flush()
     group = make_group(4)
     for key in ("A1", "A2", "A3"):
-        slack_service.spend_slack_day(session, staff, group_id=group.id, assignment=key,
-                                      clock=clock)
+        slack_service.spend_slack_day(
+            session, staff, group_id=group.id, assignment=key, clock=clock
+        )
     with pytest.raises(Conflict, match=f"group {group.name} has used all 3 slack days"):
-        slack_service.spend_slack_day(session, staff, group_id=group.id, assignment="A4",
-                                      clock=clock)
+        slack_service.spend_slack_day(
+            session, staff, group_id=group.id, assignment="A4", clock=clock
+        )

@@ -18,10 +18,18 @@ from scalable_ai.course.service.peer_feedback import review_summary
 from scalable_ai.course.service.setup import update_settings
 from scalable_ai.errors import Forbidden
 
-WRITTEN = {"strengths": "A clear hypothesis.", "weaknesses": "One seed.",
-           "suggestions": "Three seeds."}
-ALL_FIVES = {"clarity_of_hypothesis": 5, "technical_depth": 5, "correctness": 5,
-             "experimental_rigor": 5, "artifact_quality": 5}
+WRITTEN = {
+    "strengths": "A clear hypothesis.",
+    "weaknesses": "One seed.",
+    "suggestions": "Three seeds.",
+}
+ALL_FIVES = {
+    "clarity_of_hypothesis": 5,
+    "technical_depth": 5,
+    "correctness": 5,
+    "experimental_rigor": 5,
+    "artifact_quality": 5,
+}
 ALL_THREES = dict.fromkeys(ALL_FIVES, 3)
 STAFF_TECHNICAL = 80.0
 
@@ -50,16 +58,22 @@ def reviewed(session, make_group, staff, clock):
     pairs = activities.assign_peer_reviews(session, staff, seed=0, clock=clock)
     reviewer = groups[pairs[0].reviewer_group_id]
     reviewed = groups[pairs[0].reviewed_group_id]
-    grades.record_group_score(session, staff, group_id=reviewed.id,
-                              item="project.technical.staff", points=STAFF_TECHNICAL,
-                              clock=clock)
+    grades.record_group_score(
+        session,
+        staff,
+        group_id=reviewed.id,
+        item="project.technical.staff",
+        points=STAFF_TECHNICAL,
+        clock=clock,
+    )
     clock.at = datetime(2026, 4, 28, 12, 0, tzinfo=BERKELEY)
     return reviewer, reviewed
 
 
 def _review(session, reviewer, reviewed, scores, clock) -> None:
-    reviews.submit_review(session, Actor.of(reviewer.members[0]), reviewed.id,
-                          {**scores, **WRITTEN}, clock=clock)
+    reviews.submit_review(
+        session, Actor.of(reviewer.members[0]), reviewed.id, {**scores, **WRITTEN}, clock=clock
+    )
 
 
 def _past_deadline(session, clock) -> None:
@@ -73,7 +87,8 @@ def _technical(session, staff, person, clock) -> float:
 
 @pytest.mark.parametrize("share", [0.2, 0.35])
 def test_a_groups_peer_score_moves_technical_quality_by_exactly_the_peer_share(
-        session, reviewed, staff, clock, share):
+    session, reviewed, staff, clock, share
+):
     reviewer, group = reviewed
     update_settings(session, staff, {"peer_review_weight": share}, clock=clock)
     _review(session, reviewer, group, ALL_FIVES, clock)
@@ -83,21 +98,24 @@ def test_a_groups_peer_score_moves_technical_quality_by_exactly_the_peer_share(
         assert moved == pytest.approx(share * (100.0 - STAFF_TECHNICAL))
 
 
-def test_reviews_do_not_move_the_grade_before_the_peer_review_deadline(session, reviewed,
-                                                                       staff, clock):
+def test_reviews_do_not_move_the_grade_before_the_peer_review_deadline(
+    session, reviewed, staff, clock
+):
     reviewer, group = reviewed
     _review(session, reviewer, group, ALL_FIVES, clock)
     assert _technical(session, staff, group.members[0], clock) == pytest.approx(STAFF_TECHNICAL)
 
 
 def test_a_report_that_received_no_review_is_graded_on_the_staff_score_alone(
-        session, reviewed, staff, clock):
+    session, reviewed, staff, clock
+):
     _, group = reviewed
     _past_deadline(session, clock)
     report = grades.grade_of(session, staff, group.members[0].id, clock=clock).report
     assert report.component("project.technical").score == pytest.approx(STAFF_TECHNICAL)
-    assert any("no review" in note.message and "staff score alone" in note.message
-               for note in report.notes)
+    assert any(
+        "no review" in note.message and "staff score alone" in note.message for note in report.notes
+    )
 
 
 def test_the_grade_report_says_where_the_peer_part_came_from(session, reviewed, staff, clock):
@@ -105,23 +123,26 @@ def test_the_grade_report_says_where_the_peer_part_came_from(session, reviewed, 
     _review(session, reviewer, group, ALL_THREES, clock)
     _past_deadline(session, clock)
     report = grades.grade_of(session, staff, group.members[1].id, clock=clock).report
-    assert f"peer review: 1 review(s) of {group.name}'s report give 60.0, 20% of technical " \
-           "quality" in [note.message for note in report.notes]
+    assert (
+        f"peer review: 1 review(s) of {group.name}'s report give 60.0, 20% of technical "
+        "quality" in [note.message for note in report.notes]
+    )
 
 
-def test_a_peer_score_staff_record_by_hand_replaces_the_reviews(session, reviewed, staff,
-                                                                clock):
+def test_a_peer_score_staff_record_by_hand_replaces_the_reviews(session, reviewed, staff, clock):
     reviewer, group = reviewed
     _review(session, reviewer, group, ALL_FIVES, clock)
     _past_deadline(session, clock)
     member = group.members[0]
-    grades.record_score(session, staff, person_id=member.id, item="project.technical.peer",
-                        points=50, clock=clock)
+    grades.record_score(
+        session, staff, person_id=member.id, item="project.technical.peer", points=50, clock=clock
+    )
     assert _technical(session, staff, member, clock) == pytest.approx(0.8 * 80 + 0.2 * 50)
 
 
-def test_the_summary_is_for_staff_and_counts_reviews_written_and_received(session, reviewed,
-                                                                          staff, clock):
+def test_the_summary_is_for_staff_and_counts_reviews_written_and_received(
+    session, reviewed, staff, clock
+):
     reviewer, group = reviewed
     _review(session, reviewer, group, ALL_THREES, clock)
     summary = review_summary(session, staff, clock=clock)

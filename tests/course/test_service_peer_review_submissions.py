@@ -17,11 +17,16 @@ from scalable_ai.course.service import peer_review_submissions as service
 from scalable_ai.errors import Conflict, Forbidden, UserError
 
 AFTER_DRAFT = datetime(2026, 4, 28, 12, 0, tzinfo=BERKELEY)
-REVIEW = {"clarity_of_hypothesis": "4", "technical_depth": "3", "correctness": "5",
-          "experimental_rigor": "2", "artifact_quality": "4",
-          "strengths": "A clear, falsifiable hypothesis with a success metric.",
-          "weaknesses": "One seed per configuration; no error bars.",
-          "suggestions": "Run three seeds and report the spread."}
+REVIEW = {
+    "clarity_of_hypothesis": "4",
+    "technical_depth": "3",
+    "correctness": "5",
+    "experimental_rigor": "2",
+    "artifact_quality": "4",
+    "strengths": "A clear, falsifiable hypothesis with a success metric.",
+    "weaknesses": "One seed per configuration; no error bars.",
+    "suggestions": "Run three seeds and report the spread.",
+}
 
 
 @pytest.fixture
@@ -64,15 +69,22 @@ def test_a_score_is_a_whole_number_from_1_to_5(score):
 # --- the service --------------------------------------------------------------------------
 
 
-def test_any_member_of_the_reviewing_group_submits_the_structured_review(session, paired,
-                                                                         clock):
+def test_any_member_of_the_reviewing_group_submits_the_structured_review(session, paired, clock):
     reviewer, reviewed, _ = paired
     row = service.submit_review(session, member(reviewer, 2), reviewed.id, REVIEW, clock=clock)
-    assert (row.clarity_of_hypothesis, row.technical_depth, row.correctness,
-            row.experimental_rigor, row.artifact_quality) == (4, 3, 5, 2, 4)
+    assert (
+        row.clarity_of_hypothesis,
+        row.technical_depth,
+        row.correctness,
+        row.experimental_rigor,
+        row.artifact_quality,
+    ) == (4, 3, 5, 2, 4)
     assert row.suggestions == REVIEW["suggestions"]
-    pairing = next(p for p in activities.list_peer_reviews(session, member(reviewer))
-                   if p.reviewer_group_id == reviewer.id)
+    pairing = next(
+        p
+        for p in activities.list_peer_reviews(session, member(reviewer))
+        if p.reviewer_group_id == reviewer.id
+    )
     assert pairing.submitted_at == clock.now()
 
 
@@ -80,8 +92,9 @@ def test_the_review_is_edited_in_place_until_the_deadline(session, paired, clock
     reviewer, reviewed, _ = paired
     first = service.submit_review(session, member(reviewer), reviewed.id, REVIEW, clock=clock)
     clock.at = service.peer_review_due(session)
-    again = service.submit_review(session, member(reviewer, 1), reviewed.id,
-                                  {**REVIEW, "correctness": "3"}, clock=clock)
+    again = service.submit_review(
+        session, member(reviewer, 1), reviewed.id, {**REVIEW, "correctness": "3"}, clock=clock
+    )
     assert again.id == first.id and again.correctness == 3
     assert service.my_review_of(session, member(reviewer), reviewed.id).correctness == 3
 
@@ -95,8 +108,7 @@ def test_the_review_is_refused_after_the_peer_review_deadline(session, paired, c
 
 
 def test_peer_review_is_due_on_may_1(session):
-    assert service.peer_review_due(session).astimezone(BERKELEY).date().isoformat() == \
-        "2026-05-01"
+    assert service.peer_review_due(session).astimezone(BERKELEY).date().isoformat() == "2026-05-01"
 
 
 def test_no_group_reviews_its_own_report(session, paired, clock):
@@ -118,9 +130,15 @@ def test_the_reviewing_group_reads_the_assigned_draft_report(session, paired, cl
     reviewer, reviewed, _ = paired
     assert service.assigned_report(session, member(reviewer), reviewed.id) is None
     for version in (1, 2):
-        submit_deliverable(session, member(reviewed), reviewed.id, kind="draft_report",
-                           link=f"https://example.org/draft-v{version}.pdf",
-                           integrity_statement="none", clock=clock)
+        submit_deliverable(
+            session,
+            member(reviewed),
+            reviewed.id,
+            kind="draft_report",
+            link=f"https://example.org/draft-v{version}.pdf",
+            integrity_statement="none",
+            clock=clock,
+        )
         clock.advance(hours=1)
     draft = service.assigned_report(session, member(reviewer), reviewed.id)
     assert draft is not None and draft.link == "https://example.org/draft-v2.pdf"

@@ -17,8 +17,10 @@ from scalable_ai.errors import Forbidden, UserError
 
 def _events(session, clock) -> dict[str, tuple[str, int]]:
     calendar = Calendar.from_ical(calendar_ics(session, clock=clock))
-    return {str(e["UID"]): (str(e["SUMMARY"]), int(e.get("SEQUENCE", 0)))
-            for e in calendar.walk("VEVENT")}
+    return {
+        str(e["UID"]): (str(e["SUMMARY"]), int(e.get("SEQUENCE", 0)))
+        for e in calendar.walk("VEVENT")
+    }
 
 
 def test_the_loaded_calendar_has_all_26_lectures_titled_as_in_the_syllabus(session, clock):
@@ -56,7 +58,8 @@ def test_students_do_not_change_the_schedule(session, enroll, clock):
 
 
 def test_a_personal_feed_adds_scribing_slots_reservations_and_moved_deadlines(
-        session, make_group, staff, clock):
+    session, make_group, staff, clock
+):
     from datetime import timedelta
 
     from scalable_ai.course.service import activities, nodes
@@ -66,15 +69,25 @@ def test_a_personal_feed_adds_scribing_slots_reservations_and_moved_deadlines(
     mine, other = make_group(4), make_group(4)
     me = mine.members[0]
     activities.assign_scribes(session, staff, clock=clock)
-    slot = activities.create_slot(session, staff, kind="checkoff", assignment="A1",
-                                  starts_at=clock.now() + timedelta(days=6),
-                                  ends_at=clock.now() + timedelta(days=6, minutes=30),
-                                  clock=clock)
+    slot = activities.create_slot(
+        session,
+        staff,
+        kind="checkoff",
+        assignment="A1",
+        starts_at=clock.now() + timedelta(days=6),
+        ends_at=clock.now() + timedelta(days=6, minutes=30),
+        clock=clock,
+    )
     session.flush()
     activities.sign_up(session, Actor.of(me), slot.id, clock=clock)
-    nodes.request_reservation(session, Actor.of(me), node_ids=[mine.node_id, other.node_id],
-                              starts_at=clock.now() + timedelta(days=1),
-                              ends_at=clock.now() + timedelta(days=1, hours=4), clock=clock)
+    nodes.request_reservation(
+        session,
+        Actor.of(me),
+        node_ids=[mine.node_id, other.node_id],
+        starts_at=clock.now() + timedelta(days=1),
+        ends_at=clock.now() + timedelta(days=1, hours=4),
+        clock=clock,
+    )
     spend_slack_day(session, staff, group_id=mine.id, assignment="A2", clock=clock)
     calendar = Calendar.from_ical(personal_calendar_ics(session, me, clock=clock))
     titles = [str(e["SUMMARY"]) for e in calendar.walk("VEVENT")]

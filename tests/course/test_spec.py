@@ -67,14 +67,21 @@ def test_course_title_number_and_term():
 
 def test_staff_and_their_roles():
     roles = {s.name: s.role for s in SPEC.staff}
-    assert roles == {"Anant Sahai": "instructor", "Jiantao Jiao": "instructor",
-                     "Haocheng Xi": "teaching", "Paul Zhou": "teaching",
-                     "Venkat Srinivasan": "infrastructure"}
+    assert roles == {
+        "Anant Sahai": "instructor",
+        "Jiantao Jiao": "instructor",
+        "Haocheng Xi": "teaching",
+        "Paul Zhou": "teaching",
+        "Venkat Srinivasan": "infrastructure",
+    }
 
 
 def test_lectures_office_hours_and_resources():
     assert (SPEC.meeting.starts, SPEC.meeting.ends, SPEC.meeting.room) == (
-        time(9, 30), time(11, 0), "521 Cory Hall")
+        time(9, 30),
+        time(11, 0),
+        "521 Cory Hall",
+    )
     (hours,) = SPEC.office_hours
     assert (hours.weekday, hours.starts, hours.ends) == (1, time(11), time(12))
     assert SPEC.resources.website == "https://scalable-ai.eecs.berkeley.edu/"
@@ -84,25 +91,39 @@ def test_lectures_office_hours_and_resources():
 
 def test_all_26_lectures_with_the_syllabus_titles():
     assert [(lec.day.isoformat(), lec.title) for lec in SPEC.lectures] == SYLLABUS_LECTURES
-    assert [lec.label.split(".")[0] for lec in SPEC.lectures] == [
-        f"L{i}" for i in range(1, 27)]
+    assert [lec.label.split(".")[0] for lec in SPEC.lectures] == [f"L{i}" for i in range(1, 27)]
 
 
 def test_assignments_a1_to_a5_with_release_and_due_dates():
     assert [(a.key, a.release.isoformat(), a.due.isoformat()) for a in SPEC.assignments] == [
-        ("A1", "2026-01-27", "2026-02-10"), ("A2", "2026-02-10", "2026-02-24"),
-        ("A3", "2026-02-24", "2026-03-10"), ("A4", "2026-03-17", "2026-04-07"),
-        ("A5", "2026-04-07", "2026-04-21")]
+        ("A1", "2026-01-27", "2026-02-10"),
+        ("A2", "2026-02-10", "2026-02-24"),
+        ("A3", "2026-02-24", "2026-03-10"),
+        ("A4", "2026-03-17", "2026-04-07"),
+        ("A5", "2026-04-07", "2026-04-21"),
+    ]
 
 
 def test_every_project_milestone_with_its_date():
     days = {m.key: m.day.isoformat() for m in SPEC.milestones}
     assert [days[k] for k in PROJECT_MILESTONE_KEYS] == [
-        "2026-01-22", "2026-01-29", "2026-02-12", "2026-02-26", "2026-03-19", "2026-04-26",
-        "2026-04-28", "2026-05-01", "2026-05-05", "2026-05-10", "2026-05-15"]
+        "2026-01-22",
+        "2026-01-29",
+        "2026-02-12",
+        "2026-02-26",
+        "2026-03-19",
+        "2026-04-26",
+        "2026-04-28",
+        "2026-05-01",
+        "2026-05-05",
+        "2026-05-10",
+        "2026-05-15",
+    ]
     assert SPEC.milestone("presentations").last_day == date(2026, 4, 30)
     assert [(p.session, p.day.isoformat()) for p in SPEC.presentations] == [
-        ("A", "2026-04-28"), ("B", "2026-04-30")]
+        ("A", "2026-04-28"),
+        ("B", "2026-04-30"),
+    ]
 
 
 def test_eight_nodes_with_static_ips():
@@ -112,7 +133,11 @@ def test_eight_nodes_with_static_ips():
 
 def test_components_and_settings_match_the_syllabus():
     assert {c.key: c.weight for c in SPEC.components} == {
-        "project": 50, "assignments": 35, "scribing": 5, "participation": 10}
+        "project": 50,
+        "assignments": 35,
+        "scribing": 5,
+        "participation": 10,
+    }
     assert SPEC.settings.slack_days_total == 3
     assert SPEC.settings.deadline_time == time(23, 59)
 
@@ -159,8 +184,9 @@ def test_a_lecture_hour_that_is_no_time_of_day_is_refused_naming_the_field():
 
 
 def test_a_missing_project_milestone_is_refused():
-    error = refused(lambda d: d.update(milestones=[m for m in d["milestones"]
-                                                   if m["key"] != "peer_review"]))
+    error = refused(
+        lambda d: d.update(milestones=[m for m in d["milestones"] if m["key"] != "peer_review"])
+    )
     assert error.field == "milestones" and "peer_review" in error.message
 
 
@@ -186,8 +212,7 @@ def test_pass_no_pass_is_refused():
 
 def test_an_unknown_section_or_setting_is_refused():
     assert refused(lambda d: d.update(exams=[])).field == "exams"
-    assert refused(lambda d: d["settings"].update(late_penalty=10)).field == \
-        "settings.late_penalty"
+    assert refused(lambda d: d["settings"].update(late_penalty=10)).field == "settings.late_penalty"
 
 
 def test_unreadable_or_invalid_files_are_refused(tmp_path):
@@ -206,8 +231,11 @@ def test_unreadable_or_invalid_files_are_refused(tmp_path):
 
 def test_lectures_are_numbered_in_date_order():
     def swap_dates(d):
-        d["lectures"][3]["date"], d["lectures"][4]["date"] = (d["lectures"][4]["date"],
-                                                              d["lectures"][3]["date"])
+        d["lectures"][3]["date"], d["lectures"][4]["date"] = (
+            d["lectures"][4]["date"],
+            d["lectures"][3]["date"],
+        )
+
     error = refused(swap_dates)
     assert error.field == "lectures[4].key" and "date order" in error.message
 

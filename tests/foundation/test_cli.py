@@ -17,16 +17,24 @@ SAI = [sys.executable, "-m", "scalable_ai.cli"]
 
 
 def sai(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*SAI, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {}), "COLUMNS": "200"})
+    return subprocess.run(
+        [*SAI, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {}), "COLUMNS": "200"},
+    )
 
 
 def test_help_lists_every_present_verb_and_no_absent_one():
     result = sai("--help")
     assert result.returncode == 0
     for name, spec in VERBS.items():
-        present = (any(_module_present(t) for t, _ in spec["verbs"].values())
-                   if isinstance(spec, dict) else _module_present(spec[0]))
+        present = (
+            any(_module_present(t) for t, _ in spec["verbs"].values())
+            if isinstance(spec, dict)
+            else _module_present(spec[0])
+        )
         assert (f"  {name} " in result.stdout) == present, name
     for always in ("doctor", "runs", "bench"):
         assert f"  {always} " in result.stdout
@@ -52,7 +60,9 @@ def test_database_url_comes_from_the_environment():
 def test_runs_list_and_show_print_a_run_written_by_a_job():
     run_id, _ = tiny_training_job(TinyJob(steps=3), seed=42)
     listing = sai("runs", "list")
-    assert listing.returncode == 0 and run_id in listing.stdout and "test.tiny_job" in listing.stdout
+    assert (
+        listing.returncode == 0 and run_id in listing.stdout and "test.tiny_job" in listing.stdout
+    )
     shown = sai("runs", "show", run_id)
     assert shown.returncode == 0
     assert "seed: 42" in shown.stdout and "hidden" in shown.stdout and "git:" in shown.stdout
@@ -82,7 +92,9 @@ def test_user_errors_are_one_line_and_exit_code_2(args):
 
 
 def test_roofline_benchmark_writes_a_run():
-    result = sai("bench", "roofline", "--bandwidth-mib", "8", "--matmul-size", "128", "--repeats", "1")
+    result = sai(
+        "bench", "roofline", "--bandwidth-mib", "8", "--matmul-size", "128", "--repeats", "1"
+    )
     assert result.returncode == 0, result.stderr
     listing = sai("runs", "list", "--command", "bench.roofline")
     assert "read_gb_s" in listing.stdout

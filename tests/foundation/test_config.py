@@ -50,8 +50,9 @@ def test_command_line_overrides_win_over_the_file(tmp_path):
 
 
 def test_three_override_spellings_are_equivalent():
-    assert parse_override_args(["--optim.lr", "1e-3", "--steps=5", "--set", "out=x", "--compile"]) == [
-        "optim.lr=1e-3", "steps=5", "out=x", "compile=true"]
+    assert parse_override_args(
+        ["--optim.lr", "1e-3", "--steps=5", "--set", "out=x", "--compile"]
+    ) == ["optim.lr=1e-3", "steps=5", "out=x", "compile=true"]
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,9 @@ class TinyJob:
 def tiny_training_job(config: TinyJob, seed: int) -> tuple[str, torch.Tensor]:
     """A real (tiny) training loop: an MLP regressing a random target, logged as a run."""
     with open_run("test.tiny_job", config=config, seed=seed) as run:
-        model = torch.nn.Sequential(torch.nn.Linear(8, config.hidden), torch.nn.GELU(),
-                                    torch.nn.Linear(config.hidden, 1))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(8, config.hidden), torch.nn.GELU(), torch.nn.Linear(config.hidden, 1)
+        )
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
         x, y = torch.randn(64, 8), torch.randn(64, 1)
         for step in range(config.steps):
@@ -72,7 +73,9 @@ def test_a_failing_run_is_marked_failed_with_its_error():
         raise RuntimeError("out of memory")
     record = load_run(run.id)
     assert record.status == "failed" and "out of memory" in record.data["error"]
-    assert read_metrics(record) == [{"step": 0, "time": read_metrics(record)[0]["time"], "loss": 1.0}]
+    assert read_metrics(record) == [
+        {"step": 0, "time": read_metrics(record)[0]["time"], "loss": 1.0}
+    ]
 
 
 def test_runs_are_found_by_unique_id_prefix_or_suffix():

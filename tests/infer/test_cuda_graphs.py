@@ -54,8 +54,9 @@ def test_the_static_step_through_the_models_own_forward_gives_the_same_tokens():
 def test_a_sliding_window_is_masked_in_the_static_step_as_in_the_model():
     variant = {"sliding_window": 8}
     engine = static_engine(tiny_model(**variant), max_num_batched_tokens=16)
-    outputs = engine.generate(PROMPTS, SamplingParams(temperature=0.0, max_tokens=20,
-                                                      ignore_eos=True))
+    outputs = engine.generate(
+        PROMPTS, SamplingParams(temperature=0.0, max_tokens=20, ignore_eos=True)
+    )
     for prompt, choices in zip(PROMPTS, outputs, strict=True):
         assert choices[0] == reference_greedy(prompt, 20, **variant)
 
@@ -73,8 +74,9 @@ def test_batches_that_shrink_and_tables_that_widen_change_buckets_without_changi
         block_size = engine.cache.spec.block_size
         longest = max(-(-(i.seq.num_computed + 1) // block_size) for i in scheduled)
         graphs = engine.runner.graphs
-        seen.add((bucket_of(len(scheduled), graphs.batch_buckets),
-                  bucket_of(longest, graphs.widths)))
+        seen.add(
+            (bucket_of(len(scheduled), graphs.batch_buckets), bucket_of(longest, graphs.widths))
+        )
         return run(scheduled)
 
     engine.runner.graphs.run = recording_run
@@ -111,8 +113,7 @@ def test_padding_rows_write_only_the_scratch_block_which_no_sequence_is_given():
     pool.allocate = recording_allocate
     for layer in cache.keys:
         layer.fill_(float("nan"))
-    engine.generate(PROMPTS[:3], SamplingParams(temperature=0.0, max_tokens=4,
-                                                ignore_eos=True))
+    engine.generate(PROMPTS[:3], SamplingParams(temperature=0.0, max_tokens=4, ignore_eos=True))
     size = cache.spec.block_size
     for layer in cache.keys:
         blocks = layer.view(pool.num_blocks + 1, -1)

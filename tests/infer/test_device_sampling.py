@@ -63,9 +63,11 @@ def test_draws_follow_the_filtered_distribution(params):
 
 def test_greedy_rows_take_the_argmax_with_ties_to_the_lowest_id_beside_random_rows():
     logits = torch.tensor([[0.0, 3.0, 3.0, 1.0], [5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 9.0]])
-    seqs = [Sequence("a", 0, [1], SamplingParams(temperature=0.0)),
-            Sequence("b", 0, [1], SamplingParams(temperature=1.0, top_k=1)),
-            Sequence("c", 0, [1], SamplingParams(temperature=0.0))]
+    seqs = [
+        Sequence("a", 0, [1], SamplingParams(temperature=0.0)),
+        Sequence("b", 0, [1], SamplingParams(temperature=1.0, top_k=1)),
+        Sequence("c", 0, [1], SamplingParams(temperature=0.0)),
+    ]
     assert sample_on_device(logits, seqs, torch.rand(3, dtype=torch.float64)) == [1, 0, 3]
 
 

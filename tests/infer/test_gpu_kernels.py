@@ -33,6 +33,7 @@ def interpret(monkeypatch):
     """Launches read the setting too: on for these tests only."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
 
+
 #: ||out - ref|| / ||ref|| allowed by dtype: f32 arithmetic, then one bf16 rounding (~2^-8).
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 1.2e-2}
 DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
@@ -47,8 +48,13 @@ def rotate(x: torch.Tensor, positions: torch.Tensor, inv_freq: torch.Tensor) -> 
     """Half-split RoPE in f64: x (T, H, D)."""
     angles = positions.double()[:, None, None] * inv_freq.double()
     first, second = x.double().chunk(2, dim=-1)
-    return torch.cat((first * angles.cos() - second * angles.sin(),
-                      second * angles.cos() + first * angles.sin()), dim=-1)
+    return torch.cat(
+        (
+            first * angles.cos() - second * angles.sin(),
+            second * angles.cos() + first * angles.sin(),
+        ),
+        dim=-1,
+    )
 
 
 @DTYPES
@@ -64,9 +70,11 @@ def test_rope_rotates_queries_and_keys_and_writes_keys_and_values_to_their_slots
     q = kernels.rope_and_write_cache(qkv, positions, slots, inv_freq, keys, values, hq)
     heads = qkv.view(tokens, hq + 2 * hkv, d)
     assert relative_error(q, rotate(heads[:, :hq], positions, inv_freq)) < TOLERANCE[dtype]
-    assert relative_error(keys[slots], rotate(heads[:, hq:hq + hkv], positions, inv_freq)) < (
-        TOLERANCE[dtype])
-    assert torch.equal(values[slots], heads[:, hq + hkv:])
+    assert (
+        relative_error(keys[slots], rotate(heads[:, hq : hq + hkv], positions, inv_freq))
+        < (TOLERANCE[dtype])
+    )
+    assert torch.equal(values[slots], heads[:, hq + hkv :])
     untouched = torch.ones(slots_total, dtype=torch.bool)
     untouched[slots] = False
     assert keys[untouched].isnan().all() and values[untouched].isnan().all()
@@ -79,8 +87,9 @@ def paged_reference(q, keys, values, tables, lengths, block_size, window):
     out = torch.empty(batch, hq, d, dtype=torch.float64)
     for b in range(batch):
         n = int(lengths[b])
-        slots = torch.cat([torch.arange(blk * block_size, (blk + 1) * block_size)
-                           for blk in tables[b].tolist()])[:n]
+        slots = torch.cat(
+            [torch.arange(blk * block_size, (blk + 1) * block_size) for blk in tables[b].tolist()]
+        )[:n]
         k = keys[slots].double().repeat_interleave(hq // hkv, dim=1)  # (n, hq, d)
         v = values[slots].double().repeat_interleave(hq // hkv, dim=1)
         scores = torch.einsum("hd,nhd->hn", q[b].double(), k) * d**-0.5
@@ -103,8 +112,12 @@ def test_paged_decode_attention_matches_gathered_softmax_attention(dtype, window
     lengths = torch.tensor([1, 15, 16, 64, 65, 150])
     width = int(-(-lengths.max() // block_size))
     order = torch.randperm(blocks)
-    tables = torch.stack([order[i * 8: i * 8 + width] if i * 8 + width <= blocks
-                          else order[:width] for i in range(len(lengths))])
+    tables = torch.stack(
+        [
+            order[i * 8 : i * 8 + width] if i * 8 + width <= blocks else order[:width]
+            for i in range(len(lengths))
+        ]
+    )
     keys = torch.full((blocks * block_size, hkv, d), float("nan"), dtype=dtype)
     values = keys.clone()
     for b, n in enumerate(lengths.tolist()):
@@ -114,8 +127,9 @@ def test_paged_decode_attention_matches_gathered_softmax_attention(dtype, window
             values[slot] = torch.randn(hkv, d).to(dtype)
     tables[0, 1:] = 0  # entries past a sequence's length are never read
     q = torch.randn(len(lengths), hq, d).to(dtype)
-    out = kernels.paged_decode_attention(q, keys, values, tables, lengths, block_size, window,
-                                         splits)
+    out = kernels.paged_decode_attention(
+        q, keys, values, tables, lengths, block_size, window, splits
+    )
     ref = paged_reference(q, keys, values, tables, lengths, block_size, window)
     assert relative_error(out, ref) < TOLERANCE[dtype]
 
@@ -126,15 +140,19 @@ def test_add_rms_norm_adds_in_place_then_normalizes(dtype):
     x = torch.randn(4, 576).to(dtype)
     delta = torch.randn(4, 576).to(dtype)
     weight = torch.rand(576).to(dtype) + 0.5
-    expected_x = (x.double() + delta.double())
+    expected_x = x.double() + delta.double()
     expected_h = expected_x * (expected_x.pow(2).mean(-1, keepdim=True) + 1e-5).rsqrt()
     expected_h = expected_h * weight.double()
     h = kernels.add_rms_norm(x, delta, weight, 1e-5)
     assert relative_error(x, expected_x) < TOLERANCE[dtype]
     assert relative_error(h, expected_h) < TOLERANCE[dtype]
     alone = kernels.add_rms_norm(x.clone(), None, weight, 1e-5)
-    assert relative_error(alone, torch.nn.functional.rms_norm(
-        x.double(), (576,), weight.double(), 1e-5)) < TOLERANCE[dtype]
+    assert (
+        relative_error(
+            alone, torch.nn.functional.rms_norm(x.double(), (576,), weight.double(), 1e-5)
+        )
+        < TOLERANCE[dtype]
+    )
 
 
 @DTYPES
@@ -142,8 +160,10 @@ def test_silu_mul_is_swiglus_gate_times_up(dtype):
     torch.manual_seed(4)
     gate_up = (3 * torch.randn(3, 2 * 1536)).to(dtype)
     gate, up = gate_up.double().chunk(2, dim=-1)
-    assert relative_error(kernels.silu_mul(gate_up), torch.nn.functional.silu(gate) * up) < (
-        TOLERANCE[dtype])
+    assert (
+        relative_error(kernels.silu_mul(gate_up), torch.nn.functional.silu(gate) * up)
+        < (TOLERANCE[dtype])
+    )
 
 
 def fused_engine(model=None, **overrides):

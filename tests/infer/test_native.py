@@ -137,7 +137,9 @@ def test_swapped_weights_are_repacked():
     before = engine.generate(PROMPTS[:2], GREEDY)
     other = tiny_model(seed=7, dtype=torch.bfloat16)
     engine.swap_weights(other.state_dict())
-    assert engine.generate(PROMPTS[:2], GREEDY) == native_engine(other).generate(PROMPTS[:2], GREEDY)
+    assert engine.generate(PROMPTS[:2], GREEDY) == native_engine(other).generate(
+        PROMPTS[:2], GREEDY
+    )
     assert engine.generate(PROMPTS[:2], GREEDY) != before
 
 
@@ -210,7 +212,9 @@ def test_smollm2_native_logits_match_its_f32_model_and_answer_paris():
         eos_token_ids=sorted(tokenizer.stop_ids()),
     )
     assert engine.runner.path == "native"
-    chat = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}])
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}]
+    )
     prompt = tokenizer.encode(chat)
     got = _first_step_logits(engine, prompt)
     with torch.no_grad():

@@ -25,7 +25,11 @@ def sai(env, *args: str, stdin: str | None = None) -> str:
     """Run the real ``sai`` command line; its stdout (exit code 0 asserted)."""
     result = subprocess.run(
         [sys.executable, "-m", "scalable_ai.cli", *args],
-        env=env, input=stdin, capture_output=True, text=True, timeout=300,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -114,11 +118,13 @@ def test_sai_chat_gives_the_servers_greedy_answer(served_smollm2, sai_env):
     )
     expected = served.choices[0].message.content
     assert "Paris" in expected
-    chatted = sai(sai_env, "chat", "--message", QUESTION, "--temperature", "0",
-                  "--max-tokens", "24")
+    chatted = sai(
+        sai_env, "chat", "--message", QUESTION, "--temperature", "0", "--max-tokens", "24"
+    )
     assert chatted == expected + "\n"
-    typed = sai(sai_env, "chat", "--temperature", "0", "--max-tokens", "24",
-                stdin=f"{QUESTION}\n/exit\n")
+    typed = sai(
+        sai_env, "chat", "--temperature", "0", "--max-tokens", "24", stdin=f"{QUESTION}\n/exit\n"
+    )
     assert typed == expected + "\n"
 
 
@@ -126,9 +132,11 @@ def test_sai_chat_gives_the_servers_greedy_answer(served_smollm2, sai_env):
 def test_sai_generate_prints_only_the_servers_completion(served_smollm2, sai_env):
     client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
     prompt = "The capital of France is"
-    served = client.completions.create(
-        model="smollm2-135m", prompt=prompt, max_tokens=12, temperature=0
-    ).choices[0].text
+    served = (
+        client.completions.create(model="smollm2-135m", prompt=prompt, max_tokens=12, temperature=0)
+        .choices[0]
+        .text
+    )
     assert "Paris" in served
     # Not a terminal: exactly the completion, no newline added.
     assert sai(sai_env, "generate", "--max-tokens", "12", "--temperature", "0", prompt) == served
@@ -138,9 +146,24 @@ def test_sai_generate_prints_only_the_servers_completion(served_smollm2, sai_env
 def test_a_seed_gives_the_servers_sampled_tokens(served_smollm2, sai_env):
     client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
     prompt = "Once upon a time"
-    served = client.completions.create(
-        model="smollm2-135m", prompt=prompt, max_tokens=16, temperature=1.0, top_p=0.95, seed=7
-    ).choices[0].text
-    printed = sai(sai_env, "generate", "--max-tokens", "16", "--temperature", "1.0",
-                  "--top-p", "0.95", "--seed", "7", prompt)
+    served = (
+        client.completions.create(
+            model="smollm2-135m", prompt=prompt, max_tokens=16, temperature=1.0, top_p=0.95, seed=7
+        )
+        .choices[0]
+        .text
+    )
+    printed = sai(
+        sai_env,
+        "generate",
+        "--max-tokens",
+        "16",
+        "--temperature",
+        "1.0",
+        "--top-p",
+        "0.95",
+        "--seed",
+        "7",
+        prompt,
+    )
     assert printed == served

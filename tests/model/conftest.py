@@ -19,8 +19,17 @@ from scalable_ai.model.registry import convert_gguf, load_pretrained, packaged_g
 
 def tiny_config(**overrides: object) -> ModelConfig:
     """A two-layer model small enough for gradcheck in double precision."""
-    fields = dict(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_hidden=48,
-                  max_seq_len=128, rope_theta=10000.0, tie_embeddings=True)
+    fields = dict(
+        vocab_size=64,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        n_kv_heads=2,
+        ffn_hidden=48,
+        max_seq_len=128,
+        rope_theta=10000.0,
+        tie_embeddings=True,
+    )
     fields.update(overrides)
     return ModelConfig(**fields)  # type: ignore[arg-type]
 
@@ -57,12 +66,13 @@ def reference(smollm2_gguf: Path):  # type: ignore[no-untyped-def]
 
     folder, name = str(smollm2_gguf.parent), smollm2_gguf.name
     model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, quantization_config=GgufConfig(dequantize=True),
+        folder,
+        gguf_file=name,
+        quantization_config=GgufConfig(dequantize=True),
         dtype=torch.float32,
     ).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     return model, tokenizer
-
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,15 @@ from scalable_ai.model.config import SMOLLM2_135M, ModelConfig, preset
 
 
 def test_config_round_trips_through_toml_and_json(tmp_path):
-    config = ModelConfig(n_experts=8, experts_per_token=2, sliding_window=256,
-                         rope_scaling="llama3", rope_scaling_factor=8.0, norm_eps=1e-6,
-                         name="moe-swa")
+    config = ModelConfig(
+        n_experts=8,
+        experts_per_token=2,
+        sliding_window=256,
+        rope_scaling="llama3",
+        rope_scaling_factor=8.0,
+        norm_eps=1e-6,
+        name="moe-swa",
+    )
     assert ModelConfig.from_toml(config.to_toml()) == config
     assert ModelConfig.from_json(config.to_json()) == config
     for suffix in (".toml", ".json"):
@@ -42,7 +48,11 @@ def test_smollm2_head_size_is_64():
 def test_presets_differ_from_tiny_only_in_the_switch_they_name():
     tiny, moe, window = preset("tiny"), preset("tiny-moe"), preset("tiny-swa")
     assert (moe.n_experts, window.sliding_window, tiny.n_experts, tiny.sliding_window) == (
-        8, 128, 0, 0)
+        8,
+        128,
+        0,
+        0,
+    )
     assert preset("tiny", dim=128, n_heads=2, n_kv_heads=1).dim == 128
     with pytest.raises(UserError):
         preset("huge")

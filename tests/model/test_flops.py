@@ -12,8 +12,11 @@ from scalable_ai.model.transformer import Transformer
 
 
 def test_parameter_count_matches_the_built_model(make_tiny_config):
-    for config in (make_tiny_config(), make_tiny_config(tie_embeddings=False),
-                   make_tiny_config(n_experts=4, experts_per_token=2)):
+    for config in (
+        make_tiny_config(),
+        make_tiny_config(tie_embeddings=False),
+        make_tiny_config(n_experts=4, experts_per_token=2),
+    ):
         built = sum(p.numel() for p in Transformer(config).parameters())
         assert count_parameters(config).total == built
 
@@ -31,7 +34,8 @@ def test_forward_is_two_flops_per_active_parameter_plus_attention():
 
 def test_training_costs_three_forwards():
     assert training_flops_per_token(SMOLLM2_135M, 2048) == 3 * forward_flops_per_token(
-        SMOLLM2_135M, 2048)
+        SMOLLM2_135M, 2048
+    )
 
 
 def test_only_routed_experts_count_as_active(make_tiny_config):

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 def llama_cpp_permute(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
     """What llama.cpp's convert_hf_to_gguf.py does to q/k rows (written here independently)."""
     rows, columns = weight.shape
-    return (weight.reshape(n_heads, 2, rows // n_heads // 2, columns)
-            .swapaxes(1, 2).reshape(rows, columns))
+    return (
+        weight.reshape(n_heads, 2, rows // n_heads // 2, columns)
+        .swapaxes(1, 2)
+        .reshape(rows, columns)
+    )
 
 
 def _raw(reader: GGUFReader, name: str) -> torch.Tensor:
@@ -53,8 +56,9 @@ def test_file_rows_need_interleaved_rope_and_our_rows_need_half_rope(smollm2):
         elif name.endswith("k_proj.weight"):
             tensor = llama_cpp_permute(tensor, config.n_kv_heads)
         file_state[name] = tensor
-    interleaved = build_model(type(config)(**{**config.to_dict(), "rope_interleaved": True}),
-                              file_state)
+    interleaved = build_model(
+        type(config)(**{**config.to_dict(), "rope_interleaved": True}), file_state
+    )
     mixed = build_model(config, file_state)
     ids = torch.tensor([tokenizer.encode("The quick brown fox jumps over the lazy dog")])
     with torch.inference_mode():

@@ -60,10 +60,14 @@ def test_greedy_generation_agrees_token_for_token_for_32_tokens(smollm2, referen
         # (2, which is also <|im_end|> inside chat prompts).
         with torch.inference_mode():
             theirs = reference_model.generate(
-                torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids)),
-                max_new_tokens=32, min_new_tokens=32, do_sample=False,
-                eos_token_id=None, pad_token_id=tokenizer.eos_id,
-            )[0, len(prompt_ids):].tolist()
+                torch.tensor([prompt_ids]),
+                attention_mask=torch.ones(1, len(prompt_ids)),
+                max_new_tokens=32,
+                min_new_tokens=32,
+                do_sample=False,
+                eos_token_id=None,
+                pad_token_id=tokenizer.eos_id,
+            )[0, len(prompt_ids) :].tolist()
         assert ours == theirs
 
 
@@ -79,12 +83,17 @@ def test_chat_template_renders_like_the_reference(smollm2_tokenizer, reference):
     _, reference_tokenizer = reference
     conversations = [
         [{"role": "user", "content": "What is the capital of France?"}],
-        [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"},
-         {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"}],
+        [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "Bye"},
+        ],
     ]
     for messages in conversations:
         expected = reference_tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True)
+            messages, tokenize=False, add_generation_prompt=True
+        )
         assert smollm2_tokenizer.apply_chat_template(messages) == expected
 
 

@@ -23,8 +23,11 @@ def _naive(q, k, v, window):
 
 def _qkv(length, dtype=torch.float64, requires_grad=False, batch=2, head_dim=8):
     torch.manual_seed(0)
-    shapes = ((batch, 4, length, head_dim), (batch, 2, length, head_dim),
-              (batch, 2, length, head_dim))
+    shapes = (
+        (batch, 4, length, head_dim),
+        (batch, 2, length, head_dim),
+        (batch, 2, length, head_dim),
+    )
     return [torch.randn(s, dtype=dtype, requires_grad=requires_grad) for s in shapes]
 
 
@@ -45,8 +48,7 @@ def test_smaller_window_equals_the_naive_mask_and_differs_from_full(length, wind
 
 def test_sliding_window_gradients_match_finite_differences():
     q, k, v = _qkv(7, requires_grad=True, batch=1, head_dim=4)  # 7 > 2*3: the blocked path
-    assert torch.autograd.gradcheck(lambda a, b, c: sliding_window_attention(a, b, c, 3),
-                                    (q, k, v))
+    assert torch.autograd.gradcheck(lambda a, b, c: sliding_window_attention(a, b, c, 3), (q, k, v))
 
 
 def test_windowed_model_decodes_through_the_cache_like_its_full_forward(make_tiny_config):
@@ -57,8 +59,11 @@ def test_windowed_model_decodes_through_the_cache_like_its_full_forward(make_tin
     cache = ConcatenatingCache(model.config.n_layers, window=4)
     steps = [model(ids[:, :6], backend=cache)]
     for position in range(6, 13):
-        steps.append(model(ids[:, position:position + 1], positions=torch.tensor([[position]]),
-                           backend=cache))
+        steps.append(
+            model(
+                ids[:, position : position + 1], positions=torch.tensor([[position]]), backend=cache
+            )
+        )
     torch.testing.assert_close(torch.cat(steps, 1), full)
     full.sum().backward()
     assert model.layers[0].attn.q_proj.weight.grad is not None

@@ -32,8 +32,13 @@ def test_kv_cache_decoding_equals_the_full_forward(make_tiny_config):
     pieces = [model(ids[:, :5], backend=cache)]
     pieces.append(model(ids[:, 5:8], positions=torch.arange(5, 8).expand(2, 3), backend=cache))
     for position in range(8, 12):
-        pieces.append(model(ids[:, position:position + 1],
-                            positions=torch.full((2, 1), position), backend=cache))
+        pieces.append(
+            model(
+                ids[:, position : position + 1],
+                positions=torch.full((2, 1), position),
+                backend=cache,
+            )
+        )
     torch.testing.assert_close(torch.cat(pieces, dim=1), full)
 
 
@@ -42,7 +47,10 @@ def test_rope_attention_scores_depend_only_on_relative_position(make_tiny_config
     config = make_tiny_config()
     rotary = RotaryEmbedding(config).double()
     rotary.inv_freq = rotary.inv_freq.double()
-    q, k = torch.randn(1, 1, 1, 8, dtype=torch.float64), torch.randn(1, 1, 1, 8, dtype=torch.float64)
+    q, k = (
+        torch.randn(1, 1, 1, 8, dtype=torch.float64),
+        torch.randn(1, 1, 1, 8, dtype=torch.float64),
+    )
 
     def score(m: int, n: int) -> torch.Tensor:
         cos_m, sin_m = rotary(torch.tensor([[m]]), torch.float64)
@@ -65,8 +73,13 @@ def test_linear_rope_scaling_interpolates_positions(make_tiny_config):
 
 def test_llama3_rope_scaling_keeps_high_and_divides_low_frequencies(make_tiny_config):
     base = rope_frequencies(make_tiny_config(head_dim=64, rope_theta=500000.0))
-    config = make_tiny_config(head_dim=64, rope_theta=500000.0, rope_scaling="llama3",
-                              rope_scaling_factor=8.0, rope_original_max_seq_len=64)
+    config = make_tiny_config(
+        head_dim=64,
+        rope_theta=500000.0,
+        rope_scaling="llama3",
+        rope_scaling_factor=8.0,
+        rope_original_max_seq_len=64,
+    )
     scaled = rope_frequencies(config)
     assert torch.equal(scaled[0], base[0])  # the fastest rotation is untouched
     torch.testing.assert_close(scaled[-1], base[-1] / 8)  # the slowest is divided by 8

@@ -55,8 +55,9 @@ def init_spring_course(engine: Engine, clock: FixedClock) -> None:
     from scalable_ai.course.spec import default_spec_path
 
     with unit_of_work(engine) as session:
-        init_course(session, STAFF_TOOL, yaml.safe_load(default_spec_path().read_text()),
-                    clock=clock)
+        init_course(
+            session, STAFF_TOOL, yaml.safe_load(default_spec_path().read_text()), clock=clock
+        )
 
 
 def seed_demo_course(engine: Engine, clock: FixedClock) -> None:
@@ -97,17 +98,24 @@ def open_platform(database: Path, folder: Path, **options: Any) -> Platform:
     shutil.copy(database, path)
     engine = make_engine(f"sqlite:///{path}")
     clock = FixedClock(parse_instant(MID_SEMESTER))
-    settings = Settings(data_dir=folder / "data", runs_dir=folder / "runs",
-                        database_url=f"sqlite:///{path}")
+    settings = Settings(
+        data_dir=folder / "data", runs_dir=folder / "runs", database_url=f"sqlite:///{path}"
+    )
     app = create_app(settings, clock, engine=engine, secret_key=SECRET, **options)
-    return Platform(app=app, client=TestClient(app, follow_redirects=False), engine=engine,
-                    clock=clock, settings=settings)
+    return Platform(
+        app=app,
+        client=TestClient(app, follow_redirects=False),
+        engine=engine,
+        clock=clock,
+        settings=settings,
+    )
 
 
 @pytest.fixture
 def platform(course_database: Path, tmp_path: Path) -> Iterator[Platform]:
-    made = open_platform(course_database, tmp_path,
-                         limiter=SignInLimiter(per_account=5, per_client=50))
+    made = open_platform(
+        course_database, tmp_path, limiter=SignInLimiter(per_account=5, per_client=50)
+    )
     with made.client:
         yield made
     made.engine.dispose()
@@ -123,19 +131,21 @@ def demo_platform(demo_database: Path, tmp_path: Path) -> Iterator[Platform]:
 
 # People, made through the service layer --------------------------------------------------
 
-def add_people(engine: Engine, clock: FixedClock, people: dict[str, tuple[str, str, str]]
-               ) -> dict[str, int]:
+
+def add_people(
+    engine: Engine, clock: FixedClock, people: dict[str, tuple[str, str, str]]
+) -> dict[str, int]:
     """key → (name, e-mail, role); every password is ``<first name>-password``. Returns ids."""
     from scalable_ai.course.service.people import add_person, set_password_hash
 
     ids = {}
     with unit_of_work(engine) as session:
         for key, (name, email, role) in people.items():
-            person = add_person(session, STAFF_TOOL, name=name, email=email, role=role,
-                                clock=clock)
+            person = add_person(session, STAFF_TOOL, name=name, email=email, role=role, clock=clock)
             session.flush()
-            set_password_hash(session, STAFF_TOOL, person.id, hash_password(password_of(name)),
-                              clock=clock)
+            set_password_hash(
+                session, STAFF_TOOL, person.id, hash_password(password_of(name)), clock=clock
+            )
             ids[key] = person.id
     return ids
 
@@ -147,9 +157,11 @@ def password_of(name: str) -> str:
 @pytest.fixture
 def accounts(platform: Platform) -> dict[str, tuple[str, str]]:
     """Two students and a staff member: role → (e-mail, password)."""
-    people = {"student": ("Ada Lovelace", "ada@test.example", "student"),
-              "other_student": ("Bob Kahn", "bob@test.example", "student"),
-              "staff": ("Tess Assistant", "ta@test.example", "staff")}
+    people = {
+        "student": ("Ada Lovelace", "ada@test.example", "student"),
+        "other_student": ("Bob Kahn", "bob@test.example", "student"),
+        "staff": ("Tess Assistant", "ta@test.example", "staff"),
+    }
     add_people(platform.engine, platform.clock, people)
     return {key: (email, password_of(name)) for key, (name, email, _) in people.items()}
 
@@ -162,13 +174,20 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: TestClient, email: str, password: str) -> None:
     page = client.get("/sign-in")
-    answer = client.post("/sign-in", data={"email": email, "password": password,
-                                           "csrf_token": csrf_of(page.text), "next": "/"})
+    answer = client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": csrf_of(page.text), "next": "/"},
+    )
     assert answer.status_code == 303, answer.text
 
 
-def post_form(client: TestClient, page_url: str, action: str, data: dict | None = None,
-              files: dict | None = None):
+def post_form(
+    client: TestClient,
+    page_url: str,
+    action: str,
+    data: dict | None = None,
+    files: dict | None = None,
+):
     """Submit a form the way a browser does: take the CSRF token from the page first."""
     token = csrf_of(client.get(page_url).text)
     return client.post(action, data={**(data or {}), "csrf_token": token}, files=files)
@@ -177,8 +196,14 @@ def post_form(client: TestClient, page_url: str, action: str, data: dict | None 
 # Browser tests ---------------------------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -206,8 +231,9 @@ def serve(platform: Platform) -> Iterator[LiveServer]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(platform.app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(platform.app, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -248,8 +274,9 @@ def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
     contexts = []
 
     def make(width: int = 1280, height: int = 900) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height},
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

@@ -61,30 +61,51 @@ def test_a_student_registers_an_ssh_key_for_the_groups_node(demo_platform):
 
 def test_a_malformed_ssh_key_is_refused_naming_the_field(demo_platform):
     sign_in(demo_platform.client, *STUDENT)
-    post_form(demo_platform.client, "/account", "/account/ssh-keys",
-              {"public_key": "ssh-rsa not-base64!"})
+    post_form(
+        demo_platform.client, "/account", "/account/ssh-keys", {"public_key": "ssh-rsa not-base64!"}
+    )
     assert "public_key" in demo_platform.client.get("/account").text
 
 
 def test_changing_the_password_needs_the_current_one(demo_platform):
     email, password = STUDENT
     sign_in(demo_platform.client, email, password)
-    post_form(demo_platform.client, "/account", "/account/password",
-              {"current_password": "wrong", "new_password": "a-new-password-1",
-               "confirm_password": "a-new-password-1"})
+    post_form(
+        demo_platform.client,
+        "/account",
+        "/account/password",
+        {
+            "current_password": "wrong",
+            "new_password": "a-new-password-1",
+            "confirm_password": "a-new-password-1",
+        },
+    )
     assert "current_password" in demo_platform.client.get("/account").text
-    post_form(demo_platform.client, "/account", "/account/password",
-              {"current_password": password, "new_password": "a-new-password-1",
-               "confirm_password": "a-new-password-1"})
+    post_form(
+        demo_platform.client,
+        "/account",
+        "/account/password",
+        {
+            "current_password": password,
+            "new_password": "a-new-password-1",
+            "confirm_password": "a-new-password-1",
+        },
+    )
     sign_in(demo_platform.new_client(), email, "a-new-password-1")
 
 
 def test_staff_import_a_roster_csv_and_the_new_accounts_can_sign_in(demo_platform):
     sign_in(demo_platform.client, *STAFF)
-    roster = "name,email,sid\nRosalind Franklin,rosalind@example.edu,3039990001\n" \
-             "Alan Kay,alan.kay@example.edu,3039990002\n"
-    page = post_form(demo_platform.client, "/staff/roster", "/staff/roster/import",
-                     files={"file": ("roster.csv", roster.encode(), "text/csv")}).text
+    roster = (
+        "name,email,sid\nRosalind Franklin,rosalind@example.edu,3039990001\n"
+        "Alan Kay,alan.kay@example.edu,3039990002\n"
+    )
+    page = post_form(
+        demo_platform.client,
+        "/staff/roster",
+        "/staff/roster/import",
+        files={"file": ("roster.csv", roster.encode(), "text/csv")},
+    ).text
     assert "Imported 2 accounts" in page
     password = re.search(r"rosalind@example.edu</td><td><code>([^<]+)</code>", page).group(1)
     sign_in(demo_platform.new_client(), "rosalind@example.edu", password)
@@ -93,8 +114,7 @@ def test_staff_import_a_roster_csv_and_the_new_accounts_can_sign_in(demo_platfor
 def test_a_roster_with_one_bad_row_imports_nothing(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     roster = "name,email\nNew Person,new.person@example.edu\nDuplicate,ada.ng@example.edu\n"
-    post_form(demo_platform.client, "/staff/roster", "/staff/roster/import",
-              {"csv_text": roster})
+    post_form(demo_platform.client, "/staff/roster", "/staff/roster/import", {"csv_text": roster})
     page = demo_platform.client.get("/staff/roster").text
     assert "nothing imported" in page and "line 3" in page
     assert "new.person@example.edu" not in page
@@ -103,9 +123,16 @@ def test_a_roster_with_one_bad_row_imports_nothing(demo_platform):
 def test_staff_create_one_account_with_a_chosen_password(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     token = csrf_of(demo_platform.client.get("/staff/roster").text)
-    demo_platform.client.post("/staff/roster/add", data={
-        "csrf_token": token, "name": "Joy Buolamwini", "email": "joy@example.edu",
-        "role": "student", "password": "joy-password-9"})
+    demo_platform.client.post(
+        "/staff/roster/add",
+        data={
+            "csrf_token": token,
+            "name": "Joy Buolamwini",
+            "email": "joy@example.edu",
+            "role": "student",
+            "password": "joy-password-9",
+        },
+    )
     sign_in(demo_platform.new_client(), "joy@example.edu", "joy-password-9")
 
 
@@ -114,16 +141,21 @@ def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(demo_platform
     sign_in(student, *STUDENT)
     sign_in(demo_platform.client, *STAFF)
     roster = demo_platform.client.get("/staff/roster").text
-    person_id = re.search(r'action="/staff/roster/(\d+)/active"[^<]*<input[^>]*>'
-                          r'<input type="hidden" name="active" value="no"><button[^>]*'
-                          r'aria-label="Deactivate Ada Ng"', roster).group(1)
-    post_form(demo_platform.client, "/staff/roster", f"/staff/roster/{person_id}/active",
-              {"active": "no"})
+    person_id = re.search(
+        r'action="/staff/roster/(\d+)/active"[^<]*<input[^>]*>'
+        r'<input type="hidden" name="active" value="no"><button[^>]*'
+        r'aria-label="Deactivate Ada Ng"',
+        roster,
+    ).group(1)
+    post_form(
+        demo_platform.client, "/staff/roster", f"/staff/roster/{person_id}/active", {"active": "no"}
+    )
     assert student.get("/").status_code == 303
     page = demo_platform.new_client()
     token = csrf_of(page.get("/sign-in").text)
-    answer = page.post("/sign-in", data={"email": STUDENT[0], "password": STUDENT[1],
-                                         "csrf_token": token})
+    answer = page.post(
+        "/sign-in", data={"email": STUDENT[0], "password": STUDENT[1], "csrf_token": token}
+    )
     assert answer.status_code == 401
 
 

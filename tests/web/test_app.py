@@ -31,8 +31,7 @@ def test_a_signed_in_browser_reads_the_api_with_its_cookie_but_cannot_write(demo
     assert write.status_code == 401
 
 
-def test_the_sign_in_form_carries_a_csrf_token_and_the_cookie_is_secure_over_https(
-        demo_platform):
+def test_the_sign_in_form_carries_a_csrf_token_and_the_cookie_is_secure_over_https(demo_platform):
     client = demo_platform.new_client()
     client.base_url = "https://testserver"
     page = client.get("/sign-in")
@@ -46,7 +45,11 @@ def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     env.pop("SAI_DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -32,10 +32,12 @@ def test_student_pages_render_with_the_pinned_clock_banner(live_demo, new_page):
     expect(page.get_by_role("heading", name="Next deadlines")).to_be_visible()
     expect(page.locator("#node-ip")).to_have_text("203.0.113.11")
     live_demo.screenshot(page, "demo-dashboard")
-    for path, name, heading in (("/schedule", "demo-schedule", "Schedule"),
-                                ("/assignments/A3", "demo-assignment", "A3: Post-Training"),
-                                ("/nodes", "demo-nodes", "Nodes"),
-                                ("/checkoffs", "demo-checkoffs", "Checkoff slots")):
+    for path, name, heading in (
+        ("/schedule", "demo-schedule", "Schedule"),
+        ("/assignments/A3", "demo-assignment", "A3: Post-Training"),
+        ("/nodes", "demo-nodes", "Nodes"),
+        ("/checkoffs", "demo-checkoffs", "Checkoff slots"),
+    ):
         page.goto(live_demo.url + path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         live_demo.screenshot(page, name)
@@ -61,11 +63,13 @@ def test_the_dashboard_fits_a_phone_width_screen(live_demo, new_page):
 def test_staff_pages_render(live_demo, new_page):
     page = new_page()
     sign_in(page, live_demo, *STAFF)
-    for path, name, heading in (("/staff/nodes", "staff-node-board", "Node allocation board"),
-                                ("/staff/grades", "staff-grades-demo", "Grade book"),
-                                ("/staff/roster", "staff-roster", "Roster"),
-                                ("/staff/slack", "staff-slack", "Slack days"),
-                                ("/staff/scribes", "staff-scribes", "Scribes")):
+    for path, name, heading in (
+        ("/staff/nodes", "staff-node-board", "Node allocation board"),
+        ("/staff/grades", "staff-grades-demo", "Grade book"),
+        ("/staff/roster", "staff-roster", "Roster"),
+        ("/staff/slack", "staff-slack", "Slack days"),
+        ("/staff/scribes", "staff-scribes", "Scribes"),
+    ):
         page.goto(live_demo.url + path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         live_demo.screenshot(page, name)
@@ -73,8 +77,9 @@ def test_staff_pages_render(live_demo, new_page):
 
 def test_a_lab_run_shows_its_config_metrics_and_plot(live_demo, new_page):
     runs_dir = live_demo.platform.settings.runs_dir
-    with open_run("train.pretrain", config={"model": {"d_model": 64}, "lr": 3e-4}, seed=7,
-                  runs_dir=runs_dir) as run:
+    with open_run(
+        "train.pretrain", config={"model": {"d_model": 64}, "lr": 3e-4}, seed=7, runs_dir=runs_dir
+    ) as run:
         for step in range(10):
             run.log(step, loss=4.0 / (step + 1))
         run.summary(final_loss=0.4)

@@ -18,14 +18,18 @@ from tests.web.conftest import BEFORE_FORMATION, STAFF_TOOL, add_people, passwor
 
 pytestmark = pytest.mark.browser
 
-TEAM = {"ada": ("Ada Lovelace", "ada@berkeley.example", "student"),
-        "alan": ("Alan Turing", "alan@berkeley.example", "student"),
-        "grace": ("Grace Hopper", "grace@berkeley.example", "student"),
-        "edsger": ("Edsger Dijkstra", "edsger@berkeley.example", "student")}
-PARTNERS = {"barbara": ("Barbara Liskov", "barbara@berkeley.example", "student"),
-            "ken": ("Ken Thompson", "ken@berkeley.example", "student"),
-            "leslie": ("Leslie Lamport", "leslie@berkeley.example", "student"),
-            "frances": ("Frances Allen", "frances@berkeley.example", "student")}
+TEAM = {
+    "ada": ("Ada Lovelace", "ada@berkeley.example", "student"),
+    "alan": ("Alan Turing", "alan@berkeley.example", "student"),
+    "grace": ("Grace Hopper", "grace@berkeley.example", "student"),
+    "edsger": ("Edsger Dijkstra", "edsger@berkeley.example", "student"),
+}
+PARTNERS = {
+    "barbara": ("Barbara Liskov", "barbara@berkeley.example", "student"),
+    "ken": ("Ken Thompson", "ken@berkeley.example", "student"),
+    "leslie": ("Leslie Lamport", "leslie@berkeley.example", "student"),
+    "frances": ("Frances Allen", "frances@berkeley.example", "student"),
+}
 STAFF = {"tess": ("Tess Assistant", "tess@berkeley.example", "staff")}
 
 
@@ -44,8 +48,12 @@ def test_a_group_forms_shares_nodes_and_hands_in_late_with_a_slack_day(live_serv
     ids = add_people(platform.engine, platform.clock, {**TEAM, **PARTNERS, **STAFF})
     with unit_of_work(platform.engine) as session:  # the partner group, formed by staff
         partners = group_service.propose_group(
-            session, STAFF_TOOL, name="Pipeline Pirates",
-            member_ids=[ids[k] for k in PARTNERS], clock=platform.clock)
+            session,
+            STAFF_TOOL,
+            name="Pipeline Pirates",
+            member_ids=[ids[k] for k in PARTNERS],
+            clock=platform.clock,
+        )
         session.flush()
         group_service.confirm_group(session, STAFF_TOOL, partners.id, clock=platform.clock)
 
@@ -110,7 +118,8 @@ def test_a_group_forms_shares_nodes_and_hands_in_late_with_a_slack_day(live_serv
     expect(ada.locator("#slack-left")).to_have_text("3")
     ada.goto(f"{live_server.url}/assignments/A3")
     ada.get_by_label("Link (repository commit, report URL)").fill(
-        "https://github.com/tensor-titans/a3/commit/4f2a9c1")
+        "https://github.com/tensor-titans/a3/commit/4f2a9c1"
+    )
     ada.get_by_label(re.compile("spend one of our group's slack days")).check()
     ada.get_by_role("button", name="Hand in").click()
     expect(ada.get_by_role("status")).to_contain_text("Submitted A3")
@@ -123,23 +132,44 @@ def test_a_group_forms_shares_nodes_and_hands_in_late_with_a_slack_day(live_serv
 
 def test_staff_see_the_grade_book_and_the_failing_component_flag(live_server, new_page):
     platform = live_server.platform
-    ids = add_people(platform.engine, platform.clock, {
-        "mary": ("Mary Somerville", "mary@berkeley.example", "student"),
-        "tim": ("Tim Berners-Lee", "tim@berkeley.example", "student"),
-        "sophie": ("Sophie Wilson", "sophie@berkeley.example", "staff")})
+    ids = add_people(
+        platform.engine,
+        platform.clock,
+        {
+            "mary": ("Mary Somerville", "mary@berkeley.example", "student"),
+            "tim": ("Tim Berners-Lee", "tim@berkeley.example", "student"),
+            "sophie": ("Sophie Wilson", "sophie@berkeley.example", "staff"),
+        },
+    )
     with unit_of_work(platform.engine) as session:
-        record_score(session, STAFF_TOOL, person_id=ids["mary"], item="scribing", points=20,
-                     max_points=100, clock=platform.clock)
-        record_score(session, STAFF_TOOL, person_id=ids["tim"], item="scribing", points=95,
-                     max_points=100, clock=platform.clock)
+        record_score(
+            session,
+            STAFF_TOOL,
+            person_id=ids["mary"],
+            item="scribing",
+            points=20,
+            max_points=100,
+            clock=platform.clock,
+        )
+        record_score(
+            session,
+            STAFF_TOOL,
+            person_id=ids["tim"],
+            item="scribing",
+            points=95,
+            max_points=100,
+            clock=platform.clock,
+        )
     page = new_page()
     sign_in_as(page, live_server, ("Sophie Wilson", "sophie@berkeley.example", "staff"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Grade book").click()
     mary = page.get_by_role("row", name=re.compile("Mary Somerville"))
     expect(mary).to_contain_text("fails: component unsatisfactory")
     expect(mary.get_by_role("cell", name=re.compile(r"^20\.0"))).to_have_class(
-        re.compile("unsatisfactory"))
+        re.compile("unsatisfactory")
+    )
     tim = page.get_by_role("row", name=re.compile("Tim Berners-Lee"))
     expect(tim.get_by_role("cell", name=re.compile(r"^95\.0"))).not_to_have_class(
-        re.compile("unsatisfactory"))
+        re.compile("unsatisfactory")
+    )
     live_server.screenshot(page, "staff-grade-book")

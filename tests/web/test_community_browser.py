@@ -20,8 +20,10 @@ pytestmark = pytest.mark.browser
 
 def people(tag: str) -> dict[str, tuple[str, str, str]]:
     """A student and a staff member unique to one test (the server is shared per module)."""
-    return {"student": (f"Ada {tag.title()}", f"ada.{tag}@berkeley.example", "student"),
-            "staff": (f"Tess {tag.title()}", f"tess.{tag}@berkeley.example", "staff")}
+    return {
+        "student": (f"Ada {tag.title()}", f"ada.{tag}@berkeley.example", "student"),
+        "staff": (f"Tess {tag.title()}", f"tess.{tag}@berkeley.example", "staff"),
+    }
 
 
 def sign_in_as(page, server, person: tuple[str, str, str]) -> None:
@@ -129,8 +131,13 @@ def test_a_scribe_hands_in_notes_that_staff_return_with_feedback(live_server, ne
     who = people("scribe")
     ids = add_people(platform.engine, platform.clock, who)
     with unit_of_work(platform.engine) as session:
-        session.add(ScribeAssignment(lecture_id=lecture_by_key(session, "L5").id,
-                                     person_id=ids["student"], assigned_at=platform.clock.now()))
+        session.add(
+            ScribeAssignment(
+                lecture_id=lecture_by_key(session, "L5").id,
+                person_id=ids["student"],
+                assigned_at=platform.clock.now(),
+            )
+        )
 
     page = new_page()
     sign_in_as(page, live_server, who["student"])

@@ -15,14 +15,25 @@ from tests.web.conftest import open_platform, sign_in
 
 STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
-STUDENT_PAGES = {"/qa": "FSDP2 vs DDP memory", "/qa/ticket": "NCCL timeout in all-reduce",
-                 "/questionnaire": "answers are closed", "/lectures": "L14",
-                 "/lectures/L3": "RoPE base in L3", "/check-in": "L14",
-                 "/participation": "lectures held so far", "/project": "Research direction",
-                 "/course": "Lecture and deadline schedule"}
-STAFF_PAGES = {"/qa": "Extension for a family emergency", "/questionnaire": "Respondents",
-               "/staff/scribe-notes": "Scribe notes to review", "/staff/attendance": "Roll",
-               "/staff/participation": "Write these scores", "/staff/project": "Muon at scale"}
+STUDENT_PAGES = {
+    "/qa": "FSDP2 vs DDP memory",
+    "/qa/ticket": "NCCL timeout in all-reduce",
+    "/questionnaire": "answers are closed",
+    "/lectures": "L14",
+    "/lectures/L3": "RoPE base in L3",
+    "/check-in": "L14",
+    "/participation": "lectures held so far",
+    "/project": "Research direction",
+    "/course": "Lecture and deadline schedule",
+}
+STAFF_PAGES = {
+    "/qa": "Extension for a family emergency",
+    "/questionnaire": "Respondents",
+    "/staff/scribe-notes": "Scribe notes to review",
+    "/staff/attendance": "Roll",
+    "/staff/participation": "Write these scores",
+    "/staff/project": "Muon at scale",
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +81,17 @@ def test_staff_community_pages_refuse_students(demo, url):
     assert demo.client.get(url).status_code == 403
 
 
-@pytest.mark.parametrize("action", ["/qa/ask", "/qa/ticket", "/questionnaire/answers",
-                                    "/lectures/L3/comment", "/check-in", "/project/deliverables"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "/qa/ask",
+        "/qa/ticket",
+        "/questionnaire/answers",
+        "/lectures/L3/comment",
+        "/check-in",
+        "/project/deliverables",
+    ],
+)
 def test_community_forms_refuse_a_missing_csrf_token(demo, action):
     sign_in(demo.client, *STUDENT)
     assert demo.client.post(action, data={"title": "x", "body": "y"}).status_code == 403

@@ -64,8 +64,11 @@ def test_the_course_site_needs_no_sign_in_and_names_the_course_and_staff(platfor
 
 
 def test_the_grading_table_shows_the_seeds_weights(platform):
-    shown = {attrs["data-key"]: cells[-1] for attrs, cells in _site(platform).table(
-        "grading-table") if "data-key" in attrs}
+    shown = {
+        attrs["data-key"]: cells[-1]
+        for attrs, cells in _site(platform).table("grading-table")
+        if "data-key" in attrs
+    }
     expected = {}
     for component in SEED["components"]:
         expected[component["key"]] = f"{component['weight']:g}%"
@@ -75,21 +78,29 @@ def test_the_grading_table_shows_the_seeds_weights(platform):
 
 
 def test_every_lecture_is_on_its_day_with_its_syllabus_title(platform):
-    lectures = {(attrs["data-day"], cells[1]) for attrs, cells in _site(platform).table(
-        "schedule") if attrs.get("data-kind") == "lecture"}
+    lectures = {
+        (attrs["data-day"], cells[1])
+        for attrs, cells in _site(platform).table("schedule")
+        if attrs.get("data-kind") == "lecture"
+    }
     expected = {(str(lec["date"]), f"{lec['key']}. {lec['title']}") for lec in SEED["lectures"]}
     assert lectures == expected
     assert len(lectures) == 26
 
 
 def test_every_release_and_deadline_is_on_its_day(platform):
-    rows = [(attrs.get("data-kind"), attrs.get("data-day"), cells[1])
-            for attrs, cells in _site(platform).table("schedule") if "data-kind" in attrs]
+    rows = [
+        (attrs.get("data-kind"), attrs.get("data-day"), cells[1])
+        for attrs, cells in _site(platform).table("schedule")
+        if "data-kind" in attrs
+    ]
     for a in SEED["assignments"]:
-        assert any(k == "release" and d == str(a["release"]) and a["key"] in t
-                   for k, d, t in rows), a["key"]
-        assert any(k == "deadline" and d == str(a["due"]) and a["key"] in t
-                   for k, d, t in rows), a["key"]
+        assert any(
+            k == "release" and d == str(a["release"]) and a["key"] in t for k, d, t in rows
+        ), a["key"]
+        assert any(k == "deadline" and d == str(a["due"]) and a["key"] in t for k, d, t in rows), a[
+            "key"
+        ]
     for m in SEED["milestones"]:
         if m.get("calendar") is False:
             continue
@@ -100,14 +111,20 @@ def test_every_release_and_deadline_is_on_its_day(platform):
 
 
 def test_the_assignment_table_matches_the_seed(platform):
-    shown = {attrs["data-key"]: (attrs["data-release"], attrs["data-due"], cells[1])
-             for attrs, cells in _site(platform).table("assignments") if "data-key" in attrs}
-    assert shown == {a["key"]: (str(a["release"]), str(a["due"]), a["title"])
-                     for a in SEED["assignments"]}
+    shown = {
+        attrs["data-key"]: (attrs["data-release"], attrs["data-due"], cells[1])
+        for attrs, cells in _site(platform).table("assignments")
+        if "data-key" in attrs
+    }
+    assert shown == {
+        a["key"]: (str(a["release"]), str(a["due"]), a["title"]) for a in SEED["assignments"]
+    }
 
 
 def test_the_project_milestones_match_the_seed(platform):
-    shown = {attrs["data-key"]: attrs["data-day"] for attrs, _ in _site(platform).table(
-        "milestones") if "data-key" in attrs}
-    assert shown == {m["key"]: str(m["date"]) for m in SEED["milestones"]
-                     if m.get("project", True)}
+    shown = {
+        attrs["data-key"]: attrs["data-day"]
+        for attrs, _ in _site(platform).table("milestones")
+        if "data-key" in attrs
+    }
+    assert shown == {m["key"]: str(m["date"]) for m in SEED["milestones"] if m.get("project", True)}

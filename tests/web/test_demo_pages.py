@@ -9,12 +9,34 @@ import pytest
 from scalable_ai.course.demo import DEMO_CREDENTIALS
 from tests.web.conftest import sign_in
 
-STUDENT_PAGES = ["/", "/schedule", "/schedule?view=all", "/assignments", "/assignments/A3",
-                 "/group", "/nodes", "/checkoffs", "/peer-review", "/runs", "/account"]
-STAFF_PAGES = ["/staff", "/staff/roster", "/staff/groups", "/staff/nodes", "/staff/grades",
-               "/staff/grades.csv", "/staff/slack", "/staff/scribes", "/staff/peer-reviews",
-               "/staff/checkoffs",
-               "/schedule", "/runs", "/account"]
+STUDENT_PAGES = [
+    "/",
+    "/schedule",
+    "/schedule?view=all",
+    "/assignments",
+    "/assignments/A3",
+    "/group",
+    "/nodes",
+    "/checkoffs",
+    "/peer-review",
+    "/runs",
+    "/account",
+]
+STAFF_PAGES = [
+    "/staff",
+    "/staff/roster",
+    "/staff/groups",
+    "/staff/nodes",
+    "/staff/grades",
+    "/staff/grades.csv",
+    "/staff/slack",
+    "/staff/scribes",
+    "/staff/peer-reviews",
+    "/staff/checkoffs",
+    "/schedule",
+    "/runs",
+    "/account",
+]
 
 
 @pytest.mark.parametrize(("role", "email", "password"), DEMO_CREDENTIALS)

@@ -13,15 +13,24 @@ from tests.web.conftest import STAFF_TOOL, post_form, sign_in
 def test_staff_are_warned_of_a_group_left_under_four_by_finalizing(platform, accounts):
     clock = platform.clock
     with unit_of_work(platform.engine) as session:
-        members = [people.add_person(session, STAFF_TOOL, name=f"Member {i}",
-                                     email=f"member{i}@test.example", clock=clock)
-                   for i in range(4)]
+        members = [
+            people.add_person(
+                session,
+                STAFF_TOOL,
+                name=f"Member {i}",
+                email=f"member{i}@test.example",
+                clock=clock,
+            )
+            for i in range(4)
+        ]
         session.flush()
-        team = groups.propose_group(session, STAFF_TOOL, name="Short Team",
-                                    member_ids=[p.id for p in members], clock=clock)
+        team = groups.propose_group(
+            session, STAFF_TOOL, name="Short Team", member_ids=[p.id for p in members], clock=clock
+        )
         groups.confirm_group(session, STAFF_TOOL, team.id, clock=clock)
-        questionnaire.decide_enrollment(session, STAFF_TOOL, members[0].id, enrolled=False,
-                                        clock=clock)
+        questionnaire.decide_enrollment(
+            session, STAFF_TOOL, members[0].id, enrolled=False, clock=clock
+        )
     sign_in(platform.client, *accounts["staff"])
     answer = post_form(platform.client, "/questionnaire", "/questionnaire/finalize")
     assert answer.status_code == 303

@@ -11,8 +11,11 @@ from scalable_ai.course.tables import Submission
 from tests.web.conftest import BEFORE_FORMATION, post_form, sign_in
 
 STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
-NONE_USED = {"integrity_external_code": "none", "integrity_sources": "none",
-             "integrity_ai_assistance": "none"}
+NONE_USED = {
+    "integrity_external_code": "none",
+    "integrity_sources": "none",
+    "integrity_ai_assistance": "none",
+}
 
 
 def submissions(platform) -> int:
@@ -45,8 +48,10 @@ def test_more_than_a_day_late_is_refused_even_with_a_slack_day(demo_platform):
     demo_platform.set_clock("2026-03-12T08:00")
     sign_in(demo_platform.client, *STUDENT)
     before = submissions(demo_platform)
-    page = hand_in(demo_platform, {"link": "https://github.com/tt/a3/commit/3",
-                                   "confirm_slack_day": "1", **NONE_USED})
+    page = hand_in(
+        demo_platform,
+        {"link": "https://github.com/tt/a3/commit/3", "confirm_slack_day": "1", **NONE_USED},
+    )
     assert "more than 24 hours late" in page
     assert submissions(demo_platform) == before
 
@@ -91,8 +96,13 @@ def test_a_groups_exception_shows_as_the_deadline_that_applies(demo_platform):
 
     with unit_of_work(demo_platform.engine) as session:
         member = find_by_email(session, "jeff.dean@example.edu")
-        set_password_hash(session, STAFF_TOOL, member.id, hash_password("jeff-password"),
-                          clock=demo_platform.clock)
+        set_password_hash(
+            session,
+            STAFF_TOOL,
+            member.id,
+            hash_password("jeff-password"),
+            clock=demo_platform.clock,
+        )
     sign_in(demo_platform.client, "jeff.dean@example.edu", "jeff-password")
     listing = demo_platform.client.get("/assignments").text
     assert "for you: <strong>Fri Feb 27, 11:59 PM</strong>" in listing

@@ -18,11 +18,16 @@ from tests.web.conftest import STAFF_TOOL, csrf_of, sign_in
 STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
 AFTER_DRAFT = "2026-04-28T10:00"
-REVIEW = {"clarity_of_hypothesis": "4", "technical_depth": "3", "correctness": "5",
-          "experimental_rigor": "2", "artifact_quality": "4",
-          "strengths": "Clear hypothesis with a success metric.",
-          "weaknesses": "A single seed per run.",
-          "suggestions": "Report the spread over three seeds."}
+REVIEW = {
+    "clarity_of_hypothesis": "4",
+    "technical_depth": "3",
+    "correctness": "5",
+    "experimental_rigor": "2",
+    "artifact_quality": "4",
+    "strengths": "Clear hypothesis with a success metric.",
+    "weaknesses": "A single seed per run.",
+    "suggestions": "Report the spread over three seeds.",
+}
 
 
 @pytest.fixture
@@ -56,8 +61,9 @@ def test_a_group_submits_its_structured_review_on_the_peer_review_page(paired):
 
 def test_a_review_missing_a_part_is_refused_naming_it_and_keeps_what_was_typed(paired):
     page = paired.client.get("/peer-review").text
-    answer = paired.client.post(_form_action(page), data={
-        **REVIEW, "weaknesses": " ", "csrf_token": csrf_of(page)})
+    answer = paired.client.post(
+        _form_action(page), data={**REVIEW, "weaknesses": " ", "csrf_token": csrf_of(page)}
+    )
     assert answer.status_code == 400
     assert "Weaknesses is required" in answer.text
     assert "Clear hypothesis with a success metric." in answer.text

@@ -20,8 +20,9 @@ OTHER_GROUP_STUDENT = "olga.wirth@example.edu"  # KV Cachers, node-4 (not Ada's 
 def other_group_student(demo_platform) -> tuple[str, str]:
     with unit_of_work(demo_platform.engine) as session:
         person = find_by_email(session, OTHER_GROUP_STUDENT)
-        set_password_hash(session, STAFF_TOOL, person.id, hash_password("kj-password"),
-                          clock=demo_platform.clock)
+        set_password_hash(
+            session, STAFF_TOOL, person.id, hash_password("kj-password"), clock=demo_platform.clock
+        )
     return OTHER_GROUP_STUDENT, "kj-password"
 
 
@@ -33,13 +34,18 @@ def test_staff_pages_refuse_students(demo_platform, url):
 
 def test_staff_forms_refuse_students(demo_platform):
     sign_in(demo_platform.client, *STUDENT)
-    answer = post_form(demo_platform.client, "/", "/staff/roster/add",
-                       {"name": "Mallory", "email": "mallory@example.edu"})
+    answer = post_form(
+        demo_platform.client,
+        "/",
+        "/staff/roster/add",
+        {"name": "Mallory", "email": "mallory@example.edu"},
+    )
     assert answer.status_code == 403
 
 
-@pytest.mark.parametrize("url", ["/", "/schedule", "/assignments/A1", "/nodes", "/staff/grades",
-                                 "/runs", "/account"])
+@pytest.mark.parametrize(
+    "url", ["/", "/schedule", "/assignments/A1", "/nodes", "/staff/grades", "/runs", "/account"]
+)
 def test_every_page_asks_a_visitor_to_sign_in(demo_platform, url):
     answer = demo_platform.client.get(url)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
@@ -71,10 +77,17 @@ def test_a_student_cannot_consent_for_another_group(demo_platform):
 
 def test_a_handed_in_file_is_for_its_group_and_staff_only(demo_platform, other_group_student):
     sign_in(demo_platform.client, *STUDENT)
-    answer = post_form(demo_platform.client, "/assignments/A3", "/assignments/A3/submit",
-                       {"integrity_external_code": "none", "integrity_sources": "none",
-                        "integrity_ai_assistance": "none"},
-                       files={"file": ("report.pdf", b"%PDF-1.4 the A3 report", "application/pdf")})
+    answer = post_form(
+        demo_platform.client,
+        "/assignments/A3",
+        "/assignments/A3/submit",
+        {
+            "integrity_external_code": "none",
+            "integrity_sources": "none",
+            "integrity_ai_assistance": "none",
+        },
+        files={"file": ("report.pdf", b"%PDF-1.4 the A3 report", "application/pdf")},
+    )
     assert answer.status_code == 303
     page = demo_platform.client.get("/assignments/A3").text
     assert "Submitted A3 (on time)" in page

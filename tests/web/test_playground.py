@@ -31,9 +31,11 @@ from scalable_ai.course.web.views.playground import (
 )
 from tests.web.conftest import csrf_of, sign_in
 
-CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + "
-          "message['content'] + '<|im_end|>\n' }}{% endfor %}"
-          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 STREAM = {"Accept": "text/event-stream"}
 
@@ -58,16 +60,30 @@ def save_tiny_chat_model(folder: Path) -> Path:
 
     pieces = ["Ċ", "Ġ"] + [chr(c) for c in range(ord("!"), ord("~") + 1)]
     tokens = SPECIALS + pieces
-    tokenizer = tokenizer_from_gguf_metadata({
-        "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt2",
-        "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.merges": [],
-        "tokenizer.ggml.token_type": [3] * len(SPECIALS) + [1] * len(pieces),
-        "tokenizer.ggml.bos_token_id": 1, "tokenizer.ggml.eos_token_id": 2,
-        "tokenizer.chat_template": CHATML,
-    })
+    tokenizer = tokenizer_from_gguf_metadata(
+        {
+            "tokenizer.ggml.model": "gpt2",
+            "tokenizer.ggml.pre": "gpt2",
+            "tokenizer.ggml.tokens": tokens,
+            "tokenizer.ggml.merges": [],
+            "tokenizer.ggml.token_type": [3] * len(SPECIALS) + [1] * len(pieces),
+            "tokenizer.ggml.bos_token_id": 1,
+            "tokenizer.ggml.eos_token_id": 2,
+            "tokenizer.chat_template": CHATML,
+        }
+    )
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=len(tokens), dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
-                         ffn_hidden=64, max_seq_len=512, tie_embeddings=True, name="tiny-chat")
+    config = ModelConfig(
+        vocab_size=len(tokens),
+        dim=32,
+        n_layers=1,
+        n_heads=2,
+        n_kv_heads=1,
+        ffn_hidden=64,
+        max_seq_len=512,
+        tie_embeddings=True,
+        name="tiny-chat",
+    )
     model = Transformer(config).eval()
     with torch.no_grad():
         model.embed.weight[: len(SPECIALS) + 1] = 0.0  # the specials, then "Ċ"
@@ -84,10 +100,27 @@ def model_server(tmp_path_factory) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "SAI_DATA_DIR": str(root / "data"), "SAI_RUNS_DIR": str(root / "runs")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "scalable_ai.cli", "serve", str(checkpoint), "--port", str(port),
-         "--dtype", "float32", "--max-model-len", "512", "--kv-cache-megabytes", "16",
-         "--threads", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "scalable_ai.cli",
+            "serve",
+            str(checkpoint),
+            "--port",
+            str(port),
+            "--dtype",
+            "float32",
+            "--max-model-len",
+            "512",
+            "--kv-cache-megabytes",
+            "16",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -121,11 +154,13 @@ def events_of(text: str) -> list[dict]:
 def chat(client, data: dict, headers: dict | None = STREAM):
     """Send one playground turn the way the page does (CSRF token from the page)."""
     token = csrf_of(client.get("/playground").text)
-    return client.post("/playground/chat", data={**data, "csrf_token": token},
-                       headers=headers or {})
+    return client.post(
+        "/playground/chat", data={**data, "csrf_token": token}, headers=headers or {}
+    )
 
 
 # Access ----------------------------------------------------------------------------------------
+
 
 def test_the_playground_is_a_signed_in_page(platform):
     answer = platform.client.get("/playground")
@@ -142,6 +177,7 @@ def test_a_chat_request_without_the_forms_csrf_token_is_refused(platform, accoun
 
 # Finding the model server ----------------------------------------------------------------------
 
+
 def test_without_a_model_url_the_page_says_what_to_start(platform, accounts, monkeypatch):
     monkeypatch.delenv(MODEL_URL_ENV, raising=False)
     sign_in(platform.client, *accounts["student"])
@@ -155,8 +191,7 @@ def test_without_a_model_url_the_page_says_what_to_start(platform, accounts, mon
     assert "no model server is configured" in answer.json()["error"]["message"]
 
 
-def test_an_unreachable_model_server_is_named_with_how_to_start_it(platform, accounts,
-                                                                   monkeypatch):
+def test_an_unreachable_model_server_is_named_with_how_to_start_it(platform, accounts, monkeypatch):
     nobody = f"http://127.0.0.1:{_free_port()}/v1"
     monkeypatch.setenv(MODEL_URL_ENV, nobody)
     sign_in(platform.client, *accounts["student"])
@@ -175,11 +210,17 @@ def test_a_configured_server_shows_its_model_on_the_page(platform, accounts, con
 
 # Streaming -------------------------------------------------------------------------------------
 
+
 def test_an_answer_streams_piece_by_piece_with_its_ttft_and_tokens_per_second(
-        platform, accounts, configured):
+    platform, accounts, configured
+):
     sign_in(platform.client, *accounts["student"])
-    conversation = {"system": "Answer briefly.", "message": "What is a KV cache?",
-                    "temperature": "0", "max_tokens": "12"}
+    conversation = {
+        "system": "Answer briefly.",
+        "message": "What is a KV cache?",
+        "temperature": "0",
+        "max_tokens": "12",
+    }
     answer = chat(platform.client, conversation)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/event-stream")
@@ -192,31 +233,40 @@ def test_an_answer_streams_piece_by_piece_with_its_ttft_and_tokens_per_second(
     assert done["ttft_s"] > 0 and done["tokens_per_s"] > 0
     # What the platform relayed is exactly what the model server answers directly.
     direct = openai.OpenAI(base_url=configured, api_key="unused").chat.completions.create(
-        model="tiny-chat", temperature=0, max_tokens=12, messages=[
+        model="tiny-chat",
+        temperature=0,
+        max_tokens=12,
+        messages=[
             {"role": "system", "content": "Answer briefly."},
-            {"role": "user", "content": "What is a KV cache?"}])
+            {"role": "user", "content": "What is a KV cache?"},
+        ],
+    )
     assert "".join(tokens) == direct.choices[0].message.content
 
 
 def test_earlier_turns_are_sent_with_the_next_message(platform, accounts, configured):
     sign_in(platform.client, *accounts["student"])
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
-    answer = chat(platform.client, {"message": "again", "temperature": "0", "max_tokens": "4",
-                                    "history": json.dumps(history)})
+    answer = chat(
+        platform.client,
+        {"message": "again", "temperature": "0", "max_tokens": "4", "history": json.dumps(history)},
+    )
     done = events_of(answer.text)[-1]
-    alone = events_of(chat(platform.client, {"message": "again", "temperature": "0",
-                                             "max_tokens": "4"}).text)[-1]
+    alone = events_of(
+        chat(platform.client, {"message": "again", "temperature": "0", "max_tokens": "4"}).text
+    )[-1]
     assert done["prompt_tokens"] > alone["prompt_tokens"] + len("hihello")
 
 
-def test_without_javascript_the_whole_answer_comes_back_as_a_page(platform, accounts,
-                                                                  configured):
+def test_without_javascript_the_whole_answer_comes_back_as_a_page(platform, accounts, configured):
     sign_in(platform.client, *accounts["student"])
-    answer = chat(platform.client, {"message": "hello", "temperature": "0", "max_tokens": "6"},
-                  headers=None)
+    answer = chat(
+        platform.client, {"message": "hello", "temperature": "0", "max_tokens": "6"}, headers=None
+    )
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
-    streamed = events_of(chat(platform.client, {"message": "hello", "temperature": "0",
-                                                "max_tokens": "6"}).text)
+    streamed = events_of(
+        chat(platform.client, {"message": "hello", "temperature": "0", "max_tokens": "6"}).text
+    )
     reply = "".join(e["text"] for e in streamed if e["type"] == "token")
     assert reply and str(escape(reply)) in answer.text
     assert "tokens/s" in answer.text
@@ -224,8 +274,9 @@ def test_without_javascript_the_whole_answer_comes_back_as_a_page(platform, acco
 
 def test_without_javascript_a_refusal_is_shown_on_the_page(platform, accounts, configured):
     sign_in(platform.client, *accounts["student"])
-    answer = chat(platform.client, {"message": "x" * (MESSAGE_CHARS + 1), "system": "Be kind."},
-                  headers=None)
+    answer = chat(
+        platform.client, {"message": "x" * (MESSAGE_CHARS + 1), "system": "Be kind."}, headers=None
+    )
     assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
     assert f"the playground takes at most {MESSAGE_CHARS}" in answer.text
     assert ">Be kind.</textarea>" in answer.text  # what was typed is kept
@@ -233,21 +284,26 @@ def test_without_javascript_a_refusal_is_shown_on_the_page(platform, accounts, c
 
 # Limits ----------------------------------------------------------------------------------------
 
-def test_an_over_long_message_is_refused_with_its_length_and_the_limit(platform, accounts,
-                                                                       configured):
+
+def test_an_over_long_message_is_refused_with_its_length_and_the_limit(
+    platform, accounts, configured
+):
     sign_in(platform.client, *accounts["student"])
     answer = chat(platform.client, {"message": "x" * (MESSAGE_CHARS + 1)})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["field"] == "message"
-    assert error["message"] == (f"is {MESSAGE_CHARS + 1} characters long; the playground takes "
-                                f"at most {MESSAGE_CHARS}")
+    assert error["message"] == (
+        f"is {MESSAGE_CHARS + 1} characters long; the playground takes at most {MESSAGE_CHARS}"
+    )
 
 
 def test_an_over_long_conversation_asks_for_a_new_one(platform, accounts, configured):
     sign_in(platform.client, *accounts["student"])
-    history = [{"role": "user", "content": "y" * MESSAGE_CHARS},
-               {"role": "assistant", "content": "z" * MESSAGE_CHARS}]
+    history = [
+        {"role": "user", "content": "y" * MESSAGE_CHARS},
+        {"role": "assistant", "content": "z" * MESSAGE_CHARS},
+    ]
     answer = chat(platform.client, {"message": "and?", "history": json.dumps(history)})
     assert answer.status_code == 400
     assert f"budget of {CONVERSATION_CHARS}; start a new conversation" in answer.text
@@ -261,8 +317,7 @@ def test_the_model_servers_own_refusal_is_passed_on(platform, accounts, configur
     assert answer.json()["error"]["message"].startswith("the model server refused: ")
 
 
-def test_each_person_gets_a_limited_number_of_messages_a_minute(platform, accounts,
-                                                                configured):
+def test_each_person_gets_a_limited_number_of_messages_a_minute(platform, accounts, configured):
     platform.app.state.web.extra["playground_limiter"] = PlaygroundLimiter(per_person=2)
     sign_in(platform.client, *accounts["student"])
     turn = {"message": "hi", "max_tokens": "1", "temperature": "0"}
@@ -277,6 +332,7 @@ def test_each_person_gets_a_limited_number_of_messages_a_minute(platform, accoun
 
 # In a browser ----------------------------------------------------------------------------------
 
+
 def _browser_account(live_server) -> tuple[str, str]:
     from scalable_ai.course.db import unit_of_work
     from scalable_ai.course.service import Actor
@@ -285,16 +341,28 @@ def _browser_account(live_server) -> tuple[str, str]:
 
     email, password = "grace@test.example", "grace-password-4"
     with unit_of_work(live_server.platform.engine) as session:
-        person = add_person(session, Actor.local_staff(), name="Grace", email=email,
-                            role="student", clock=live_server.platform.clock)
+        person = add_person(
+            session,
+            Actor.local_staff(),
+            name="Grace",
+            email=email,
+            role="student",
+            clock=live_server.platform.clock,
+        )
         session.flush()
-        set_password_hash(session, Actor.local_staff(), person.id, hash_password(password),
-                          clock=live_server.platform.clock)
+        set_password_hash(
+            session,
+            Actor.local_staff(),
+            person.id,
+            hash_password(password),
+            clock=live_server.platform.clock,
+        )
     return email, password
 
 
 def test_in_a_browser_a_student_sends_a_message_and_sees_the_answer_stream_in(
-        live_server, new_page, configured):
+    live_server, new_page, configured
+):
     email, password = _browser_account(live_server)
     page = new_page()
     page.goto(f"{live_server.url}/playground")
@@ -312,8 +380,10 @@ def test_in_a_browser_a_student_sends_a_message_and_sees_the_answer_stream_in(
     stats.filter(has_text="tokens/s").wait_for()
     assert "24 tokens" in stats.inner_text() and "First token after" in stats.inner_text()
     assert reply.inner_text().strip()
-    assert page.locator(".turn-user .said").inner_text() == \
-        "Explain continuous batching in one sentence."
+    assert (
+        page.locator(".turn-user .said").inner_text()
+        == "Explain continuous batching in one sentence."
+    )
     assert page.input_value("#message") == ""
     live_server.screenshot(page, "playground")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone

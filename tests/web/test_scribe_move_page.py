@@ -37,13 +37,19 @@ def test_staff_move_one_students_scribe_lecture_to_another(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     scribe_id, _, mine, every = _an_open_scribe(demo_platform)
     target = next(k for k in every if k not in mine)
-    post_form(demo_platform.client, "/staff/scribes", "/staff/scribes/move",
-              {"scribe": str(scribe_id), "lecture": target})
+    post_form(
+        demo_platform.client,
+        "/staff/scribes",
+        "/staff/scribes/move",
+        {"scribe": str(scribe_id), "lecture": target},
+    )
     assert flash(demo_platform.client.get("/staff/scribes").text) == f"Scribe moved to {target}."
     with demo_platform.engine.connect() as connection:
-        moved_to = connection.scalar(select(Lecture.key).join(
-            ScribeAssignment, ScribeAssignment.lecture_id == Lecture.id)
-            .where(ScribeAssignment.id == scribe_id))
+        moved_to = connection.scalar(
+            select(Lecture.key)
+            .join(ScribeAssignment, ScribeAssignment.lecture_id == Lecture.id)
+            .where(ScribeAssignment.id == scribe_id)
+        )
     assert moved_to == target
 
 
@@ -51,12 +57,18 @@ def test_a_move_onto_the_students_other_lecture_is_refused(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     scribe_id, _, mine, _ = _an_open_scribe(demo_platform)
     with demo_platform.engine.connect() as connection:
-        current = connection.scalar(select(Lecture.key).join(
-            ScribeAssignment, ScribeAssignment.lecture_id == Lecture.id)
-            .where(ScribeAssignment.id == scribe_id))
+        current = connection.scalar(
+            select(Lecture.key)
+            .join(ScribeAssignment, ScribeAssignment.lecture_id == Lecture.id)
+            .where(ScribeAssignment.id == scribe_id)
+        )
     other = next(k for k in mine if k != current)
-    post_form(demo_platform.client, "/staff/scribes", "/staff/scribes/move",
-              {"scribe": str(scribe_id), "lecture": other})
+    post_form(
+        demo_platform.client,
+        "/staff/scribes",
+        "/staff/scribes/move",
+        {"scribe": str(scribe_id), "lecture": other},
+    )
     assert "already scribes" in flash(demo_platform.client.get("/staff/scribes").text)
 
 
@@ -73,8 +85,12 @@ def test_a_move_leaving_a_lecture_with_no_scribe_is_made_with_a_warning(demo_pla
     def move(row) -> str:
         mine = {keys[r.lecture_id] for r in rows if r.person_id == row.person_id}
         target = next(k for k in keys.values() if k not in mine)
-        post_form(demo_platform.client, "/staff/scribes", "/staff/scribes/move",
-                  {"scribe": str(row.id), "lecture": target})
+        post_form(
+            demo_platform.client,
+            "/staff/scribes",
+            "/staff/scribes/move",
+            {"scribe": str(row.id), "lecture": target},
+        )
         return target
 
     for row in others:

@@ -16,8 +16,15 @@ def test_pages_ask_a_visitor_to_sign_in_first(platform):
 def test_right_password_signs_in_and_cookie_is_httponly_and_samesite_lax(platform, accounts):
     email, password = accounts["student"]
     page = platform.client.get("/sign-in")
-    answer = platform.client.post("/sign-in", data={
-        "email": email, "password": password, "csrf_token": csrf_of(page.text), "next": "/runs"})
+    answer = platform.client.post(
+        "/sign-in",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_of(page.text),
+            "next": "/runs",
+        },
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/runs"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -35,8 +42,14 @@ def test_passwords_are_stored_as_argon2_hashes(platform, accounts):
 
 def test_wrong_password_is_refused_without_saying_which_part_was_wrong(platform, accounts):
     page = platform.client.get("/sign-in")
-    answer = platform.client.post("/sign-in", data={
-        "email": accounts["student"][0], "password": "not it", "csrf_token": csrf_of(page.text)})
+    answer = platform.client.post(
+        "/sign-in",
+        data={
+            "email": accounts["student"][0],
+            "password": "not it",
+            "csrf_token": csrf_of(page.text),
+        },
+    )
     assert answer.status_code == 401
     assert "e-mail or password is not right" in answer.text
     assert platform.client.get("/runs").status_code == 303
@@ -64,11 +77,13 @@ def test_five_failed_sign_ins_lock_the_address_even_for_the_right_password(platf
     email, password = accounts["student"]
     for _ in range(5):
         token = csrf_of(platform.client.get("/sign-in").text)
-        platform.client.post("/sign-in", data={"email": email, "password": "guess",
-                                               "csrf_token": token})
+        platform.client.post(
+            "/sign-in", data={"email": email, "password": "guess", "csrf_token": token}
+        )
     token = csrf_of(platform.client.get("/sign-in").text)
-    answer = platform.client.post("/sign-in", data={"email": email, "password": password,
-                                                    "csrf_token": token})
+    answer = platform.client.post(
+        "/sign-in", data={"email": email, "password": password, "csrf_token": token}
+    )
     assert answer.status_code == 429
     assert "too many failed sign-ins" in answer.text
 
@@ -87,17 +102,25 @@ def test_sign_out_ends_the_session_on_the_server(platform, accounts):
 def test_sign_in_never_redirects_off_the_platform(platform, accounts):
     email, password = accounts["student"]
     token = csrf_of(platform.client.get("/sign-in").text)
-    answer = platform.client.post("/sign-in", data={
-        "email": email, "password": password, "csrf_token": token,
-        "next": "//evil.example/steal"})
+    answer = platform.client.post(
+        "/sign-in",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": token,
+            "next": "//evil.example/steal",
+        },
+    )
     assert answer.headers["location"] == "/"
 
 
 def test_sign_in_refuses_a_backslash_trick_to_leave_the_platform(platform, accounts):
     email, password = accounts["student"]
     token = csrf_of(platform.client.get("/sign-in").text)
-    answer = platform.client.post("/sign-in", data={
-        "email": email, "password": password, "csrf_token": token, "next": "/\\evil.example"})
+    answer = platform.client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": token, "next": "/\\evil.example"},
+    )
     assert answer.headers["location"] == "/"
 
 

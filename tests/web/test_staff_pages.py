@@ -23,8 +23,12 @@ def test_staff_deal_scribes_again_with_another_seed(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     post_form(demo_platform.client, "/staff/scribes", "/staff/scribes/assign", {"seed": "7"})
     assert "already assigned" in flash(demo_platform.client.get("/staff/scribes").text)
-    post_form(demo_platform.client, "/staff/scribes", "/staff/scribes/assign",
-              {"seed": "7", "replace": "1"})
+    post_form(
+        demo_platform.client,
+        "/staff/scribes",
+        "/staff/scribes/assign",
+        {"seed": "7", "replace": "1"},
+    )
     assert "scribe assignments dealt" in flash(demo_platform.client.get("/staff/scribes").text)
 
 
@@ -32,22 +36,41 @@ def test_staff_mark_a_scribe_satisfactory(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     page = demo_platform.client.get("/staff/scribes").text
     scribe_id = re.search(r'action="/staff/scribes/(\d+)/mark"', page).group(1)
-    post_form(demo_platform.client, "/staff/scribes", f"/staff/scribes/{scribe_id}/mark",
-              {"satisfactory": "yes"})
+    post_form(
+        demo_platform.client,
+        "/staff/scribes",
+        f"/staff/scribes/{scribe_id}/mark",
+        {"satisfactory": "yes"},
+    )
     assert "Scribe marked" in flash(demo_platform.client.get("/staff/scribes").text)
 
 
 def test_staff_open_checkoff_slots_and_book_one_for_a_group(demo_platform):
     sign_in(demo_platform.client, *STAFF)
-    post_form(demo_platform.client, "/staff/checkoffs", "/staff/checkoffs", {
-        "kind": "checkoff", "assignment": "A4", "starts_at": "2026-04-09T13:00",
-        "minutes": "20", "count": "3", "capacity": "1", "location": "Cory 258"})
+    post_form(
+        demo_platform.client,
+        "/staff/checkoffs",
+        "/staff/checkoffs",
+        {
+            "kind": "checkoff",
+            "assignment": "A4",
+            "starts_at": "2026-04-09T13:00",
+            "minutes": "20",
+            "count": "3",
+            "capacity": "1",
+            "location": "Cory 258",
+        },
+    )
     page = demo_platform.client.get("/staff/checkoffs").text
     assert "3 slot(s) opened" in flash(page)
     slot_id = re.findall(r'action="/checkoffs/(\d+)/sign-up"', page)[-1]
     group_id = re.search(r'<option value="(\d+)">Muon Mavericks', page).group(1)
-    post_form(demo_platform.client, "/staff/checkoffs", f"/checkoffs/{slot_id}/sign-up",
-              {"group_id": group_id})
+    post_form(
+        demo_platform.client,
+        "/staff/checkoffs",
+        f"/checkoffs/{slot_id}/sign-up",
+        {"group_id": group_id},
+    )
     assert "Slot booked" in flash(demo_platform.client.get("/staff/checkoffs").text)
 
 
@@ -55,9 +78,17 @@ def test_staff_approve_an_exception_and_it_shows_in_the_list(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     page = demo_platform.client.get("/staff/slack").text
     group = re.search(r'<option value="(group:\d+)">KV Cachers', page).group(1)
-    post_form(demo_platform.client, "/staff/slack", "/staff/exceptions", {
-        "subject": group, "assignment": "A3", "new_deadline": "2026-03-13T23:59",
-        "reason": "node-4 disk failure"})
+    post_form(
+        demo_platform.client,
+        "/staff/slack",
+        "/staff/exceptions",
+        {
+            "subject": group,
+            "assignment": "A3",
+            "new_deadline": "2026-03-13T23:59",
+            "reason": "node-4 disk failure",
+        },
+    )
     page = demo_platform.client.get("/staff/slack").text
     assert "Exception approved" in flash(page) and "node-4 disk failure" in page
 
@@ -66,8 +97,12 @@ def test_staff_reverse_a_slack_day_for_the_whole_group(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     page = demo_platform.client.get("/staff/slack").text
     use_id = re.search(r'action="/staff/slack/(\d+)/reverse"', page).group(1)
-    post_form(demo_platform.client, "/staff/slack", f"/staff/slack/{use_id}/reverse",
-              {"reason": "charged in error"})
+    post_form(
+        demo_platform.client,
+        "/staff/slack",
+        f"/staff/slack/{use_id}/reverse",
+        {"reason": "charged in error"},
+    )
     page = demo_platform.client.get("/staff/slack").text
     assert "Slack day reversed for 5 student(s)" in flash(page)
     assert page.count("charged in error") == 5

@@ -15,10 +15,16 @@ from tests.web.conftest import STAFF_TOOL, csrf_of, sign_in
 
 STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
-REVIEW = {"clarity_of_hypothesis": "4", "technical_depth": "3", "correctness": "5",
-          "experimental_rigor": "2", "artifact_quality": "4",
-          "strengths": "Clear hypothesis with a success metric.",
-          "weaknesses": "A single seed per run.", "suggestions": "Three seeds."}
+REVIEW = {
+    "clarity_of_hypothesis": "4",
+    "technical_depth": "3",
+    "correctness": "5",
+    "experimental_rigor": "2",
+    "artifact_quality": "4",
+    "strengths": "Clear hypothesis with a success metric.",
+    "weaknesses": "A single seed per run.",
+    "suggestions": "Three seeds.",
+}
 
 
 @pytest.fixture

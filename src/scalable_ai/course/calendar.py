@@ -22,9 +22,14 @@ from scalable_ai.course.spec import CourseSpec
 PRODID = "-//Scalable AI//Course Platform//EN"
 
 
-def events_to_ical(events: Sequence[CourseEvent], now: datetime, *,
-                   name: str = "Scalable AI", timezone: str = "America/Los_Angeles",
-                   description: str = "") -> bytes:
+def events_to_ical(
+    events: Sequence[CourseEvent],
+    now: datetime,
+    *,
+    name: str = "Scalable AI",
+    timezone: str = "America/Los_Angeles",
+    description: str = "",
+) -> bytes:
     """Serialize events as one VCALENDAR. ``now`` (the course clock) is every DTSTAMP."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -69,14 +74,16 @@ def _vevent(item: CourseEvent, stamp: datetime) -> Event:
     return event
 
 
-def course_calendar(spec: CourseSpec, now: datetime,
-                    events: Sequence[CourseEvent] | None = None) -> bytes:
+def course_calendar(
+    spec: CourseSpec, now: datetime, events: Sequence[CourseEvent] | None = None
+) -> bytes:
     """The course's calendar: ``events`` (e.g. from the database, after staff changes) or
     the spec's own schedule."""
     events = spec.events() if events is None else events
     title = f"{spec.course.number}: {spec.course.title.split(':')[0]} ({spec.course.term})"
-    return events_to_ical(events, now, name=title, timezone=spec.course.timezone,
-                          description=spec.course.title)
+    return events_to_ical(
+        events, now, name=title, timezone=spec.course.timezone, description=spec.course.title
+    )
 
 
 def _cell(text: str) -> str:
@@ -89,8 +96,7 @@ def _markdown_title(item: CourseEvent) -> str:
     return f"*{item.title}*"
 
 
-def events_to_markdown(events: Sequence[CourseEvent],
-                       part_titles: Sequence[str] = PARTS) -> str:
+def events_to_markdown(events: Sequence[CourseEvent], part_titles: Sequence[str] = PARTS) -> str:
     """The syllabus's "Lecture and Deadline Schedule" table: Date | Lecture / Event | Notes,
     with a row naming each part where its first lecture starts. Times are Berkeley time."""
     lines = ["| Date | Lecture / Event | Notes |", "| --- | --- | --- |"]
@@ -114,7 +120,9 @@ def course_markdown(spec: CourseSpec, events: Sequence[CourseEvent] | None = Non
     """The course's schedule as Markdown, headed by the course and its meeting pattern."""
     events = spec.events() if events is None else events
     m = spec.meeting
-    head = (f"# {spec.course.number}: {spec.course.title} ({spec.course.term})\n\n"
-            f"Lectures {m.starts:%H:%M}–{m.ends:%H:%M}, {m.room} (Berkeley time). "
-            f"Deadlines at {spec.settings.deadline_time:%H:%M}.\n\n")
+    head = (
+        f"# {spec.course.number}: {spec.course.title} ({spec.course.term})\n\n"
+        f"Lectures {m.starts:%H:%M}–{m.ends:%H:%M}, {m.room} (Berkeley time). "
+        f"Deadlines at {spec.settings.deadline_time:%H:%M}.\n\n"
+    )
     return head + events_to_markdown(events, [p.title for p in spec.parts])

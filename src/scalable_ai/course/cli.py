@@ -27,7 +27,9 @@ from scalable_ai.errors import UserError
 
 course_app = typer.Typer(
     help="The course platform's staff tool (database, rules, calendar).",
-    no_args_is_help=True, add_completion=False)
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def records_app(help_text: str) -> typer.Typer:
@@ -83,15 +85,20 @@ def database(*, migrate: bool = False) -> Iterator[Session]:
     with reported():
         clock = course_clock()
         if clock.pinned:
-            typer.echo(f"note: the course clock is pinned at {clock.now().isoformat()} "
-                       "(SAI_NOW), not the wall clock", err=True)
+            typer.echo(
+                f"note: the course clock is pinned at {clock.now().isoformat()} "
+                "(SAI_NOW), not the wall clock",
+                err=True,
+            )
         engine = make_engine()
         try:
             if migrate:
                 upgrade(engine)
             elif current_revision(engine) is None:
-                raise UserError("this database has no course tables yet: run `sai course init`",
-                                field="SAI_DATABASE_URL")
+                raise UserError(
+                    "this database has no course tables yet: run `sai course init`",
+                    field="SAI_DATABASE_URL",
+                )
             with unit_of_work(engine, write=True) as session:
                 yield session
         finally:
@@ -100,8 +107,10 @@ def database(*, migrate: bool = False) -> Iterator[Session]:
 
 @course_app.command()
 def init(
-    spec_file: Annotated[Path | None, typer.Option("--from", help="Course YAML (default: the "
-                                                   "shipped Spring 2026 syllabus).")] = None,
+    spec_file: Annotated[
+        Path | None,
+        typer.Option("--from", help="Course YAML (default: the shipped Spring 2026 syllabus)."),
+    ] = None,
     demo: Annotated[bool, typer.Option(help="Also add the demo roster and its history.")] = False,
 ) -> None:
     """Create the database (Alembic upgrade head) and load a course into it."""
@@ -146,22 +155,25 @@ def demo() -> None:
 @course_app.command()
 def calendar(
     out: Annotated[Path, typer.Option("--out", help="Where to write (.ics, or .md).")],
-    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table instead.")]
-    = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table instead.")] = False,
 ) -> None:
     """Write the course calendar: every lecture, release and deadline (RFC 5545 iCalendar)."""
     from scalable_ai.course.service.schedule import calendar_ics, schedule_markdown
 
     with database() as session:
-        body = (schedule_markdown(session).encode() if markdown
-                else calendar_ics(session, clock=course_clock()))
+        body = (
+            schedule_markdown(session).encode()
+            if markdown
+            else calendar_ics(session, clock=course_clock())
+        )
         write_file(out, body)
         typer.echo(f"wrote {out}")
 
 
 @course_app.command("export")
-def export_command(out: Annotated[Path, typer.Option("--out", help="The JSON file to write.")]
-                   ) -> None:
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="The JSON file to write.")],
+) -> None:
     """Export the whole course (every table) as one JSON file."""
     from scalable_ai.course.backup import export_course
 
@@ -173,8 +185,9 @@ def export_command(out: Annotated[Path, typer.Option("--out", help="The JSON fil
 
 
 @course_app.command("import")
-def import_command(file: Annotated[Path, typer.Argument(help="A `sai course export` file.")]
-                   ) -> None:
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A `sai course export` file.")],
+) -> None:
     """Import a whole course into this (new) database; SQLite to PostgreSQL works."""
     from scalable_ai.course.backup import import_course
 
@@ -198,15 +211,22 @@ def import_gradescope(
     from scalable_ai.course.gradescope import import_gradebook, parse_mapping
 
     with database() as session:
-        report = import_gradebook(session, staff_actor(), read_file(file, field="file"),
-                                  parse_mapping(mapping), apply=apply, clock=course_clock())
+        report = import_gradebook(
+            session,
+            staff_actor(),
+            read_file(file, field="file"),
+            parse_mapping(mapping),
+            apply=apply,
+            clock=course_clock(),
+        )
         typer.echo(report.text(), nl=False)
 
 
 @course_app.command()
 def settings(
-    changes: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE (YAML values), e.g. "
-                                                       "deadline_time=17:00")] = None,
+    changes: Annotated[
+        list[str] | None, typer.Argument(help="KEY=VALUE (YAML values), e.g. deadline_time=17:00")
+    ] = None,
 ) -> None:
     """Show the course settings, or change some (validated as a whole, audited)."""
     from scalable_ai.course.service.course import load_course
@@ -231,8 +251,10 @@ def audit(limit: Annotated[int, typer.Option(help="How many entries.")] = 30) ->
 
     with database() as session:
         for entry in entries(session, limit=limit):
-            typer.echo(f"{entry.at:%Y-%m-%d %H:%M} {entry.actor_label:<28} {entry.action:<22} "
-                       f"{entry.entity} {entry.entity_id}")
+            typer.echo(
+                f"{entry.at:%Y-%m-%d %H:%M} {entry.actor_label:<28} {entry.action:<22} "
+                f"{entry.entity} {entry.entity_id}"
+            )
 
 
 def _register() -> None:

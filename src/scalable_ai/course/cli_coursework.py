@@ -51,16 +51,19 @@ def list_assignments() -> None:
     with database() as session:
         settings = settings_of(session)
         for a in session.scalars(select(Assignment).order_by(Assignment.key)):
-            typer.echo(f"{a.key}  {a.title:<36} released {a.released_on}  due "
-                       f"{due_at(a, settings):%Y-%m-%d %H:%M %Z}")
+            typer.echo(
+                f"{a.key}  {a.title:<36} released {a.released_on}  due "
+                f"{due_at(a, settings):%Y-%m-%d %H:%M %Z}"
+            )
 
 
 @lecture_app.command("move")
 def move_lecture(key: str, day: str) -> None:
     """Move a lecture to another Tuesday/Thursday (YYYY-MM-DD)."""
     with database() as session:
-        changed = setup.move_lecture(session, staff_actor(), key, day=_day(day),
-                                     clock=course_clock())
+        changed = setup.move_lecture(
+            session, staff_actor(), key, day=_day(day), clock=course_clock()
+        )
         typer.echo("changed: " + ", ".join(f"{r.key} (L{r.number} {r.held_on})" for r in changed))
 
 
@@ -86,8 +89,10 @@ def list_submissions(assignment: Annotated[str | None, typer.Option()] = None) -
     with database() as session:
         for s in submissions.list_submissions(session, staff_actor(), assignment=assignment):
             late = " (slack day)" if s.slack_day_used else ""
-            typer.echo(f"{s.id:>4}  group {s.group_id}  {s.submitted_at:%Y-%m-%d %H:%M} UTC  "
-                       f"deadline {s.deadline_applied:%Y-%m-%d %H:%M} UTC{late}  {s.source}")
+            typer.echo(
+                f"{s.id:>4}  group {s.group_id}  {s.submitted_at:%Y-%m-%d %H:%M} UTC  "
+                f"deadline {s.deadline_applied:%Y-%m-%d %H:%M} UTC{late}  {s.source}"
+            )
 
 
 @slack_app.command("show")
@@ -95,8 +100,9 @@ def show_slack(email: str) -> None:
     """A student's slack days: used, left, and on which assignments."""
     with database() as session:
         actor = staff_actor()
-        balance = slack.slack_balance(session, actor,
-                                      people.person_by_email(session, actor, email).id)
+        balance = slack.slack_balance(
+            session, actor, people.person_by_email(session, actor, email).id
+        )
         typer.echo(f"{email}: {balance.used} used, {balance.left} left of {balance.total}")
         for note in balance.notes:
             typer.echo(f"  {note}")
@@ -107,9 +113,13 @@ def spend(group: str, assignment: str) -> None:
     """Apply a slack day for a group (charged to every member)."""
     with database() as session:
         actor = staff_actor()
-        rows = slack.spend_slack_day(session, actor,
-                                     group_id=groups.group_by_name(session, actor, group).id,
-                                     assignment=assignment, clock=course_clock())
+        rows = slack.spend_slack_day(
+            session,
+            actor,
+            group_id=groups.group_by_name(session, actor, group).id,
+            assignment=assignment,
+            clock=course_clock(),
+        )
         typer.echo(f"slack day on {assignment.upper()} charged to {len(rows)} members of {group}")
 
 
@@ -117,8 +127,9 @@ def spend(group: str, assignment: str) -> None:
 def reverse(entry_id: int, reason: Annotated[str, typer.Option()]) -> None:
     """Reverse a slack day (all entries of that spending)."""
     with database() as session:
-        rows = slack.reverse_slack_day(session, staff_actor(), entry_id, reason=reason,
-                                       clock=course_clock())
+        rows = slack.reverse_slack_day(
+            session, staff_actor(), entry_id, reason=reason, clock=course_clock()
+        )
         typer.echo(f"reversed {len(rows)} ledger entries")
 
 
@@ -128,8 +139,10 @@ def ledger() -> None:
     with database() as session:
         for row in slack.slack_ledger(session, staff_actor()):
             state = f"reversed ({row.reason})" if row.revoked_at else "live"
-            typer.echo(f"{row.id:>4}  person {row.person_id:<4} assignment {row.assignment_id}  "
-                       f"{row.spent_at:%Y-%m-%d %H:%M} UTC  {state}")
+            typer.echo(
+                f"{row.id:>4}  person {row.person_id:<4} assignment {row.assignment_id}  "
+                f"{row.spent_at:%Y-%m-%d %H:%M} UTC  {state}"
+            )
 
 
 @exception_app.command("list")
@@ -139,8 +152,10 @@ def list_exceptions() -> None:
         for e in slack.list_exceptions(session, staff_actor()):
             who = f"person {e.person_id}" if e.person_id else f"group {e.group_id}"
             state = "revoked" if e.revoked_at else "approved"
-            typer.echo(f"{e.id:>3}  {who:<10} until {e.new_deadline:%Y-%m-%d %H:%M} UTC  "
-                       f"{state}  {e.reason}")
+            typer.echo(
+                f"{e.id:>3}  {who:<10} until {e.new_deadline:%Y-%m-%d %H:%M} UTC  "
+                f"{state}  {e.reason}"
+            )
 
 
 @exception_app.command("grant")
@@ -156,12 +171,16 @@ def grant(
     with database() as session:
         actor = staff_actor()
         row = slack.grant_exception(
-            session, actor,
+            session,
+            actor,
             person_id=people.person_by_email(session, actor, student).id if student else None,
             group_id=groups.group_by_name(session, actor, group).id if group else None,
-            assignment=assignment, milestone=milestone,
-            new_deadline=parse_instant(until, field="--until"), reason=reason,
-            clock=course_clock())
+            assignment=assignment,
+            milestone=milestone,
+            new_deadline=parse_instant(until, field="--until"),
+            reason=reason,
+            clock=course_clock(),
+        )
         session.flush()
         typer.echo(f"exception {row.id} approved until {row.new_deadline:%Y-%m-%d %H:%M} UTC")
 
@@ -175,15 +194,26 @@ def revoke(exception_id: int) -> None:
 
 
 @grade_app.command("set")
-def set_score(email: str, item: str, points: float,
-              max_points: Annotated[float, typer.Option("--max")] = 100.0,
-              comment: Annotated[str, typer.Option()] = "") -> None:
+def set_score(
+    email: str,
+    item: str,
+    points: float,
+    max_points: Annotated[float, typer.Option("--max")] = 100.0,
+    comment: Annotated[str, typer.Option()] = "",
+) -> None:
     """Record a score, e.g. `A1.code 42 --max 50`."""
     with database() as session:
         actor = staff_actor()
-        grades.record_score(session, actor, person_id=people.person_by_email(
-            session, actor, email).id, item=item, points=points, max_points=max_points,
-            comment=comment, clock=course_clock())
+        grades.record_score(
+            session,
+            actor,
+            person_id=people.person_by_email(session, actor, email).id,
+            item=item,
+            points=points,
+            max_points=max_points,
+            comment=comment,
+            clock=course_clock(),
+        )
         typer.echo(f"{email} {item}: {points:g}/{max_points:g}")
 
 
@@ -192,11 +222,13 @@ def show_grade(email: str) -> None:
     """A student's total, letter and the notes explaining them."""
     with database() as session:
         actor = staff_actor()
-        report = grades.grade_of(session, actor,
-                                 people.person_by_email(session, actor, email).id,
-                                 clock=course_clock()).report
-        typer.echo(f"{email}: {report.total:.1f} → {report.letter}"
-                   f"{'' if report.passed else ' (class failed: a component is unsatisfactory)'}")
+        report = grades.grade_of(
+            session, actor, people.person_by_email(session, actor, email).id, clock=course_clock()
+        ).report
+        typer.echo(
+            f"{email}: {report.total:.1f} → {report.letter}"
+            f"{'' if report.passed else ' (class failed: a component is unsatisfactory)'}"
+        )
         for note in report.notes:
             typer.echo(f"  {note.message}")
 
@@ -206,13 +238,14 @@ def book() -> None:
     """The grade book: every student's total, letter, pass or fail."""
     with database() as session:
         for g in grades.gradebook(session, staff_actor(), clock=course_clock()):
-            typer.echo(f"{g.person.email:<36} {g.report.total:6.1f} {g.report.letter:<3} "
-                       f"{'pass' if g.report.passed else 'FAIL'}")
+            typer.echo(
+                f"{g.person.email:<36} {g.report.total:6.1f} {g.report.letter:<3} "
+                f"{'pass' if g.report.passed else 'FAIL'}"
+            )
 
 
 @grade_app.command("export")
-def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]
-                  ) -> None:
+def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]) -> None:
     """The grade book as CSV: one row per student, each component's score, total, letter."""
     import csv
 
@@ -224,10 +257,17 @@ def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to w
         writer.writerow(["sid", "email", "name", *keys, "total", "letter", "passed"])
         for g in book_rows:
             scores = {c.key: c.score for c in g.report.components}
-            writer.writerow([g.person.sid or "", g.person.email, g.person.name,
-                             *(f"{scores[k]:.2f}" if scores[k] is not None else ""
-                               for k in keys),
-                             f"{g.report.total:.2f}", g.report.letter, g.report.passed])
+            writer.writerow(
+                [
+                    g.person.sid or "",
+                    g.person.email,
+                    g.person.name,
+                    *(f"{scores[k]:.2f}" if scores[k] is not None else "" for k in keys),
+                    f"{g.report.total:.2f}",
+                    g.report.letter,
+                    g.report.passed,
+                ]
+            )
         write_file(out, table.getvalue())
         typer.echo(f"wrote {len(book_rows)} students to {out}")
 
@@ -236,8 +276,9 @@ def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to w
 def assign_scribes(seed: int = 0, replace: bool = False) -> None:
     """Deal 2 lectures to every student (balanced, seeded)."""
     with database() as session:
-        rows = activities.assign_scribes(session, staff_actor(), seed=seed, replace=replace,
-                                         clock=course_clock())
+        rows = activities.assign_scribes(
+            session, staff_actor(), seed=seed, replace=replace, clock=course_clock()
+        )
         typer.echo(f"{len(rows)} scribe assignments")
 
 
@@ -253,8 +294,9 @@ def list_scribes() -> None:
 def assign_reviews(seed: int = 0, replace: bool = False) -> None:
     """Pair every group with another group's draft (never its own)."""
     with database() as session:
-        rows = activities.assign_peer_reviews(session, staff_actor(), seed=seed,
-                                              replace=replace, clock=course_clock())
+        rows = activities.assign_peer_reviews(
+            session, staff_actor(), seed=seed, replace=replace, clock=course_clock()
+        )
         typer.echo(f"{len(rows)} peer-review assignments")
 
 
@@ -263,21 +305,30 @@ def list_reviews() -> None:
     """The peer-review pairs and their due date."""
     with database() as session:
         for row in activities.list_peer_reviews(session, staff_actor()):
-            typer.echo(f"group {row.reviewer_group_id} reviews group {row.reviewed_group_id}, "
-                       f"due {row.due_at:%Y-%m-%d %H:%M} UTC")
+            typer.echo(
+                f"group {row.reviewer_group_id} reviews group {row.reviewed_group_id}, "
+                f"due {row.due_at:%Y-%m-%d %H:%M} UTC"
+            )
 
 
 @checkoff_app.command("open")
-def open_slot(assignment: str, start: str, minutes: int = 20, capacity: int = 1,
-              location: str = "") -> None:
+def open_slot(
+    assignment: str, start: str, minutes: int = 20, capacity: int = 1, location: str = ""
+) -> None:
     """Open a checkoff slot for an assignment (START is ISO, Berkeley time)."""
     with database() as session:
         begins = parse_instant(start, field="start")
-        slot = activities.create_slot(session, staff_actor(), kind="checkoff",
-                                      assignment=assignment, starts_at=begins,
-                                      ends_at=begins + timedelta(minutes=minutes),
-                                      capacity=capacity, location=location,
-                                      clock=course_clock())
+        slot = activities.create_slot(
+            session,
+            staff_actor(),
+            kind="checkoff",
+            assignment=assignment,
+            starts_at=begins,
+            ends_at=begins + timedelta(minutes=minutes),
+            capacity=capacity,
+            location=location,
+            clock=course_clock(),
+        )
         session.flush()
         typer.echo(f"slot {slot.id} for {assignment.upper()} at {begins:%Y-%m-%d %H:%M}")
 
@@ -288,8 +339,10 @@ def list_slots() -> None:
     with database() as session:
         for slot in activities.list_slots(session, staff_actor()):
             taken = len(activities.slot_signups(session, slot.id))
-            typer.echo(f"{slot.id:>3}  {slot.kind:<16} {slot.starts_at:%Y-%m-%d %H:%M} UTC  "
-                       f"{taken}/{slot.capacity} taken  {slot.location}")
+            typer.echo(
+                f"{slot.id:>3}  {slot.kind:<16} {slot.starts_at:%Y-%m-%d %H:%M} UTC  "
+                f"{taken}/{slot.capacity} taken  {slot.location}"
+            )
 
 
 def _day(text: str) -> date:
@@ -300,7 +353,13 @@ def _day(text: str) -> date:
 
 
 APPS: dict[str, typer.Typer] = {
-    "assignments": assignment_app, "lectures": lecture_app, "submissions": submission_app,
-    "slack": slack_app, "exceptions": exception_app, "grades": grade_app,
-    "scribes": scribe_app, "peer-reviews": review_app, "checkoffs": checkoff_app,
+    "assignments": assignment_app,
+    "lectures": lecture_app,
+    "submissions": submission_app,
+    "slack": slack_app,
+    "exceptions": exception_app,
+    "grades": grade_app,
+    "scribes": scribe_app,
+    "peer-reviews": review_app,
+    "checkoffs": checkoff_app,
 }

@@ -28,23 +28,107 @@ from scalable_ai.course.service.submissions import submit
 from scalable_ai.course.spec import default_spec_path
 from scalable_ai.course.tables import CourseRecord, Group, Person
 
-FIRST = ["Ada", "Alan", "Barbara", "Claude", "Dana", "Edsger", "Fei", "Grace", "Hedy", "Ian",
-         "John", "Katherine", "Leslie", "Margaret", "Niklaus", "Olga", "Peter", "Radia", "Shafi",
-         "Tim", "Ursula", "Vint", "Whitfield", "Xiaoyun", "Yann", "Zhang", "Andrew", "Bjarne",
-         "Cynthia", "Donald", "Erik", "Frances", "Guido", "Hal", "Ilya", "Jeff", "Ken", "Lynn",
-         "Manuela", "Noam"]
-LAST = ["Ng", "Lovelace", "Turing", "Liskov", "Shannon", "Scott", "Dijkstra", "Li", "Hopper",
-        "Lamarr", "Goodfellow", "McCarthy", "Johnson", "Lamport", "Hamilton", "Wirth",
-        "Russakovsky", "Norvig", "Perlman", "Goldwasser", "Berners-Lee", "Franklin", "Cerf",
-        "Diffie", "Wang", "LeCun", "Yi", "Stroustrup", "Dwork", "Knuth", "Demaine", "Allen",
-        "Rossum", "Abelson", "Sutskever", "Dean", "Thompson", "Conway", "Veloso", "Shazeer"]
-GROUP_NAMES = ("Tensor Titans", "Gradient Gang", "Mixture of Experts", "KV Cachers",
-               "Pipeline Bubbles", "Muon Mavericks", "Sparse Attention", "Speculative Decoders")
+FIRST = [
+    "Ada",
+    "Alan",
+    "Barbara",
+    "Claude",
+    "Dana",
+    "Edsger",
+    "Fei",
+    "Grace",
+    "Hedy",
+    "Ian",
+    "John",
+    "Katherine",
+    "Leslie",
+    "Margaret",
+    "Niklaus",
+    "Olga",
+    "Peter",
+    "Radia",
+    "Shafi",
+    "Tim",
+    "Ursula",
+    "Vint",
+    "Whitfield",
+    "Xiaoyun",
+    "Yann",
+    "Zhang",
+    "Andrew",
+    "Bjarne",
+    "Cynthia",
+    "Donald",
+    "Erik",
+    "Frances",
+    "Guido",
+    "Hal",
+    "Ilya",
+    "Jeff",
+    "Ken",
+    "Lynn",
+    "Manuela",
+    "Noam",
+]
+LAST = [
+    "Ng",
+    "Lovelace",
+    "Turing",
+    "Liskov",
+    "Shannon",
+    "Scott",
+    "Dijkstra",
+    "Li",
+    "Hopper",
+    "Lamarr",
+    "Goodfellow",
+    "McCarthy",
+    "Johnson",
+    "Lamport",
+    "Hamilton",
+    "Wirth",
+    "Russakovsky",
+    "Norvig",
+    "Perlman",
+    "Goldwasser",
+    "Berners-Lee",
+    "Franklin",
+    "Cerf",
+    "Diffie",
+    "Wang",
+    "LeCun",
+    "Yi",
+    "Stroustrup",
+    "Dwork",
+    "Knuth",
+    "Demaine",
+    "Allen",
+    "Rossum",
+    "Abelson",
+    "Sutskever",
+    "Dean",
+    "Thompson",
+    "Conway",
+    "Veloso",
+    "Shazeer",
+]
+GROUP_NAMES = (
+    "Tensor Titans",
+    "Gradient Gang",
+    "Mixture of Experts",
+    "KV Cachers",
+    "Pipeline Bubbles",
+    "Muon Mavericks",
+    "Sparse Attention",
+    "Speculative Decoders",
+)
 DEMO_PASSWORDS = {"staff": "staff-demo", "student": "student-demo"}
-NONE_USED = {"external_code": "none", "sources": "course readings",
-             "ai_assistance": "none"}
-USED_AI = {"external_code": "nanoGPT training loop (MIT), cited in README",
-           "sources": "PyTorch FSDP2 docs", "ai_assistance": "Copilot for plotting code"}
+NONE_USED = {"external_code": "none", "sources": "course readings", "ai_assistance": "none"}
+USED_AI = {
+    "external_code": "nanoGPT training loop (MIT), cited in README",
+    "sources": "PyTorch FSDP2 docs",
+    "ai_assistance": "Copilot for plotting code",
+}
 
 DEMO_CREDENTIALS: list[tuple[str, str, str]] = [
     ("staff", "haocheng.xi@example.edu", DEMO_PASSWORDS["staff"]),
@@ -101,46 +185,72 @@ class _Demo:
         students = []
         for i, (first, last) in enumerate(zip(FIRST, LAST, strict=True)):
             email = f"{first.lower()}.{last.lower()}@example.edu"
-            person = people_service.add_person(self.session, self.staff, name=f"{first} {last}",
-                                               email=email, sid=f"3036{i:05d}",
-                                               clock=at(1, 20, 8))
+            person = people_service.add_person(
+                self.session,
+                self.staff,
+                name=f"{first} {last}",
+                email=email,
+                sid=f"3036{i:05d}",
+                clock=at(1, 20, 8),
+            )
             self.session.flush()
-            credentials.add_ssh_key(self.session, Actor.of(person), person_id=person.id,
-                                    public_key=demo_key(email), clock=at(1, 21, 8))
+            credentials.add_ssh_key(
+                self.session,
+                Actor.of(person),
+                person_id=person.id,
+                public_key=demo_key(email),
+                clock=at(1, 21, 8),
+            )
             students.append(person)
         return students
 
     def groups(self, students: list[Person]) -> list[Group]:
         teams = []
         for g, name in enumerate(GROUP_NAMES):
-            members = students[g * 5:(g + 1) * 5]
-            team = groups.propose_group(self.session, self.staff, name=name,
-                                        member_ids=[p.id for p in members], clock=at(1, 28, 16))
+            members = students[g * 5 : (g + 1) * 5]
+            team = groups.propose_group(
+                self.session,
+                self.staff,
+                name=name,
+                member_ids=[p.id for p in members],
+                clock=at(1, 28, 16),
+            )
             groups.confirm_group(self.session, self.staff, team.id, clock=at(1, 29, 17))
             teams.append(team)
         return teams
 
     def hand_in(self, team: Group, member: int, moment: FixedClock, **what: object) -> None:
         if self.happened(moment):
-            submit(self.session, Actor.of(team.members[member % 5]), clock=moment,
-                   **what)  # type: ignore[arg-type]
+            submit(self.session, Actor.of(team.members[member % 5]), clock=moment, **what)  # type: ignore[arg-type]
 
     def assignments(self, teams: list[Group]) -> None:
         for g, team in enumerate(teams):
             late = g in (2, 5)  # two groups spend a slack day on A1
-            self.hand_in(team, g, at(2, 11, 9) if late else at(2, 10, 20), assignment="A1",
-                         integrity=USED_AI if g % 2 else NONE_USED, confirm_slack_day=late)
+            self.hand_in(
+                team,
+                g,
+                at(2, 11, 9) if late else at(2, 10, 20),
+                assignment="A1",
+                integrity=USED_AI if g % 2 else NONE_USED,
+                confirm_slack_day=late,
+            )
             self.hand_in(team, g, at(2, 12, 18), milestone="hypothesis", integrity=NONE_USED)
         exception = at(2, 22, 10)
         if self.happened(exception):
             slack_service.grant_exception(
-                self.session, self.staff, group_id=teams[7].id, assignment="A2",
+                self.session,
+                self.staff,
+                group_id=teams[7].id,
+                assignment="A2",
                 new_deadline=at(2, 27, 23, 59).now(),
-                reason="node-8 outage (infrastructure ticket)", clock=exception)
+                reason="node-8 outage (infrastructure ticket)",
+                clock=exception,
+            )
         for g, team in enumerate(teams):
             moment = at(2, 26, 15) if g == 7 else at(2, 25, 8) if g == 5 else at(2, 24, 21)
-            self.hand_in(team, g + 1, moment, assignment="A2", integrity=NONE_USED,
-                         confirm_slack_day=g == 5)
+            self.hand_in(
+                team, g + 1, moment, assignment="A2", integrity=NONE_USED, confirm_slack_day=g == 5
+            )
             self.hand_in(team, g + 1, at(2, 26, 20), milestone="proposal", integrity=NONE_USED)
 
     def grading(self, teams: list[Group]) -> None:
@@ -149,14 +259,24 @@ class _Demo:
                 continue
             for g, team in enumerate(teams):
                 for part, item in enumerate(("code", "written", "checkoff")):
-                    grades.record_group_score(self.session, self.staff, group_id=team.id,
-                                              item=f"A{number}.{item}",
-                                              points=_mark(g, number, part), clock=graded)
+                    grades.record_group_score(
+                        self.session,
+                        self.staff,
+                        group_id=team.id,
+                        item=f"A{number}.{item}",
+                        points=_mark(g, number, part),
+                        clock=graded,
+                    )
                 if g % 3 == 0:
-                    grades.record_group_score(self.session, self.staff, group_id=team.id,
-                                              item=f"A{number}.enhancement", points=90,
-                                              comment="added a question on pipeline bubbles",
-                                              clock=graded)
+                    grades.record_group_score(
+                        self.session,
+                        self.staff,
+                        group_id=team.id,
+                        item=f"A{number}.enhancement",
+                        points=90,
+                        comment="added a question on pipeline bubbles",
+                        clock=graded,
+                    )
 
     def activities(self, teams: list[Group]) -> None:
         session, staff = self.session, self.staff
@@ -168,40 +288,63 @@ class _Demo:
         if self.happened(opened):
             for day, hour in ((11, 13), (11, 14), (12, 13), (12, 14)):
                 start = at(3, day, hour).now()
-                activities.create_slot(session, staff, kind="checkoff", assignment="A3",
-                                       capacity=2, starts_at=start,
-                                       ends_at=start + timedelta(minutes=30),
-                                       location="Cory 258", clock=opened)
+                activities.create_slot(
+                    session,
+                    staff,
+                    kind="checkoff",
+                    assignment="A3",
+                    capacity=2,
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=30),
+                    location="Cory 258",
+                    clock=opened,
+                )
             for hour in (11, 12, 13, 14):
                 start = at(3, 18, hour).now()
-                activities.create_slot(session, staff, kind="midterm_checkin",
-                                       starts_at=start, ends_at=start + timedelta(minutes=45),
-                                       location="Cory 521", clock=opened)
+                activities.create_slot(
+                    session,
+                    staff,
+                    kind="midterm_checkin",
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=45),
+                    location="Cory 521",
+                    clock=opened,
+                )
             session.flush()
             slots = activities.list_slots(session, staff, kind="checkoff")
             for g, team in enumerate(teams[:5]):
                 moment = at(3, 3, 10 + g)
                 if self.happened(moment):
-                    activities.sign_up(session, Actor.of(team.members[0]), slots[g // 2].id,
-                                       clock=moment)
+                    activities.sign_up(
+                        session, Actor.of(team.members[0]), slots[g // 2].id, clock=moment
+                    )
         self.reservations(teams)
 
     def reservations(self, teams: list[Group]) -> None:
         first, second, third, fourth = teams[:4]
         if self.happened(at(3, 2, 18)):
             row = nodes.request_reservation(
-                self.session, Actor.of(first.members[0]),
+                self.session,
+                Actor.of(first.members[0]),
                 node_ids=[first.node_id, second.node_id],  # type: ignore[list-item]
-                starts_at=at(3, 6, 10).now(), ends_at=at(3, 7, 10).now(),
-                purpose="2-node FSDP2 run for the A3 scaling study", clock=at(3, 2, 15))
-            nodes.consent_to_reservation(self.session, Actor.of(second.members[1]), row.id,
-                                         clock=at(3, 2, 18))
+                starts_at=at(3, 6, 10).now(),
+                ends_at=at(3, 7, 10).now(),
+                purpose="2-node FSDP2 run for the A3 scaling study",
+                clock=at(3, 2, 15),
+            )
+            nodes.consent_to_reservation(
+                self.session, Actor.of(second.members[1]), row.id, clock=at(3, 2, 18)
+            )
         if self.happened(at(3, 4, 11)):
             nodes.request_reservation(
-                self.session, Actor.of(third.members[0]),
+                self.session,
+                Actor.of(third.members[0]),
                 node_ids=[third.node_id, fourth.node_id],  # type: ignore[list-item]
-                starts_at=at(3, 9, 9).now(), ends_at=at(3, 9, 21).now(),
-                purpose="pipeline-parallel sweep (waiting for consent)", clock=at(3, 4, 11))
+                starts_at=at(3, 9, 9).now(),
+                ends_at=at(3, 9, 21).now(),
+                purpose="pipeline-parallel sweep (waiting for consent)",
+                clock=at(3, 4, 11),
+            )
 
 
 def _passwords(session: Session) -> None:

@@ -40,8 +40,11 @@ from scalable_ai.course.tables import Person, Submission
 from scalable_ai.errors import UserError
 
 LATENESS = re.compile(r"^\s*(\d+):([0-5]\d):([0-5]\d)\s*$")
-DECLARED = {"external_code": "declared on Gradescope", "sources": "declared on Gradescope",
-            "ai_assistance": "declared on Gradescope"}
+DECLARED = {
+    "external_code": "declared on Gradescope",
+    "sources": "declared on Gradescope",
+    "ai_assistance": "declared on Gradescope",
+}
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,19 @@ class ImportReport:
 
     def text(self) -> str:
         head = "Applied" if self.applied else "Dry run (nothing stored; add --apply)"
-        outcomes = ("recorded", "late_slack_day", "late_within_slack_day", "refused",
-                    "unknown", "missing")
+        outcomes = (
+            "recorded",
+            "late_slack_day",
+            "late_within_slack_day",
+            "refused",
+            "unknown",
+            "missing",
+        )
         summary = ", ".join(f"{self.count(o)} {o.replace('_', ' ')}" for o in outcomes)
-        rows = [f"  {line.outcome:<22} {line.email:<36} {line.item:<10} {line.message}"
-                for line in self.lines]
+        rows = [
+            f"  {line.outcome:<22} {line.email:<36} {line.item:<10} {line.message}"
+            for line in self.lines
+        ]
         return "\n".join([f"{head}: {summary}", *rows]) + "\n"
 
 
@@ -115,8 +126,9 @@ def read_gradebook(text: str) -> list[GradebookEntry]:
         if required not in header:
             raise UserError(f"the gradebook has no {required!r} column", field="file")
     if "Name" not in header and not {"First Name", "Last Name"} <= set(header):
-        raise UserError("the gradebook has neither 'Name' nor 'First Name'/'Last Name'",
-                        field="file")
+        raise UserError(
+            "the gradebook has neither 'Name' nor 'First Name'/'Last Name'", field="file"
+        )
     names = [h[: -len(" - Max Points")] for h in header if h.endswith(" - Max Points")]
     for name in names:
         for column in (name, f"{name} - Submission Time", f"{name} - Lateness (H:M:S)"):
@@ -127,14 +139,20 @@ def read_gradebook(text: str) -> list[GradebookEntry]:
         full = row.get("Name") or f"{row.get('First Name', '')} {row.get('Last Name', '')}"
         for name in names:
             where = f"row {line}, {name}"
-            entries.append(GradebookEntry(
-                sid=(row.get("SID") or "").strip(), name=full.strip(),
-                email=(row.get("Email") or "").strip().lower(), assignment=name,
-                score=_number(row.get(name) or "", where),
-                max_points=_number(row.get(f"{name} - Max Points") or "", where),
-                submitted=(row.get(f"{name} - Submission Time") or "").strip(),
-                lateness=parse_lateness(row.get(f"{name} - Lateness (H:M:S)") or "",
-                                        where=where)))
+            entries.append(
+                GradebookEntry(
+                    sid=(row.get("SID") or "").strip(),
+                    name=full.strip(),
+                    email=(row.get("Email") or "").strip().lower(),
+                    assignment=name,
+                    score=_number(row.get(name) or "", where),
+                    max_points=_number(row.get(f"{name} - Max Points") or "", where),
+                    submitted=(row.get(f"{name} - Submission Time") or "").strip(),
+                    lateness=parse_lateness(
+                        row.get(f"{name} - Lateness (H:M:S)") or "", where=where
+                    ),
+                )
+            )
     return entries
 
 
@@ -150,16 +168,27 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def import_gradebook(session: Session, actor: Actor, text: str, mapping: Mapping[str, str], *,
-                     apply: bool, clock: Clock) -> ImportReport:
+def import_gradebook(
+    session: Session,
+    actor: Actor,
+    text: str,
+    mapping: Mapping[str, str],
+    *,
+    apply: bool,
+    clock: Clock,
+) -> ImportReport:
     """Load scores (and apply the late rules); with ``apply=False`` nothing is stored."""
     require_staff(actor, "import grades")
     entries = read_gradebook(text)
     known = {e.assignment for e in entries}
     for name in mapping:
         if name not in known:
-            raise UserError(f"the gradebook has no assignment {name!r} (it has "
-                            + ", ".join(sorted(known)) + ")", field="map")
+            raise UserError(
+                f"the gradebook has no assignment {name!r} (it has "
+                + ", ".join(sorted(known))
+                + ")",
+                field="map",
+            )
     items = set(score_items(session))
     for item in mapping.values():
         if item not in items:
@@ -169,8 +198,9 @@ def import_gradebook(session: Session, actor: Actor, text: str, mapping: Mapping
     try:
         for entry in entries:
             if entry.assignment in mapping:
-                report.lines.append(_import_one(session, actor, entry,
-                                                mapping[entry.assignment], clock))
+                report.lines.append(
+                    _import_one(session, actor, entry, mapping[entry.assignment], clock)
+                )
         session.flush()
     except BaseException:
         savepoint.rollback()
@@ -190,8 +220,9 @@ def _student(session: Session, entry: GradebookEntry) -> Person | None:
     return session.scalar(select(Person).where(func.lower(Person.email) == entry.email))
 
 
-def _import_one(session: Session, actor: Actor, entry: GradebookEntry, item: str,
-                clock: Clock) -> ImportLine:
+def _import_one(
+    session: Session, actor: Actor, entry: GradebookEntry, item: str, clock: Clock
+) -> ImportLine:
     person = _student(session, entry)
     who = entry.email or entry.sid or entry.name
     if person is None or person.role != "student":
@@ -205,15 +236,23 @@ def _import_one(session: Session, actor: Actor, entry: GradebookEntry, item: str
         outcome, message = _late(session, actor, person, key, entry, clock)
         if outcome == "refused":
             return ImportLine(person.email, item, outcome, message)
-    record_score(session, actor, person_id=person.id, item=item,
-                 points=min(max(entry.score, 0.0), max_points), max_points=max_points,
-                 comment=f"Gradescope: {entry.assignment}", source="gradescope", clock=clock)
-    return ImportLine(person.email, item, outcome,
-                      f"{entry.score:g}/{max_points:g}; {message}")
+    record_score(
+        session,
+        actor,
+        person_id=person.id,
+        item=item,
+        points=min(max(entry.score, 0.0), max_points),
+        max_points=max_points,
+        comment=f"Gradescope: {entry.assignment}",
+        source="gradescope",
+        clock=clock,
+    )
+    return ImportLine(person.email, item, outcome, f"{entry.score:g}/{max_points:g}; {message}")
 
 
-def _late(session: Session, actor: Actor, person: Person, key: str, entry: GradebookEntry,
-          clock: Clock) -> tuple[str, str]:
+def _late(
+    session: Session, actor: Actor, person: Person, key: str, entry: GradebookEntry, clock: Clock
+) -> tuple[str, str]:
     """Judge a late submission by the course rules; spend a slack day when they allow it."""
     assignment = assignment_by_key(session, key)
     settings = settings_of(session)
@@ -222,21 +261,44 @@ def _late(session: Session, actor: Actor, person: Person, key: str, entry: Grade
     group_id = current_group_id(session, person.id)
     group = lock_group(session, group_id) if group_id is not None else None
     members = lock_people(session, [p.id for p in group.members] if group else [person.id])
-    verdict = judge_hand_in(session, person, group, members, key, due, submitted_at,
-                            is_assignment=True, confirm_slack_day=True, settings=settings)
+    verdict = judge_hand_in(
+        session,
+        person,
+        group,
+        members,
+        key,
+        due,
+        submitted_at,
+        is_assignment=True,
+        confirm_slack_day=True,
+        settings=settings,
+    )
     hms = _hms(entry.lateness)
     if not verdict.accepted:
         return "refused", f"{hms} late: {verdict.message}; score not recorded"
     submission = Submission(
-        assignment_id=assignment.id, group_id=group.id if group else None,
-        person_id=person.id, submitted_at=submitted_at, deadline_applied=verdict.applied_deadline,
-        deadline_reason=verdict.message, slack_day_used=verdict.verdict
-        is rules.Verdict.ACCEPTED_WITH_SLACK_DAY, integrity=DECLARED, source="gradescope")
+        assignment_id=assignment.id,
+        group_id=group.id if group else None,
+        person_id=person.id,
+        submitted_at=submitted_at,
+        deadline_applied=verdict.applied_deadline,
+        deadline_reason=verdict.message,
+        slack_day_used=verdict.verdict is rules.Verdict.ACCEPTED_WITH_SLACK_DAY,
+        integrity=DECLARED,
+        source="gradescope",
+    )
     session.add(submission)
     session.flush()
     if verdict.spends_slack_day:
-        spend_for_group(session, actor, group, assignment, members=members,
-                        clock=FixedClock(clock.now()), submission_id=submission.id)
+        spend_for_group(
+            session,
+            actor,
+            group,
+            assignment,
+            members=members,
+            clock=FixedClock(clock.now()),
+            submission_id=submission.id,
+        )
         return "late_slack_day", f"{hms} late: a slack day is spent"
     return "late_within_slack_day", f"{hms} late: {verdict.message}"
 

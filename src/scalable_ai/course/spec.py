@@ -134,10 +134,15 @@ class CourseSpec:
 
     def events(self) -> list[CourseEvent]:
         """Every lecture, recess day, release, deadline and event, in date order."""
-        return schedule_events(self.lectures, assignments=self.assignments,
-                               milestones=self.milestones, recess=self.recess,
-                               presentations=self.presentations, meeting=self.meeting,
-                               settings=self.settings)
+        return schedule_events(
+            self.lectures,
+            assignments=self.assignments,
+            milestones=self.milestones,
+            recess=self.recess,
+            presentations=self.presentations,
+            meeting=self.meeting,
+            settings=self.settings,
+        )
 
 
 def _by_key(items: tuple[Any, ...], key: str, what: str) -> Any:
@@ -167,6 +172,7 @@ def load_spec(path: str | Path | None = None) -> CourseSpec:
 
 
 # --- reading, one field at a time -------------------------------------------------------
+
 
 class _Reader:
     """Reads a mapping and names the field (``lectures[3].title``) in every error."""
@@ -220,8 +226,7 @@ class _Reader:
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            raise UserError(f"not a date (YYYY-MM-DD): {value!r}", field=self.where(key)) \
-                from None
+            raise UserError(f"not a date (YYYY-MM-DD): {value!r}", field=self.where(key)) from None
 
     def clock(self, key: str) -> time:
         return parse_time_of_day(self.get(key), field=self.where(key))
@@ -241,17 +246,31 @@ class _Reader:
 def parse_spec(data: Any) -> CourseSpec:
     """Validate plain data (as read from YAML) into a :class:`CourseSpec`."""
     root = _Reader(data, "")
-    known = {"course", "staff", "lectures_meet", "office_hours", "resources", "components",
-             "settings", "parts", "assignments", "milestones", "presentations", "recess",
-             "lectures", "nodes"}
+    known = {
+        "course",
+        "staff",
+        "lectures_meet",
+        "office_hours",
+        "resources",
+        "components",
+        "settings",
+        "parts",
+        "assignments",
+        "milestones",
+        "presentations",
+        "recess",
+        "lectures",
+        "nodes",
+    }
     for key in root.data:
         if key not in known:
             raise UserError("unknown section", field=str(key))
     course = _course(_Reader(root.get("course"), "course"))
     settings = settings_from_dict(root.get("settings", {}))
     if settings.timezone != course.timezone:
-        raise UserError(f"differs from course.timezone ({course.timezone})",
-                        field="settings.timezone")
+        raise UserError(
+            f"differs from course.timezone ({course.timezone})", field="settings.timezone"
+        )
     spec = CourseSpec(
         course=course,
         staff=tuple(_staff(r) for r in root.items("staff")),
@@ -263,11 +282,14 @@ def parse_spec(data: Any) -> CourseSpec:
         parts=tuple(Part(r.integer("number"), r.text("title")) for r in root.items("parts")),
         assignments=tuple(_assignment(r) for r in root.items("assignments")),
         milestones=tuple(_milestone(r) for r in root.items("milestones")),
-        presentations=tuple(PresentationSession(r.text("session"), r.day("date"),
-                                                r.text("notes", ""))
-                            for r in root.items("presentations", [])),
-        recess=tuple(Recess(r.day("date"), r.text("title", "Spring Recess"))
-                     for r in root.items("recess", [])),
+        presentations=tuple(
+            PresentationSession(r.text("session"), r.day("date"), r.text("notes", ""))
+            for r in root.items("presentations", [])
+        ),
+        recess=tuple(
+            Recess(r.day("date"), r.text("title", "Spring Recess"))
+            for r in root.items("recess", [])
+        ),
         lectures=tuple(_lecture(r) for r in root.items("lectures")),
         nodes=tuple(_node(r) for r in root.items("nodes")),
     )
@@ -277,17 +299,25 @@ def parse_spec(data: Any) -> CourseSpec:
 
 def _course(r: _Reader) -> CourseInfo:
     info = CourseInfo(
-        number=r.text("number"), title=r.text("title"), term=r.text("term"),
-        year=r.integer("year"), starts=r.day("starts"), ends=r.day("ends"),
+        number=r.text("number"),
+        title=r.text("title"),
+        term=r.text("term"),
+        year=r.integer("year"),
+        starts=r.day("starts"),
+        ends=r.day("ends"),
         timezone=r.text("timezone", "America/Los_Angeles"),
         grading_basis=r.text("grading_basis", "letter"),
-        description=r.text("description", ""), communication=r.text("communication", ""),
-        compute=r.text("compute", ""), checkoffs=r.text("checkoffs", ""))
+        description=r.text("description", ""),
+        communication=r.text("communication", ""),
+        compute=r.text("compute", ""),
+        checkoffs=r.text("checkoffs", ""),
+    )
     if info.ends < info.starts:
         raise UserError("before course.starts", field="course.ends")
     if info.grading_basis != "letter":
-        raise UserError("letter grade only: the course may not be taken P/NP",
-                        field="course.grading_basis")
+        raise UserError(
+            "letter grade only: the course may not be taken P/NP", field="course.grading_basis"
+        )
     return info
 
 
@@ -303,16 +333,22 @@ def _meeting(r: _Reader) -> MeetingPattern:
     if not isinstance(days, list) or not days:
         raise UserError("a list of weekdays", field=r.where("weekdays"))
     weekdays = tuple(r.weekday(d, f"{r.where('weekdays')}[{i}]") for i, d in enumerate(days))
-    meeting = MeetingPattern(weekdays=weekdays, starts=r.clock("starts"), ends=r.clock("ends"),
-                             room=r.text("room"))
+    meeting = MeetingPattern(
+        weekdays=weekdays, starts=r.clock("starts"), ends=r.clock("ends"), room=r.text("room")
+    )
     if meeting.ends <= meeting.starts:
         raise UserError("before lectures_meet.starts", field=r.where("ends"))
     return meeting
 
 
 def _office_hours(r: _Reader) -> OfficeHours:
-    hours = OfficeHours(r.weekday(r.get("weekday"), r.where("weekday")), r.clock("starts"),
-                        r.clock("ends"), r.text("location", ""), r.text("note", ""))
+    hours = OfficeHours(
+        r.weekday(r.get("weekday"), r.where("weekday")),
+        r.clock("starts"),
+        r.clock("ends"),
+        r.text("location", ""),
+        r.text("note", ""),
+    )
     if hours.ends <= hours.starts:
         raise UserError("before starts", field=r.where("ends"))
     return hours
@@ -329,12 +365,16 @@ def _resources(r: _Reader) -> Resources:
 def _components(readers: list[_Reader]) -> tuple[Component, ...]:
     result = []
     for r in readers:
-        parts = tuple(Component(p.text("key"), p.text("title"), p.number("weight"))
-                      for p in r.items("parts", []))
+        parts = tuple(
+            Component(p.text("key"), p.text("title"), p.number("weight"))
+            for p in r.items("parts", [])
+        )
         component = Component(r.text("key"), r.text("title"), r.number("weight"), parts)
         if parts and abs(sum(p.weight for p in parts) - component.weight) > 1e-9:
-            raise UserError(f"parts sum to {sum(p.weight for p in parts):g}, not "
-                            f"{component.weight:g}", field=r.where("parts"))
+            raise UserError(
+                f"parts sum to {sum(p.weight for p in parts):g}, not {component.weight:g}",
+                field=r.where("parts"),
+            )
         result.append(component)
     total = sum(c.weight for c in result)
     if abs(total - 100) > 1e-9:
@@ -342,8 +382,11 @@ def _components(readers: list[_Reader]) -> tuple[Component, ...]:
     expected = {c.key: c.weight for top in COMPONENTS for c in (top, *top.parts)}
     found = {c.key: c.weight for top in result for c in (top, *top.parts)}
     if found != expected:
-        raise UserError("must be the syllabus's components: " + ", ".join(
-            f"{k} {w:g}" for k, w in expected.items()), field="components")
+        raise UserError(
+            "must be the syllabus's components: "
+            + ", ".join(f"{k} {w:g}" for k, w in expected.items()),
+            field="components",
+        )
     return tuple(result)
 
 
@@ -359,11 +402,18 @@ def _milestone(r: _Reader) -> Milestone:
         kind = MilestoneKind(r.text("kind", "deadline"))
     except ValueError:
         raise UserError("one of release, deadline, event", field=r.where("kind")) from None
-    m = Milestone(key=r.text("key"), title=r.text("title"), day=r.day("date"), kind=kind,
-                  notes=r.text("notes", ""), submit_via=r.text("submit_via", ""),
-                  last_day=r.day("last_day", None), project=r.flag("project", True),
-                  schedule_title_override=r.text("schedule_title", ""),
-                  in_calendar=r.flag("calendar", True))
+    m = Milestone(
+        key=r.text("key"),
+        title=r.text("title"),
+        day=r.day("date"),
+        kind=kind,
+        notes=r.text("notes", ""),
+        submit_via=r.text("submit_via", ""),
+        last_day=r.day("last_day", None),
+        project=r.flag("project", True),
+        schedule_title_override=r.text("schedule_title", ""),
+        in_calendar=r.flag("calendar", True),
+    )
     if m.last_day is not None and m.last_day < m.day:
         raise UserError("before date", field=r.where("last_day"))
     return m
@@ -373,9 +423,15 @@ def _lecture(r: _Reader) -> Lecture:
     key = r.text("key")
     if not key.startswith("L") or not key[1:].isdigit():
         raise UserError(f"a lecture key is L<number>, got {key!r}", field=r.where("key"))
-    return Lecture(key=key, number=int(key[1:]), title=r.text("title"), day=r.day("date"),
-                   part=r.integer("part"), guest=r.flag("guest"),
-                   guest_note=r.text("guest_note", ""))
+    return Lecture(
+        key=key,
+        number=int(key[1:]),
+        title=r.text("title"),
+        day=r.day("date"),
+        part=r.integer("part"),
+        guest=r.flag("guest"),
+        guest_note=r.text("guest_note", ""),
+    )
 
 
 def _node(r: _Reader) -> Node:
@@ -386,6 +442,7 @@ def _node(r: _Reader) -> Node:
 
 
 # --- checks across fields -----------------------------------------------------------------
+
 
 def _unique(values: list[Any], section: str, field: str, what: str) -> None:
     seen: set[Any] = set()
@@ -398,8 +455,10 @@ def _unique(values: list[Any], section: str, field: str, what: str) -> None:
 def _in_term(spec: CourseSpec, day: date, field: str) -> None:
     starts, ends = spec.term
     if not starts <= day <= ends:
-        raise UserError(f"{day.isoformat()} is outside the term ({starts.isoformat()} to "
-                        f"{ends.isoformat()})", field=field)
+        raise UserError(
+            f"{day.isoformat()} is outside the term ({starts.isoformat()} to {ends.isoformat()})",
+            field=field,
+        )
 
 
 def check_spec(spec: CourseSpec) -> None:
@@ -436,25 +495,31 @@ def check_spec(spec: CourseSpec) -> None:
     for i, p in enumerate(spec.presentations):
         _in_term(spec, p.day, f"presentations[{i}].date")
         if p.day in recess:
-            raise UserError(f"{p.day.isoformat()} is a recess day",
-                            field=f"presentations[{i}].date")
+            raise UserError(
+                f"{p.day.isoformat()} is a recess day", field=f"presentations[{i}].date"
+            )
     for i, lec in enumerate(spec.lectures):
         where = f"lectures[{i}]"
-        check_lecture_day(lec.day, recess=spec.recess, meeting=spec.meeting, term=spec.term,
-                          field=f"{where}.date")
+        check_lecture_day(
+            lec.day, recess=spec.recess, meeting=spec.meeting, term=spec.term, field=f"{where}.date"
+        )
         if lec.part not in parts:
             raise UserError(f"no part {lec.part}", field=f"{where}.part")
     by_date = sorted(spec.lectures, key=lambda lec: lec.day)
     for number, lec in enumerate(by_date, start=1):
         if lec.number != number:
             i = spec.lectures.index(lec)
-            raise UserError(f"{lec.key} is lecture {number} in date order; number lectures "
-                            "L1, L2, ... by date", field=f"lectures[{i}].key")
+            raise UserError(
+                f"{lec.key} is lecture {number} in date order; number lectures L1, L2, ... by date",
+                field=f"lectures[{i}].key",
+            )
     if len(spec.nodes) != spec.settings.node_pool_size:
-        raise UserError(f"{len(spec.nodes)} nodes listed but the node pool has "
-                        f"{spec.settings.node_pool_size}", field="nodes")
+        raise UserError(
+            f"{len(spec.nodes)} nodes listed but the node pool has {spec.settings.node_pool_size}",
+            field="nodes",
+        )
     for i, n in enumerate(spec.nodes):
         if n.gpus != spec.settings.gpus_per_node:
-            raise UserError(f"each node has {spec.settings.gpus_per_node} GPUs",
-                            field=f"nodes[{i}].gpus")
-
+            raise UserError(
+                f"each node has {spec.settings.gpus_per_node} GPUs", field=f"nodes[{i}].gpus"
+            )

@@ -49,8 +49,14 @@ def serve(
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens,
     )
-    run_config = {"model": model, "host": host, "port": port, "dtype": dtype, "device": device,
-                  **config.__dict__}
+    run_config = {
+        "model": model,
+        "host": host,
+        "port": port,
+        "dtype": dtype,
+        "device": device,
+        **config.__dict__,
+    }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
             model, dtype=dtype, config=config, model_name=served_model_name, device=device

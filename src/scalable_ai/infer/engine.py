@@ -142,8 +142,13 @@ class LLMEngine:
         num_blocks = self.config.num_blocks or default_num_blocks(model, self.config, dtype)
         self.cache = KVCache(
             KVCacheSpec(
-                mc.n_layers, mc.n_kv_heads, mc.head_size, num_blocks, self.config.block_size,
-                dtype, device,
+                mc.n_layers,
+                mc.n_kv_heads,
+                mc.head_size,
+                num_blocks,
+                self.config.block_size,
+                dtype,
+                device,
             )
         )
         # A sequence longer than the whole cache could never run: it would preempt itself forever.
@@ -512,8 +517,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     except RuntimeError as error:
         raise UserError(f"unknown device {device!r}: {error}", field="device") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' asked for, but this machine has no CUDA GPU",
-                        field="device")
+        raise UserError("device 'cuda' asked for, but this machine has no CUDA GPU", field="device")
     return resolved
 
 

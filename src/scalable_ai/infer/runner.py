@@ -277,8 +277,10 @@ class ModelRunner:
         from scalable_ai.infer.gpu.decode import supports as fused_supports
 
         forward: Callable[..., torch.Tensor]
-        if self.packed is not None and fused_supports(self.packed, self.cache) and (
-            gpu.available(self.device) if fused is None else fused
+        if (
+            self.packed is not None
+            and fused_supports(self.packed, self.cache)
+            and (gpu.available(self.device) if fused is None else fused)
         ):
             forward = FusedDecode(self.packed, self.cache)
         elif self.packed is not None:
@@ -330,8 +332,9 @@ class ModelRunner:
                 end = start + count
                 token_ids += seq.token_ids[start:end]
                 positions += range(start, end)
-                slots += [table[p // block_size] * block_size + p % block_size
-                          for p in range(start, end)]
+                slots += [
+                    table[p // block_size] * block_size + p % block_size for p in range(start, end)
+                ]
                 owners += [row] * count
             if start + count == len(seq.token_ids):  # item.samples
                 logits_rows.append(len(token_ids) - 1)

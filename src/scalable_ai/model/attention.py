@@ -62,8 +62,11 @@ def sliding_window_attention(
         mask = sliding_window_mask(query_positions, key_positions, window)
         outputs.append(
             F.scaled_dot_product_attention(
-                q[..., start:end, :], k[..., key_start:end, :], v[..., key_start:end, :],
-                attn_mask=mask, enable_gqa=gqa,
+                q[..., start:end, :],
+                k[..., key_start:end, :],
+                v[..., key_start:end, :],
+                attn_mask=mask,
+                enable_gqa=gqa,
             )
         )
     return torch.cat(outputs, dim=-2)

@@ -13,8 +13,9 @@ import typer
 
 from scalable_ai.errors import UserError
 
-model_app = typer.Typer(help="Pull, list and inspect models.", no_args_is_help=True,
-                        add_completion=False)
+model_app = typer.Typer(
+    help="Pull, list and inspect models.", no_args_is_help=True, add_completion=False
+)
 
 
 def _fail(error: UserError) -> None:
@@ -69,11 +70,13 @@ def info_command(
         return
     counts = count_parameters(config)
     typer.echo(f"model: {config.name or name}  ({path})")
-    typer.echo(f"layers {config.n_layers}, dim {config.dim}, heads {config.n_heads} "
-               f"(kv {config.n_kv_heads}, head {config.head_size}), ffn {config.ffn_hidden}, "
-               f"vocab {config.vocab_size}, rope theta {config.rope_theta:g}, "
-               f"tied {config.tie_embeddings}, experts {config.n_experts}, "
-               f"window {config.sliding_window}")
+    typer.echo(
+        f"layers {config.n_layers}, dim {config.dim}, heads {config.n_heads} "
+        f"(kv {config.n_kv_heads}, head {config.head_size}), ffn {config.ffn_hidden}, "
+        f"vocab {config.vocab_size}, rope theta {config.rope_theta:g}, "
+        f"tied {config.tie_embeddings}, experts {config.n_experts}, "
+        f"window {config.sliding_window}"
+    )
     for key, value in counts.as_dict().items():
         typer.echo(f"params.{key}: {value:,}")
     typer.echo(f"flops/token forward @ {context}: {forward_flops_per_token(config, context):,}")

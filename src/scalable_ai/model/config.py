@@ -90,11 +90,10 @@ class ModelConfig:
             raise UserError(f"must be one of {ROPE_SCALINGS}", field="rope_scaling")
         if self.sliding_window < 0:
             raise UserError("must be 0 (off) or a positive window", field="sliding_window")
-        if self.n_experts < 0 or (self.n_experts and not
-                                  0 < self.experts_per_token <= self.n_experts):
-            raise UserError(
-                "need 0 < experts_per_token <= n_experts", field="experts_per_token"
-            )
+        if self.n_experts < 0 or (
+            self.n_experts and not 0 < self.experts_per_token <= self.n_experts
+        ):
+            raise UserError("need 0 < experts_per_token <= n_experts", field="experts_per_token")
 
     # ---- round trips -------------------------------------------------------------------
 
@@ -151,19 +150,40 @@ def _toml_scalar(value: Any) -> str:
 
 
 SMOLLM2_135M = ModelConfig(
-    vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3, ffn_hidden=1536,
-    norm_eps=1e-5, max_seq_len=8192, tie_embeddings=True, rope_theta=100000.0,
+    vocab_size=49152,
+    dim=576,
+    n_layers=30,
+    n_heads=9,
+    n_kv_heads=3,
+    ffn_hidden=1536,
+    norm_eps=1e-5,
+    max_seq_len=8192,
+    tie_embeddings=True,
+    rope_theta=100000.0,
     name="smollm2-135m",
 )
 
 # Named sizes to start from (override any field). "tiny" trains in minutes on a laptop CPU;
 # the MoE and sliding-window flavours differ from it in exactly the switch they name.
-_TINY = dict(vocab_size=8192, dim=256, n_layers=4, n_heads=4, n_kv_heads=2, ffn_hidden=688,
-             max_seq_len=1024, rope_theta=10000.0)
+_TINY = dict(
+    vocab_size=8192,
+    dim=256,
+    n_layers=4,
+    n_heads=4,
+    n_kv_heads=2,
+    ffn_hidden=688,
+    max_seq_len=1024,
+    rope_theta=10000.0,
+)
 PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(**_TINY, name="tiny"),  # type: ignore[arg-type]
-    "tiny-moe": ModelConfig(**_TINY, n_experts=8, experts_per_token=2,  # type: ignore[arg-type]
-                            expert_capacity_factor=1.25, name="tiny-moe"),
+    "tiny-moe": ModelConfig(
+        **_TINY,
+        n_experts=8,
+        experts_per_token=2,  # type: ignore[arg-type]
+        expert_capacity_factor=1.25,
+        name="tiny-moe",
+    ),
     "tiny-swa": ModelConfig(**_TINY, sliding_window=128, name="tiny-swa"),  # type: ignore[arg-type]
     "smollm2-135m": SMOLLM2_135M,
 }

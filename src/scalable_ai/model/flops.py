@@ -52,8 +52,13 @@ def count_parameters(config: ModelConfig) -> ParameterCount:
     # One token multiplies by every attention and active-expert matrix and by the LM head.
     active = layers * (attention + active_feed_forward) + config.vocab_size * dim
     return ParameterCount(
-        embedding=embedding, attention=layers * attention, feed_forward=layers * feed_forward,
-        norms=norms, lm_head=lm_head, total=total, active_per_token=active,
+        embedding=embedding,
+        attention=layers * attention,
+        feed_forward=layers * feed_forward,
+        norms=norms,
+        lm_head=lm_head,
+        total=total,
+        active_per_token=active,
     )
 
 

@@ -35,9 +35,14 @@ from scalable_ai.model.transformer import Transformer
 from scalable_ai.settings import get_settings
 
 DTYPES = {
-    "float32": torch.float32, "f32": torch.float32, "fp32": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "f16": torch.float16, "fp16": torch.float16,
+    "float32": torch.float32,
+    "f32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "f16": torch.float16,
+    "fp16": torch.float16,
 }
 
 
@@ -109,8 +114,9 @@ def convert_gguf(gguf_path: Path, folder: Path, name: str = "") -> Path:
 def pull(name: str) -> Path:
     """Make sure the registered model's checkpoint exists locally; return its folder."""
     if name not in REGISTRY:
-        raise NotFound(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}",
-                       field="model")
+        raise NotFound(
+            f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}", field="model"
+        )
     folder = checkpoint_dir(name)
     if is_checkpoint(folder):
         return folder
@@ -159,9 +165,11 @@ def list_models() -> list[dict[str, str]]:
     rows = []
     for name, source in sorted(REGISTRY.items()):
         folder = checkpoint_dir(name)
-        rows.append({
-            "name": name,
-            "description": source.description,
-            "checkpoint": str(folder) if is_checkpoint(folder) else "(not pulled)",
-        })
+        rows.append(
+            {
+                "name": name,
+                "description": source.description,
+                "checkpoint": str(folder) if is_checkpoint(folder) else "(not pulled)",
+            }
+        )
     return rows

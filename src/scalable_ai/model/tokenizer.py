@@ -57,14 +57,14 @@ def _byte_to_char() -> dict[int, str]:
 def _pre_tokenizer(name: str) -> pre_tokenizers.PreTokenizer:
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     if name in _DIGITS_ALONE:
-        return pre_tokenizers.Sequence(
-            [pre_tokenizers.Digits(individual_digits=True), byte_level]
-        )
+        return pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
     if name in {"llama3", "llama-bpe", "llama-v3", "smaug-bpe", "dbrx"}:
-        return pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(_LLAMA3_SPLIT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ])
+        return pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(_LLAMA3_SPLIT), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
     return byte_level  # "gpt2", "default" and unknown names: the GPT-2 split
 
 
@@ -92,7 +92,8 @@ def tokenizer_from_gguf_metadata(metadata: dict[str, Any]) -> Tokenizer:
     backend.add_special_tokens(specials)
     user_defined = [
         AddedToken(token, special=False, normalized=False)
-        for token, kind in zip(tokens, token_types, strict=True) if kind == USER_DEFINED_TOKEN
+        for token, kind in zip(tokens, token_types, strict=True)
+        if kind == USER_DEFINED_TOKEN
     ]
     backend.add_tokens(user_defined)
     settings = {

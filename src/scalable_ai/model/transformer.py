@@ -114,9 +114,7 @@ class RotaryEmbedding(nn.Module):
         angles = positions[:, None, :, None].float() * self.inv_freq  # (B, 1, T, D/2)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
-    def rotate(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-    ) -> torch.Tensor:
+    def rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Rotate each pair of dimensions of x (B, H, T, D) by its position's angle."""
         if self.interleaved:
             even, odd = x[..., 0::2], x[..., 1::2]
@@ -250,7 +248,8 @@ class Transformer(nn.Module):
         """Sum of the MoE load-balancing losses of the last forward (0 for a dense model),
         already weighted by ``config.moe_aux_loss_weight``."""
         losses = [
-            layer.mlp.aux_loss for layer in self.layers
+            layer.mlp.aux_loss
+            for layer in self.layers
             if isinstance(layer.mlp, MixtureOfExperts) and layer.mlp.aux_loss is not None
         ]
         if not losses:

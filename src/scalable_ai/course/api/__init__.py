@@ -34,10 +34,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, message: str, field: str | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "field": field}}, status_code=status,
-                        headers=headers)
+def _error(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "field": field}}, status_code=status, headers=headers
+    )
 
 
 def create_api(
@@ -64,8 +66,11 @@ def create_api(
         description=__doc__,
         responses=ERROR_RESPONSES,
     )
-    api.state.course_api = ApiState(sessions=sessions or session_factory(engine),
-                                    clock=clock or clock_from_env(), cookie_actor=cookie_actor)
+    api.state.course_api = ApiState(
+        sessions=sessions or session_factory(engine),
+        clock=clock or clock_from_env(),
+        cookie_actor=cookie_actor,
+    )
     for module in (routes_people, routes_course, routes_groups, routes_work, routes_peer_reviews):
         api.include_router(module.router)
     # Imported here: the community routes import this package's context and schemas.

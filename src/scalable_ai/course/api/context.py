@@ -52,8 +52,10 @@ def _public(request: Request) -> Iterator[tuple[Session, Clock]]:
         yield session, state.clock
 
 
-BEARER = HTTPBearer(auto_error=False, description="A personal API token "
-                    "(`sai course token create EMAIL`, or the account page).")
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="A personal API token (`sai course token create EMAIL`, or the account page).",
+)
 
 
 def _signed_in(
@@ -66,16 +68,19 @@ def _signed_in(
         actor = None
         if bearer is not None and bearer.credentials.strip():
             try:
-                actor = actor_for_api_token(session, bearer.credentials.strip(),
-                                            clock=state.clock, record_use=writes)
+                actor = actor_for_api_token(
+                    session, bearer.credentials.strip(), clock=state.clock, record_use=writes
+                )
             except Forbidden:
-                raise Unauthenticated("the API token is unknown or revoked",
-                                      field="Authorization") from None
+                raise Unauthenticated(
+                    "the API token is unknown or revoked", field="Authorization"
+                ) from None
         elif state.cookie_actor is not None:
             actor = state.cookie_actor(request, session)
         if actor is None:
-            raise Unauthenticated("sign in: send Authorization: Bearer <your API token>",
-                                  field="Authorization")
+            raise Unauthenticated(
+                "sign in: send Authorization: Bearer <your API token>", field="Authorization"
+            )
         yield Call(session=session, actor=actor, clock=state.clock)
 
 

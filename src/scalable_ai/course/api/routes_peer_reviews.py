@@ -29,39 +29,57 @@ router = APIRouter(tags=["peer review"])
 PathId = Annotated[Id, Path()]
 
 
-@router.get("/peer-reviews/assigned", response_model=list[AssignedReviewOut],
-            summary="The reviews your group writes, each with the draft report and your review")
+@router.get(
+    "/peer-reviews/assigned",
+    response_model=list[AssignedReviewOut],
+    summary="The reviews your group writes, each with the draft report and your review",
+)
 def assigned_reviews(call: SignedIn) -> object:
     return reviews.assigned_reviews(call.session, call.actor, clock=call.clock)
 
 
-@router.get("/peer-reviews/assigned/{reviewed_group_id}", response_model=AssignedReviewOut,
-            summary="One review your group writes: the draft report and your review so far")
+@router.get(
+    "/peer-reviews/assigned/{reviewed_group_id}",
+    response_model=AssignedReviewOut,
+    summary="One review your group writes: the draft report and your review so far",
+)
 def assigned_review(call: SignedIn, reviewed_group_id: PathId) -> object:
-    return reviews.assigned_review(call.session, call.actor, reviewed_group_id,
-                                   clock=call.clock)
+    return reviews.assigned_review(call.session, call.actor, reviewed_group_id, clock=call.clock)
 
 
-@router.put("/peer-reviews/assigned/{reviewed_group_id}", response_model=ReviewOut,
-            summary="Submit or edit your group's review (until the peer-review deadline)")
+@router.put(
+    "/peer-reviews/assigned/{reviewed_group_id}",
+    response_model=ReviewOut,
+    summary="Submit or edit your group's review (until the peer-review deadline)",
+)
 def submit_review(call: SignedIn, reviewed_group_id: PathId, body: PeerReviewIn) -> object:
-    return reviews.submit_review(call.session, call.actor, reviewed_group_id,
-                                 body.model_dump(), clock=call.clock)
+    return reviews.submit_review(
+        call.session, call.actor, reviewed_group_id, body.model_dump(), clock=call.clock
+    )
 
 
-@router.get("/groups/{group_id}/peer-reviews", response_model=list[ReviewOut],
-            summary="The reviews of a group's report (its members after the deadline; staff)")
+@router.get(
+    "/groups/{group_id}/peer-reviews",
+    response_model=list[ReviewOut],
+    summary="The reviews of a group's report (its members after the deadline; staff)",
+)
 def reviews_of(call: SignedIn, group_id: PathId) -> object:
     return reviews.reviews_of(call.session, call.actor, group_id, clock=call.clock)
 
 
-@router.get("/peer-reviews/reviews", response_model=list[ReviewOut],
-            summary="Every submitted review (staff)")
+@router.get(
+    "/peer-reviews/reviews",
+    response_model=list[ReviewOut],
+    summary="Every submitted review (staff)",
+)
 def every_review(call: SignedIn) -> object:
     return reviews.list_reviews(call.session, call.actor)
 
 
-@router.get("/peer-reviews/summary", response_model=ReviewSummaryOut,
-            summary="Per group: reviews received, the peer score, reviews written (staff)")
+@router.get(
+    "/peer-reviews/summary",
+    response_model=ReviewSummaryOut,
+    summary="Per group: reviews received, the peer score, reviews written (staff)",
+)
 def review_summary(call: SignedIn) -> object:
     return peer_feedback.review_summary(call.session, call.actor, clock=call.clock)

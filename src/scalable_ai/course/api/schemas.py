@@ -266,4 +266,3 @@ class ReservationPlanOut(BaseModel):
     torchrun_args: list[str]
     torchrun_command: str
     access_rules: list[AccessRuleOut]
-

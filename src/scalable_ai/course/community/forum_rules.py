@@ -22,12 +22,17 @@ from enum import StrEnum
 from scalable_ai.course.policy.roster import clean_name
 from scalable_ai.errors import Conflict, UserError
 
-CATEGORIES: tuple[str, ...] = ("lecture", "A1", "A2", "A3", "A4", "A5", "project",
-                               "infrastructure")
-CATEGORY_LABELS = {"lecture": "Lectures", "A1": "A1 Parallelism", "A2": "A2 Pre-Training",
-                   "A3": "A3 Post-Training", "A4": "A4 Inference and Serving",
-                   "A5": "A5 Applications", "project": "Research project",
-                   "infrastructure": "Infrastructure"}
+CATEGORIES: tuple[str, ...] = ("lecture", "A1", "A2", "A3", "A4", "A5", "project", "infrastructure")
+CATEGORY_LABELS = {
+    "lecture": "Lectures",
+    "A1": "A1 Parallelism",
+    "A2": "A2 Pre-Training",
+    "A3": "A3 Post-Training",
+    "A4": "A4 Inference and Serving",
+    "A5": "A5 Applications",
+    "project": "Research project",
+    "infrastructure": "Infrastructure",
+}
 ANONYMOUS = "Anonymous"
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -76,12 +81,14 @@ class Viewer:
 
 def can_see_thread(viewer: Viewer, *, author_id: int | None, private: bool) -> bool:
     """A private question is seen by its author and the staff only; everything else by all."""
-    return viewer.is_staff or not private or (author_id is not None
-                                              and viewer.person_id == author_id)
+    return (
+        viewer.is_staff or not private or (author_id is not None and viewer.person_id == author_id)
+    )
 
 
-def shown_author(viewer: Viewer, *, author_id: int | None, author_name: str,
-                 anonymous: bool) -> str:
+def shown_author(
+    viewer: Viewer, *, author_id: int | None, author_name: str, anonymous: bool
+) -> str:
     """The name a viewer sees on a post: anonymous posts read "Anonymous" to classmates and
     keep the name for staff (marked) and for the author themself."""
     if not anonymous:
@@ -112,15 +119,23 @@ def check_ticket(details: TicketDetails, *, now: datetime) -> TicketDetails:
         raise UserError("give the time with its zone", field="occurred_at")
     if details.occurred_at > now:
         raise UserError("the time it happened is in the future", field="occurred_at")
-    for name, label in (("job_ids", "the job IDs (or 'none' for an interactive session)"),
-                        ("logs", "the relevant log lines"), ("repro", "a short repro")):
+    for name, label in (
+        ("job_ids", "the job IDs (or 'none' for an interactive session)"),
+        ("logs", "the relevant log lines"),
+        ("repro", "a short repro"),
+    ):
         value = getattr(details, name).strip()
         if not value:
             raise UserError(f"include {label}", field=name)
         if len(value) > BODY_MAX:
             raise UserError(f"at most {BODY_MAX} characters", field=name)
-    return TicketDetails(details.node.strip(), details.occurred_at, details.job_ids.strip(),
-                         details.logs.strip(), details.repro.strip())
+    return TicketDetails(
+        details.node.strip(),
+        details.occurred_at,
+        details.job_ids.strip(),
+        details.logs.strip(),
+        details.repro.strip(),
+    )
 
 
 def move_ticket(current: str, to: str) -> TicketStatus:

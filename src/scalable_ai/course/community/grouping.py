@@ -106,17 +106,27 @@ class _Clusters:
         self.size[ra] += self.size[rb]
 
 
-def _clusters(respondents: Sequence[Respondent], limit: int, order: Mapping[Any, int]
-              ) -> list[list[Any]]:
+def _clusters(
+    respondents: Sequence[Respondent], limit: int, order: Mapping[Any, int]
+) -> list[list[Any]]:
     known = {r.student for r in respondents}
-    wants = {r.student: {t for t in r.requested if t in known and t != r.student}
-             for r in respondents}
+    wants = {
+        r.student: {t for t in r.requested if t in known and t != r.student} for r in respondents
+    }
     union = _Clusters([r.student for r in respondents], limit)
-    mutual = sorted({tuple(sorted((a, b), key=order.__getitem__))
-                     for a, targets in wants.items() for b in targets if a in wants[b]},
-                    key=lambda pair: (order[pair[0]], order[pair[1]]))
-    one_way = sorted(((a, b) for a, targets in wants.items() for b in targets
-                      if a not in wants[b]), key=lambda pair: (order[pair[0]], order[pair[1]]))
+    mutual = sorted(
+        {
+            tuple(sorted((a, b), key=order.__getitem__))
+            for a, targets in wants.items()
+            for b in targets
+            if a in wants[b]
+        },
+        key=lambda pair: (order[pair[0]], order[pair[1]]),
+    )
+    one_way = sorted(
+        ((a, b) for a, targets in wants.items() for b in targets if a not in wants[b]),
+        key=lambda pair: (order[pair[0]], order[pair[1]]),
+    )
     for a, b in [*mutual, *one_way]:
         union.join(a, b)
     groups: dict[Hashable, list[Any]] = {}
@@ -155,16 +165,21 @@ def propose_groups(
     def place(people: list[Any]) -> bool:
         room = [g for g in range(len(sizes)) if sizes[g] - len(members[g]) >= len(people)]
         if not room:  # grow one group up to size_max, shrinking the targets of others
-            room = [g for g in range(len(sizes))
-                    if len(members[g]) + len(people) <= size_max
-                    and sum(spare(o) for o in range(len(sizes)) if o != g)
-                    >= len(members[g]) + len(people) - sizes[g]]
+            room = [
+                g
+                for g in range(len(sizes))
+                if len(members[g]) + len(people) <= size_max
+                and sum(spare(o) for o in range(len(sizes)) if o != g)
+                >= len(members[g]) + len(people) - sizes[g]
+            ]
         if not room:
             return False
         g = min(room, key=lambda g: (totals[g], len(members[g]), g))
         for _ in range(len(members[g]) + len(people) - sizes[g]):
-            donor = max((o for o in range(len(sizes)) if o != g and spare(o) > 0),
-                        key=lambda o: (sizes[o], -o))
+            donor = max(
+                (o for o in range(len(sizes)) if o != g and spare(o) > 0),
+                key=lambda o: (sizes[o], -o),
+            )
             sizes[donor] -= 1
             sizes[g] += 1
         members[g].extend(people)
@@ -172,22 +187,25 @@ def propose_groups(
         return True
 
     clusters = _clusters(respondents, max(sizes), order)
-    together = sorted((c for c in clusters if len(c) > 1),
-                      key=lambda c: (-len(c), -sum(experience[p] for p in c),
-                                     min(order[p] for p in c)))
+    together = sorted(
+        (c for c in clusters if len(c) > 1),
+        key=lambda c: (-len(c), -sum(experience[p] for p in c), min(order[p] for p in c)),
+    )
     singles = [c[0] for c in clusters if len(c) == 1]
     for cluster in together:
         if not place(cluster):
             singles.extend(cluster)
     for student in sorted(singles, key=lambda s: (-experience[s], order[s])):
         place([student])
-    proposals = [GroupProposal(tuple(sorted(m, key=repr)), totals[g])
-                 for g, m in enumerate(members)]
+    proposals = [
+        GroupProposal(tuple(sorted(m, key=repr)), totals[g]) for g, m in enumerate(members)
+    ]
     return sorted(proposals, key=lambda p: repr(p.members))
 
 
-def honoured_requests(proposals: Sequence[GroupProposal], respondents: Sequence[Respondent]
-                      ) -> tuple[int, int]:
+def honoured_requests(
+    proposals: Sequence[GroupProposal], respondents: Sequence[Respondent]
+) -> tuple[int, int]:
     """(requests honoured, requests made) among respondents: shown to staff with a proposal."""
     group_of = {m: i for i, p in enumerate(proposals) for m in p.members}
     made = honoured = 0

@@ -30,14 +30,14 @@ def new_check_in_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def check_in(*, given: str, code: str, opens_at: datetime, closes_at: datetime,
-             now: datetime) -> None:
+def check_in(
+    *, given: str, code: str, opens_at: datetime, closes_at: datetime, now: datetime
+) -> None:
     """Refuse a check-in outside the window or with the wrong code (case and spaces ignored)."""
     if now < opens_at:
         raise Conflict("check-in for this lecture has not opened yet", field="code")
     if now > closes_at:
-        raise Conflict("check-in for this lecture has closed; ask staff to mark you",
-                       field="code")
+        raise Conflict("check-in for this lecture has closed; ask staff to mark you", field="code")
     if "".join(given.split()).upper() != code:
         raise UserError("that is not this lecture's code", field="code")
 
@@ -82,10 +82,17 @@ class ParticipationSummary:
         return self.questions + self.answers + self.note_comments + self.staff_credits
 
 
-def summarize_participation(person_id: int, *, lectures_held: int, lectures_attended: int,
-                            questions: int, answers: int, note_comments: int,
-                            staff_credits: int, rule: ParticipationRule | None = None
-                            ) -> ParticipationSummary:
+def summarize_participation(
+    person_id: int,
+    *,
+    lectures_held: int,
+    lectures_attended: int,
+    questions: int,
+    answers: int,
+    note_comments: int,
+    staff_credits: int,
+    rule: ParticipationRule | None = None,
+) -> ParticipationSummary:
     """The score feeding the attendance-and-participation component, with a note a student
     can read ("attended 12 of 14 lectures; 5 of 8 contributions")."""
     rule = rule or ParticipationRule()
@@ -93,9 +100,20 @@ def summarize_participation(person_id: int, *, lectures_held: int, lectures_atte
     attendance = lectures_attended / lectures_held if lectures_held else 1.0
     contributing = min(1.0, contributions / rule.contributions_for_full)
     score = 100 * (rule.attendance_share * attendance + (1 - rule.attendance_share) * contributing)
-    note = (f"attended {lectures_attended} of {lectures_held} lectures held so far; "
-            f"{contributions} of {rule.contributions_for_full} contributions for full credit "
-            f"({questions} questions, {answers} answers, {note_comments} note comments, "
-            f"{staff_credits} staff credits)")
-    return ParticipationSummary(person_id, lectures_held, lectures_attended, questions, answers,
-                                note_comments, staff_credits, round(score, 2), note)
+    note = (
+        f"attended {lectures_attended} of {lectures_held} lectures held so far; "
+        f"{contributions} of {rule.contributions_for_full} contributions for full credit "
+        f"({questions} questions, {answers} answers, {note_comments} note comments, "
+        f"{staff_credits} staff credits)"
+    )
+    return ParticipationSummary(
+        person_id,
+        lectures_held,
+        lectures_attended,
+        questions,
+        answers,
+        note_comments,
+        staff_credits,
+        round(score, 2),
+        note,
+    )

@@ -62,10 +62,12 @@ class ImpactEvidence(StrEnum):
     PREPRINT = "preprint"
 
 
-IMPACT_LABELS = {ImpactEvidence.MERGED_PR: "Pull request merged into a public open-source "
-                 "repository", ImpactEvidence.BENCHMARK: "Released reproducible benchmark",
-                 ImpactEvidence.REPORT: "Public technical report",
-                 ImpactEvidence.PREPRINT: "arXiv preprint"}
+IMPACT_LABELS = {
+    ImpactEvidence.MERGED_PR: "Pull request merged into a public open-source repository",
+    ImpactEvidence.BENCHMARK: "Released reproducible benchmark",
+    ImpactEvidence.REPORT: "Public technical report",
+    ImpactEvidence.PREPRINT: "arXiv preprint",
+}
 
 
 class Review(StrEnum):
@@ -91,14 +93,17 @@ def check_impact_link(kind: str, url: str) -> tuple[ImpactEvidence, str]:
     try:
         evidence = ImpactEvidence(kind)
     except ValueError:
-        raise UserError("evidence must be merged_pr, benchmark, report or preprint",
-                        field="evidence_kind") from None
+        raise UserError(
+            "evidence must be merged_pr, benchmark, report or preprint", field="evidence_kind"
+        ) from None
     url = check_link(url, "evidence_url")
     path = urlparse(url).path
     if evidence is ImpactEvidence.MERGED_PR and not any(
-            part in path for part in ("/pull/", "/merge_requests/", "/pulls/")):
-        raise UserError("a merged PR is shown by the link to the pull request itself",
-                        field="evidence_url")
+        part in path for part in ("/pull/", "/merge_requests/", "/pulls/")
+    ):
+        raise UserError(
+            "a merged PR is shown by the link to the pull request itself", field="evidence_url"
+        )
     return evidence, url
 
 
@@ -106,8 +111,9 @@ def check_statement(statement: str, field: str = "sources_statement") -> str:
     """The required statement of sources and AI assistance ("none" is an answer)."""
     statement = (statement or "").strip()
     if not statement:
-        raise UserError("state the external sources and AI assistance you used (or 'none')",
-                        field=field)
+        raise UserError(
+            "state the external sources and AI assistance you used (or 'none')", field=field
+        )
     if len(statement) > 4000:
         raise UserError("at most 4000 characters", field=field)
     return statement
@@ -133,8 +139,10 @@ class EnhancementKind(StrEnum):
     HARDER_PROGRAMMATIC = "harder_programmatic"
 
 
-ENHANCEMENT_LABELS = {EnhancementKind.ADDED_QUESTIONS: "Added questions",
-                      EnhancementKind.HARDER_PROGRAMMATIC: "A more challenging programmatic part"}
+ENHANCEMENT_LABELS = {
+    EnhancementKind.ADDED_QUESTIONS: "Added questions",
+    EnhancementKind.HARDER_PROGRAMMATIC: "A more challenging programmatic part",
+}
 
 
 def check_enhancement_score(score: float | None) -> float:
@@ -143,9 +151,10 @@ def check_enhancement_score(score: float | None) -> float:
     return float(score)
 
 
-def enhancements_component(accepted: Iterable[tuple[str, float]],
-                           assignments: Iterable[str] = ("A1", "A2", "A3", "A4", "A5")
-                           ) -> tuple[float, str]:
+def enhancements_component(
+    accepted: Iterable[tuple[str, float]],
+    assignments: Iterable[str] = ("A1", "A2", "A3", "A4", "A5"),
+) -> tuple[float, str]:
     """The enhancements component (percent) from ``(assignment, score)`` of accepted
     enhancements: each assignment counts its best accepted enhancement, averaged over the
     five assignments (a course choice: the syllabus weights the component, not its parts)."""
@@ -156,4 +165,3 @@ def enhancements_component(accepted: Iterable[tuple[str, float]],
     total = sum(best.get(k, 0.0) for k in keys) / len(keys)
     credited = ", ".join(f"{k} {best[k]:g}" for k in keys if k in best) or "none yet"
     return round(total, 2), f"enhancements accepted: {credited} (best per assignment, averaged)"
-

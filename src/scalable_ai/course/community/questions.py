@@ -48,30 +48,50 @@ class Question:
 
 
 DEFAULT_QUESTIONS: tuple[Question, ...] = (
-    Question("background", "Your background: program, year, and the ML or systems courses "
-             "and work you have done.", QuestionKind.TEXT),
-    Question("gpu_experience", "Your GPU experience so far.", QuestionKind.CHOICE, (
-        "None yet",
-        "Single-GPU training or inference (coursework, notebooks)",
-        "Multi-GPU training on one node (DDP/FSDP, torchrun)",
-        "Multi-node jobs, kernels or profiling at scale",
-    ), measures_experience=True),
-    Question("preferred_teammates", "Classmates you would like to work with (their e-mail "
-             "addresses, comma-separated; optional).", QuestionKind.TEAMMATES, required=False),
-    Question("time_commitments", "Recurring time commitments this semester.",
-             QuestionKind.CHOICE, (
-                 "No major recurring commitments",
-                 "Some (a part-time job, a TA position)",
-                 "Major recurring commitments (e.g. intensive interviewing)",
-             ), flagged_options=("Major recurring commitments (e.g. intensive interviewing)",)),
+    Question(
+        "background",
+        "Your background: program, year, and the ML or systems courses and work you have done.",
+        QuestionKind.TEXT,
+    ),
+    Question(
+        "gpu_experience",
+        "Your GPU experience so far.",
+        QuestionKind.CHOICE,
+        (
+            "None yet",
+            "Single-GPU training or inference (coursework, notebooks)",
+            "Multi-GPU training on one node (DDP/FSDP, torchrun)",
+            "Multi-node jobs, kernels or profiling at scale",
+        ),
+        measures_experience=True,
+    ),
+    Question(
+        "preferred_teammates",
+        "Classmates you would like to work with (their e-mail "
+        "addresses, comma-separated; optional).",
+        QuestionKind.TEAMMATES,
+        required=False,
+    ),
+    Question(
+        "time_commitments",
+        "Recurring time commitments this semester.",
+        QuestionKind.CHOICE,
+        (
+            "No major recurring commitments",
+            "Some (a part-time job, a TA position)",
+            "Major recurring commitments (e.g. intensive interviewing)",
+        ),
+        flagged_options=("Major recurring commitments (e.g. intensive interviewing)",),
+    ),
 )
 
 
 def check_question(q: Question) -> Question:
     """Refuse a question no student could answer, naming the field."""
     if not KEY.match(q.key):
-        raise UserError("a question key is lower-case letters, digits and _ (at most 48)",
-                        field="key")
+        raise UserError(
+            "a question key is lower-case letters, digits and _ (at most 48)", field="key"
+        )
     if not q.prompt.strip() or len(q.prompt) > 1000:
         raise UserError("a question needs a prompt of 1 to 1000 characters", field="prompt")
     try:
@@ -84,14 +104,23 @@ def check_question(q: Question) -> Question:
     if len(set(options)) != len(options):
         raise UserError("an option appears twice", field="options")
     if q.measures_experience and kind is not QuestionKind.CHOICE:
-        raise UserError("only a choice question can measure experience",
-                        field="measures_experience")
+        raise UserError(
+            "only a choice question can measure experience", field="measures_experience"
+        )
     unknown = set(q.flagged_options) - set(options)
     if unknown:
-        raise UserError(f"flagged options are not options: {sorted(unknown)}",
-                        field="flagged_options")
-    return Question(q.key, q.prompt.strip(), kind, options if kind is QuestionKind.CHOICE else (),
-                    q.required, q.measures_experience, tuple(q.flagged_options))
+        raise UserError(
+            f"flagged options are not options: {sorted(unknown)}", field="flagged_options"
+        )
+    return Question(
+        q.key,
+        q.prompt.strip(),
+        kind,
+        options if kind is QuestionKind.CHOICE else (),
+        q.required,
+        q.measures_experience,
+        tuple(q.flagged_options),
+    )
 
 
 def parse_teammates(value: Any) -> list[str]:
@@ -127,8 +156,11 @@ def clean_answers(questions: Sequence[Question], answers: Mapping[str, Any]) -> 
                 raise UserError(error.message, field=field) from None
             empty = not value
         else:
-            value = " ".join(str(raw).split()) if q.kind is QuestionKind.CHOICE else str(
-                raw or "").strip()
+            value = (
+                " ".join(str(raw).split())
+                if q.kind is QuestionKind.CHOICE
+                else str(raw or "").strip()
+            )
             empty = not value
             if len(value) > MAX_TEXT:
                 raise UserError(f"at most {MAX_TEXT} characters", field=field)
@@ -162,8 +194,11 @@ def requested_teammates(questions: Sequence[Question], answers: Mapping[str, Any
 
 def flags(questions: Sequence[Question], answers: Mapping[str, Any]) -> list[str]:
     """What staff should look at before finalizing this student's enrollment."""
-    return [f"{q.key}: {answers[q.key]}" for q in questions
-            if q.kind is QuestionKind.CHOICE and answers.get(q.key) in q.flagged_options]
+    return [
+        f"{q.key}: {answers[q.key]}"
+        for q in questions
+        if q.kind is QuestionKind.CHOICE and answers.get(q.key) in q.flagged_options
+    ]
 
 
 @dataclass(frozen=True)
@@ -177,8 +212,9 @@ class QuestionSummary:
     texts: tuple[str, ...]
 
 
-def summarize(questions: Sequence[Question], responses: Sequence[Mapping[str, Any]]
-              ) -> list[QuestionSummary]:
+def summarize(
+    questions: Sequence[Question], responses: Sequence[Mapping[str, Any]]
+) -> list[QuestionSummary]:
     """The staff summary of every question over ``responses`` (one answers dict each)."""
     out = []
     for q in questions:

@@ -38,14 +38,24 @@ class Component:
 
 # The syllabus's table, exactly. Top level components are each gated as satisfactory.
 COMPONENTS: tuple[Component, ...] = (
-    Component("project", "Research project", 50, (
-        Component("project.technical", "Technical quality", 40),
-        Component("project.impact", "Impact", 10),
-    )),
-    Component("assignments", "Assignments", 35, (
-        Component("assignments.core", "Core / working", 25),
-        Component("assignments.enhancements", "Enhancements", 10),
-    )),
+    Component(
+        "project",
+        "Research project",
+        50,
+        (
+            Component("project.technical", "Technical quality", 40),
+            Component("project.impact", "Impact", 10),
+        ),
+    ),
+    Component(
+        "assignments",
+        "Assignments",
+        35,
+        (
+            Component("assignments.core", "Core / working", 25),
+            Component("assignments.enhancements", "Enhancements", 10),
+        ),
+    ),
     Component("scribing", "Scribing", 5),
     Component("participation", "Attendance & participation", 10),
 )
@@ -64,8 +74,10 @@ def require_letter_grade(basis: str) -> str:
     """Accept only a letter grade; P/NP and S/U are refused with the syllabus's reason."""
     if basis.strip().lower() in {"letter", "letter grade", "graded"}:
         return GRADING_BASIS
-    raise UserError("letter grade only: you may not take this course Satisfactory/"
-                    "Non-Satisfactory (P/NP)", field="grading_basis")
+    raise UserError(
+        "letter grade only: you may not take this course Satisfactory/Non-Satisfactory (P/NP)",
+        field="grading_basis",
+    )
 
 
 @dataclass(frozen=True)
@@ -82,12 +94,12 @@ class AssignmentParts:
 
 def _check_score(value: float | None, field: str) -> None:
     if value is not None and not 0 <= value <= 100:
-        raise UserError(f"a score is a percentage between 0 and 100, got {value}",
-                        field=field)
+        raise UserError(f"a score is a percentage between 0 and 100, got {value}", field=field)
 
 
-def assignment_core_score(parts: AssignmentParts,
-                          weights: AssignmentPartWeights | None = None) -> float | None:
+def assignment_core_score(
+    parts: AssignmentParts, weights: AssignmentPartWeights | None = None
+) -> float | None:
     """The core (working) score: code, written and checkoff blended by the course's part
     weights. None when no part is graded yet; a missing part counts as 0 otherwise."""
     weights = weights or AssignmentPartWeights()
@@ -96,12 +108,16 @@ def assignment_core_score(parts: AssignmentParts,
         _check_score(value, f"{parts.assignment}.{name}")
     if all(v is None for v in values):
         return None
-    return ((parts.code or 0) * weights.code + (parts.written or 0) * weights.written
-            + (parts.checkoff or 0) * weights.checkoff)
+    return (
+        (parts.code or 0) * weights.code
+        + (parts.written or 0) * weights.written
+        + (parts.checkoff or 0) * weights.checkoff
+    )
 
 
-def technical_score(staff: float | None, peer: float | None,
-                    peer_weight: float = 0.2) -> float | None:
+def technical_score(
+    staff: float | None, peer: float | None, peer_weight: float = 0.2
+) -> float | None:
     """Technical quality "will incorporate peer feedback as well as the teaching staff
     feedback": a blend with the peers' share ``peer_weight``. With only one of the two,
     that one stands alone."""
@@ -193,8 +209,11 @@ def _mean0(values: Iterable[float | None], count: int) -> float:
     return sum(v or 0 for v in values) / count
 
 
-def base_report(scores: StudentScores, settings: CourseSettings,
-                assignment_keys: Sequence[str] = ASSIGNMENT_KEYS) -> GradeReport:
+def base_report(
+    scores: StudentScores,
+    settings: CourseSettings,
+    assignment_keys: Sequence[str] = ASSIGNMENT_KEYS,
+) -> GradeReport:
     """Scores per component, weighted by the syllabus's table, and the weighted total."""
     notes: list[Note] = []
     by_key = {a.assignment: a for a in scores.assignments}
@@ -214,8 +233,9 @@ def base_report(scores: StudentScores, settings: CourseSettings,
     _check_score(enhancements, "enhancements")
     if enhancements is None:
         enhancements = _mean0((r.enhancement for r in results), len(results))
-    technical = technical_score(scores.project_technical_staff, scores.project_technical_peer,
-                                settings.peer_review_weight)
+    technical = technical_score(
+        scores.project_technical_staff, scores.project_technical_peer, settings.peer_review_weight
+    )
     _check_score(scores.project_impact, "project.impact")
     _check_score(scores.scribing, "scribing")
     _check_score(scores.participation, "participation")
@@ -232,22 +252,25 @@ def base_report(scores: StudentScores, settings: CourseSettings,
         parts = top.parts or (top,)
         for part in parts:
             if leaf[part.key] is None:
-                notes.append(Note("missing", f"{part.title.lower()}: no score yet "
-                                  "(counts as 0)"))
+                notes.append(Note("missing", f"{part.title.lower()}: no score yet (counts as 0)"))
         points = sum(p.weight * (leaf[p.key] or 0) / 100 for p in parts)
-        components.append(ComponentResult(top.key, top.title, top.weight,
-                                          100 * points / top.weight, points))
+        components.append(
+            ComponentResult(top.key, top.title, top.weight, 100 * points / top.weight, points)
+        )
         if top.parts:
-            components += [ComponentResult(p.key, p.title, p.weight, leaf[p.key],
-                                           p.weight * (leaf[p.key] or 0) / 100)
-                           for p in top.parts]
+            components += [
+                ComponentResult(
+                    p.key, p.title, p.weight, leaf[p.key], p.weight * (leaf[p.key] or 0) / 100
+                )
+                for p in top.parts
+            ]
     total = sum(c.points for c in components if "." not in c.key)
     return GradeReport(tuple(components), tuple(results), round(total, 6), notes=tuple(notes))
 
 
 @dataclass(frozen=True)
 class EveryComponentSatisfactory:
-    """"Failing any one of them fails the class": each top-level component must reach its
+    """ "Failing any one of them fails the class": each top-level component must reach its
     satisfactory threshold, whatever the total."""
 
     def __call__(self, report: GradeReport, settings: CourseSettings) -> GradeReport:
@@ -258,16 +281,20 @@ class EveryComponentSatisfactory:
                 ok = (c.score or 0) >= threshold
                 c = dataclasses.replace(c, satisfactory=ok, threshold=threshold)
                 if not ok:
-                    report = report.noted("satisfactory", f"{c.title.lower()} unsatisfactory "
-                                          f"({c.score:.1f} < {threshold:g}): the class is "
-                                          "failed whatever the total", passed=False)
+                    report = report.noted(
+                        "satisfactory",
+                        f"{c.title.lower()} unsatisfactory "
+                        f"({c.score:.1f} < {threshold:g}): the class is "
+                        "failed whatever the total",
+                        passed=False,
+                    )
             components.append(c)
         return dataclasses.replace(report, components=tuple(components))
 
 
 @dataclass(frozen=True)
 class EachAssignmentCoreSatisfactory:
-    """"This includes ... all assignments": each assignment's core score must be
+    """ "This includes ... all assignments": each assignment's core score must be
     satisfactory on its own, not only the assignments component on average."""
 
     def __call__(self, report: GradeReport, settings: CourseSettings) -> GradeReport:
@@ -277,10 +304,13 @@ class EachAssignmentCoreSatisfactory:
             ok = (a.core or 0) >= threshold
             results.append(dataclasses.replace(a, satisfactory=ok, threshold=threshold))
             if not ok:
-                report = report.noted("satisfactory", f"{a.assignment} core unsatisfactory "
-                                      f"({a.core or 0:.1f} < {threshold:g}): every assignment "
-                                      "must be satisfactory, so the class is failed",
-                                      passed=False)
+                report = report.noted(
+                    "satisfactory",
+                    f"{a.assignment} core unsatisfactory "
+                    f"({a.core or 0:.1f} < {threshold:g}): every assignment "
+                    "must be satisfactory, so the class is failed",
+                    passed=False,
+                )
         return dataclasses.replace(report, assignments=tuple(results))
 
 
@@ -292,11 +322,14 @@ class LetterFromCutoffs:
     def __call__(self, report: GradeReport, settings: CourseSettings) -> GradeReport:
         earned = letter_for(report.total, settings)
         if not report.passed:
-            return report.noted("letter", f"letter F: a required component is "
-                                f"unsatisfactory (the total {report.total:.1f} alone would "
-                                f"earn {earned})", letter="F")
-        return report.noted("letter", f"total {report.total:.1f} earns {earned}",
-                            letter=earned)
+            return report.noted(
+                "letter",
+                f"letter F: a required component is "
+                f"unsatisfactory (the total {report.total:.1f} alone would "
+                f"earn {earned})",
+                letter="F",
+            )
+        return report.noted("letter", f"total {report.total:.1f} earns {earned}", letter=earned)
 
 
 def letter_for(total: float, settings: CourseSettings | None = None) -> str:
@@ -315,10 +348,14 @@ DEFAULT_RULES: tuple[GradeRule, ...] = (
 )
 
 
-def compute_grade(scores: StudentScores, settings: CourseSettings | None = None, *,
-                  rules: Sequence[GradeRule] = DEFAULT_RULES,
-                  assignment_keys: Sequence[str] = ASSIGNMENT_KEYS,
-                  extra_notes: Iterable[str] = ()) -> GradeReport:
+def compute_grade(
+    scores: StudentScores,
+    settings: CourseSettings | None = None,
+    *,
+    rules: Sequence[GradeRule] = DEFAULT_RULES,
+    assignment_keys: Sequence[str] = ASSIGNMENT_KEYS,
+    extra_notes: Iterable[str] = (),
+) -> GradeReport:
     """The student's grade report: the weighted total, then each rule in order. Pass
     ``extra_notes`` (e.g. slack-day notes) to carry them in the same report."""
     settings = settings or CourseSettings()

@@ -60,26 +60,39 @@ def group_of(student: str, groups: Iterable[Group]) -> Group | None:
 def check_formation_open(now: datetime, formation_deadline: datetime) -> None:
     """Students change groups themselves only until the formation deadline."""
     if now > formation_deadline:
-        raise Forbidden(f"group formation closed at {formation_deadline.isoformat()}; "
-                        "ask staff to change groups", field="group")
+        raise Forbidden(
+            f"group formation closed at {formation_deadline.isoformat()}; "
+            "ask staff to change groups",
+            field="group",
+        )
 
 
-def _check_free(student: str, groups: Iterable[Group], *, except_group: str | None = None
-                ) -> None:
+def _check_free(student: str, groups: Iterable[Group], *, except_group: str | None = None) -> None:
     current = group_of(student, groups)
     if current is not None and current.id != except_group:
-        raise Conflict(f"{student} is already in group {current.id}: a student is in at "
-                       "most one group", field="student")
+        raise Conflict(
+            f"{student} is already in group {current.id}: a student is in at most one group",
+            field="student",
+        )
 
 
 def _check_room(group: Group, settings: CourseSettings) -> None:
     if group.size >= settings.group_size_max:
-        raise Conflict(f"group {group.id} already has {group.size} members; groups have "
-                       f"{settings.group_size_min}–{settings.group_size_max}", field="group")
+        raise Conflict(
+            f"group {group.id} already has {group.size} members; groups have "
+            f"{settings.group_size_min}–{settings.group_size_max}",
+            field="group",
+        )
 
 
-def create_group(group_id: str, founder: str, groups: Sequence[Group], now: datetime,
-                 formation_deadline: datetime, name: str = "") -> Group:
+def create_group(
+    group_id: str,
+    founder: str,
+    groups: Sequence[Group],
+    now: datetime,
+    formation_deadline: datetime,
+    name: str = "",
+) -> Group:
     """A student starts a group (before the deadline) and invites others into it."""
     check_formation_open(now, formation_deadline)
     if any(g.id == group_id for g in groups):
@@ -88,9 +101,15 @@ def create_group(group_id: str, founder: str, groups: Sequence[Group], now: date
     return Group(id=group_id, members=(founder,), name=name)
 
 
-def invite(group: Group, student: str, invited_by: str, groups: Sequence[Group],
-           now: datetime, formation_deadline: datetime,
-           settings: CourseSettings | None = None) -> Invitation:
+def invite(
+    group: Group,
+    student: str,
+    invited_by: str,
+    groups: Sequence[Group],
+    now: datetime,
+    formation_deadline: datetime,
+    settings: CourseSettings | None = None,
+) -> Invitation:
     """A member invites a student who is in no group, while the group has room."""
     settings = settings or CourseSettings()
     check_formation_open(now, formation_deadline)
@@ -101,8 +120,14 @@ def invite(group: Group, student: str, invited_by: str, groups: Sequence[Group],
     return Invitation(group=group.id, student=student, invited_by=invited_by, at=now)
 
 
-def accept(invitation: Invitation, group: Group, groups: Sequence[Group], now: datetime,
-           formation_deadline: datetime, settings: CourseSettings | None = None) -> Group:
+def accept(
+    invitation: Invitation,
+    group: Group,
+    groups: Sequence[Group],
+    now: datetime,
+    formation_deadline: datetime,
+    settings: CourseSettings | None = None,
+) -> Group:
     """The invited student joins: still free, still room, still before the deadline."""
     settings = settings or CourseSettings()
     check_formation_open(now, formation_deadline)
@@ -118,12 +143,14 @@ def leave(group: Group, student: str, now: datetime, formation_deadline: datetim
     check_formation_open(now, formation_deadline)
     if student not in group.members:
         raise NotFound(f"{student} is not in group {group.id}", field="student")
-    return dataclasses.replace(group, members=tuple(m for m in group.members if m != student),
-                               confirmed=False)
+    return dataclasses.replace(
+        group, members=tuple(m for m in group.members if m != student), confirmed=False
+    )
 
 
-def move_student(student: str, target: Group | None,
-                 settings: CourseSettings | None = None) -> Group | None:
+def move_student(
+    student: str, target: Group | None, settings: CourseSettings | None = None
+) -> Group | None:
     """Staff move a student into ``target``, or out of every group (``None``), at any time
     (after the formation deadline this is how groups change). The target must still have
     room; leaving the old group is always allowed, and slack-day balances follow the student
@@ -135,8 +162,13 @@ def move_student(student: str, target: Group | None,
     return dataclasses.replace(target, members=(*target.members, student))
 
 
-def propose_group(group_id: str, members: Sequence[str], groups: Sequence[Group], staff: str,
-                  settings: CourseSettings | None = None) -> Group:
+def propose_group(
+    group_id: str,
+    members: Sequence[str],
+    groups: Sequence[Group],
+    staff: str,
+    settings: CourseSettings | None = None,
+) -> Group:
     """Staff propose a group (e.g. from the questionnaire), at any time: 4–6 students, each
     in no other group (a student already in ``group_id`` may stay)."""
     settings = settings or CourseSettings()
@@ -157,13 +189,21 @@ def confirm_group(group: Group, settings: CourseSettings | None = None) -> Group
 
 def _check_size(size: int, settings: CourseSettings, *, field: str) -> None:
     if not settings.group_size_min <= size <= settings.group_size_max:
-        raise UserError(f"groups have {settings.group_size_min}–{settings.group_size_max} "
-                        f"students, this one has {size}", field=field)
+        raise UserError(
+            f"groups have {settings.group_size_min}–{settings.group_size_max} "
+            f"students, this one has {size}",
+            field=field,
+        )
 
 
-def undersized_groups(groups: Iterable[Group], now: datetime, formation_deadline: datetime,
-                      settings: CourseSettings | None = None, *,
-                      enrollment_final: bool = False) -> list[Group]:
+def undersized_groups(
+    groups: Iterable[Group],
+    now: datetime,
+    formation_deadline: datetime,
+    settings: CourseSettings | None = None,
+    *,
+    enrollment_final: bool = False,
+) -> list[Group]:
     """Groups still under the minimum size once the deadline has passed (flagged for staff);
     nothing is flagged before the deadline, while groups are still forming — unless
     enrollment is already final ("We will finalize enrollment/compute allocations ... by
@@ -175,8 +215,12 @@ def undersized_groups(groups: Iterable[Group], now: datetime, formation_deadline
     return [g for g in groups if g.size < settings.group_size_min]
 
 
-def assign_node(group: str, nodes: Sequence[Node], assigned: Mapping[str, str],
-                settings: CourseSettings | None = None) -> Node:
+def assign_node(
+    group: str,
+    nodes: Sequence[Node],
+    assigned: Mapping[str, str],
+    settings: CourseSettings | None = None,
+) -> Node:
     """Give ``group`` the first free node of the pool ("1 H100 node per group, 8 total").
     ``assigned`` maps group → node name. A group keeps the node it has; when the pool is
     exhausted the group is refused with a message naming the node pool."""
@@ -186,22 +230,33 @@ def assign_node(group: str, nodes: Sequence[Node], assigned: Mapping[str, str],
         for node in nodes:
             if node.name == assigned[group]:
                 return node
-        raise NotFound(f"group {group} holds {assigned[group]!r}, which is not in the node "
-                       "pool", field="node")
+        raise NotFound(
+            f"group {group} holds {assigned[group]!r}, which is not in the node pool", field="node"
+        )
     used = set(assigned.values())
     for node in pool:
         if node.name not in used:
             return node
-    raise Conflict(f"the node pool has {settings.node_pool_size} nodes and all are assigned "
-                   f"(one per group); group {group} cannot get a node", field="node")
+    raise Conflict(
+        f"the node pool has {settings.node_pool_size} nodes and all are assigned "
+        f"(one per group); group {group} cannot get a node",
+        field="node",
+    )
 
 
 # --- SSH keys ---------------------------------------------------------------------------
 
-SSH_KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-})
+SSH_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -237,12 +292,14 @@ def parse_ssh_public_key(text: str, *, field: str = "public_key") -> SshPublicKe
         raise UserError("expected 'TYPE BASE64 [comment]'", field=field)
     kind, blob = parts[0], parts[1]
     if kind not in SSH_KEY_TYPES:
-        raise UserError(f"unsupported key type {kind!r}; use one of "
-                        + ", ".join(sorted(SSH_KEY_TYPES)), field=field)
+        raise UserError(
+            f"unsupported key type {kind!r}; use one of " + ", ".join(sorted(SSH_KEY_TYPES)),
+            field=field,
+        )
     try:
         raw = base64.b64decode(blob, validate=True)
         (length,) = struct.unpack(">I", raw[:4])
-        embedded = raw[4: 4 + length].decode("ascii")
+        embedded = raw[4 : 4 + length].decode("ascii")
     except (binascii.Error, struct.error, UnicodeDecodeError):
         raise UserError("the key data is not valid base64 OpenSSH key data", field=field) from None
     if embedded != kind or len(raw) <= 4 + length:

@@ -31,28 +31,35 @@ class IntegrityStatement:
         for name in STATEMENT_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                raise UserError("required: cite what you used, or write 'none'",
-                                field=f"integrity.{name}")
+                raise UserError(
+                    "required: cite what you used, or write 'none'", field=f"integrity.{name}"
+                )
 
     @property
     def declares_nothing(self) -> bool:
         return all(getattr(self, n).strip().lower() == NONE for n in STATEMENT_FIELDS)
 
     def text(self) -> str:
-        return (f"External code: {self.external_code}\nSources: {self.sources}\n"
-                f"AI assistance: {self.ai_assistance}\n")
+        return (
+            f"External code: {self.external_code}\nSources: {self.sources}\n"
+            f"AI assistance: {self.ai_assistance}\n"
+        )
 
 
 def integrity_statement(data: Mapping[str, Any] | None) -> IntegrityStatement:
     """Build a statement from submitted data, naming the missing field."""
     if data is None:
-        raise UserError("every submission carries an integrity statement (external code, "
-                        "sources, AI assistance; 'none' is fine)", field="integrity")
+        raise UserError(
+            "every submission carries an integrity statement (external code, "
+            "sources, AI assistance; 'none' is fine)",
+            field="integrity",
+        )
     values = {}
     for name in STATEMENT_FIELDS:
         value = data.get(name)
         if value is None:
-            raise UserError("required: cite what you used, or write 'none'",
-                            field=f"integrity.{name}")
+            raise UserError(
+                "required: cite what you used, or write 'none'", field=f"integrity.{name}"
+            )
         values[name] = str(value).strip()
     return IntegrityStatement(**values)

@@ -36,9 +36,9 @@ PROJECT_MILESTONE_KEYS: tuple[str, ...] = (
 
 
 class MilestoneKind(StrEnum):
-    RELEASE = "release"    # something staff publish (research directions)
+    RELEASE = "release"  # something staff publish (research directions)
     DEADLINE = "deadline"  # something groups submit, due at the course deadline time
-    EVENT = "event"        # something that happens (presentations, poster session)
+    EVENT = "event"  # something that happens (presentations, poster session)
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,9 @@ class PresentationSession:
 
 
 class SlotKind(StrEnum):
-    CHECKOFF = "checkoff"                # oral checkoff for one assignment
+    CHECKOFF = "checkoff"  # oral checkoff for one assignment
     MIDTERM_CHECKIN = "midterm_checkin"  # check-in meeting around Mar 19
-    PRESENTATION = "presentation"        # a talk in session A or B
+    PRESENTATION = "presentation"  # a talk in session A or B
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,9 @@ def check_signup(
     if any(s.group == group for s in taken):
         raise Conflict(f"group {group} already holds this slot", field="slot")
     if len(taken) >= slot.capacity:
-        raise Conflict(f"this slot is full ({slot.capacity} of {slot.capacity} taken)",
-                       field="slot")
+        raise Conflict(
+            f"this slot is full ({slot.capacity} of {slot.capacity} taken)", field="slot"
+        )
     for s in signups:
         if s.group != group:
             continue
@@ -153,18 +154,26 @@ def check_signup(
         if held.kind is not slot.kind:
             continue
         if slot.kind is SlotKind.CHECKOFF and held.assignment == slot.assignment:
-            raise Conflict(f"group {group} already has a checkoff for {slot.assignment}: "
-                           "one checkoff per group per assignment", field="slot")
+            raise Conflict(
+                f"group {group} already has a checkoff for {slot.assignment}: "
+                "one checkoff per group per assignment",
+                field="slot",
+            )
         if slot.kind is SlotKind.MIDTERM_CHECKIN:
-            raise Conflict(f"group {group} already has a midterm check-in meeting",
-                           field="slot")
+            raise Conflict(f"group {group} already has a midterm check-in meeting", field="slot")
         if slot.kind is SlotKind.PRESENTATION:
-            raise Conflict(f"group {group} already presents in session {held.session}",
-                           field="slot")
+            raise Conflict(
+                f"group {group} already presents in session {held.session}", field="slot"
+            )
 
 
-def signup(slot: SignupSlot, group: str, signups: Iterable[Signup],
-           slots: Sequence[SignupSlot], now: datetime) -> Signup:
+def signup(
+    slot: SignupSlot,
+    group: str,
+    signups: Iterable[Signup],
+    slots: Sequence[SignupSlot],
+    now: datetime,
+) -> Signup:
     """Book ``slot`` for ``group`` after :func:`check_signup`; returns the new record."""
     check_signup(slot, group, signups, slots, now)
     return Signup(slot_id=slot.id, group=group, at=now)

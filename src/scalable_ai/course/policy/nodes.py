@@ -70,13 +70,19 @@ class Reservation:
 
     def overlaps(self, other: Reservation) -> bool:
         """True when both windows intersect and they share a node (half-open windows)."""
-        return (bool(set(self.nodes) & set(other.nodes))
-                and self.starts_at < other.ends_at and other.starts_at < self.ends_at)
+        return (
+            bool(set(self.nodes) & set(other.nodes))
+            and self.starts_at < other.ends_at
+            and other.starts_at < self.ends_at
+        )
 
     def is_active(self, now: datetime) -> bool:
         """Active only inside its window, with every owning group's consent, not cancelled."""
-        return (not self.cancelled and not self.missing_consents
-                and self.starts_at <= now < self.ends_at)
+        return (
+            not self.cancelled
+            and not self.missing_consents
+            and self.starts_at <= now < self.ends_at
+        )
 
 
 def check_reservation(
@@ -106,15 +112,20 @@ def check_reservation(
     if reservation.ends_at <= reservation.starts_at:
         raise UserError("the window must end after it starts", field="ends_at")
     if reservation.ends_at - reservation.starts_at > timedelta(
-            hours=settings.reservation_max_hours):
-        raise UserError(f"a reservation is a bounded window of at most "
-                        f"{settings.reservation_max_hours} hours", field="ends_at")
+        hours=settings.reservation_max_hours
+    ):
+        raise UserError(
+            f"a reservation is a bounded window of at most {settings.reservation_max_hours} hours",
+            field="ends_at",
+        )
     for other in existing:
         if other.id != reservation.id and not other.cancelled and reservation.overlaps(other):
             shared = ", ".join(sorted(set(reservation.nodes) & set(other.nodes)))
-            raise Conflict(f"{shared} is already reserved from {other.starts_at.isoformat()} "
-                           f"to {other.ends_at.isoformat()} (reservation {other.id})",
-                           field="nodes")
+            raise Conflict(
+                f"{shared} is already reserved from {other.starts_at.isoformat()} "
+                f"to {other.ends_at.isoformat()} (reservation {other.id})",
+                field="nodes",
+            )
 
 
 def consent(reservation: Reservation, group: str) -> Reservation:
@@ -123,13 +134,11 @@ def consent(reservation: Reservation, group: str) -> Reservation:
     if reservation.cancelled:
         raise Conflict("this reservation was cancelled", field="reservation")
     if group not in reservation.groups:
-        raise Forbidden(f"group {group} owns none of this reservation's nodes",
-                        field="group")
+        raise Forbidden(f"group {group} owns none of this reservation's nodes", field="group")
     return dataclasses.replace(reservation, consents=reservation.consents | {group})
 
 
-def _nodes_of(reservation: Reservation, nodes: Mapping[str, Node] | Sequence[Node]
-              ) -> list[Node]:
+def _nodes_of(reservation: Reservation, nodes: Mapping[str, Node] | Sequence[Node]) -> list[Node]:
     by_name = nodes if isinstance(nodes, Mapping) else {n.name: n for n in nodes}
     try:
         return [by_name[name] for name in reservation.nodes]
@@ -141,12 +150,18 @@ def _require_active(reservation: Reservation, now: datetime) -> None:
     if reservation.cancelled:
         raise Forbidden(f"reservation {reservation.id} was cancelled", field="reservation")
     if reservation.missing_consents:
-        raise Forbidden(f"reservation {reservation.id} still needs consent from "
-                        + ", ".join(reservation.missing_consents), field="reservation")
+        raise Forbidden(
+            f"reservation {reservation.id} still needs consent from "
+            + ", ".join(reservation.missing_consents),
+            field="reservation",
+        )
     if not reservation.starts_at <= now < reservation.ends_at:
-        raise Forbidden(f"reservation {reservation.id} is active only from "
-                        f"{reservation.starts_at.isoformat()} to "
-                        f"{reservation.ends_at.isoformat()}", field="reservation")
+        raise Forbidden(
+            f"reservation {reservation.id} is active only from "
+            f"{reservation.starts_at.isoformat()} to "
+            f"{reservation.ends_at.isoformat()}",
+            field="reservation",
+        )
 
 
 def hostfile(nodes: Sequence[Node], slots: int | None = None) -> str:
@@ -155,12 +170,22 @@ def hostfile(nodes: Sequence[Node], slots: int | None = None) -> str:
     return "".join(f"{n.ip} slots={slots or n.gpus}\n" for n in nodes)
 
 
-def torchrun_args(nodes: Sequence[Node], rdzv_id: str, *, port: int = 29400,
-                  nproc_per_node: int = 8) -> list[str]:
+def torchrun_args(
+    nodes: Sequence[Node], rdzv_id: str, *, port: int = 29400, nproc_per_node: int = 8
+) -> list[str]:
     """``torchrun`` arguments for a c10d rendezvous on the first node (PyTorch elastic)."""
-    return ["--nnodes", str(len(nodes)), "--nproc-per-node", str(nproc_per_node),
-            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{nodes[0].ip}:{port}",
-            "--rdzv-id", rdzv_id]
+    return [
+        "--nnodes",
+        str(len(nodes)),
+        "--nproc-per-node",
+        str(nproc_per_node),
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"{nodes[0].ip}:{port}",
+        "--rdzv-id",
+        rdzv_id,
+    ]
 
 
 @dataclass(frozen=True)
@@ -176,29 +201,44 @@ class AccessRule:
     until: datetime
 
     def iptables(self) -> str:
-        return (f"iptables -A INPUT -s {self.source_ip} -j ACCEPT  "
-                f"# {self.source_node} -> {self.node}, reservation {self.reservation}, "
-                f"until {self.until.isoformat()}")
+        return (
+            f"iptables -A INPUT -s {self.source_ip} -j ACCEPT  "
+            f"# {self.source_node} -> {self.node}, reservation {self.reservation}, "
+            f"until {self.until.isoformat()}"
+        )
 
     def ufw(self) -> str:
-        return (f"ufw allow from {self.source_ip} to any comment "
-                f"'{self.source_node} reservation {self.reservation}'")
+        return (
+            f"ufw allow from {self.source_ip} to any comment "
+            f"'{self.source_node} reservation {self.reservation}'"
+        )
 
     def ufw_delete(self) -> str:
         return f"ufw delete allow from {self.source_ip} to any"
 
 
-def access_rules(reservation: Reservation, nodes: Mapping[str, Node] | Sequence[Node],
-                 now: datetime) -> list[AccessRule]:
+def access_rules(
+    reservation: Reservation, nodes: Mapping[str, Node] | Sequence[Node], now: datetime
+) -> list[AccessRule]:
     """Which team IPs may reach which nodes now: every node of an active reservation accepts
     every other node of it. Outside its window (or without every consent) it grants nothing:
     the list is empty."""
     if not reservation.is_active(now):
         return []
     members = _nodes_of(reservation, nodes)
-    return [AccessRule(node=dst.name, node_ip=dst.ip, source_ip=src.ip, source_node=src.name,
-                       reservation=reservation.id, until=reservation.ends_at)
-            for dst in members for src in members if src.name != dst.name]
+    return [
+        AccessRule(
+            node=dst.name,
+            node_ip=dst.ip,
+            source_ip=src.ip,
+            source_node=src.name,
+            reservation=reservation.id,
+            until=reservation.ends_at,
+        )
+        for dst in members
+        for src in members
+        if src.name != dst.name
+    ]
 
 
 def firewall_script(rules: Sequence[AccessRule], style: str = "ufw") -> str:
@@ -226,8 +266,12 @@ class ReservationPlan:
         return "torchrun " + " ".join(self.torchrun_args) + " <script.py>"
 
 
-def reservation_plan(reservation: Reservation, nodes: Mapping[str, Node] | Sequence[Node],
-                     now: datetime, settings: CourseSettings | None = None) -> ReservationPlan:
+def reservation_plan(
+    reservation: Reservation,
+    nodes: Mapping[str, Node] | Sequence[Node],
+    now: datetime,
+    settings: CourseSettings | None = None,
+) -> ReservationPlan:
     """Hostfile, torchrun arguments and access rules of an active reservation; raises
     :class:`Forbidden` outside its window or before every group consented."""
     settings = settings or CourseSettings()
@@ -236,9 +280,12 @@ def reservation_plan(reservation: Reservation, nodes: Mapping[str, Node] | Seque
     return ReservationPlan(
         reservation=reservation.id,
         hostfile=hostfile(members, settings.gpus_per_node),
-        torchrun_args=torchrun_args(members, f"sai-{reservation.id}",
-                                    port=settings.rendezvous_port,
-                                    nproc_per_node=settings.gpus_per_node),
+        torchrun_args=torchrun_args(
+            members,
+            f"sai-{reservation.id}",
+            port=settings.rendezvous_port,
+            nproc_per_node=settings.gpus_per_node,
+        ),
         access_rules=access_rules(reservation, nodes, now),
     )
 

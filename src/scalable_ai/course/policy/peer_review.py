@@ -19,12 +19,13 @@ from scalable_ai.errors import UserError
 @dataclass(frozen=True)
 class PeerReviewAssignment:
     reviewer: str  # the group writing the review
-    author: str    # the group whose draft report it reviews
+    author: str  # the group whose draft report it reviews
     due: datetime | None = None
 
 
-def assign_peer_reviews(groups: Sequence[str], seed: int = 0,
-                        due: datetime | None = None) -> list[PeerReviewAssignment]:
+def assign_peer_reviews(
+    groups: Sequence[str], seed: int = 0, due: datetime | None = None
+) -> list[PeerReviewAssignment]:
     """Each group reviews another group's draft, never its own; each draft gets one review."""
     if len(set(groups)) != len(groups):
         raise UserError("a group is listed twice", field="groups")
@@ -32,8 +33,10 @@ def assign_peer_reviews(groups: Sequence[str], seed: int = 0,
         raise UserError("peer review needs at least two groups", field="groups")
     cycle = sorted(groups)
     random.Random(seed).shuffle(cycle)
-    return [PeerReviewAssignment(reviewer=g, author=cycle[(i + 1) % len(cycle)], due=due)
-            for i, g in enumerate(cycle)]
+    return [
+        PeerReviewAssignment(reviewer=g, author=cycle[(i + 1) % len(cycle)], due=due)
+        for i, g in enumerate(cycle)
+    ]
 
 
 def check_peer_review(reviewer: str, author: str) -> None:

@@ -51,43 +51,45 @@ def _score(fields: Mapping[str, object], key: str, label: str) -> int:
     raw = fields.get(key)
     text = "" if raw is None else str(raw).strip()
     if not text:
-        raise UserError(f"{label} needs a score from {LOWEST_SCORE} to {HIGHEST_SCORE}",
-                        field=key)
+        raise UserError(f"{label} needs a score from {LOWEST_SCORE} to {HIGHEST_SCORE}", field=key)
     try:
         value = int(text)
     except ValueError:
-        raise UserError(f"{label} must be a whole number from {LOWEST_SCORE} to "
-                        f"{HIGHEST_SCORE}, not {text!r}", field=key) from None
+        raise UserError(
+            f"{label} must be a whole number from {LOWEST_SCORE} to {HIGHEST_SCORE}, not {text!r}",
+            field=key,
+        ) from None
     if not LOWEST_SCORE <= value <= HIGHEST_SCORE:
-        raise UserError(f"{label} must be from {LOWEST_SCORE} to {HIGHEST_SCORE}, not {value}",
-                        field=key)
+        raise UserError(
+            f"{label} must be from {LOWEST_SCORE} to {HIGHEST_SCORE}, not {value}", field=key
+        )
     return value
 
 
 def _written(fields: Mapping[str, object], key: str, label: str) -> str:
     text = str(fields.get(key) or "").strip()
     if not text:
-        raise UserError(f"{label} is required: a constructive review says it in words",
-                        field=key)
+        raise UserError(f"{label} is required: a constructive review says it in words", field=key)
     if len(text) > TEXT_LIMIT:
-        raise UserError(f"{label} is {len(text)} characters; keep it under {TEXT_LIMIT}",
-                        field=key)
+        raise UserError(f"{label} is {len(text)} characters; keep it under {TEXT_LIMIT}", field=key)
     return text
 
 
 def check_review(fields: Mapping[str, object]) -> ReviewForm:
     """The review as submitted, every field required; the first problem names its field."""
     scores = {key: _score(fields, key, label) for key, label in CRITERIA}
-    strengths, weaknesses, suggestions = (_written(fields, key, label)
-                                          for key, label in WRITTEN_PARTS)
+    strengths, weaknesses, suggestions = (
+        _written(fields, key, label) for key, label in WRITTEN_PARTS
+    )
     return ReviewForm(scores, strengths, weaknesses, suggestions)
 
 
 def check_review_open(now: datetime, due: datetime) -> None:
     """Reviews are written and edited until the peer-review deadline, not after."""
     if now > due:
-        raise Conflict(f"peer reviews closed at the deadline, {due.isoformat()}",
-                       field="submitted_at")
+        raise Conflict(
+            f"peer reviews closed at the deadline, {due.isoformat()}", field="submitted_at"
+        )
 
 
 def reviews_released(now: datetime, due: datetime) -> bool:

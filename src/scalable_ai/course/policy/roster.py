@@ -18,8 +18,9 @@ EMAIL_MAX = 320  # RFC 5321: 64 for the local part + "@" + 255 for the domain
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def clean_name(text: str | None, *, what: str = "a name", field: str = "name",
-               limit: int = NAME_MAX) -> str:
+def clean_name(
+    text: str | None, *, what: str = "a name", field: str = "name", limit: int = NAME_MAX
+) -> str:
     """``text`` on one line with whitespace folded; refused naming ``field`` when empty or
     longer than ``limit`` ("a group name is 1 to 200 characters")."""
     name = " ".join((text or "").split())

@@ -133,13 +133,22 @@ def released_at(release: date, settings: CourseSettings | None = None) -> dateti
 
 
 def lecture_event(lecture: Lecture, meeting: MeetingPattern = MeetingPattern()) -> CourseEvent:
-    notes = f"Guest ({lecture.guest_note})" if lecture.guest and lecture.guest_note else (
-        "Guest" if lecture.guest else "")
+    notes = (
+        f"Guest ({lecture.guest_note})"
+        if lecture.guest and lecture.guest_note
+        else ("Guest" if lecture.guest else "")
+    )
     return CourseEvent(
-        uid=lecture.uid, kind=EventKind.LECTURE, title=lecture.label, day=lecture.day,
+        uid=lecture.uid,
+        kind=EventKind.LECTURE,
+        title=lecture.label,
+        day=lecture.day,
         starts_at=datetime.combine(lecture.day, meeting.starts, tzinfo=BERKELEY),
         ends_at=datetime.combine(lecture.day, meeting.ends, tzinfo=BERKELEY),
-        location=meeting.room, description=notes, sequence=lecture.sequence, part=lecture.part,
+        location=meeting.room,
+        description=notes,
+        sequence=lecture.sequence,
+        part=lecture.part,
     )
 
 
@@ -159,28 +168,60 @@ def schedule_events(
     settings = settings or CourseSettings()
     events = [lecture_event(lecture, meeting) for lecture in lectures]
     for day in recess:
-        events.append(CourseEvent(
-            uid=f"recess-{day.day.isoformat()}@{UID_DOMAIN}", kind=EventKind.RECESS,
-            title=day.title, day=day.day, description="No class"))
+        events.append(
+            CourseEvent(
+                uid=f"recess-{day.day.isoformat()}@{UID_DOMAIN}",
+                kind=EventKind.RECESS,
+                title=day.title,
+                day=day.day,
+                description="No class",
+            )
+        )
     for a in assignments:
-        events.append(CourseEvent(
-            uid=f"release-{a.key}@{UID_DOMAIN}", kind=EventKind.RELEASE,
-            title=f"{a.key} released ({a.title})", day=a.release, sequence=a.sequence))
+        events.append(
+            CourseEvent(
+                uid=f"release-{a.key}@{UID_DOMAIN}",
+                kind=EventKind.RELEASE,
+                title=f"{a.key} released ({a.title})",
+                day=a.release,
+                sequence=a.sequence,
+            )
+        )
         due = deadline_at(a.due, settings)
-        events.append(CourseEvent(
-            uid=f"deadline-{a.key}@{UID_DOMAIN}", kind=EventKind.DEADLINE,
-            title=f"{a.key} due ({a.title})", day=a.due, starts_at=due, ends_at=due,
-            description="Submit on Gradescope", sequence=a.sequence))
+        events.append(
+            CourseEvent(
+                uid=f"deadline-{a.key}@{UID_DOMAIN}",
+                kind=EventKind.DEADLINE,
+                title=f"{a.key} due ({a.title})",
+                day=a.due,
+                starts_at=due,
+                ends_at=due,
+                description="Submit on Gradescope",
+                sequence=a.sequence,
+            )
+        )
     events += [milestone_event(m, settings) for m in milestones if m.in_calendar]
     for session in presentations:
-        events.append(CourseEvent(
-            uid=f"presentations-{session.session}@{UID_DOMAIN}", kind=EventKind.EVENT,
-            title=f"Project Presentations (Session {session.session})", day=session.day,
-            starts_at=datetime.combine(session.day, meeting.starts, tzinfo=BERKELEY),
-            ends_at=datetime.combine(session.day, meeting.ends, tzinfo=BERKELEY),
-            location=meeting.room, description=session.notes, sequence=session.sequence))
-    order = {EventKind.LECTURE: 0, EventKind.EVENT: 1, EventKind.RECESS: 1,
-             EventKind.RELEASE: 2, EventKind.DEADLINE: 3}
+        events.append(
+            CourseEvent(
+                uid=f"presentations-{session.session}@{UID_DOMAIN}",
+                kind=EventKind.EVENT,
+                title=f"Project Presentations (Session {session.session})",
+                day=session.day,
+                starts_at=datetime.combine(session.day, meeting.starts, tzinfo=BERKELEY),
+                ends_at=datetime.combine(session.day, meeting.ends, tzinfo=BERKELEY),
+                location=meeting.room,
+                description=session.notes,
+                sequence=session.sequence,
+            )
+        )
+    order = {
+        EventKind.LECTURE: 0,
+        EventKind.EVENT: 1,
+        EventKind.RECESS: 1,
+        EventKind.RELEASE: 2,
+        EventKind.DEADLINE: 3,
+    }
     return sorted(events, key=lambda e: (e.day, order[e.kind], e.title))
 
 
@@ -190,12 +231,25 @@ def milestone_event(m: Milestone, settings: CourseSettings) -> CourseEvent:
     description = "; ".join(part for part in (m.notes, _via(m)) if part)
     if m.kind is MilestoneKind.DEADLINE:
         due = deadline_at(m.day, settings)
-        return CourseEvent(uid=uid, kind=EventKind.DEADLINE, title=m.schedule_title, day=m.day,
-                           starts_at=due, ends_at=due, description=description,
-                           sequence=m.sequence)
+        return CourseEvent(
+            uid=uid,
+            kind=EventKind.DEADLINE,
+            title=m.schedule_title,
+            day=m.day,
+            starts_at=due,
+            ends_at=due,
+            description=description,
+            sequence=m.sequence,
+        )
     kind = EventKind.RELEASE if m.kind is MilestoneKind.RELEASE else EventKind.EVENT
-    return CourseEvent(uid=uid, kind=kind, title=m.schedule_title, day=m.day,
-                       description=description, sequence=m.sequence)
+    return CourseEvent(
+        uid=uid,
+        kind=kind,
+        title=m.schedule_title,
+        day=m.day,
+        description=description,
+        sequence=m.sequence,
+    )
 
 
 def _via(m: Milestone) -> str:
@@ -203,6 +257,7 @@ def _via(m: Milestone) -> str:
 
 
 # --- staff operations ("Guest speakers and exact ordering are subject to change") ----------
+
 
 def _find(lectures: Sequence[Lecture], key: str) -> Lecture:
     for lecture in lectures:
@@ -220,7 +275,10 @@ def renumber(before: Sequence[Lecture], after: Sequence[Lecture]) -> tuple[Lectu
         lecture = dataclasses.replace(lecture, number=number)
         prior = old.get(lecture.key)
         if prior is not None and (prior.day, prior.number, prior.title) != (
-                lecture.day, lecture.number, lecture.title):
+            lecture.day,
+            lecture.number,
+            lecture.title,
+        ):
             lecture = dataclasses.replace(lecture, sequence=prior.sequence + 1)
         result.append(lecture)
     return tuple(result)
@@ -236,18 +294,23 @@ def check_lecture_day(
 ) -> None:
     """A lecture falls on a meeting day (Tue/Thu), not on a recess day, inside the term."""
     if day.weekday() not in meeting.weekdays:
-        raise UserError(f"{day.isoformat()} is a {day.strftime('%A')}; lectures meet on "
-                        + " and ".join(_weekday_names(meeting)), field=field)
+        raise UserError(
+            f"{day.isoformat()} is a {day.strftime('%A')}; lectures meet on "
+            + " and ".join(_weekday_names(meeting)),
+            field=field,
+        )
     if any(r.day == day for r in recess):
         raise UserError(f"{day.isoformat()} is a recess day: no class", field=field)
     if term is not None and not term[0] <= day <= term[1]:
-        raise UserError(f"{day.isoformat()} is outside the term "
-                        f"({term[0].isoformat()} to {term[1].isoformat()})", field=field)
+        raise UserError(
+            f"{day.isoformat()} is outside the term "
+            f"({term[0].isoformat()} to {term[1].isoformat()})",
+            field=field,
+        )
 
 
 def _weekday_names(meeting: MeetingPattern) -> list[str]:
-    names = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays",
-             "Sundays"]
+    names = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"]
     return [names[d] for d in meeting.weekdays]
 
 
@@ -267,12 +330,14 @@ def move_lecture(
     lecture = _find(lectures, key)
     check_lecture_day(day, recess=recess, meeting=meeting, term=term)
     if day in set(occupied):
-        raise Conflict(f"{day.isoformat()} is taken by another event in the lecture slot",
-                       field="day")
+        raise Conflict(
+            f"{day.isoformat()} is taken by another event in the lecture slot", field="day"
+        )
     for other in lectures:
         if other.day == day and other.key != key:
-            raise Conflict(f"{day.isoformat()} already has {other.label}; swap them instead",
-                           field="day")
+            raise Conflict(
+                f"{day.isoformat()} already has {other.label}; swap them instead", field="day"
+            )
     moved = [dataclasses.replace(x, day=day) if x.key == lecture.key else x for x in lectures]
     return renumber(lectures, moved)
 

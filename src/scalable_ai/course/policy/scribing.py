@@ -27,15 +27,17 @@ class ScribeAssignment:
     lecture: str  # the lecture's key ("L7")
 
 
-def scribable_lectures(lectures: Iterable[tuple[str, date]],
-                       recess_days: Iterable[date] = ()) -> list[str]:
+def scribable_lectures(
+    lectures: Iterable[tuple[str, date]], recess_days: Iterable[date] = ()
+) -> list[str]:
     """Lecture keys in date order, without any that fall on a recess day."""
     off = set(recess_days)
     return [key for key, day in sorted(lectures, key=lambda x: x[1]) if day not in off]
 
 
-def assign_scribes(students: Sequence[str], lectures: Sequence[str], seed: int = 0,
-                   per_student: int = 2) -> list[ScribeAssignment]:
+def assign_scribes(
+    students: Sequence[str], lectures: Sequence[str], seed: int = 0, per_student: int = 2
+) -> list[ScribeAssignment]:
     """Give each student ``per_student`` distinct lectures, balanced and deterministic.
 
     Slots are dealt in rounds: round ``r`` gives each student (in the seeded order) the next
@@ -50,18 +52,26 @@ def assign_scribes(students: Sequence[str], lectures: Sequence[str], seed: int =
     if not students:
         return []
     if len(lectures) < per_student:
-        raise UserError(f"each student scribes {per_student} different lectures, but only "
-                        f"{len(lectures)} can be scribed", field="lectures")
+        raise UserError(
+            f"each student scribes {per_student} different lectures, but only "
+            f"{len(lectures)} can be scribed",
+            field="lectures",
+        )
     order = sorted(students)
     random.Random(seed).shuffle(order)
     n = len(order)
     for shift in range(n):
-        deal = [(order[(i + r * shift) % n], lectures[(r * n + i) % len(lectures)])
-                for r in range(per_student) for i in range(n)]
+        deal = [
+            (order[(i + r * shift) % n], lectures[(r * n + i) % len(lectures)])
+            for r in range(per_student)
+            for i in range(n)
+        ]
         if len(set(deal)) == len(deal):
             return [ScribeAssignment(student, lecture) for student, lecture in deal]
-    raise UserError("no balanced scribe assignment exists for this roster",  # pragma: no cover
-                    field="students")
+    raise UserError(
+        "no balanced scribe assignment exists for this roster",  # pragma: no cover
+        field="students",
+    )
 
 
 def scribes_per_lecture(assignments: Iterable[ScribeAssignment]) -> dict[str, list[str]]:
@@ -72,8 +82,13 @@ def scribes_per_lecture(assignments: Iterable[ScribeAssignment]) -> dict[str, li
     return table
 
 
-def check_scribe_move(student_lectures: Sequence[str], moving: str, to: str,
-                      scribable: Sequence[str], per_student: int = 2) -> list[str]:
+def check_scribe_move(
+    student_lectures: Sequence[str],
+    moving: str,
+    to: str,
+    scribable: Sequence[str],
+    per_student: int = 2,
+) -> list[str]:
     """Staff move one of a student's scribe lectures (``moving``) to another (``to``) by hand;
     returns the student's lectures after the move. The move keeps "each student is expected to
     scribe 2 lectures": the student still has ``per_student`` different lectures, and ``to``
@@ -81,15 +96,19 @@ def check_scribe_move(student_lectures: Sequence[str], moving: str, to: str,
     if moving not in student_lectures:
         raise UserError(f"the student does not scribe {moving}", field="scribe")
     if to == moving:
-        raise UserError(f"the student already scribes {to}; pick another lecture",
-                        field="lecture")
+        raise UserError(f"the student already scribes {to}; pick another lecture", field="lecture")
     if to not in scribable:
         raise UserError(f"{to} is not a lecture that is scribed", field="lecture")
     if to in student_lectures:
-        raise UserError(f"the student already scribes {to}; each scribes {per_student} "
-                        "different lectures", field="lecture")
+        raise UserError(
+            f"the student already scribes {to}; each scribes {per_student} different lectures",
+            field="lecture",
+        )
     after = [to if key == moving else key for key in student_lectures]
     if len(after) != per_student:
-        raise UserError(f"the student has {len(after)} scribe lectures, not {per_student}; "
-                        "deal scribes again instead", field="scribe")
+        raise UserError(
+            f"the student has {len(after)} scribe lectures, not {per_student}; "
+            "deal scribes again instead",
+            field="scribe",
+        )
     return after

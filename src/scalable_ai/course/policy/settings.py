@@ -66,8 +66,19 @@ class LetterCutoff:
 DEFAULT_LETTER_CUTOFFS: tuple[LetterCutoff, ...] = tuple(
     LetterCutoff(letter, minimum)
     for letter, minimum in (
-        ("A+", 97), ("A", 93), ("A-", 90), ("B+", 87), ("B", 83), ("B-", 80),
-        ("C+", 77), ("C", 73), ("C-", 70), ("D+", 67), ("D", 63), ("D-", 60), ("F", 0),
+        ("A+", 97),
+        ("A", 93),
+        ("A-", 90),
+        ("B+", 87),
+        ("B", 83),
+        ("B-", 80),
+        ("C+", 77),
+        ("C", 73),
+        ("C-", 70),
+        ("D+", 67),
+        ("D", 63),
+        ("D-", 60),
+        ("F", 0),
     )
 )
 
@@ -168,22 +179,42 @@ def validate_settings(s: CourseSettings) -> None:
     if not isinstance(s.deadline_time, time):
         raise _fail("deadline_time", "must be a time of day (HH:MM)")
     if s.deadline_time.tzinfo is not None:
-        raise _fail("deadline_time", "give the time of day without a zone; the course's "
-                                     "timezone setting applies")
-    for name in ("slack_days_total", "slack_days_per_assignment", "slack_day_hours",
-                 "group_size_min", "group_size_max", "node_pool_size", "gpus_per_node",
-                 "rendezvous_port", "reservation_max_hours", "scribe_lectures_per_student"):
+        raise _fail(
+            "deadline_time",
+            "give the time of day without a zone; the course's timezone setting applies",
+        )
+    for name in (
+        "slack_days_total",
+        "slack_days_per_assignment",
+        "slack_day_hours",
+        "group_size_min",
+        "group_size_max",
+        "node_pool_size",
+        "gpus_per_node",
+        "rendezvous_port",
+        "reservation_max_hours",
+        "scribe_lectures_per_student",
+    ):
         value = getattr(s, name)
         if not _is_whole_number(value) or value < 0:
             raise _fail(name, f"must be a whole number >= 0, got {value!r}")
-    for name in ("slack_day_hours", "group_size_min", "node_pool_size", "gpus_per_node",
-                 "reservation_max_hours", "rendezvous_port"):
+    for name in (
+        "slack_day_hours",
+        "group_size_min",
+        "node_pool_size",
+        "gpus_per_node",
+        "reservation_max_hours",
+        "rendezvous_port",
+    ):
         if getattr(s, name) < 1:
             raise _fail(name, "must be at least 1")
     for name in ("slack_day_hours", "reservation_max_hours"):
         if getattr(s, name) > MAX_SETTING_HOURS:
-            raise _fail(name, f"must be at most {MAX_SETTING_HOURS} hours (366 days): it "
-                              "bounds a window inside the semester")
+            raise _fail(
+                name,
+                f"must be at most {MAX_SETTING_HOURS} hours (366 days): it "
+                "bounds a window inside the semester",
+            )
     if s.rendezvous_port > MAX_PORT:
         raise _fail("rendezvous_port", f"must be a TCP port (at most {MAX_PORT})")
     if s.slack_days_per_assignment > s.slack_days_total:
@@ -196,17 +227,22 @@ def validate_settings(s: CourseSettings) -> None:
     if not isinstance(w, AssignmentPartWeights):
         raise _fail("assignment_part_weights", "must give code, written and checkoff weights")
     for part in ("code", "written", "checkoff"):
-        _require_fraction(f"assignment_part_weights.{part}", getattr(w, part), low=0, high=1,
-                          what="a weight")
+        _require_fraction(
+            f"assignment_part_weights.{part}", getattr(w, part), low=0, high=1, what="a weight"
+        )
     if abs(w.code + w.written + w.checkoff - 1) > 1e-9:
         raise _fail("assignment_part_weights", "code + written + checkoff must sum to 1")
-    _require_fraction("peer_review_weight", s.peer_review_weight, low=0, high=1,
-                      what="a weight")
+    _require_fraction("peer_review_weight", s.peer_review_weight, low=0, high=1, what="a weight")
     if not isinstance(s.satisfactory, SatisfactoryThresholds):
         raise _fail("satisfactory", "must give a threshold per component")
     for f in dataclasses.fields(SatisfactoryThresholds):
-        _require_fraction(f"satisfactory.{f.name}", getattr(s.satisfactory, f.name), low=0,
-                          high=100, what="a percentage")
+        _require_fraction(
+            f"satisfactory.{f.name}",
+            getattr(s.satisfactory, f.name),
+            low=0,
+            high=100,
+            what="a percentage",
+        )
     _validate_cutoffs(s.letter_cutoffs)
 
 
@@ -214,11 +250,19 @@ def _validate_cutoffs(cutoffs: tuple[LetterCutoff, ...]) -> None:
     if not isinstance(cutoffs, tuple) or not cutoffs:
         raise _fail("letter_cutoffs", "needs at least one letter")
     for cutoff in cutoffs:
-        if (not isinstance(cutoff, LetterCutoff) or not isinstance(cutoff.letter, str)
-                or not cutoff.letter.strip()):
+        if (
+            not isinstance(cutoff, LetterCutoff)
+            or not isinstance(cutoff.letter, str)
+            or not cutoff.letter.strip()
+        ):
             raise _fail("letter_cutoffs", "each entry is a letter and a minimum percent")
-        _require_fraction("letter_cutoffs", cutoff.minimum, low=0, high=100,
-                          what=f"the minimum for {cutoff.letter!r}: a percentage")
+        _require_fraction(
+            "letter_cutoffs",
+            cutoff.minimum,
+            low=0,
+            high=100,
+            what=f"the minimum for {cutoff.letter!r}: a percentage",
+        )
     minimums = [c.minimum for c in cutoffs]
     if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
         raise _fail("letter_cutoffs", "minimums must be strictly decreasing")
@@ -314,7 +358,8 @@ def _parse_cutoffs(value: Any) -> tuple[LetterCutoff, ...]:
     cutoffs = []
     for pair in pairs:
         if not isinstance(pair, list | tuple) or len(pair) != 2 or not isinstance(pair[0], str):
-            raise _fail("letter_cutoffs", f"each entry is a letter and a minimum percent, "
-                                          f"got {pair!r}")
+            raise _fail(
+                "letter_cutoffs", f"each entry is a letter and a minimum percent, got {pair!r}"
+            )
         cutoffs.append(LetterCutoff(pair[0], _as_float("letter_cutoffs", pair[1])))
     return tuple(cutoffs)

@@ -101,8 +101,9 @@ def create_api_token(
     return row, token
 
 
-def actor_for_api_token(session: Session, token: str, *, clock: Clock,
-                        record_use: bool = True) -> Actor:
+def actor_for_api_token(
+    session: Session, token: str, *, clock: Clock, record_use: bool = True
+) -> Actor:
     """The actor behind ``Authorization: Bearer <token>``. ``record_use`` stamps
     ``last_used_at`` (the API does so for requests that change something: a read takes no
     write lock)."""
@@ -122,16 +123,35 @@ def list_api_tokens(session: Session, actor: Actor, person_id: int) -> Sequence[
 
 
 def revoke_api_token(session: Session, actor: Actor, token_id: int, *, clock: Clock) -> ApiToken:
-    return _revoke(session, actor, ApiToken, token_id, what="API token", field="token",
-                   permission="revoke API tokens", action="api_token.revoke", clock=clock)
+    return _revoke(
+        session,
+        actor,
+        ApiToken,
+        token_id,
+        what="API token",
+        field="token",
+        permission="revoke API tokens",
+        action="api_token.revoke",
+        clock=clock,
+    )
 
 
 # A credential its owner (or staff) revokes by id; revoking twice is a no-op.
 Revocable = TypeVar("Revocable", ApiToken, SshKey)
 
 
-def _revoke(session: Session, actor: Actor, table: type[Revocable], row_id: int, *, what: str,
-            field: str, permission: str, action: str, clock: Clock) -> Revocable:
+def _revoke(
+    session: Session,
+    actor: Actor,
+    table: type[Revocable],
+    row_id: int,
+    *,
+    what: str,
+    field: str,
+    permission: str,
+    action: str,
+    clock: Clock,
+) -> Revocable:
     """Mark one credential revoked (audited) after checking it exists and is the actor's own
     (or the actor is staff)."""
     row = row_by_id(session, table, row_id, what=what, field=field)
@@ -177,8 +197,11 @@ def revoke_calendar_tokens(session: Session, actor: Actor, person_id: int, *, cl
 
 
 def _live_calendar_tokens(session: Session, person_id: int) -> Sequence[CalendarToken]:
-    return session.scalars(select(CalendarToken).where(
-        CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None))).all()
+    return session.scalars(
+        select(CalendarToken).where(
+            CalendarToken.person_id == person_id, CalendarToken.revoked_at.is_(None)
+        )
+    ).all()
 
 
 # --- SSH public keys ----------------------------------------------------------------------
@@ -232,5 +255,14 @@ def list_ssh_keys(session: Session, actor: Actor, person_id: int) -> Sequence[Ss
 
 
 def revoke_ssh_key(session: Session, actor: Actor, key_id: int, *, clock: Clock) -> SshKey:
-    return _revoke(session, actor, SshKey, key_id, what="SSH key", field="key",
-                   permission="remove SSH keys", action="ssh_key.revoke", clock=clock)
+    return _revoke(
+        session,
+        actor,
+        SshKey,
+        key_id,
+        what="SSH key",
+        field="key",
+        permission="remove SSH keys",
+        action="ssh_key.revoke",
+        clock=clock,
+    )

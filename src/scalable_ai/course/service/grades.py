@@ -42,8 +42,14 @@ from scalable_ai.course.tables import Assignment, Person, Score
 from scalable_ai.errors import UserError
 
 ASSIGNMENT_PARTS = ("code", "written", "checkoff", "enhancement")
-COURSE_ITEMS = ("project.technical.staff", "project.technical.peer", "project.impact",
-                "enhancements", "scribing", "participation")
+COURSE_ITEMS = (
+    "project.technical.staff",
+    "project.technical.peer",
+    "project.impact",
+    "enhancements",
+    "scribing",
+    "participation",
+)
 
 
 def score_items(session: Session) -> list[str]:
@@ -55,16 +61,26 @@ def score_items(session: Session) -> list[str]:
 def _check_item(session: Session, item: str) -> str:
     item = item.strip()
     if item not in score_items(session):
-        raise UserError(f"unknown score item {item!r}; items are A1.code, A1.written, "
-                        "A1.checkoff, A1.enhancement (each assignment), "
-                        + ", ".join(COURSE_ITEMS), field="item")
+        raise UserError(
+            f"unknown score item {item!r}; items are A1.code, A1.written, "
+            "A1.checkoff, A1.enhancement (each assignment), " + ", ".join(COURSE_ITEMS),
+            field="item",
+        )
     return item
 
 
 def record_score(
-    session: Session, actor: Actor, *, person_id: int, item: str, points: float,
-    max_points: float = 100.0, comment: str = "", source: str = "staff",
-    under_exception: bool = False, clock: Clock,
+    session: Session,
+    actor: Actor,
+    *,
+    person_id: int,
+    item: str,
+    points: float,
+    max_points: float = 100.0,
+    comment: str = "",
+    source: str = "staff",
+    under_exception: bool = False,
+    clock: Clock,
 ) -> Score:
     """Staff record (or change) one student's score. ``under_exception``: a regrade after an
     approved exception, which "never lowers a score already earned"."""
@@ -83,9 +99,16 @@ def record_score(
         kept = score_after_exception(row.points / row.max_points, points / max_points)
         points = (kept or 0) * max_points
     if row is None:
-        row = Score(person_id=person_id, item=item, points=points, max_points=max_points,
-                    comment=comment, source=source, graded_by_id=actor.person_id,
-                    graded_at=clock.now())
+        row = Score(
+            person_id=person_id,
+            item=item,
+            points=points,
+            max_points=max_points,
+            comment=comment,
+            source=source,
+            graded_by_id=actor.person_id,
+            graded_at=clock.now(),
+        )
         session.add(row)
     else:
         row.points, row.max_points, row.comment, row.source = points, max_points, comment, source
@@ -95,25 +118,43 @@ def record_score(
 
 
 def record_group_score(
-    session: Session, actor: Actor, *, group_id: int, item: str, points: float,
-    max_points: float = 100.0, comment: str = "", clock: Clock,
+    session: Session,
+    actor: Actor,
+    *,
+    group_id: int,
+    item: str,
+    points: float,
+    max_points: float = 100.0,
+    comment: str = "",
+    clock: Clock,
 ) -> list[Score]:
     """Assignments are group work: the same score for every current member."""
     require_staff(actor, "record scores")
     group = get_group(session, group_id)
     if not group.members:
         raise UserError(f"group {group.name} has no members", field="group_id")
-    return [record_score(session, actor, person_id=p.id, item=item, points=points,
-                         max_points=max_points, comment=comment, clock=clock)
-            for p in group.members]
+    return [
+        record_score(
+            session,
+            actor,
+            person_id=p.id,
+            item=item,
+            points=points,
+            max_points=max_points,
+            comment=comment,
+            clock=clock,
+        )
+        for p in group.members
+    ]
 
 
 def scores_of(session: Session, actor: Actor, person_id: int) -> Sequence[Score]:
     """One student's recorded scores (yourself, or staff)."""
     get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see scores")
-    return session.scalars(select(Score).where(Score.person_id == person_id)
-                           .order_by(Score.item)).all()
+    return session.scalars(
+        select(Score).where(Score.person_id == person_id).order_by(Score.item)
+    ).all()
 
 
 def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.StudentScores:
@@ -124,21 +165,28 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
     return _scores_and_peer(session, person_id, clock=clock, settings=settings_of(session))[0]
 
 
-def _scores_and_peer(session: Session, person_id: int, *, clock: Clock,
-                     settings: CourseSettings) -> tuple[rules.StudentScores, str | None]:
-    percent = {s.item: 100.0 * s.points / s.max_points for s in session.scalars(
-        select(Score).where(Score.person_id == person_id))}
+def _scores_and_peer(
+    session: Session, person_id: int, *, clock: Clock, settings: CourseSettings
+) -> tuple[rules.StudentScores, str | None]:
+    percent = {
+        s.item: 100.0 * s.points / s.max_points
+        for s in session.scalars(select(Score).where(Score.person_id == person_id))
+    }
     keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
     peer = peer_part_of_grade(session, person_id, clock=clock, settings=settings)
     recorded_peer = percent.get("project.technical.peer")
     peer_score, peer_note = peer.score, peer.note
     if recorded_peer is not None:
         peer_score = recorded_peer
-        peer_note = ("peer review: the peer score staff recorded "
-                     f"({recorded_peer:.1f}) is used instead of the reviews")
+        peer_note = (
+            "peer review: the peer score staff recorded "
+            f"({recorded_peer:.1f}) is used instead of the reviews"
+        )
     return rules.StudentScores(
-        assignments=tuple(rules.AssignmentParts(
-            k, *(percent.get(f"{k}.{part}") for part in ASSIGNMENT_PARTS)) for k in keys),
+        assignments=tuple(
+            rules.AssignmentParts(k, *(percent.get(f"{k}.{part}") for part in ASSIGNMENT_PARTS))
+            for k in keys
+        ),
         project_technical_staff=percent.get("project.technical.staff"),
         project_technical_peer=peer_score,
         project_impact=percent.get("project.impact"),
@@ -148,8 +196,9 @@ def _scores_and_peer(session: Session, person_id: int, *, clock: Clock,
     ), peer_note
 
 
-def student_report(session: Session, person_id: int, *, clock: Clock,
-                   notes: Sequence[str] = ()) -> rules.GradeReport:
+def student_report(
+    session: Session, person_id: int, *, clock: Clock, notes: Sequence[str] = ()
+) -> rules.GradeReport:
     """A student's grade report from the stored scores and the peer reviews, carrying
     ``notes`` (the slack-day notes) and the note saying where the peer part came from. No
     permission check: callers check (``grade_of``, the dashboard's ``my_standing``)."""
@@ -175,13 +224,17 @@ def grade_of(session: Session, actor: Actor, person_id: int, *, clock: Clock) ->
     if person.role != "student":
         raise UserError(f"{person.email} is not a student", field="person_id")
     notes = slack_balance(session, actor, person_id).notes
-    return StudentGrade(person=person, report=student_report(session, person_id, clock=clock,
-                                                             notes=notes))
+    return StudentGrade(
+        person=person, report=student_report(session, person_id, clock=clock, notes=notes)
+    )
 
 
 def gradebook(session: Session, actor: Actor, *, clock: Clock) -> list[StudentGrade]:
     """Every student's grade (staff)."""
     require_staff(actor, "see the grade book")
-    students = session.scalars(select(Person).where(Person.role == "student", Person.active)
-                               .order_by(Person.name, Person.id)).all()
+    students = session.scalars(
+        select(Person)
+        .where(Person.role == "student", Person.active)
+        .order_by(Person.name, Person.id)
+    ).all()
     return [grade_of(session, actor, p.id, clock=clock) for p in students]

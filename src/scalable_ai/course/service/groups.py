@@ -92,14 +92,21 @@ def create_group(session: Session, actor: Actor, *, name: str, clock: Clock) -> 
         raise Forbidden("staff propose groups with `propose_group`", field="name")
     name = clean_name(name, what="a group name")
     settings = settings_of(session)
-    rules.create_group(name, me.email, all_policy_groups(session), clock.now(),
-                       formation_deadline(session, settings), name=name)
+    rules.create_group(
+        name,
+        me.email,
+        all_policy_groups(session),
+        clock.now(),
+        formation_deadline(session, settings),
+        name=name,
+    )
     group = Group(name=name, created_at=clock.now(), created_by_id=me.id)
     session.add(group)
     session.flush()
     _join(session, group, me, clock)
-    audit.record(session, actor, "group.create", group, before=None, after=_snapshot(group),
-                 at=clock.now())
+    audit.record(
+        session, actor, "group.create", group, before=None, after=_snapshot(group), at=clock.now()
+    )
     return group
 
 
@@ -113,16 +120,29 @@ def invite_to_group(
     if student.role != "student":
         raise UserError("only students can be invited into a group", field="person")
     settings = settings_of(session)
-    rules.invite(policy_group(group), student.email, me.email, all_policy_groups(session),
-                 clock.now(), formation_deadline(session, settings), settings)
-    pending = session.scalar(select(GroupInvitation).where(
-        GroupInvitation.group_id == group.id, GroupInvitation.person_id == student.id,
-        GroupInvitation.answered_at.is_(None)))
+    rules.invite(
+        policy_group(group),
+        student.email,
+        me.email,
+        all_policy_groups(session),
+        clock.now(),
+        formation_deadline(session, settings),
+        settings,
+    )
+    pending = session.scalar(
+        select(GroupInvitation).where(
+            GroupInvitation.group_id == group.id,
+            GroupInvitation.person_id == student.id,
+            GroupInvitation.answered_at.is_(None),
+        )
+    )
     if pending is not None:
-        raise Conflict(f"{student.email} already has an open invitation to {group.name}",
-                       field="person")
-    invitation = GroupInvitation(group_id=group.id, person_id=student.id, invited_by_id=me.id,
-                                 created_at=clock.now())
+        raise Conflict(
+            f"{student.email} already has an open invitation to {group.name}", field="person"
+        )
+    invitation = GroupInvitation(
+        group_id=group.id, person_id=student.id, invited_by_id=me.id, created_at=clock.now()
+    )
     session.add(invitation)
     audit.record(session, actor, "group.invite", invitation, before=None, at=clock.now())
     return invitation
@@ -132,8 +152,9 @@ def answer_invitation(
     session: Session, actor: Actor, invitation_id: int, *, accept: bool, clock: Clock
 ) -> GroupInvitation:
     """The invited student accepts (joins, if still free and there is room) or declines."""
-    invitation = row_by_id(session, GroupInvitation, invitation_id, what="invitation",
-                           field="invitation")
+    invitation = row_by_id(
+        session, GroupInvitation, invitation_id, what="invitation", field="invitation"
+    )
     if actor.person_id != invitation.person_id:
         raise Forbidden("only the invited student may answer an invitation", field="invitation")
     if invitation.answered_at is not None:
@@ -145,11 +166,22 @@ def answer_invitation(
         settings = settings_of(session)
         rules.accept(
             rules.Invitation(group=group.name, student=me.email, invited_by="", at=clock.now()),
-            policy_group(group), all_policy_groups(session), clock.now(),
-            formation_deadline(session, settings), settings)
+            policy_group(group),
+            all_policy_groups(session),
+            clock.now(),
+            formation_deadline(session, settings),
+            settings,
+        )
         _join(session, group, me, clock)
-        audit.record(session, actor, "group.join", group, before=before, after=_snapshot(group),
-                     at=clock.now())
+        audit.record(
+            session,
+            actor,
+            "group.join",
+            group,
+            before=before,
+            after=_snapshot(group),
+            at=clock.now(),
+        )
     invitation.answered_at = clock.now()
     invitation.accepted = accept
     return invitation
@@ -164,8 +196,9 @@ def leave_group(session: Session, actor: Actor, group_id: int, *, clock: Clock) 
     before = _snapshot(group)
     _leave(session, group, me, clock)
     group.confirmed_at = None
-    audit.record(session, actor, "group.leave", group, before=before, after=_snapshot(group),
-                 at=clock.now())
+    audit.record(
+        session, actor, "group.leave", group, before=before, after=_snapshot(group), at=clock.now()
+    )
     return group
 
 
@@ -181,15 +214,21 @@ def propose_group(
     for person in people:
         if person.role != "student":
             raise UserError(f"{person.email} is not a student", field="members")
-    rules.propose_group(name, [p.email for p in people], all_policy_groups(session),
-                        actor.label, settings_of(session))
+    rules.propose_group(
+        name,
+        [p.email for p in people],
+        all_policy_groups(session),
+        actor.label,
+        settings_of(session),
+    )
     group = Group(name=name, created_at=clock.now(), created_by_id=actor.person_id)
     session.add(group)
     session.flush()
     for person in people:
         _join(session, group, person, clock)
-    audit.record(session, actor, "group.propose", group, before=None, after=_snapshot(group),
-                 at=clock.now())
+    audit.record(
+        session, actor, "group.propose", group, before=None, after=_snapshot(group), at=clock.now()
+    )
     return group
 
 
@@ -205,8 +244,15 @@ def confirm_group(session: Session, actor: Actor, group_id: int, *, clock: Clock
         _assign_node(session, group)
     group.confirmed_at = group.confirmed_at or clock.now()
     group.confirmed_by_id = actor.person_id
-    audit.record(session, actor, "group.confirm", group, before=before, after=_snapshot(group),
-                 at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "group.confirm",
+        group,
+        before=before,
+        after=_snapshot(group),
+        at=clock.now(),
+    )
     return group
 
 
@@ -218,8 +264,9 @@ def _assign_node(session: Session, group: Group) -> None:
         for g in session.scalars(select(Group).where(Group.node_id.is_not(None)))
         if g.node is not None
     }
-    chosen = rules.assign_node(group.name, [policy_node(n) for n in nodes], assigned,
-                               settings_of(session))
+    chosen = rules.assign_node(
+        group.name, [policy_node(n) for n in nodes], assigned, settings_of(session)
+    )
     group.node = next(n for n in nodes if n.name == chosen.name)
     session.flush()
 
@@ -241,18 +288,33 @@ def move_student(
         old = lock_group(session, old_id)
         before = _snapshot(old)
         _leave(session, old, person, clock)
-        audit.record(session, actor, "group.move_out", old, before=before, after=_snapshot(old),
-                     at=clock.now())
+        audit.record(
+            session,
+            actor,
+            "group.move_out",
+            old,
+            before=before,
+            after=_snapshot(old),
+            at=clock.now(),
+        )
     if target is not None:
         before = _snapshot(target)
         _join(session, target, person, clock)
-        audit.record(session, actor, "group.move_in", target, before=before,
-                     after=_snapshot(target), at=clock.now())
+        audit.record(
+            session,
+            actor,
+            "group.move_in",
+            target,
+            before=before,
+            after=_snapshot(target),
+            at=clock.now(),
+        )
     return person
 
 
-def remove_not_enrolled(session: Session, actor: Actor, person_id: int, *, clock: Clock
-                        ) -> Group | None:
+def remove_not_enrolled(
+    session: Session, actor: Actor, person_id: int, *, clock: Clock
+) -> Group | None:
     """Take a student who is not enrolled out of their group (audited as
     ``group.remove_not_enrolled``), keeping the other members, the group's confirmation and
     its node; the group left, or None when they were in none. A group this leaves under the
@@ -264,8 +326,15 @@ def remove_not_enrolled(session: Session, actor: Actor, person_id: int, *, clock
     group = lock_group(session, group_id)
     before = _snapshot(group)
     _leave(session, group, get_person(session, person_id), clock)
-    audit.record(session, actor, "group.remove_not_enrolled", group, before=before,
-                 after=_snapshot(group), at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "group.remove_not_enrolled",
+        group,
+        before=before,
+        after=_snapshot(group),
+        at=clock.now(),
+    )
     return group
 
 
@@ -300,9 +369,11 @@ def my_group(session: Session, actor: Actor) -> Group | None:
 
 def pending_invitations(session: Session, actor: Actor) -> Sequence[GroupInvitation]:
     """Invitations waiting for the actor's answer."""
-    return session.scalars(select(GroupInvitation).where(
-        GroupInvitation.person_id == actor.person_id, GroupInvitation.answered_at.is_(None)
-    ).order_by(GroupInvitation.id)).all()
+    return session.scalars(
+        select(GroupInvitation)
+        .where(GroupInvitation.person_id == actor.person_id, GroupInvitation.answered_at.is_(None))
+        .order_by(GroupInvitation.id)
+    ).all()
 
 
 def undersized_groups(session: Session, actor: Actor, *, clock: Clock) -> Sequence[Group]:
@@ -310,9 +381,20 @@ def undersized_groups(session: Session, actor: Actor, *, clock: Clock) -> Sequen
     enrollment has been finalized (flagged for staff, never dissolved)."""
     require_staff(actor, "see flagged groups")
     settings = settings_of(session)
-    final = session.scalar(select(Questionnaire.id).where(
-        Questionnaire.finalized_at.is_not(None)).limit(1)) is not None
-    flagged = {g.id for g in rules.undersized_groups(all_policy_groups(session), clock.now(),
-                                                     formation_deadline(session, settings),
-                                                     settings, enrollment_final=final)}
+    final = (
+        session.scalar(
+            select(Questionnaire.id).where(Questionnaire.finalized_at.is_not(None)).limit(1)
+        )
+        is not None
+    )
+    flagged = {
+        g.id
+        for g in rules.undersized_groups(
+            all_policy_groups(session),
+            clock.now(),
+            formation_deadline(session, settings),
+            settings,
+            enrollment_final=final,
+        )
+    }
     return [g for g in session.scalars(select(Group).order_by(Group.id)) if g.name in flagged]

@@ -40,18 +40,27 @@ def policy_node(node: Node) -> rules.Node:
 
 def policy_reservation(row: Reservation) -> rules.Reservation:
     return rules.Reservation(
-        id=str(row.id), nodes=tuple(n.node.name for n in row.nodes),
+        id=str(row.id),
+        nodes=tuple(n.node.name for n in row.nodes),
         owners={n.node.name: n.group.name for n in row.nodes},
-        starts_at=row.starts_at, ends_at=row.ends_at,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
         consents=frozenset(n.group.name for n in row.nodes if n.consented_at is not None),
-        requested_by=str(row.requested_by_id or ""), cancelled=row.cancelled_at is not None)
+        requested_by=str(row.requested_by_id or ""),
+        cancelled=row.cancelled_at is not None,
+    )
 
 
 def _snapshot(row: Reservation) -> dict[str, object]:
     data = audit.snapshot(row) or {}
-    data["nodes"] = [{"node": n.node.name, "group": n.group.name,
-                      "consented_at": n.consented_at.isoformat() if n.consented_at else None}
-                     for n in row.nodes]
+    data["nodes"] = [
+        {
+            "node": n.node.name,
+            "group": n.group.name,
+            "consented_at": n.consented_at.isoformat() if n.consented_at else None,
+        }
+        for n in row.nodes
+    ]
     return data
 
 
@@ -83,8 +92,14 @@ def _reservations(session: Session) -> list[Reservation]:
 
 
 def request_reservation(
-    session: Session, actor: Actor, *, node_ids: Sequence[int], starts_at: datetime,
-    ends_at: datetime, purpose: str = "", clock: Clock,
+    session: Session,
+    actor: Actor,
+    *,
+    node_ids: Sequence[int],
+    starts_at: datetime,
+    ends_at: datetime,
+    purpose: str = "",
+    clock: Clock,
 ) -> Reservation:
     """Ask to join these nodes for ``[starts_at, ends_at)``. A student must own one of the
     nodes (through their group), whose consent is recorded with the request; the other
@@ -93,37 +108,60 @@ def request_reservation(
     if len(wanted) != len(node_ids):
         raise UserError("a node appears twice", field="node_ids")
     take_write_lock(session)
-    nodes = list(session.scalars(select(Node).where(Node.id.in_(wanted)).order_by(Node.id)
-                                 .with_for_update()))
+    nodes = list(
+        session.scalars(select(Node).where(Node.id.in_(wanted)).order_by(Node.id).with_for_update())
+    )
     missing = set(wanted) - {n.id for n in nodes}
     if missing:
         raise NotFound(f"no node with id {min(missing)}", field="node_ids")
     owners = {n.id: node_owner(session, n.id) for n in nodes}
     mine = current_group_id(session, actor.person_id) if actor.person_id else None
     if not actor.is_staff and mine not in {g.id for g in owners.values() if g}:
-        raise Forbidden("you may only reserve nodes together with your own group's node",
-                        field="node_ids")
+        raise Forbidden(
+            "you may only reserve nodes together with your own group's node", field="node_ids"
+        )
     for node in nodes:
         if owners[node.id] is None:
             raise UserError(f"{node.name} is not assigned to any group", field="node_ids")
-    row = Reservation(starts_at=starts_at, ends_at=ends_at, purpose=purpose.strip(),
-                      rendezvous_id=secrets.token_hex(8), requested_by_id=actor.person_id,
-                      created_at=clock.now())
+    row = Reservation(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        purpose=purpose.strip(),
+        rendezvous_id=secrets.token_hex(8),
+        requested_by_id=actor.person_id,
+        created_at=clock.now(),
+    )
     now = clock.now()
     for node in nodes:
         owner = owners[node.id]
         assert owner is not None  # checked above
         ours = owner.id == mine
-        row.nodes.append(ReservationNode(
-            node=node, group=owner, consented_at=now if ours else None,
-            consented_by_id=actor.person_id if ours else None))
+        row.nodes.append(
+            ReservationNode(
+                node=node,
+                group=owner,
+                consented_at=now if ours else None,
+                consented_by_id=actor.person_id if ours else None,
+            )
+        )
     candidate = policy_reservation(row)
-    rules.check_reservation(candidate, [policy_reservation(r) for r in _reservations(session)],
-                            settings_of(session), now=clock.now())
+    rules.check_reservation(
+        candidate,
+        [policy_reservation(r) for r in _reservations(session)],
+        settings_of(session),
+        now=clock.now(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "reservation.request", row, before=None, after=_snapshot(row),
-                 at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "reservation.request",
+        row,
+        before=None,
+        after=_snapshot(row),
+        at=clock.now(),
+    )
     return row
 
 
@@ -133,13 +171,15 @@ def get_reservation(session: Session, actor: Actor, reservation_id: int) -> Rese
     if not actor.is_staff:
         mine = current_group_id(session, actor.person_id) if actor.person_id else None
         if mine not in {n.group_id for n in row.nodes}:
-            raise Forbidden("only the reservation's groups and staff may see it",
-                            field="reservation")
+            raise Forbidden(
+                "only the reservation's groups and staff may see it", field="reservation"
+            )
     return row
 
 
-def consent_to_reservation(session: Session, actor: Actor, reservation_id: int, *,
-                           clock: Clock) -> Reservation:
+def consent_to_reservation(
+    session: Session, actor: Actor, reservation_id: int, *, clock: Clock
+) -> Reservation:
     """A member of an owning group gives that group's consent."""
     row = get_reservation(session, actor, reservation_id)
     mine = current_group_id(session, actor.person_id) if actor.person_id else None
@@ -152,13 +192,21 @@ def consent_to_reservation(session: Session, actor: Actor, reservation_id: int, 
         if entry.group_id == mine and entry.consented_at is None:
             entry.consented_at = clock.now()
             entry.consented_by_id = actor.person_id
-    audit.record(session, actor, "reservation.consent", row, before=before,
-                 after=_snapshot(row), at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "reservation.consent",
+        row,
+        before=before,
+        after=_snapshot(row),
+        at=clock.now(),
+    )
     return row
 
 
-def cancel_reservation(session: Session, actor: Actor, reservation_id: int, *,
-                       clock: Clock) -> Reservation:
+def cancel_reservation(
+    session: Session, actor: Actor, reservation_id: int, *, clock: Clock
+) -> Reservation:
     """Staff, or a member of one of its groups, cancel a reservation (it then grants nothing)."""
     row = get_reservation(session, actor, reservation_id)
     if row.cancelled_at is not None:
@@ -166,8 +214,15 @@ def cancel_reservation(session: Session, actor: Actor, reservation_id: int, *,
     before = _snapshot(row)
     row.cancelled_at = clock.now()
     row.cancelled_by_id = actor.person_id
-    audit.record(session, actor, "reservation.cancel", row, before=before,
-                 after=_snapshot(row), at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "reservation.cancel",
+        row,
+        before=before,
+        after=_snapshot(row),
+        at=clock.now(),
+    )
     return row
 
 
@@ -180,13 +235,13 @@ def list_reservations(session: Session, actor: Actor) -> list[Reservation]:
     return [r for r in rows if mine in {n.group_id for n in r.nodes}]
 
 
-def reservation_plan(session: Session, actor: Actor, reservation_id: int, *,
-                     clock: Clock) -> rules.ReservationPlan:
+def reservation_plan(
+    session: Session, actor: Actor, reservation_id: int, *, clock: Clock
+) -> rules.ReservationPlan:
     """Hostfile, torchrun arguments and firewall rules, only inside the active window."""
     row = get_reservation(session, actor, reservation_id)
     nodes = [policy_node(n.node) for n in row.nodes]
-    return rules.reservation_plan(policy_reservation(row), nodes, clock.now(),
-                                  settings_of(session))
+    return rules.reservation_plan(policy_reservation(row), nodes, clock.now(), settings_of(session))
 
 
 def authorized_keys(session: Session, actor: Actor, node_id: int, *, clock: Clock) -> str:
@@ -200,11 +255,18 @@ def authorized_keys(session: Session, actor: Actor, node_id: int, *, clock: Cloc
     keys: dict[str, list[tuple[str, group_rules.SshPublicKey]]] = {}
     for group in session.scalars(select(Group)):
         for person in group.members:
-            for key in session.scalars(select(SshKey).where(
-                    SshKey.person_id == person.id, SshKey.revoked_at.is_(None))
-                    .order_by(SshKey.id)):
+            for key in session.scalars(
+                select(SshKey)
+                .where(SshKey.person_id == person.id, SshKey.revoked_at.is_(None))
+                .order_by(SshKey.id)
+            ):
                 keys.setdefault(group.name, []).append(
-                    (person.email, group_rules.parse_ssh_public_key(key.public_key)))
-    return group_rules.authorized_keys(policy_node(node), owner.name, keys,
-                                       [policy_reservation(r) for r in _reservations(session)],
-                                       clock.now())
+                    (person.email, group_rules.parse_ssh_public_key(key.public_key))
+                )
+    return group_rules.authorized_keys(
+        policy_node(node),
+        owner.name,
+        keys,
+        [policy_reservation(r) for r in _reservations(session)],
+        clock.now(),
+    )

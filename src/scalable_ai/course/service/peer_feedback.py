@@ -79,22 +79,41 @@ def review_summary(session: Session, actor: Actor, *, clock: Clock) -> PeerRevie
     for row in session.scalars(select(PeerReview).order_by(PeerReview.id)):
         received.setdefault(row.reviewed_group_id, []).append(review_scores(row))
         written[row.reviewer_group_id] = written.get(row.reviewer_group_id, 0) + 1
-    assigned: dict[int, int] = {reviewer: count for reviewer, count in session.execute(
-        select(PeerReviewAssignment.reviewer_group_id, func.count())
-        .group_by(PeerReviewAssignment.reviewer_group_id))}
+    assigned: dict[int, int] = {
+        reviewer: count
+        for reviewer, count in session.execute(
+            select(PeerReviewAssignment.reviewer_group_id, func.count()).group_by(
+                PeerReviewAssignment.reviewer_group_id
+            )
+        )
+    }
     groups = []
     for group_id, name in session.execute(select(Group.id, Group.name).order_by(Group.name)):
         reviews = received.get(group_id, [])
-        criteria = {key: sum(r[key] for r in reviews) / len(reviews)
-                    for key, _ in rubric.CRITERIA} if reviews else {}
+        criteria = (
+            {key: sum(r[key] for r in reviews) / len(reviews) for key, _ in rubric.CRITERIA}
+            if reviews
+            else {}
+        )
         if not reviews and not assigned.get(group_id) and not written.get(group_id):
             continue  # a group outside peer review (formed after the pairing, or empty)
-        groups.append(GroupPeerFeedback(
-            group_id=group_id, group_name=name, reviews_received=len(reviews),
-            criteria=criteria, peer_score=rubric.peer_score(reviews),
-            reviews_assigned=assigned.get(group_id, 0), reviews_written=written.get(group_id, 0)))
-    return PeerReviewSummary(due_at=due, released=rubric.reviews_released(clock.now(), due),
-                             peer_share=settings_of(session).peer_review_weight, groups=groups)
+        groups.append(
+            GroupPeerFeedback(
+                group_id=group_id,
+                group_name=name,
+                reviews_received=len(reviews),
+                criteria=criteria,
+                peer_score=rubric.peer_score(reviews),
+                reviews_assigned=assigned.get(group_id, 0),
+                reviews_written=written.get(group_id, 0),
+            )
+        )
+    return PeerReviewSummary(
+        due_at=due,
+        released=rubric.reviews_released(clock.now(), due),
+        peer_share=settings_of(session).peer_review_weight,
+        groups=groups,
+    )
 
 
 @dataclass(frozen=True)
@@ -106,15 +125,18 @@ class PeerPart:
     note: str | None
 
 
-def peer_part_of_grade(session: Session, person_id: int, *, clock: Clock,
-                       settings: CourseSettings | None = None) -> PeerPart:
+def peer_part_of_grade(
+    session: Session, person_id: int, *, clock: Clock, settings: CourseSettings | None = None
+) -> PeerPart:
     """The peer score a student's technical quality blends in, from the reviews of their
     group's report, once the peer-review deadline has passed (see the module's rules).
     ``settings``: the course settings when the caller has read them already (the dashboard
     computes a grade on every load, so this reads as little as it can)."""
-    group = session.execute(select(Group.id, Group.name).join(
-        GroupMembership, GroupMembership.group_id == Group.id).where(
-        GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None))).first()
+    group = session.execute(
+        select(Group.id, Group.name)
+        .join(GroupMembership, GroupMembership.group_id == Group.id)
+        .where(GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None))
+    ).first()
     if group is None:
         return PeerPart(None, None)
     group_id, name = group
@@ -122,13 +144,24 @@ def peer_part_of_grade(session: Session, person_id: int, *, clock: Clock,
     due = milestone_due_at(milestone_by_key(session, PEER_REVIEW_MILESTONE), settings)
     share = settings.peer_review_weight
     if not rubric.reviews_released(clock.now(), due):
-        return PeerPart(None, f"peer review: counts for {share:.0%} of technical quality once "
-                              f"the peer-review deadline ({due:%b %d}) has passed")
-    reviews = [review_scores(r) for r in session.scalars(
-        select(PeerReview).where(PeerReview.reviewed_group_id == group_id))]
+        return PeerPart(
+            None,
+            f"peer review: counts for {share:.0%} of technical quality once "
+            f"the peer-review deadline ({due:%b %d}) has passed",
+        )
+    reviews = [
+        review_scores(r)
+        for r in session.scalars(select(PeerReview).where(PeerReview.reviewed_group_id == group_id))
+    ]
     score = rubric.peer_score(reviews)
     if score is None:
-        return PeerPart(None, f"peer review: no review of {name}'s report was received, so "
-                              "technical quality is the staff score alone")
-    return PeerPart(score, f"peer review: {len(reviews)} review(s) of {name}'s report give "
-                           f"{score:.1f}, {share:.0%} of technical quality")
+        return PeerPart(
+            None,
+            f"peer review: no review of {name}'s report was received, so "
+            "technical quality is the staff score alone",
+        )
+    return PeerPart(
+        score,
+        f"peer review: {len(reviews)} review(s) of {name}'s report give "
+        f"{score:.1f}, {share:.0%} of technical quality",
+    )

@@ -148,8 +148,9 @@ def set_password_hash(
     audit.record(session, actor, "person.password", person, before=before, at=clock.now())
 
 
-def import_roster(session: Session, actor: Actor, rows: list[dict[str, str]], *,
-                  clock: Clock) -> list[Person]:
+def import_roster(
+    session: Session, actor: Actor, rows: list[dict[str, str]], *, clock: Clock
+) -> list[Person]:
     """Add students from roster rows (``name``, ``email``, optional ``sid``); a row whose
     email is already known is skipped, any bad row refuses the whole import (naming it)."""
     require_staff(actor, "import a roster")
@@ -159,8 +160,14 @@ def import_roster(session: Session, actor: Actor, rows: list[dict[str, str]], *,
         if find_by_email(session, email) is not None:
             continue
         try:
-            person = add_person(session, actor, name=row.get("name") or "", email=email,
-                                sid=row.get("sid"), clock=clock)
+            person = add_person(
+                session,
+                actor,
+                name=row.get("name") or "",
+                email=email,
+                sid=row.get("sid"),
+                clock=clock,
+            )
         except UserError as error:
             raise type(error)(f"row {i}: {error.message}", field=error.field) from None
         session.flush()

@@ -57,11 +57,16 @@ def lock_people(session: Session, person_ids: Iterable[int]) -> list[Person]:
     database's write lock). Their SSH keys are left to load if asked for: the late policy
     reads only emails, and the eager key query ran on every hand-in."""
     take_write_lock(session)
-    return list(session.scalars(
-        select(Person).where(Person.id.in_(sorted(set(person_ids)))).order_by(Person.id)
-        .options(lazyload(Person.ssh_keys))
-        .with_for_update().execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(Person)
+            .where(Person.id.in_(sorted(set(person_ids))))
+            .order_by(Person.id)
+            .options(lazyload(Person.ssh_keys))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def ledger(
@@ -87,20 +92,32 @@ def ledger_rows(
         .join(Person, Person.id == SlackDayUse.person_id)
         .join(Assignment, Assignment.id == SlackDayUse.assignment_id)
         .outerjoin(Group, Group.id == SlackDayUse.group_id)
-        .where(*where).order_by(SlackDayUse.id)
+        .where(*where)
+        .order_by(SlackDayUse.id)
     )
-    return [(row, policy_entry(row, {row.person_id: email},
-                               {row.group_id: group} if row.group_id is not None else {},
-                               {row.assignment_id: key}))
-            for row, email, group, key in session.execute(query)]
+    return [
+        (
+            row,
+            policy_entry(
+                row,
+                {row.person_id: email},
+                {row.group_id: group} if row.group_id is not None else {},
+                {row.assignment_id: key},
+            ),
+        )
+        for row, email, group, key in session.execute(query)
+    ]
 
 
-def policy_entry(row: SlackDayUse, people: dict[int, str], groups: dict[int, str],
-                 keys: dict[int, str]) -> rules.SlackDayUse:
+def policy_entry(
+    row: SlackDayUse, people: dict[int, str], groups: dict[int, str], keys: dict[int, str]
+) -> rules.SlackDayUse:
     return rules.SlackDayUse(
-        student=people[row.person_id], assignment=keys[row.assignment_id],
+        student=people[row.person_id],
+        assignment=keys[row.assignment_id],
         group=groups.get(row.group_id) if row.group_id is not None else None,
-        applied_at=row.spent_at, applied_by=str(row.spent_by_id or "staff"),
+        applied_at=row.spent_at,
+        applied_by=str(row.spent_by_id or "staff"),
         reversed_at=row.revoked_at,
         reversed_by=str(row.revoked_by_id) if row.revoked_at else None,
         reversal_reason=row.reason if row.revoked_at else "",
@@ -108,8 +125,14 @@ def policy_entry(row: SlackDayUse, people: dict[int, str], groups: dict[int, str
 
 
 def spend_for_group(
-    session: Session, actor: Actor, group: Group | None, assignment: Assignment, *,
-    clock: Clock, submission_id: int | None = None, members: Sequence[Person] = (),
+    session: Session,
+    actor: Actor,
+    group: Group | None,
+    assignment: Assignment,
+    *,
+    clock: Clock,
+    submission_id: int | None = None,
+    members: Sequence[Person] = (),
 ) -> list[SlackDayUse]:
     """Charge one slack day on ``assignment`` to every member of ``group`` (locked by the
     caller's :func:`lock_group`), or to ``members`` when the student has no group; refuses
@@ -117,16 +140,25 @@ def spend_for_group(
     members = lock_people(session, [p.id for p in (group.members if group else members)])
     settings = settings_of(session)
     entries = rules.spend_slack_day(
-        [p.email for p in members], assignment.key,
-        ledger(session, person_ids=[p.id for p in members],
-               group_id=group.id if group else None),
-        clock.now(), actor.label, settings, group=group.name if group else None)
+        [p.email for p in members],
+        assignment.key,
+        ledger(session, person_ids=[p.id for p in members], group_id=group.id if group else None),
+        clock.now(),
+        actor.label,
+        settings,
+        group=group.name if group else None,
+    )
     rows = []
     by_email = {p.email: p for p in members}
     for entry in entries:
-        row = SlackDayUse(person_id=by_email[entry.student].id, assignment_id=assignment.id,
-                          group_id=group.id if group else None, submission_id=submission_id,
-                          spent_at=clock.now(), spent_by_id=actor.person_id)
+        row = SlackDayUse(
+            person_id=by_email[entry.student].id,
+            assignment_id=assignment.id,
+            group_id=group.id if group else None,
+            submission_id=submission_id,
+            spent_at=clock.now(),
+            spent_by_id=actor.person_id,
+        )
         session.add(row)
         rows.append(row)
     session.flush()
@@ -153,16 +185,27 @@ def reverse_slack_day(
     """Staff reverse a slack day: the entry, and the same spending's entries for the other
     members, stay in the ledger marked reversed ("reversible only by staff")."""
     row = row_by_id(session, SlackDayUse, use_id, what="slack-day entry", field="slack_day")
-    person, assignment = session.get(Person, row.person_id), session.get(Assignment,
-                                                                         row.assignment_id)
-    entry = policy_entry(row, {row.person_id: person.email if person else ""}, {},
-                         {row.assignment_id: assignment.key if assignment else ""})
+    person, assignment = (
+        session.get(Person, row.person_id),
+        session.get(Assignment, row.assignment_id),
+    )
+    entry = policy_entry(
+        row,
+        {row.person_id: person.email if person else ""},
+        {},
+        {row.assignment_id: assignment.key if assignment else ""},
+    )
     rules.reverse_slack_day(entry, actor.label, actor.is_staff, clock.now(), reason)
-    same = session.scalars(select(SlackDayUse).where(
-        SlackDayUse.assignment_id == row.assignment_id, SlackDayUse.spent_at == row.spent_at,
-        SlackDayUse.revoked_at.is_(None),
-        SlackDayUse.group_id == row.group_id if row.group_id is not None
-        else SlackDayUse.id == row.id)).all()
+    same = session.scalars(
+        select(SlackDayUse).where(
+            SlackDayUse.assignment_id == row.assignment_id,
+            SlackDayUse.spent_at == row.spent_at,
+            SlackDayUse.revoked_at.is_(None),
+            SlackDayUse.group_id == row.group_id
+            if row.group_id is not None
+            else SlackDayUse.id == row.id,
+        )
+    ).all()
     for use in same:
         before = audit.snapshot(use)
         use.revoked_at = clock.now()
@@ -193,10 +236,12 @@ def slack_balance(session: Session, actor: Actor, person_id: int) -> SlackBalanc
     pairs = ledger_rows(session, SlackDayUse.person_id == person_id)
     rows = [row for row, _ in pairs]
     book = [entry for _, entry in pairs]
-    spent_on = list(dict.fromkeys(e.assignment for e in sorted(book, key=lambda e: e.applied_at)
-                                  if e.live))
+    spent_on = list(
+        dict.fromkeys(e.assignment for e in sorted(book, key=lambda e: e.applied_at) if e.live)
+    )
     return SlackBalance(
-        person_id=person.id, total=settings.slack_days_total,
+        person_id=person.id,
+        total=settings.slack_days_total,
         used=rules.slack_days_used(person.email, book),
         left=rules.slack_days_left(person.email, book, settings),
         notes=tuple(rules.slack_day_note(person.email, key, book, settings) for key in spent_on),
@@ -227,7 +272,8 @@ def policy_exceptions(
         .outerjoin(Group, Group.id == DeadlineException.group_id)
         .outerjoin(Assignment, Assignment.id == DeadlineException.assignment_id)
         .outerjoin(Milestone, Milestone.id == DeadlineException.milestone_id)
-        .where(DeadlineException.revoked_at.is_(None)).order_by(DeadlineException.id)
+        .where(DeadlineException.revoked_at.is_(None))
+        .order_by(DeadlineException.id)
     )
     if person_id is not None:
         covered: ColumnElement[bool] = DeadlineException.person_id == person_id
@@ -236,19 +282,32 @@ def policy_exceptions(
         query = query.where(covered)
     result = []
     for row, email, group, assignment_key, milestone_key in session.execute(query):
-        result.append(rules.ApprovedException(
-            target=assignment_key if row.assignment_id is not None else milestone_key,
-            new_deadline=row.new_deadline, reason=row.reason,
-            approved_by=str(row.approved_by_id or "staff"), approved_at=row.approved_at,
-            student=email if row.person_id else None,
-            group=group if row.group_id else None, id=str(row.id)))
+        result.append(
+            rules.ApprovedException(
+                target=assignment_key if row.assignment_id is not None else milestone_key,
+                new_deadline=row.new_deadline,
+                reason=row.reason,
+                approved_by=str(row.approved_by_id or "staff"),
+                approved_at=row.approved_at,
+                student=email if row.person_id else None,
+                group=group if row.group_id else None,
+                id=str(row.id),
+            )
+        )
     return result
 
 
 def grant_exception(
-    session: Session, actor: Actor, *, person_id: int | None = None,
-    group_id: int | None = None, assignment: str | None = None, milestone: str | None = None,
-    new_deadline: datetime, reason: str, clock: Clock,
+    session: Session,
+    actor: Actor,
+    *,
+    person_id: int | None = None,
+    group_id: int | None = None,
+    assignment: str | None = None,
+    milestone: str | None = None,
+    new_deadline: datetime,
+    reason: str,
+    clock: Clock,
 ) -> DeadlineException:
     """Staff approve an exception: a new deadline for a student or a whole group, for one
     assignment or milestone, with the reason; a group's exception covers every member."""
@@ -261,14 +320,23 @@ def grant_exception(
     target_m = milestone_by_key(session, milestone) if milestone else None
     rules.ApprovedException(
         target=(target_a.key if target_a else target_m.key if target_m else ""),
-        new_deadline=new_deadline, reason=reason, approved_by=actor.label or "staff",
-        approved_at=clock.now(), student=person.email if person else None,
-        group=group.name if group else None)
+        new_deadline=new_deadline,
+        reason=reason,
+        approved_by=actor.label or "staff",
+        approved_at=clock.now(),
+        student=person.email if person else None,
+        group=group.name if group else None,
+    )
     row = DeadlineException(
-        person_id=person_id, group_id=group_id,
+        person_id=person_id,
+        group_id=group_id,
         assignment_id=target_a.id if target_a else None,
-        milestone_id=target_m.id if target_m else None, new_deadline=new_deadline,
-        reason=reason.strip(), approved_by_id=actor.person_id, approved_at=clock.now())
+        milestone_id=target_m.id if target_m else None,
+        new_deadline=new_deadline,
+        reason=reason.strip(),
+        approved_by_id=actor.person_id,
+        approved_at=clock.now(),
+    )
     session.add(row)
     audit.record(session, actor, "exception.grant", row, before=None, at=clock.now())
     return row
@@ -292,6 +360,10 @@ def list_exceptions(session: Session, actor: Actor) -> Sequence[DeadlineExceptio
     query = select(DeadlineException).order_by(DeadlineException.id)
     if not actor.is_staff:
         gid = current_group_id(session, actor.person_id) if actor.person_id else None
-        query = query.where(or_(DeadlineException.person_id == actor.person_id,
-                                DeadlineException.group_id == gid if gid else False))
+        query = query.where(
+            or_(
+                DeadlineException.person_id == actor.person_id,
+                DeadlineException.group_id == gid if gid else False,
+            )
+        )
     return session.scalars(query).all()

@@ -72,8 +72,10 @@ def submit(
     statement = integrity_statement(integrity)
     group_id = current_group_id(session, me.id)
     if group_id is None:
-        raise UserError("assignments and project milestones are group work: join a group "
-                        "before submitting", field="group")
+        raise UserError(
+            "assignments and project milestones are group work: join a group before submitting",
+            field="group",
+        )
     settings = settings_of(session)
     now = clock.now()
     target_a = assignment_by_key(session, assignment) if assignment else None
@@ -83,28 +85,47 @@ def submit(
     key = target_a.key if target_a else target_m.key  # type: ignore[union-attr]
     due = due_at(target_a, settings) if target_a else milestone_due_at(target_m, settings)  # type: ignore[arg-type]
     if target_a is not None and now < released_at(target_a.released_on, settings):
-        raise UserError(f"{target_a.key} is released on {target_a.released_on.isoformat()}",
-                        field="assignment")
+        raise UserError(
+            f"{target_a.key} is released on {target_a.released_on.isoformat()}", field="assignment"
+        )
     if now > due:  # late: may spend a slack day, so the group's ledger is written
         group = lock_group(session, group_id)
         members = lock_people(session, [p.id for p in group.members])
     else:
         group, members = share_group(session, group_id)
-    verdict = judge_hand_in(session, me, group, members, key, due, now,
-                            is_assignment=target_a is not None,
-                            confirm_slack_day=confirm_slack_day, settings=settings)
+    verdict = judge_hand_in(
+        session,
+        me,
+        group,
+        members,
+        key,
+        due,
+        now,
+        is_assignment=target_a is not None,
+        confirm_slack_day=confirm_slack_day,
+        settings=settings,
+    )
     if verdict.verdict is rules.Verdict.NEEDS_SLACK_DAY:
         raise Conflict(verdict.message, field="confirm_slack_day")
     if not verdict.accepted:
-        raise Conflict(f"{key}: {verdict.message} (deadline {verdict.applied_deadline.isoformat()})",
-                       field="submitted_at")
+        raise Conflict(
+            f"{key}: {verdict.message} (deadline {verdict.applied_deadline.isoformat()})",
+            field="submitted_at",
+        )
     row = Submission(
         assignment_id=target_a.id if target_a else None,
-        milestone_id=target_m.id if target_m else None, group_id=group.id, person_id=me.id,
-        submitted_at=now, deadline_applied=verdict.applied_deadline,
-        deadline_reason=verdict.message, slack_day_used=verdict.spends_slack_day
+        milestone_id=target_m.id if target_m else None,
+        group_id=group.id,
+        person_id=me.id,
+        submitted_at=now,
+        deadline_applied=verdict.applied_deadline,
+        deadline_reason=verdict.message,
+        slack_day_used=verdict.spends_slack_day
         or verdict.verdict is rules.Verdict.ACCEPTED_WITH_SLACK_DAY,
-        integrity=dataclasses.asdict(statement), link=(link or None), source="platform")
+        integrity=dataclasses.asdict(statement),
+        link=(link or None),
+        source="platform",
+    )
     session.add(row)
     session.flush()
     if verdict.spends_slack_day and target_a is not None:
@@ -122,21 +143,38 @@ def share_group(session: Session, group_id: int) -> tuple[Group, list[Person]]:
     it, so the group a hand-in is stored under is the group the submitter is in when it
     commits. On SQLite the database's write lock serializes writers anyway."""
     take_write_lock(session)
-    group = session.scalar(select(Group).where(Group.id == group_id)
-                           .with_for_update(read=True, of=Group)
-                           .execution_options(populate_existing=True))
+    group = session.scalar(
+        select(Group)
+        .where(Group.id == group_id)
+        .with_for_update(read=True, of=Group)
+        .execution_options(populate_existing=True)
+    )
     if group is None:
         raise NotFound(f"no group with id {group_id}", field="group")
-    members = list(session.scalars(
-        select(Person).where(Person.id.in_(sorted({p.id for p in group.members})))
-        .order_by(Person.id).options(lazyload(Person.ssh_keys))
-        .with_for_update(read=True).execution_options(populate_existing=True)))
+    members = list(
+        session.scalars(
+            select(Person)
+            .where(Person.id.in_(sorted({p.id for p in group.members})))
+            .order_by(Person.id)
+            .options(lazyload(Person.ssh_keys))
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+    )
     return group, members
 
 
 def judge_hand_in(
-    session: Session, person: Person, group: Group | None, members: Sequence[Person], key: str,
-    due: datetime, submitted_at: datetime, *, is_assignment: bool, confirm_slack_day: bool,
+    session: Session,
+    person: Person,
+    group: Group | None,
+    members: Sequence[Person],
+    key: str,
+    due: datetime,
+    submitted_at: datetime,
+    *,
+    is_assignment: bool,
+    confirm_slack_day: bool,
     settings: CourseSettings,
 ) -> rules.SubmissionVerdict:
     """The late policy's verdict on ``person`` handing in ``key`` for their group (``members``
@@ -145,24 +183,40 @@ def judge_hand_in(
     covers them. Submitting on the platform and importing Gradescope's lateness both ask
     here, so the two never judge differently."""
     group_name = group.name if group is not None else None
-    book = ledger(session, person_ids=[p.id for p in members],
-                  group_id=group.id if group is not None else None)
+    book = ledger(
+        session,
+        person_ids=[p.id for p in members],
+        group_id=group.id if group is not None else None,
+    )
     return rules.judge_submission(
-        submitted_at, due, confirm_slack_day=confirm_slack_day,
-        slack_refusal=(rules.slack_day_refusal([p.email for p in members], key, book, settings,
-                                               group=group_name)
-                       if is_assignment else MILESTONE_SLACK_REFUSAL),
+        submitted_at,
+        due,
+        confirm_slack_day=confirm_slack_day,
+        slack_refusal=(
+            rules.slack_day_refusal(
+                [p.email for p in members], key, book, settings, group=group_name
+            )
+            if is_assignment
+            else MILESTONE_SLACK_REFUSAL
+        ),
         slack_already_applied=is_assignment and rules.slack_days_on(person.email, key, book) > 0,
         exception=rules.exception_for(
-            person.email, group_name, key,
-            policy_exceptions(session, person_id=person.id,
-                              group_id=group.id if group is not None else None)),
+            person.email,
+            group_name,
+            key,
+            policy_exceptions(
+                session, person_id=person.id, group_id=group.id if group is not None else None
+            ),
+        ),
         settings=settings,
     )
 
 
 def list_submissions(
-    session: Session, actor: Actor, *, group_id: int | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    group_id: int | None = None,
     assignment: str | None = None,
 ) -> Sequence[Submission]:
     """Staff see every submission; a student only their group's."""
@@ -171,8 +225,9 @@ def list_submissions(
         mine = current_group_id(session, actor.person_id) if actor.person_id else None
         if group_id is not None and group_id != mine:
             require_member_or_staff(session, actor, group_id, "see this group's submissions")
-        query = query.where(Submission.group_id == mine if mine else Submission.person_id
-                            == actor.person_id)
+        query = query.where(
+            Submission.group_id == mine if mine else Submission.person_id == actor.person_id
+        )
     elif group_id is not None:
         query = query.where(Submission.group_id == group_id)
     if assignment is not None:
@@ -194,15 +249,17 @@ class AssignmentStatus:
     submission: Submission | None
 
 
-def assignment_statuses(session: Session, actor: Actor, person_id: int
-                        ) -> list[AssignmentStatus]:
+def assignment_statuses(session: Session, actor: Actor, person_id: int) -> list[AssignmentStatus]:
     """Every assignment with the deadline that applies to the student (yourself, or staff)."""
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see assignment deadlines")
     settings = settings_of(session)
     group_id = current_group_id(session, person.id)
-    group_name = (session.scalar(select(Group.name).where(Group.id == group_id))
-                  if group_id is not None else None)
+    group_name = (
+        session.scalar(select(Group.name).where(Group.id == group_id))
+        if group_id is not None
+        else None
+    )
     book = ledger(session, person_ids=[person.id])
     exceptions = policy_exceptions(session, person_id=person.id, group_id=group_id)
     latest_of = latest_submissions(session, group_id=group_id, person_id=person.id)
@@ -211,27 +268,47 @@ def assignment_statuses(session: Session, actor: Actor, person_id: int
         due = due_at(row, settings)
         applied = rules.slack_days_on(person.email, row.key, book) > 0
         exception = rules.exception_for(person.email, group_name, row.key, exceptions)
-        deadline = rules.applied_deadline(due, slack_day_applied=applied, exception=exception,
-                                          settings=settings)
-        result.append(AssignmentStatus(row, due, deadline, applied,
-                                       exception.reason if exception else None,
-                                       latest_of.get(row.id)))
+        deadline = rules.applied_deadline(
+            due, slack_day_applied=applied, exception=exception, settings=settings
+        )
+        result.append(
+            AssignmentStatus(
+                row,
+                due,
+                deadline,
+                applied,
+                exception.reason if exception else None,
+                latest_of.get(row.id),
+            )
+        )
     return result
 
 
-def latest_submissions(session: Session, *, group_id: int | None, person_id: int
-                       ) -> dict[int, Submission]:
+def latest_submissions(
+    session: Session, *, group_id: int | None, person_id: int
+) -> dict[int, Submission]:
     """The latest hand-in of each assignment (by assignment id) by the group, or by the
     student when they have no group: one query for every assignment, keeping the newest
     (latest ``submitted_at``, then highest id) per assignment."""
-    newest = func.row_number().over(
-        partition_by=Submission.assignment_id,
-        order_by=(Submission.submitted_at.desc(), Submission.id.desc())).label("newest")
-    ranked = (select(Submission.id, newest)
-              .where(Submission.assignment_id.is_not(None),
-                     Submission.group_id == group_id if group_id is not None
-                     else Submission.person_id == person_id)
-              .subquery())
-    rows = session.scalars(select(Submission).join(ranked, ranked.c.id == Submission.id)
-                           .where(ranked.c.newest == 1))
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=Submission.assignment_id,
+            order_by=(Submission.submitted_at.desc(), Submission.id.desc()),
+        )
+        .label("newest")
+    )
+    ranked = (
+        select(Submission.id, newest)
+        .where(
+            Submission.assignment_id.is_not(None),
+            Submission.group_id == group_id
+            if group_id is not None
+            else Submission.person_id == person_id,
+        )
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Submission).join(ranked, ranked.c.id == Submission.id).where(ranked.c.newest == 1)
+    )
     return {row.assignment_id: row for row in rows if row.assignment_id is not None}

@@ -115,7 +115,8 @@ class ForumThread(Base):
 
     author: Mapped[Person | None] = relationship(lazy="joined")
     posts: Mapped[list[ForumPost]] = relationship(
-        back_populates="thread", lazy="selectin", order_by="ForumPost.id")
+        back_populates="thread", lazy="selectin", order_by="ForumPost.id"
+    )
     ticket: Mapped[InfraTicket | None] = relationship(back_populates="thread", lazy="joined")
 
 

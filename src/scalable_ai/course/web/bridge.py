@@ -46,6 +46,12 @@ def cookie_actor_for(state: WebState) -> Any:
 
 def mount_api(app: FastAPI, api: ModuleType, state: WebState) -> None:
     """Mount ``course.api`` at ``/api`` (its OpenAPI docs at ``/api/docs``)."""
-    app.mount("/api", api.create_api(engine=state.engine, clock=state.clock,
-                                     sessions=state.sessions,
-                                     cookie_actor=cookie_actor_for(state)))
+    app.mount(
+        "/api",
+        api.create_api(
+            engine=state.engine,
+            clock=state.clock,
+            sessions=state.sessions,
+            cookie_actor=cookie_actor_for(state),
+        ),
+    )

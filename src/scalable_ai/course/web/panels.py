@@ -21,8 +21,7 @@ def current_announcements(db: Session, actor: Any, now: Any) -> list[Any]:
     threads = forum.announcements(db, actor, limit=ANNOUNCEMENTS_SHOWN * 2)
     posted = [t for t in threads if t.created_at <= now]
     posted.sort(key=lambda t: (t.created_at, t.id), reverse=True)
-    return [forum.thread_view(actor, t, with_posts=False)
-            for t in posted[:ANNOUNCEMENTS_SHOWN]]
+    return [forum.thread_view(actor, t, with_posts=False) for t in posted[:ANNOUNCEMENTS_SHOWN]]
 
 
 def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:
@@ -44,9 +43,14 @@ def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:
     from scalable_ai.course.tables import SignupSlot, SlotSignup
 
     require_member_or_staff(db, actor, group.id, "see this group's sign-ups")
-    return list(db.scalars(select(SignupSlot).join(SlotSignup, SlotSignup.slot_id == SignupSlot.id)
-                           .where(SlotSignup.group_id == group.id)
-                           .order_by(SignupSlot.starts_at)))
+    return list(
+        db.scalars(
+            select(SignupSlot)
+            .join(SlotSignup, SlotSignup.slot_id == SignupSlot.id)
+            .where(SlotSignup.group_id == group.id)
+            .order_by(SignupSlot.starts_at)
+        )
+    )
 
 
 def my_standing(db: Session, actor: Any, person_id: int, *, clock: Any) -> tuple[Any, Any]:

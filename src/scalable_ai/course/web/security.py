@@ -130,9 +130,11 @@ class SessionCodec:
             payload = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return CookieSession.fresh()
-        return CookieSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
-                             token=payload.get("t"),
-                             flashes=[(str(k), str(m)) for k, m in payload.get("f") or []])
+        return CookieSession(
+            csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
+            token=payload.get("t"),
+            flashes=[(str(k), str(m)) for k, m in payload.get("f") or []],
+        )
 
 
 def csrf_matches(session: CookieSession, submitted: str | None) -> bool:
@@ -148,8 +150,13 @@ class SignInLimiter:
     harmless (the attacker gains one window). ``monotonic`` is injectable for tests.
     """
 
-    def __init__(self, per_account: int = 5, per_client: int = 20, window_s: float = 300.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_account: int = 5,
+        per_client: int = 20,
+        window_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_account = per_account
         self.per_client = per_client
         self.window_s = window_s
@@ -168,8 +175,10 @@ class SignInLimiter:
         """Seconds until another attempt is allowed (0 when allowed now)."""
         with self._lock:
             waits = []
-            for key, limit in ((f"e:{email.lower()}", self.per_account),
-                               (f"c:{client}", self.per_client)):
+            for key, limit in (
+                (f"e:{email.lower()}", self.per_account),
+                (f"c:{client}", self.per_client),
+            ):
                 times = self._recent(key)
                 if len(times) >= limit:
                     waits.append(times[0] + self.window_s - self._now())
@@ -209,8 +218,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      *(h for h in SECURITY_HEADERS if h[0] not in names)]
+                message["headers"] = [
+                    *message["headers"],
+                    *(h for h in SECURITY_HEADERS if h[0] not in names),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

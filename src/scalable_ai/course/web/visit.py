@@ -72,8 +72,7 @@ class Visit:
             if self.session.token:
                 from scalable_ai.course.service.credentials import person_for_web_session
 
-                person = person_for_web_session(self.db, self.session.token,
-                                                clock=self.state.clock)
+                person = person_for_web_session(self.db, self.session.token, clock=self.state.clock)
                 if self.request.method in ("GET", "HEAD"):
                     self._discard_pending_changes()
                 if person is None:
@@ -118,8 +117,14 @@ class Visit:
 
         return actor_for(self.person())
 
-    def act(self, use_case: Callable[[], T], *, back: str, ok: str | Callable[[T], str],
-            warn: Callable[[T], Sequence[str]] | None = None) -> Response:
+    def act(
+        self,
+        use_case: Callable[[], T],
+        *,
+        back: str,
+        ok: str | Callable[[T], str],
+        warn: Callable[[T], Sequence[str]] | None = None,
+    ) -> Response:
         """Run one use case as one unit of work and answer post/redirect/get: commit and go to
         ``back`` with ``ok`` shown (and each of ``warn``'s warnings: done, but staff should
         look), or roll back and show the rule that refused it."""
@@ -132,8 +137,10 @@ class Visit:
             return self.redirect(back, error=str(exc))
         except IntegrityError:
             self.db.rollback()
-            return self.redirect(back, error="this conflicts with a change made at the same "
-                                 "time; reload and try again")
+            return self.redirect(
+                back,
+                error="this conflicts with a change made at the same time; reload and try again",
+            )
         self.session.flash("ok", ok(result) if callable(ok) else ok)
         for warning in warn(result) if warn is not None else ():
             self.session.flash("warning", warning)
@@ -141,8 +148,9 @@ class Visit:
 
     # Responses ---------------------------------------------------------------------------
 
-    def page(self, template: str, *, title: str, active: str = "", status_code: int = 200,
-             **context: Any) -> Response:
+    def page(
+        self, template: str, *, title: str, active: str = "", status_code: int = 200, **context: Any
+    ) -> Response:
         me = self.signed_in()
         values = {
             "title": title,
@@ -171,8 +179,12 @@ class Visit:
         """Write the session cookie back when it changed."""
         if self.session.changed:
             response.set_cookie(
-                SESSION_COOKIE, self.state.codec.dumps(self.session), max_age=SESSION_MAX_AGE_S,
-                httponly=True, samesite="lax", secure=self.request.url.scheme == "https",
+                SESSION_COOKIE,
+                self.state.codec.dumps(self.session),
+                max_age=SESSION_MAX_AGE_S,
+                httponly=True,
+                samesite="lax",
+                secure=self.request.url.scheme == "https",
                 path="/",
             )
         return response
@@ -201,8 +213,10 @@ async def checked_form(request: Request) -> dict[str, Any]:
     session = state.codec.loads(request.cookies.get(SESSION_COOKIE))
     form = await request.form()
     if not csrf_matches(session, form.get("csrf_token")):  # type: ignore[arg-type]
-        raise CsrfRefused("the form's security token is missing or out of date; reload the page "
-                          "and try again", field="csrf_token")
+        raise CsrfRefused(
+            "the form's security token is missing or out of date; reload the page and try again",
+            field="csrf_token",
+        )
     values: dict[str, Any] = {}
     for key in form:
         items = form.getlist(key)

@@ -33,8 +33,15 @@ def supports(model: nn.Module, cache: KVCache) -> bool:
     for layer in model.layers:
         if not hasattr(layer.mlp, "gate_proj"):
             return False
-        linears = [layer.attn.q_proj, layer.attn.k_proj, layer.attn.v_proj, layer.attn.o_proj,
-                   layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj]
+        linears = [
+            layer.attn.q_proj,
+            layer.attn.k_proj,
+            layer.attn.v_proj,
+            layer.attn.o_proj,
+            layer.mlp.gate_proj,
+            layer.mlp.up_proj,
+            layer.mlp.down_proj,
+        ]
         if any(getattr(linear, "bias", None) is not None for linear in linears):
             return False
     return True
@@ -78,7 +85,8 @@ class NativeForward:
             keep += [
                 f32(layer.attn_norm.weight),
                 pack_weight(
-                    torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]), self.lib
+                    torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
+                    self.lib,
                 ),
                 pack_weight(attn.o_proj.weight, self.lib),
                 f32(layer.mlp_norm.weight),
@@ -123,9 +131,18 @@ class NativeForward:
         base = buffer.ctypes.data
         logits = torch.empty(n_logits, self.vocab, dtype=torch.float32)
         status = self.lib.sai_forward(
-            self.handle, tokens, base, base + 8 * tokens, base + 16 * tokens, base + 24 * tokens,
-            base + 8 * (4 * tokens + n_logits), width, self.cache.spec.block_size, n_logits,
-            base + 32 * tokens, logits.data_ptr(),
+            self.handle,
+            tokens,
+            base,
+            base + 8 * tokens,
+            base + 16 * tokens,
+            base + 24 * tokens,
+            base + 8 * (4 * tokens + n_logits),
+            width,
+            self.cache.spec.block_size,
+            n_logits,
+            base + 32 * tokens,
+            logits.data_ptr(),
         )
         if status != 0:
             raise RuntimeError(f"native forward failed with status {status}")

@@ -23,8 +23,10 @@ def supports(packed: PackedTransformer | None, cache: KVCache) -> bool:
     if packed is None:
         return False
     head_dim = cache.spec.head_dim
-    return head_dim >= 16 and head_dim & (head_dim - 1) == 0 and cache.spec.dtype in (
-        torch.float32, torch.bfloat16, torch.float16
+    return (
+        head_dim >= 16
+        and head_dim & (head_dim - 1) == 0
+        and cache.spec.dtype in (torch.float32, torch.bfloat16, torch.float16)
     )
 
 
@@ -62,11 +64,21 @@ class FusedDecode:
         for index, layer in enumerate(layers):
             keys, values = cache.keys[index], cache.values[index]
             q = rope_and_write_cache(
-                F.linear(h, layer.qkv), positions, backend.slot_mapping, inv_freq, keys, values,
+                F.linear(h, layer.qkv),
+                positions,
+                backend.slot_mapping,
+                inv_freq,
+                keys,
+                values,
                 packed.n_heads,
             )
             attended = paged_decode_attention(
-                q, keys, values, backend.block_tables, backend.lengths, block_size,
+                q,
+                keys,
+                values,
+                backend.block_tables,
+                backend.lengths,
+                block_size,
                 backend.window,
             )
             h = add_rms_norm(x, F.linear(attended.view(tokens, -1), layer.o), layer.mlp_norm, eps)

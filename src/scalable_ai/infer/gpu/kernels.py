@@ -34,9 +34,17 @@ LOG2E = 1.4426950408889634
 
 @triton.jit
 def _rope_write_kernel(
-    qkv_ptr, positions_ptr, slots_ptr, inv_freq_ptr, q_ptr, key_ptr, value_ptr,
+    qkv_ptr,
+    positions_ptr,
+    slots_ptr,
+    inv_freq_ptr,
+    q_ptr,
+    key_ptr,
+    value_ptr,
     qkv_stride,
-    N_Q: tl.constexpr, N_KV: tl.constexpr, D: tl.constexpr,
+    N_Q: tl.constexpr,
+    N_KV: tl.constexpr,
+    D: tl.constexpr,
 ):
     token = tl.program_id(0)
     head = tl.program_id(1)
@@ -82,19 +90,44 @@ def rope_and_write_cache(
     n_kv, head_dim = key_store.shape[1], key_store.shape[2]
     q = torch.empty((tokens, n_heads, head_dim), dtype=qkv.dtype, device=qkv.device)
     _rope_write_kernel[(tokens, n_heads + n_kv)](
-        qkv, positions, slots, inv_freq, q, key_store, value_store, qkv.stride(0),
-        N_Q=n_heads, N_KV=n_kv, D=head_dim,
+        qkv,
+        positions,
+        slots,
+        inv_freq,
+        q,
+        key_store,
+        value_store,
+        qkv.stride(0),
+        N_Q=n_heads,
+        N_KV=n_kv,
+        D=head_dim,
     )
     return q
 
 
 @triton.jit
 def _paged_decode_kernel(
-    q_ptr, key_ptr, value_ptr, tables_ptr, lengths_ptr, out_ptr, acc_ptr, max_ptr, sum_ptr,
-    qk_scale, tables_stride,
-    N_KV: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, D: tl.constexpr,
-    BLOCK_SIZE: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr,
-    WINDOW: tl.constexpr, SPLITS: tl.constexpr, SPLIT_KEYS: tl.constexpr,
+    q_ptr,
+    key_ptr,
+    value_ptr,
+    tables_ptr,
+    lengths_ptr,
+    out_ptr,
+    acc_ptr,
+    max_ptr,
+    sum_ptr,
+    qk_scale,
+    tables_stride,
+    N_KV: tl.constexpr,
+    GROUP: tl.constexpr,
+    GROUP_PAD: tl.constexpr,
+    D: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    PRECISION: tl.constexpr,
+    WINDOW: tl.constexpr,
+    SPLITS: tl.constexpr,
+    SPLIT_KEYS: tl.constexpr,
 ):
     seq = tl.program_id(0)
     kv_head = tl.program_id(1)
@@ -144,8 +177,14 @@ def _paged_decode_kernel(
 
 @triton.jit
 def _combine_kernel(
-    acc_ptr, max_ptr, sum_ptr, out_ptr,
-    N_KV: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, D: tl.constexpr,
+    acc_ptr,
+    max_ptr,
+    sum_ptr,
+    out_ptr,
+    N_KV: tl.constexpr,
+    GROUP: tl.constexpr,
+    GROUP_PAD: tl.constexpr,
+    D: tl.constexpr,
     SPLITS: tl.constexpr,
 ):
     seq = tl.program_id(0)
@@ -164,14 +203,14 @@ def _combine_kernel(
         alpha = tl.exp2(m - shift)
         beta = tl.exp2(m_split - shift)
         total = total * alpha + tl.load(sum_ptr + part, mask=valid, other=0.0) * beta
-        part_acc = tl.load(acc_ptr + part[:, None] * D + d[None, :], mask=valid[:, None],
-                           other=0.0)
+        part_acc = tl.load(acc_ptr + part[:, None] * D + d[None, :], mask=valid[:, None], other=0.0)
         acc = acc * alpha[:, None] + part_acc * beta[:, None]
         m = m_new
     rows = (seq * N_KV * GROUP + kv_head * GROUP + g)[:, None] * D + d[None, :]
     total = tl.where(valid, total, 1.0)  # padding rows of the group: never stored
-    tl.store(out_ptr + rows, (acc / total[:, None]).to(out_ptr.dtype.element_ty),
-             mask=valid[:, None])
+    tl.store(
+        out_ptr + rows, (acc / total[:, None]).to(out_ptr.dtype.element_ty), mask=valid[:, None]
+    )
 
 
 @functools.cache
@@ -220,20 +259,47 @@ def paged_decode_attention(
     partial = (batch, n_kv, splits, group)
     f32 = {"dtype": torch.float32, "device": q.device}
     acc, maxima, sums = (
-        (torch.empty((*partial, head_dim), **f32), torch.empty(partial, **f32),
-         torch.empty(partial, **f32)) if splits > 1 else (out, out, out)
+        (
+            torch.empty((*partial, head_dim), **f32),
+            torch.empty(partial, **f32),
+            torch.empty(partial, **f32),
+        )
+        if splits > 1
+        else (out, out, out)
     )
     _paged_decode_kernel[(batch, n_kv, splits)](
-        q, key_store, value_store, block_tables, lengths, out, acc, maxima, sums,
-        head_dim**-0.5 * LOG2E, block_tables.stride(0),
-        N_KV=n_kv, GROUP=group, GROUP_PAD=group_pad, D=head_dim,
-        BLOCK_SIZE=block_size, BLOCK_N=tile, WINDOW=window,
+        q,
+        key_store,
+        value_store,
+        block_tables,
+        lengths,
+        out,
+        acc,
+        maxima,
+        sums,
+        head_dim**-0.5 * LOG2E,
+        block_tables.stride(0),
+        N_KV=n_kv,
+        GROUP=group,
+        GROUP_PAD=group_pad,
+        D=head_dim,
+        BLOCK_SIZE=block_size,
+        BLOCK_N=tile,
+        WINDOW=window,
         PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
-        SPLITS=splits, SPLIT_KEYS=split_keys,
+        SPLITS=splits,
+        SPLIT_KEYS=split_keys,
     )
     if splits > 1:
         _combine_kernel[(batch, n_kv)](
-            acc, maxima, sums, out, N_KV=n_kv, GROUP=group, GROUP_PAD=group_pad, D=head_dim,
+            acc,
+            maxima,
+            sums,
+            out,
+            N_KV=n_kv,
+            GROUP=group,
+            GROUP_PAD=group_pad,
+            D=head_dim,
             SPLITS=splits,
         )
     return out
@@ -241,22 +307,31 @@ def paged_decode_attention(
 
 @triton.jit
 def _add_rms_norm_kernel(
-    x_ptr, delta_ptr, weight_ptr, out_ptr, eps, dim,
-    HAS_DELTA: tl.constexpr, BLOCK: tl.constexpr,
+    x_ptr,
+    delta_ptr,
+    weight_ptr,
+    out_ptr,
+    eps,
+    dim,
+    HAS_DELTA: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
     row = tl.program_id(0)
     cols = tl.arange(0, BLOCK)
     inside = cols < dim
     x = tl.load(x_ptr + row * dim + cols, mask=inside, other=0.0)
     if HAS_DELTA:
-        x = (x.to(tl.float32) + tl.load(delta_ptr + row * dim + cols, mask=inside,
-                                        other=0.0).to(tl.float32)).to(x_ptr.dtype.element_ty)
+        x = (
+            x.to(tl.float32)
+            + tl.load(delta_ptr + row * dim + cols, mask=inside, other=0.0).to(tl.float32)
+        ).to(x_ptr.dtype.element_ty)
         tl.store(x_ptr + row * dim + cols, x, mask=inside)
     xf = x.to(tl.float32)
     scale = 1.0 / tl.sqrt(tl.sum(xf * xf, 0) / dim + eps)
     weight = tl.load(weight_ptr + cols, mask=inside, other=0.0).to(tl.float32)
-    tl.store(out_ptr + row * dim + cols, (xf * scale * weight).to(out_ptr.dtype.element_ty),
-             mask=inside)
+    tl.store(
+        out_ptr + row * dim + cols, (xf * scale * weight).to(out_ptr.dtype.element_ty), mask=inside
+    )
 
 
 def add_rms_norm(
@@ -267,8 +342,14 @@ def add_rms_norm(
     rows, dim = x.shape
     out = torch.empty_like(x)
     _add_rms_norm_kernel[(rows,)](
-        x, x if delta is None else delta, weight, out, eps, dim,
-        HAS_DELTA=delta is not None, BLOCK=triton.next_power_of_2(dim),
+        x,
+        x if delta is None else delta,
+        weight,
+        out,
+        eps,
+        dim,
+        HAS_DELTA=delta is not None,
+        BLOCK=triton.next_power_of_2(dim),
     )
     return out
 

@@ -108,9 +108,7 @@ def unpermute_rope_rows(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
     """
     rows, columns = weight.shape
     head_dim = rows // n_heads
-    return (
-        weight.reshape(n_heads, head_dim // 2, 2, columns).transpose(1, 2).reshape(rows, columns)
-    )
+    return weight.reshape(n_heads, head_dim // 2, 2, columns).transpose(1, 2).reshape(rows, columns)
 
 
 def _our_name(gguf_name: str) -> str | None:

@@ -45,77 +45,131 @@ def viewer(actor: Actor) -> Viewer:
 def _visible(query: Select, actor: Actor) -> Select:
     if actor.is_staff:
         return query
-    return query.where(or_(ForumThread.private.is_(False),
-                           ForumThread.author_id == actor.person_id))
+    return query.where(
+        or_(ForumThread.private.is_(False), ForumThread.author_id == actor.person_id)
+    )
 
 
 def get_thread(session: Session, actor: Actor, thread_id: int) -> ForumThread:
     """The thread, if the actor may see it (a private thread of someone else reads as absent)."""
     thread = session.get(ForumThread, thread_id)
-    if thread is None or not can_see_thread(viewer(actor), author_id=thread.author_id,
-                                            private=thread.private):
+    if thread is None or not can_see_thread(
+        viewer(actor), author_id=thread.author_id, private=thread.private
+    ):
         raise NotFound(f"no thread with id {thread_id}", field="thread")
     return thread
 
 
-def post_question(session: Session, actor: Actor, *, category: str, title: str, body: str,
-                  anonymous: bool = False, private: bool = False, lecture_key: str | None = None,
-                  clock: Clock) -> ForumThread:
+def post_question(
+    session: Session,
+    actor: Actor,
+    *,
+    category: str,
+    title: str,
+    body: str,
+    anonymous: bool = False,
+    private: bool = False,
+    lecture_key: str | None = None,
+    clock: Clock,
+) -> ForumThread:
     """Ask a question: ``private`` shows it to staff only, ``anonymous`` hides the author from
     classmates (never from staff)."""
     me = acting_person(session, actor)
     category = check_category(category)
     if category == "infrastructure":
-        raise UserError("infrastructure problems are filed as tickets (node, time, job IDs, "
-                        "logs, repro)", field="category")
+        raise UserError(
+            "infrastructure problems are filed as tickets (node, time, job IDs, logs, repro)",
+            field="category",
+        )
     lecture = lecture_by_key(session, lecture_key) if lecture_key else None
-    thread = ForumThread(category=category, title=check_title(title), body=check_body(body),
-                         author_id=me.id, anonymous=anonymous and not me.is_staff,
-                         private=private, lecture_id=lecture.id if lecture else None,
-                         created_at=clock.now())
+    thread = ForumThread(
+        category=category,
+        title=check_title(title),
+        body=check_body(body),
+        author_id=me.id,
+        anonymous=anonymous and not me.is_staff,
+        private=private,
+        lecture_id=lecture.id if lecture else None,
+        created_at=clock.now(),
+    )
     session.add(thread)
     audit.record(session, actor, "forum.question", thread, before=None, at=clock.now())
     return thread
 
 
-def post_announcement(session: Session, actor: Actor, *, title: str, body: str,
-                      category: str = "project", clock: Clock) -> ForumThread:
+def post_announcement(
+    session: Session,
+    actor: Actor,
+    *,
+    title: str,
+    body: str,
+    category: str = "project",
+    clock: Clock,
+) -> ForumThread:
     """Staff announce ("We answer, announce, and archive on Ed only"); shown on dashboards."""
     require_staff(actor, "post announcements")
-    thread = ForumThread(category=check_category(category), title=check_title(title),
-                         body=check_body(body), author_id=actor.person_id, announcement=True,
-                         created_at=clock.now())
+    thread = ForumThread(
+        category=check_category(category),
+        title=check_title(title),
+        body=check_body(body),
+        author_id=actor.person_id,
+        announcement=True,
+        created_at=clock.now(),
+    )
     session.add(thread)
     audit.record(session, actor, "forum.announce", thread, before=None, at=clock.now())
     return thread
 
 
-def file_ticket(session: Session, actor: Actor, *, title: str, node_id: int,
-                occurred_at: datetime, job_ids: str, logs: str, repro: str, body: str = "",
-                clock: Clock) -> ForumThread:
+def file_ticket(
+    session: Session,
+    actor: Actor,
+    *,
+    title: str,
+    node_id: int,
+    occurred_at: datetime,
+    job_ids: str,
+    logs: str,
+    repro: str,
+    body: str = "",
+    clock: Clock,
+) -> ForumThread:
     """An infrastructure ticket: "include timestamps, job IDs, logs, and a short repro
     description", and the node it concerns; it starts ``open``."""
     me = acting_person(session, actor)
     node = node_by_id(session, node_id)
-    details = check_ticket(TicketDetails(node.name, occurred_at, job_ids, logs, repro),
-                           now=clock.now())
-    thread = ForumThread(category="infrastructure", title=check_title(title),
-                         body=(body or "").strip() or details.repro, author_id=me.id,
-                         created_at=clock.now())
+    details = check_ticket(
+        TicketDetails(node.name, occurred_at, job_ids, logs, repro), now=clock.now()
+    )
+    thread = ForumThread(
+        category="infrastructure",
+        title=check_title(title),
+        body=(body or "").strip() or details.repro,
+        author_id=me.id,
+        created_at=clock.now(),
+    )
     session.add(thread)
     session.flush()
-    ticket = InfraTicket(thread_id=thread.id, node_id=node.id, occurred_at=details.occurred_at,
-                         job_ids=details.job_ids, logs=details.logs, repro=details.repro,
-                         status=TicketStatus.OPEN.value, status_changed_at=clock.now(),
-                         status_changed_by_id=me.id)
+    ticket = InfraTicket(
+        thread_id=thread.id,
+        node_id=node.id,
+        occurred_at=details.occurred_at,
+        job_ids=details.job_ids,
+        logs=details.logs,
+        repro=details.repro,
+        status=TicketStatus.OPEN.value,
+        status_changed_at=clock.now(),
+        status_changed_by_id=me.id,
+    )
     session.add(ticket)
     audit.record(session, actor, "ticket.file", ticket, before=None, at=clock.now())
     session.refresh(thread)
     return thread
 
 
-def set_ticket_status(session: Session, actor: Actor, thread_id: int, status: str, *,
-                      clock: Clock) -> InfraTicket:
+def set_ticket_status(
+    session: Session, actor: Actor, thread_id: int, status: str, *, clock: Clock
+) -> InfraTicket:
     """Staff move a ticket: open → acknowledged → resolved (or reopen it)."""
     require_staff(actor, "change a ticket's status")
     thread = get_thread(session, actor, thread_id)
@@ -129,16 +183,29 @@ def set_ticket_status(session: Session, actor: Actor, thread_id: int, status: st
     return ticket
 
 
-def answer(session: Session, actor: Actor, thread_id: int, *, body: str,
-           anonymous: bool = False, clock: Clock) -> ForumPost:
+def answer(
+    session: Session,
+    actor: Actor,
+    thread_id: int,
+    *,
+    body: str,
+    anonymous: bool = False,
+    clock: Clock,
+) -> ForumPost:
     """Answer or follow up in a thread the actor can see (announcements take no answers)."""
-    author_id = None if actor.is_staff and actor.person_id is None else acting_person(
-        session, actor).id  # the local staff tool answers as "Course staff"
+    author_id = (
+        None if actor.is_staff and actor.person_id is None else acting_person(session, actor).id
+    )  # the local staff tool answers as "Course staff"
     thread = get_thread(session, actor, thread_id)
     if thread.announcement and not actor.is_staff:
         raise Forbidden("announcements take no answers; ask in a new thread")
-    post = ForumPost(thread_id=thread.id, body=check_body(body), author_id=author_id,
-                     anonymous=anonymous and not actor.is_staff, created_at=clock.now())
+    post = ForumPost(
+        thread_id=thread.id,
+        body=check_body(body),
+        author_id=author_id,
+        anonymous=anonymous and not actor.is_staff,
+        created_at=clock.now(),
+    )
     session.add(post)
     audit.record(session, actor, "forum.answer", post, before=None, at=clock.now())
     session.flush()
@@ -146,8 +213,9 @@ def answer(session: Session, actor: Actor, thread_id: int, *, body: str,
     return post
 
 
-def endorse(session: Session, actor: Actor, post_id: int, *, endorsed: bool = True,
-            clock: Clock) -> ForumPost:
+def endorse(
+    session: Session, actor: Actor, post_id: int, *, endorsed: bool = True, clock: Clock
+) -> ForumPost:
     """Staff endorse an answer (or take the endorsement back)."""
     require_staff(actor, "endorse answers")
     post = row_by_id(session, ForumPost, post_id, what="answer", field="post")
@@ -158,8 +226,14 @@ def endorse(session: Session, actor: Actor, post_id: int, *, endorsed: bool = Tr
     return post
 
 
-def list_threads(session: Session, actor: Actor, *, category: str | None = None,
-                 query: str | None = None, limit: int = 100) -> Sequence[ForumThread]:
+def list_threads(
+    session: Session,
+    actor: Actor,
+    *,
+    category: str | None = None,
+    query: str | None = None,
+    limit: int = 100,
+) -> Sequence[ForumThread]:
     """Threads the actor may see, newest first; ``query`` searches titles, bodies and answers
     (case-insensitive)."""
     stmt = _visible(select(ForumThread), actor).order_by(ForumThread.id.desc()).limit(limit)
@@ -170,33 +244,52 @@ def list_threads(session: Session, actor: Actor, *, category: str | None = None,
         if len(text) > 200:
             raise UserError("a search is at most 200 characters", field="q")
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        in_answers = exists().where(ForumPost.thread_id == ForumThread.id,
-                                    ForumPost.body.ilike(pattern, escape="\\"))
-        stmt = stmt.where(or_(ForumThread.title.ilike(pattern, escape="\\"),
-                              ForumThread.body.ilike(pattern, escape="\\"), in_answers))
+        in_answers = exists().where(
+            ForumPost.thread_id == ForumThread.id, ForumPost.body.ilike(pattern, escape="\\")
+        )
+        stmt = stmt.where(
+            or_(
+                ForumThread.title.ilike(pattern, escape="\\"),
+                ForumThread.body.ilike(pattern, escape="\\"),
+                in_answers,
+            )
+        )
     return session.scalars(stmt).unique().all()
 
 
-def threads_about_lecture(session: Session, actor: Actor, lecture_id: int
-                          ) -> Sequence[ForumThread]:
+def threads_about_lecture(session: Session, actor: Actor, lecture_id: int) -> Sequence[ForumThread]:
     """Questions asked about one lecture that the actor may see (for its notes page)."""
-    stmt = _visible(select(ForumThread), actor).where(
-        ForumThread.lecture_id == lecture_id).order_by(ForumThread.id)
+    stmt = (
+        _visible(select(ForumThread), actor)
+        .where(ForumThread.lecture_id == lecture_id)
+        .order_by(ForumThread.id)
+    )
     return session.scalars(stmt).unique().all()
 
 
 def announcements(session: Session, actor: Actor, *, limit: int = 5) -> Sequence[ForumThread]:
     """The newest announcements, for every dashboard."""
-    return session.scalars(select(ForumThread).where(ForumThread.announcement.is_(True))
-                           .order_by(ForumThread.id.desc()).limit(limit)).unique().all()
+    return (
+        session.scalars(
+            select(ForumThread)
+            .where(ForumThread.announcement.is_(True))
+            .order_by(ForumThread.id.desc())
+            .limit(limit)
+        )
+        .unique()
+        .all()
+    )
 
 
 def open_tickets_by_node(session: Session, actor: Actor) -> dict[str, list[ForumThread]]:
     """Every node's tickets not yet resolved (the node board), private ones only for staff."""
     nodes = session.scalars(select(Node).order_by(Node.id)).all()
     board: dict[str, list[ForumThread]] = {n.name: [] for n in nodes}
-    stmt = _visible(select(ForumThread).join(InfraTicket), actor).where(
-        InfraTicket.status != TicketStatus.RESOLVED.value).order_by(ForumThread.id)
+    stmt = (
+        _visible(select(ForumThread).join(InfraTicket), actor)
+        .where(InfraTicket.status != TicketStatus.RESOLVED.value)
+        .order_by(ForumThread.id)
+    )
     for thread in session.scalars(stmt).unique():
         assert thread.ticket is not None
         board.setdefault(thread.ticket.node.name, []).append(thread)
@@ -244,20 +337,46 @@ def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -
     safely."""
     if not can_see_thread(viewer(actor), author_id=thread.author_id, private=thread.private):
         raise NotFound(f"no thread with id {thread.id}", field="thread")
-    posts = [PostView(p.id, _author(actor, p.author_id, p.author, p.anonymous),
-                      render_markdown(p.body), p.created_at, p.endorsed_at is not None,
-                      p.author is None or p.author.is_staff)
-             for p in thread.posts] if with_posts else []
+    posts = (
+        [
+            PostView(
+                p.id,
+                _author(actor, p.author_id, p.author, p.anonymous),
+                render_markdown(p.body),
+                p.created_at,
+                p.endorsed_at is not None,
+                p.author is None or p.author.is_staff,
+            )
+            for p in thread.posts
+        ]
+        if with_posts
+        else []
+    )
     ticket = None
     if thread.ticket is not None:
         t = thread.ticket
-        ticket = {"node": t.node.name, "node_id": t.node_id, "occurred_at": t.occurred_at,
-                  "job_ids": t.job_ids, "logs": t.logs, "repro": t.repro, "status": t.status}
+        ticket = {
+            "node": t.node.name,
+            "node_id": t.node_id,
+            "occurred_at": t.occurred_at,
+            "job_ids": t.job_ids,
+            "logs": t.logs,
+            "repro": t.repro,
+            "status": t.status,
+        }
     return ThreadView(
-        thread.id, thread.category, thread.title,
+        thread.id,
+        thread.category,
+        thread.title,
         _author(actor, thread.author_id, thread.author, thread.anonymous),
-        render_markdown(thread.body), excerpt(thread.body), thread.created_at, thread.private,
-        thread.anonymous, thread.announcement,
+        render_markdown(thread.body),
+        excerpt(thread.body),
+        thread.created_at,
+        thread.private,
+        thread.anonymous,
+        thread.announcement,
         any(p.author is None or p.author.is_staff for p in thread.posts),
-        any(p.endorsed_at is not None for p in thread.posts), ticket, posts)
-
+        any(p.endorsed_at is not None for p in thread.posts),
+        ticket,
+        posts,
+    )

@@ -39,9 +39,15 @@ from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 CHECK_IN_GRACE = timedelta(minutes=30)
 
 
-def open_check_in(session: Session, actor: Actor, lecture_key: str, *, clock: Clock,
-                  opens_at: datetime | None = None, closes_at: datetime | None = None
-                  ) -> LectureCheckIn:
+def open_check_in(
+    session: Session,
+    actor: Actor,
+    lecture_key: str,
+    *,
+    clock: Clock,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+) -> LectureCheckIn:
     """Staff open check-in for a lecture and get the code to show in the room (a new code
     each time it is opened)."""
     require_staff(actor, "open lecture check-in")
@@ -56,8 +62,7 @@ def open_check_in(session: Session, actor: Actor, lecture_key: str, *, clock: Cl
     row = session.scalar(select(LectureCheckIn).where(LectureCheckIn.lecture_id == lecture.id))
     before = audit.snapshot(row)
     if row is None:
-        row = LectureCheckIn(lecture_id=lecture.id, code="", opens_at=opens_at,
-                             closes_at=closes_at)
+        row = LectureCheckIn(lecture_id=lecture.id, code="", opens_at=opens_at, closes_at=closes_at)
         session.add(row)
     row.code, row.opens_at, row.closes_at = rules.new_check_in_code(), opens_at, closes_at
     row.opened_by_id = actor.person_id
@@ -72,21 +77,31 @@ def check_in_code(session: Session, actor: Actor, lecture_key: str) -> LectureCh
     return session.scalar(select(LectureCheckIn).where(LectureCheckIn.lecture_id == lecture.id))
 
 
-def _record(session: Session, actor: Actor, lecture: Lecture, person: Person, source: str,
-            clock: Clock) -> Attendance:
-    row = session.scalar(select(Attendance).where(Attendance.lecture_id == lecture.id,
-                                                  Attendance.person_id == person.id))
+def _record(
+    session: Session, actor: Actor, lecture: Lecture, person: Person, source: str, clock: Clock
+) -> Attendance:
+    row = session.scalar(
+        select(Attendance).where(
+            Attendance.lecture_id == lecture.id, Attendance.person_id == person.id
+        )
+    )
     if row is not None:
         return row
-    row = Attendance(lecture_id=lecture.id, person_id=person.id, source=source,
-                     marked_at=clock.now(), marked_by_id=actor.person_id)
+    row = Attendance(
+        lecture_id=lecture.id,
+        person_id=person.id,
+        source=source,
+        marked_at=clock.now(),
+        marked_by_id=actor.person_id,
+    )
     session.add(row)
     audit.record(session, actor, f"attendance.{source}", row, before=None, at=clock.now())
     return row
 
 
-def check_in(session: Session, actor: Actor, lecture_key: str, *, code: str, clock: Clock
-             ) -> Attendance:
+def check_in(
+    session: Session, actor: Actor, lecture_key: str, *, code: str, clock: Clock
+) -> Attendance:
     """A student checks in with the code shown in the lecture while check-in is open."""
     me = acting_person(session, actor)
     if me.role != "student":
@@ -95,13 +110,19 @@ def check_in(session: Session, actor: Actor, lecture_key: str, *, code: str, clo
     window = session.scalar(select(LectureCheckIn).where(LectureCheckIn.lecture_id == lecture.id))
     if window is None:
         raise Conflict(f"check-in for {lecture.key} is not open", field="code")
-    rules.check_in(given=code, code=window.code, opens_at=window.opens_at,
-                   closes_at=window.closes_at, now=clock.now())
+    rules.check_in(
+        given=code,
+        code=window.code,
+        opens_at=window.opens_at,
+        closes_at=window.closes_at,
+        now=clock.now(),
+    )
     return _record(session, actor, lecture, me, "check-in", clock)
 
 
-def mark_attendance(session: Session, actor: Actor, lecture_key: str, person_ids: Sequence[int],
-                    *, clock: Clock) -> list[Attendance]:
+def mark_attendance(
+    session: Session, actor: Actor, lecture_key: str, person_ids: Sequence[int], *, clock: Clock
+) -> list[Attendance]:
     """Staff mark students present (a student who forgot to check in, or a whole roll)."""
     require_staff(actor, "mark attendance")
     lecture = lecture_by_key(session, lecture_key)
@@ -114,28 +135,41 @@ def mark_attendance(session: Session, actor: Actor, lecture_key: str, person_ids
     return marked
 
 
-def unmark_attendance(session: Session, actor: Actor, lecture_key: str, person_id: int, *,
-                      clock: Clock) -> None:
+def unmark_attendance(
+    session: Session, actor: Actor, lecture_key: str, person_id: int, *, clock: Clock
+) -> None:
     require_staff(actor, "correct attendance")
     lecture = lecture_by_key(session, lecture_key)
-    row = session.scalar(select(Attendance).where(Attendance.lecture_id == lecture.id,
-                                                  Attendance.person_id == person_id))
+    row = session.scalar(
+        select(Attendance).where(
+            Attendance.lecture_id == lecture.id, Attendance.person_id == person_id
+        )
+    )
     if row is None:
         raise NotFound("that student is not marked present", field="person")
-    audit.record(session, actor, "attendance.remove", row, before=audit.snapshot(row),
-                 after=None, at=clock.now())
+    audit.record(
+        session,
+        actor,
+        "attendance.remove",
+        row,
+        before=audit.snapshot(row),
+        after=None,
+        at=clock.now(),
+    )
     session.delete(row)
 
 
 def attendance_of(session: Session, actor: Actor, lecture_key: str) -> Sequence[Attendance]:
     require_staff(actor, "see a lecture's attendance")
     lecture = lecture_by_key(session, lecture_key)
-    return session.scalars(select(Attendance).where(Attendance.lecture_id == lecture.id)
-                           .order_by(Attendance.person_id)).all()
+    return session.scalars(
+        select(Attendance).where(Attendance.lecture_id == lecture.id).order_by(Attendance.person_id)
+    ).all()
 
 
-def credit(session: Session, actor: Actor, person_id: int, *, kind: str, note: str = "",
-           clock: Clock) -> ParticipationCredit:
+def credit(
+    session: Session, actor: Actor, person_id: int, *, kind: str, note: str = "", clock: Clock
+) -> ParticipationCredit:
     """Staff credit a contribution the platform cannot see ("contributing to in-class
     discussions and project check-ins")."""
     require_staff(actor, "credit participation")
@@ -144,8 +178,13 @@ def credit(session: Session, actor: Actor, person_id: int, *, kind: str, note: s
         raise UserError(f"{person.email} is not a student", field="person")
     if kind not in rules.CREDIT_KINDS:
         raise UserError(f"kind must be one of {', '.join(rules.CREDIT_KINDS)}", field="kind")
-    row = ParticipationCredit(person_id=person.id, kind=kind, note=note.strip()[:2000],
-                              credited_at=clock.now(), credited_by_id=actor.person_id)
+    row = ParticipationCredit(
+        person_id=person.id,
+        kind=kind,
+        note=note.strip()[:2000],
+        credited_at=clock.now(),
+        credited_by_id=actor.person_id,
+    )
     session.add(row)
     audit.record(session, actor, "participation.credit", row, before=None, at=clock.now())
     return row
@@ -156,39 +195,72 @@ def _count(session: Session, stmt) -> int:
 
 
 def lectures_held(session: Session, clock: Clock) -> Sequence[Lecture]:
-    return session.scalars(select(Lecture).where(Lecture.held_on <= course_today(session, clock))
-                           .order_by(Lecture.held_on, Lecture.number)).all()
+    return session.scalars(
+        select(Lecture)
+        .where(Lecture.held_on <= course_today(session, clock))
+        .order_by(Lecture.held_on, Lecture.number)
+    ).all()
 
 
-def summary(session: Session, actor: Actor, person_id: int, *, clock: Clock,
-            rule: rules.ParticipationRule | None = None) -> rules.ParticipationSummary:
+def summary(
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    *,
+    clock: Clock,
+    rule: rules.ParticipationRule | None = None,
+) -> rules.ParticipationSummary:
     """One student's ledger summed up with the component score (the student or staff)."""
     require_self_or_staff(actor, person_id, "see participation")
     get_person(session, person_id)
     held = lectures_held(session, clock)
     held_ids = [lecture.id for lecture in held]
-    attended = _count(session, select(func.count(Attendance.id)).where(
-        Attendance.person_id == person_id, Attendance.lecture_id.in_(held_ids)))
-    questions = _count(session, select(func.count(ForumThread.id)).where(
-        ForumThread.author_id == person_id, ForumThread.announcement.is_(False)))
-    answers = _count(session, select(func.count(ForumPost.id)).where(
-        ForumPost.author_id == person_id))
-    comments = _count(session, select(func.count(NoteComment.id)).where(
-        NoteComment.author_id == person_id))
-    credits = _count(session, select(func.count(ParticipationCredit.id)).where(
-        ParticipationCredit.person_id == person_id))
+    attended = _count(
+        session,
+        select(func.count(Attendance.id)).where(
+            Attendance.person_id == person_id, Attendance.lecture_id.in_(held_ids)
+        ),
+    )
+    questions = _count(
+        session,
+        select(func.count(ForumThread.id)).where(
+            ForumThread.author_id == person_id, ForumThread.announcement.is_(False)
+        ),
+    )
+    answers = _count(
+        session, select(func.count(ForumPost.id)).where(ForumPost.author_id == person_id)
+    )
+    comments = _count(
+        session, select(func.count(NoteComment.id)).where(NoteComment.author_id == person_id)
+    )
+    credits = _count(
+        session,
+        select(func.count(ParticipationCredit.id)).where(
+            ParticipationCredit.person_id == person_id
+        ),
+    )
     return rules.summarize_participation(
-        person_id, lectures_held=len(held), lectures_attended=attended, questions=questions,
-        answers=answers, note_comments=comments, staff_credits=credits, rule=rule)
+        person_id,
+        lectures_held=len(held),
+        lectures_attended=attended,
+        questions=questions,
+        answers=answers,
+        note_comments=comments,
+        staff_credits=credits,
+        rule=rule,
+    )
 
 
-def class_summary(session: Session, actor: Actor, *, clock: Clock
-                  ) -> list[tuple[Person, rules.ParticipationSummary]]:
+def class_summary(
+    session: Session, actor: Actor, *, clock: Clock
+) -> list[tuple[Person, rules.ParticipationSummary]]:
     """Every active student's summary (staff), for the grade book's participation column."""
     require_staff(actor, "see the class's participation")
-    students = session.scalars(select(Person).where(Person.role == "student",
-                                                    Person.active.is_(True))
-                               .order_by(Person.name)).all()
+    students = session.scalars(
+        select(Person)
+        .where(Person.role == "student", Person.active.is_(True))
+        .order_by(Person.name)
+    ).all()
     return [(p, summary(session, actor, p.id, clock=clock)) for p in students]
 
 
@@ -200,7 +272,14 @@ def record_in_grade_book(session: Session, actor: Actor, *, clock: Clock) -> int
 
     rows = class_summary(session, actor, clock=clock)
     for person, result in rows:
-        record_score(session, actor, person_id=person.id, item="participation",
-                     points=result.score, comment=result.note, source="participation ledger",
-                     clock=clock)
+        record_score(
+            session,
+            actor,
+            person_id=person.id,
+            item="participation",
+            points=result.score,
+            comment=result.note,
+            source="participation ledger",
+            clock=clock,
+        )
     return len(rows)

@@ -62,19 +62,30 @@ def questionnaire(session: Session) -> Questionnaire:
 
 
 def _as_question(row: QuestionnaireQuestion) -> Question:
-    return Question(row.key, row.prompt, QuestionKind(row.kind), tuple(row.options),
-                    row.required, row.measures_experience, tuple(row.flagged_options))
+    return Question(
+        row.key,
+        row.prompt,
+        QuestionKind(row.kind),
+        tuple(row.options),
+        row.required,
+        row.measures_experience,
+        tuple(row.flagged_options),
+    )
 
 
 def questions(session: Session) -> list[Question]:
     """The questions in order (anyone signed in may read them)."""
-    rows = session.scalars(select(QuestionnaireQuestion).order_by(
-        QuestionnaireQuestion.position, QuestionnaireQuestion.id))
+    rows = session.scalars(
+        select(QuestionnaireQuestion).order_by(
+            QuestionnaireQuestion.position, QuestionnaireQuestion.id
+        )
+    )
     return [_as_question(r) for r in rows]
 
 
-def define_question(session: Session, actor: Actor, question: Question, *, clock: Clock
-                    ) -> QuestionnaireQuestion:
+def define_question(
+    session: Session, actor: Actor, question: Question, *, clock: Clock
+) -> QuestionnaireQuestion:
     """Add a question or replace the one with the same key (staff; before finalizing)."""
     require_staff(actor, "define questionnaire questions")
     if questionnaire(session).finalized_at is not None:
@@ -99,10 +110,18 @@ def remove_question(session: Session, actor: Actor, key: str, *, clock: Clock) -
     if row is None:
         raise NotFound(f"no question {key!r}", field="key")
     if questionnaire(session).released_at is not None:
-        raise Conflict("the questionnaire is released; questions can be edited, not removed",
-                       field="key")
-    audit.record(session, actor, "questionnaire.question.remove", row,
-                 before=audit.snapshot(row), after=None, at=clock.now())
+        raise Conflict(
+            "the questionnaire is released; questions can be edited, not removed", field="key"
+        )
+    audit.record(
+        session,
+        actor,
+        "questionnaire.question.remove",
+        row,
+        before=audit.snapshot(row),
+        after=None,
+        at=clock.now(),
+    )
     session.delete(row)
 
 
@@ -125,8 +144,9 @@ def release(session: Session, actor: Actor, *, clock: Clock) -> Questionnaire:
     return row
 
 
-def submit_answers(session: Session, actor: Actor, answers: Mapping[str, Any], *, clock: Clock
-                   ) -> QuestionnaireResponse:
+def submit_answers(
+    session: Session, actor: Actor, answers: Mapping[str, Any], *, clock: Clock
+) -> QuestionnaireResponse:
     """A student answers (or changes their answers) while the questionnaire is open."""
     me = acting_person(session, actor)
     if me.role != "student":
@@ -137,8 +157,9 @@ def submit_answers(session: Session, actor: Actor, answers: Mapping[str, Any], *
     if q.finalized_at is not None:
         raise Conflict("enrollment is finalized; answers are closed", field="questionnaire")
     cleaned = clean_answers(questions(session), answers)
-    row = session.scalar(select(QuestionnaireResponse).where(
-        QuestionnaireResponse.person_id == me.id))
+    row = session.scalar(
+        select(QuestionnaireResponse).where(QuestionnaireResponse.person_id == me.id)
+    )
     before = audit.snapshot(row)
     if row is None:
         row = QuestionnaireResponse(person_id=me.id, submitted_at=clock.now())
@@ -152,8 +173,9 @@ def submit_answers(session: Session, actor: Actor, answers: Mapping[str, Any], *
 def answers_of(session: Session, actor: Actor, person_id: int) -> QuestionnaireResponse | None:
     """A student's own answers; staff may read anyone's."""
     require_self_or_staff(actor, person_id, "read questionnaire answers")
-    return session.scalar(select(QuestionnaireResponse).where(
-        QuestionnaireResponse.person_id == person_id))
+    return session.scalar(
+        select(QuestionnaireResponse).where(QuestionnaireResponse.person_id == person_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -181,23 +203,42 @@ class StaffSummary:
 def staff_summary(session: Session, actor: Actor) -> StaffSummary:
     require_staff(actor, "read the questionnaire summary")
     qs = questions(session)
-    rows = session.scalars(select(QuestionnaireResponse).order_by(
-        QuestionnaireResponse.id)).all()
+    rows = session.scalars(select(QuestionnaireResponse).order_by(QuestionnaireResponse.id)).all()
     decisions = {d.person_id: d for d in session.scalars(select(EnrollmentDecision))}
-    respondents = [Respondent(r.person, r.answers, experience_level(qs, r.answers),
-                              requested_teammates(qs, r.answers), flags(qs, r.answers),
-                              decisions.get(r.person_id)) for r in rows]
+    respondents = [
+        Respondent(
+            r.person,
+            r.answers,
+            experience_level(qs, r.answers),
+            requested_teammates(qs, r.answers),
+            flags(qs, r.answers),
+            decisions.get(r.person_id),
+        )
+        for r in rows
+    ]
     answered = {r.person_id for r in rows}
-    missing = [p for p in session.scalars(select(Person).where(
-        Person.role == "student", Person.active.is_(True)).order_by(Person.name))
-        if p.id not in answered]
+    missing = [
+        p
+        for p in session.scalars(
+            select(Person)
+            .where(Person.role == "student", Person.active.is_(True))
+            .order_by(Person.name)
+        )
+        if p.id not in answered
+    ]
     q = questionnaire(session)
-    return StaffSummary(summarize(qs, [r.answers for r in rows]), respondents, missing,
-                        q.released_at, q.finalized_at)
+    return StaffSummary(
+        summarize(qs, [r.answers for r in rows]),
+        respondents,
+        missing,
+        q.released_at,
+        q.finalized_at,
+    )
 
 
-def decide_enrollment(session: Session, actor: Actor, person_id: int, *, enrolled: bool,
-                      note: str = "", clock: Clock) -> EnrollmentDecision:
+def decide_enrollment(
+    session: Session, actor: Actor, person_id: int, *, enrolled: bool, note: str = "", clock: Clock
+) -> EnrollmentDecision:
     """Record staff's decision on one student's enrollment (until finalized)."""
     require_staff(actor, "decide enrollment")
     person = get_person(session, person_id)
@@ -205,8 +246,9 @@ def decide_enrollment(session: Session, actor: Actor, person_id: int, *, enrolle
         raise UserError(f"{person.email} is not a student", field="person")
     if questionnaire(session).finalized_at is not None:
         raise Conflict("enrollment is already finalized", field="questionnaire")
-    row = session.scalar(select(EnrollmentDecision).where(
-        EnrollmentDecision.person_id == person_id))
+    row = session.scalar(
+        select(EnrollmentDecision).where(EnrollmentDecision.person_id == person_id)
+    )
     before = audit.snapshot(row)
     if row is None:
         row = EnrollmentDecision(person_id=person_id, enrolled=enrolled, decided_at=clock.now())
@@ -237,9 +279,12 @@ class FinalizedEnrollment:
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{g.name} has {len(g.members)} member(s) after removing students who are "
-                f"not enrolled, under the minimum of {self.group_size_min}: move students in "
-                "or merge it (it is not dissolved)" for g in self.short_groups]
+        return [
+            f"{g.name} has {len(g.members)} member(s) after removing students who are "
+            f"not enrolled, under the minimum of {self.group_size_min}: move students in "
+            "or merge it (it is not dissolved)"
+            for g in self.short_groups
+        ]
 
 
 def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> FinalizedEnrollment:
@@ -259,17 +304,27 @@ def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Fina
     decided = set(session.scalars(select(EnrollmentDecision.person_id)))
     for row in session.scalars(select(QuestionnaireResponse)):
         if row.person_id not in decided:
-            decide_enrollment(session, actor, row.person_id, enrolled=True,
-                              note="answered the questionnaire", clock=clock)
+            decide_enrollment(
+                session,
+                actor,
+                row.person_id,
+                enrolled=True,
+                note="answered the questionnaire",
+                clock=clock,
+            )
     removed: list[RemovedFromGroup] = []
-    for person_id in session.scalars(select(EnrollmentDecision.person_id).where(
-            EnrollmentDecision.enrolled.is_(False)).order_by(EnrollmentDecision.person_id)).all():
+    for person_id in session.scalars(
+        select(EnrollmentDecision.person_id)
+        .where(EnrollmentDecision.enrolled.is_(False))
+        .order_by(EnrollmentDecision.person_id)
+    ).all():
         person = get_person(session, person_id)
         if person.active:
             before = audit.snapshot(person)
             person.active = False
-            audit.record(session, actor, "enrollment.deactivate", person, before=before,
-                         at=clock.now())
+            audit.record(
+                session, actor, "enrollment.deactivate", person, before=before, at=clock.now()
+            )
         group = remove_not_enrolled(session, actor, person_id, clock=clock)
         if group is not None:
             removed.append(RemovedFromGroup(person, group))
@@ -282,32 +337,52 @@ def finalize_enrollment(session: Session, actor: Actor, *, clock: Clock) -> Fina
     return FinalizedEnrollment(q, removed, short, size_min)
 
 
-def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Clock
-                   ) -> GroupProposalRecord:
+def propose_groups(
+    session: Session, actor: Actor, *, seed: int = 0, clock: Clock
+) -> GroupProposalRecord:
     """Groups of 4–6 from the answers of respondents who are enrolled (or not yet decided)
     and in no group yet: balanced on experience, requested teammates kept together where
     they fit, deterministic for the seed (see :mod:`..grouping`)."""
     require_staff(actor, "propose groups")
     settings = settings_of(session)
     qs = questions(session)
-    declined = set(session.scalars(select(EnrollmentDecision.person_id).where(
-        EnrollmentDecision.enrolled.is_(False))))
-    rows = [r for r in session.scalars(select(QuestionnaireResponse).order_by(
-        QuestionnaireResponse.person_id)) if r.person_id not in declined
-        and r.person.active and current_group_id(session, r.person_id) is None]
+    declined = set(
+        session.scalars(
+            select(EnrollmentDecision.person_id).where(EnrollmentDecision.enrolled.is_(False))
+        )
+    )
+    rows = [
+        r
+        for r in session.scalars(
+            select(QuestionnaireResponse).order_by(QuestionnaireResponse.person_id)
+        )
+        if r.person_id not in declined
+        and r.person.active
+        and current_group_id(session, r.person_id) is None
+    ]
     if not rows:
         raise UserError("no enrolled respondent is waiting for a group", field="students")
     by_email = {r.person.email: r.person_id for r in rows}
-    respondents = [grouping.Respondent(
-        r.person_id, experience_level(qs, r.answers),
-        frozenset(by_email[e] for e in requested_teammates(qs, r.answers) if e in by_email))
-        for r in rows]
-    proposals = grouping.propose_groups(respondents, seed=seed, size_min=settings.group_size_min,
-                                        size_max=settings.group_size_max)
+    respondents = [
+        grouping.Respondent(
+            r.person_id,
+            experience_level(qs, r.answers),
+            frozenset(by_email[e] for e in requested_teammates(qs, r.answers) if e in by_email),
+        )
+        for r in rows
+    ]
+    proposals = grouping.propose_groups(
+        respondents, seed=seed, size_min=settings.group_size_min, size_max=settings.group_size_max
+    )
     honoured, made = grouping.honoured_requests(proposals, respondents)
-    record = GroupProposalRecord(seed=seed, groups=[list(p.members) for p in proposals],
-                                 honoured_requests=honoured, requests_made=made,
-                                 created_at=clock.now(), created_by_id=actor.person_id)
+    record = GroupProposalRecord(
+        seed=seed,
+        groups=[list(p.members) for p in proposals],
+        honoured_requests=honoured,
+        requests_made=made,
+        created_at=clock.now(),
+        created_by_id=actor.person_id,
+    )
     session.add(record)
     audit.record(session, actor, "group_proposal.create", record, before=None, at=clock.now())
     return record
@@ -315,12 +390,14 @@ def propose_groups(session: Session, actor: Actor, *, seed: int = 0, clock: Cloc
 
 def show_proposal(session: Session, actor: Actor, proposal_id: int) -> GroupProposalRecord:
     require_staff(actor, "see group proposals")
-    return row_by_id(session, GroupProposalRecord, proposal_id, what="group proposal",
-                     field="proposal")
+    return row_by_id(
+        session, GroupProposalRecord, proposal_id, what="group proposal", field="proposal"
+    )
 
 
-def confirm_proposal(session: Session, actor: Actor, proposal_id: int, *, clock: Clock
-                     ) -> Sequence[Group]:
+def confirm_proposal(
+    session: Session, actor: Actor, proposal_id: int, *, clock: Clock
+) -> Sequence[Group]:
     """Make every proposed group through the core group service and confirm it (each gets a
     node; a ninth group is refused and nothing is stored)."""
     from scalable_ai.course.service.groups import confirm_group, propose_group
@@ -335,8 +412,9 @@ def confirm_proposal(session: Session, actor: Actor, proposal_id: int, *, clock:
         number += 1
         while f"Group {number:02d}" in taken:
             number += 1
-        group = propose_group(session, actor, name=f"Group {number:02d}",
-                              member_ids=list(members), clock=clock)
+        group = propose_group(
+            session, actor, name=f"Group {number:02d}", member_ids=list(members), clock=clock
+        )
         made.append(confirm_group(session, actor, group.id, clock=clock))
     before = audit.snapshot(record)
     record.confirmed_at, record.confirmed_by_id = clock.now(), actor.person_id

@@ -38,11 +38,13 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["reviewed_group_id"], ["project_groups.id"],
+            ["reviewed_group_id"],
+            ["project_groups.id"],
             name=op.f("fk_peer_reviews_reviewed_group_id_project_groups"),
         ),
         sa.ForeignKeyConstraint(
-            ["reviewer_group_id"], ["project_groups.id"],
+            ["reviewer_group_id"],
+            ["project_groups.id"],
             name=op.f("fk_peer_reviews_reviewer_group_id_project_groups"),
         ),
         sa.ForeignKeyConstraint(
@@ -53,7 +55,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_peer_reviews")),
         sa.UniqueConstraint(
-            "reviewer_group_id", "reviewed_group_id",
+            "reviewer_group_id",
+            "reviewed_group_id",
             name=op.f("uq_peer_reviews_reviewer_group_id_reviewed_group_id"),
         ),
     )

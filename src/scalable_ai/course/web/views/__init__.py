@@ -7,8 +7,19 @@ import importlib
 from fastapi import FastAPI
 
 VIEW_MODULES: tuple[str, ...] = (
-    "account", "dashboard", "runs", "groups", "assignments", "schedule", "nodes", "staff",
-    "staff_board", "activities", "peer_review", "playground")
+    "account",
+    "dashboard",
+    "runs",
+    "groups",
+    "assignments",
+    "schedule",
+    "nodes",
+    "staff",
+    "staff_board",
+    "activities",
+    "peer_review",
+    "playground",
+)
 VIEW_MODULES += ("community_index",)  # issue 5: Q&A, questionnaire, notes, project, site
 
 

@@ -17,8 +17,13 @@ FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: ``next=https://evil.example`` must not redirect off the platform."""
-    if (not target or not target.startswith("/") or target.startswith("//")
-            or "\\" in target or any(ord(c) < 32 for c in target)):
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 for c in target)
+    ):
         return "/"
     return target
 
@@ -31,8 +36,9 @@ def _client(request: Request) -> str:
 def sign_in_page(visit: VisitDep, next: str = "/") -> Response:
     if visit.signed_in() is not None:
         return visit.redirect(_safe_next(next))
-    return visit.page("sign_in.html", title="Sign in", next_url=_safe_next(next), email="",
-                      error=None)
+    return visit.page(
+        "sign_in.html", title="Sign in", next_url=_safe_next(next), email="", error=None
+    )
 
 
 @router.post("/sign-in")
@@ -49,19 +55,31 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
     limiter = visit.state.limiter
     wait = limiter.retry_after(email, client)
     if wait > 0:
-        return visit.page("sign_in.html", title="Sign in", next_url=next_url, email=email,
-                          status_code=429,
-                          error=f"too many failed sign-ins: try again in {int(wait) + 1} s")
+        return visit.page(
+            "sign_in.html",
+            title="Sign in",
+            next_url=next_url,
+            email=email,
+            status_code=429,
+            error=f"too many failed sign-ins: try again in {int(wait) + 1} s",
+        )
     person = find_by_email(visit.db, email) if email else None
     if person is None or not person.active or not verify_password(person.password_hash, password):
         limiter.record_failure(email, client)
-        return visit.page("sign_in.html", title="Sign in", next_url=next_url, email=email,
-                          status_code=401, error="e-mail or password is not right")
+        return visit.page(
+            "sign_in.html",
+            title="Sign in",
+            next_url=next_url,
+            email=email,
+            status_code=401,
+            error="e-mail or password is not right",
+        )
     limiter.record_success(email)
     person_id = person.id
     visit.begin_write()
-    token = start_web_session(visit.db, visit.db.get_one(type(person), person_id),
-                              clock=visit.state.clock)
+    token = start_web_session(
+        visit.db, visit.db.get_one(type(person), person_id), clock=visit.state.clock
+    )
     visit.db.commit()
     visit.session.sign_in(token)
     return visit.redirect(next_url)
@@ -91,11 +109,19 @@ def _account_page(visit: Visit, *, feed_url: str | None = None) -> Response:
     me = visit.person()
     keys = list_ssh_keys(visit.db, visit.actor(), me.id)
     live_feed = visit.db.scalar(
-        select(CalendarToken).where(CalendarToken.person_id == me.id,
-                                    CalendarToken.revoked_at.is_(None)))
-    return visit.page("account.html", title="Account", active="/account", keys=keys,
-                      live_feed=live_feed, feed_url=feed_url,
-                      min_password_length=MIN_PASSWORD_LENGTH)
+        select(CalendarToken).where(
+            CalendarToken.person_id == me.id, CalendarToken.revoked_at.is_(None)
+        )
+    )
+    return visit.page(
+        "account.html",
+        title="Account",
+        active="/account",
+        keys=keys,
+        live_feed=live_feed,
+        feed_url=feed_url,
+        min_password_length=MIN_PASSWORD_LENGTH,
+    )
 
 
 @router.get("/account")
@@ -115,13 +141,18 @@ def change_password(visit: VisitDep, form: FormDep) -> Response:
     if not verify_password(me.password_hash, current):
         return visit.redirect("/account", error="current_password: that is not your password")
     if len(new) < MIN_PASSWORD_LENGTH:
-        return visit.redirect("/account", error=f"new_password: use at least "
-                              f"{MIN_PASSWORD_LENGTH} characters")
+        return visit.redirect(
+            "/account", error=f"new_password: use at least {MIN_PASSWORD_LENGTH} characters"
+        )
     if new != str(form.get("confirm_password") or ""):
         return visit.redirect("/account", error="confirm_password: the two new passwords differ")
-    return visit.act(lambda: set_password_hash(visit.db, visit.actor(), me.id,
-                                               hash_password(new), clock=visit.state.clock),
-                     back="/account", ok="Your password is changed.")
+    return visit.act(
+        lambda: set_password_hash(
+            visit.db, visit.actor(), me.id, hash_password(new), clock=visit.state.clock
+        ),
+        back="/account",
+        ok="Your password is changed.",
+    )
 
 
 @router.post("/account/calendar")
@@ -143,9 +174,11 @@ def revoke_calendar_link(visit: VisitDep, form: FormDep) -> Response:
     from scalable_ai.course.service.credentials import revoke_calendar_tokens
 
     me = visit.person()
-    return visit.act(lambda: revoke_calendar_tokens(visit.db, visit.actor(), me.id,
-                                                    clock=visit.state.clock),
-                     back="/account", ok="Your calendar feed link no longer works.")
+    return visit.act(
+        lambda: revoke_calendar_tokens(visit.db, visit.actor(), me.id, clock=visit.state.clock),
+        back="/account",
+        ok="Your calendar feed link no longer works.",
+    )
 
 
 @router.post("/account/ssh-keys")
@@ -153,11 +186,19 @@ def add_ssh_key(visit: VisitDep, form: FormDep) -> Response:
     from scalable_ai.course.service.credentials import add_ssh_key as add_key
 
     me = visit.person()
-    return visit.act(lambda: add_key(visit.db, visit.actor(), person_id=me.id,
-                                     public_key=str(form.get("public_key") or ""),
-                                     clock=visit.state.clock),
-                     back="/account", ok=lambda key: f"Key {key.fingerprint} added: it goes "
-                     "into your group's node's authorized_keys.")
+    return visit.act(
+        lambda: add_key(
+            visit.db,
+            visit.actor(),
+            person_id=me.id,
+            public_key=str(form.get("public_key") or ""),
+            clock=visit.state.clock,
+        ),
+        back="/account",
+        ok=lambda key: (
+            f"Key {key.fingerprint} added: it goes into your group's node's authorized_keys."
+        ),
+    )
 
 
 @router.post("/account/ssh-keys/{key_id}/remove")
@@ -165,6 +206,8 @@ def remove_ssh_key(visit: VisitDep, form: FormDep, key_id: int) -> Response:
     from scalable_ai.course.service.credentials import revoke_ssh_key
 
     visit.person()
-    return visit.act(lambda: revoke_ssh_key(visit.db, visit.actor(), key_id,
-                                            clock=visit.state.clock),
-                     back="/account", ok="Key removed.")
+    return visit.act(
+        lambda: revoke_ssh_key(visit.db, visit.actor(), key_id, clock=visit.state.clock),
+        back="/account",
+        ok="Key removed.",
+    )

@@ -41,13 +41,21 @@ def _slots_with_signups(visit: Visit) -> list[tuple[Any, list[Any]]]:
 
 # --- students ---------------------------------------------------------------------------
 
+
 @router.get("/checkoffs")
 def checkoffs(visit: VisitDep) -> Response:
     visit.person()
     group = group_service.my_group(visit.db, visit.actor())
     keys = dict(visit.db.execute(select(Assignment.id, Assignment.key)).all())
-    return visit.page("checkoffs.html", title="Checkoffs", active="/checkoffs", group=group,
-                      slots=_slots_with_signups(visit), names=_group_names(visit), keys=keys)
+    return visit.page(
+        "checkoffs.html",
+        title="Checkoffs",
+        active="/checkoffs",
+        group=group,
+        slots=_slots_with_signups(visit),
+        names=_group_names(visit),
+        keys=keys,
+    )
 
 
 @router.post("/checkoffs/{slot_id}/sign-up")
@@ -55,20 +63,33 @@ def sign_up(visit: VisitDep, form: FormDep, slot_id: int) -> Response:
     me = visit.person()
     group_id = str(form.get("group_id") or "")
     back = "/staff/checkoffs" if me.is_staff else "/checkoffs"
-    return visit.act(lambda: activity_service.sign_up(
-        visit.db, visit.actor(), slot_id, group_id=int(group_id) if group_id.isdigit() else None,
-        clock=visit.state.clock), back=back, ok="Slot booked.")
+    return visit.act(
+        lambda: activity_service.sign_up(
+            visit.db,
+            visit.actor(),
+            slot_id,
+            group_id=int(group_id) if group_id.isdigit() else None,
+            clock=visit.state.clock,
+        ),
+        back=back,
+        ok="Slot booked.",
+    )
 
 
 @router.post("/checkoffs/sign-ups/{signup_id}/cancel")
 def cancel_sign_up(visit: VisitDep, form: FormDep, signup_id: int) -> Response:
     me = visit.person()
-    return visit.act(lambda: activity_service.cancel_signup(
-        visit.db, visit.actor(), signup_id, clock=visit.state.clock),
-        back="/staff/checkoffs" if me.is_staff else "/checkoffs", ok="Slot given back.")
+    return visit.act(
+        lambda: activity_service.cancel_signup(
+            visit.db, visit.actor(), signup_id, clock=visit.state.clock
+        ),
+        back="/staff/checkoffs" if me.is_staff else "/checkoffs",
+        ok="Slot given back.",
+    )
 
 
 # --- staff ------------------------------------------------------------------------------
+
 
 @router.get("/staff/scribes")
 def scribes(visit: VisitDep) -> Response:
@@ -82,9 +103,16 @@ def scribes(visit: VisitDep) -> Response:
         by_lecture.setdefault(row.lecture_id, []).append(row)
         per_student[row.person_id] = per_student.get(row.person_id, 0) + 1
     return visit.page(
-        "staff/scribes.html", title="Scribes and peer reviews", active="/staff/scribes",
-        lectures=lectures, by_lecture=by_lecture, people=people, per_student=per_student,
-        pairs=activity_service.list_peer_reviews(visit.db, actor), names=_group_names(visit))
+        "staff/scribes.html",
+        title="Scribes and peer reviews",
+        active="/staff/scribes",
+        lectures=lectures,
+        by_lecture=by_lecture,
+        people=people,
+        per_student=per_student,
+        pairs=activity_service.list_peer_reviews(visit.db, actor),
+        names=_group_names(visit),
+    )
 
 
 def _seed(form: dict[str, Any]) -> int:
@@ -97,18 +125,33 @@ def _seed(form: dict[str, Any]) -> int:
 @router.post("/staff/scribes/assign")
 def run_scribes(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
-    return visit.act(lambda: activity_service.assign_scribes(
-        visit.db, visit.actor(), seed=_seed(form), replace=bool(form.get("replace")),
-        clock=visit.state.clock), back="/staff/scribes",
-        ok=lambda rows: f"{len(rows)} scribe assignments dealt.")
+    return visit.act(
+        lambda: activity_service.assign_scribes(
+            visit.db,
+            visit.actor(),
+            seed=_seed(form),
+            replace=bool(form.get("replace")),
+            clock=visit.state.clock,
+        ),
+        back="/staff/scribes",
+        ok=lambda rows: f"{len(rows)} scribe assignments dealt.",
+    )
 
 
 @router.post("/staff/scribes/{scribe_id}/mark")
 def mark_scribe(visit: VisitDep, form: FormDep, scribe_id: int) -> Response:
     visit.staff()
-    return visit.act(lambda: activity_service.mark_scribe(
-        visit.db, visit.actor(), scribe_id, satisfactory=form.get("satisfactory") == "yes",
-        clock=visit.state.clock), back="/staff/scribes", ok="Scribe marked.")
+    return visit.act(
+        lambda: activity_service.mark_scribe(
+            visit.db,
+            visit.actor(),
+            scribe_id,
+            satisfactory=form.get("satisfactory") == "yes",
+            clock=visit.state.clock,
+        ),
+        back="/staff/scribes",
+        ok="Scribe marked.",
+    )
 
 
 @router.post("/staff/scribes/move")
@@ -121,21 +164,35 @@ def move_scribe(visit: VisitDep, form: FormDep) -> Response:
         if not scribe.isdigit():
             raise UserError("pick the scribe assignment to move", field="scribe")
         return scribe_moves.move_scribe(
-            visit.db, visit.actor(), int(scribe), to_lecture=str(form.get("lecture") or ""),
-            clock=visit.state.clock)
+            visit.db,
+            visit.actor(),
+            int(scribe),
+            to_lecture=str(form.get("lecture") or ""),
+            clock=visit.state.clock,
+        )
 
-    return visit.act(use_case, back="/staff/scribes",
-                     ok=lambda move: f"Scribe moved to {move.lecture}.",
-                     warn=lambda move: [move.warning] if move.warning else [])
+    return visit.act(
+        use_case,
+        back="/staff/scribes",
+        ok=lambda move: f"Scribe moved to {move.lecture}.",
+        warn=lambda move: [move.warning] if move.warning else [],
+    )
 
 
 @router.post("/staff/peer-reviews/assign")
 def run_peer_reviews(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
-    return visit.act(lambda: activity_service.assign_peer_reviews(
-        visit.db, visit.actor(), seed=_seed(form), replace=bool(form.get("replace")),
-        clock=visit.state.clock), back="/staff/scribes",
-        ok=lambda rows: f"{len(rows)} peer-review pairings made.")
+    return visit.act(
+        lambda: activity_service.assign_peer_reviews(
+            visit.db,
+            visit.actor(),
+            seed=_seed(form),
+            replace=bool(form.get("replace")),
+            clock=visit.state.clock,
+        ),
+        back="/staff/scribes",
+        ok=lambda rows: f"{len(rows)} peer-review pairings made.",
+    )
 
 
 @router.get("/staff/checkoffs")
@@ -143,10 +200,15 @@ def staff_checkoffs(visit: VisitDep) -> Response:
     visit.staff()
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.key)).all()
     return visit.page(
-        "staff/checkoffs.html", title="Checkoff slots", active="/staff/checkoffs",
-        slots=_slots_with_signups(visit), names=_group_names(visit), assignments=assignments,
+        "staff/checkoffs.html",
+        title="Checkoff slots",
+        active="/staff/checkoffs",
+        slots=_slots_with_signups(visit),
+        names=_group_names(visit),
+        assignments=assignments,
         keys={a.id: a.key for a in assignments},
-        groups=group_service.list_groups(visit.db, visit.actor()))
+        groups=group_service.list_groups(visit.db, visit.actor()),
+    )
 
 
 @router.post("/staff/checkoffs")
@@ -164,13 +226,21 @@ def create_slots(visit: VisitDep, form: FormDep) -> Response:
         made = []
         for i in range(count):
             begin = starts + timedelta(minutes=minutes * i)
-            made.append(activity_service.create_slot(
-                visit.db, visit.actor(), kind=str(form.get("kind") or "checkoff"),
-                starts_at=begin, ends_at=begin + timedelta(minutes=minutes),
-                capacity=int(str(form.get("capacity") or "1")),
-                assignment=str(form.get("assignment") or "") or None,
-                location=str(form.get("location") or ""), clock=visit.state.clock))
+            made.append(
+                activity_service.create_slot(
+                    visit.db,
+                    visit.actor(),
+                    kind=str(form.get("kind") or "checkoff"),
+                    starts_at=begin,
+                    ends_at=begin + timedelta(minutes=minutes),
+                    capacity=int(str(form.get("capacity") or "1")),
+                    assignment=str(form.get("assignment") or "") or None,
+                    location=str(form.get("location") or ""),
+                    clock=visit.state.clock,
+                )
+            )
         return made
 
-    return visit.act(use_case, back="/staff/checkoffs",
-                     ok=lambda made: f"{len(made)} slot(s) opened.")
+    return visit.act(
+        use_case, back="/staff/checkoffs", ok=lambda made: f"{len(made)} slot(s) opened."
+    )

@@ -37,9 +37,11 @@ VisitDep = Annotated[Visit, Depends(open_visit)]
 FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-INTEGRITY_LABELS = {"external_code": "External code used (repositories, snippets) — or 'none'",
-                    "sources": "Sources used (papers, posts, docs) — or 'none'",
-                    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'"}
+INTEGRITY_LABELS = {
+    "external_code": "External code used (repositories, snippets) — or 'none'",
+    "sources": "Sources used (papers, posts, docs) — or 'none'",
+    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'",
+}
 
 
 @router.get("/assignments")
@@ -49,10 +51,11 @@ def assignment_list(visit: VisitDep) -> Response:
     me = visit.person()
     actor = visit.actor()
     if not me.is_staff:
-        rows = [(s.assignment, s.due, s.deadline, s.submission)
-                for s in submission_service.assignment_statuses(visit.db, actor, me.id)]
-        return visit.page("assignments.html", title="Assignments", active="/assignments",
-                          rows=rows)
+        rows = [
+            (s.assignment, s.due, s.deadline, s.submission)
+            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+        ]
+        return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
     settings = settings_of(visit.db)
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
     rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
@@ -68,18 +71,34 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
     due = due_at(assignment, settings)
     handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
     balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
-    status = None if me.is_staff else next(
-        s for s in submission_service.assignment_statuses(visit.db, actor, me.id)
-        if s.assignment.id == assignment.id)
+    status = (
+        None
+        if me.is_staff
+        else next(
+            s
+            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+            if s.assignment.id == assignment.id
+        )
+    )
     slack_used_here = balance is not None and any(
-        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries)
+        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries
+    )
     return visit.page(
-        "assignment.html", title=f"{assignment.key}: {assignment.title}", active="/assignments",
-        assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
-        late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
-        slack_used_here=slack_used_here, status=status,
+        "assignment.html",
+        title=f"{assignment.key}: {assignment.title}",
+        active="/assignments",
+        assignment=assignment,
+        due=due,
+        slack_end=due + timedelta(hours=settings.slack_day_hours),
+        late_now=visit.now > due,
+        handed_in=list(reversed(handed_in)),
+        balance=balance,
+        slack_used_here=slack_used_here,
+        status=status,
         group=None if me.is_staff else _own_group(visit.db, me.id),
-        integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
+        integrity_labels=INTEGRITY_LABELS,
+        slack_day_hours=settings.slack_day_hours,
+    )
 
 
 def _own_group(db: Session, person_id: int) -> Group | None:
@@ -95,8 +114,10 @@ def _store_upload(visit: Visit, upload: UploadFile) -> str:
     """Keep an uploaded file under its SHA-256 and return the link the submission records."""
     data = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UserError(f"files are limited to {MAX_UPLOAD_BYTES // 2**20} MB; hand in a link "
-                        "instead", field="file")
+        raise UserError(
+            f"files are limited to {MAX_UPLOAD_BYTES // 2**20} MB; hand in a link instead",
+            field="file",
+        )
     digest = hashlib.sha256(data).hexdigest()
     name = SAFE_NAME.sub("_", Path(upload.filename or "submission").name)[:120] or "submission"
     folder = Path(visit.state.settings.data_dir) / "uploads" / digest
@@ -121,14 +142,21 @@ def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
         if not chosen.startswith(("https://", "http://", "/uploads/")):
             raise UserError("a link starts with https://", field="link")
         return submission_service.submit(
-            visit.db, visit.actor(), assignment=key.upper(),
-            integrity={name: form.get(f"integrity_{name}") or form.get("integrity_statement")
-                       for name in STATEMENT_FIELDS},
-            confirm_slack_day=bool(form.get("confirm_slack_day")), link=chosen,
-            clock=visit.state.clock)
+            visit.db,
+            visit.actor(),
+            assignment=key.upper(),
+            integrity={
+                name: form.get(f"integrity_{name}") or form.get("integrity_statement")
+                for name in STATEMENT_FIELDS
+            },
+            confirm_slack_day=bool(form.get("confirm_slack_day")),
+            link=chosen,
+            clock=visit.state.clock,
+        )
 
-    return visit.act(use_case, back=back,
-                     ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason}).")
+    return visit.act(
+        use_case, back=back, ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason})."
+    )
 
 
 @router.get("/uploads/{digest}/{name}")

@@ -13,23 +13,38 @@ import importlib
 
 from fastapi import APIRouter
 
-PAGE_MODULES = ("community_site", "community_qa", "community_onboarding", "community_notes",
-                "community_participation", "community_project")
+PAGE_MODULES = (
+    "community_site",
+    "community_qa",
+    "community_onboarding",
+    "community_notes",
+    "community_participation",
+    "community_project",
+)
 
-STUDENT_LINKS = [("/qa", "Q&A"), ("/questionnaire", "Questionnaire"),
-                 ("/lectures", "Lecture notes"), ("/check-in", "Check in"),
-                 ("/project", "Project"), ("/participation", "Participation")]
-STAFF_LINKS = [("/qa", "Q&A"), ("/questionnaire", "Questionnaire"),
-               ("/staff/scribe-notes", "Scribe notes"), ("/staff/attendance", "Attendance"),
-               ("/staff/participation", "Participation"), ("/staff/project", "Project")]
+STUDENT_LINKS = [
+    ("/qa", "Q&A"),
+    ("/questionnaire", "Questionnaire"),
+    ("/lectures", "Lecture notes"),
+    ("/check-in", "Check in"),
+    ("/project", "Project"),
+    ("/participation", "Participation"),
+]
+STAFF_LINKS = [
+    ("/qa", "Q&A"),
+    ("/questionnaire", "Questionnaire"),
+    ("/staff/scribe-notes", "Scribe notes"),
+    ("/staff/attendance", "Attendance"),
+    ("/staff/participation", "Participation"),
+    ("/staff/project", "Project"),
+]
 
 router = APIRouter()
 for _name in PAGE_MODULES:
     router.include_router(importlib.import_module(f"scalable_ai.course.web.views.{_name}").router)
 
 
-def extend_navigation(student_nav: list[tuple[str, str]], staff_nav: list[tuple[str, str]]
-                      ) -> None:
+def extend_navigation(student_nav: list[tuple[str, str]], staff_nav: list[tuple[str, str]]) -> None:
     """Add the community pages to the navigation lists (before "Account"; idempotent)."""
     for nav, links in ((student_nav, STUDENT_LINKS), (staff_nav, STAFF_LINKS)):
         for link in links:

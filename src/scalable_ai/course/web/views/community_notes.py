@@ -31,10 +31,18 @@ FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 def lectures_page(visit: VisitDep) -> Response:
     me = visit.person()
     lectures = visit.db.scalars(select(Lecture).order_by(Lecture.number)).all()
-    mine = {a.lecture_id for a in notes.my_scribe_lectures(visit.db, visit.actor(), me.id)
-            } if not me.is_staff else set()
-    return visit.page("community/lectures.html", title="Lecture notes", active="/lectures",
-                      lectures=lectures, mine=mine)
+    mine = (
+        {a.lecture_id for a in notes.my_scribe_lectures(visit.db, visit.actor(), me.id)}
+        if not me.is_staff
+        else set()
+    )
+    return visit.page(
+        "community/lectures.html",
+        title="Lecture notes",
+        active="/lectures",
+        lectures=lectures,
+        mine=mine,
+    )
 
 
 @router.get("/lectures/{key}")
@@ -45,23 +53,38 @@ def lecture_page(visit: VisitDep, key: str) -> Response:
     accepted = [(n, render_markdown(n.body)) for n in notes.accepted_notes(visit.db, key)]
     comments = [(c, render_markdown(c.body)) for c in notes.note_comments(visit.db, actor, key)]
     is_scribe = not me.is_staff and notes.scribe_assignment(visit.db, lecture.id, me.id)
-    versions = [n for n in notes.scribe_notes_of(visit.db, actor, me.id)
-                if n.lecture_id == lecture.id] if is_scribe else []
-    questions = [forum.thread_view(actor, t, with_posts=False)
-                 for t in forum.threads_about_lecture(visit.db, actor, lecture.id)]
-    return visit.page("community/lecture.html", title=f"{lecture.key}. {lecture.title}",
-                      active="/lectures", lecture=lecture, accepted=accepted,
-                      comments=comments, is_scribe=bool(is_scribe), versions=versions,
-                      questions=questions)
+    versions = (
+        [n for n in notes.scribe_notes_of(visit.db, actor, me.id) if n.lecture_id == lecture.id]
+        if is_scribe
+        else []
+    )
+    questions = [
+        forum.thread_view(actor, t, with_posts=False)
+        for t in forum.threads_about_lecture(visit.db, actor, lecture.id)
+    ]
+    return visit.page(
+        "community/lecture.html",
+        title=f"{lecture.key}. {lecture.title}",
+        active="/lectures",
+        lecture=lecture,
+        accepted=accepted,
+        comments=comments,
+        is_scribe=bool(is_scribe),
+        versions=versions,
+        questions=questions,
+    )
 
 
 @router.post("/lectures/{key}/comment")
 def comment(visit: VisitDep, form: FormDep, key: str) -> Response:
     visit.person()
-    return visit.act(lambda: notes.comment_on_notes(visit.db, visit.actor(), key,
-                                                    body=str(form.get("body") or ""),
-                                                    clock=visit.state.clock),
-                     back=f"/lectures/{key}", ok="Comment posted: thank you for improving the notes.")
+    return visit.act(
+        lambda: notes.comment_on_notes(
+            visit.db, visit.actor(), key, body=str(form.get("body") or ""), clock=visit.state.clock
+        ),
+        back=f"/lectures/{key}",
+        ok="Comment posted: thank you for improving the notes.",
+    )
 
 
 @router.post("/lectures/{key}/scribe")
@@ -76,12 +99,22 @@ async def submit_scribe_notes(visit: VisitDep, form: FormDep, key: str) -> Respo
         if fmt == "markdown" and not str(form.get("body") or "").strip():
             raise UserError("paste your notes in Markdown or attach a PDF", field="body")
         return notes.submit_scribe_note(
-            visit.db, visit.actor(), key, format=fmt, body=str(form.get("body") or ""),
-            pdf=pdf, filename=filename or "", clock=visit.state.clock,
-            sources_statement=str(form.get("sources_statement") or ""))
+            visit.db,
+            visit.actor(),
+            key,
+            format=fmt,
+            body=str(form.get("body") or ""),
+            pdf=pdf,
+            filename=filename or "",
+            clock=visit.state.clock,
+            sources_statement=str(form.get("sources_statement") or ""),
+        )
 
-    return visit.act(use_case, back=f"/lectures/{key}",
-                     ok=lambda n: f"Scribe notes version {n.version} handed in; staff will review them.")
+    return visit.act(
+        use_case,
+        back=f"/lectures/{key}",
+        ok=lambda n: f"Scribe notes version {n.version} handed in; staff will review them.",
+    )
 
 
 @router.get("/scribe-notes/{note_id}")
@@ -89,25 +122,41 @@ def scribe_note_file(visit: VisitDep, note_id: int) -> Response:
     visit.person()
     note = notes.show_scribe_note(visit.db, visit.actor(), note_id)
     if note.format == "pdf" and note.pdf is not None:
-        return Response(note.pdf, media_type="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="{note.lecture.key}-notes.pdf"'})
+        return Response(
+            note.pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{note.lecture.key}-notes.pdf"'},
+        )
     return Response(note.body, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/staff/scribe-notes")
 def review_page(visit: VisitDep) -> Response:
     visit.staff()
-    pending = [(n, render_markdown(n.body)) for n in
-               notes.pending_scribe_notes(visit.db, visit.actor())]
-    return visit.page("community/scribe_review.html", title="Scribe notes to review",
-                      active="/staff/scribe-notes", pending=pending)
+    pending = [
+        (n, render_markdown(n.body)) for n in notes.pending_scribe_notes(visit.db, visit.actor())
+    ]
+    return visit.page(
+        "community/scribe_review.html",
+        title="Scribe notes to review",
+        active="/staff/scribe-notes",
+        pending=pending,
+    )
 
 
 @router.post("/staff/scribe-notes/{note_id}/review")
 def review(visit: VisitDep, form: FormDep, note_id: int) -> Response:
     visit.staff()
     decision = str(form.get("decision") or "")
-    return visit.act(lambda: notes.review_scribe_note(
-        visit.db, visit.actor(), note_id, decision=decision,
-        feedback=str(form.get("feedback") or ""), clock=visit.state.clock),
-        back="/staff/scribe-notes", ok=f"Scribe notes {decision}.")
+    return visit.act(
+        lambda: notes.review_scribe_note(
+            visit.db,
+            visit.actor(),
+            note_id,
+            decision=decision,
+            feedback=str(form.get("feedback") or ""),
+            clock=visit.state.clock,
+        ),
+        back="/staff/scribe-notes",
+        ok=f"Scribe notes {decision}.",
+    )

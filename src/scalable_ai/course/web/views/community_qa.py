@@ -30,37 +30,66 @@ def _flag(form: dict[str, Any], name: str) -> bool:
 
 
 @router.get("/qa")
-def qa_page(visit: VisitDep, category: Annotated[str, Query(max_length=32)] = "",
-            q: Annotated[str, Query(max_length=200)] = "") -> Response:
+def qa_page(
+    visit: VisitDep,
+    category: Annotated[str, Query(max_length=32)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
     visit.person()
     actor = visit.actor()
     threads = forum.list_threads(visit.db, actor, category=category or None, query=q or None)
     views = [forum.thread_view(actor, t) for t in threads if not t.announcement]
     notices = [forum.thread_view(actor, t) for t in forum.announcements(visit.db, actor)]
     lectures = visit.db.scalars(select(Lecture).order_by(Lecture.number)).all()
-    return visit.page("community/qa.html", title="Q&A", active="/qa", threads=views,
-                      announcements=notices, categories=CATEGORIES, labels=CATEGORY_LABELS,
-                      category=category, q=q, lectures=lectures)
+    return visit.page(
+        "community/qa.html",
+        title="Q&A",
+        active="/qa",
+        threads=views,
+        announcements=notices,
+        categories=CATEGORIES,
+        labels=CATEGORY_LABELS,
+        category=category,
+        q=q,
+        lectures=lectures,
+    )
 
 
 @router.post("/qa/ask")
 def ask(visit: VisitDep, form: FormDep) -> Response:
     visit.person()
-    return visit.act(lambda: forum.post_question(
-        visit.db, visit.actor(), category=str(form.get("category") or ""),
-        title=str(form.get("title") or ""), body=str(form.get("body") or ""),
-        anonymous=_flag(form, "anonymous"), private=_flag(form, "private"),
-        lecture_key=str(form.get("lecture") or "") or None, clock=visit.state.clock),
-        back="/qa", ok=lambda t: f"Question posted: {t.title}")
+    return visit.act(
+        lambda: forum.post_question(
+            visit.db,
+            visit.actor(),
+            category=str(form.get("category") or ""),
+            title=str(form.get("title") or ""),
+            body=str(form.get("body") or ""),
+            anonymous=_flag(form, "anonymous"),
+            private=_flag(form, "private"),
+            lecture_key=str(form.get("lecture") or "") or None,
+            clock=visit.state.clock,
+        ),
+        back="/qa",
+        ok=lambda t: f"Question posted: {t.title}",
+    )
 
 
 @router.post("/qa/announce")
 def announce(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
-    return visit.act(lambda: forum.post_announcement(
-        visit.db, visit.actor(), title=str(form.get("title") or ""),
-        body=str(form.get("body") or ""), category=str(form.get("category") or "project"),
-        clock=visit.state.clock), back="/qa", ok="Announcement posted to every dashboard.")
+    return visit.act(
+        lambda: forum.post_announcement(
+            visit.db,
+            visit.actor(),
+            title=str(form.get("title") or ""),
+            body=str(form.get("body") or ""),
+            category=str(form.get("category") or "project"),
+            clock=visit.state.clock,
+        ),
+        back="/qa",
+        ok="Announcement posted to every dashboard.",
+    )
 
 
 @router.get("/qa/ticket")
@@ -68,8 +97,13 @@ def ticket_form(visit: VisitDep) -> Response:
     visit.person()
     nodes = visit.db.scalars(select(Node).order_by(Node.id)).all()
     board = forum.open_tickets_by_node(visit.db, visit.actor())
-    return visit.page("community/ticket.html", title="File an infrastructure ticket",
-                      active="/qa", nodes=nodes, board=board)
+    return visit.page(
+        "community/ticket.html",
+        title="File an infrastructure ticket",
+        active="/qa",
+        nodes=nodes,
+        board=board,
+    )
 
 
 @router.post("/qa/ticket")
@@ -79,14 +113,23 @@ def file_ticket(visit: VisitDep, form: FormDep) -> Response:
     def use_case() -> Any:
         when = parse_instant(str(form.get("occurred_at") or ""), field="occurred_at")
         return forum.file_ticket(
-            visit.db, visit.actor(), title=str(form.get("title") or ""),
-            node_id=int(str(form.get("node_id") or "0") or 0), occurred_at=when,
-            job_ids=str(form.get("job_ids") or ""), logs=str(form.get("logs") or ""),
-            repro=str(form.get("repro") or ""), body=str(form.get("body") or ""),
-            clock=visit.state.clock)
+            visit.db,
+            visit.actor(),
+            title=str(form.get("title") or ""),
+            node_id=int(str(form.get("node_id") or "0") or 0),
+            occurred_at=when,
+            job_ids=str(form.get("job_ids") or ""),
+            logs=str(form.get("logs") or ""),
+            repro=str(form.get("repro") or ""),
+            body=str(form.get("body") or ""),
+            clock=visit.state.clock,
+        )
 
-    return visit.act(use_case, back="/qa/ticket",
-                     ok=lambda t: f"Ticket #{t.id} filed; staff will acknowledge it here.")
+    return visit.act(
+        use_case,
+        back="/qa/ticket",
+        ok=lambda t: f"Ticket #{t.id} filed; staff will acknowledge it here.",
+    )
 
 
 @router.get("/qa/{thread_id}")
@@ -94,33 +137,53 @@ def thread_page(visit: VisitDep, thread_id: int) -> Response:
     visit.person()
     actor = visit.actor()
     thread = forum.get_thread(visit.db, actor, thread_id)
-    return visit.page("community/thread.html", title=thread.title, active="/qa",
-                      thread=forum.thread_view(actor, thread), labels=CATEGORY_LABELS)
+    return visit.page(
+        "community/thread.html",
+        title=thread.title,
+        active="/qa",
+        thread=forum.thread_view(actor, thread),
+        labels=CATEGORY_LABELS,
+    )
 
 
 @router.post("/qa/{thread_id}/answer")
 def answer(visit: VisitDep, form: FormDep, thread_id: int) -> Response:
     visit.person()
-    return visit.act(lambda: forum.answer(
-        visit.db, visit.actor(), thread_id, body=str(form.get("body") or ""),
-        anonymous=_flag(form, "anonymous"), clock=visit.state.clock),
-        back=f"/qa/{thread_id}", ok="Answer posted.")
+    return visit.act(
+        lambda: forum.answer(
+            visit.db,
+            visit.actor(),
+            thread_id,
+            body=str(form.get("body") or ""),
+            anonymous=_flag(form, "anonymous"),
+            clock=visit.state.clock,
+        ),
+        back=f"/qa/{thread_id}",
+        ok="Answer posted.",
+    )
 
 
 @router.post("/qa/{thread_id}/posts/{post_id}/endorse")
 def endorse(visit: VisitDep, form: FormDep, thread_id: int, post_id: int) -> Response:
     visit.staff()
     endorsed = form.get("endorsed") != "no"
-    return visit.act(lambda: forum.endorse(visit.db, visit.actor(), post_id, endorsed=endorsed,
-                                           clock=visit.state.clock),
-                     back=f"/qa/{thread_id}",
-                     ok="Answer endorsed." if endorsed else "Endorsement removed.")
+    return visit.act(
+        lambda: forum.endorse(
+            visit.db, visit.actor(), post_id, endorsed=endorsed, clock=visit.state.clock
+        ),
+        back=f"/qa/{thread_id}",
+        ok="Answer endorsed." if endorsed else "Endorsement removed.",
+    )
 
 
 @router.post("/qa/{thread_id}/status")
 def ticket_status(visit: VisitDep, form: FormDep, thread_id: int) -> Response:
     visit.staff()
     status = str(form.get("status") or "")
-    return visit.act(lambda: forum.set_ticket_status(visit.db, visit.actor(), thread_id, status,
-                                                     clock=visit.state.clock),
-                     back=f"/qa/{thread_id}", ok=f"Ticket marked {status}.")
+    return visit.act(
+        lambda: forum.set_ticket_status(
+            visit.db, visit.actor(), thread_id, status, clock=visit.state.clock
+        ),
+        back=f"/qa/{thread_id}",
+        ok=f"Ticket marked {status}.",
+    )

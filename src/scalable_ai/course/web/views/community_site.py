@@ -30,8 +30,13 @@ WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturd
 
 def schedule_by_day(events: list[CourseEvent]) -> list[tuple[date, list[CourseEvent]]]:
     """The schedule as the syllabus prints it: one row per day, lectures first."""
-    order = {EventKind.LECTURE: 0, EventKind.RECESS: 1, EventKind.RELEASE: 2,
-             EventKind.DEADLINE: 3, EventKind.EVENT: 4}
+    order = {
+        EventKind.LECTURE: 0,
+        EventKind.RECESS: 1,
+        EventKind.RELEASE: 2,
+        EventKind.DEADLINE: 3,
+        EventKind.EVENT: 4,
+    }
     days: dict[date, list[CourseEvent]] = defaultdict(list)
     for event in events:
         days[event.day].append(event)
@@ -43,8 +48,13 @@ def course_site(visit: VisitDep) -> Response:
     spec = course_spec(visit.db)
     parts = {p.number: p.title for p in spec.parts}
     return visit.page(
-        "community/site.html", title=spec.course.title, active="/course", spec=spec,
-        parts=parts, days=schedule_by_day(schedule_events(visit.db)),
+        "community/site.html",
+        title=spec.course.title,
+        active="/course",
+        spec=spec,
+        parts=parts,
+        days=schedule_by_day(schedule_events(visit.db)),
         weekdays=" & ".join(WEEKDAYS[d] for d in spec.meeting.weekdays),
         weekday_names=WEEKDAYS,
-        directions=project.released_directions(visit.db, clock=visit.state.clock))
+        directions=project.released_directions(visit.db, clock=visit.state.clock),
+    )

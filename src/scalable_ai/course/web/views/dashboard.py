@@ -30,13 +30,22 @@ def dashboard(visit: VisitDep) -> Response:
         return visit.redirect("/staff")
     actor = visit.actor()
     now = visit.now
-    upcoming = [e for e in visit.state.schedule.events(visit.db)
-                if e.kind is EventKind.DEADLINE and e.starts_at and e.starts_at >= now]
+    upcoming = [
+        e
+        for e in visit.state.schedule.events(visit.db)
+        if e.kind is EventKind.DEADLINE and e.starts_at and e.starts_at >= now
+    ]
     group = my_group(visit.db, actor)
     balance, grade = panels.my_standing(visit.db, actor, me.id, clock=visit.state.clock)
     return visit.page(
-        "dashboard.html", title="Dashboard", active="/", deadlines=upcoming[:DEADLINES_SHOWN],
-        balance=balance, grade=grade, group=group,
+        "dashboard.html",
+        title="Dashboard",
+        active="/",
+        deadlines=upcoming[:DEADLINES_SHOWN],
+        balance=balance,
+        grade=grade,
+        group=group,
         scribing=panels.my_scribe_lectures(visit.db, actor, me.id),
         checkoffs=panels.my_checkoffs(visit.db, actor, group),
-        announcements=panels.current_announcements(visit.db, actor, now))
+        announcements=panels.current_announcements(visit.db, actor, now),
+    )

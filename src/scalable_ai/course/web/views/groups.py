@@ -28,20 +28,30 @@ def my_group_page(visit: VisitDep) -> Response:
     settings = settings_of(visit.db)
     group = group_service.my_group(visit.db, actor)
     invitations = group_service.pending_invitations(visit.db, actor)
-    invited_groups = {i.group_id: get_group(visit.db, i.group_id)
-                      for i in invitations}
-    return visit.page("group.html", title="Group", active="/group", group=group,
-                      invitations=invitations, invited_groups=invited_groups,
-                      deadline=formation_deadline(visit.db, settings),
-                      size_min=settings.group_size_min, size_max=settings.group_size_max)
+    invited_groups = {i.group_id: get_group(visit.db, i.group_id) for i in invitations}
+    return visit.page(
+        "group.html",
+        title="Group",
+        active="/group",
+        group=group,
+        invitations=invitations,
+        invited_groups=invited_groups,
+        deadline=formation_deadline(visit.db, settings),
+        size_min=settings.group_size_min,
+        size_max=settings.group_size_max,
+    )
 
 
 @router.post("/group/create")
 def create_group(visit: VisitDep, form: FormDep) -> Response:
     visit.person()
-    return visit.act(lambda: group_service.create_group(
-        visit.db, visit.actor(), name=str(form.get("name") or ""), clock=visit.state.clock),
-        back="/group", ok=lambda g: f"Group {g.name} started: invite your teammates.")
+    return visit.act(
+        lambda: group_service.create_group(
+            visit.db, visit.actor(), name=str(form.get("name") or ""), clock=visit.state.clock
+        ),
+        back="/group",
+        ok=lambda g: f"Group {g.name} started: invite your teammates.",
+    )
 
 
 @router.post("/group/{group_id}/invite")
@@ -53,8 +63,9 @@ def invite(visit: VisitDep, form: FormDep, group_id: int) -> Response:
         student = find_by_email(visit.db, email) if email else None
         if student is None:
             raise NotFound(f"no student with e-mail {email!r} in this course", field="email")
-        return group_service.invite_to_group(visit.db, visit.actor(), group_id,
-                                             person_id=student.id, clock=visit.state.clock)
+        return group_service.invite_to_group(
+            visit.db, visit.actor(), group_id, person_id=student.id, clock=visit.state.clock
+        )
 
     return visit.act(use_case, back="/group", ok=f"Invitation sent to {email}.")
 
@@ -63,14 +74,22 @@ def invite(visit: VisitDep, form: FormDep, group_id: int) -> Response:
 def answer(visit: VisitDep, form: FormDep, invitation_id: int) -> Response:
     visit.person()
     accept = form.get("answer") == "accept"
-    return visit.act(lambda: group_service.answer_invitation(
-        visit.db, visit.actor(), invitation_id, accept=accept, clock=visit.state.clock),
-        back="/group", ok="You joined the group." if accept else "Invitation declined.")
+    return visit.act(
+        lambda: group_service.answer_invitation(
+            visit.db, visit.actor(), invitation_id, accept=accept, clock=visit.state.clock
+        ),
+        back="/group",
+        ok="You joined the group." if accept else "Invitation declined.",
+    )
 
 
 @router.post("/group/{group_id}/leave")
 def leave(visit: VisitDep, form: FormDep, group_id: int) -> Response:
     visit.person()
-    return visit.act(lambda: group_service.leave_group(visit.db, visit.actor(), group_id,
-                                                       clock=visit.state.clock),
-                     back="/group", ok="You left the group.")
+    return visit.act(
+        lambda: group_service.leave_group(
+            visit.db, visit.actor(), group_id, clock=visit.state.clock
+        ),
+        back="/group",
+        ok="You left the group.",
+    )

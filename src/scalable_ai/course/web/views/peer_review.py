@@ -44,8 +44,13 @@ def _values_of(row: Any) -> dict[str, str]:
     return {key: str(getattr(row, key)) for key in REVIEW_FIELDS} if row is not None else {}
 
 
-def _page(visit: Visit, *, entered: Mapping[str, Any] | None = None, entered_for: int = 0,
-          error: UserError | None = None) -> Response:
+def _page(
+    visit: Visit,
+    *,
+    entered: Mapping[str, Any] | None = None,
+    entered_for: int = 0,
+    error: UserError | None = None,
+) -> Response:
     """The page; after a refused form, the values just entered and the refusal beside the
     field it names (status 4xx, so nothing typed is lost)."""
     me = visit.person()
@@ -59,22 +64,39 @@ def _page(visit: Visit, *, entered: Mapping[str, Any] | None = None, entered_for
             if pair.reviewer_group_id != group.id:
                 continue
             mine = reviews.my_review_of(visit.db, actor, pair.reviewed_group_id)
-            writing.append({
-                "pair": pair, "review": mine,
-                "draft": reviews.assigned_report(visit.db, actor, pair.reviewed_group_id),
-                "values": dict(entered) if entered is not None
-                and entered_for == pair.reviewed_group_id else _values_of(mine)})
+            writing.append(
+                {
+                    "pair": pair,
+                    "review": mine,
+                    "draft": reviews.assigned_report(visit.db, actor, pair.reviewed_group_id),
+                    "values": dict(entered)
+                    if entered is not None and entered_for == pair.reviewed_group_id
+                    else _values_of(mine),
+                }
+            )
         if released:
             received = list(reviews.reviews_of(visit.db, actor, group.id, clock=clock))
     every = list(reviews.list_reviews(visit.db, actor)) if me.is_staff else []
     return visit.page(
-        "peer_review.html", title="Peer review", active="/peer-review", group=group,
-        pairs=activity_service.list_peer_reviews(visit.db, actor), names=names,
-        writing=writing, received=received, released=released, every=every,
-        due=reviews.peer_review_due(visit.db), criteria=CRITERIA, written_parts=WRITTEN_PARTS,
-        lowest=LOWEST_SCORE, highest=HIGHEST_SCORE, error=error,
+        "peer_review.html",
+        title="Peer review",
+        active="/peer-review",
+        group=group,
+        pairs=activity_service.list_peer_reviews(visit.db, actor),
+        names=names,
+        writing=writing,
+        received=received,
+        released=released,
+        every=every,
+        due=reviews.peer_review_due(visit.db),
+        criteria=CRITERIA,
+        written_parts=WRITTEN_PARTS,
+        lowest=LOWEST_SCORE,
+        highest=HIGHEST_SCORE,
+        error=error,
         peer_share=settings_of(visit.db).peer_review_weight,
-        status_code=error.status_code if error is not None else 200)
+        status_code=error.status_code if error is not None else 200,
+    )
 
 
 @router.get("/peer-review")
@@ -89,11 +111,16 @@ def staff_peer_reviews(visit: VisitDep) -> Response:
     visit.staff()
     actor = visit.actor()
     return visit.page(
-        "staff/peer_reviews.html", title="Peer reviews", active="/staff/peer-reviews",
+        "staff/peer_reviews.html",
+        title="Peer reviews",
+        active="/staff/peer-reviews",
         summary=peer_feedback.review_summary(visit.db, actor, clock=visit.state.clock),
         every=list(reviews.list_reviews(visit.db, actor)),
         names=dict(visit.db.execute(select(Group.id, Group.name)).all()),
-        criteria=CRITERIA, written_parts=WRITTEN_PARTS, highest=HIGHEST_SCORE)
+        criteria=CRITERIA,
+        written_parts=WRITTEN_PARTS,
+        highest=HIGHEST_SCORE,
+    )
 
 
 @router.post("/peer-review/{reviewed_group_id}")
@@ -102,14 +129,17 @@ def submit_peer_review(visit: VisitDep, form: FormDep, reviewed_group_id: int) -
     entered = {key: str(form.get(key) or "") for key in REVIEW_FIELDS}
     try:
         visit.begin_write()
-        reviews.submit_review(visit.db, visit.actor(), reviewed_group_id, entered,
-                              clock=visit.state.clock)
+        reviews.submit_review(
+            visit.db, visit.actor(), reviewed_group_id, entered, clock=visit.state.clock
+        )
         visit.db.commit()
     except UserError as exc:
         visit.db.rollback()
         return _page(visit, entered=entered, entered_for=reviewed_group_id, error=exc)
     except IntegrityError:
         visit.db.rollback()
-        return visit.redirect("/peer-review", error="a groupmate saved this review at the same "
-                              "time; reload and try again")
+        return visit.redirect(
+            "/peer-review",
+            error="a groupmate saved this review at the same time; reload and try again",
+        )
     return visit.redirect("/peer-review", ok="Review saved. You can edit it until the deadline.")

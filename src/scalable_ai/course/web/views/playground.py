@@ -82,8 +82,9 @@ class ChatRequest:
         return self.messages[-1]["content"]
 
 
-def _number(form: dict[str, Any], name: str, kind: type, default: float, low: float,
-            high: float) -> Any:
+def _number(
+    form: dict[str, Any], name: str, kind: type, default: float, low: float, high: float
+) -> Any:
     text = str(form.get(name) or "").strip()
     if not text:
         return kind(default)
@@ -103,17 +104,24 @@ def _earlier_turns(text: str) -> list[dict[str, str]]:
     try:
         turns = json.loads(text)
     except json.JSONDecodeError:
-        raise UserError("the conversation so far is not readable; start a new one",
-                        field="history") from None
+        raise UserError(
+            "the conversation so far is not readable; start a new one", field="history"
+        ) from None
     if not isinstance(turns, list) or len(turns) > CONVERSATION_TURNS:
-        raise UserError(f"a conversation holds at most {CONVERSATION_TURNS} turns; start a "
-                        "new one", field="history")
+        raise UserError(
+            f"a conversation holds at most {CONVERSATION_TURNS} turns; start a new one",
+            field="history",
+        )
     checked = []
     for turn in turns:
-        if not (isinstance(turn, dict) and turn.get("role") in ("user", "assistant")
-                and isinstance(turn.get("content"), str)):
-            raise UserError("each earlier turn needs a role (user or assistant) and content",
-                            field="history")
+        if not (
+            isinstance(turn, dict)
+            and turn.get("role") in ("user", "assistant")
+            and isinstance(turn.get("content"), str)
+        ):
+            raise UserError(
+                "each earlier turn needs a role (user or assistant) and content", field="history"
+            )
         checked.append({"role": turn["role"], "content": turn["content"]})
     return checked
 
@@ -124,22 +132,28 @@ def read_chat_request(form: dict[str, Any]) -> ChatRequest:
     system = str(form.get("system") or "").strip()
     if not message:
         raise UserError("write a message first", field="message")
-    for name, text, limit in (("message", message, MESSAGE_CHARS),
-                              ("system", system, SYSTEM_CHARS)):
+    for name, text, limit in (
+        ("message", message, MESSAGE_CHARS),
+        ("system", system, SYSTEM_CHARS),
+    ):
         if len(text) > limit:
-            raise UserError(f"is {len(text)} characters long; the playground takes at most "
-                            f"{limit}", field=name)
+            raise UserError(
+                f"is {len(text)} characters long; the playground takes at most {limit}", field=name
+            )
     earlier = _earlier_turns(str(form.get("history") or ""))
     total = len(message) + len(system) + sum(len(t["content"]) for t in earlier)
     if total > CONVERSATION_CHARS:
-        raise UserError(f"the conversation is {total} characters long, over the model's "
-                        f"budget of {CONVERSATION_CHARS}; start a new conversation",
-                        field="history")
+        raise UserError(
+            f"the conversation is {total} characters long, over the model's "
+            f"budget of {CONVERSATION_CHARS}; start a new conversation",
+            field="history",
+        )
     messages = ([{"role": "system", "content": system}] if system else []) + earlier
     return ChatRequest(
         messages=[*messages, {"role": "user", "content": message}],
         temperature=_number(form, "temperature", float, DEFAULT_TEMPERATURE, 0.0, 2.0),
-        max_tokens=_number(form, "max_tokens", int, DEFAULT_MAX_TOKENS, 1, MAX_TOKENS))
+        max_tokens=_number(form, "max_tokens", int, DEFAULT_MAX_TOKENS, 1, MAX_TOKENS),
+    )
 
 
 class PlaygroundLimiter:
@@ -150,8 +164,12 @@ class PlaygroundLimiter:
     not starve everyone else's turn. ``monotonic`` is injectable for tests.
     """
 
-    def __init__(self, per_person: int = 12, window_s: float = 60.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_person: int = 12,
+        window_s: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_person = per_person
         self.window_s = window_s
         self._now = monotonic
@@ -169,7 +187,9 @@ class PlaygroundLimiter:
                 wait = int(times[0] + self.window_s - now) + 1
                 raise TooManyChatRequests(
                     f"{self.per_person} messages a minute is the playground's limit; try "
-                    f"again in {wait} s", field="message")
+                    f"again in {wait} s",
+                    field="message",
+                )
             times.append(now)
 
 
@@ -179,6 +199,7 @@ def limiter_for(visit: Visit) -> PlaygroundLimiter:
 
 
 # The model server ----------------------------------------------------------------------------
+
 
 def model_server_url() -> str | None:
     """``SAI_MODEL_URL`` read now (not at import), without a trailing slash; None if unset."""
@@ -190,16 +211,22 @@ def not_configured() -> PlaygroundUnavailable:
     return PlaygroundUnavailable(
         f"no model server is configured. Start the platform with `sai up` (it starts one), or "
         f"run `{START_COMMAND}` and start the platform with "
-        f"{MODEL_URL_ENV}=http://127.0.0.1:8001/v1", field="model_server")
+        f"{MODEL_URL_ENV}=http://127.0.0.1:8001/v1",
+        field="model_server",
+    )
 
 
 def unreachable(url: str, error: Exception) -> PlaygroundUnavailable:
-    reason = type(error).__name__ if isinstance(error, openai.APITimeoutError) else \
-        "connection refused or no answer"
+    reason = (
+        type(error).__name__
+        if isinstance(error, openai.APITimeoutError)
+        else "connection refused or no answer"
+    )
     return PlaygroundUnavailable(
         f"the model server at {url} is not reachable ({reason}). Is `{START_COMMAND}` (or "
         "`sai up`) running? Right after it starts it may still be loading the model.",
-        field="model_server")
+        field="model_server",
+    )
 
 
 def _api_key() -> str:
@@ -226,16 +253,23 @@ def probe_model_server() -> ModelServer:
     if url is None:
         return ModelServer(url=None, problem=not_configured().message)
     try:
-        with openai.OpenAI(base_url=url, api_key=_api_key(), timeout=STATUS_TIMEOUT_S,
-                           max_retries=0) as client:
+        with openai.OpenAI(
+            base_url=url, api_key=_api_key(), timeout=STATUS_TIMEOUT_S, max_retries=0
+        ) as client:
             models = [m.id for m in client.models.list()]
     except openai.APIConnectionError as error:
         return ModelServer(url=url, problem=unreachable(url, error).message)
     except openai.APIStatusError as error:
-        return ModelServer(url=url, problem=f"the model server at {url} answered "
-                           f"{error.status_code} to /models; is it an OpenAI-compatible server?")
-    return ModelServer(url=url, models=models,
-                       problem=None if models else f"the model server at {url} serves no model")
+        return ModelServer(
+            url=url,
+            problem=f"the model server at {url} answered "
+            f"{error.status_code} to /models; is it an OpenAI-compatible server?",
+        )
+    return ModelServer(
+        url=url,
+        models=models,
+        problem=None if models else f"the model server at {url} serves no model",
+    )
 
 
 def _upstream_refusal(error: openai.APIStatusError) -> UserError:
@@ -260,21 +294,27 @@ class OpenStream:
 async def open_chat_stream(url: str, chat: ChatRequest) -> OpenStream:
     """Send the conversation and wait for the response to begin. Failures before the first
     byte (no server, a refused request) become a :class:`UserError` the page can show."""
-    client = openai.AsyncOpenAI(base_url=url, api_key=_api_key(), max_retries=0,
-                                timeout=openai.Timeout(120.0, connect=3.0))
+    client = openai.AsyncOpenAI(
+        base_url=url, api_key=_api_key(), max_retries=0, timeout=openai.Timeout(120.0, connect=3.0)
+    )
     started = time.perf_counter()
     try:
         model = os.environ.get(MODEL_NAME_ENV)
         if not model:
             served = [m.id async for m in client.models.list()]
             if not served:
-                raise PlaygroundUnavailable(f"the model server at {url} serves no model",
-                                            field="model_server")
+                raise PlaygroundUnavailable(
+                    f"the model server at {url} serves no model", field="model_server"
+                )
             model = served[0]
         stream = await client.chat.completions.create(  # type: ignore[call-overload]
-            model=model, messages=chat.messages,
-            temperature=chat.temperature, max_tokens=chat.max_tokens, stream=True,
-            stream_options={"include_usage": True})
+            model=model,
+            messages=chat.messages,
+            temperature=chat.temperature,
+            max_tokens=chat.max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
     except openai.APIConnectionError as error:
         await client.close()
         raise unreachable(url, error) from error
@@ -317,11 +357,14 @@ async def relay(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
             await stream.client.close()
     tokens = usage.completion_tokens if usage else pieces
     decode_s = (last - first) if first is not None and last is not None else 0.0
-    yield {"type": "done", "finish_reason": finish, "completion_tokens": tokens,
-           "prompt_tokens": usage.prompt_tokens if usage else None,
-           "ttft_s": round(first - stream.started, 4) if first is not None else None,
-           "tokens_per_s": round((tokens - 1) / decode_s, 1) if tokens > 1 and decode_s > 0
-           else None}
+    yield {
+        "type": "done",
+        "finish_reason": finish,
+        "completion_tokens": tokens,
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "ttft_s": round(first - stream.started, 4) if first is not None else None,
+        "tokens_per_s": round((tokens - 1) / decode_s, 1) if tokens > 1 and decode_s > 0 else None,
+    }
 
 
 async def server_sent_events(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
@@ -331,15 +374,29 @@ async def server_sent_events(events: AsyncIterator[dict[str, Any]]) -> AsyncIter
 
 # Pages ---------------------------------------------------------------------------------------
 
-def _page(visit: Visit, server: ModelServer, *, status_code: int = 200,
-          **context: Any) -> Response:
+
+def _page(visit: Visit, server: ModelServer, *, status_code: int = 200, **context: Any) -> Response:
     values: dict[str, Any] = {
-        "system": "", "temperature": DEFAULT_TEMPERATURE, "max_tokens": DEFAULT_MAX_TOKENS,
-        "exchange": None, "error": None, **context}
-    return visit.page("playground.html", title="Chat playground", active="/playground",
-                      status_code=status_code, server=server, model_url_env=MODEL_URL_ENV,
-                      start_command=START_COMMAND, message_chars=MESSAGE_CHARS,
-                      system_chars=SYSTEM_CHARS, max_tokens_limit=MAX_TOKENS, **values)
+        "system": "",
+        "temperature": DEFAULT_TEMPERATURE,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "exchange": None,
+        "error": None,
+        **context,
+    }
+    return visit.page(
+        "playground.html",
+        title="Chat playground",
+        active="/playground",
+        status_code=status_code,
+        server=server,
+        model_url_env=MODEL_URL_ENV,
+        start_command=START_COMMAND,
+        message_chars=MESSAGE_CHARS,
+        system_chars=SYSTEM_CHARS,
+        max_tokens_limit=MAX_TOKENS,
+        **values,
+    )
 
 
 @router.get("/playground")
@@ -354,9 +411,11 @@ async def chat(request: Request, visit: VisitDep, form: FormDep) -> Response:
     without JavaScript, wait for the whole answer and show it on the page."""
     me = await run_in_threadpool(visit.person)
     streaming = "text/event-stream" in request.headers.get("accept", "")
-    kept: dict[str, Any] = {"system": str(form.get("system") or ""),
-                            "temperature": form.get("temperature") or DEFAULT_TEMPERATURE,
-                            "max_tokens": form.get("max_tokens") or DEFAULT_MAX_TOKENS}
+    kept: dict[str, Any] = {
+        "system": str(form.get("system") or ""),
+        "temperature": form.get("temperature") or DEFAULT_TEMPERATURE,
+        "max_tokens": form.get("max_tokens") or DEFAULT_MAX_TOKENS,
+    }
     try:
         chat_request = read_chat_request(form)
         url = model_server_url()
@@ -366,16 +425,23 @@ async def chat(request: Request, visit: VisitDep, form: FormDep) -> Response:
         stream = await open_chat_stream(url, chat_request)
     except UserError as error:
         if streaming:
-            return visit.finish(JSONResponse(
-                {"error": {"message": error.message, "field": error.field}},
-                status_code=error.status_code))
+            return visit.finish(
+                JSONResponse(
+                    {"error": {"message": error.message, "field": error.field}},
+                    status_code=error.status_code,
+                )
+            )
         server = await run_in_threadpool(probe_model_server)
         return _page(visit, server, status_code=error.status_code, error=str(error), **kept)
     events = relay(stream)
     if streaming:
-        return visit.finish(StreamingResponse(
-            server_sent_events(events), media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}))
+        return visit.finish(
+            StreamingResponse(
+                server_sent_events(events),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        )
     reply, outcome = "", {}
     async for event in events:
         if event["type"] == "token":

@@ -27,8 +27,11 @@ def _numeric_metrics(rows: list[dict[str, Any]]) -> list[str]:
     names: dict[str, None] = {}
     for row in rows:
         for key, value in row.items():
-            if key not in ("step", "time") and isinstance(value, int | float) \
-                    and not isinstance(value, bool):
+            if (
+                key not in ("step", "time")
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
                 names[key] = None
     return list(names)
 
@@ -44,8 +47,13 @@ def _run(visit: Visit, run_id: str) -> registry.RunRecord:
 def run_list(visit: VisitDep) -> Response:
     visit.person()
     runs = list(reversed(registry.list_runs(visit.state.settings.runs_dir)))
-    return visit.page("runs.html", title="Lab runs", active="/runs", runs=runs,
-                      runs_dir=str(visit.state.settings.runs_dir))
+    return visit.page(
+        "runs.html",
+        title="Lab runs",
+        active="/runs",
+        runs=runs,
+        runs_dir=str(visit.state.settings.runs_dir),
+    )
 
 
 @router.get("/runs/{run_id}")
@@ -54,14 +62,28 @@ def run_detail(visit: VisitDep, run_id: str) -> Response:
     run = _run(visit, run_id)
     rows = registry.read_metrics(run)
     metrics = _numeric_metrics(rows)
-    images = [p.relative_to(run.path / "artifacts").as_posix() for p in run.artifacts()
-              if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".svg")]
-    others = [p.relative_to(run.path / "artifacts").as_posix() for p in run.artifacts()
-              if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg")]
-    return visit.page("run.html", title=f"Run {run.id}", active="/runs", run=run,
-                      config=registry.flatten(run.config), metrics=metrics,
-                      rows=rows[-METRIC_ROWS_SHOWN:], total_rows=len(rows),
-                      images=images, others=others)
+    images = [
+        p.relative_to(run.path / "artifacts").as_posix()
+        for p in run.artifacts()
+        if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".svg")
+    ]
+    others = [
+        p.relative_to(run.path / "artifacts").as_posix()
+        for p in run.artifacts()
+        if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg")
+    ]
+    return visit.page(
+        "run.html",
+        title=f"Run {run.id}",
+        active="/runs",
+        run=run,
+        config=registry.flatten(run.config),
+        metrics=metrics,
+        rows=rows[-METRIC_ROWS_SHOWN:],
+        total_rows=len(rows),
+        images=images,
+        others=others,
+    )
 
 
 @router.get("/runs/{run_id}/artifacts/{name:path}")

@@ -46,11 +46,20 @@ def schedule(visit: VisitDep, week: str | None = None, view: str = "week") -> Re
             column = min(event.day, days[-1])
             by_day[column].append(event)
     return visit.page(
-        "schedule.html", title="Schedule", active="/schedule", view=view, events=events,
-        days=days, by_day=by_day, today=today, part_titles=[p.title for p in spec.parts],
+        "schedule.html",
+        title="Schedule",
+        active="/schedule",
+        view=view,
+        events=events,
+        days=days,
+        by_day=by_day,
+        today=today,
+        part_titles=[p.title for p in spec.parts],
         previous_week=(monday - timedelta(days=7)).isoformat(),
         next_week=(monday + timedelta(days=7)).isoformat(),
-        this_week=_monday(today).isoformat(), meeting=spec.meeting)
+        this_week=_monday(today).isoformat(),
+        meeting=spec.meeting,
+    )
 
 
 def personal_events(visit: Visit, person: Any) -> list[CourseEvent]:
@@ -64,15 +73,27 @@ def personal_events(visit: Visit, person: Any) -> list[CourseEvent]:
     actor = Actor.of(person)
     mine: list[CourseEvent] = []
     for lecture, _row in panels.my_scribe_lectures(visit.db, actor, person.id):
-        mine.append(CourseEvent(
-            uid=f"scribe-{lecture.key}-{person.id}@{UID_DOMAIN}", kind=EventKind.EVENT,
-            title=f"You scribe L{lecture.number}. {lecture.title}", day=lecture.held_on,
-            description="Scribe notes for this lecture (2 per student)"))
+        mine.append(
+            CourseEvent(
+                uid=f"scribe-{lecture.key}-{person.id}@{UID_DOMAIN}",
+                kind=EventKind.EVENT,
+                title=f"You scribe L{lecture.number}. {lecture.title}",
+                day=lecture.held_on,
+                description="Scribe notes for this lecture (2 per student)",
+            )
+        )
     for slot in panels.my_checkoffs(visit.db, actor, my_group(visit.db, actor)):
-        mine.append(CourseEvent(
-            uid=f"slot-{slot.id}-{person.id}@{UID_DOMAIN}", kind=EventKind.EVENT,
-            title=f"Checkoff ({slot.kind.replace('_', ' ')})", day=slot.starts_at.date(),
-            starts_at=slot.starts_at, ends_at=slot.ends_at, location=slot.location))
+        mine.append(
+            CourseEvent(
+                uid=f"slot-{slot.id}-{person.id}@{UID_DOMAIN}",
+                kind=EventKind.EVENT,
+                title=f"Checkoff ({slot.kind.replace('_', ' ')})",
+                day=slot.starts_at.date(),
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                location=slot.location,
+            )
+        )
     return mine
 
 
@@ -81,10 +102,17 @@ def calendar_feed(visit: VisitDep, token: str) -> Response:
     """The iCalendar feed: works without a session, refuses a revoked or unknown token."""
     person = person_for_calendar_token(visit.db, token)
     if person is None:
-        raise NotFound("this calendar link is unknown or was revoked; make a new one on your "
-                       "account page", field="token")
+        raise NotFound(
+            "this calendar link is unknown or was revoked; make a new one on your account page",
+            field="token",
+        )
     spec, events = visit.state.schedule.current(visit.db)
     body = course_calendar(spec, visit.now, [*events, *personal_events(visit, person)])
-    return Response(body, media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": 'inline; filename="scalable-ai.ics"',
-                             "Cache-Control": "private, max-age=300"})
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'inline; filename="scalable-ai.ics"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )

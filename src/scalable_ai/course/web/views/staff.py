@@ -41,20 +41,32 @@ def overview(visit: VisitDep) -> Response:
     reservations = node_service.list_reservations(visit.db, actor)
     waiting = [r for r in reservations if r.cancelled_at is None and not r.consented]
     return visit.page(
-        "staff/overview.html", title="Staff", active="/staff", students=students, groups=groups,
+        "staff/overview.html",
+        title="Staff",
+        active="/staff",
+        students=students,
+        groups=groups,
         undersized=group_service.undersized_groups(visit.db, actor, clock=visit.state.clock),
         ungrouped=[p for p in students if current_group_id(visit.db, p.id) is None],
         nodes_taken=sum(1 for g in groups if g.node_id is not None),
-        nodes=node_service.list_nodes(visit.db, actor), waiting=waiting,
-        announcements=panels.current_announcements(visit.db, actor, visit.now))
+        nodes=node_service.list_nodes(visit.db, actor),
+        waiting=waiting,
+        announcements=panels.current_announcements(visit.db, actor, visit.now),
+    )
 
 
 def _roster_page(visit: Visit, created: list[tuple[str, str, str]] | None = None) -> Response:
     people = people_service.list_people(visit.db, visit.actor())
     groups = {g.id: g for g in group_service.list_groups(visit.db, visit.actor())}
     group_of = {p.id: groups.get(current_group_id(visit.db, p.id) or 0) for p in people}
-    return visit.page("staff/roster.html", title="Roster", active="/staff/roster",
-                      people=people, group_of=group_of, created=created or [])
+    return visit.page(
+        "staff/roster.html",
+        title="Roster",
+        active="/staff/roster",
+        people=people,
+        group_of=group_of,
+        created=created or [],
+    )
 
 
 @router.get("/roster")
@@ -67,12 +79,18 @@ def _make_account(visit: Visit, row: dict[str, str]) -> tuple[str, str, str]:
     """One staff-created account with a one-time password shown to the staff member."""
     password = row.get("password") or secrets.token_urlsafe(9)
     person = people_service.add_person(
-        visit.db, visit.actor(), name=row.get("name", ""), email=row.get("email", ""),
-        role=(row.get("role") or "student").strip().lower(), sid=row.get("sid") or None,
-        clock=visit.state.clock)
+        visit.db,
+        visit.actor(),
+        name=row.get("name", ""),
+        email=row.get("email", ""),
+        role=(row.get("role") or "student").strip().lower(),
+        sid=row.get("sid") or None,
+        clock=visit.state.clock,
+    )
     visit.db.flush()
-    people_service.set_password_hash(visit.db, visit.actor(), person.id, hash_password(password),
-                                     clock=visit.state.clock)
+    people_service.set_password_hash(
+        visit.db, visit.actor(), person.id, hash_password(password), clock=visit.state.clock
+    )
     return person.name, person.email, password
 
 
@@ -81,8 +99,9 @@ def add_account(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
     try:
         visit.begin_write()
-        created = [_make_account(visit, {k: str(form.get(k) or "") for k in
-                                         (*ROSTER_COLUMNS, "password")})]
+        created = [
+            _make_account(visit, {k: str(form.get(k) or "") for k in (*ROSTER_COLUMNS, "password")})
+        ]
         visit.db.commit()
     except UserError as exc:
         visit.db.rollback()
@@ -94,14 +113,21 @@ def parse_roster_csv(text: str) -> list[dict[str, str]]:
     """Rows of a roster CSV with a header naming ``name`` and ``email`` (``sid`` and ``role``
     optional); a bCourses-style ``Student, SIS User ID, Email`` header is read too."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    aliases = {"student": "name", "full name": "name", "sis user id": "sid", "e-mail": "email",
-               "email address": "email"}
+    aliases = {
+        "student": "name",
+        "full name": "name",
+        "sis user id": "sid",
+        "e-mail": "email",
+        "email address": "email",
+    }
     if not reader.fieldnames:
         raise UserError("the CSV is empty", field="csv")
     columns = {f: aliases.get(f.strip().lower(), f.strip().lower()) for f in reader.fieldnames}
     if not {"name", "email"} <= set(columns.values()):
-        raise UserError("the CSV header must name the columns name and email (sid and role "
-                        "are optional)", field="csv")
+        raise UserError(
+            "the CSV header must name the columns name and email (sid and role are optional)",
+            field="csv",
+        )
     rows = []
     for raw in reader:
         row = {columns[k]: (v or "").strip() for k, v in raw.items() if k in columns}
@@ -142,8 +168,9 @@ def reset_password(visit: VisitDep, form: FormDep, person_id: int) -> Response:
         visit.begin_write()
         person = people_service.show_person(visit.db, visit.actor(), person_id)
         password = secrets.token_urlsafe(9)
-        people_service.set_password_hash(visit.db, visit.actor(), person.id,
-                                         hash_password(password), clock=visit.state.clock)
+        people_service.set_password_hash(
+            visit.db, visit.actor(), person.id, hash_password(password), clock=visit.state.clock
+        )
         created = [(person.name, person.email, password)]
         visit.db.commit()
     except UserError as exc:
@@ -157,10 +184,13 @@ def set_active(visit: VisitDep, form: FormDep, person_id: int) -> Response:
     """Deactivate (they can no longer sign in; their record stays) or reactivate."""
     visit.staff()
     active = form.get("active") == "yes"
-    return visit.act(lambda: people_service.update_person(
-        visit.db, visit.actor(), person_id, active=active, clock=visit.state.clock),
+    return visit.act(
+        lambda: people_service.update_person(
+            visit.db, visit.actor(), person_id, active=active, clock=visit.state.clock
+        ),
         back="/staff/roster",
-        ok=lambda p: f"{p.name} can {'now' if active else 'no longer'} sign in.")
+        ok=lambda p: f"{p.name} can {'now' if active else 'no longer'} sign in.",
+    )
 
 
 @router.get("/groups")
@@ -169,13 +199,17 @@ def groups_page(visit: VisitDep) -> Response:
     actor = visit.actor()
     students = people_service.list_people(visit.db, actor, role="student")
     return visit.page(
-        "staff/groups.html", title="Groups", active="/staff/groups",
+        "staff/groups.html",
+        title="Groups",
+        active="/staff/groups",
         groups=group_service.list_groups(visit.db, actor),
-        undersized={g.id for g in group_service.undersized_groups(visit.db, actor,
-                                                                  clock=visit.state.clock)},
+        undersized={
+            g.id for g in group_service.undersized_groups(visit.db, actor, clock=visit.state.clock)
+        },
         group_size_min=settings_of(visit.db).group_size_min,
         students=students,
-        ungrouped=[p for p in students if current_group_id(visit.db, p.id) is None])
+        ungrouped=[p for p in students if current_group_id(visit.db, p.id) is None],
+    )
 
 
 def _ids(value: Any) -> list[int]:
@@ -186,19 +220,29 @@ def _ids(value: Any) -> list[int]:
 @router.post("/groups/propose")
 def propose(visit: VisitDep, form: FormDep) -> Response:
     visit.staff()
-    return visit.act(lambda: group_service.propose_group(
-        visit.db, visit.actor(), name=str(form.get("name") or ""),
-        member_ids=_ids(form.get("member_ids")), clock=visit.state.clock),
-        back="/staff/groups", ok=lambda g: f"Group {g.name} proposed; confirm it to give it a node.")
+    return visit.act(
+        lambda: group_service.propose_group(
+            visit.db,
+            visit.actor(),
+            name=str(form.get("name") or ""),
+            member_ids=_ids(form.get("member_ids")),
+            clock=visit.state.clock,
+        ),
+        back="/staff/groups",
+        ok=lambda g: f"Group {g.name} proposed; confirm it to give it a node.",
+    )
 
 
 @router.post("/groups/{group_id}/confirm")
 def confirm(visit: VisitDep, form: FormDep, group_id: int) -> Response:
     visit.staff()
-    return visit.act(lambda: group_service.confirm_group(
-        visit.db, visit.actor(), group_id, clock=visit.state.clock),
+    return visit.act(
+        lambda: group_service.confirm_group(
+            visit.db, visit.actor(), group_id, clock=visit.state.clock
+        ),
         back="/staff/groups",
-        ok=lambda g: f"{g.name} confirmed" + (f" on {g.node.name}." if g.node else "."))
+        ok=lambda g: f"{g.name} confirmed" + (f" on {g.node.name}." if g.node else "."),
+    )
 
 
 @router.post("/groups/move")
@@ -208,7 +252,14 @@ def move(visit: VisitDep, form: FormDep) -> Response:
     person_ids = _ids(form.get("person_id"))
     if not person_ids:
         return visit.redirect("/staff/groups", error="person_id: choose a student")
-    return visit.act(lambda: group_service.move_student(
-        visit.db, visit.actor(), person_ids[0],
-        to_group_id=int(target) if target.isdigit() else None, clock=visit.state.clock),
-        back="/staff/groups", ok="Student moved; their slack-day balance goes with them.")
+    return visit.act(
+        lambda: group_service.move_student(
+            visit.db,
+            visit.actor(),
+            person_ids[0],
+            to_group_id=int(target) if target.isdigit() else None,
+            clock=visit.state.clock,
+        ),
+        back="/staff/groups",
+        ok="Student moved; their slack-day balance goes with them.",
+    )

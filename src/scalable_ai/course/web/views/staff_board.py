@@ -61,11 +61,19 @@ def node_board(visit: VisitDep) -> Response:
                 lanes[entry.node_id].append((row, where))
     days = [(start + timedelta(days=i)) for i in range(BOARD_DAYS_BEFORE + BOARD_DAYS_AFTER)]
     return visit.page(
-        "staff/nodes.html", title="Node board", active="/staff/nodes", nodes=nodes,
-        owners=owners, lanes=lanes, days=days,
+        "staff/nodes.html",
+        title="Node board",
+        active="/staff/nodes",
+        nodes=nodes,
+        owners=owners,
+        lanes=lanes,
+        days=days,
         now_left=round(BOARD_DAYS_BEFORE / (BOARD_DAYS_BEFORE + BOARD_DAYS_AFTER) * 100, 2),
-        reservations=[(r, reservation_state(r, visit.now)) for r in
-                      sorted(reservations, key=lambda r: r.starts_at, reverse=True)])
+        reservations=[
+            (r, reservation_state(r, visit.now))
+            for r in sorted(reservations, key=lambda r: r.starts_at, reverse=True)
+        ],
+    )
 
 
 @router.get("/grades")
@@ -73,11 +81,15 @@ def grade_book(visit: VisitDep) -> Response:
     visit.staff()
     book = grade_service.gradebook(visit.db, visit.actor(), clock=visit.state.clock)
     failing = sum(1 for g in book if not g.report.passed)
-    return visit.page("staff/grades.html", title="Grade book", active="/staff/grades",
-                      book=book, failing=failing,
-                      components=book[0].report.components if book else [],
-                      assignment_keys=[a.assignment for a in book[0].report.assignments]
-                      if book else [])
+    return visit.page(
+        "staff/grades.html",
+        title="Grade book",
+        active="/staff/grades",
+        book=book,
+        failing=failing,
+        components=book[0].report.components if book else [],
+        assignment_keys=[a.assignment for a in book[0].report.assignments] if book else [],
+    )
 
 
 @router.get("/grades.csv")
@@ -89,22 +101,41 @@ def grade_csv(visit: VisitDep) -> Response:
     writer = csv.writer(out)
     if book:
         first = book[0].report
-        writer.writerow(["name", "email", "sid",
-                         *[f"{c.key}" for c in first.components],
-                         *[f"{c.key}.satisfactory" for c in first.components],
-                         *[f"{a.assignment}.core" for a in first.assignments],
-                         *[f"{a.assignment}.satisfactory" for a in first.assignments],
-                         "total", "letter", "passed"])
+        writer.writerow(
+            [
+                "name",
+                "email",
+                "sid",
+                *[f"{c.key}" for c in first.components],
+                *[f"{c.key}.satisfactory" for c in first.components],
+                *[f"{a.assignment}.core" for a in first.assignments],
+                *[f"{a.assignment}.satisfactory" for a in first.assignments],
+                "total",
+                "letter",
+                "passed",
+            ]
+        )
     for grade in book:
         r = grade.report
-        writer.writerow([grade.person.name, grade.person.email, grade.person.sid or "",
-                         *[_num(c.score) for c in r.components],
-                         *[_flag(c.satisfactory) for c in r.components],
-                         *[_num(a.core) for a in r.assignments],
-                         *[_flag(a.satisfactory) for a in r.assignments],
-                         f"{r.total:.2f}", r.letter, "yes" if r.passed else "no"])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="grades.csv"'})
+        writer.writerow(
+            [
+                grade.person.name,
+                grade.person.email,
+                grade.person.sid or "",
+                *[_num(c.score) for c in r.components],
+                *[_flag(c.satisfactory) for c in r.components],
+                *[_num(a.core) for a in r.assignments],
+                *[_flag(a.satisfactory) for a in r.assignments],
+                f"{r.total:.2f}",
+                r.letter,
+                "yes" if r.passed else "no",
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
+    )
 
 
 def _num(value: float | None) -> str:
@@ -123,21 +154,34 @@ def slack_page(visit: VisitDep) -> Response:
     groups = group_service.list_groups(visit.db, actor)
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.key)).all()
     return visit.page(
-        "staff/slack.html", title="Slack days", active="/staff/slack",
-        ledger=list(reversed(slack_service.slack_ledger(visit.db, actor))), people=people,
-        group_names={g.id: g.name for g in groups}, groups=groups,
-        assignment_keys={a.id: a.key for a in assignments}, assignments=assignments,
+        "staff/slack.html",
+        title="Slack days",
+        active="/staff/slack",
+        ledger=list(reversed(slack_service.slack_ledger(visit.db, actor))),
+        people=people,
+        group_names={g.id: g.name for g in groups},
+        groups=groups,
+        assignment_keys={a.id: a.key for a in assignments},
+        assignments=assignments,
         exceptions=list(reversed(slack_service.list_exceptions(visit.db, actor))),
-        students=[p for p in people.values() if p.role == "student"])
+        students=[p for p in people.values() if p.role == "student"],
+    )
 
 
 @router.post("/slack/{use_id}/reverse")
 def reverse(visit: VisitDep, form: FormDep, use_id: int) -> Response:
     visit.staff()
-    return visit.act(lambda: slack_service.reverse_slack_day(
-        visit.db, visit.actor(), use_id, reason=str(form.get("reason") or ""),
-        clock=visit.state.clock), back="/staff/slack",
-        ok=lambda rows: f"Slack day reversed for {len(rows)} student(s).")
+    return visit.act(
+        lambda: slack_service.reverse_slack_day(
+            visit.db,
+            visit.actor(),
+            use_id,
+            reason=str(form.get("reason") or ""),
+            clock=visit.state.clock,
+        ),
+        back="/staff/slack",
+        ok=lambda rows: f"Slack day reversed for {len(rows)} student(s).",
+    )
 
 
 @router.post("/exceptions")
@@ -153,11 +197,15 @@ def grant(visit: VisitDep, form: FormDep) -> Response:
         if not text:
             raise UserError("required: the new deadline (Berkeley time)", field="new_deadline")
         return slack_service.grant_exception(
-            visit.db, visit.actor(), person_id=int(ident) if kind == "person" else None,
+            visit.db,
+            visit.actor(),
+            person_id=int(ident) if kind == "person" else None,
             group_id=int(ident) if kind == "group" else None,
             assignment=str(form.get("assignment") or "") or None,
             new_deadline=parse_instant(text, field="new_deadline"),
-            reason=str(form.get("reason") or ""), clock=visit.state.clock)
+            reason=str(form.get("reason") or ""),
+            clock=visit.state.clock,
+        )
 
     return visit.act(use_case, back="/staff/slack", ok="Exception approved.")
 
@@ -165,6 +213,10 @@ def grant(visit: VisitDep, form: FormDep) -> Response:
 @router.post("/exceptions/{exception_id}/revoke")
 def revoke(visit: VisitDep, form: FormDep, exception_id: int) -> Response:
     visit.staff()
-    return visit.act(lambda: slack_service.revoke_exception(
-        visit.db, visit.actor(), exception_id, clock=visit.state.clock),
-        back="/staff/slack", ok="Exception revoked.")
+    return visit.act(
+        lambda: slack_service.revoke_exception(
+            visit.db, visit.actor(), exception_id, clock=visit.state.clock
+        ),
+        back="/staff/slack",
+        ok="Exception revoked.",
+    )
