@@ -1,0 +1,1 @@
+"""Pre-training: the trainer loop, its optimizers and checkpoints (assignment A2)."""
