@@ -190,3 +190,22 @@ def test_participation_scores_go_into_the_grade_book(session, staff, clock, scri
     expected = participation.summary(session, staff, ada.person_id, clock=clock)
     assert mine["participation"].points == expected.score
     assert "attended 1 of 6" in mine["participation"].comment
+
+
+def test_participation_flows_into_the_running_grade_without_the_button(
+    session, staff, clock, scribe
+):
+    """Issue 13: the grade showed 0.0 while /participation showed the ledger's score until
+    staff pressed "Write these scores to the grade book"."""
+    from scalable_ai.course.service.grades import grade_of
+
+    ada, _ = scribe
+    participation.mark_attendance(session, staff, "L1", [ada.person_id], clock=clock)
+    live = participation.summary(session, staff, ada.person_id, clock=clock).score
+    running = grade_of(session, staff, ada.person_id, clock=clock).running
+    gate = running.gate("participation")
+    assert gate.so_far == live and gate.provisional
+    assert any("read live from the participation ledger" in n for n in running.notes)
+    participation.record_in_grade_book(session, staff, clock=clock)
+    gate = grade_of(session, staff, ada.person_id, clock=clock).running.gate("participation")
+    assert gate.so_far == pytest.approx(live) and not gate.provisional

@@ -110,3 +110,36 @@ def test_scores_out_of_range_or_for_unknown_items_are_refused(session, enroll, s
             session, staff, person_id=ada.id, item="A9.code", points=1, clock=clock
         )
     assert caught.value.field == "item"
+
+
+def test_a_what_if_grade_fills_pending_items_and_stores_nothing(session, enroll, staff, clock):
+    """Canvas's what-if: the student types expected scores for pending work."""
+    (ada,) = enroll(1)
+    service.record_score(session, staff, person_id=ada.id, item="scribing", points=100, clock=clock)
+    real = service.grade_of(session, Actor.of(ada), ada.id, clock=clock).running
+    dreamt = service.grade_of(
+        session,
+        Actor.of(ada),
+        ada.id,
+        clock=clock,
+        what_if={"A1.code": 100, "A1.written": 100, "A1.checkoff": 100},
+    ).running
+    assert dreamt.what_if and dreamt.gate("A1.core").so_far == pytest.approx(100)
+    assert real.gate("A1.core").so_far is None
+    assert [s.item for s in service.scores_of(session, staff, ada.id)] == ["scribing"]
+    with pytest.raises(UserError) as caught:
+        service.grade_of(session, Actor.of(ada), ada.id, clock=clock, what_if={"A1.code": 140})
+    assert caught.value.field == "what_if"
+
+
+def test_mid_semester_no_student_fails_for_work_not_graded_yet(session, enroll, staff, clock):
+    """Issue 13: on Mar 5 every student read "F — failing: a component is unsatisfactory"."""
+    (ada,) = enroll(1)
+    for part in ("code", "written", "checkoff"):
+        service.record_score(
+            session, staff, person_id=ada.id, item=f"A1.{part}", points=90, clock=clock
+        )
+    grade = service.grade_of(session, Actor.of(ada), ada.id, clock=clock)
+    assert grade.running.gate("A1.core").status == "satisfactory"
+    assert grade.running.gate("scribing").status == "pending"
+    assert grade.running.standing != "failing" and grade.running.letter == ""

@@ -219,29 +219,40 @@ def set_score(
 
 @grade_app.command("show")
 def show_grade(email: str) -> None:
-    """A student's total, letter and the notes explaining them."""
+    """A student's running grade (pending work is pending, never 0): standing, projected
+    total, the letter once everything is graded, and the notes explaining them."""
     with database() as session:
         actor = staff_actor()
-        report = grades.grade_of(
+        running = grades.grade_of(
             session, actor, people.person_by_email(session, actor, email).id, clock=course_clock()
-        ).report
-        typer.echo(
-            f"{email}: {report.total:.1f} → {report.letter}"
-            f"{'' if report.passed else ' (class failed: a component is unsatisfactory)'}"
-        )
-        for note in report.notes:
-            typer.echo(f"  {note.message}")
+        ).running
+        assert running is not None
+        if running.complete:
+            typer.echo(f"{email}: {running.final.total:.1f} → {running.letter} (final)")
+        else:
+            projected = (
+                "nothing graded yet"
+                if running.projected is None
+                else f"projected {running.projected:.1f} ({running.projected_letter}) "
+                f"from {running.graded_points:g} of 100 points graded"
+            )
+            typer.echo(f"{email}: {running.standing}; {projected}")
+        for reason in running.reasons:
+            typer.echo(f"  {reason}")
+        for note in running.notes:
+            typer.echo(f"  {note}")
 
 
 @grade_app.command("book")
 def book() -> None:
-    """The grade book: every student's total, letter, pass or fail."""
+    """The grade book: every student's standing, projected total and final letter."""
     with database() as session:
         for g in grades.gradebook(session, staff_actor(), clock=course_clock()):
-            typer.echo(
-                f"{g.person.email:<36} {g.report.total:6.1f} {g.report.letter:<3} "
-                f"{'pass' if g.report.passed else 'FAIL'}"
-            )
+            r = g.running
+            assert r is not None
+            total = r.final.total if r.complete else r.projected
+            shown = "     —" if total is None else f"{total:6.1f}"
+            typer.echo(f"{g.person.email:<36} {shown} {r.letter or '·':<3} {r.standing}")
 
 
 @grade_app.command("export")

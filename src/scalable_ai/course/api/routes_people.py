@@ -78,13 +78,18 @@ def update_person(call: SignedIn, person_id: PersonId, body: PersonPatch) -> obj
 
 
 def grade_out(grade: StudentGrade) -> GradeOut:
-    report = grade.report
+    report, running = grade.report, grade.running
     return GradeOut(
         person_id=grade.person.id,
         name=grade.person.name,
         total=report.total,
-        letter=report.letter,
+        letter=running.letter if running else report.letter,
         passed=report.passed,
+        standing=str(running.standing) if running else "",
+        standing_reasons=list(running.reasons) if running else [],
+        projected=running.projected if running else None,
+        projected_letter=running.projected_letter if running else "",
+        complete=running.complete if running else False,
         components=[ComponentOut.model_validate(c) for c in report.components],
         assignments=[AssignmentResultOut.model_validate(a) for a in report.assignments],
         notes=[NoteOut.model_validate(n) for n in report.notes],

@@ -161,6 +161,12 @@ class GradeOut(BaseModel):
     components: list[ComponentOut]
     assignments: list[AssignmentResultOut]
     notes: list[NoteOut]
+    # The running grade (policy.standing): from graded work only, pending is never 0.
+    standing: str = ""
+    standing_reasons: list[str] = []
+    projected: float | None = None
+    projected_letter: str = ""
+    complete: bool = False
 
 
 # --- scribing, peer review, slots, audit --------------------------------------------------

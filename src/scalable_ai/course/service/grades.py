@@ -17,7 +17,7 @@ report (``service.peer_feedback``); a recorded ``project.technical.peer`` replac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import grading as rules
 from scalable_ai.course.policy.late import score_after_exception
 from scalable_ai.course.policy.settings import CourseSettings
+from scalable_ai.course.policy.standing import RunningGrade, running_grade
 from scalable_ai.course.service.actors import (
     Actor,
     get_group,
@@ -165,13 +166,23 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
     return _scores_and_peer(session, person_id, clock=clock, settings=settings_of(session))[0]
 
 
-def _scores_and_peer(
-    session: Session, person_id: int, *, clock: Clock, settings: CourseSettings
-) -> tuple[rules.StudentScores, str | None]:
-    percent = {
+def _recorded_percent(session: Session, person_id: int) -> dict[str, float]:
+    return {
         s.item: 100.0 * s.points / s.max_points
         for s in session.scalars(select(Score).where(Score.person_id == person_id))
     }
+
+
+def _scores_and_peer(
+    session: Session,
+    person_id: int,
+    *,
+    clock: Clock,
+    settings: CourseSettings,
+    percent: dict[str, float] | None = None,
+) -> tuple[rules.StudentScores, str | None]:
+    if percent is None:
+        percent = _recorded_percent(session, person_id)
     keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
     peer = peer_part_of_grade(session, person_id, clock=clock, settings=settings)
     recorded_peer = percent.get("project.technical.peer")
@@ -199,9 +210,9 @@ def _scores_and_peer(
 def student_report(
     session: Session, person_id: int, *, clock: Clock, notes: Sequence[str] = ()
 ) -> rules.GradeReport:
-    """A student's grade report from the stored scores and the peer reviews, carrying
-    ``notes`` (the slack-day notes) and the note saying where the peer part came from. No
-    permission check: callers check (``grade_of``, the dashboard's ``my_standing``)."""
+    """A student's end-of-term grade report (a missing score counts as 0) from the stored
+    scores and the peer reviews, carrying ``notes`` (the slack-day notes) and the note
+    saying where the peer part came from. No permission check: callers check."""
     settings = settings_of(session)
     scores, peer_note = _scores_and_peer(session, person_id, clock=clock, settings=settings)
     keys = [a.assignment for a in scores.assignments]
@@ -209,24 +220,94 @@ def student_report(
     return rules.compute_grade(scores, settings, assignment_keys=keys, extra_notes=extra)
 
 
+def check_what_if(session: Session, what_if: Mapping[str, float]) -> dict[str, float]:
+    """Hypothetical percentages for score items (Canvas's what-if): each a known item and a
+    percentage in [0, 100]. Nothing is stored."""
+    known = set(score_items(session))
+    for item, value in what_if.items():
+        if item not in known:
+            raise UserError(f"what-if: unknown score item {item!r}", field="what_if")
+        if not 0 <= value <= 100:
+            raise UserError(
+                f"what-if for {item}: a percentage between 0 and 100, got {value:g}",
+                field="what_if",
+            )
+    return dict(what_if)
+
+
+def student_running(
+    session: Session,
+    person_id: int,
+    *,
+    clock: Clock,
+    notes: Sequence[str] = (),
+    what_if: Mapping[str, float] | None = None,
+) -> RunningGrade:
+    """The running grade (``policy.standing``): pending work is pending, never 0.
+
+    Participation flows in from the participation ledger while staff have not recorded a
+    ``participation`` score (the live score, marked provisional with a note saying so);
+    ``what_if`` fills items with hypothetical percentages. No permission check: callers
+    check."""
+    from scalable_ai.course.community.service.participation import ledger_summary
+
+    settings = settings_of(session)
+    percent = _recorded_percent(session, person_id)
+    extra = list(notes)
+    provisional: list[str] = []
+    if "participation" not in percent and "participation" not in (what_if or {}):
+        live = ledger_summary(session, person_id, clock=clock)
+        percent["participation"] = live.score
+        provisional.append("participation")
+        extra.append(
+            f"participation {live.score:.1f} read live from the participation "
+            f"ledger ({live.note}); staff have not written it to the grade book, "
+            "so it is provisional"
+        )
+    percent.update(what_if or {})
+    scores, peer_note = _scores_and_peer(
+        session, person_id, clock=clock, settings=settings, percent=percent
+    )
+    keys = [a.assignment for a in scores.assignments]
+    extra += [peer_note] if peer_note else []
+    return running_grade(
+        scores,
+        settings,
+        assignment_keys=keys,
+        provisional=provisional,
+        extra_notes=extra,
+        what_if=bool(what_if),
+    )
+
+
 @dataclass(frozen=True)
 class StudentGrade:
-    """A student's grade report (total, letter, pass, per-component results, notes)."""
+    """A student's grade: the end-of-term report (total, letter, pass, per-component
+    results, notes) and the running grade (pending work, standing, projection)."""
 
     person: Person
     report: rules.GradeReport
+    running: RunningGrade | None = None
 
 
-def grade_of(session: Session, actor: Actor, person_id: int, *, clock: Clock) -> StudentGrade:
+def grade_of(
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    *,
+    clock: Clock,
+    what_if: Mapping[str, float] | None = None,
+) -> StudentGrade:
     """The student's grade with its explanation (yourself, or staff)."""
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see grades")
     if person.role != "student":
         raise UserError(f"{person.email} is not a student", field="person_id")
     notes = slack_balance(session, actor, person_id).notes
-    return StudentGrade(
-        person=person, report=student_report(session, person_id, clock=clock, notes=notes)
+    running = student_running(
+        session, person_id, clock=clock, notes=notes, what_if=check_what_if(session, what_if or {})
     )
+    return StudentGrade(person=person, report=running.final, running=running)
 
 
 def gradebook(session: Session, actor: Actor, *, clock: Clock) -> list[StudentGrade]:

@@ -54,15 +54,15 @@ def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:
 
 
 def my_standing(db: Session, actor: Any, person_id: int, *, clock: Any) -> tuple[Any, Any]:
-    """The student's slack-day balance and grade report, reading the slack-day ledger once.
+    """The student's slack-day balance and running grade, reading the slack-day ledger once.
 
     ``grades.grade_of`` computes the balance itself (for its notes), so calling it next to
     ``slack_balance`` read the ledger twice — the costliest read on the dashboard. This is
     ``grade_of``'s own composition with the balance passed in; ``tests/web`` checks that
     both give the same report.
     """
-    from scalable_ai.course.service.grades import student_report
+    from scalable_ai.course.service.grades import student_running
     from scalable_ai.course.service.slack import slack_balance
 
     balance = slack_balance(db, actor, person_id)  # checks: yourself, or staff
-    return balance, student_report(db, person_id, clock=clock, notes=balance.notes)
+    return balance, student_running(db, person_id, clock=clock, notes=balance.notes)

@@ -20,7 +20,10 @@ VIEW_MODULES: tuple[str, ...] = (
     "peer_review",
     "playground",
 )
-VIEW_MODULES += ("community_index",)  # issue 5: Q&A, questionnaire, notes, project, site
+VIEW_MODULES += ("community_index",)
+VIEW_MODULES += (
+    "gradebook",
+)  # issue 13: the running grade, the grade book  # issue 5: Q&A, questionnaire, notes, project, site
 
 
 def include_views(app: FastAPI) -> None:

@@ -1,14 +1,8 @@
-"""Staff pages, part two: the node allocation board, the grade book (with the
-fail-any-component gate visible, and a CSV export) and the slack-day ledger with exceptions.
-
-"Failing any one of them fails the class" (syllabus, Grading): the grade book marks each
-unsatisfactory component in red and the student's row as failing whatever the total.
-"""
+"""Staff pages, part two: the node allocation board and the slack-day ledger with
+exceptions (the grade book is ``views.gradebook``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -17,7 +11,6 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from scalable_ai.course.clock import parse_instant
-from scalable_ai.course.service import grades as grade_service
 from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import nodes as node_service
 from scalable_ai.course.service import people as people_service
@@ -74,76 +67,6 @@ def node_board(visit: VisitDep) -> Response:
             for r in sorted(reservations, key=lambda r: r.starts_at, reverse=True)
         ],
     )
-
-
-@router.get("/grades")
-def grade_book(visit: VisitDep) -> Response:
-    visit.staff()
-    book = grade_service.gradebook(visit.db, visit.actor(), clock=visit.state.clock)
-    failing = sum(1 for g in book if not g.report.passed)
-    return visit.page(
-        "staff/grades.html",
-        title="Grade book",
-        active="/staff/grades",
-        book=book,
-        failing=failing,
-        components=book[0].report.components if book else [],
-        assignment_keys=[a.assignment for a in book[0].report.assignments] if book else [],
-    )
-
-
-@router.get("/grades.csv")
-def grade_csv(visit: VisitDep) -> Response:
-    """The grade book as CSV: one row per student, each component's score and flag."""
-    visit.staff()
-    book = grade_service.gradebook(visit.db, visit.actor(), clock=visit.state.clock)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if book:
-        first = book[0].report
-        writer.writerow(
-            [
-                "name",
-                "email",
-                "sid",
-                *[f"{c.key}" for c in first.components],
-                *[f"{c.key}.satisfactory" for c in first.components],
-                *[f"{a.assignment}.core" for a in first.assignments],
-                *[f"{a.assignment}.satisfactory" for a in first.assignments],
-                "total",
-                "letter",
-                "passed",
-            ]
-        )
-    for grade in book:
-        r = grade.report
-        writer.writerow(
-            [
-                grade.person.name,
-                grade.person.email,
-                grade.person.sid or "",
-                *[_num(c.score) for c in r.components],
-                *[_flag(c.satisfactory) for c in r.components],
-                *[_num(a.core) for a in r.assignments],
-                *[_flag(a.satisfactory) for a in r.assignments],
-                f"{r.total:.2f}",
-                r.letter,
-                "yes" if r.passed else "no",
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
-    )
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
-def _flag(value: bool | None) -> str:
-    return "" if value is None else ("yes" if value else "no")
 
 
 @router.get("/slack")
