@@ -16,6 +16,7 @@ def test_parameter_count_matches_the_built_model(make_tiny_config):
         make_tiny_config(),
         make_tiny_config(tie_embeddings=False),
         make_tiny_config(n_experts=4, experts_per_token=2),
+        make_tiny_config(qk_norm=True, mlp_activation="relu2", logit_softcap=30.0),
     ):
         built = sum(p.numel() for p in Transformer(config).parameters())
         assert count_parameters(config).total == built

@@ -57,6 +57,7 @@ def supports(model: nn.Module) -> bool:
         not config.n_experts
         and not config.sliding_window
         and not config.rope_interleaved
+        and not config.recipe_switches()  # QK-norm, ReLU², soft-capping: the model's forward
         and all(hasattr(layer.mlp, "gate_proj") for layer in model.layers)
     )
 

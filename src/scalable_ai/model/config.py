@@ -8,6 +8,15 @@ Switch Transformer 2021), ``sliding_window`` limits each query to the last ``W``
 context (linear position interpolation, Chen et al. 2023; Llama 3's frequency-dependent
 scaling). The config is flat so that one TOML or JSON file, or one CLI flag per field,
 describes a model whole.
+
+Three more switches come from the pre-training recipes of Part 2 (modded-nanogpt's speedruns,
+Nemotron/Nano-V3), each off by default (off is exactly the Llama block): ``qk_norm`` RMS-
+normalizes each head's queries and keys before RoPE (Dehghani et al. 2023, OLMo 2, Qwen3),
+which bounds the attention logits and lets higher learning rates train stably;
+``mlp_activation = "relu2"`` swaps SwiGLU for the ungated ``down(relu(up(x))^2)``
+(So et al. 2021, "Primer"; Nemotron-4, modded-nanogpt); ``logit_softcap`` squashes the output
+logits into (-cap, cap) with ``cap * tanh(logits / cap)`` (Gemma 2, modded-nanogpt).
+``tie_embeddings = False`` (an untied head) is the fourth.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import Any
 from scalable_ai.errors import UserError
 
 ROPE_SCALINGS = ("none", "linear", "llama3")
+MLP_ACTIVATIONS = ("swiglu", "relu2")
 
 
 @dataclass
@@ -60,6 +70,10 @@ class ModelConfig:
     expert_capacity_factor: float = 0.0  # 0 means no capacity limit (no token is dropped)
     moe_aux_loss_weight: float = 0.01
     init_std: float = 0.02
+    # Pre-training recipe switches (module docstring); the defaults are the Llama block.
+    qk_norm: bool = False
+    mlp_activation: str = "swiglu"
+    logit_softcap: float = 0.0  # 0 means off
     name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -94,6 +108,26 @@ class ModelConfig:
             self.n_experts and not 0 < self.experts_per_token <= self.n_experts
         ):
             raise UserError("need 0 < experts_per_token <= n_experts", field="experts_per_token")
+        if self.mlp_activation not in MLP_ACTIVATIONS:
+            raise UserError(f"must be one of {MLP_ACTIVATIONS}", field="mlp_activation")
+        if self.mlp_activation != "swiglu" and self.n_experts:
+            raise UserError("experts are SwiGLU; relu2 is for dense layers", field="mlp_activation")
+        if self.logit_softcap < 0:
+            raise UserError("must be 0 (off) or a positive cap", field="logit_softcap")
+
+    def recipe_switches(self) -> list[str]:
+        """The pre-training recipe switches this model turns on that change its computation
+        (QK-norm, ReLU², soft-capping; an untied head only changes which matrix is read).
+        Inference paths that hard-code the Llama block run a model only when this is empty.
+        """
+        switches = []
+        if self.qk_norm:
+            switches.append("qk_norm")
+        if self.mlp_activation != "swiglu":
+            switches.append(f"mlp_activation={self.mlp_activation}")
+        if self.logit_softcap:
+            switches.append(f"logit_softcap={self.logit_softcap:g}")
+        return switches
 
     # ---- round trips -------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ class ParameterCount:
 def count_parameters(config: ModelConfig) -> ParameterCount:
     dim, head = config.dim, config.head_size
     attention = dim * head * (config.n_heads * 2 + config.n_kv_heads * 2)  # q, o, k, v
-    expert = 3 * dim * config.ffn_hidden  # SwiGLU: gate, up, down
+    matrices = 2 if config.mlp_activation == "relu2" else 3  # ReLU²: up, down; SwiGLU: + gate
+    expert = matrices * dim * config.ffn_hidden
     if config.n_experts:
         feed_forward = config.n_experts * expert + dim * config.n_experts  # + router
         active_feed_forward = config.experts_per_token * expert + dim * config.n_experts
@@ -47,7 +48,7 @@ def count_parameters(config: ModelConfig) -> ParameterCount:
     layers = config.n_layers
     embedding = config.vocab_size * dim
     lm_head = 0 if config.tie_embeddings else config.vocab_size * dim
-    norms = layers * 2 * dim + dim
+    norms = layers * 2 * dim + dim + (layers * 2 * head if config.qk_norm else 0)
     total = embedding + lm_head + norms + layers * (attention + feed_forward)
     # One token multiplies by every attention and active-expert matrix and by the LM head.
     active = layers * (attention + active_feed_forward) + config.vocab_size * dim

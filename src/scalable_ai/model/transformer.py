@@ -4,7 +4,9 @@ Pre-norm residual blocks (RMSNorm, Zhang & Sennrich 2019), rotary position embed
 (RoPE, Su et al. 2021) with a configurable base and context scaling, grouped-query
 attention (Ainslie et al. 2023) through ``F.scaled_dot_product_attention``, a SwiGLU
 feed-forward (Shazeer 2020) or a Mixture of Experts (``moe.py``), optionally sliding-window
-attention (``attention.py``), and tied or untied input/output embeddings.
+attention (``attention.py``), and tied or untied input/output embeddings. The pre-training
+recipe switches of ``ModelConfig`` (QK-norm, the ReLU² feed-forward, logit soft-capping)
+add modules or one line each here and nothing when off.
 
 The seam the inference engine builds on (kept stable)
 ------------------------------------------------------
@@ -26,7 +28,9 @@ The seam the inference engine builds on (kept stable)
 
 Module layout others may rely on: ``model.config``, ``model.embed``, ``model.layers[i]``
 with ``.attn_norm``, ``.attn`` (``.q_proj``, ``.k_proj``, ``.v_proj``, ``.o_proj``),
-``.mlp_norm``, ``.mlp``; then ``model.norm`` and ``model.lm_head`` (the same Parameter as
+``.mlp_norm``, ``.mlp`` (with ``config.qk_norm`` also ``.attn.q_norm``/``.attn.k_norm``;
+with ``mlp_activation="relu2"`` the mlp has ``.up_proj``/``.down_proj`` and no ``.gate_proj``);
+then ``model.norm`` and ``model.lm_head`` (the same Parameter as
 ``model.embed.weight`` when ``config.tie_embeddings``). Weights follow the Hugging Face
 Llama layout (RoPE rotates dimension ``i`` with ``i + D/2``), so ``load_state_dict`` swaps
 weights in place.
@@ -136,6 +140,9 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(config.dim, self.n_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(config.dim, self.n_kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, config.dim, bias=False)
+        # QK-norm: one gain vector per head dimension, shared by the heads (as Qwen3, OLMo 2).
+        self.q_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
 
     def forward(
         self,
@@ -149,6 +156,8 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(batch, length, self.n_heads, self.head_dim)
         k = self.k_proj(x).view(batch, length, self.n_kv_heads, self.head_dim)
         v = self.v_proj(x).view(batch, length, self.n_kv_heads, self.head_dim)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q, k = rotary.rotate(q, cos, sin), rotary.rotate(k, cos, sin)
         if backend is not None:
@@ -173,6 +182,28 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+class ReluSquared(nn.Module):
+    """Ungated feed-forward ``down(relu(up(x))^2)`` (So et al. 2021, "Primer"; Nemotron-4 and
+    modded-nanogpt): two matrices instead of SwiGLU's three, and sparse activations."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.up_proj = nn.Linear(dim, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.relu(self.up_proj(x)).square())
+
+
+def feed_forward(config: ModelConfig) -> nn.Module:
+    """The feed-forward the config names: experts, ReLU² or SwiGLU."""
+    if config.n_experts:
+        return MixtureOfExperts(config)
+    if config.mlp_activation == "relu2":
+        return ReluSquared(config.dim, config.ffn_hidden)
+    return SwiGLU(config.dim, config.ffn_hidden)
+
+
 class Block(nn.Module):
     """One pre-norm residual block: x + attn(norm(x)), then + mlp(norm(x))."""
 
@@ -181,9 +212,7 @@ class Block(nn.Module):
         self.attn_norm = RMSNorm(config.dim, config.norm_eps)
         self.attn = Attention(config, layer_index)
         self.mlp_norm = RMSNorm(config.dim, config.norm_eps)
-        self.mlp: nn.Module = (
-            MixtureOfExperts(config) if config.n_experts else SwiGLU(config.dim, config.ffn_hidden)
-        )
+        self.mlp = feed_forward(config)
 
     def forward(
         self,
@@ -242,7 +271,12 @@ class Transformer(nn.Module):
             x = layer(x, self.rotary, cos, sin, backend)
         if logits_indices is not None:
             x = x.reshape(batch * length, -1).index_select(0, logits_indices)
-        return self.lm_head(self.norm(x))
+        logits = self.lm_head(self.norm(x))
+        if self.config.logit_softcap:
+            # Gemma 2 / modded-nanogpt: a smooth clamp to (-cap, cap), linear near zero.
+            cap = self.config.logit_softcap
+            logits = cap * torch.tanh(logits / cap)
+        return logits
 
     def aux_loss(self) -> torch.Tensor:
         """Sum of the MoE load-balancing losses of the last forward (0 for a dense model),

@@ -44,7 +44,8 @@ def supports(model: nn.Module, cache: KVCache) -> bool:
         ]
         if any(getattr(linear, "bias", None) is not None for linear in linears):
             return False
-    return True
+    # QK-norm, ReLU² and soft-capping are not in forward.c: those models take another path.
+    return not config.recipe_switches()
 
 
 class NativeForward:

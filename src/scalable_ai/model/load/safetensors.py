@@ -28,6 +28,8 @@ _HF_BLOCK = {
     "self_attn.k_proj.weight": "attn.k_proj.weight",
     "self_attn.v_proj.weight": "attn.v_proj.weight",
     "self_attn.o_proj.weight": "attn.o_proj.weight",
+    "self_attn.q_norm.weight": "attn.q_norm.weight",  # Qwen3's QK-norm (config.qk_norm)
+    "self_attn.k_norm.weight": "attn.k_norm.weight",
     "post_attention_layernorm.weight": "mlp_norm.weight",
     "mlp.gate_proj.weight": "mlp.gate_proj.weight",
     "mlp.up_proj.weight": "mlp.up_proj.weight",
