@@ -208,10 +208,14 @@ def _set_path(tree: dict[str, Any], cls: type, dotted: str, raw: str) -> None:
 
 
 def load_config(
-    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None
+    cls: type[T],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    base: T | None = None,
 ) -> T:
-    """Defaults, then the TOML file (if any), then ``key.path=value`` overrides, in that order."""
-    tree: dict[str, Any] = to_dict(cls())
+    """Defaults (or ``base``, e.g. a named preset), then the TOML file (if any), then
+    ``key.path=value`` overrides, in that order."""
+    tree: dict[str, Any] = to_dict(cls() if base is None else base)
     if path is not None:
         try:
             loaded = tomllib.loads(Path(path).read_text())

@@ -1,1 +1,2 @@
-"""Pre-training: the trainer loop, its optimizers and checkpoints (assignment A2)."""
+"""Pre-training: the trainer loop (``trainer.py``), its config and presets, its optimizers
+(``optim/``) and checkpoints with exact resume (assignment A2)."""
