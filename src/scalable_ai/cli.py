@@ -45,7 +45,10 @@ VERBS: dict[str, Any] = {
         "Chat with a model in the terminal (streaming).",
     ),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
-    "train": ("scalable_ai.train.cli:train_app", "Pre-train a model on token shards (checkpoints serve as they are)."),
+    "train": (
+        "scalable_ai.train.cli:train_app",
+        "Pre-train a model on token shards (checkpoints serve as they are).",
+    ),
     "data": {
         "help": "Pre-training data: curated documents, token shards.",
         "verbs": {

@@ -17,6 +17,7 @@ from scalable_ai.config import load_config
 from scalable_ai.errors import UserError
 from scalable_ai.model.config import PRESETS as MODEL_PRESETS
 from scalable_ai.model.config import ModelConfig
+from scalable_ai.train.optim import OptimizerConfig
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -33,18 +34,6 @@ class DataSection:
     tokenizer: str = ""  # folder with tokenizer.json; empty: the one meta.json names
     seq_len: int = 256
     verify: Literal["auto", "true", "false"] = "auto"  # SHA-256 of every shard on open
-
-
-@dataclass
-class OptimSection:
-    """The optimizer (``train/optim``'s factory when present, else torch's AdamW)."""
-
-    name: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    eps: float = 1e-8
 
 
 @dataclass
@@ -85,7 +74,7 @@ class TrainSection:
 class TrainConfig:
     model: ModelConfig = field(default_factory=_tiny_model)
     data: DataSection = field(default_factory=DataSection)
-    optim: OptimSection = field(default_factory=OptimSection)
+    optim: OptimizerConfig = field(default_factory=OptimizerConfig)
     train: TrainSection = field(default_factory=TrainSection)
 
     def validate(self) -> None:

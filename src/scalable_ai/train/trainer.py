@@ -29,7 +29,7 @@ from scalable_ai.model.flops import count_parameters, training_flops_per_token
 from scalable_ai.model.transformer import Transformer
 from scalable_ai.runs import Run
 from scalable_ai.train import checkpoint
-from scalable_ai.train.config import OptimSection, TrainConfig
+from scalable_ai.train.config import TrainConfig
 from scalable_ai.train.context import DistributedContext
 from scalable_ai.train.metrics import peak_flops, unigram_loss
 from scalable_ai.train.schedule import lr_factor
@@ -47,27 +47,6 @@ class TrainResult:
     unigram_val_loss: float | None
     sample: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def make_optimizer(model: nn.Module, settings: OptimSection) -> torch.optim.Optimizer:
-    """torch's AdamW with decoupled weight decay on matrices only (norm gains are not
-    decayed; Loshchilov & Hutter 2019, the nanoGPT grouping)."""
-    if settings.name != "adamw":
-        raise UserError(f"unknown optimizer {settings.name!r}; known: adamw", field="optim.name")
-    matrices = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    vectors = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [
-        {"params": matrices, "weight_decay": settings.weight_decay},
-        {"params": vectors, "weight_decay": 0.0},
-    ]
-    fused = next(model.parameters()).device.type in ("cuda", "cpu")
-    return torch.optim.AdamW(
-        groups,
-        lr=settings.lr,
-        betas=(settings.beta1, settings.beta2),
-        eps=settings.eps,
-        fused=fused,
-    )
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
@@ -119,7 +98,7 @@ class Trainer:
         resume_state = self._load_checkpoint(Path(resume)) if resume else None
         self.wrapped = self.context.wrap_model(self.model)
         self.forward: nn.Module = torch.compile(self.wrapped) if loop.compile else self.wrapped
-        self.optimizer = make_optimizer(self.model, config.optim)
+        self.optimizer = config.optim.build(self.model)  # train/optim's factory
         base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         rank, world = self.context.rank, self.context.world_size
         self.loader = SequenceLoader(
