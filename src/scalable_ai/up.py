@@ -115,7 +115,9 @@ def up(
         for role, email, password in rows:
             typer.echo(f"  {role:<8} {email:<36} password: {password}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # X-Forwarded-For is believed only from SAI_TRUSTED_PROXIES (course.web.limits), not
+        # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         if child is not None and child.poll() is None:
             child.terminate()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from scalable_ai.course.api.schemas import Id, Instant, Out, Points, ShortText, Text
+from scalable_ai.course.links import WebLink
 
 # --- submissions, slack days, exceptions, scores ------------------------------------------
 
@@ -24,7 +25,7 @@ class SubmissionIn(BaseModel):
     milestone: ShortText | None = None
     integrity: IntegrityIn
     confirm_slack_day: bool = False
-    link: Text | None = None
+    link: WebLink | None = None
 
 
 class SubmissionOut(Out):

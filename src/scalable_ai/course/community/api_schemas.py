@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from scalable_ai.course.api.schemas import Day, Id, Instant, Out, ShortText
+from scalable_ai.course.links import WebLink
 
 Body = Annotated[str, StringConstraints(max_length=20_000, pattern=r"^[^\x00]*$")]
 Category = Literal["lecture", "A1", "A2", "A3", "A4", "A5", "project", "infrastructure"]
@@ -380,12 +381,11 @@ class ChoiceOut(Out):
 
 
 class DeliverableIn(BaseModel):
-    kind: Literal[
-        "hypothesis", "proposal", "midterm_report", "draft_report", "final", "poster", "impact"
-    ]
-    link: Annotated[str, StringConstraints(max_length=1000)]
+    kind: Literal["hypothesis", "proposal", "midterm_report", "draft_report", "final", "poster",
+                  "impact"]
+    link: WebLink
     integrity_statement: Annotated[str, StringConstraints(max_length=4000)]
-    code_link: Annotated[str, StringConstraints(max_length=1000)] = ""
+    code_link: WebLink | Literal[""] = ""
     summary: Annotated[str, StringConstraints(max_length=4000)] = ""
     evidence_kind: Literal["merged_pr", "benchmark", "report", "preprint"] | None = None
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlparse
 
+from scalable_ai.course import links
 from scalable_ai.errors import Conflict, UserError
 
 
@@ -79,12 +80,8 @@ class Review(StrEnum):
 
 
 def check_link(url: str, field: str = "link") -> str:
-    """An http(s) link a reader can open."""
-    url = (url or "").strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 1000:
-        raise UserError("give an http(s) link", field=field)
-    return url
+    """An http(s) link a reader can open (the platform's one rule, ``course.links``)."""
+    return links.check_link(url, field)
 
 
 def check_impact_link(kind: str, url: str) -> tuple[ImpactEvidence, str]:

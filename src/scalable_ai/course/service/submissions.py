@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import take_write_lock
+from scalable_ai.course.links import check_link, is_upload_link
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.policy.integrity import integrity_statement
 from scalable_ai.course.policy.milestones import MilestoneKind
@@ -63,11 +64,22 @@ def submit(
     integrity: Mapping[str, Any] | None,
     confirm_slack_day: bool = False,
     link: str | None = None,
+    upload: str | None = None,
     clock: Clock,
 ) -> Submission:
-    """Hand in for your group, now. Late within 24 hours needs ``confirm_slack_day``."""
+    """Hand in for your group, now. Late within 24 hours needs ``confirm_slack_day``.
+
+    ``link`` is an http(s) link (``course.links``: a ``javascript:`` link would run in the
+    browser of the staff member who opens it); ``upload`` is the ``/uploads/...`` path of a
+    file the web page keeps for this hand-in, and only the platform itself passes one."""
     if (assignment is None) == (milestone is None):
         raise UserError("name either an assignment or a milestone", field="assignment")
+    if link:
+        link = check_link(link)
+    if upload is not None:
+        if not is_upload_link(upload):
+            raise UserError("not a stored upload", field="file")
+        link = upload
     me = acting_person(session, actor)
     statement = integrity_statement(integrity)
     group_id = current_group_id(session, me.id)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from scalable_ai.course.clock import BERKELEY
+from scalable_ai.course.links import safe_href
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -63,6 +65,18 @@ def percent(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
+def link_to(url: str | None, text: str | None = None) -> Markup:
+    """A stored link as an anchor (``rel=noopener noreferrer``) when it is an http(s) link or
+    one of our uploads; any other text (a ``javascript:`` link stored before links were
+    checked) is shown as plain, inert text. Every template shows a user's link this way."""
+    label = escape(text if text is not None else (url or ""))
+    href = safe_href(url)
+    if href is None:
+        return Markup('<span class="refused-link" title="not an http(s) link: not opened">'
+                      f"{label}</span>") if url else Markup("")
+    return Markup(f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">{label}</a>')
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -74,6 +88,7 @@ def make_environment() -> Environment:
     env.filters["berkeley"] = berkeley
     env.filters["percent"] = percent
     env.globals["countdown"] = countdown
+    env.globals["link_to"] = link_to
     return env
 
 

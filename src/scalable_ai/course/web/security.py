@@ -130,11 +130,9 @@ class SessionCodec:
             payload = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return CookieSession.fresh()
-        return CookieSession(
-            csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
-            token=payload.get("t"),
-            flashes=[(str(k), str(m)) for k, m in payload.get("f") or []],
-        )
+        return CookieSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
+                             token=payload.get("t"),
+                             flashes=[(str(k), str(m)) for k, m in payload.get("f") or []])
 
 
 def csrf_matches(session: CookieSession, submitted: str | None) -> bool:
@@ -150,13 +148,8 @@ class SignInLimiter:
     harmless (the attacker gains one window). ``monotonic`` is injectable for tests.
     """
 
-    def __init__(
-        self,
-        per_account: int = 5,
-        per_client: int = 20,
-        window_s: float = 300.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, per_account: int = 5, per_client: int = 20, window_s: float = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.per_account = per_account
         self.per_client = per_client
         self.window_s = window_s
@@ -175,10 +168,8 @@ class SignInLimiter:
         """Seconds until another attempt is allowed (0 when allowed now)."""
         with self._lock:
             waits = []
-            for key, limit in (
-                (f"e:{email.lower()}", self.per_account),
-                (f"c:{client}", self.per_client),
-            ):
+            for key, limit in ((f"e:{email.lower()}", self.per_account),
+                               (f"c:{client}", self.per_client)):
                 times = self._recent(key)
                 if len(times) >= limit:
                     waits.append(times[0] + self.window_s - self._now())
@@ -195,16 +186,67 @@ class SignInLimiter:
             self._failures.pop(f"e:{email.lower()}", None)
 
 
+#: The Content-Security-Policy of every answer. Scripts come only from our own ``/static``
+#: files (no inline ``<script>``, no ``onclick=``, no ``javascript:`` URL runs even if one
+#: reached a page), nothing is framed or embedded, forms post only to us, and fetches go
+#: only to us. Inline ``style=""`` attributes stay allowed (``style-src-attr``): the node
+#: board positions its bars with them, and a style attribute cannot run script or, with
+#: ``img-src``/``font-src`` at ``'self'``, load anything from elsewhere.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "script-src-attr 'none'",
+    "style-src 'self'",
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+    "manifest-src 'self'",
+])
+#: The API's Swagger page (``/api/docs``) is FastAPI's: an inline script that loads Swagger UI
+#: from its CDN. It shows no user data, so it alone may run that script.
+DOCS_CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+    "style-src 'self' https://cdn.jsdelivr.net",
+    "img-src 'self' data: https://fastapi.tiangolo.com",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+])
+DOCS_PATHS = ("/api/docs", "/api/redoc")
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),  # a handed-in file is never run as a page
     (b"x-frame-options", b"DENY"),  # no page is framed by another site (clickjacking)
     (b"referrer-policy", b"same-origin"),  # calendar feed tokens never leak in Referer
+    (b"cross-origin-opener-policy", b"same-origin"),  # a linked page cannot reach back in
+    (b"cross-origin-resource-policy", b"same-origin"),  # other sites cannot embed our files
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
+#: Sent over https only (a browser ignores it over http): stay on https for a year.
+STRICT_TRANSPORT_SECURITY = (b"strict-transport-security", b"max-age=31536000")
+
+
+def headers_for(scope: Any) -> list[tuple[bytes, bytes]]:
+    """The security headers for one request's answer."""
+    policy = (DOCS_CONTENT_SECURITY_POLICY if scope.get("path", "").startswith(DOCS_PATHS)
+              else CONTENT_SECURITY_POLICY)
+    headers = [*SECURITY_HEADERS, (b"content-security-policy", policy.encode())]
+    if scope.get("scheme") == "https":
+        headers.append(STRICT_TRANSPORT_SECURITY)
+    return headers
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` to every answer (it touches only
-    the start of a response, so streamed answers stay streamed)."""
+    """Pure ASGI middleware adding the Content-Security-Policy and :data:`SECURITY_HEADERS`
+    to every answer, error pages and static files included (it touches only the start of a
+    response, so streamed answers stay streamed). A header a view set itself wins."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -213,15 +255,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = headers_for(scope)
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    *(h for h in SECURITY_HEADERS if h[0] not in names),
-                ]
+                message["headers"] = [*message["headers"],
+                                      *(h for h in extra if h[0] not in names)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -12,7 +12,11 @@ link to them; only the group and staff can open them.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
+import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,25 +27,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 from starlette.datastructures import UploadFile
 
+from scalable_ai.course.links import is_upload_link
 from scalable_ai.course.policy.integrity import STATEMENT_FIELDS
 from scalable_ai.course.service import submissions as submission_service
 from scalable_ai.course.service.actors import current_group_id, require_member_or_staff
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
 from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.tables import Assignment, Group, Submission
+from scalable_ai.course.upload_limits import HAND_IN_FILE_BYTES, UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import NotFound, UserError
 
 router = APIRouter()
 VisitDep = Annotated[Visit, Depends(open_visit)]
 FormDep = Annotated[dict[str, Any], Depends(checked_form)]
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-INTEGRITY_LABELS = {
-    "external_code": "External code used (repositories, snippets) — or 'none'",
-    "sources": "Sources used (papers, posts, docs) — or 'none'",
-    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'",
-}
+INTEGRITY_LABELS = {"external_code": "External code used (repositories, snippets) — or 'none'",
+                    "sources": "Sources used (papers, posts, docs) — or 'none'",
+                    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'"}
 
 
 @router.get("/assignments")
@@ -51,11 +55,10 @@ def assignment_list(visit: VisitDep) -> Response:
     me = visit.person()
     actor = visit.actor()
     if not me.is_staff:
-        rows = [
-            (s.assignment, s.due, s.deadline, s.submission)
-            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
-        ]
-        return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
+        rows = [(s.assignment, s.due, s.deadline, s.submission)
+                for s in submission_service.assignment_statuses(visit.db, actor, me.id)]
+        return visit.page("assignments.html", title="Assignments", active="/assignments",
+                          rows=rows)
     settings = settings_of(visit.db)
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
     rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
@@ -71,34 +74,18 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
     due = due_at(assignment, settings)
     handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
     balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
-    status = (
-        None
-        if me.is_staff
-        else next(
-            s
-            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
-            if s.assignment.id == assignment.id
-        )
-    )
+    status = None if me.is_staff else next(
+        s for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+        if s.assignment.id == assignment.id)
     slack_used_here = balance is not None and any(
-        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries
-    )
+        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries)
     return visit.page(
-        "assignment.html",
-        title=f"{assignment.key}: {assignment.title}",
-        active="/assignments",
-        assignment=assignment,
-        due=due,
-        slack_end=due + timedelta(hours=settings.slack_day_hours),
-        late_now=visit.now > due,
-        handed_in=list(reversed(handed_in)),
-        balance=balance,
-        slack_used_here=slack_used_here,
-        status=status,
+        "assignment.html", title=f"{assignment.key}: {assignment.title}", active="/assignments",
+        assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
+        late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
+        slack_used_here=slack_used_here, status=status,
         group=None if me.is_staff else _own_group(visit.db, me.id),
-        integrity_labels=INTEGRITY_LABELS,
-        slack_day_hours=settings.slack_day_hours,
-    )
+        integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
 
 
 def _own_group(db: Session, person_id: int) -> Group | None:
@@ -110,53 +97,95 @@ def _own_group(db: Session, person_id: int) -> Group | None:
     return db.get(Group, group_id, options=[lazyload(Group.memberships)])
 
 
-def _store_upload(visit: Visit, upload: UploadFile) -> str:
-    """Keep an uploaded file under its SHA-256 and return the link the submission records."""
-    data = upload.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UserError(
-            f"files are limited to {MAX_UPLOAD_BYTES // 2**20} MB; hand in a link instead",
-            field="file",
-        )
-    digest = hashlib.sha256(data).hexdigest()
+@dataclass(frozen=True)
+class HeldUpload:
+    """A file a hand-in carries, read once (its size and SHA-256) but not yet kept: it is
+    written to ``uploads/`` only after the hand-in is accepted (``keep``)."""
+
+    upload: UploadFile
+    digest: str
+    name: str
+    size: int
+
+    @property
+    def link(self) -> str:
+        return f"/uploads/{self.digest}/{self.name}"
+
+    def keep(self, data_dir: Path) -> None:
+        """Copy the file into ``<data_dir>/uploads/<sha256>/<name>`` (atomically: a reader
+        never sees half a file; the same content is kept once)."""
+        folder = data_dir / "uploads" / self.digest
+        target = folder / self.name
+        if target.is_file() and target.stat().st_size == self.size:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        self.upload.file.seek(0)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, prefix=".part-") as out:
+            shutil.copyfileobj(self.upload.file, out, CHUNK_BYTES)
+        os.replace(out.name, target)
+
+
+def hold_upload(upload: UploadFile) -> HeldUpload:
+    """Hash the uploaded file chunk by chunk, refusing it past the hand-in limit (the route's
+    body limit already stopped the request from growing further)."""
+    digest, size = hashlib.sha256(), 0
+    upload.file.seek(0)
+    while chunk := upload.file.read(CHUNK_BYTES):
+        size += len(chunk)
+        if size > HAND_IN_FILE_BYTES:
+            raise UserError(f"files are limited to {HAND_IN_FILE_BYTES // 2**20} MiB; hand in a "
+                            "link instead", field="file")
+        digest.update(chunk)
     name = SAFE_NAME.sub("_", Path(upload.filename or "submission").name)[:120] or "submission"
-    folder = Path(visit.state.settings.data_dir) / "uploads" / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(data)
-    return f"/uploads/{digest}/{name}"
+    return HeldUpload(upload, digest.hexdigest(), name, size)
 
 
-@router.post("/assignments/{key}/submit")
+def group_upload_bytes(db: Session, data_dir: Path, group_id: int) -> int:
+    """Bytes the group's handed-in files take (each distinct file once)."""
+    links = set(db.scalars(select(Submission.link).where(
+        Submission.group_id == group_id, Submission.link.like("/uploads/%"))))
+    total = 0
+    for link in links:
+        path = data_dir / link.removeprefix("/")
+        if is_upload_link(link) and path.is_file():
+            total += path.stat().st_size
+    return total
+
+
+@router.post("/assignments/{key}/submit", max_body_size=UPLOAD_ROUTE_BYTES["hand_in"])
 def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
+    """Hand in a link or a file. The file is kept only once the hand-in is accepted (a
+    refused late hand-in leaves nothing behind) and while the group is under its quota."""
     visit.person()
     back = f"/assignments/{key}"
     upload = form.get("file")
     link = str(form.get("link") or "").strip() or None
+    data_dir = Path(visit.state.settings.data_dir)
 
     def use_case() -> Submission:
-        chosen = link
+        held = None
         if isinstance(upload, UploadFile) and upload.filename:
-            chosen = _store_upload(visit, upload)
-        if not chosen:
+            held = hold_upload(upload)
+        elif not link:
             raise UserError("hand in a file or a link", field="link")
-        if not chosen.startswith(("https://", "http://", "/uploads/")):
-            raise UserError("a link starts with https://", field="link")
-        return submission_service.submit(
-            visit.db,
-            visit.actor(),
-            assignment=key.upper(),
-            integrity={
-                name: form.get(f"integrity_{name}") or form.get("integrity_statement")
-                for name in STATEMENT_FIELDS
-            },
+        row = submission_service.submit(
+            visit.db, visit.actor(), assignment=key.upper(),
+            integrity={name: form.get(f"integrity_{name}") or form.get("integrity_statement")
+                       for name in STATEMENT_FIELDS},
             confirm_slack_day=bool(form.get("confirm_slack_day")),
-            link=chosen,
-            clock=visit.state.clock,
-        )
+            link=None if held else link, upload=held.link if held else None,
+            clock=visit.state.clock)
+        if held is not None:
+            quota = visit.state.limits.group_upload_quota_bytes
+            used = group_upload_bytes(visit.db, data_dir, row.group_id or 0)
+            if used + held.size > quota:
+                raise UserError(f"your group's files would take more than {quota // 2**20} MiB; "
+                                "hand in a link instead", field="file")
+            held.keep(data_dir)
+        return row
 
-    return visit.act(
-        use_case, back=back, ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason})."
-    )
+    return visit.act(use_case, back=back,
+                     ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason}).")
 
 
 @router.get("/uploads/{digest}/{name}")

@@ -19,6 +19,7 @@ from scalable_ai.course.community.markdown import render_markdown
 from scalable_ai.course.community.service import forum, notes
 from scalable_ai.course.service.course import lecture_by_key
 from scalable_ai.course.tables import Lecture
+from scalable_ai.course.upload_limits import UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
 
@@ -87,7 +88,7 @@ def comment(visit: VisitDep, form: FormDep, key: str) -> Response:
     )
 
 
-@router.post("/lectures/{key}/scribe")
+@router.post("/lectures/{key}/scribe", max_body_size=UPLOAD_ROUTE_BYTES["scribe_notes"])
 async def submit_scribe_notes(visit: VisitDep, form: FormDep, key: str) -> Response:
     visit.person()
     upload = form.get("pdf")

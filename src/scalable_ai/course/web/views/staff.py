@@ -21,6 +21,7 @@ from scalable_ai.course.service import nodes as node_service
 from scalable_ai.course.service import people as people_service
 from scalable_ai.course.service.actors import current_group_id
 from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.upload_limits import UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.security import hash_password
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
@@ -136,7 +137,7 @@ def parse_roster_csv(text: str) -> list[dict[str, str]]:
     return rows
 
 
-@router.post("/roster/import")
+@router.post("/roster/import", max_body_size=UPLOAD_ROUTE_BYTES["roster_import"])
 def import_roster(visit: VisitDep, form: FormDep) -> Response:
     """Bulk import: every row or none (one unit of work); an error names its line."""
     visit.staff()
