@@ -77,18 +77,52 @@ class ThrowawayPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
         data = self.folder / "data"
-        subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
-                                    "-U", "postgres", "-E", "UTF8", "--locale", "C"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale",
+                    "C",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options,
-                                    "-w", "-l", str(self.folder / "log"), "start"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-l",
+                    str(self.folder / "log"),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"),
-                                    "-m", "fast", "stop"]), capture_output=True)
+        subprocess.run(
+            as_postgres(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "stop"]
+            ),
+            capture_output=True,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -130,20 +164,36 @@ def count_submissions(url: str) -> int:
     return int(count or 0)
 
 
-def start_server(url: str, port: int, data_dir: Path, now: str, workers: int,
-                 trace_dir: Path | None = None,
-                 reuse_port: bool = False) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str,
+    port: int,
+    data_dir: Path,
+    now: str,
+    workers: int,
+    trace_dir: Path | None = None,
+    reuse_port: bool = False,
+) -> subprocess.Popen[bytes]:
     """The platform in its own process: ``python bench/web.py --serve`` (uvicorn with
     ``workers`` processes), timing each request server-side into ``trace_dir`` if given."""
-    env = {**os.environ, "SAI_DATABASE_URL": url, "SAI_DATA_DIR": str(data_dir),
-           "SAI_NOW": now}
+    env = {**os.environ, "SAI_DATABASE_URL": url, "SAI_DATA_DIR": str(data_dir), "SAI_NOW": now}
     if trace_dir is not None:
         env[TRACE_ENV] = str(trace_dir)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(Path(__file__).parent), *filter(None, [env.get("PYTHONPATH")])])
-    process = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port),
-                                "--workers", str(workers),
-                                *(["--reuse-port"] if reuse_port else [])], env=env)
+            [str(Path(__file__).parent), *filter(None, [env.get("PYTHONPATH")])]
+        )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *(["--reuse-port"] if reuse_port else []),
+        ],
+        env=env,
+    )
     import httpx
 
     deadline = time.monotonic() + 60
@@ -165,8 +215,10 @@ def serve_reusing_port(port: int, workers: int) -> None:
     clients were measured (``--trace``). This process only starts and stops them."""
     import signal
 
-    children = [subprocess.Popen([sys.executable, __file__, "--serve-one", "--port", str(port)])
-                for _ in range(workers)]
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--serve-one", "--port", str(port)])
+        for _ in range(workers)
+    ]
 
     def stop(*_: object) -> None:
         for child in children:
@@ -193,12 +245,16 @@ def serve_one(port: int) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind(("127.0.0.1", port))
     listener.listen(2048)
-    target = ("web:traced_app_from_env" if os.environ.get(TRACE_ENV)
-              else "scalable_ai.course.web.app:app_from_env")
+    target = (
+        "web:traced_app_from_env"
+        if os.environ.get(TRACE_ENV)
+        else "scalable_ai.course.web.app:app_from_env"
+    )
     if os.environ.get(TRACE_ENV):
         sys.path.insert(0, str(Path(__file__).parent))
-    uvicorn.Server(uvicorn.Config(target, factory=True, log_level="warning",
-                                  access_log=False)).run(sockets=[listener])
+    uvicorn.Server(uvicorn.Config(target, factory=True, log_level="warning", access_log=False)).run(
+        sockets=[listener]
+    )
 
 
 def serve(port: int, workers: int) -> None:
@@ -208,10 +264,20 @@ def serve(port: int, workers: int) -> None:
     import uvicorn
 
     _one_client_many_users()
-    target = ("web:traced_app_from_env" if os.environ.get(TRACE_ENV)
-              else "scalable_ai.course.web.app:app_from_env")
-    uvicorn.run(target, factory=True, host="127.0.0.1",
-                port=port, workers=workers, log_level="warning", access_log=False)
+    target = (
+        "web:traced_app_from_env"
+        if os.environ.get(TRACE_ENV)
+        else "scalable_ai.course.web.app:app_from_env"
+    )
+    uvicorn.run(
+        target,
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _one_client_many_users() -> None:
@@ -253,7 +319,8 @@ def traced_app_from_env() -> Any:
 
     app = app_from_env()
     current: contextvars.ContextVar[RequestTrace | None] = contextvars.ContextVar(
-        "bench_request_trace", default=None)
+        "bench_request_trace", default=None
+    )
     engine = app.state.web.engine
     started: dict[int, float] = {}
 
@@ -307,11 +374,22 @@ def traced_app_from_env() -> Any:
             await app(scope, receive, send)
         finally:
             current.reset(token)
-            out.write(json.dumps({
-                "at": time.time(), "method": scope["method"], "path": scope["path"],
-                "ms": 1000 * (time.perf_counter() - began),
-                "pool_ms": 1000 * trace.pool_wait_s, "sql_ms": 1000 * trace.sql_s,
-                "lock_ms": 1000 * trace.lock_s, "statements": trace.statements}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "at": time.time(),
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "ms": 1000 * (time.perf_counter() - began),
+                        "pool_ms": 1000 * trace.pool_wait_s,
+                        "sql_ms": 1000 * trace.sql_s,
+                        "lock_ms": 1000 * trace.lock_s,
+                        "statements": trace.statements,
+                    }
+                )
+                + "\n"
+            )
+
     return traced
 
 
@@ -319,12 +397,18 @@ def route_of(method: str, path: str, assignment: str) -> str | None:
     """The bench's name for a request: dashboard, schedule, assignment, submit."""
     if method == "POST" and path == f"/assignments/{assignment}/submit":
         return "submit"
-    return {"/": "dashboard", "/schedule": "schedule",
-            f"/assignments/{assignment}": "assignment"}.get(path) if method == "GET" else None
+    return (
+        {"/": "dashboard", "/schedule": "schedule", f"/assignments/{assignment}": "assignment"}.get(
+            path
+        )
+        if method == "GET"
+        else None
+    )
 
 
-def server_side(trace_dir: Path, since: float, until: float,
-                assignment: str) -> dict[str, dict[str, float]]:
+def server_side(
+    trace_dir: Path, since: float, until: float, assignment: str
+) -> dict[str, dict[str, float]]:
     """Per route, from the server's trace lines in [since, until): p50/p99 of server wall
     time, and the p99 of pool wait, SQL and lock time."""
     import json
@@ -346,19 +430,25 @@ def server_side(trace_dir: Path, since: float, until: float,
     for at in arrivals:
         bins[int((at - since) * 10)] = bins.get(int((at - since) * 10), 0) + 1
     per_bin = [bins.get(i, 0) for i in range(int((until - since) * 10))]
-    print(f"    requests per worker process: {sorted(per_worker.values())}; arrivals per "
-          f"100 ms: mean {sum(per_bin) / max(1, len(per_bin)):.1f}, "
-          f"p99 {percentile([float(b) for b in per_bin], 99):.0f}, max {max(per_bin, default=0)}",
-          flush=True)
-    return {route: {"n": len(rows),
-                    "server_p50_ms": percentile([r["ms"] for r in rows], 50),
-                    "server_p99_ms": percentile([r["ms"] for r in rows], 99),
-                    "pool_p99_ms": percentile([r["pool_ms"] for r in rows], 99),
-                    "sql_p99_ms": percentile([r["sql_ms"] for r in rows], 99),
-                    "lock_p99_ms": percentile([r["lock_ms"] for r in rows], 99),
-                    "lock_max_ms": max(r["lock_ms"] for r in rows),
-                    "statements": sum(r["statements"] for r in rows) / len(rows)}
-            for route, rows in sorted(by_route.items())}
+    print(
+        f"    requests per worker process: {sorted(per_worker.values())}; arrivals per "
+        f"100 ms: mean {sum(per_bin) / max(1, len(per_bin)):.1f}, "
+        f"p99 {percentile([float(b) for b in per_bin], 99):.0f}, max {max(per_bin, default=0)}",
+        flush=True,
+    )
+    return {
+        route: {
+            "n": len(rows),
+            "server_p50_ms": percentile([r["ms"] for r in rows], 50),
+            "server_p99_ms": percentile([r["ms"] for r in rows], 99),
+            "pool_p99_ms": percentile([r["pool_ms"] for r in rows], 99),
+            "sql_p99_ms": percentile([r["sql_ms"] for r in rows], 99),
+            "lock_p99_ms": percentile([r["lock_ms"] for r in rows], 99),
+            "lock_max_ms": max(r["lock_ms"] for r in rows),
+            "statements": sum(r["statements"] for r in rows) / len(rows),
+        }
+        for route, rows in sorted(by_route.items())
+    }
 
 
 # The simulated students ------------------------------------------------------------------
@@ -393,23 +483,34 @@ async def signed_in_client(base: str, email: str, password: str) -> Any:
     client = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
     page = await client.get("/sign-in")
     token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    answer = await client.post("/sign-in", data={"email": email, "password": password,
-                                                 "csrf_token": token})
+    answer = await client.post(
+        "/sign-in", data={"email": email, "password": password, "csrf_token": token}
+    )
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in of {email} failed: {answer.status_code}")
     return client
 
 
-async def student(client: Any, email: str, assignment: str, think: float,
-                  stop_at: float, tally: Tally, start_delay: float) -> None:
+async def student(
+    client: Any,
+    email: str,
+    assignment: str,
+    think: float,
+    stop_at: float,
+    tally: Tally,
+    start_delay: float,
+) -> None:
     import httpx
 
     await asyncio.sleep(start_delay)
     try:
         n = 0
         while time.monotonic() < stop_at:
-            for name, path in (("dashboard", "/"), ("schedule", "/schedule"),
-                               ("assignment", f"/assignments/{assignment}")):
+            for name, path in (
+                ("dashboard", "/"),
+                ("schedule", "/schedule"),
+                ("assignment", f"/assignments/{assignment}"),
+            ):
                 started = time.perf_counter()
                 try:
                     response = await client.get(path)
@@ -419,8 +520,9 @@ async def student(client: Any, email: str, assignment: str, think: float,
                 except httpx.HTTPError as error:
                     ok, response = False, None
                     tally.failed(f"{name}: {type(error).__name__}")
-                tally.samples.append(Sample(time.monotonic(), name,
-                                            (time.perf_counter() - started) * 1000, ok))
+                tally.samples.append(
+                    Sample(time.monotonic(), name, (time.perf_counter() - started) * 1000, ok)
+                )
                 await asyncio.sleep(think)
                 if time.monotonic() >= stop_at:
                     return
@@ -431,23 +533,34 @@ async def student(client: Any, email: str, assignment: str, think: float,
             try:
                 posted = await client.post(
                     f"/assignments/{assignment}/submit",
-                    data={"csrf_token": token_match.group(1) if token_match else "",
-                          "link": f"https://github.com/example/{email.split('@')[0]}/commit/{n}",
-                          "integrity_statement": "none", "confirm_slack_day": ""})
+                    data={
+                        "csrf_token": token_match.group(1) if token_match else "",
+                        "link": f"https://github.com/example/{email.split('@')[0]}/commit/{n}",
+                        "integrity_statement": "none",
+                        "confirm_slack_day": "",
+                    },
+                )
                 ok = posted.status_code == 303
                 posted_ms = (time.perf_counter() - started) * 1000
                 tally.samples.append(Sample(time.monotonic(), "submit", posted_ms, ok))
                 if ok:
                     followed = time.perf_counter()
                     follow = await client.get(posted.headers["location"])
-                    tally.samples.append(Sample(
-                        time.monotonic(), "submitted", (time.perf_counter() - followed) * 1000,
-                        follow.status_code == 200))
+                    tally.samples.append(
+                        Sample(
+                            time.monotonic(),
+                            "submitted",
+                            (time.perf_counter() - followed) * 1000,
+                            follow.status_code == 200,
+                        )
+                    )
                     ok = "Submitted" in follow.text
                     if not ok:
                         refusal = re.search(r'flash-error" role="alert">([^<]*)', follow.text)
-                        tally.failed("submit refused: " + (refusal.group(1) if refusal
-                                                            else "no confirmation"))
+                        tally.failed(
+                            "submit refused: "
+                            + (refusal.group(1) if refusal else "no confirmation")
+                        )
                 else:
                     tally.failed(f"submit: HTTP {posted.status_code}")
             except httpx.HTTPError as error:
@@ -459,8 +572,11 @@ async def student(client: Any, email: str, assignment: str, think: float,
             # runs reported as "submit"; it is not a request, so the totals leave it out.
             tally.handins.append((time.monotonic(), (time.perf_counter() - started) * 1000, ok))
             if posted_ms != posted_ms:  # the POST itself failed: count it once
-                tally.samples.append(Sample(time.monotonic(), "submit",
-                                            (time.perf_counter() - started) * 1000, False))
+                tally.samples.append(
+                    Sample(
+                        time.monotonic(), "submit", (time.perf_counter() - started) * 1000, False
+                    )
+                )
             await asyncio.sleep(think)
     finally:
         await client.aclose()
@@ -496,9 +612,14 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
-                   config: BenchConfig, server_pid: int,
-                   trace_dir: Path | None = None) -> tuple[dict[str, float], int]:
+async def run_step(
+    base: str,
+    accounts: list[tuple[str, str]],
+    users: int,
+    config: BenchConfig,
+    server_pid: int,
+    trace_dir: Path | None = None,
+) -> tuple[dict[str, float], int]:
     """One load level. Besides latency (which other work on the machine inflates), it reports
     the server's CPU time per request, which it does not: 1000 / that is the request rate one
     core could sustain."""
@@ -506,8 +627,12 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
     chosen = [accounts[i % len(accounts)] for i in range(users)]
     clients = []
     for batch in range(0, users, 8):
-        clients += await asyncio.gather(*(signed_in_client(base, email, password)
-                                          for email, password in chosen[batch:batch + 8]))
+        clients += await asyncio.gather(
+            *(
+                signed_in_client(base, email, password)
+                for email, password in chosen[batch : batch + 8]
+            )
+        )
     began = time.monotonic()
     wall_began = time.time()
     load_before = os.getloadavg()[0]
@@ -518,10 +643,20 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
         cpu_at_window.append(cpu_seconds(server_pid))
         cpu_at_window.append(time.process_time())
         cpu_at_window.extend(machine_cpu_seconds())
+
     stop_at = began + config.warmup_seconds + config.step_seconds
-    tasks = [student(clients[i], chosen[i][0], config.assignment, config.think_seconds,
-                     stop_at, tally, start_delay=config.think_seconds * i / users)
-             for i in range(users)]
+    tasks = [
+        student(
+            clients[i],
+            chosen[i][0],
+            config.assignment,
+            config.think_seconds,
+            stop_at,
+            tally,
+            start_delay=config.think_seconds * i / users,
+        )
+        for i in range(users)
+    ]
     await asyncio.gather(mark_window(), *tasks)
     cpu_used = cpu_seconds(server_pid) - cpu_at_window[0]
     client_cpu = time.process_time() - cpu_at_window[1]
@@ -532,13 +667,19 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
     latencies = [s.ms for s in measured if s.ok]
     errors = sum(1 for s in tally.samples if not s.ok)
     elapsed = max(1e-9, min(time.monotonic(), stop_at) - window_start)
-    row = {"users": users, "requests": len(measured), "rate_per_s": len(measured) / elapsed,
-           "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-           "max_ms": max(latencies, default=float("nan")), "errors": errors,
-           "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
-           "load_average": load_before,
-           "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(measured)),
-           "machine_busy": machine_busy}
+    row = {
+        "users": users,
+        "requests": len(measured),
+        "rate_per_s": len(measured) / elapsed,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+        "errors": errors,
+        "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
+        "load_average": load_before,
+        "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(measured)),
+        "machine_busy": machine_busy,
+    }
     for what, count in sorted(tally.failures.items()):
         print(f"    {count} × {what}", flush=True)
     for page in ("dashboard", "schedule", "assignment", "submit", "submitted"):
@@ -550,13 +691,17 @@ async def run_step(base: str, accounts: list[tuple[str, str]], users: int,
     row["handin_p99_ms"] = percentile(handins, 99)
     if trace_dir is not None:
         window = wall_began + config.warmup_seconds
-        for route, numbers in server_side(trace_dir, window, window + elapsed,
-                                          config.assignment).items():
-            print(f"    server {route:10} n={numbers['n']:4.0f} "
-                  f"p50={numbers['server_p50_ms']:6.1f} p99={numbers['server_p99_ms']:6.1f} ms "
-                  f"(p99 pool wait {numbers['pool_p99_ms']:.1f}, SQL {numbers['sql_p99_ms']:.1f}, "
-                  f"locks {numbers['lock_p99_ms']:.1f}, max {numbers['lock_max_ms']:.1f} ms; "
-                  f"{numbers['statements']:.1f} statements)", flush=True)
+        for route, numbers in server_side(
+            trace_dir, window, window + elapsed, config.assignment
+        ).items():
+            print(
+                f"    server {route:10} n={numbers['n']:4.0f} "
+                f"p50={numbers['server_p50_ms']:6.1f} p99={numbers['server_p99_ms']:6.1f} ms "
+                f"(p99 pool wait {numbers['pool_p99_ms']:.1f}, SQL {numbers['sql_p99_ms']:.1f}, "
+                f"locks {numbers['lock_p99_ms']:.1f}, max {numbers['lock_max_ms']:.1f} ms; "
+                f"{numbers['statements']:.1f} statements)",
+                flush=True,
+            )
             row.update({f"{route}_{k}": v for k, v in numbers.items() if k != "n"})
     return row, tally.accepted_submissions
 
@@ -573,35 +718,44 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
         trace_dir = work / "trace" if config.trace else None
         if trace_dir is not None:
             trace_dir.mkdir()
-        server = start_server(url, port, work / "data", config.now, config.workers, trace_dir,
-                              config.reuse_port)
+        server = start_server(
+            url, port, work / "data", config.now, config.workers, trace_dir, config.reuse_port
+        )
         rows, accepted = [], 0
         for users in config.steps:
-            row, step_accepted = asyncio.run(run_step(f"http://127.0.0.1:{port}", accounts,
-                                                      users, config, server.pid, trace_dir))
+            row, step_accepted = asyncio.run(
+                run_step(f"http://127.0.0.1:{port}", accounts, users, config, server.pid, trace_dir)
+            )
             accepted += step_accepted
             row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
             rows.append(row)
-            print(f"{kind:8} users={users:4d} rate={row['rate_per_s']:7.1f}/s "
-                  f"p50={row['p50_ms']:6.1f} ms p99={row['p99_ms']:6.1f} ms "
-                  f"errors={row['errors']} cpu/req={row['server_cpu_ms_per_request']:.1f} ms "
-                  f"load={row['load_average']:.1f} "
-                  f"client cpu/req={row['client_cpu_ms_per_request']:.1f} ms "
-                  f"machine busy={100 * row['machine_busy']:.0f}% "
-                  f"(p99 dash {row['dashboard_p99_ms']:.0f} sched {row['schedule_p99_ms']:.0f} "
-                  f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f} "
-                  f"after {row['submitted_p99_ms']:.0f}; hand-in POST+GET "
-                  f"{row['handin_p99_ms']:.0f}) "
-                  f"{'holds' if row['holds'] else 'misses'}", flush=True)
+            print(
+                f"{kind:8} users={users:4d} rate={row['rate_per_s']:7.1f}/s "
+                f"p50={row['p50_ms']:6.1f} ms p99={row['p99_ms']:6.1f} ms "
+                f"errors={row['errors']} cpu/req={row['server_cpu_ms_per_request']:.1f} ms "
+                f"load={row['load_average']:.1f} "
+                f"client cpu/req={row['client_cpu_ms_per_request']:.1f} ms "
+                f"machine busy={100 * row['machine_busy']:.0f}% "
+                f"(p99 dash {row['dashboard_p99_ms']:.0f} sched {row['schedule_p99_ms']:.0f} "
+                f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f} "
+                f"after {row['submitted_p99_ms']:.0f}; hand-in POST+GET "
+                f"{row['handin_p99_ms']:.0f}) "
+                f"{'holds' if row['holds'] else 'misses'}",
+                flush=True,
+            )
             run.log(len(rows), **{f"{kind}.{k}": float(v) for k, v in row.items()})  # type: ignore[attr-defined]
         stored = count_submissions(url) - before
         held = [r for r in rows if r["holds"]]
         cpu = [r["server_cpu_ms_per_request"] for r in rows]
-        return {"steps": rows, "accepted_submissions": accepted, "stored_submissions": stored,
-                "server_cpu_ms_per_request": sorted(cpu)[len(cpu) // 2],
-                "lost_submissions": accepted - stored,
-                "best_rate_per_s": max((r["rate_per_s"] for r in held), default=0.0),
-                "most_users_holding": max((r["users"] for r in held), default=0)}
+        return {
+            "steps": rows,
+            "accepted_submissions": accepted,
+            "stored_submissions": stored,
+            "server_cpu_ms_per_request": sorted(cpu)[len(cpu) // 2],
+            "lost_submissions": accepted - stored,
+            "best_rate_per_s": max((r["rate_per_s"] for r in held), default=0.0),
+            "most_users_holding": max((r["users"] for r in held), default=0),
+        }
     finally:
         if server is not None:
             server.terminate()
@@ -626,8 +780,13 @@ def plot(results: dict[str, dict[str, object]], out: Path) -> None:
         steps = result["steps"]
         users = [r["users"] for r in steps]  # type: ignore[union-attr]
         latency.plot(users, [r["p99_ms"] for r in steps], marker="o", label=f"{kind} p99")  # type: ignore[union-attr]
-        latency.plot(users, [r["p50_ms"] for r in steps], marker=".", linestyle="--",  # type: ignore[union-attr]
-                     label=f"{kind} p50")
+        latency.plot(
+            users,
+            [r["p50_ms"] for r in steps],
+            marker=".",
+            linestyle="--",  # type: ignore[union-attr]
+            label=f"{kind} p50",
+        )
         rate.plot(users, [r["rate_per_s"] for r in steps], marker="o", label=kind)  # type: ignore[union-attr]
     latency.axhline(P99_TARGET_MS, color="red", linewidth=1, label="p99 target")
     latency.set(xlabel="simulated students", ylabel="latency (ms)", yscale="log")
@@ -646,11 +805,17 @@ def main() -> None:
     parser.add_argument("--steps", default="10,25,50,75,100")
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--trace", action="store_true",
-                        help="also time each request inside the server (pool wait, SQL, locks)")
-    parser.add_argument("--reuse-port", action="store_true",
-                        help="each worker its own SO_REUSEPORT socket (the kernel balances "
-                        "connections) instead of uvicorn's shared socket")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also time each request inside the server (pool wait, SQL, locks)",
+    )
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="each worker its own SO_REUSEPORT socket (the kernel balances "
+        "connections) instead of uvicorn's shared socket",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -664,10 +829,14 @@ def main() -> None:
         else:
             serve(args.port, args.workers)
         return
-    config = BenchConfig(databases=["sqlite", "postgres"] if args.db == "both" else [args.db],
-                         steps=[int(s) for s in args.steps.split(",")],
-                         step_seconds=args.step_seconds, workers=args.workers,
-                         trace=args.trace, reuse_port=args.reuse_port)
+    config = BenchConfig(
+        databases=["sqlite", "postgres"] if args.db == "both" else [args.db],
+        steps=[int(s) for s in args.steps.split(",")],
+        step_seconds=args.step_seconds,
+        workers=args.workers,
+        trace=args.trace,
+        reuse_port=args.reuse_port,
+    )
     from scalable_ai.runs import open_run
 
     with open_run("bench.web", config=asdict(config), seed=0) as run:

@@ -25,8 +25,18 @@ pytestmark = pytest.mark.browser
 STAFF = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "staff")
 STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 #: Addresses that are not pages (files, feeds, JSON) or that end the session.
-NOT_PAGES = ("/sign-out", "/uploads/", "/api/", "/static/", "/scribe-notes/", "/calendar",
-             ".ics", ".csv", "authorized_keys", "hostfile")
+NOT_PAGES = (
+    "/sign-out",
+    "/uploads/",
+    "/api/",
+    "/static/",
+    "/scribe-notes/",
+    "/calendar",
+    ".ics",
+    ".csv",
+    "authorized_keys",
+    "hostfile",
+)
 MAX_PAGES_PER_ROLE = 80
 #: Installed before any page script: collects what the browser refused.
 RECORD_VIOLATIONS = """
@@ -49,8 +59,14 @@ def sign_in(page: Any, server: Any, email: str, password: str) -> None:
 def scan(page: Any, base: str, start: str = "/") -> tuple[list[str], list[str]]:
     """Visit every same-site page reachable from ``start``; returns (pages, violations)."""
     refused: list[str] = []
-    page.on("console", lambda m: refused.append(f"{page.url}: {m.text}")
-            if "Content Security Policy" in m.text or m.text.startswith("Refused to") else None)
+    page.on(
+        "console",
+        lambda m: (
+            refused.append(f"{page.url}: {m.text}")
+            if "Content Security Policy" in m.text or m.text.startswith("Refused to")
+            else None
+        ),
+    )
     seen, queue, pages = {start}, deque([start]), []
     while queue and len(pages) < MAX_PAGES_PER_ROLE:
         path = queue.popleft()

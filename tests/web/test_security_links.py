@@ -27,19 +27,29 @@ STUDENT = next((e, p) for role, e, p in DEMO_CREDENTIALS if role == "student")
 INTEGRITY = {"external_code": "none", "sources": "none", "ai_assistance": "none"}
 ATTACK = "javascript:fetch('/staff/roster').then(r=>r.text()).then(alert)"
 NOT_LINKS = [
-    ATTACK, "JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
-    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "vbscript:msgbox(1)",
-    "//evil.example/x", "/uploads/../../etc/passwd", "https://", "https://exa mple.org",
-    'https://example.org/"onmouseover="alert(1)', "https://example.org/" + "a" * 1000,
-    "ftp://example.org/report.pdf", "file:///etc/passwd",
+    ATTACK,
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "/uploads/../../etc/passwd",
+    "https://",
+    "https://exa mple.org",
+    'https://example.org/"onmouseover="alert(1)',
+    "https://example.org/" + "a" * 1000,
+    "ftp://example.org/report.pdf",
+    "file:///etc/passwd",
 ]
 
 
 def api_token_of(platform, email: str) -> str:
     with unit_of_work(platform.engine) as session:
         person = find_by_email(session, email)
-        _row, token = create_api_token(session, STAFF_TOOL, person_id=person.id, name="t",
-                                       clock=platform.clock)
+        _row, token = create_api_token(
+            session, STAFF_TOOL, person_id=person.id, name="t", clock=platform.clock
+        )
     return token
 
 
@@ -51,8 +61,11 @@ def test_only_http_links_are_links(text):
 
 
 def test_http_and_https_links_and_our_uploads_are_links():
-    for url in ("https://github.com/g/a3/commit/1", "http://example.org/r.pdf?x=1#p2",
-                "https://[::1]:8443/x"):
+    for url in (
+        "https://github.com/g/a3/commit/1",
+        "http://example.org/r.pdf?x=1#p2",
+        "https://[::1]:8443/x",
+    ):
         assert check_link(url) == url and safe_href(url) == url
     assert safe_href("/uploads/" + "0" * 64 + "/report.pdf") is not None
 
@@ -60,8 +73,10 @@ def test_http_and_https_links_and_our_uploads_are_links():
 def test_the_api_refuses_a_javascript_hand_in_link(demo_platform):
     token = api_token_of(demo_platform, STUDENT[0])
     answer = demo_platform.client.post(
-        "/api/submissions", headers={"Authorization": f"Bearer {token}"},
-        json={"assignment": "A3", "link": ATTACK, "integrity": INTEGRITY})
+        "/api/submissions",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"assignment": "A3", "link": ATTACK, "integrity": INTEGRITY},
+    )
     assert answer.status_code == 422, answer.text
     assert "link" in answer.text
     with demo_platform.engine.connect() as connection:
@@ -72,16 +87,22 @@ def test_the_api_refuses_a_javascript_project_deliverable_link(demo_platform):
     token = api_token_of(demo_platform, STUDENT[0])
     for body in ({"link": ATTACK}, {"link": "https://example.org/r", "code_link": ATTACK}):
         answer = demo_platform.client.post(
-            "/api/groups/1/deliverables", headers={"Authorization": f"Bearer {token}"},
-            json={"kind": "final", "integrity_statement": "ours", **body})
+            "/api/groups/1/deliverables",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"kind": "final", "integrity_statement": "ours", **body},
+        )
         assert answer.status_code in (404, 422), answer.text
         assert answer.status_code == 422 or "link" not in answer.text
 
 
 def test_the_hand_in_form_refuses_a_javascript_link(demo_platform):
     sign_in(demo_platform.client, *STUDENT)
-    post_form(demo_platform.client, "/assignments/A3", "/assignments/A3/submit",
-              {"link": ATTACK, **{f"integrity_{k}": v for k, v in INTEGRITY.items()}})
+    post_form(
+        demo_platform.client,
+        "/assignments/A3",
+        "/assignments/A3/submit",
+        {"link": ATTACK, **{f"integrity_{k}": v for k, v in INTEGRITY.items()}},
+    )
     page = demo_platform.client.get("/assignments/A3").text
     assert "a link starts with https://" in page
     with demo_platform.engine.connect() as connection:
@@ -90,12 +111,18 @@ def test_the_hand_in_form_refuses_a_javascript_link(demo_platform):
 
 def test_a_javascript_link_stored_before_the_rule_is_shown_as_inert_text(demo_platform):
     sign_in(demo_platform.client, *STUDENT)
-    post_form(demo_platform.client, "/assignments/A3", "/assignments/A3/submit",
-              {"link": "https://example.org/a3", **{f"integrity_{k}": v
-                                                    for k, v in INTEGRITY.items()}})
+    post_form(
+        demo_platform.client,
+        "/assignments/A3",
+        "/assignments/A3/submit",
+        {"link": "https://example.org/a3", **{f"integrity_{k}": v for k, v in INTEGRITY.items()}},
+    )
     with demo_platform.engine.begin() as connection:
-        changed = connection.execute(update(Submission).where(
-            Submission.link == "https://example.org/a3").values(link=ATTACK)).rowcount
+        changed = connection.execute(
+            update(Submission)
+            .where(Submission.link == "https://example.org/a3")
+            .values(link=ATTACK)
+        ).rowcount
     assert changed == 1
     demo_platform.client.cookies.clear()
     sign_in(demo_platform.client, *STAFF)
@@ -107,20 +134,27 @@ def test_a_javascript_link_stored_before_the_rule_is_shown_as_inert_text(demo_pl
 
 def test_every_answer_carries_a_strict_content_security_policy(demo_platform):
     client = demo_platform.client
-    for path in ("/sign-in", "/static/site.css", "/no-such-page", "/api/course",
-                 "/api/no-such-route"):
+    for path in (
+        "/sign-in",
+        "/static/site.css",
+        "/no-such-page",
+        "/api/course",
+        "/api/no-such-route",
+    ):
         policy = client.get(path).headers.get("content-security-policy", "")
         assert "script-src 'self'" in policy, path
         assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0], path
         assert "frame-ancestors 'none'" in policy, path
-    too_big = client.post("/sign-in", content=b"x" * (2 * 1024 * 1024),
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    too_big = client.post(
+        "/sign-in",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert too_big.status_code == 413
     assert "script-src 'self'" in too_big.headers.get("content-security-policy", "")
 
 
-def test_migration_0300_takes_stored_javascript_links_out_and_keeps_them_in_the_audit_log(
-        tmp_path):
+def test_migration_0300_takes_stored_javascript_links_out_and_keeps_them_in_the_audit_log(tmp_path):
     from scalable_ai.course.clock import FixedClock, parse_instant
     from scalable_ai.course.db import make_engine, upgrade
     from scalable_ai.course.demo import seed_demo
@@ -130,11 +164,15 @@ def test_migration_0300_takes_stored_javascript_links_out_and_keeps_them_in_the_
     with unit_of_work(engine) as session:
         seed_demo(session, FixedClock(parse_instant("2026-03-05T10:00")))
     with engine.begin() as connection:
-        first, second = connection.scalars(select(Submission.id).order_by(Submission.id)
-                                           .limit(2)).all()
+        first, second = connection.scalars(
+            select(Submission.id).order_by(Submission.id).limit(2)
+        ).all()
         connection.execute(update(Submission).where(Submission.id == first).values(link=ATTACK))
-        connection.execute(update(Submission).where(Submission.id == second)
-                           .values(link="https://example.org/fine"))
+        connection.execute(
+            update(Submission)
+            .where(Submission.id == second)
+            .values(link="https://example.org/fine")
+        )
     upgrade(engine, "head")
     with unit_of_work(engine) as session:
         assert session.get(Submission, first).link is None
@@ -152,9 +190,12 @@ def test_no_template_has_an_inline_script_style_block_or_event_handler():
 
     from scalable_ai.course.web.rendering import TEMPLATES_DIR
 
-    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\son[a-z]+\s*=|javascript:",
-                        re.IGNORECASE)
-    found = [f"{path.relative_to(TEMPLATES_DIR)}: {match.group(0)}"
-             for path in sorted(TEMPLATES_DIR.rglob("*.html"))
-             for match in inline.finditer(path.read_text())]
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\son[a-z]+\s*=|javascript:", re.IGNORECASE
+    )
+    found = [
+        f"{path.relative_to(TEMPLATES_DIR)}: {match.group(0)}"
+        for path in sorted(TEMPLATES_DIR.rglob("*.html"))
+        for match in inline.finditer(path.read_text())
+    ]
     assert found == []

@@ -87,13 +87,17 @@ def import_course(session: Session, document: dict[str, Any]) -> dict[str, int]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise UserError(f"not a {FORMAT} export", field="file")
     if document.get("version") != VERSION:
-        raise UserError(f"export version {document.get('version')!r}; this program reads "
-                        f"version {VERSION}", field="version")
+        raise UserError(
+            f"export version {document.get('version')!r}; this program reads version {VERSION}",
+            field="version",
+        )
     here = _revision(session)
     if document.get("schema_revision") != here:
-        raise UserError(f"the export is of schema revision {document.get('schema_revision')}, "
-                        f"this database is at {here}: migrate both to the same revision",
-                        field="schema_revision")
+        raise UserError(
+            f"the export is of schema revision {document.get('schema_revision')}, "
+            f"this database is at {here}: migrate both to the same revision",
+            field="schema_revision",
+        )
     tables = document.get("tables")
     if not isinstance(tables, dict):
         raise UserError("the export has no tables", field="tables")
@@ -103,8 +107,11 @@ def import_course(session: Session, document: dict[str, Any]) -> dict[str, int]:
         raise UserError(f"unknown table {unknown[0]!r}", field="tables")
     for table in _tables():
         if session.scalar(select(func.count()).select_from(table)):
-            raise Conflict(f"the database is not empty (table {table.name} has rows); import "
-                           "into a freshly migrated database", field="database")
+            raise Conflict(
+                f"the database is not empty (table {table.name} has rows); import "
+                "into a freshly migrated database",
+                field="database",
+            )
     counts: dict[str, int] = {}
     for table in _tables():
         rows = tables.get(table.name, [])
@@ -115,12 +122,15 @@ def import_course(session: Session, document: dict[str, Any]) -> dict[str, int]:
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or set(row) - set(columns):
                 raise UserError("a row with unknown columns", field=f"tables.{table.name}[{i}]")
-            loaded.append({name: _load_value(columns[name].type, value,
-                                             f"tables.{table.name}[{i}].{name}")
-                           for name, value in row.items()})
+            loaded.append(
+                {
+                    name: _load_value(columns[name].type, value, f"tables.{table.name}[{i}].{name}")
+                    for name, value in row.items()
+                }
+            )
             _check_links(table.name, row, f"tables.{table.name}[{i}]")
         for start in range(0, len(loaded), 500):
-            session.execute(insert(table), loaded[start:start + 500])
+            session.execute(insert(table), loaded[start : start + 500])
         counts[table.name] = len(loaded)
     _advance_sequences(session)
     session.flush()
@@ -143,6 +153,9 @@ def _advance_sequences(session: Session) -> None:
     for table in _tables():
         if "id" not in table.columns or not table.c.id.primary_key:
             continue
-        session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )

@@ -381,8 +381,9 @@ class ChoiceOut(Out):
 
 
 class DeliverableIn(BaseModel):
-    kind: Literal["hypothesis", "proposal", "midterm_report", "draft_report", "final", "poster",
-                  "impact"]
+    kind: Literal[
+        "hypothesis", "proposal", "midterm_report", "draft_report", "final", "poster", "impact"
+    ]
     link: WebLink
     integrity_statement: Annotated[str, StringConstraints(max_length=4000)]
     code_link: WebLink | Literal[""] = ""

@@ -43,16 +43,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STUDENT_NAV = [("/", "Dashboard"), ("/schedule", "Schedule"), ("/assignments", "Assignments"),
-               ("/group", "Group"), ("/nodes", "Nodes"), ("/checkoffs", "Checkoffs"), ("/peer-review", "Peer review"),
-               ("/runs", "Lab runs"), ("/playground", "Playground"), ("/account", "Account")]
-STAFF_NAV = [("/staff", "Staff"), ("/staff/roster", "Roster"), ("/staff/groups", "Groups"),
-             ("/staff/nodes", "Node board"), ("/staff/grades", "Grade book"),
-             ("/staff/slack", "Slack days"), ("/staff/scribes", "Scribes & pairings"),
-             ("/staff/peer-reviews", "Peer reviews"),
-             ("/staff/checkoffs", "Checkoffs"), ("/schedule", "Schedule"), ("/runs", "Lab runs"),
-             ("/playground", "Playground"),
-             ("/account", "Account")]
+STUDENT_NAV = [
+    ("/", "Dashboard"),
+    ("/schedule", "Schedule"),
+    ("/assignments", "Assignments"),
+    ("/group", "Group"),
+    ("/nodes", "Nodes"),
+    ("/checkoffs", "Checkoffs"),
+    ("/peer-review", "Peer review"),
+    ("/runs", "Lab runs"),
+    ("/playground", "Playground"),
+    ("/account", "Account"),
+]
+STAFF_NAV = [
+    ("/staff", "Staff"),
+    ("/staff/roster", "Roster"),
+    ("/staff/groups", "Groups"),
+    ("/staff/nodes", "Node board"),
+    ("/staff/grades", "Grade book"),
+    ("/staff/slack", "Slack days"),
+    ("/staff/scribes", "Scribes & pairings"),
+    ("/staff/peer-reviews", "Peer reviews"),
+    ("/staff/checkoffs", "Checkoffs"),
+    ("/schedule", "Schedule"),
+    ("/runs", "Lab runs"),
+    ("/playground", "Playground"),
+    ("/account", "Account"),
+]
 
 
 @dataclass
@@ -80,10 +97,22 @@ def _error_page(request: Request, status_code: int, title: str, message: str) ->
     state: WebState = request.app.state.web
     if request.url.path.startswith("/api"):
         return JSONResponse({"detail": message}, status_code=status_code)
-    html = render_template(state.templates, "error.html", {
-        "title": title, "message": message, "me": None, "is_staff": False, "nav": [],
-        "active": "", "now": state.clock.now(), "clock_pinned": state.clock.pinned,
-        "csrf_token": "", "flashes": []})
+    html = render_template(
+        state.templates,
+        "error.html",
+        {
+            "title": title,
+            "message": message,
+            "me": None,
+            "is_staff": False,
+            "nav": [],
+            "active": "",
+            "now": state.clock.now(),
+            "clock_pinned": state.clock.pinned,
+            "csrf_token": "",
+            "flashes": [],
+        },
+    )
     return HTMLResponse(html, status_code=status_code)
 
 
@@ -95,18 +124,19 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> Response:
         titles = {403: "Not allowed", 404: "Not found", 409: "Not possible"}
-        return _error_page(request, exc.status_code, titles.get(exc.status_code, "Cannot do that"),
-                           str(exc))
+        return _error_page(
+            request, exc.status_code, titles.get(exc.status_code, "Cannot do that"), str(exc)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         titles = {404: "Not found", 405: "Not allowed"}
-        message = ("There is no page at this address." if exc.status_code == 404
-                   else str(exc.detail))
-        return _error_page(request, exc.status_code,
-                           titles.get(exc.status_code, "Cannot do that"), message)
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return _error_page(
+            request, exc.status_code, titles.get(exc.status_code, "Cannot do that"), message
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -141,9 +171,15 @@ class CoursePlatform(FastAPI):
         return SecurityHeaders(TrustedProxyHeaders(stack, state.limits))
 
 
-def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None,
-               secret_key: str | None = None, limiter: SignInLimiter | None = None,
-               limits: WebLimits | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    clock: Clock,
+    *,
+    engine: Engine | None = None,
+    secret_key: str | None = None,
+    limiter: SignInLimiter | None = None,
+    limits: WebLimits | None = None,
+) -> FastAPI:
     """The platform: pages at ``/``, the JSON API at ``/api``, static files at ``/static``.
 
     ``engine`` defaults to ``settings.database_url``; ``secret_key`` (signing session cookies)
@@ -152,13 +188,24 @@ def create_app(settings: Settings, clock: Clock, *, engine: Engine | None = None
     engine = engine or make_engine(settings.database_url)
     limits = limits or WebLimits.from_env()
     state = WebState(
-        settings=settings, clock=clock, engine=engine, sessions=session_factory(engine),
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=session_factory(engine),
         codec=SessionCodec(secret_key or load_or_create_secret(settings.data_dir)),
-        limiter=limiter or SignInLimiter(), templates=make_environment(), limits=limits)
+        limiter=limiter or SignInLimiter(),
+        templates=make_environment(),
+        limits=limits,
+    )
     # The pages have no OpenAPI of their own; the mounted API serves /api/docs. Every body
     # is bounded while it is read; the upload routes set their own, larger bound.
-    app = CoursePlatform(title="Scalable AI course platform", docs_url=None, redoc_url=None,
-                         openapi_url=None, max_body_size=limits.body_bytes)
+    app = CoursePlatform(
+        title="Scalable AI course platform",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        max_body_size=limits.body_bytes,
+    )
     app.state.web = state
     _install_error_pages(app)
     _mount_api(app, state)

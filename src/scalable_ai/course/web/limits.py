@@ -42,27 +42,33 @@ class WebLimits:
     def from_env(cls, environ: dict[str, str] | None = None) -> WebLimits:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for name, field, scale in (("SAI_MAX_BODY_MIB", "body_bytes", MiB),
-                                   ("SAI_GROUP_UPLOAD_QUOTA_MIB", "group_upload_quota_bytes", MiB),
-                                   ("SAI_REQUESTS_PER_MINUTE", "requests_per_minute", 1),
-                                   ("SAI_CONCURRENT_PER_CLIENT", "concurrent_per_client", 1)):
+        for name, field, scale in (
+            ("SAI_MAX_BODY_MIB", "body_bytes", MiB),
+            ("SAI_GROUP_UPLOAD_QUOTA_MIB", "group_upload_quota_bytes", MiB),
+            ("SAI_REQUESTS_PER_MINUTE", "requests_per_minute", 1),
+            ("SAI_CONCURRENT_PER_CLIENT", "concurrent_per_client", 1),
+        ):
             if env.get(name, "").strip():
                 try:
                     number = int(env[name])
                 except ValueError:
-                    raise UserError(f"{name} must be a whole number, got {env[name]!r}",
-                                    field=name) from None
+                    raise UserError(
+                        f"{name} must be a whole number, got {env[name]!r}", field=name
+                    ) from None
                 if number <= 0:
                     raise UserError(f"{name} must be positive", field=name)
                 values[field] = number * scale
-        proxies = tuple(p.strip() for p in env.get("SAI_TRUSTED_PROXIES", "").split(",")
-                        if p.strip())
+        proxies = tuple(
+            p.strip() for p in env.get("SAI_TRUSTED_PROXIES", "").split(",") if p.strip()
+        )
         for proxy in proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                raise UserError(f"SAI_TRUSTED_PROXIES: {proxy!r} is not an address or network",
-                                field="SAI_TRUSTED_PROXIES") from None
+                raise UserError(
+                    f"SAI_TRUSTED_PROXIES: {proxy!r} is not an address or network",
+                    field="SAI_TRUSTED_PROXIES",
+                ) from None
         values["trusted_proxies"] = proxies
         return cls(**values)
 
@@ -81,8 +87,11 @@ class WebLimits:
         address = str(peer[0]) if peer else "unknown"
         if not self.trusted_proxies or not self.is_trusted_proxy(address):
             return address
-        forwarded = [value.decode("latin-1") for name, value in scope.get("headers", ())
-                     if name == b"x-forwarded-for"]
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name == b"x-forwarded-for"
+        ]
         hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self.is_trusted_proxy(hop):
@@ -105,12 +114,21 @@ class TrustedProxyHeaders:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         peer = scope.get("client")
-        if (scope["type"] in ("http", "websocket") and peer
-                and self.limits.is_trusted_proxy(str(peer[0]))):
+        if (
+            scope["type"] in ("http", "websocket")
+            and peer
+            and self.limits.is_trusted_proxy(str(peer[0]))
+        ):
             scope = dict(scope)
             scope["client"] = (self.limits.client_address(scope), peer[1])
-            proto = dict(scope.get("headers", ())).get(b"x-forwarded-proto", b"").decode(
-                "latin-1").split(",")[-1].strip().lower()
+            proto = (
+                dict(scope.get("headers", ()))
+                .get(b"x-forwarded-proto", b"")
+                .decode("latin-1")
+                .split(",")[-1]
+                .strip()
+                .lower()
+            )
             if proto in ("http", "https"):
                 scope["scheme"] = proto
         await self.app(scope, receive, send)

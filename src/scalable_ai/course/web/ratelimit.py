@@ -46,14 +46,21 @@ class ClientRateLimit:
         peer = scope.get("client")
         client = str(peer[0]) if peer else "unknown"
         if self._in_flight[client] >= self.concurrent_per_client:
-            await _too_many(scope, send, 1, f"at most {self.concurrent_per_client} requests "
-                            "at a time from one client")
+            await _too_many(
+                scope,
+                send,
+                1,
+                f"at most {self.concurrent_per_client} requests at a time from one client",
+            )
             return
         if not self._window.hit(self._rate, client):
             reset, _remaining = self._window.get_window_stats(self._rate, client)
-            await _too_many(scope, send, max(1, int(reset - time.time()) + 1),
-                            f"at most {self.limits.requests_per_minute} requests a minute "
-                            "from one client")
+            await _too_many(
+                scope,
+                send,
+                max(1, int(reset - time.time()) + 1),
+                f"at most {self.limits.requests_per_minute} requests a minute from one client",
+            )
             return
         self._in_flight[client] += 1
         try:
@@ -71,7 +78,15 @@ async def _too_many(scope: Any, send: Any, retry_after: int, why: str) -> None:
         body, kind = json.dumps({"detail": message}).encode(), b"application/json"
     else:
         body, kind = message.encode(), b"text/plain; charset=utf-8"
-    await send({"type": "http.response.start", "status": 429,
-                "headers": [(b"content-type", kind), (b"retry-after", str(retry_after).encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", kind),
+                (b"retry-after", str(retry_after).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

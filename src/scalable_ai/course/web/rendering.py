@@ -72,8 +72,13 @@ def link_to(url: str | None, text: str | None = None) -> Markup:
     label = escape(text if text is not None else (url or ""))
     href = safe_href(url)
     if href is None:
-        return Markup('<span class="refused-link" title="not an http(s) link: not opened">'
-                      f"{label}</span>") if url else Markup("")
+        return (
+            Markup(
+                f'<span class="refused-link" title="not an http(s) link: not opened">{label}</span>'
+            )
+            if url
+            else Markup("")
+        )
     return Markup(f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">{label}</a>')
 
 

@@ -130,9 +130,11 @@ class SessionCodec:
             payload = self._serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return CookieSession.fresh()
-        return CookieSession(csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
-                             token=payload.get("t"),
-                             flashes=[(str(k), str(m)) for k, m in payload.get("f") or []])
+        return CookieSession(
+            csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
+            token=payload.get("t"),
+            flashes=[(str(k), str(m)) for k, m in payload.get("f") or []],
+        )
 
 
 def csrf_matches(session: CookieSession, submitted: str | None) -> bool:
@@ -148,8 +150,13 @@ class SignInLimiter:
     harmless (the attacker gains one window). ``monotonic`` is injectable for tests.
     """
 
-    def __init__(self, per_account: int = 5, per_client: int = 20, window_s: float = 300.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_account: int = 5,
+        per_client: int = 20,
+        window_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_account = per_account
         self.per_client = per_client
         self.window_s = window_s
@@ -168,8 +175,10 @@ class SignInLimiter:
         """Seconds until another attempt is allowed (0 when allowed now)."""
         with self._lock:
             waits = []
-            for key, limit in ((f"e:{email.lower()}", self.per_account),
-                               (f"c:{client}", self.per_client)):
+            for key, limit in (
+                (f"e:{email.lower()}", self.per_account),
+                (f"c:{client}", self.per_client),
+            ):
                 times = self._recent(key)
                 if len(times) >= limit:
                     waits.append(times[0] + self.window_s - self._now())
@@ -192,33 +201,37 @@ class SignInLimiter:
 #: only to us. Inline ``style=""`` attributes stay allowed (``style-src-attr``): the node
 #: board positions its bars with them, and a style attribute cannot run script or, with
 #: ``img-src``/``font-src`` at ``'self'``, load anything from elsewhere.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "script-src-attr 'none'",
-    "style-src 'self'",
-    "style-src-attr 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "object-src 'none'",
-    "manifest-src 'self'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "script-src-attr 'none'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "manifest-src 'self'",
+    ]
+)
 #: The API's Swagger page (``/api/docs``) is FastAPI's: an inline script that loads Swagger UI
 #: from its CDN. It shows no user data, so it alone may run that script.
-DOCS_CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'none'",
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-    "style-src 'self' https://cdn.jsdelivr.net",
-    "img-src 'self' data: https://fastapi.tiangolo.com",
-    "connect-src 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-])
+DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+        "style-src 'self' https://cdn.jsdelivr.net",
+        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+)
 DOCS_PATHS = ("/api/docs", "/api/redoc")
 
 SECURITY_HEADERS = [
@@ -235,8 +248,11 @@ STRICT_TRANSPORT_SECURITY = (b"strict-transport-security", b"max-age=31536000")
 
 def headers_for(scope: Any) -> list[tuple[bytes, bytes]]:
     """The security headers for one request's answer."""
-    policy = (DOCS_CONTENT_SECURITY_POLICY if scope.get("path", "").startswith(DOCS_PATHS)
-              else CONTENT_SECURITY_POLICY)
+    policy = (
+        DOCS_CONTENT_SECURITY_POLICY
+        if scope.get("path", "").startswith(DOCS_PATHS)
+        else CONTENT_SECURITY_POLICY
+    )
     headers = [*SECURITY_HEADERS, (b"content-security-policy", policy.encode())]
     if scope.get("scheme") == "https":
         headers.append(STRICT_TRANSPORT_SECURITY)
@@ -261,8 +277,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      *(h for h in extra if h[0] not in names)]
+                message["headers"] = [*message["headers"], *(h for h in extra if h[0] not in names)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -47,16 +47,27 @@ def upgrade() -> None:
     for table_name, column in LINK_COLUMNS:
         table = sa.Table(table_name, metadata, autoload_with=bind)
         nullable = table.c[column].nullable
-        rows = bind.execute(sa.select(table.c.id, table.c[column])
-                            .where(table.c[column].is_not(None), table.c[column] != "")).all()
+        rows = bind.execute(
+            sa.select(table.c.id, table.c[column]).where(
+                table.c[column].is_not(None), table.c[column] != ""
+            )
+        ).all()
         for row_id, value in rows:
             if not _refused(value, uploads_allowed=table_name == "submissions"):
                 continue
             cleaned = None if nullable else ""
-            bind.execute(audit.insert().values(
-                at=now, actor_id=None, actor_label=MIGRATION_ACTOR, action="link.refused",
-                entity=table_name, entity_id=str(row_id), before={column: value},
-                after={column: cleaned}))
+            bind.execute(
+                audit.insert().values(
+                    at=now,
+                    actor_id=None,
+                    actor_label=MIGRATION_ACTOR,
+                    action="link.refused",
+                    entity=table_name,
+                    entity_id=str(row_id),
+                    before={column: value},
+                    after={column: cleaned},
+                )
+            )
             bind.execute(table.update().where(table.c.id == row_id).values({column: cleaned}))
 
 

@@ -43,9 +43,11 @@ VisitDep = Annotated[Visit, Depends(open_visit)]
 FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 CHUNK_BYTES = 1024 * 1024
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-INTEGRITY_LABELS = {"external_code": "External code used (repositories, snippets) — or 'none'",
-                    "sources": "Sources used (papers, posts, docs) — or 'none'",
-                    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'"}
+INTEGRITY_LABELS = {
+    "external_code": "External code used (repositories, snippets) — or 'none'",
+    "sources": "Sources used (papers, posts, docs) — or 'none'",
+    "ai_assistance": "AI assistance used (which tool, for what) — or 'none'",
+}
 
 
 @router.get("/assignments")
@@ -55,10 +57,11 @@ def assignment_list(visit: VisitDep) -> Response:
     me = visit.person()
     actor = visit.actor()
     if not me.is_staff:
-        rows = [(s.assignment, s.due, s.deadline, s.submission)
-                for s in submission_service.assignment_statuses(visit.db, actor, me.id)]
-        return visit.page("assignments.html", title="Assignments", active="/assignments",
-                          rows=rows)
+        rows = [
+            (s.assignment, s.due, s.deadline, s.submission)
+            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+        ]
+        return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
     settings = settings_of(visit.db)
     assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
     rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
@@ -74,18 +77,34 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
     due = due_at(assignment, settings)
     handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
     balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
-    status = None if me.is_staff else next(
-        s for s in submission_service.assignment_statuses(visit.db, actor, me.id)
-        if s.assignment.id == assignment.id)
+    status = (
+        None
+        if me.is_staff
+        else next(
+            s
+            for s in submission_service.assignment_statuses(visit.db, actor, me.id)
+            if s.assignment.id == assignment.id
+        )
+    )
     slack_used_here = balance is not None and any(
-        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries)
+        e.assignment_id == assignment.id and e.revoked_at is None for e in balance.entries
+    )
     return visit.page(
-        "assignment.html", title=f"{assignment.key}: {assignment.title}", active="/assignments",
-        assignment=assignment, due=due, slack_end=due + timedelta(hours=settings.slack_day_hours),
-        late_now=visit.now > due, handed_in=list(reversed(handed_in)), balance=balance,
-        slack_used_here=slack_used_here, status=status,
+        "assignment.html",
+        title=f"{assignment.key}: {assignment.title}",
+        active="/assignments",
+        assignment=assignment,
+        due=due,
+        slack_end=due + timedelta(hours=settings.slack_day_hours),
+        late_now=visit.now > due,
+        handed_in=list(reversed(handed_in)),
+        balance=balance,
+        slack_used_here=slack_used_here,
+        status=status,
         group=None if me.is_staff else _own_group(visit.db, me.id),
-        integrity_labels=INTEGRITY_LABELS, slack_day_hours=settings.slack_day_hours)
+        integrity_labels=INTEGRITY_LABELS,
+        slack_day_hours=settings.slack_day_hours,
+    )
 
 
 def _own_group(db: Session, person_id: int) -> Group | None:
@@ -133,8 +152,10 @@ def hold_upload(upload: UploadFile) -> HeldUpload:
     while chunk := upload.file.read(CHUNK_BYTES):
         size += len(chunk)
         if size > HAND_IN_FILE_BYTES:
-            raise UserError(f"files are limited to {HAND_IN_FILE_BYTES // 2**20} MiB; hand in a "
-                            "link instead", field="file")
+            raise UserError(
+                f"files are limited to {HAND_IN_FILE_BYTES // 2**20} MiB; hand in a link instead",
+                field="file",
+            )
         digest.update(chunk)
     name = SAFE_NAME.sub("_", Path(upload.filename or "submission").name)[:120] or "submission"
     return HeldUpload(upload, digest.hexdigest(), name, size)
@@ -142,8 +163,13 @@ def hold_upload(upload: UploadFile) -> HeldUpload:
 
 def group_upload_bytes(db: Session, data_dir: Path, group_id: int) -> int:
     """Bytes the group's handed-in files take (each distinct file once)."""
-    links = set(db.scalars(select(Submission.link).where(
-        Submission.group_id == group_id, Submission.link.like("/uploads/%"))))
+    links = set(
+        db.scalars(
+            select(Submission.link).where(
+                Submission.group_id == group_id, Submission.link.like("/uploads/%")
+            )
+        )
+    )
     total = 0
     for link in links:
         path = data_dir / link.removeprefix("/")
@@ -169,23 +195,33 @@ def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
         elif not link:
             raise UserError("hand in a file or a link", field="link")
         row = submission_service.submit(
-            visit.db, visit.actor(), assignment=key.upper(),
-            integrity={name: form.get(f"integrity_{name}") or form.get("integrity_statement")
-                       for name in STATEMENT_FIELDS},
+            visit.db,
+            visit.actor(),
+            assignment=key.upper(),
+            integrity={
+                name: form.get(f"integrity_{name}") or form.get("integrity_statement")
+                for name in STATEMENT_FIELDS
+            },
             confirm_slack_day=bool(form.get("confirm_slack_day")),
-            link=None if held else link, upload=held.link if held else None,
-            clock=visit.state.clock)
+            link=None if held else link,
+            upload=held.link if held else None,
+            clock=visit.state.clock,
+        )
         if held is not None:
             quota = visit.state.limits.group_upload_quota_bytes
             used = group_upload_bytes(visit.db, data_dir, row.group_id or 0)
             if used + held.size > quota:
-                raise UserError(f"your group's files would take more than {quota // 2**20} MiB; "
-                                "hand in a link instead", field="file")
+                raise UserError(
+                    f"your group's files would take more than {quota // 2**20} MiB; "
+                    "hand in a link instead",
+                    field="file",
+                )
             held.keep(data_dir)
         return row
 
-    return visit.act(use_case, back=back,
-                     ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason}).")
+    return visit.act(
+        use_case, back=back, ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason})."
+    )
 
 
 @router.get("/uploads/{digest}/{name}")
