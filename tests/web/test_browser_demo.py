@@ -5,6 +5,8 @@ page go to ``test-artifacts/screenshots/``."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -89,5 +91,11 @@ def test_a_lab_run_shows_its_config_metrics_and_plot(live_demo, new_page):
     page.get_by_role("link", name=run.id).click()
     expect(page.get_by_role("row", name="model.d_model")).to_contain_text("64")
     expect(page.get_by_role("img", name=f"loss against step for run {run.id}")).to_be_visible()
-    page.wait_for_function("document.querySelector('img.plot').naturalWidth > 0")
+    # Polled from here: wait_for_function evaluates a string in the page, which the
+    # platform's Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+    plot = page.locator("img.plot").first
+    deadline = time.monotonic() + 10
+    while plot.evaluate("img => img.naturalWidth") == 0:
+        assert time.monotonic() < deadline, "the plot did not load within 10 s"
+        page.wait_for_timeout(50)
     live_demo.screenshot(page, "lab-run")
