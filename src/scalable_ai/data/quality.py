@@ -1,0 +1,176 @@
+"""Quality rules: Gopher's heuristics (Rae et al. 2021, appendix A.1.1) with C4's spirit.
+
+Each rule looks at one document and either passes it or names itself; the first rule that
+fails removes the document and is counted, so the curation report says how many
+documents (and bytes) each rule took out. Thresholds are settings, defaulting to
+Gopher's published values except where noted: our corpus is technical documentation,
+whose code samples Gopher's web-page thresholds would wrongly discard (see
+``docs/data.md`` for what each rule removed on the real blend).
+
+Words are whitespace-separated tokens, as in Gopher's description.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Gopher's stop-word rule: at least two of these words must occur.
+STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "*", "-", "‣", "⁃")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Thresholds of the quality rules (Gopher's values unless a comment says otherwise)."""
+
+    min_words: int = 50
+    max_words: int = 100_000
+    min_mean_word_length: float = 3.0
+    max_mean_word_length: float = 10.0
+    max_symbol_to_word_ratio: float = 0.1  # "#" and ellipses per word
+    max_bullet_lines_fraction: float = 0.9
+    max_ellipsis_lines_fraction: float = 0.3
+    # Gopher: 0.8 of words contain a letter. 0.7 here: reST and POD pages quote code and
+    # tables whose numbers and operators are legitimate content of a programming manual.
+    min_alphabetic_words_fraction: float = 0.7
+    min_stop_words: int = 2
+    max_duplicate_line_fraction: float = 0.30
+    max_duplicate_paragraph_fraction: float = 0.30
+    max_duplicate_line_chars_fraction: float = 0.20
+    max_duplicate_paragraph_chars_fraction: float = 0.20
+    max_top_ngram_chars_fraction: dict[int, float] = field(
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    max_duplicate_ngram_chars_fraction: dict[int, float] = field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+
+Rule = Callable[[str, list[str], QualitySettings], bool]
+
+
+def _length(text: str, words: list[str], s: QualitySettings) -> bool:
+    return s.min_words <= len(words) <= s.max_words
+
+
+def _word_length(text: str, words: list[str], s: QualitySettings) -> bool:
+    mean = sum(len(word) for word in words) / max(len(words), 1)
+    return s.min_mean_word_length <= mean <= s.max_mean_word_length
+
+
+def _symbol_ratio(text: str, words: list[str], s: QualitySettings) -> bool:
+    symbols = text.count("#") + text.count("...") + text.count("…")
+    return symbols / max(len(words), 1) <= s.max_symbol_to_word_ratio
+
+
+def _bullet_and_ellipsis_lines(text: str, words: list[str], s: QualitySettings) -> bool:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    bullets = sum(line.startswith(BULLETS) for line in lines) / len(lines)
+    ellipses = sum(line.endswith(("...", "…")) for line in lines) / len(lines)
+    return (bullets <= s.max_bullet_lines_fraction
+            and ellipses <= s.max_ellipsis_lines_fraction)
+
+
+def _alphabetic(text: str, words: list[str], s: QualitySettings) -> bool:
+    alphabetic = sum(any(char.isalpha() for char in word) for word in words)
+    return alphabetic / max(len(words), 1) >= s.min_alphabetic_words_fraction
+
+
+def _stop_words(text: str, words: list[str], s: QualitySettings) -> bool:
+    found = 0
+    for word in words:
+        if word.lower() in STOP_WORDS:
+            found += 1
+            if found >= s.min_stop_words:
+                return True
+    return s.min_stop_words <= 0
+
+
+def _duplicate_fractions(pieces: list[str]) -> tuple[float, float]:
+    """(duplicated pieces / pieces, characters in duplicated pieces / characters)."""
+    if not pieces:
+        return 0.0, 0.0
+    seen: set[str] = set()
+    duplicates = duplicate_chars = 0
+    for piece in pieces:
+        if piece in seen:
+            duplicates += 1
+            duplicate_chars += len(piece)
+        else:
+            seen.add(piece)
+    return duplicates / len(pieces), duplicate_chars / max(sum(map(len, pieces)), 1)
+
+
+def _has_word_character(line: str) -> bool:
+    return any(char.isalnum() for char in line)
+
+
+def _repeated_lines_and_paragraphs(text: str, words: list[str], s: QualitySettings) -> bool:
+    """Gopher's duplicate line and paragraph rules. Deviation: lines with no letter or digit
+    (reST heading underlines, table borders) are markup, not repeated content, and are not
+    counted."""
+    lines = [line.strip() for line in text.splitlines() if _has_word_character(line)]
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    line_fraction, line_chars = _duplicate_fractions(lines)
+    paragraph_fraction, paragraph_chars = _duplicate_fractions(paragraphs)
+    return (line_fraction <= s.max_duplicate_line_fraction
+            and paragraph_fraction <= s.max_duplicate_paragraph_fraction
+            and line_chars <= s.max_duplicate_line_chars_fraction
+            and paragraph_chars <= s.max_duplicate_paragraph_chars_fraction)
+
+
+def _top_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
+    """The most frequent n-gram (n = 2, 3, 4) must not cover too many word characters."""
+    total = sum(map(len, words)) or 1
+    for n, limit in s.max_top_ngram_chars_fraction.items():
+        if len(words) < n:
+            continue
+        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+        gram, count = counts.most_common(1)[0]
+        if count > 1 and count * sum(map(len, gram)) / total > limit:
+            return False
+    return True
+
+
+def _duplicate_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
+    """Characters of words inside an n-gram (n = 5..10) seen more than once, over all characters."""
+    total = sum(map(len, words)) or 1
+    for n, limit in sorted(s.max_duplicate_ngram_chars_fraction.items()):
+        if len(words) < n:
+            continue
+        grams = list(zip(*(words[i:] for i in range(n)), strict=False))
+        counts = Counter(grams)
+        covered = bytearray(len(words))
+        for start, gram in enumerate(grams):
+            if counts[gram] > 1:
+                covered[start:start + n] = b"\x01" * n
+        duplicate_chars = sum(len(word) for word, mark in zip(words, covered, strict=True) if mark)
+        if duplicate_chars / total > limit:
+            return False
+    return True
+
+
+# Cheapest first: a document is judged by the first rule it fails.
+RULES: dict[str, Rule] = {
+    "length": _length,
+    "mean_word_length": _word_length,
+    "symbol_ratio": _symbol_ratio,
+    "bullet_or_ellipsis_lines": _bullet_and_ellipsis_lines,
+    "alphabetic_words": _alphabetic,
+    "stop_words": _stop_words,
+    "repeated_lines_or_paragraphs": _repeated_lines_and_paragraphs,
+    "top_ngram": _top_ngrams,
+    "duplicate_ngrams": _duplicate_ngrams,
+}
+
+
+def failed_rule(text: str, settings: QualitySettings | None = None) -> str | None:
+    """The name of the first quality rule ``text`` fails, or None when it passes them all."""
+    settings = settings or QualitySettings()
+    words = text.split()
+    for name, rule in RULES.items():
+        if not rule(text, words, settings):
+            return name
+    return None
