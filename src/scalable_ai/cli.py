@@ -50,11 +50,28 @@ VERBS: dict[str, Any] = {
         "Pre-train a model on token shards (checkpoints serve as they are).",
     ),
     "data": {
-        "help": "Pre-training data: curated documents, token shards.",
+        "help": "Pre-training data: corpus, curation, token shards.",
         "verbs": {
+            "corpus": (
+                "scalable_ai.data.cli:corpus_app",
+                "Extract a blend of English text from Debian packages into JSONL.",
+            ),
+            "curate": (
+                "scalable_ai.data.cli:curate_app",
+                "Normalize, dedup, filter and decontaminate JSONL documents.",
+            ),
             "shard": (
                 "scalable_ai.data.shard_cli:shard_app",
                 "Encode curated JSONL into token shards.",
+            ),
+        },
+    },
+    "tokenizer": {
+        "help": "Train tokenizers.",
+        "verbs": {
+            "train": (
+                "scalable_ai.data.cli:tokenizer_train_app",
+                "Train a byte-level BPE tokenizer with chat tokens on a corpus.",
             ),
         },
     },

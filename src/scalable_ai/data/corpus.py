@@ -85,7 +85,9 @@ def _perl_docs(root: Path) -> Iterator[tuple[str, str]]:
         yield f"perl-docs:{path.name}", _read_text(path)
 
 
-_GCIDE_SOURCE_TAG = re.compile(r"^\s*\[[^\]]*(Webster|WordNet|PJC|Century|RDH|Chambers)[^\]]*\]\s*$")
+_GCIDE_SOURCE_TAG = re.compile(
+    r"^\s*\[[^\]]*(Webster|WordNet|PJC|Century|RDH|Chambers)[^\]]*\]\s*$"
+)
 _DICTIONARY_PAGE_CHARS = 8000  # entries per document: ~ one printed dictionary column
 
 
@@ -117,7 +119,7 @@ def _dictd_pages(root: Path, name: str, source: str) -> Iterator[tuple[str, str]
     page: list[str] = []
     size, first = 0, ""
     for offset, length in sorted(spans):
-        entry = data[offset:offset + length].decode("utf-8", errors="replace")
+        entry = data[offset : offset + length].decode("utf-8", errors="replace")
         lines = [line for line in entry.splitlines() if not _GCIDE_SOURCE_TAG.match(line)]
         text = "\n".join(lines).strip()
         if not text:
@@ -153,11 +155,17 @@ def _kjv_bible(root: Path) -> Iterator[tuple[str, str]]:
     program = shutil.which("bible")
     data = root / "usr/lib/bible.data"
     if program is None or not data.is_file():
-        raise UserError(f"kjv-bible: Debian package bible-kjv is not installed; "
-                        f"{INSTALL_HINT.format(package='bible-kjv')}", field="blend")
+        raise UserError(
+            f"kjv-bible: Debian package bible-kjv is not installed; "
+            f"{INSTALL_HINT.format(package='bible-kjv')}",
+            field="blend",
+        )
     printed = subprocess.run(
         [program, "-l100000", "-p", str(data.parent), "Gen1:1-Rev22:21"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     heading, verses = "", []
     for line in [*printed.splitlines(), "End 0"]:
@@ -170,30 +178,70 @@ def _kjv_bible(root: Path) -> Iterator[tuple[str, str]]:
             verses.append(line.strip())
 
 
-SOURCES: dict[str, Source] = {source.name: source for source in (
-    Source("linux-docs", "linux-doc-6.1", "GPL-2.0 (parts dual GPL-2.0/CC-BY-4.0)",
-           "the Linux 6.1 kernel's Documentation/ tree", _linux_docs,
-           "/usr/share/doc/linux-doc-6.1/Documentation"),
-    Source("python-docs", "python3.11-doc", "PSF-2.0 (Python Software Foundation License)",
-           "the Python 3.11 documentation sources", _python_docs,
-           "/usr/share/doc/python3.11/html/_sources"),
-    Source("perl-docs", "perl-doc", "GPL-1.0+ or Artistic-1.0 (Perl's terms)",
-           "the Perl 5.36 manual pages (POD)", _perl_docs,
-           "/usr/share/perl/5.36.0/pod/perlfunc.pod"),
-    Source("gcide", "dict-gcide", "GPL-2.0+ (GCIDE; Webster's 1913 is public domain)",
-           "GNU Collaborative International Dictionary of English 0.48", _gcide,
-           "/usr/share/dictd/gcide.dict.dz"),
-    Source("wordnet", "dict-wn", "WordNet 3.0 License (permissive, BSD-like)",
-           "Princeton WordNet 3.0 glosses and examples", _wordnet, "/usr/share/dictd/wn.dict.dz"),
-    Source("kjv-bible", "bible-kjv", "public domain text (KJV, 1611); reader GPL-2.0+",
-           "the King James Version of the Bible, via bible-kjv-text 4.38", _kjv_bible,
-           "/usr/lib/bible.data"),
-)}
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        Source(
+            "linux-docs",
+            "linux-doc-6.1",
+            "GPL-2.0 (parts dual GPL-2.0/CC-BY-4.0)",
+            "the Linux 6.1 kernel's Documentation/ tree",
+            _linux_docs,
+            "/usr/share/doc/linux-doc-6.1/Documentation",
+        ),
+        Source(
+            "python-docs",
+            "python3.11-doc",
+            "PSF-2.0 (Python Software Foundation License)",
+            "the Python 3.11 documentation sources",
+            _python_docs,
+            "/usr/share/doc/python3.11/html/_sources",
+        ),
+        Source(
+            "perl-docs",
+            "perl-doc",
+            "GPL-1.0+ or Artistic-1.0 (Perl's terms)",
+            "the Perl 5.36 manual pages (POD)",
+            _perl_docs,
+            "/usr/share/perl/5.36.0/pod/perlfunc.pod",
+        ),
+        Source(
+            "gcide",
+            "dict-gcide",
+            "GPL-2.0+ (GCIDE; Webster's 1913 is public domain)",
+            "GNU Collaborative International Dictionary of English 0.48",
+            _gcide,
+            "/usr/share/dictd/gcide.dict.dz",
+        ),
+        Source(
+            "wordnet",
+            "dict-wn",
+            "WordNet 3.0 License (permissive, BSD-like)",
+            "Princeton WordNet 3.0 glosses and examples",
+            _wordnet,
+            "/usr/share/dictd/wn.dict.dz",
+        ),
+        Source(
+            "kjv-bible",
+            "bible-kjv",
+            "public domain text (KJV, 1611); reader GPL-2.0+",
+            "the King James Version of the Bible, via bible-kjv-text 4.38",
+            _kjv_bible,
+            "/usr/lib/bible.data",
+        ),
+    )
+}
 
 # Blends: source -> share of ``max_bytes`` (when a cap is given; uncapped takes everything).
 BLENDS: dict[str, dict[str, float]] = {
-    "en-docs": {"linux-docs": 0.30, "python-docs": 0.20, "perl-docs": 0.10, "gcide": 0.20,
-                "wordnet": 0.05, "kjv-bible": 0.15},
+    "en-docs": {
+        "linux-docs": 0.30,
+        "python-docs": 0.20,
+        "perl-docs": 0.10,
+        "gcide": 0.20,
+        "wordnet": 0.05,
+        "kjv-bible": 0.15,
+    },
     "prose": {"python-docs": 0.45, "perl-docs": 0.20, "kjv-bible": 0.35},
 }
 DEFAULT_BLEND = "en-docs"
@@ -201,25 +249,33 @@ DEFAULT_BLEND = "en-docs"
 
 def blend_sources(blend: str) -> dict[Source, float]:
     if blend not in BLENDS:
-        raise UserError(f"unknown blend {blend!r}; known: {', '.join(sorted(BLENDS))}",
-                        field="blend")
+        raise UserError(
+            f"unknown blend {blend!r}; known: {', '.join(sorted(BLENDS))}", field="blend"
+        )
     return {SOURCES[name]: share for name, share in BLENDS[blend].items()}
 
 
 def missing_packages(blend: str = DEFAULT_BLEND, root: Path = Path("/")) -> list[str]:
     """The Debian packages of ``blend`` that are not installed under ``root``."""
-    return [source.package for source in blend_sources(blend)
-            if not (Path(root) / source.marker.lstrip("/")).exists()]
+    return [
+        source.package
+        for source in blend_sources(blend)
+        if not (Path(root) / source.marker.lstrip("/")).exists()
+    ]
 
 
-def iter_corpus(blend: str = DEFAULT_BLEND, max_bytes: int | None = None,
-                root: Path = Path("/")) -> Iterator[Document]:
+def iter_corpus(
+    blend: str = DEFAULT_BLEND, max_bytes: int | None = None, root: Path = Path("/")
+) -> Iterator[Document]:
     """The blend's documents, source by source, each source capped at its share of max_bytes."""
     sources = blend_sources(blend)
     for source, share in sources.items():
         if not (Path(root) / source.marker.lstrip("/")).exists():
-            raise UserError(f"{source.name}: Debian package {source.package} is not installed; "
-                            f"{INSTALL_HINT.format(package=source.package)}", field="blend")
+            raise UserError(
+                f"{source.name}: Debian package {source.package} is not installed; "
+                f"{INSTALL_HINT.format(package=source.package)}",
+                field="blend",
+            )
         budget = None if max_bytes is None else int(max_bytes * share / sum(sources.values()))
         taken = 0
         for doc_id, text in source.extract(Path(root)):
@@ -230,8 +286,13 @@ def iter_corpus(blend: str = DEFAULT_BLEND, max_bytes: int | None = None,
                 yield Document(id=doc_id, text=text, source=source.name)
 
 
-def build_corpus(out_dir: Path, blend: str = DEFAULT_BLEND, max_bytes: int | None = None,
-                 root: Path = Path("/"), shard_bytes: int = 64 << 20) -> dict:
+def build_corpus(
+    out_dir: Path,
+    blend: str = DEFAULT_BLEND,
+    max_bytes: int | None = None,
+    root: Path = Path("/"),
+    shard_bytes: int = 64 << 20,
+) -> dict:
     """Extract a blend into ``out_dir/corpus-NNNNN.jsonl``; return (and write) its manifest.
 
     ``max_bytes`` caps the text taken (split between sources by the blend's shares), for
@@ -241,8 +302,13 @@ def build_corpus(out_dir: Path, blend: str = DEFAULT_BLEND, max_bytes: int | Non
     if max_bytes is not None and max_bytes <= 0:
         raise UserError("must be positive", field="max_bytes")
     per_source: dict[str, dict] = {
-        source.name: {"package": source.package, "license": source.license,
-                      "origin": source.origin, "documents": 0, "bytes": 0}
+        source.name: {
+            "package": source.package,
+            "license": source.license,
+            "origin": source.origin,
+            "documents": 0,
+            "bytes": 0,
+        }
         for source in blend_sources(blend)
     }
     with ShardWriter(Path(out_dir), "corpus", shard_bytes) as writer:
@@ -252,9 +318,13 @@ def build_corpus(out_dir: Path, blend: str = DEFAULT_BLEND, max_bytes: int | Non
             per_source[document.source]["bytes"] += len(document.text.encode("utf-8"))
     if writer.documents == 0:
         raise UserError(f"blend {blend!r} produced no documents under {root}", field="blend")
-    manifest = {"blend": blend, "max_bytes": max_bytes, "documents": writer.documents,
-                "bytes": writer.bytes, "shards": [p.name for p in writer.paths],
-                "sources": per_source}
+    manifest = {
+        "blend": blend,
+        "max_bytes": max_bytes,
+        "documents": writer.documents,
+        "bytes": writer.bytes,
+        "shards": [p.name for p in writer.paths],
+        "sources": per_source,
+    }
     (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-

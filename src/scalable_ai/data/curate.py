@@ -27,7 +27,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,14 @@ class _Tally:
         self.by_source[document.source or "(none)"][outcome] += 1
 
 
-def _judge(document: Document, text: str, settings: CurationSettings, seen: set[bytes],
-           contamination: ContaminationIndex, near: NearDuplicateIndex | None) -> str:
+def _judge(
+    document: Document,
+    text: str,
+    settings: CurationSettings,
+    seen: set[bytes],
+    contamination: ContaminationIndex,
+    near: NearDuplicateIndex | None,
+) -> str:
     """The outcome for one normalized document: "kept" or the stage/rule that removed it."""
     if not text:
         return "empty"
@@ -108,10 +114,15 @@ def _judge(document: Document, text: str, settings: CurationSettings, seen: set[
     return "kept"
 
 
-def curate(inputs: Path | str | Iterable[Path | str], out_dir: Path | str,
-           settings: CurationSettings | None = None,
-           eval_paths: Iterable[Path | str] = (), eval_texts: Iterable[str] = (),
-           run: Any = None, progress: bool = False) -> dict[str, Any]:
+def curate(
+    inputs: Path | str | Iterable[Path | str],
+    out_dir: Path | str,
+    settings: CurationSettings | None = None,
+    eval_paths: Iterable[Path | str] = (),
+    eval_texts: Iterable[str] = (),
+    run: Any = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Curate JSONL documents into ``out_dir/curated-NNNNN.jsonl``; return the report.
 
     ``inputs``: a JSONL file, a folder of ``*.jsonl`` or a list of them (``build_corpus``'s
@@ -123,15 +134,18 @@ def curate(inputs: Path | str | Iterable[Path | str], out_dir: Path | str,
     settings = settings or CurationSettings()
     files = jsonl_files(inputs)
     input_bytes_on_disk = sum(path.stat().st_size for path in files)
-    contamination = ContaminationIndex([*read_eval_texts(eval_paths), *eval_texts],
-                                       settings.decontamination_ngram)
+    contamination = ContaminationIndex(
+        [*read_eval_texts(eval_paths), *eval_texts], settings.decontamination_ngram
+    )
     near = NearDuplicateIndex(settings.near_dedup_settings) if settings.near_dedup else None
     seen: set[bytes] = set()
     tally = _Tally()
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    with ShardWriter(out_dir, "curated", settings.shard_bytes) as writer, \
-            _progress_bar(progress, input_bytes_on_disk) as advance:
+    with (
+        ShardWriter(out_dir, "curated", settings.shard_bytes) as writer,
+        _ProgressBar(progress, input_bytes_on_disk) as advance,
+    ):
         for document in read_documents(files):
             size = len(document.text.encode("utf-8"))
             tally.add("input", document, size)
@@ -147,20 +161,34 @@ def curate(inputs: Path | str | Iterable[Path | str], out_dir: Path | str,
     report = _report(tally, settings, contamination, writer, seconds)
     _write_report(report, out_dir, run)
     if writer.documents == 0:
-        raise UserError(f"every one of {tally.documents['input']} documents was removed "
-                        f"(see {out_dir / 'report.json'})", field="input")
+        raise UserError(
+            f"every one of {tally.documents['input']} documents was removed "
+            f"(see {out_dir / 'report.json'})",
+            field="input",
+        )
     return report
 
 
-def _report(tally: _Tally, settings: CurationSettings, contamination: ContaminationIndex,
-            writer: ShardWriter, seconds: float) -> dict[str, Any]:
-    removed = {k: {"documents": v, "bytes": tally.bytes[k]}
-               for k, v in sorted(tally.documents.items()) if k not in {"input", "kept"}}
+def _report(
+    tally: _Tally,
+    settings: CurationSettings,
+    contamination: ContaminationIndex,
+    writer: ShardWriter,
+    seconds: float,
+) -> dict[str, Any]:
+    removed = {
+        k: {"documents": v, "bytes": tally.bytes[k]}
+        for k, v in sorted(tally.documents.items())
+        if k not in {"input", "kept"}
+    }
     input_mb = tally.bytes["input"] / 1e6
     return {
         "input": {"documents": tally.documents["input"], "bytes": tally.bytes["input"]},
-        "kept": {"documents": tally.documents["kept"], "bytes": tally.bytes["kept"],
-                 "bytes_after_normalization": writer.bytes},
+        "kept": {
+            "documents": tally.documents["kept"],
+            "bytes": tally.bytes["kept"],
+            "bytes_after_normalization": writer.bytes,
+        },
         "removed": removed,
         "by_source": {source: dict(counts) for source, counts in sorted(tally.by_source.items())},
         "eval_texts": contamination.texts,
@@ -176,10 +204,12 @@ def _write_report(report: dict[str, Any], out_dir: Path, run: Any) -> None:
     targets = [out_dir]
     if run is not None:
         targets.append(run.artifact("curation/report.json").parent)
-        run.summary(curation_input_documents=report["input"]["documents"],
-                    curation_kept_documents=report["kept"]["documents"],
-                    curation_kept_bytes=report["kept"]["bytes_after_normalization"],
-                    curation_mb_per_s=report["throughput_mb_per_s"])
+        run.summary(
+            curation_input_documents=report["input"]["documents"],
+            curation_kept_documents=report["kept"]["documents"],
+            curation_kept_bytes=report["kept"]["bytes_after_normalization"],
+            curation_mb_per_s=report["throughput_mb_per_s"],
+        )
     for folder in targets:
         (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         plot_report(report, folder / "report.png")
@@ -198,8 +228,13 @@ def plot_report(report: dict[str, Any], out: Path) -> Path:
     colors = ["tab:green"] + ["tab:red"] * (len(rows) - 1)
     bars = ax.barh([r[0] for r in rows], [r[1] for r in rows], color=colors)
     for bar, (_, documents, size) in zip(bars, rows, strict=True):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                f" {documents:,} docs, {size / 1e6:.1f} MB", va="center", fontsize=8)
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f" {documents:,} docs, {size / 1e6:.1f} MB",
+            va="center",
+            fontsize=8,
+        )
     ax.invert_yaxis()
     ax.set_xlabel("documents")
     total = report["input"]
@@ -212,14 +247,14 @@ def plot_report(report: dict[str, Any], out: Path) -> Path:
     return out
 
 
-class _progress_bar:  # noqa: N801 - used as a context manager like rich's own
+class _ProgressBar:
     """A rich progress bar over input bytes when asked for, a no-op otherwise."""
 
     def __init__(self, enabled: bool, total: int) -> None:
         self.enabled, self.total = enabled, total
         self._progress: Any = None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self) -> Callable[[int], None]:
         if not self.enabled:
             return lambda size: None
         from rich.progress import Progress

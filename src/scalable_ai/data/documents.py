@@ -29,8 +29,9 @@ class Document:
     source: str
 
     def to_json(self) -> str:
-        return json.dumps({"id": self.id, "text": self.text, "source": self.source},
-                          ensure_ascii=False)
+        return json.dumps(
+            {"id": self.id, "text": self.text, "source": self.source}, ensure_ascii=False
+        )
 
 
 def jsonl_files(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
@@ -64,12 +65,14 @@ def read_documents(inputs: Path | str | Iterable[Path | str]) -> Iterator[Docume
         with path.open("r", encoding="utf-8", errors="strict") as handle:
             line_number = 0
             try:
-                for line_number, line in enumerate(handle, start=1):  # noqa: B007
+                for line_number, line in enumerate(handle, start=1):
                     if line.strip():
                         yield _parse(line, path, line_number)
             except UnicodeDecodeError as exc:
-                raise UserError(f"{path}: text after line {line_number} is not UTF-8 ({exc.reason})",
-                                field="input") from None
+                raise UserError(
+                    f"{path}: text after line {line_number} is not UTF-8 ({exc.reason})",
+                    field="input",
+                ) from None
 
 
 def _parse(line: str, path: Path, line_number: int) -> Document:
@@ -79,8 +82,11 @@ def _parse(line: str, path: Path, line_number: int) -> Document:
         raise UserError(f"{path}:{line_number}: not JSON ({exc.msg})", field="input") from None
     if not isinstance(row, dict) or not isinstance(row.get("text"), str):
         raise UserError(f"{path}:{line_number}: needs a string field 'text'", field="input")
-    return Document(id=str(row.get("id", f"{path.stem}:{line_number}")), text=row["text"],
-                    source=str(row.get("source", "")))
+    return Document(
+        id=str(row.get("id", f"{path.stem}:{line_number}")),
+        text=row["text"],
+        source=str(row.get("source", "")),
+    )
 
 
 class ShardWriter:

@@ -12,9 +12,10 @@ Words are whitespace-separated tokens, as in Gopher's description.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 # Gopher's stop-word rule: at least two of these words must occur.
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
@@ -41,9 +42,11 @@ class QualitySettings:
     max_duplicate_line_chars_fraction: float = 0.20
     max_duplicate_paragraph_chars_fraction: float = 0.20
     max_top_ngram_chars_fraction: dict[int, float] = field(
-        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16}
+    )
     max_duplicate_ngram_chars_fraction: dict[int, float] = field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
 
 
 Rule = Callable[[str, list[str], QualitySettings], bool]
@@ -69,8 +72,7 @@ def _bullet_and_ellipsis_lines(text: str, words: list[str], s: QualitySettings) 
         return False
     bullets = sum(line.startswith(BULLETS) for line in lines) / len(lines)
     ellipses = sum(line.endswith(("...", "…")) for line in lines) / len(lines)
-    return (bullets <= s.max_bullet_lines_fraction
-            and ellipses <= s.max_ellipsis_lines_fraction)
+    return bullets <= s.max_bullet_lines_fraction and ellipses <= s.max_ellipsis_lines_fraction
 
 
 def _alphabetic(text: str, words: list[str], s: QualitySettings) -> bool:
@@ -115,39 +117,81 @@ def _repeated_lines_and_paragraphs(text: str, words: list[str], s: QualitySettin
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     line_fraction, line_chars = _duplicate_fractions(lines)
     paragraph_fraction, paragraph_chars = _duplicate_fractions(paragraphs)
-    return (line_fraction <= s.max_duplicate_line_fraction
-            and paragraph_fraction <= s.max_duplicate_paragraph_fraction
-            and line_chars <= s.max_duplicate_line_chars_fraction
-            and paragraph_chars <= s.max_duplicate_paragraph_chars_fraction)
+    return (
+        line_fraction <= s.max_duplicate_line_fraction
+        and paragraph_fraction <= s.max_duplicate_paragraph_fraction
+        and line_chars <= s.max_duplicate_line_chars_fraction
+        and paragraph_chars <= s.max_duplicate_paragraph_chars_fraction
+    )
+
+
+class _NgramView:
+    """Word n-grams of one document as 64-bit hashes, computed with NumPy.
+
+    Gopher's repetition rules count n-grams for n = 2..10; building Python tuples for each
+    n made them the slowest part of curation. Each word becomes a 64-bit hash and each
+    n-gram a polynomial combination of its words' hashes (collisions are ~n²/2⁶⁴ a
+    document), so counting is ``np.unique`` and coverage a prefix sum.
+    """
+
+    _MULTIPLIER = np.uint64(0x100000001B3)  # the FNV-1a 64-bit prime: odd, well spread
+
+    def __init__(self, words: list[str]) -> None:
+        self.word_hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+        self.word_hashes = self.word_hashes.view(np.uint64)
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.length_prefix = np.concatenate(([0], np.cumsum(self.lengths)))
+        self.total_chars = int(self.length_prefix[-1]) or 1
+        self._hashes = self.word_hashes.copy()
+        self._n = 1
+
+    def hashes(self, n: int) -> np.ndarray:
+        """One hash per n-gram start (len(words) - n + 1 of them); n must not decrease."""
+        assert n >= self._n
+        while self._n < n:
+            self._n += 1
+            size = len(self.word_hashes) - self._n + 1
+            self._hashes = self._hashes[:size] * self._MULTIPLIER + self.word_hashes[self._n - 1 :]
+        return self._hashes
+
+    def chars(self, start: int, n: int) -> int:
+        return int(self.length_prefix[start + n] - self.length_prefix[start])
 
 
 def _top_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
-    """The most frequent n-gram (n = 2, 3, 4) must not cover too many word characters."""
-    total = sum(map(len, words)) or 1
-    for n, limit in s.max_top_ngram_chars_fraction.items():
+    """The most frequent n-gram (n = 2, 3, 4) must not cover too many word characters
+    (its count times its characters, over all word characters)."""
+    view = _NgramView(words)
+    for n, limit in sorted(s.max_top_ngram_chars_fraction.items()):
         if len(words) < n:
             continue
-        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
-        gram, count = counts.most_common(1)[0]
-        if count > 1 and count * sum(map(len, gram)) / total > limit:
+        _, first, counts = np.unique(view.hashes(n), return_index=True, return_counts=True)
+        count = int(counts.max())
+        if count < 2:
+            continue
+        # Ties for most frequent: the one covering the most characters decides.
+        chars = max(view.chars(int(start), n) for start in first[counts == count])
+        if count * chars / view.total_chars > limit:
             return False
     return True
 
 
 def _duplicate_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
     """Characters of words inside an n-gram (n = 5..10) seen more than once, over all characters."""
-    total = sum(map(len, words)) or 1
+    view = _NgramView(words)
     for n, limit in sorted(s.max_duplicate_ngram_chars_fraction.items()):
         if len(words) < n:
             continue
-        grams = list(zip(*(words[i:] for i in range(n)), strict=False))
-        counts = Counter(grams)
-        covered = bytearray(len(words))
-        for start, gram in enumerate(grams):
-            if counts[gram] > 1:
-                covered[start:start + n] = b"\x01" * n
-        duplicate_chars = sum(len(word) for word, mark in zip(words, covered, strict=True) if mark)
-        if duplicate_chars / total > limit:
+        _, inverse, counts = np.unique(view.hashes(n), return_inverse=True, return_counts=True)
+        repeated_starts = counts[inverse] > 1
+        # Word i is covered when some repeated n-gram starts in [i - n + 1, i].
+        starts = np.concatenate(([0], np.cumsum(repeated_starts)))
+        index = np.arange(len(words))
+        covered = (
+            starts[np.minimum(index + 1, len(repeated_starts))]
+            > starts[np.maximum(index - n + 1, 0)]
+        )
+        if int(view.lengths[covered].sum()) / view.total_chars > limit:
             return False
     return True
 
