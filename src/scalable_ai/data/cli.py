@@ -50,6 +50,9 @@ def curate(
     normalization: str = typer.Option("NFC", help="Unicode form: NFC, NFKC or none."),
     no_near_dedup: bool = typer.Option(False, "--no-near-dedup", help="Skip MinHash dedup."),
     no_quality: bool = typer.Option(False, "--no-quality", help="Skip the quality rules."),
+    dedup_index: str = typer.Option(
+        "memory", help="Where dedup state lives: memory, or disk (flat RAM for huge inputs)."
+    ),
 ) -> None:
     """Normalize, deduplicate, filter and decontaminate; write shards and a report."""
     from scalable_ai.data.curate import CurationSettings
@@ -63,6 +66,7 @@ def curate(
         near_dedup_settings=NearDedupSettings(threshold=threshold, num_perm=permutations),
         quality=not no_quality,
         decontamination_ngram=ngram,
+        dedup_index=dedup_index,
     )
     config = {"inputs": inputs, "out": out, "eval": eval_files, "settings": settings}
     with open_run("data.curate", config=config) as run:

@@ -27,14 +27,15 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalable_ai.data.decontaminate import ContaminationIndex, read_eval_texts
 from scalable_ai.data.documents import Document, ShardWriter, jsonl_files, read_documents
-from scalable_ai.data.near_dedup import NearDedupSettings, NearDuplicateIndex
+from scalable_ai.data.near_dedup import DiskIndex, NearDedupSettings, NearDuplicateIndex
 from scalable_ai.data.quality import QualitySettings, failed_rule
 from scalable_ai.errors import UserError
 
@@ -56,10 +57,16 @@ class CurationSettings:
     quality_settings: QualitySettings = field(default_factory=QualitySettings)
     decontamination_ngram: int = 13
     shard_bytes: int = 64 << 20
+    # "memory": Python sets and datasketch's in-memory LSH (fastest; a few KB per kept
+    # document). "disk": the same state in a scratch SQLite file next to the output, so RAM
+    # stays flat however large the corpus (for inputs whose index would not fit in RAM).
+    dedup_index: str = "memory"
 
     def __post_init__(self) -> None:
         if self.normalization not in NORMAL_FORMS:
             raise UserError(f"must be one of {', '.join(NORMAL_FORMS)}", field="normalization")
+        if self.dedup_index not in ("memory", "disk"):
+            raise UserError("must be 'memory' or 'disk'", field="dedup_index")
 
 
 def normalize(text: str, form: str = "NFC") -> str:
@@ -87,22 +94,35 @@ class _Tally:
         self.by_source[document.source or "(none)"][outcome] += 1
 
 
+class _ExactDigests:
+    """The digests of documents seen so far, in a set or in the disk index."""
+
+    def __init__(self, disk: DiskIndex | None) -> None:
+        self.disk = disk
+        self.memory: set[bytes] = set()
+
+    def first_time(self, text: str) -> bool:
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+        if self.disk is not None:
+            return self.disk.add_digest(digest)
+        if digest in self.memory:
+            return False
+        self.memory.add(digest)
+        return True
+
+
 def _judge(
-    document: Document,
     text: str,
     settings: CurationSettings,
-    seen: set[bytes],
+    seen: _ExactDigests,
     contamination: ContaminationIndex,
     near: NearDuplicateIndex | None,
 ) -> str:
     """The outcome for one normalized document: "kept" or the stage/rule that removed it."""
     if not text:
         return "empty"
-    if settings.exact_dedup:
-        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-        if digest in seen:
-            return "exact_duplicate"
-        seen.add(digest)
+    if settings.exact_dedup and not seen.first_time(text):
+        return "exact_duplicate"
     if settings.quality:
         rule = failed_rule(text, settings.quality_settings)
         if rule is not None:
@@ -137,20 +157,23 @@ def curate(
     contamination = ContaminationIndex(
         [*read_eval_texts(eval_paths), *eval_texts], settings.decontamination_ngram
     )
-    near = NearDuplicateIndex(settings.near_dedup_settings) if settings.near_dedup else None
-    seen: set[bytes] = set()
-    tally = _Tally()
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    disk = DiskIndex(out_dir / ".dedup-index.sqlite") if settings.dedup_index == "disk" else None
+    near = NearDuplicateIndex(settings.near_dedup_settings, disk) if settings.near_dedup else None
+    seen = _ExactDigests(disk)
+    tally = _Tally()
     started = time.perf_counter()
     with (
         ShardWriter(out_dir, "curated", settings.shard_bytes) as writer,
         _ProgressBar(progress, input_bytes_on_disk) as advance,
+        _closing(disk),
     ):
         for document in read_documents(files):
             size = len(document.text.encode("utf-8"))
             tally.add("input", document, size)
             text = normalize(document.text, settings.normalization)
-            outcome = _judge(document, text, settings, seen, contamination, near)
+            outcome = _judge(text, settings, seen, contamination, near)
             tally.add(outcome, document, size)
             if outcome == "kept":
                 writer.write(Document(document.id, text, document.source))
@@ -245,6 +268,15 @@ def plot_report(report: dict[str, Any], out: Path) -> Path:
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+@contextmanager
+def _closing(disk: DiskIndex | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if disk is not None:
+            disk.close()
 
 
 class _ProgressBar:

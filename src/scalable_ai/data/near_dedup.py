@@ -20,7 +20,10 @@ text itself is never held.
 from __future__ import annotations
 
 import re
+import sqlite3
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -47,17 +50,114 @@ class NearDedupSettings:
 
 
 def shingles(text: str, n: int) -> set[bytes]:
-    """The word n-grams of ``text`` (lowercased), as bytes; short texts give one shingle."""
+    """The word n-grams of ``text`` (lowercased), as bytes; short texts give one shingle.
+    (The definition; :func:`shingle_hashes` computes the same set's hashes quickly.)"""
     words = _WORD.findall(text.lower())
     if len(words) < n:
         return {" ".join(words).encode("utf-8")}
     return {" ".join(words[i : i + n]).encode("utf-8") for i in range(len(words) - n + 1)}
 
 
+_ROLL = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: odd, so the roll is invertible
+
+
+def shingle_hashes(text: str, n: int) -> np.ndarray:
+    """32-bit hashes of the distinct word n-grams of ``text`` (lowercased).
+
+    Each word is hashed once (CRC-32, deterministic across runs, unlike Python's ``hash``)
+    and each n-gram is a polynomial roll of its words' hashes folded to 32 bits, computed
+    with NumPy: building and SHA-1-hashing one bytes object per shingle in Python (what
+    ``update_batch`` does by default) was three quarters of curation's time. datasketch
+    mixes each input with MurmurHash3's finalizer before permuting, so the CRC's linearity
+    does not leak into the signature.
+    """
+    words = _WORD.findall(text.lower())
+    codes = np.fromiter(
+        (zlib.crc32(word.encode("utf-8")) for word in words), dtype=np.uint64, count=len(words)
+    )
+    if len(words) < n:
+        return np.array([zlib.crc32(" ".join(words).encode("utf-8"))], dtype=np.uint64)
+    rolled = codes[: len(codes) - n + 1].copy()
+    for offset in range(1, n):
+        rolled = rolled * _ROLL + codes[offset : len(codes) - n + 1 + offset]
+    folded = (rolled ^ (rolled >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return np.unique(folded)
+
+
+def _already_hashed(value: int) -> int:
+    return int(value)
+
+
+class DiskIndex:
+    """LSH bands, signatures and exact-dedup digests in a SQLite file, for corpora whose
+    index would not fit in memory.
+
+    datasketch's in-memory index costs ~5 KB per kept document (a Python set per band
+    bucket, measured in ``bench/RESULTS.md``) and its persistent backends need a Redis or
+    Cassandra server; here RAM stays at SQLite's page cache (``cache_mb``) however many
+    documents are indexed, and the disk holds ~1 KB per document. The file is a scratch
+    space for one run (no journal, no fsync): delete it afterwards.
+    """
+
+    def __init__(self, path: Path, cache_mb: int = 16) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path)
+        self.db.executescript(
+            f"""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            PRAGMA cache_size = -{cache_mb * 1024};
+            CREATE TABLE IF NOT EXISTS bands (band INTEGER, key INTEGER, doc INTEGER,
+                                              PRIMARY KEY (band, key, doc)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS signatures (doc INTEGER PRIMARY KEY, signature BLOB);
+            CREATE TABLE IF NOT EXISTS digests (digest BLOB PRIMARY KEY) WITHOUT ROWID;
+            """
+        )
+        self._pending = 0
+
+    def add_digest(self, digest: bytes) -> bool:
+        """Record a document digest; False when it was already there (an exact duplicate)."""
+        cursor = self.db.execute("INSERT OR IGNORE INTO digests VALUES (?)", (digest,))
+        self._tick()
+        return cursor.rowcount == 1
+
+    def candidates(self, keys: list[int]) -> set[int]:
+        found: set[int] = set()
+        for band, key in enumerate(keys):
+            rows = self.db.execute("SELECT doc FROM bands WHERE band = ? AND key = ?", (band, key))
+            found.update(doc for (doc,) in rows)
+        return found
+
+    def signature(self, doc: int) -> np.ndarray:
+        (blob,) = self.db.execute(
+            "SELECT signature FROM signatures WHERE doc = ?", (doc,)
+        ).fetchone()
+        return np.frombuffer(blob, dtype=np.uint32)
+
+    def insert(self, doc: int, keys: list[int], signature: np.ndarray) -> None:
+        self.db.executemany(
+            "INSERT INTO bands VALUES (?, ?, ?)",
+            [(band, key, doc) for band, key in enumerate(keys)],
+        )
+        self.db.execute("INSERT INTO signatures VALUES (?, ?)", (doc, signature.tobytes()))
+        self._tick()
+
+    def _tick(self) -> None:
+        self._pending += 1
+        if self._pending >= 2000:
+            self.db.commit()
+            self._pending = 0
+
+    def close(self) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
+
+
 class NearDuplicateIndex:
     """Streams documents through MinHash LSH and answers "is this a near-duplicate?"."""
 
-    def __init__(self, settings: NearDedupSettings | None = None) -> None:
+    def __init__(
+        self, settings: NearDedupSettings | None = None, disk: DiskIndex | None = None
+    ) -> None:
         self.settings = settings or NearDedupSettings()
         if not 0.0 < self.settings.threshold < 1.0:
             raise UserError("must be between 0 and 1 (exclusive)", field="near_dedup.threshold")
@@ -70,33 +170,55 @@ class NearDuplicateIndex:
                 "must be between 0 and 1 (exclusive)", field="near_dedup.false_negative_weight"
             )
         weight = self.settings.false_negative_weight
+        # datasketch picks the bands and rows for the threshold; with a disk index only
+        # those band ranges are used, the buckets live in SQLite.
         self.lsh = MinHashLSH(
             threshold=self.settings.threshold,
             num_perm=self.settings.num_perm,
             weights=(1.0 - weight, weight),
         )
+        self.disk = disk
         # One template MinHash: its permutations are reused (building them costs num_perm
         # random draws per document otherwise).
-        self._template = MinHash(num_perm=self.settings.num_perm, seed=self.settings.seed)
+        self._template = MinHash(
+            num_perm=self.settings.num_perm, seed=self.settings.seed, hashfunc=_already_hashed
+        )
         self._signatures: list[np.ndarray] = []
+        self._count = 0
 
     def signature(self, text: str) -> MinHash:
         minhash = self._template.copy()
         minhash.clear()
-        minhash.update_batch(list(shingles(text, self.settings.shingle_words)))
+        minhash.update_batch(shingle_hashes(text, self.settings.shingle_words))
         return minhash
 
     def is_duplicate(self, text: str) -> bool:
         """True when ``text`` resembles a kept document; otherwise it is kept (indexed)."""
         minhash = self.signature(text)
         values = minhash.hashvalues.astype(np.uint32)
+        if self.disk is not None:
+            return self._disk_is_duplicate(values)
         for key in self.lsh.query(minhash):
-            if float(np.mean(self._signatures[key] == values)) >= self.settings.threshold:
+            if self._similar(self._signatures[key], values):
                 return True
-        key = len(self._signatures)
         self._signatures.append(values)
-        self.lsh.insert(key, minhash, check_duplication=False)
+        self.lsh.insert(self._count, minhash, check_duplication=False)
+        self._count += 1
         return False
 
+    def _disk_is_duplicate(self, values: np.ndarray) -> bool:
+        assert self.disk is not None
+        keys = [hash(values[start:end].tobytes()) for start, end in self.lsh.hashranges]
+        for doc in self.disk.candidates(keys):
+            if self._similar(self.disk.signature(doc), values):
+                return True
+        self.disk.insert(self._count, keys, values)
+        self._count += 1
+        return False
+
+    def _similar(self, kept: np.ndarray, values: np.ndarray) -> bool:
+        """Estimated Jaccard similarity (share of equal MinHash values) >= threshold."""
+        return float(np.mean(kept == values)) >= self.settings.threshold
+
     def __len__(self) -> int:
-        return len(self._signatures)
+        return self._count
