@@ -211,12 +211,14 @@ def test_a_short_run_beats_the_unigram_baseline_by_a_nat(shard_folder):
                 "train.eval_every": 60,
                 "train.log_every": 20,
                 "train.checkpoint_every": 60,
+                "train.sample_tokens": 8,
             },
         )
     )
     result = Trainer(config).fit()
     assert result.unigram_val_loss is not None
     assert result.val_loss < result.unigram_val_loss - 1.0
+    assert result.sample.startswith("The") and len(result.sample) > len("The")
 
 
 def test_a_tokenizer_other_than_the_shards_one_is_refused(

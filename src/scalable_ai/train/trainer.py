@@ -307,11 +307,22 @@ class Trainer:
 
     def sample(self, prompt: str = "The") -> str:
         """A short greedy continuation from the trained model (a smoke test you can read)."""
-        from scalable_ai.model.generate import SamplingParams, complete
+        from scalable_ai.infer.engine import EngineConfig, LLMEngine
+        from scalable_ai.infer.sampling import SamplingParams
 
-        self.model.eval()
-        params = SamplingParams(max_new_tokens=self.config.train.sample_tokens, temperature=0)
-        text = prompt + complete(self.model, self.tokenizer, prompt, params)
+        # The inference engine on the live weights, through the model's own forward (no
+        # packed copies to make for one sample; every recipe switch is covered).
+        config = EngineConfig(
+            kv_cache_megabytes=16,
+            forward_path="model",
+            enable_prefix_caching=False,
+            use_cuda_graphs=False,
+        )
+        engine = LLMEngine(
+            self.model, self.tokenizer, config, eos_token_ids=sorted(self.tokenizer.stop_ids())
+        )
+        params = SamplingParams(max_tokens=self.config.train.sample_tokens, temperature=0)
+        text = prompt + "".join(delta.text for delta in engine.stream(prompt, params))
         self.model.train()
         return text
 
