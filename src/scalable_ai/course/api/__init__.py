@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scalable_ai.course.api.context import ApiState, Unauthenticated
+from scalable_ai.course.api.context import ApiState, CredentialsBeforeBody, Unauthenticated
 from scalable_ai.course.api.schemas import ErrorOut
 from scalable_ai.course.clock import Clock, clock_from_env
 from scalable_ai.course.db import make_engine, session_factory
@@ -77,6 +77,7 @@ def create_api(
     from scalable_ai.course.community.api import router as community_router
 
     api.include_router(community_router)
+    api.add_middleware(CredentialsBeforeBody, state=api.state.course_api)
 
     @api.exception_handler(UserError)
     async def user_error(_request: Request, exc: UserError) -> JSONResponse:

@@ -3,11 +3,13 @@ token, and the course clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,3 +88,55 @@ def _signed_in(
 
 SignedIn = Annotated[Call, Depends(_signed_in, scope="function")]
 Public = Annotated[tuple[Session, Clock], Depends(_public, scope="function")]
+
+
+class CredentialsBeforeBody:
+    """Pure ASGI middleware: a request that would change something (every method but GET,
+    HEAD, OPTIONS) must carry a live API token, checked *before its body is read*: FastAPI
+    parses a JSON body before any dependency runs, so without this an anonymous 1 GiB post
+    was read (and held in memory) before its 401 (issue 21). Reads pass through: the routes
+    check them, and some are public."""
+
+    def __init__(self, app: Any, state: ApiState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", ()))
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await _unauthenticated(send, "sign in: send Authorization: Bearer <your API token>")
+            return
+        if not await run_in_threadpool(self._live, token.strip()):
+            await _unauthenticated(send, "the API token is unknown or revoked")
+            return
+        await self.app(scope, receive, send)
+
+    def _live(self, token: str) -> bool:
+        with self.state.sessions() as session:
+            try:
+                actor_for_api_token(session, token, clock=self.state.clock, record_use=False)
+            except Forbidden:
+                return False
+            finally:
+                session.rollback()
+        return True
+
+
+async def _unauthenticated(send: Any, message: str) -> None:
+    body = json.dumps({"error": {"message": message, "field": "Authorization"}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b"Bearer"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

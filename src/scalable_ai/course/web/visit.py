@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+#: A form has at most this many files and fields (Starlette's defaults are 1000 each).
+MAX_FORM_FILES = 4
+MAX_FORM_FIELDS = 400
 
 
 class SignInRequired(Exception):
@@ -206,19 +210,68 @@ def open_visit(request: Request) -> Iterator[Visit]:
         db.close()
 
 
+#: The forms a visitor posts before signing in; every other form needs a live session.
+PUBLIC_FORMS = frozenset({"/sign-in"})
+#: A browser's own word on where a request comes from (``Sec-Fetch-Site``): other sites'
+#: pages may not post our forms even when they carry a stolen token.
+CROSS_SITE = "cross-site"
+
+
+def _from_another_site(request: Request) -> bool:
+    """True when the browser says the form comes from another site (``Sec-Fetch-Site`` or an
+    ``Origin`` that is not this host)."""
+    if request.headers.get("sec-fetch-site", "").lower() == CROSS_SITE:
+        return True
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+
+
+def _live_person_id(state: WebState, token: str) -> int | None:
+    """The person behind a web-session token, read in a session of its own (no write)."""
+    from scalable_ai.course.service.credentials import person_for_web_session
+
+    db = state.sessions()
+    try:
+        person = person_for_web_session(db, token, clock=state.clock)
+        return None if person is None else person.id
+    finally:
+        db.rollback()
+        db.close()
+
+
 async def checked_form(request: Request) -> dict[str, Any]:
-    """FastAPI dependency for every POST form: parses it and refuses a missing or wrong CSRF
+    """FastAPI dependency for every POST form: refuses a form from another site, without the
+    session cookie, or (but for sign-in) without a live session *before reading the body*
+    (issue 21: a 2 GiB anonymous post to /sign-in used to be read whole first), then parses
+    it (the route's body limit bounds it while it streams) and refuses a missing or wrong CSRF
     token with 403 before the view runs. Files stay as UploadFile values."""
     state: WebState = request.app.state.web
+    refusal = CsrfRefused(
+        "the form's security token is missing or out of date; reload the page and try again",
+        field="csrf_token",
+    )
+    if _from_another_site(request) or SESSION_COOKIE not in request.cookies:
+        raise refusal
     session = state.codec.loads(request.cookies.get(SESSION_COOKIE))
-    form = await request.form()
+    if request.url.path not in PUBLIC_FORMS:
+        token = session.token
+        if not token or await run_in_threadpool(_live_person_id, state, token) is None:
+            raise SignInRequired(_back_to(request))
+    form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
     if not csrf_matches(session, form.get("csrf_token")):  # type: ignore[arg-type]
-        raise CsrfRefused(
-            "the form's security token is missing or out of date; reload the page and try again",
-            field="csrf_token",
-        )
+        raise refusal
     values: dict[str, Any] = {}
     for key in form:
         items = form.getlist(key)
         values[key] = items if len(items) > 1 else items[0]
     return values
+
+
+def _back_to(request: Request) -> str:
+    """Where to return after signing in: the page a form was posted from, when it is ours."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.path.startswith("/") and referer.netloc == request.headers.get("host", ""):
+        return referer.path
+    return "/"
