@@ -85,7 +85,7 @@ def test_sharding_divides_the_states_it_shards():
 
 def test_8b_on_one_h100_node_gets_a_spec_that_fits():
     work = Workload(batch_size=8, seq_len=4096)
-    pairs, best = plan_both(LLAMA31_8B, 8, "h100-80gb", work)
+    _pairs, best = plan_both(LLAMA31_8B, 8, "h100-80gb", work)
     assert best is not None and best.total <= 0.9 * GPUS["h100-80gb"].memory
     assert best.spec.world_size == 8
 

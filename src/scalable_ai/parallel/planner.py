@@ -241,7 +241,7 @@ def estimate(
 
 def step_flops(config: ModelConfig, work: Workload) -> float:
     """6 x active parameters x tokens (forward 2, backward 4; Kaplan et al. 2020)."""
-    embed, head, block, experts = parameter_counts(config)
+    _embed, head, block, experts = parameter_counts(config)
     active = (
         config.n_layers * (block + experts * config.experts_per_token / max(1, config.n_experts))
         + head
