@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -143,3 +144,14 @@ def test_a_cancelled_reservation_grants_nothing():
     r = dataclasses.replace(reservation(), cancelled=True)
     assert access_rules(r, NODES, START + timedelta(hours=1)) == []
     check_reservation(reservation("r2"), [r])  # and does not block the window
+
+
+def test_an_overlap_refusal_names_the_times_in_berkeley_words():
+    """Issue 13: "node-3 is already reserved from 2026-03-09T16:00:00+00:00" was what
+    students read."""
+    first = reservation()
+    overlapping = reservation("r2", ("node-2", "node-3"), START, END, ("g2", "g3"))
+    with pytest.raises(Conflict) as refused:
+        check_reservation(overlapping, [first])
+    assert "+00:00" not in refused.value.message
+    assert re.search(r"from \w{3} \w{3} \d+, \d+:\d\d [AP]M to", refused.value.message)

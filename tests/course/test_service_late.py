@@ -35,7 +35,7 @@ def test_an_on_time_submission_records_the_deadline_that_applied(session, make_g
 def test_nothing_is_handed_in_before_the_assignment_is_released(session, make_group):
     group = make_group(4)
     before_a2 = FixedClock(datetime(2026, 2, 9, 23, 59, tzinfo=BERKELEY))
-    with pytest.raises(UserError, match="A2 is released on 2026-02-10") as caught:
+    with pytest.raises(UserError, match="A2 is released on Tue Feb 10") as caught:
         submit(
             session,
             Actor.of(group.members[0]),
@@ -239,3 +239,33 @@ def test_a_course_setting_makes_the_slack_pool_per_group(session, make_group, st
         slack_service.spend_slack_day(
             session, staff, group_id=group.id, assignment="A4", clock=clock
         )
+
+
+def test_an_exception_earlier_than_the_deadline_must_be_confirmed_as_shortening_it(
+    session, make_group, staff
+):
+    """An exception gives more time; one that shortens the deadline needs ``shorten``."""
+    group = make_group(4)
+    earlier = A1_DUE - timedelta(days=2)
+    with pytest.raises(Conflict, match="moves A1's deadline earlier") as refused:
+        slack_service.grant_exception(
+            session,
+            staff,
+            group_id=group.id,
+            assignment="A1",
+            new_deadline=earlier,
+            reason="typo",
+            clock=FixedClock(earlier - timedelta(days=5)),
+        )
+    assert refused.value.field == "shorten"
+    row = slack_service.grant_exception(
+        session,
+        staff,
+        group_id=group.id,
+        assignment="A1",
+        new_deadline=earlier,
+        reason="moved on purpose",
+        clock=FixedClock(earlier - timedelta(days=5)),
+        shorten=True,
+    )
+    assert row.new_deadline == earlier

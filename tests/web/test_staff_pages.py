@@ -5,6 +5,7 @@ management")."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from scalable_ai.course.demo import DEMO_CREDENTIALS
@@ -93,6 +94,27 @@ def test_staff_approve_an_exception_and_it_shows_in_the_list(demo_platform):
     assert "Exception approved" in flash(page) and "node-4 disk failure" in page
 
 
+def test_an_exception_that_shortens_a_deadline_asks_for_confirmation(demo_platform):
+    """Issue 13: A4 → Mar 1 was approved without a word."""
+    sign_in(demo_platform.client, *STAFF)
+    page = demo_platform.client.get("/staff/slack").text
+    group = re.search(r'<option value="(group:\d+)">KV Cachers', page).group(1)
+    form = {
+        "subject": group,
+        "assignment": "A4",
+        "new_deadline": "2026-03-01T23:59",
+        "reason": "typo in the date",
+    }
+    post_form(demo_platform.client, "/staff/slack", "/staff/exceptions", form)
+    page = demo_platform.client.get("/staff/slack").text
+    assert html.unescape(flash(page)).startswith(
+        "this moves A4's deadline earlier, from Tue Apr 7, 11:59 PM"
+    )
+    assert 'value="typo in the date"' in page  # what staff typed is still there
+    post_form(demo_platform.client, "/staff/slack", "/staff/exceptions", {**form, "shorten": "yes"})
+    assert "Exception approved" in flash(demo_platform.client.get("/staff/slack").text)
+
+
 def test_staff_reverse_a_slack_day_for_the_whole_group(demo_platform):
     sign_in(demo_platform.client, *STAFF)
     page = demo_platform.client.get("/staff/slack").text
@@ -102,6 +124,16 @@ def test_staff_reverse_a_slack_day_for_the_whole_group(demo_platform):
         "/staff/slack",
         f"/staff/slack/{use_id}/reverse",
         {"reason": "charged in error"},
+    )
+    page = demo_platform.client.get("/staff/slack").text
+    # one click on one student's row no longer reverses five: it asks, naming them
+    assert "gives it back to all 5 members" in flash(page)
+    assert 'value="charged in error"' in page and page.count("charged in error") == 1
+    post_form(
+        demo_platform.client,
+        "/staff/slack",
+        f"/staff/slack/{use_id}/reverse",
+        {"reason": "charged in error", "whole_group": "yes"},
     )
     page = demo_platform.client.get("/staff/slack").text
     assert "Slack day reversed for 5 student(s)" in flash(page)

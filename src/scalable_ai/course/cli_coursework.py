@@ -166,6 +166,9 @@ def grant(
     group: Annotated[str | None, typer.Option(help="Group name.")] = None,
     assignment: Annotated[str | None, typer.Option()] = None,
     milestone: Annotated[str | None, typer.Option()] = None,
+    shorten: Annotated[
+        bool, typer.Option(help="Confirm a deadline earlier than the regular one.")
+    ] = False,
 ) -> None:
     """Approve an exception: a new deadline for a student or a group."""
     with database() as session:
@@ -180,6 +183,7 @@ def grant(
             new_deadline=parse_instant(until, field="--until"),
             reason=reason,
             clock=course_clock(),
+            shorten=shorten,
         )
         session.flush()
         typer.echo(f"exception {row.id} approved until {row.new_deadline:%Y-%m-%d %H:%M} UTC")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from scalable_ai.errors import UserError
@@ -49,6 +49,16 @@ def parse_instant(text: str, *, field: str = "SAI_NOW") -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=BERKELEY)
     return value
+
+
+def in_words(value: datetime | date) -> str:
+    """A time as a student reads it, in Berkeley time: ``Mon Mar 9, 8:00 AM`` (a date:
+    ``Mon Mar 9``). Refusals use it instead of ISO/UTC text ("node-3 is already reserved from
+    2026-03-09T16:00:00+00:00" was what students read, issue 13)."""
+    if not isinstance(value, datetime):
+        return value.strftime("%a %b %-d")
+    local = value.astimezone(BERKELEY) if value.tzinfo else value.replace(tzinfo=BERKELEY)
+    return local.strftime("%a %b %-d, %-I:%M %p")
 
 
 def clock_from_env() -> Clock:

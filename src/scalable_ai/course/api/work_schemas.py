@@ -89,6 +89,8 @@ class ExceptionIn(BaseModel):
     milestone: ShortText | None = None
     new_deadline: Instant
     reason: Text
+    # an exception earlier than the regular deadline must say so (it shortens the deadline)
+    shorten: bool = False
 
 
 class ExceptionOut(Out):

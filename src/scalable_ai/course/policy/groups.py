@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from scalable_ai.course.clock import in_words
 from scalable_ai.course.policy.nodes import Node, Reservation, partner_groups
 from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
@@ -61,8 +62,7 @@ def check_formation_open(now: datetime, formation_deadline: datetime) -> None:
     """Students change groups themselves only until the formation deadline."""
     if now > formation_deadline:
         raise Forbidden(
-            f"group formation closed at {formation_deadline.isoformat()}; "
-            "ask staff to change groups",
+            f"group formation closed at {in_words(formation_deadline)}; ask staff to change groups",
             field="group",
         )
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from scalable_ai.course.clock import in_words
 from scalable_ai.course.policy.settings import CourseSettings, SlackPool
 from scalable_ai.errors import Conflict, Forbidden, UserError
 
@@ -302,7 +303,7 @@ def judge_submission(
             Verdict.REJECTED,
             exception.new_deadline,
             False,
-            f"after the exception's deadline {exception.new_deadline.isoformat()}",
+            f"after the exception's deadline {in_words(exception.new_deadline)}",
         )
     if submitted_at <= due:
         return SubmissionVerdict(Verdict.ON_TIME, due, False, "on time")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from scalable_ai.course.clock import in_words
 from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.errors import Conflict, Forbidden, NotFound, UserError
 
@@ -122,8 +123,8 @@ def check_reservation(
         if other.id != reservation.id and not other.cancelled and reservation.overlaps(other):
             shared = ", ".join(sorted(set(reservation.nodes) & set(other.nodes)))
             raise Conflict(
-                f"{shared} is already reserved from {other.starts_at.isoformat()} "
-                f"to {other.ends_at.isoformat()} (reservation {other.id})",
+                f"{shared} is already reserved from {in_words(other.starts_at)} "
+                f"to {in_words(other.ends_at)} (reservation {other.id})",
                 field="nodes",
             )
 
@@ -158,8 +159,8 @@ def _require_active(reservation: Reservation, now: datetime) -> None:
     if not reservation.starts_at <= now < reservation.ends_at:
         raise Forbidden(
             f"reservation {reservation.id} is active only from "
-            f"{reservation.starts_at.isoformat()} to "
-            f"{reservation.ends_at.isoformat()}",
+            f"{in_words(reservation.starts_at)} to "
+            f"{in_words(reservation.ends_at)}",
             field="reservation",
         )
 
@@ -204,7 +205,7 @@ class AccessRule:
         return (
             f"iptables -A INPUT -s {self.source_ip} -j ACCEPT  "
             f"# {self.source_node} -> {self.node}, reservation {self.reservation}, "
-            f"until {self.until.isoformat()}"
+            f"until {in_words(self.until)}"
         )
 
     def ufw(self) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from scalable_ai.course.clock import in_words
 from scalable_ai.errors import Conflict, UserError
 
 LOWEST_SCORE, HIGHEST_SCORE = 1, 5
@@ -88,7 +89,7 @@ def check_review_open(now: datetime, due: datetime) -> None:
     """Reviews are written and edited until the peer-review deadline, not after."""
     if now > due:
         raise Conflict(
-            f"peer reviews closed at the deadline, {due.isoformat()}", field="submitted_at"
+            f"peer reviews closed at the deadline, {in_words(due)}", field="submitted_at"
         )
 
 

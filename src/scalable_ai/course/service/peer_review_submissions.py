@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
-from scalable_ai.course.clock import Clock
+from scalable_ai.course.clock import Clock, in_words
 from scalable_ai.course.policy import peer_review_rubric as rubric
 from scalable_ai.course.policy.peer_review import check_peer_review
 from scalable_ai.course.service.actors import (
@@ -202,7 +202,7 @@ def reviews_of(
         if not rubric.reviews_released(clock.now(), due):
             raise Forbidden(
                 "the reviews of your report are shown after the peer-review "
-                f"deadline, {due.isoformat()}"
+                f"deadline, {in_words(due)}"
             )
     return session.scalars(
         select(PeerReview).where(PeerReview.reviewed_group_id == group_id).order_by(PeerReview.id)

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
-from scalable_ai.course.clock import Clock
+from scalable_ai.course.clock import Clock, in_words
 from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import late as rules
 from scalable_ai.course.service.actors import (
@@ -36,6 +36,7 @@ from scalable_ai.course.service.actors import (
 )
 from scalable_ai.course.service.course import (
     assignment_by_key,
+    due_at,
     milestone_by_key,
     row_by_id,
     settings_of,
@@ -179,6 +180,30 @@ def spend_slack_day(
     return spend_for_group(session, actor, group, target, clock=clock)
 
 
+def _same_spending(session: Session, row: SlackDayUse) -> list[SlackDayUse]:
+    """The entries charged by the same spending: every member's, for a group's slack day."""
+    return list(
+        session.scalars(
+            select(SlackDayUse).where(
+                SlackDayUse.assignment_id == row.assignment_id,
+                SlackDayUse.spent_at == row.spent_at,
+                SlackDayUse.revoked_at.is_(None),
+                SlackDayUse.group_id == row.group_id
+                if row.group_id is not None
+                else SlackDayUse.id == row.id,
+            )
+        ).all()
+    )
+
+
+def spending_of(session: Session, actor: Actor, use_id: int) -> list[SlackDayUse]:
+    """What reversing ``use_id`` would reverse (staff): the page asks for confirmation when
+    it is more than the one row clicked (a group's slack day is every member's)."""
+    require_staff(actor, "see what a reversal would reverse")
+    row = row_by_id(session, SlackDayUse, use_id, what="slack-day entry", field="slack_day")
+    return _same_spending(session, row)
+
+
 def reverse_slack_day(
     session: Session, actor: Actor, use_id: int, *, reason: str, clock: Clock
 ) -> list[SlackDayUse]:
@@ -196,16 +221,7 @@ def reverse_slack_day(
         {row.assignment_id: assignment.key if assignment else ""},
     )
     rules.reverse_slack_day(entry, actor.label, actor.is_staff, clock.now(), reason)
-    same = session.scalars(
-        select(SlackDayUse).where(
-            SlackDayUse.assignment_id == row.assignment_id,
-            SlackDayUse.spent_at == row.spent_at,
-            SlackDayUse.revoked_at.is_(None),
-            SlackDayUse.group_id == row.group_id
-            if row.group_id is not None
-            else SlackDayUse.id == row.id,
-        )
-    ).all()
+    same = _same_spending(session, row)
     for use in same:
         before = audit.snapshot(use)
         use.revoked_at = clock.now()
@@ -308,9 +324,14 @@ def grant_exception(
     new_deadline: datetime,
     reason: str,
     clock: Clock,
+    shorten: bool = False,
 ) -> DeadlineException:
     """Staff approve an exception: a new deadline for a student or a whole group, for one
-    assignment or milestone, with the reason; a group's exception covers every member."""
+    assignment or milestone, with the reason; a group's exception covers every member.
+
+    An exception is meant to give more time: one whose deadline is earlier than the regular
+    one is refused unless ``shorten`` confirms it (issue 13: A4 → Mar 1 was approved without
+    a word)."""
     require_staff(actor, "approve exceptions")
     if (assignment is None) == (milestone is None):
         raise UserError("name either an assignment or a milestone", field="assignment")
@@ -327,6 +348,15 @@ def grant_exception(
         student=person.email if person else None,
         group=group.name if group else None,
     )
+    settings = settings_of(session)
+    regular = due_at(target_a, settings) if target_a else rules.deadline_at(target_m.day, settings)
+    if new_deadline < regular and not shorten:
+        what = target_a.key if target_a else target_m.title
+        raise Conflict(
+            f"this moves {what}'s deadline earlier, from {in_words(regular)} to "
+            f"{in_words(new_deadline)} (Berkeley time); confirm that you mean to shorten it",
+            field="shorten",
+        )
     row = DeadlineException(
         person_id=person_id,
         group_id=group_id,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
-from scalable_ai.course.clock import Clock
+from scalable_ai.course.clock import Clock, in_words
 from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.links import check_link, is_upload_link
 from scalable_ai.course.policy import late as rules
@@ -98,7 +98,7 @@ def submit(
     due = due_at(target_a, settings) if target_a else milestone_due_at(target_m, settings)  # type: ignore[arg-type]
     if target_a is not None and now < released_at(target_a.released_on, settings):
         raise UserError(
-            f"{target_a.key} is released on {target_a.released_on.isoformat()}", field="assignment"
+            f"{target_a.key} is released on {in_words(target_a.released_on)}", field="assignment"
         )
     if now > due:  # late: may spend a slack day, so the group's ledger is written
         group = lock_group(session, group_id)

@@ -34,7 +34,7 @@ from scalable_ai.course.web.security import (
     SignInLimiter,
     load_or_create_secret,
 )
-from scalable_ai.course.web.visit import SignInRequired, sign_in_url
+from scalable_ai.course.web.visit import SignInRequired, refusal, sign_in_url
 from scalable_ai.errors import UserError
 from scalable_ai.settings import Settings
 
@@ -124,8 +124,9 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> Response:
         titles = {403: "Not allowed", 404: "Not found", 409: "Not possible"}
+        message = str(exc) if request.url.path.startswith("/api") else refusal(exc)
         return _error_page(
-            request, exc.status_code, titles.get(exc.status_code, "Cannot do that"), str(exc)
+            request, exc.status_code, titles.get(exc.status_code, "Cannot do that"), message
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -20,10 +20,15 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def berkeley(value: datetime | date | None, style: str = "full") -> str:
+def berkeley(value: datetime | date | str | None, style: str = "full") -> str:
     """``Tue Feb 10, 11:59 PM`` (``full``), ``Feb 10`` (``day``) or ``11:59 PM`` (``time``)."""
-    if value is None:
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):  # an ISO time from a file (a run's started_at, in UTC)
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         local = value.astimezone(BERKELEY) if value.tzinfo else value.replace(tzinfo=BERKELEY)
     else:
@@ -35,6 +40,17 @@ def berkeley(value: datetime | date | None, style: str = "full") -> str:
     if style == "iso":
         return local.isoformat()
     return local.strftime("%a %b %-d, %-I:%M %p")
+
+
+def when(value: datetime | None) -> Markup:
+    """A time in Berkeley time inside ``<time datetime=…>``, so ``static/site.js`` can add
+    "your time: …" when the browser's zone is not Berkeley's (issue 13)."""
+    if value is None:
+        return Markup("—")
+    local = value if value.tzinfo else value.replace(tzinfo=BERKELEY)
+    return Markup('<time datetime="{}">{}</time>').format(
+        local.astimezone(BERKELEY).isoformat(), berkeley(local)
+    )
 
 
 def countdown(until: datetime | None, now: datetime) -> str:
@@ -92,6 +108,7 @@ def make_environment() -> Environment:
     )
     env.filters["berkeley"] = berkeley
     env.filters["percent"] = percent
+    env.filters["when"] = when
     env.globals["countdown"] = countdown
     env.globals["link_to"] = link_to
     return env

@@ -73,6 +73,9 @@ def load_or_create_secret(data_dir: Path) -> str:
     return key
 
 
+TYPED_MAX_CHARS = 1000
+
+
 @dataclass
 class CookieSession:
     """What the session cookie carries: the CSRF secret, the web-session token once signed in
@@ -82,6 +85,9 @@ class CookieSession:
     csrf: str
     token: str | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    # What a refused form held, shown again on the next page (issue 13: a refused hand-in
+    # cleared the link typed). Short text only: the cookie stays small.
+    typed: dict[str, str] = field(default_factory=dict)
     changed: bool = False
 
     @classmethod
@@ -104,6 +110,23 @@ class CookieSession:
         self.flashes.append((kind, message))
         self.changed = True
 
+    def keep_typed(self, values: dict[str, str]) -> None:
+        """Keep a refused form's text fields (each up to ``TYPED_MAX_CHARS``) for one page."""
+        kept: dict[str, str] = {}
+        budget = TYPED_MAX_CHARS * 2
+        for name, value in values.items():
+            if len(value) <= TYPED_MAX_CHARS and len(value) <= budget:
+                kept[name] = value
+                budget -= len(value)
+        self.typed = kept
+        self.changed = True
+
+    def take_typed(self) -> dict[str, str]:
+        taken, self.typed = self.typed, {}
+        if taken:
+            self.changed = True
+        return taken
+
     def take_flashes(self) -> list[tuple[str, str]]:
         taken, self.flashes = self.flashes, []
         if taken:
@@ -121,6 +144,8 @@ class SessionCodec:
         payload: dict[str, Any] = {"c": session.csrf, "t": session.token}
         if session.flashes:
             payload["f"] = session.flashes
+        if session.typed:
+            payload["k"] = session.typed
         return self._serializer.dumps(payload)
 
     def loads(self, cookie: str | None) -> CookieSession:
@@ -134,6 +159,7 @@ class SessionCodec:
             csrf=str(payload.get("c") or secrets.token_urlsafe(32)),
             token=payload.get("t"),
             flashes=[(str(k), str(m)) for k, m in payload.get("f") or []],
+            typed={str(k): str(v) for k, v in (payload.get("k") or {}).items()},
         )
 
 

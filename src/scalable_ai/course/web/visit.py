@@ -7,7 +7,7 @@ Permission checks sit at this one gate (Django's habit): a view asks ``visit.per
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -128,17 +128,25 @@ class Visit:
         back: str,
         ok: str | Callable[[T], str],
         warn: Callable[[T], Sequence[str]] | None = None,
+        keep: Mapping[str, Any] | None = None,
+        then: Callable[[T], str] | None = None,
     ) -> Response:
         """Run one use case as one unit of work and answer post/redirect/get: commit and go to
         ``back`` with ``ok`` shown (and each of ``warn``'s warnings: done, but staff should
-        look), or roll back and show the rule that refused it."""
+        look), or roll back and show the rule that refused it, in words, with the text fields
+        of ``keep`` (the form) filled in again on the page. ``then`` names the page to go to
+        after success when it depends on the result (the new thread, not the list)."""
         try:
             self.begin_write()
             result = use_case()
             self.db.commit()
         except UserError as exc:
             self.db.rollback()
-            return self.redirect(back, error=str(exc))
+            if keep:
+                self.session.keep_typed(
+                    {k: v for k, v in keep.items() if isinstance(v, str) and k != "csrf_token"}
+                )
+            return self.redirect(back, error=refusal(exc))
         except IntegrityError:
             self.db.rollback()
             return self.redirect(
@@ -148,7 +156,7 @@ class Visit:
         self.session.flash("ok", ok(result) if callable(ok) else ok)
         for warning in warn(result) if warn is not None else ():
             self.session.flash("warning", warning)
-        return self.redirect(back)
+        return self.redirect(then(result) if then is not None else back)
 
     # Responses ---------------------------------------------------------------------------
 
@@ -166,6 +174,7 @@ class Visit:
             "clock_pinned": self.state.clock.pinned,
             "csrf_token": self.session.csrf,
             "flashes": self.session.take_flashes(),
+            "typed": self.session.take_typed(),
             **context,
         }
         html = render_template(self.state.templates, template, values)
@@ -192,6 +201,12 @@ class Visit:
                 path="/",
             )
         return response
+
+
+def refusal(exc: UserError) -> str:
+    """A refusal as a page shows it: the rule's message in words, without the internal field
+    name the API and CLI prefix ("confirm_slack_day: …" was what students read)."""
+    return exc.message.strip()
 
 
 def sign_in_url(next_url: str) -> str:

@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile
 
 from scalable_ai.course.links import is_upload_link
 from scalable_ai.course.policy.integrity import STATEMENT_FIELDS
+from scalable_ai.course.policy.schedule import released_at
 from scalable_ai.course.service import submissions as submission_service
 from scalable_ai.course.service.actors import current_group_id, require_member_or_staff
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
@@ -56,16 +57,20 @@ def assignment_list(visit: VisitDep) -> Response:
     24 hours later once a slack day is applied) and the group's latest hand-in."""
     me = visit.person()
     actor = visit.actor()
+    settings = settings_of(visit.db)
     if not me.is_staff:
         rows = [
             (s.assignment, s.due, s.deadline, s.submission)
             for s in submission_service.assignment_statuses(visit.db, actor, me.id)
         ]
-        return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
-    settings = settings_of(visit.db)
-    assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
-    rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
-    return visit.page("assignments.html", title="Assignments", active="/assignments", rows=rows)
+    else:
+        assignments = visit.db.scalars(select(Assignment).order_by(Assignment.due_on)).all()
+        rows = [(a, due_at(a, settings), due_at(a, settings), None) for a in assignments]
+    # an assignment is "open" only from its release (A4/A5 read "open" before it, issue 13)
+    opens_at = {a.key: released_at(a.released_on, settings) for a, *_ in rows}
+    return visit.page(
+        "assignments.html", title="Assignments", active="/assignments", rows=rows, opens_at=opens_at
+    )
 
 
 @router.get("/assignments/{key}")
@@ -104,6 +109,7 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         group=None if me.is_staff else _own_group(visit.db, me.id),
         integrity_labels=INTEGRITY_LABELS,
         slack_day_hours=settings.slack_day_hours,
+        opens_at=released_at(assignment.released_on, settings),
     )
 
 
@@ -220,7 +226,10 @@ def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
         return row
 
     return visit.act(
-        use_case, back=back, ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason})."
+        use_case,
+        back=back,
+        ok=lambda row: f"Submitted {key.upper()} ({row.deadline_reason}).",
+        keep=form,
     )
 
 

@@ -72,6 +72,8 @@ def ask(visit: VisitDep, form: FormDep) -> Response:
         ),
         back="/qa",
         ok=lambda t: f"Question posted: {t.title}",
+        keep=form,
+        then=lambda t: f"/qa/{t.id}",
     )
 
 
@@ -160,6 +162,7 @@ def answer(visit: VisitDep, form: FormDep, thread_id: int) -> Response:
         ),
         back=f"/qa/{thread_id}",
         ok="Answer posted.",
+        keep=form,
     )
 
 

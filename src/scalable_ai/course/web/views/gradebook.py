@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from scalable_ai.course.policy.standing import Standing
 from scalable_ai.course.service import grades as grade_service
 from scalable_ai.course.service.course import settings_of
-from scalable_ai.course.web.visit import Visit, open_visit
+from scalable_ai.course.web.visit import Visit, open_visit, refusal
 from scalable_ai.errors import UserError
 
 router = APIRouter()
@@ -76,7 +76,7 @@ def _grade_page(
     except UserError as exc:
         if exc.status_code != 400:
             raise
-        visit.session.flash("error", str(exc))
+        visit.session.flash("error", refusal(exc))
         return visit.redirect(back)
     return visit.page(
         template,

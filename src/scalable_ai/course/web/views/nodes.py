@@ -111,6 +111,7 @@ def request_reservation(visit: VisitDep, form: FormDep) -> Response:
         use_case,
         back="/nodes",
         ok="Reservation requested: the other groups must consent before it grants anything.",
+        keep=form,
     )
 
 

@@ -24,7 +24,7 @@ from scalable_ai.course.service.course import settings_of
 from scalable_ai.course.upload_limits import UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.security import hash_password
-from scalable_ai.course.web.visit import Visit, checked_form, open_visit
+from scalable_ai.course.web.visit import Visit, checked_form, open_visit, refusal
 from scalable_ai.errors import UserError
 
 router = APIRouter(prefix="/staff")
@@ -106,7 +106,7 @@ def add_account(visit: VisitDep, form: FormDep) -> Response:
         visit.db.commit()
     except UserError as exc:
         visit.db.rollback()
-        return visit.redirect("/staff/roster", error=str(exc))
+        return visit.redirect("/staff/roster", error=refusal(exc))
     return _roster_page(visit, created)
 
 
@@ -156,7 +156,7 @@ def import_roster(visit: VisitDep, form: FormDep) -> Response:
         visit.db.commit()
     except UserError as exc:
         visit.db.rollback()
-        return visit.redirect("/staff/roster", error=f"nothing imported — {exc}")
+        return visit.redirect("/staff/roster", error=f"nothing imported — {exc.message}")
     visit.session.flash("ok", f"Imported {len(created)} accounts.")
     return _roster_page(visit, created)
 
@@ -176,7 +176,7 @@ def reset_password(visit: VisitDep, form: FormDep, person_id: int) -> Response:
         visit.db.commit()
     except UserError as exc:
         visit.db.rollback()
-        return visit.redirect("/staff/roster", error=str(exc))
+        return visit.redirect("/staff/roster", error=refusal(exc))
     return _roster_page(visit, created)
 
 

@@ -93,17 +93,39 @@ def slack_page(visit: VisitDep) -> Response:
 
 @router.post("/slack/{use_id}/reverse")
 def reverse(visit: VisitDep, form: FormDep, use_id: int) -> Response:
+    """Reverse a slack day. A group's slack day is charged to every member, so reversing
+    one row reverses them all: that needs the "whole group" box ticked, or the page says who
+    would get the day back and asks (issue 13: one click reversed five students' days)."""
     visit.staff()
-    return visit.act(
-        lambda: slack_service.reverse_slack_day(
+
+    def use_case() -> Any:
+        affected = slack_service.spending_of(visit.db, visit.actor(), use_id)
+        if len(affected) > 1 and form.get("whole_group") != "yes":
+            names = ", ".join(
+                p.name
+                for p in (
+                    people_service.show_person(visit.db, visit.actor(), u.person_id)
+                    for u in affected
+                )
+            )
+            raise UserError(
+                f"this slack day was spent by the group, so reversing it gives it back to all "
+                f'{len(affected)} members ({names}); tick "whole group" to confirm',
+                field="whole_group",
+            )
+        return slack_service.reverse_slack_day(
             visit.db,
             visit.actor(),
             use_id,
             reason=str(form.get("reason") or ""),
             clock=visit.state.clock,
-        ),
+        )
+
+    return visit.act(
+        use_case,
         back="/staff/slack",
         ok=lambda rows: f"Slack day reversed for {len(rows)} student(s).",
+        keep={f"reason-{use_id}": form.get("reason")},
     )
 
 
@@ -128,9 +150,10 @@ def grant(visit: VisitDep, form: FormDep) -> Response:
             new_deadline=parse_instant(text, field="new_deadline"),
             reason=str(form.get("reason") or ""),
             clock=visit.state.clock,
+            shorten=form.get("shorten") == "yes",
         )
 
-    return visit.act(use_case, back="/staff/slack", ok="Exception approved.")
+    return visit.act(use_case, back="/staff/slack", ok="Exception approved.", keep=form)
 
 
 @router.post("/exceptions/{exception_id}/revoke")
