@@ -31,14 +31,14 @@ setup: $(STAMP)
 
 # PostgreSQL (tests run the service suite on it too), chromium (browser tests) and gcc (the
 # native CPU forward in infer/cpu is compiled on first use; without it serving falls back to
-# the PyTorch forward, and its tests fail).
+# the PyTorch forward, and its tests fail), bubblewrap (the kits' sandboxed autograder).
 system-packages:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -x /usr/bin/chromium ] \
-		&& command -v cc >/dev/null; then :; \
+		&& command -v cc >/dev/null && command -v bwrap >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			postgresql chromium chromium-driver gcc libc6-dev >/dev/null; \
-	else echo "warning: PostgreSQL/chromium/cc missing and apt-get unavailable; those tests will fail"; fi
+			postgresql chromium chromium-driver gcc libc6-dev bubblewrap >/dev/null; \
+	else echo "warning: PostgreSQL/chromium/cc/bwrap missing and apt-get unavailable; those tests will fail"; fi
 
 # The pre-training corpus's Debian packages (docs/data.md). Only targets that build a corpus
 # need them; `make test` does not (its corpus tests write their own text, and the one test

@@ -45,8 +45,14 @@ VERBS: dict[str, Any] = {
         "Chat with a model in the terminal (streaming).",
     ),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
-    "launch": ("scalable_ai.parallel.cli:launch_app", "Run a command under torchrun on every node of a reservation's hostfile."),
-    "plan": ("scalable_ai.parallel.cli:plan_app", "Memory and communication per GPU for each way of splitting a model."),
+    "launch": (
+        "scalable_ai.parallel.cli:launch_app",
+        "Run a command under torchrun on every node of a reservation's hostfile.",
+    ),
+    "plan": (
+        "scalable_ai.parallel.cli:plan_app",
+        "Memory and communication per GPU for each way of splitting a model.",
+    ),
     "train": (
         "scalable_ai.train.cli:train_app",
         "Pre-train a model on token shards (checkpoints serve as they are).",
@@ -77,6 +83,10 @@ VERBS: dict[str, Any] = {
             ),
         },
     },
+    "kit": (
+        "scalable_ai.kits.cli:kit_app",
+        "Assignment kits: student bundles, Gradescope zips, sandboxed grading.",
+    ),
     "bench": {
         "help": "Benchmarks that write runs (each against a named peer where one exists).",
         "verbs": {

@@ -1,0 +1,78 @@
+"""``sai kit``: list kits, build what students and Gradescope get, and grade a submission."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalable_ai.errors import UserError
+
+kit_app = typer.Typer(help="Assignment kits: bundles, the Gradescope zip, sandboxed grading.")
+console = Console()
+
+
+@kit_app.command("list")
+def list_command() -> None:
+    """The kits under the kits folder, with their points."""
+    from scalable_ai.kits.kit import kits_root, list_kits, load_kit
+
+    table = Table("kit", "title", "points", "starter scores")
+    for name in list_kits():
+        kit = load_kit(name)
+        table.add_row(kit.id, kit.title, f"{kit.points:g}", f"{kit.starter_score:g}")
+    console.print(table if table.rows else f"no kits under {kits_root()}")
+
+
+@kit_app.command("build")
+def build_command(
+    kit_name: str = typer.Argument(..., metavar="KIT", help="A kit's name (A4) or folder."),
+    student: bool = typer.Option(False, "--student", help="The student bundle (no solution)."),
+    gradescope: bool = typer.Option(False, "--gradescope", help="Gradescope's autograder zip."),
+    out: Path = typer.Option(Path("dist"), help="Folder to write the zip into."),
+) -> None:
+    """Write the student bundle and/or the Gradescope autograder zip."""
+    from scalable_ai.kits.bundle import build_gradescope_zip, build_student_bundle
+    from scalable_ai.kits.kit import load_kit
+
+    if not (student or gradescope):
+        raise UserError("say what to build: --student, --gradescope or both", field="build")
+    kit = load_kit(kit_name)
+    if student:
+        console.print(f"student bundle: {build_student_bundle(kit, out)}")
+    if gradescope:
+        console.print(f"Gradescope autograder: {build_gradescope_zip(kit, out)}")
+
+
+@kit_app.command("grade")
+def grade_command(
+    kit_name: str = typer.Argument(..., metavar="KIT", help="A kit's name (A4) or folder."),
+    submission: str = typer.Argument(..., help="A folder, a zip file or a local git repository."),
+    out: Path = typer.Option(Path("results.json"), help="Where to write Gradescope's JSON."),
+    sandbox: str = typer.Option("auto", help="bwrap, auto (bwrap when it works) or none."),
+    time_limit: int = typer.Option(0, help="Seconds for the whole run (0: the kit's limit)."),
+    test_timeout: int = typer.Option(0, help="Seconds per test (0: the kit's limit)."),
+) -> None:
+    """Grade a submission in the sandbox and write results.json (Gradescope's format)."""
+    from scalable_ai.kits.grade import grade_submission
+    from scalable_ai.kits.kit import load_kit
+
+    kit = load_kit(kit_name)
+    result = grade_submission(
+        kit,
+        submission,
+        sandbox=sandbox,
+        time_limit_s=time_limit or None,
+        test_timeout_s=test_timeout or None,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.as_json(), indent=2) + "\n")
+    table = Table("test", "score", "visibility")
+    for test in result.tests:
+        table.add_row(test.name, f"{test.score:g} / {test.max_score:g}", test.visibility)
+    console.print(table)
+    console.print(result.output)
+    console.print(f"[bold]{result.score:g} / {result.max_score:g}[/bold] written to {out}")
