@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +30,7 @@ def _lost(results: dict) -> dict[str, float]:
 def test_the_reference_solution_scores_100_through_the_cli(a4, tmp_path):
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "sai"), "kit", "grade", "A4", str(a4.root / "solution"),
+        [str(Path(sys.executable).parent / "sai"), "kit", "grade", "A4", str(a4.root / "solution"),
          "--out", str(out), "--sandbox", "bwrap"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip

@@ -7,12 +7,13 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 from scalable_ai.kits.bundle import build_gradescope_zip, build_student_bundle
 from scalable_ai.kits.results import validate_results
-from tests.kits.conftest import REPO, submission_from
+from tests.kits.conftest import submission_from
 
 
 def test_the_student_bundle_has_no_solution_autograder_or_planted_bugs(a4, tmp_path):
@@ -55,7 +56,7 @@ def test_run_autograder_from_the_zip_grades_a_submission_as_gradescope_would(a4,
     env = {
         **os.environ,
         "AUTOGRADER_ROOT": str(root),
-        "SAI_BIN": str(REPO / ".venv" / "bin" / "sai"),
+        "SAI_BIN": str(Path(sys.executable).parent / "sai"),
     }
     done = subprocess.run(
         ["bash", str(root / "source" / "run_autograder")],
