@@ -188,3 +188,45 @@ def test_sai_tokenizer_train_says_in_one_line_what_is_wrong(tmp_path, capsys):
         )
     missing = tmp_path / "missing"
     assert capsys.readouterr().err.strip() == f"error: input: {missing} does not exist"
+
+
+def test_a_checkpoint_carrying_our_tokenizer_generates_and_chats_with_sai(trained, tmp_path):
+    """`sai generate` loads a checkpoint folder with our tokenizer files without conversion,
+    and the loaded tokenizer renders our chat template (what `sai chat`/`sai serve` use)."""
+    import torch
+
+    from scalable_ai.model.load.safetensors import save_checkpoint
+    from scalable_ai.model.registry import load_pretrained
+    from scalable_ai.model.transformer import Transformer
+    from tests.model.conftest import tiny_config
+
+    torch.manual_seed(0)
+    folder = save_checkpoint(Transformer(tiny_config(vocab_size=400)), tmp_path / "ckpt")
+    Tokenizer.load(trained).save(folder)
+    _, tokenizer = load_pretrained(folder)
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}]).endswith(
+        "<|im_start|>assistant\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scalable_ai.cli",
+            "generate",
+            "--model",
+            str(folder),
+            "--max-tokens",
+            "5",
+            "--temperature",
+            "0",
+            "--dtype",
+            "float32",
+            "the river",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(tokenizer.encode(result.stdout)) >= 1

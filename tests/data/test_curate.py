@@ -185,6 +185,7 @@ def test_near_dedup_threshold_is_a_setting():
     ("rule", "text"),
     [
         ("length", "Too short to be a document of its own."),
+        ("placeholder_text", prose(2, 100) + " Lorem ipsum dolor sit amet."),
         ("mean_word_length", " ".join(["supercalifragilisticexpialidocious"] * 60) + " the of"),
         ("symbol_ratio", prose(3, 100) + " #" * 20),
         ("bullet_or_ellipsis_lines", "\n".join(f"{prose(i, 12)}..." for i in range(12))),

@@ -36,7 +36,7 @@ from typing import Any
 from scalable_ai.data.decontaminate import ContaminationIndex, read_eval_texts
 from scalable_ai.data.documents import Document, ShardWriter, jsonl_files, read_documents
 from scalable_ai.data.near_dedup import DiskIndex, NearDedupSettings, NearDuplicateIndex
-from scalable_ai.data.quality import QualitySettings, failed_rule
+from scalable_ai.data.quality import RULES, QualitySettings, failed_rule
 from scalable_ai.errors import UserError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -192,6 +192,18 @@ def curate(
     return report
 
 
+def _stage_order(outcome: str) -> int:
+    """Outcomes in pipeline order (the report and chart read top to bottom like the stages)."""
+    stages = [
+        "empty",
+        "exact_duplicate",
+        *(f"quality:{name}" for name in RULES),
+        "contaminated",
+        "near_duplicate",
+    ]
+    return stages.index(outcome) if outcome in stages else len(stages)
+
+
 def _report(
     tally: _Tally,
     settings: CurationSettings,
@@ -201,7 +213,7 @@ def _report(
 ) -> dict[str, Any]:
     removed = {
         k: {"documents": v, "bytes": tally.bytes[k]}
-        for k, v in sorted(tally.documents.items())
+        for k, v in sorted(tally.documents.items(), key=lambda item: _stage_order(item[0]))
         if k not in {"input", "kept"}
     }
     input_mb = tally.bytes["input"] / 1e6

@@ -196,9 +196,17 @@ def _duplicate_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
     return True
 
 
+def _placeholder_text(text: str, words: list[str], s: QualitySettings) -> bool:
+    """C4 (Raffel et al. 2020) drops any page containing "lorem ipsum": placeholder text.
+    (C4's line rules, keeping only lines that end in punctuation and dropping pages with a
+    curly brace, are left out: they would delete the code and markup of a manual.)"""
+    return "lorem ipsum" not in text.lower()
+
+
 # Cheapest first: a document is judged by the first rule it fails.
 RULES: dict[str, Rule] = {
     "length": _length,
+    "placeholder_text": _placeholder_text,
     "mean_word_length": _word_length,
     "symbol_ratio": _symbol_ratio,
     "bullet_or_ellipsis_lines": _bullet_and_ellipsis_lines,
