@@ -7,6 +7,7 @@ edit only their own name. Emails are unique and compared in lower case.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from scalable_ai.course.service.actors import (
     require_self_or_staff,
     require_staff,
 )
-from scalable_ai.course.tables import ROLES, Person
+from scalable_ai.course.tables import ROLES, ApiToken, Person, WebSession
 from scalable_ai.errors import Conflict, NotFound, UserError
 
 
@@ -137,15 +138,78 @@ def update_person(
     return person
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    """What a password change ended: the person's other browser sessions and API tokens."""
+
+    sessions_ended: int
+    tokens_revoked: int
+
+    def message(self, whose: str = "Your") -> str:
+        ended = []
+        if self.sessions_ended:
+            ended.append(
+                f"{self.sessions_ended} other signed-in session"
+                f"{'s' if self.sessions_ended != 1 else ''} signed out"
+            )
+        if self.tokens_revoked:
+            ended.append(
+                f"{self.tokens_revoked} API token"
+                f"{'s' if self.tokens_revoked != 1 else ''} revoked (make a new one)"
+            )
+        return f"{whose} password is changed" + (f"; {' and '.join(ended)}." if ended else ".")
+
+
 def set_password_hash(
-    session: Session, actor: Actor, person_id: int, password_hash: str | None, *, clock: Clock
-) -> None:
-    """Store an argon2 hash made by the web sign-in (yourself or staff); ``None`` clears it."""
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    password_hash: str | None,
+    *,
+    clock: Clock,
+    keep_web_session: str | None = None,
+) -> PasswordChange:
+    """Store an argon2 hash made by the web sign-in (yourself or staff); ``None`` clears it.
+
+    A new password ends every other way in (issue 21, OWASP ASVS 3.3.3): the person's web
+    sessions, but for ``keep_web_session`` (the token of the browser that changed it), and
+    their API tokens are revoked, so whoever learned the old password is signed out."""
+    from scalable_ai.course.service.credentials import hash_token
+
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "set a password")
     before = audit.snapshot(person)
     person.password_hash = password_hash
-    audit.record(session, actor, "person.password", person, before=before, at=clock.now())
+    now = clock.now()
+    kept = hash_token(keep_web_session) if keep_web_session else None
+    sessions = [
+        row
+        for row in session.scalars(
+            select(WebSession).where(
+                WebSession.person_id == person_id, WebSession.revoked_at.is_(None)
+            )
+        )
+        if row.token_hash != kept
+    ]
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for row in (*sessions, *tokens):
+        row.revoked_at = now
+    audit.record(
+        session,
+        actor,
+        "person.password",
+        person,
+        before=before,
+        at=now,
+        after={
+            **(audit.snapshot(person) or {}),
+            "sessions_ended": len(sessions),
+            "tokens_revoked": len(tokens),
+        },
+    )
+    return PasswordChange(sessions_ended=len(sessions), tokens_revoked=len(tokens))
 
 
 def import_roster(

@@ -24,6 +24,7 @@ from scalable_ai.course.tables.people import (
     ApiToken,
     CalendarToken,
     Person,
+    SignInLimit,
     SshKey,
     WebSession,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ReservationNode",
     "Score",
     "ScribeAssignment",
+    "SignInLimit",
     "SignupSlot",
     "SlackDayUse",
     "SlotSignup",

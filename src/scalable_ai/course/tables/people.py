@@ -107,3 +107,17 @@ class SshKey(Base):
     revoked_at: Mapped[datetime | None]
 
     person: Mapped[Person] = relationship(back_populates="ssh_keys")
+
+
+class SignInLimit(Base):
+    """One sign-in counter: attempts within a window for one key (an account at one client
+    address, or one client address), kept in the database so that the check and the count
+    are one atomic statement for every worker process (``course.web.signin_limits``). The
+    key is a SHA-256, so a row is small whatever was typed; rows whose window ended are
+    deleted as new attempts come in."""
+
+    __tablename__ = "sign_in_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    window_ends: Mapped[float] = mapped_column(index=True)  # seconds since the epoch

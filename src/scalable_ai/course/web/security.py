@@ -11,8 +11,9 @@ secure cookies, CSRF protection on forms … rate-limited sign-in". Each piece i
   read it), SameSite=Lax (other sites' forms do not carry it), Secure when served over https.
 - CSRF: session-bound tokens. Every form carries ``csrf_token``; a POST whose token does not
   equal the session's secret is refused with 403 before any use case runs.
-- Rate limit: a sliding window in process memory (the platform runs as one process), per
-  e-mail address and per client address, so a password cannot be guessed by brute force.
+- Rate limit: :class:`~scalable_ai.course.web.signin_limits.SignInLimiter`, counted in the
+  database per account at one client and per client, atomically, before any password check.
+- Headers: a strict Content-Security-Policy and the usual secure headers on every answer.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from scalable_ai.course.web.signin_limits import SignInLimiter
+
+__all__ = ["SignInLimiter", "hash_password", "verify_password"]
 
 SESSION_COOKIE = "sai_session"
 SESSION_MAX_AGE_S = 14 * 24 * 3600  # two weeks: a semester's worth of re-sign-ins, not more
@@ -166,59 +167,6 @@ class SessionCodec:
 def csrf_matches(session: CookieSession, submitted: str | None) -> bool:
     """Constant-time comparison of a form's token with the session's secret."""
     return bool(submitted) and hmac.compare_digest(session.csrf, str(submitted))
-
-
-class SignInLimiter:
-    """At most ``per_account`` failed sign-ins per e-mail and ``per_client`` per client address
-    within ``window_s`` seconds; further attempts are refused until the window slides.
-
-    In memory, per process: ``sai up`` is one process, and a restart forgetting the counts is
-    harmless (the attacker gains one window). ``monotonic`` is injectable for tests.
-    """
-
-    def __init__(
-        self,
-        per_account: int = 5,
-        per_client: int = 20,
-        window_s: float = 300.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_account = per_account
-        self.per_client = per_client
-        self.window_s = window_s
-        self._now = monotonic
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        cutoff = self._now() - self.window_s
-        while times and times[0] < cutoff:
-            times.popleft()
-        return times
-
-    def retry_after(self, email: str, client: str) -> float:
-        """Seconds until another attempt is allowed (0 when allowed now)."""
-        with self._lock:
-            waits = []
-            for key, limit in (
-                (f"e:{email.lower()}", self.per_account),
-                (f"c:{client}", self.per_client),
-            ):
-                times = self._recent(key)
-                if len(times) >= limit:
-                    waits.append(times[0] + self.window_s - self._now())
-            return max(waits, default=0.0)
-
-    def record_failure(self, email: str, client: str) -> None:
-        with self._lock:
-            now = self._now()
-            self._recent(f"e:{email.lower()}").append(now)
-            self._recent(f"c:{client}").append(now)
-
-    def record_success(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(f"e:{email.lower()}", None)
 
 
 #: The Content-Security-Policy of every answer. Scripts come only from our own ``/static``

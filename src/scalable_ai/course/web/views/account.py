@@ -43,17 +43,19 @@ def sign_in_page(visit: VisitDep, next: str = "/") -> Response:
 
 @router.post("/sign-in")
 def sign_in(visit: VisitDep, form: FormDep) -> Response:
-    """Check the password; after 5 failures for one address (or 20 from one client) within
-    5 minutes further tries are refused with 429 whatever the password."""
+    """Check the password. Each attempt first takes a slot (``SignInLimiter.take``: 5 per
+    account at one client address and 20 per client in 5 minutes, counted atomically in the
+    database); without one it is refused with 429 and no password is checked. An unknown
+    account is checked against a dummy hash, so it takes as long as a known one."""
     from scalable_ai.course.service.credentials import start_web_session
     from scalable_ai.course.service.people import find_by_email
 
-    email = str(form.get("email") or "").strip().lower()
-    password = str(form.get("password") or "")
+    email = str(form.get("email") or "").strip().lower()[:320]
+    password = str(form.get("password") or "")[:1024]
     next_url = _safe_next(str(form.get("next") or "/"))
     client = _client(visit.request)
     limiter = visit.state.limiter
-    wait = limiter.retry_after(email, client)
+    wait = limiter.take(visit.state.sessions, email, client)
     if wait > 0:
         return visit.page(
             "sign_in.html",
@@ -61,11 +63,11 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
             next_url=next_url,
             email=email,
             status_code=429,
-            error=f"too many failed sign-ins: try again in {int(wait) + 1} s",
+            error=f"too many failed sign-ins from this address: try again in {int(wait) + 1} s",
         )
     person = find_by_email(visit.db, email) if email else None
-    if person is None or not person.active or not verify_password(person.password_hash, password):
-        limiter.record_failure(email, client)
+    right = verify_password(person.password_hash if person is not None else None, password)
+    if person is None or not person.active or not right:
         return visit.page(
             "sign_in.html",
             title="Sign in",
@@ -74,7 +76,7 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
             status_code=401,
             error="e-mail or password is not right",
         )
-    limiter.record_success(email)
+    limiter.succeeded(visit.state.sessions, email, client)
     person_id = person.id
     visit.begin_write()
     token = start_web_session(
@@ -148,10 +150,15 @@ def change_password(visit: VisitDep, form: FormDep) -> Response:
         return visit.redirect("/account", error="confirm_password: the two new passwords differ")
     return visit.act(
         lambda: set_password_hash(
-            visit.db, visit.actor(), me.id, hash_password(new), clock=visit.state.clock
+            visit.db,
+            visit.actor(),
+            me.id,
+            hash_password(new),
+            clock=visit.state.clock,
+            keep_web_session=visit.session.token,
         ),
         back="/account",
-        ok="Your password is changed.",
+        ok=lambda change: change.message(),
     )
 
 

@@ -169,11 +169,17 @@ def reset_password(visit: VisitDep, form: FormDep, person_id: int) -> Response:
         visit.begin_write()
         person = people_service.show_person(visit.db, visit.actor(), person_id)
         password = secrets.token_urlsafe(9)
-        people_service.set_password_hash(
-            visit.db, visit.actor(), person.id, hash_password(password), clock=visit.state.clock
+        change = people_service.set_password_hash(
+            visit.db,
+            visit.actor(),
+            person.id,
+            hash_password(password),
+            clock=visit.state.clock,
+            keep_web_session=visit.session.token,  # staff resetting their own stay in
         )
         created = [(person.name, person.email, password)]
         visit.db.commit()
+        visit.session.flash("ok", change.message(f"{person.name}'s"))
     except UserError as exc:
         visit.db.rollback()
         return visit.redirect("/staff/roster", error=refusal(exc))
