@@ -369,3 +369,18 @@ def test_sai_data_curate_prints_the_folder_and_records_the_run(tmp_path, capsys)
     assert capsys.readouterr().err.strip() == (
         "error: blend: unknown blend 'nope'; known: en-docs, prose"
     )
+
+
+def test_alphabetic_word_count_matches_its_definition_on_mixed_scripts():
+    """A word is alphabetic when it holds a letter (Gopher); the regex count agrees with
+    ``str.isalpha`` on letters, accents, CJK, digits of two scripts, marks and punctuation."""
+    rng = random.Random(0)
+    alphabet = "ab é1_9-.#(){}ß中\u0301٣"
+    for _ in range(3000):
+        words = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
+            for _ in range(rng.randint(1, 6))
+        ]
+        text = rng.choice([" ", "\n", "\t  "]).join(words)
+        expected = sum(not any(c.isalpha() for c in word) for word in text.split())
+        assert len(quality._LETTERLESS_WORD.findall(text)) == expected, repr(text)

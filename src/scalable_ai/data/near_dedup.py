@@ -72,9 +72,9 @@ def shingle_hashes(text: str, n: int) -> np.ndarray:
     does not leak into the signature.
     """
     words = _WORD.findall(text.lower())
-    codes = np.fromiter(
-        (zlib.crc32(word.encode("utf-8")) for word in words), dtype=np.uint64, count=len(words)
-    )
+    # CRC each distinct word once; map() with the dict's lookup stays in C per word.
+    crc = {word: zlib.crc32(word.encode("utf-8")) for word in set(words)}
+    codes = np.fromiter(map(crc.__getitem__, words), dtype=np.uint64, count=len(words))
     if len(words) < n:
         return np.array([zlib.crc32(" ".join(words).encode("utf-8"))], dtype=np.uint64)
     rolled = codes[: len(codes) - n + 1].copy()
@@ -82,10 +82,6 @@ def shingle_hashes(text: str, n: int) -> np.ndarray:
         rolled = rolled * _ROLL + codes[offset : len(codes) - n + 1 + offset]
     folded = (rolled ^ (rolled >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
     return np.unique(folded)
-
-
-def _already_hashed(value: int) -> int:
-    return int(value)
 
 
 class DiskIndex:
@@ -181,7 +177,11 @@ class NearDuplicateIndex:
         # One template MinHash: its permutations are reused (building them costs num_perm
         # random draws per document otherwise).
         self._template = MinHash(
-            num_perm=self.settings.num_perm, seed=self.settings.seed, hashfunc=_already_hashed
+            # The inputs are already hashes: datasketch calls hashfunc on each, and ``int``
+            # (a C builtin) is the cheapest identity on Python ints.
+            num_perm=self.settings.num_perm,
+            seed=self.settings.seed,
+            hashfunc=int,
         )
         self._signatures: list[np.ndarray] = []
         self._count = 0
@@ -189,7 +189,7 @@ class NearDuplicateIndex:
     def signature(self, text: str) -> MinHash:
         minhash = self._template.copy()
         minhash.clear()
-        minhash.update_batch(shingle_hashes(text, self.settings.shingle_words))
+        minhash.update_batch(shingle_hashes(text, self.settings.shingle_words).tolist())
         return minhash
 
     def is_duplicate(self, text: str) -> bool:

@@ -12,6 +12,7 @@ Words are whitespace-separated tokens, as in Gopher's description.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -75,8 +76,16 @@ def _bullet_and_ellipsis_lines(text: str, words: list[str], s: QualitySettings) 
     return bullets <= s.max_bullet_lines_fraction and ellipses <= s.max_ellipsis_lines_fraction
 
 
+# A whitespace-separated word with no letter: only decimal digits, "_" and punctuation (a
+# regex scan in C instead of a Python loop over every character of every word). "Letter"
+# is a Unicode word character other than a decimal digit or "_": as str.isalpha except
+# that numeric symbols such as "²" or "½" count as letters.
+_LETTERLESS_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
+_WORD_CHARACTER = re.compile(r"[^\W_]")
+
+
 def _alphabetic(text: str, words: list[str], s: QualitySettings) -> bool:
-    alphabetic = sum(any(char.isalpha() for char in word) for word in words)
+    alphabetic = len(words) - len(_LETTERLESS_WORD.findall(text))
     return alphabetic / max(len(words), 1) >= s.min_alphabetic_words_fraction
 
 
@@ -106,7 +115,7 @@ def _duplicate_fractions(pieces: list[str]) -> tuple[float, float]:
 
 
 def _has_word_character(line: str) -> bool:
-    return any(char.isalnum() for char in line)
+    return _WORD_CHARACTER.search(line) is not None
 
 
 def _repeated_lines_and_paragraphs(text: str, words: list[str], s: QualitySettings) -> bool:
@@ -146,8 +155,10 @@ class _NgramView:
         self._n = 1
 
     def hashes(self, n: int) -> np.ndarray:
-        """One hash per n-gram start (len(words) - n + 1 of them); n must not decrease."""
-        assert n >= self._n
+        """One hash per n-gram start (len(words) - n + 1 of them), rolled on from the last n
+        asked for (rules ask for growing n), or from single words when n went down."""
+        if n < self._n:
+            self._hashes, self._n = self.word_hashes.copy(), 1
         while self._n < n:
             self._n += 1
             size = len(self.word_hashes) - self._n + 1
@@ -158,10 +169,22 @@ class _NgramView:
         return int(self.length_prefix[start + n] - self.length_prefix[start])
 
 
+_last_view: tuple[list[str], _NgramView] | None = None
+
+
+def _ngram_view(words: list[str]) -> _NgramView:
+    """The n-gram hashes of ``words``, built once for both repetition rules of a document
+    (the cache holds the list itself, so an identity match is the same document)."""
+    global _last_view
+    if _last_view is None or _last_view[0] is not words:
+        _last_view = (words, _NgramView(words))
+    return _last_view[1]
+
+
 def _top_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
     """The most frequent n-gram (n = 2, 3, 4) must not cover too many word characters
     (its count times its characters, over all word characters)."""
-    view = _NgramView(words)
+    view = _ngram_view(words)
     for n, limit in sorted(s.max_top_ngram_chars_fraction.items()):
         if len(words) < n:
             continue
@@ -178,7 +201,7 @@ def _top_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
 
 def _duplicate_ngrams(text: str, words: list[str], s: QualitySettings) -> bool:
     """Characters of words inside an n-gram (n = 5..10) seen more than once, over all characters."""
-    view = _NgramView(words)
+    view = _ngram_view(words)
     for n, limit in sorted(s.max_duplicate_ngram_chars_fraction.items()):
         if len(words) < n:
             continue
