@@ -57,6 +57,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.train.cli:train_app",
         "Pre-train a model on token shards (checkpoints serve as they are).",
     ),
+    "speedrun": (
+        "scalable_ai.train.speedrun:speedrun_app",
+        "Corpus, curation, tokenizer, shards, pre-training and a sample in one command.",
+    ),
     "data": {
         "help": "Pre-training data: corpus, curation, token shards.",
         "verbs": {

@@ -316,3 +316,52 @@ def test_a_checkpoint_is_served_by_sai_serve_to_the_openai_client(uninterrupted,
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_sai_speedrun_goes_from_documents_to_a_servable_checkpoint_beating_unigram(tmp_path):
+    from tests.train.conftest import write_prose
+
+    corpus = write_prose(tmp_path / "prose.jsonl")
+    env = {
+        **os.environ,
+        "SAI_RUNS_DIR": str(tmp_path / "runs"),
+        "SAI_DATA_DIR": str(tmp_path / "data"),
+        "OMP_NUM_THREADS": "1",
+    }
+    tiny = tiny_overrides(
+        Path("unused"),
+        **{
+            "train.steps": 60,
+            "train.eval_every": 30,
+            "train.checkpoint_every": 60,
+            "train.sample_tokens": 8,
+        },
+    )
+    overrides = [
+        f"--{item}" for item in tiny if not item.startswith(("data.shards", "model.vocab_size"))
+    ]
+    result = subprocess.run(
+        [
+            *SAI,
+            "speedrun",
+            "--corpus",
+            str(corpus),
+            "--vocab-size",
+            "300",
+            "--val-fraction",
+            "0.1",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    checkpoint = Path(result.stdout.strip())
+    assert (checkpoint / "model.safetensors").is_file()
+    assert (checkpoint / "tokenizer.json").is_file()
+    assert f"serve it:   sai serve {checkpoint}" in result.stderr
+    card = json.loads((checkpoint.parents[1] / "run.json").read_text())["summary"]["report_card"]
+    assert list(card["stages"]) == ["curate", "tokenizer", "shard", "pretrain"]
+    assert card["beats_unigram"] and card["margin_nats"] >= card["required_margin_nats"] == 1.0

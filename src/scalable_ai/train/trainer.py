@@ -312,9 +312,11 @@ class Trainer:
 
         # The inference engine on the live weights, through the model's own forward (no
         # packed copies to make for one sample; every recipe switch is covered).
+        self.model.eval()
         config = EngineConfig(
             kv_cache_megabytes=16,
-            forward_path="model",
+            use_packed_forward=False,
+            use_native_forward=False,
             enable_prefix_caching=False,
             use_cuda_graphs=False,
         )
