@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import typer
@@ -18,6 +20,11 @@ def train(
     resume: str = typer.Option(
         None,
         help="A checkpoint folder, or a run (id or folder) to continue from its newest checkpoint.",
+    ),
+    parallel: str = typer.Option(
+        "",
+        envvar="SAI_PARALLEL",
+        help="Split over torchrun's processes, e.g. fsdp=2,tp=2 (dp, fsdp, tp, ep; docs/parallelism.md).",
     ),
 ) -> None:
     """Train: sai train [CONFIG.toml] [--preset NAME] [--section.field VALUE ...].
@@ -36,11 +43,21 @@ def train(
     if args and not args[0].startswith("-") and "=" not in args[0]:
         config = Path(args.pop(0))
     overrides = parse_override_args(args)
-    with open_run("train") as run:
+    # One run for the whole job: only global rank 0 (torchrun's RANK) opens it.
+    writer = not parallel or os.environ.get("RANK", "0") == "0"
+    with open_run("train") if writer else contextlib.nullcontext(None) as run:
         resolved = resolve_config(config, preset, overrides, resume)
-        run.record.update(config=to_dict(resolved), seed=resolved.train.seed)
-        run.summary()  # rewrites run.json with the resolved config
-        result = Trainer(resolved, run, resume=resume).fit()
+        if run is not None:
+            run.record.update(config=to_dict(resolved), seed=resolved.train.seed)
+            run.summary()  # rewrites run.json with the resolved config
+        context = None
+        if parallel:
+            from scalable_ai.parallel.train_context import parallel_train_context
+
+            context = parallel_train_context(parallel, resolved)
+        result = Trainer(resolved, run, context=context, resume=resume).fit()
+    if not writer:
+        return
     typer.echo(
         f"validation loss {result.val_loss:.4f} (unigram baseline "
         f"{result.unigram_val_loss if result.unigram_val_loss is None else round(result.unigram_val_loss, 4)}) "
