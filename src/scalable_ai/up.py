@@ -65,6 +65,12 @@ def start_model_server(host: str, port: int) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(command)
 
 
+def start_grading_worker(now_text: str) -> subprocess.Popen[bytes]:
+    """The autograder's worker (``scalable_ai.kits.worker``), on the same database and clock."""
+    env = {**os.environ, "SAI_NOW": now_text, "SAI_WORKER_PARENT": str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "scalable_ai.kits.worker"], env=env)
+
+
 def demo_credentials() -> list[tuple[str, str, str]]:
     """(role, e-mail, password) rows the demo seed created, for the banner."""
     from scalable_ai.course import demo
@@ -93,6 +99,7 @@ def up(
     engine, clock, seeded = prepare_course(settings.database_url, os.environ.get("SAI_NOW"))
     app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
     child = None if no_model else start_model_server(host, port + 1)
+    grader = start_grading_worker(os.environ.get("SAI_NOW") or DEMO_NOW)
     if child is not None:  # the chat playground page talks to it (course.web.views.playground)
         os.environ.setdefault("SAI_MODEL_URL", f"http://{host}:{port + 1}/v1")
 
@@ -102,6 +109,7 @@ def up(
         typer.echo(f"Model server:    http://{host}:{port + 1}/v1  (OpenAI API, {MODEL_NAME})")
     elif not no_model:
         typer.echo("Model server:    not started (scalable_ai.infer is not built yet)")
+    typer.echo(f"Autograder:      worker process {grader.pid} (kit hand-ins, docs/kits.md)")
     typer.echo(
         f"Database:        {settings.database_url}" + ("  (demo course seeded)" if seeded else "")
     )
@@ -119,6 +127,8 @@ def up(
         # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
+        if grader.poll() is None:
+            grader.terminate()
         if child is not None and child.poll() is None:
             child.terminate()
             try:

@@ -143,6 +143,10 @@ def submit(
     if verdict.spends_slack_day and target_a is not None:
         spend_for_group(session, actor, group, target_a, clock=clock, submission_id=row.id)
     audit.record(session, actor, "submission.add", row, before=None, at=now)
+    # A kit assignment handed in as a file is graded by the autograder's worker, later.
+    from scalable_ai.course.service.grading_jobs import queue_grading
+
+    queue_grading(session, row, clock=clock)
     return row
 
 

@@ -11,6 +11,7 @@ from scalable_ai.course.tables.activities import (
 )
 from scalable_ai.course.tables.audit import AuditEntry
 from scalable_ai.course.tables.base import Base, UTCDateTime
+from scalable_ai.course.tables.grading import GradingJob
 from scalable_ai.course.tables.groups import (
     Group,
     GroupInvitation,
@@ -40,6 +41,7 @@ __all__ = [
     "CalendarToken",
     "CourseRecord",
     "DeadlineException",
+    "GradingJob",
     "Group",
     "GroupInvitation",
     "GroupMembership",
