@@ -1,7 +1,7 @@
 """grading jobs: the autograder's queue (one row per hand-in of a kit assignment)
 
 Revision ID: 0400
-Revises: 0300
+Revises: 0310
 Create Date: 2026-12-04 15:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0400"
-down_revision: str | None = "0300"
+down_revision: str | None = "0310"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
