@@ -134,3 +134,11 @@ def test_real_packages_give_every_source_of_the_default_blend(tmp_path):
         assert source["documents"] > 0, name
     bible = [d for d in read_documents(tmp_path / "out") if d.source == "kjv-bible"]
     assert bible[0].text.startswith("Genesis 1\n\n1 In the beginning God created")
+
+
+def test_corpus_keeps_an_earlier_corpus_unless_overwrite(package_tree, test_blend, tmp_path):
+    build_corpus(tmp_path / "out", blend=test_blend, root=package_tree)
+    with pytest.raises(UserError, match=r"out: .* already holds 1 corpus shard"):
+        build_corpus(tmp_path / "out", blend=test_blend, root=package_tree)
+    manifest = build_corpus(tmp_path / "out", blend=test_blend, root=package_tree, overwrite=True)
+    assert manifest["shards"] == ["corpus-00000.jsonl"]

@@ -384,3 +384,26 @@ def test_alphabetic_word_count_matches_its_definition_on_mixed_scripts():
         text = rng.choice([" ", "\n", "\t  "]).join(words)
         expected = sum(not any(c.isalpha() for c in word) for word in text.split())
         assert len(quality._LETTERLESS_WORD.findall(text)) == expected, repr(text)
+
+
+def test_an_output_folder_with_shards_is_kept_unless_overwrite_is_asked(tmp_path):
+    first = write_jsonl(tmp_path / "a.jsonl", [prose(60, 400), prose(61, 400), prose(62, 400)])
+    settings = CurationSettings(shard_bytes=3000)  # one document per shard
+    curate(first, tmp_path / "out", settings)
+    assert len(list((tmp_path / "out").glob("curated-*.jsonl"))) == 3
+    second = write_jsonl(tmp_path / "b.jsonl", [prose(63)])
+    with pytest.raises(UserError, match="already holds 3 curated shard"):
+        curate(second, tmp_path / "out", settings)
+    assert len(list((tmp_path / "out").glob("curated-*.jsonl"))) == 3  # nothing lost
+    curate(second, tmp_path / "out", settings, overwrite=True)
+    assert [d.id for d in read_documents(tmp_path / "out")] == ["test:0"]  # no stale shard
+    with pytest.raises(UserError, match="both input and output"):
+        curate(tmp_path / "out", tmp_path / "out", settings, overwrite=True)
+
+
+def test_a_failed_curation_leaves_no_torn_shard(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(Document("a", prose(1), "t").to_json() + "\n{not json\n")
+    with pytest.raises(UserError):
+        curate(bad, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []

@@ -17,6 +17,7 @@ def corpus(
     out: Path = typer.Option(..., "--out", help="Folder to write corpus-NNNNN.jsonl into."),
     blend: str = typer.Option("en-docs", "--blend", help="Named blend (see docs/data.md)."),
     max_mb: float = typer.Option(None, "--max-mb", help="Cap on the text taken, in MB."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace shards already in OUT."),
 ) -> None:
     """Extract the blend's documents from installed Debian packages into JSONL."""
     from scalable_ai.data.corpus import build_corpus
@@ -26,7 +27,7 @@ def corpus(
     with open_run(
         "data.corpus", config={"blend": blend, "max_bytes": max_bytes, "out": out}
     ) as run:
-        manifest = build_corpus(out, blend=blend, max_bytes=max_bytes)
+        manifest = build_corpus(out, blend=blend, max_bytes=max_bytes, overwrite=overwrite)
         run.summary(documents=manifest["documents"], bytes=manifest["bytes"])
     for name, source in manifest["sources"].items():
         typer.echo(
@@ -53,6 +54,7 @@ def curate(
     dedup_index: str = typer.Option(
         "memory", help="Where dedup state lives: memory, or disk (flat RAM for huge inputs)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace shards already in OUT."),
 ) -> None:
     """Normalize, deduplicate, filter and decontaminate; write shards and a report."""
     from scalable_ai.data.curate import CurationSettings
@@ -70,7 +72,15 @@ def curate(
     )
     config = {"inputs": inputs, "out": out, "eval": eval_files, "settings": settings}
     with open_run("data.curate", config=config) as run:
-        report = run_curation(inputs, out, settings, eval_paths=eval_files, run=run, progress=True)
+        report = run_curation(
+            inputs,
+            out,
+            settings,
+            eval_paths=eval_files,
+            run=run,
+            progress=True,
+            overwrite=overwrite,
+        )
     total, kept = report["input"], report["kept"]
     typer.echo(
         f"kept {kept['documents']:,} of {total['documents']:,} documents "

@@ -292,12 +292,14 @@ def build_corpus(
     max_bytes: int | None = None,
     root: Path = Path("/"),
     shard_bytes: int = 64 << 20,
+    overwrite: bool = False,
 ) -> dict:
     """Extract a blend into ``out_dir/corpus-NNNNN.jsonl``; return (and write) its manifest.
 
     ``max_bytes`` caps the text taken (split between sources by the blend's shares), for
     quick runs such as ``sai speedrun --preset tiny``. The manifest (``manifest.json``)
-    lists per source its package, license, documents and bytes.
+    lists per source its package, license, documents and bytes. Existing corpus shards in
+    ``out_dir`` are an error unless ``overwrite``.
     """
     if max_bytes is not None and max_bytes <= 0:
         raise UserError("must be positive", field="max_bytes")
@@ -311,7 +313,7 @@ def build_corpus(
         }
         for source in blend_sources(blend)
     }
-    with ShardWriter(Path(out_dir), "corpus", shard_bytes) as writer:
+    with ShardWriter(Path(out_dir), "corpus", shard_bytes, overwrite) as writer:
         for document in iter_corpus(blend, max_bytes, root):
             writer.write(document)
             per_source[document.source]["documents"] += 1

@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from scalable_ai.data.decontaminate import ContaminationIndex, read_eval_texts
-from scalable_ai.data.documents import Document, ShardWriter, jsonl_files, read_documents
+from scalable_ai.data.documents import (
+    Document,
+    ShardWriter,
+    existing_shards,
+    jsonl_files,
+    read_documents,
+)
 from scalable_ai.data.near_dedup import DiskIndex, NearDedupSettings, NearDuplicateIndex
 from scalable_ai.data.quality import RULES, QualitySettings, failed_rule
 from scalable_ai.errors import UserError
@@ -142,17 +148,22 @@ def curate(
     eval_texts: Iterable[str] = (),
     run: Any = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Curate JSONL documents into ``out_dir/curated-NNNNN.jsonl``; return the report.
 
     ``inputs``: a JSONL file, a folder of ``*.jsonl`` or a list of them (``build_corpus``'s
     output). ``eval_paths``/``eval_texts``: evaluation text to decontaminate against.
     ``run``: an open :class:`scalable_ai.runs.Run` that receives the report, the chart and
-    summary numbers. Raises :class:`UserError` for missing or corrupt input and when
-    nothing survives.
+    summary numbers. Raises :class:`UserError` for missing or corrupt input, for an output
+    folder that already holds curated shards (unless ``overwrite``) and when nothing
+    survives.
     """
     settings = settings or CurationSettings()
     files = jsonl_files(inputs)
+    replaced = {path.resolve() for path in existing_shards(Path(out_dir), "curated")}
+    if overwrite and replaced & {path.resolve() for path in files}:
+        raise UserError(f"{out_dir} is both input and output", field="out")
     input_bytes_on_disk = sum(path.stat().st_size for path in files)
     contamination = ContaminationIndex(
         [*read_eval_texts(eval_paths), *eval_texts], settings.decontamination_ngram
@@ -165,7 +176,7 @@ def curate(
     tally = _Tally()
     started = time.perf_counter()
     with (
-        ShardWriter(out_dir, "curated", settings.shard_bytes) as writer,
+        ShardWriter(out_dir, "curated", settings.shard_bytes, overwrite) as writer,
         _ProgressBar(progress, input_bytes_on_disk) as advance,
         _closing(disk),
     ):

@@ -89,18 +89,34 @@ def _parse(line: str, path: Path, line_number: int) -> Document:
     )
 
 
+def existing_shards(folder: Path, prefix: str) -> list[Path]:
+    return sorted(Path(folder).glob(f"{prefix}-*.jsonl"))
+
+
 class ShardWriter:
     """Writes documents to ``<prefix>-00000.jsonl``, ``-00001``... of at most ``shard_bytes``.
 
     Each shard is written under a temporary name and renamed when complete, so a crash
-    never leaves a shard that looks finished but is cut short.
+    never leaves a shard that looks finished but is cut short. A folder that already holds
+    shards of this prefix is refused unless ``overwrite`` (then they are replaced).
     """
 
-    def __init__(self, folder: Path, prefix: str, shard_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self, folder: Path, prefix: str, shard_bytes: int = 64 << 20, overwrite: bool = False
+    ) -> None:
         if shard_bytes <= 0:
             raise UserError("must be positive", field="shard_bytes")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        existing = existing_shards(self.folder, prefix)
+        if existing and not overwrite:
+            raise UserError(
+                f"{self.folder} already holds {len(existing)} {prefix} shard(s); choose an "
+                "empty folder or overwrite them (--overwrite)",
+                field="out",
+            )
+        for path in existing:  # a smaller new output must not leave old shards behind
+            path.unlink()
         self.prefix = prefix
         self.shard_bytes = shard_bytes
         self.paths: list[Path] = []
@@ -140,5 +156,10 @@ class ShardWriter:
     def __enter__(self) -> ShardWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None and self._handle is not None:  # failed mid-shard: no torn shard
+            self._handle.close()
+            Path(self._handle.name).unlink(missing_ok=True)
+            self.paths.pop()
+            self._handle = None
         self.close()
