@@ -118,14 +118,17 @@ def run_stages(settings: SpeedrunSettings, overrides: list[str], run: Any) -> di
 def _corpus(settings: SpeedrunSettings, out: Path) -> dict[str, Any]:
     from scalable_ai.data.corpus import build_corpus
 
-    manifest = build_corpus(out, blend=settings.blend, max_bytes=int(settings.corpus_mb * 1e6))
+    # A stage that runs again replaces its own earlier output (``--reuse`` keeps it instead).
+    manifest = build_corpus(
+        out, blend=settings.blend, max_bytes=int(settings.corpus_mb * 1e6), overwrite=True
+    )
     return {"documents": manifest["documents"], "bytes": manifest["bytes"]}
 
 
 def _curate(corpus: Path, out: Path, run: Any) -> dict[str, Any]:
     from scalable_ai.data.curate import curate
 
-    report = curate(corpus, out, run=run, progress=True)
+    report = curate(corpus, out, run=run, progress=True, overwrite=True)
     return {
         "documents": report["kept"]["documents"],
         "bytes": report["kept"]["bytes"],
