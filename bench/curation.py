@@ -49,6 +49,8 @@ def _timed(work: Callable[[], object]) -> tuple[float, float]:
 
 
 def bench_curation(corpus: Path, scratch: Path, megabytes: float) -> dict[str, dict]:
+    import matplotlib.pyplot  # noqa: F401  (the report's chart: import once, outside the timing)
+
     rows = {}
     for index in ("memory", "disk"):
         settings = CurationSettings(dedup_index=index)
