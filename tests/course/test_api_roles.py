@@ -23,6 +23,8 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4
 
 # (method, path(world), body(world), expected status for the student "me")
 STUDENT_REFUSED = [
+    ("GET", lambda w: f"/grading-jobs?group_id={w.group_b.id}", None, 403),
+    ("POST", lambda w: "/assignments/A4/regrade", None, 403),
     ("GET", lambda w: "/people", None, 403),
     ("POST", lambda w: "/people", lambda w: {"name": "X", "email": "x@example.edu"}, 403),
     ("GET", lambda w: f"/people/{w.other.id}", None, 403),
@@ -132,6 +134,7 @@ STUDENT_REFUSED = [
 
 # Routes a student may use on their own data, and what they get.
 STUDENT_ALLOWED = [
+    ("GET", lambda w: "/grading-jobs", None, 200),
     ("GET", lambda w: "/me", None, 200),
     ("GET", lambda w: f"/people/{w.me.id}", None, 200),
     ("PATCH", lambda w: f"/people/{w.me.id}", lambda w: {"name": "Ada L."}, 200),
@@ -166,6 +169,8 @@ STUDENT_ALLOWED = [
 ]
 
 STAFF_ALLOWED = [
+    ("GET", lambda w: f"/grading-jobs?group_id={w.group_b.id}", None, 200),
+    ("POST", lambda w: "/assignments/A4/regrade", None, 200),
     ("GET", lambda w: "/people", None, 200),
     ("POST", lambda w: "/people", lambda w: {"name": "New", "email": "new@example.edu"}, 201),
     ("GET", lambda w: f"/people/{w.other.id}/grade", None, 200),

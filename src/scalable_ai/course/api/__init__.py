@@ -53,6 +53,7 @@ def create_api(
     lets the web app also accept its signed-in browser sessions."""
     from scalable_ai.course.api import (
         routes_course,
+        routes_grading,
         routes_groups,
         routes_peer_reviews,
         routes_people,
@@ -73,6 +74,7 @@ def create_api(
     )
     for module in (routes_people, routes_course, routes_groups, routes_work, routes_peer_reviews):
         api.include_router(module.router)
+    api.include_router(routes_grading.router)
     # Imported here: the community routes import this package's context and schemas.
     from scalable_ai.course.community.api import router as community_router
 

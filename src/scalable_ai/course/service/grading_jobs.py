@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.links import is_upload_link
-from scalable_ai.course.service.actors import Actor, require_staff
+from scalable_ai.course.service.actors import Actor, current_group_id, require_staff
 from scalable_ai.course.service.grades import record_score
 from scalable_ai.course.tables import Assignment, GradingJob, Group, Submission
 from scalable_ai.errors import Forbidden, NotFound
@@ -158,6 +158,8 @@ def regrade_assignment(
     """Staff, after fixing the autograder: queue every group's latest graded hand-in again
     (the old and new scores both stay in the audit log)."""
     require_staff(actor, "re-grade an assignment")
+    if session.scalar(select(Assignment).where(Assignment.key == assignment_key)) is None:
+        raise NotFound(f"no assignment {assignment_key!r}", field="assignment")
     latest: dict[int | None, int] = {}
     rows = session.execute(
         select(GradingJob.group_id, GradingJob.submission_id)
@@ -192,16 +194,28 @@ def visible_results(job: GradingJob, actor: Actor) -> dict[str, Any] | None:
     return {"score": job.score, "output": job.results.get("output", ""), "tests": tests}
 
 
-def jobs_of_group(session: Session, actor: Actor, group_id: int) -> Sequence[GradingJob]:
-    """A group's grading jobs, newest first: its members and staff may look."""
+def list_jobs(
+    session: Session,
+    actor: Actor,
+    *,
+    group_id: int | None = None,
+    assignment: str | None = None,
+) -> Sequence[GradingJob]:
+    """Grading jobs, newest first: staff see every group's (or one's), a student only their
+    own group's (asking for another group's is refused)."""
     if not actor.is_staff:
-        from scalable_ai.course.service.actors import current_group_id
-
-        if actor.person_id is None or current_group_id(session, actor.person_id) != group_id:
+        mine = current_group_id(session, actor.person_id) if actor.person_id else None
+        if group_id is not None and group_id != mine:
             raise Forbidden("only the group's members and staff may see its grading")
-    return session.scalars(
-        select(GradingJob).where(GradingJob.group_id == group_id).order_by(GradingJob.id.desc())
-    ).all()
+        if mine is None:
+            return []
+        group_id = mine
+    query = select(GradingJob).order_by(GradingJob.id.desc())
+    if group_id is not None:
+        query = query.where(GradingJob.group_id == group_id)
+    if assignment is not None:
+        query = query.where(GradingJob.assignment_key == assignment)
+    return session.scalars(query).all()
 
 
 def waited_too_long(job: GradingJob, clock: Clock) -> bool:
