@@ -10,7 +10,7 @@ SAI    := $(VENV)/bin/sai
 STAMP  := $(VENV)/.installed
 APT_STAMP := .venv/.apt-installed
 
-.PHONY: run test bench lint setup system-packages corpus-packages corpus clean
+.PHONY: run test bench lint setup system-packages corpus-packages corpus speedrun clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -52,7 +52,11 @@ corpus-packages:
 	else echo "warning: cannot install $(CORPUS_PACKAGES) (need root and apt-get)"; fi
 
 corpus: setup corpus-packages
-	$(SAI) data corpus --out data/corpus
+	$(SAI) data corpus --out data/corpus --overwrite
+
+# The whole pre-training lifecycle on the tiny preset (docs/pretraining.md).
+speedrun: setup corpus-packages
+	$(SAI) speedrun --preset tiny
 
 run: setup
 	$(SAI) up
