@@ -142,3 +142,10 @@ def test_corpus_keeps_an_earlier_corpus_unless_overwrite(package_tree, test_blen
         build_corpus(tmp_path / "out", blend=test_blend, root=package_tree)
     manifest = build_corpus(tmp_path / "out", blend=test_blend, root=package_tree, overwrite=True)
     assert manifest["shards"] == ["corpus-00000.jsonl"]
+
+
+def test_a_damaged_package_file_is_named_in_one_line(package_tree, test_blend, tmp_path):
+    damaged = package_tree / "usr/share/doc/linux-doc-6.1/Documentation/admin-guide/README.rst.gz"
+    damaged.write_bytes(gzip.compress(b"The kernel manages memory.\n")[:-6])  # cut short
+    with pytest.raises(UserError, match=r"README\.rst\.gz: cannot be read .*reinstall"):
+        build_corpus(tmp_path / "out", blend=test_blend, root=package_tree)

@@ -28,6 +28,7 @@ import json
 import re
 import shutil
 import subprocess
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,20 @@ class Source:
     marker: str  # a path (under root) that exists when the package is installed
 
 
+def _read_bytes(path: Path) -> bytes:
+    """A package file's bytes, gunzipped when it ends in .gz (or is dictd's .dz); a damaged
+    file is a one-line error naming it, not a traceback."""
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.suffix in {".gz", ".dz"} else raw
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(
+            f"{path}: cannot be read ({exc}); reinstall its package", field="blend"
+        ) from None
+
+
 def _read_text(path: Path) -> str:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return raw.decode("utf-8", errors="replace")
+    return _read_bytes(path).decode("utf-8", errors="replace")
 
 
 def _files(root: Path, base: str, patterns: tuple[str, ...]) -> list[Path]:
@@ -110,7 +122,7 @@ def _dictd_pages(root: Path, name: str, source: str) -> Iterator[tuple[str, str]
     own description.
     """
     folder = root / "usr/share/dictd"
-    data = gzip.decompress((folder / f"{name}.dict.dz").read_bytes())
+    data = _read_bytes(folder / f"{name}.dict.dz")
     spans: set[tuple[int, int]] = set()
     for line in (folder / f"{name}.index").read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
