@@ -10,7 +10,7 @@ re-scored by the same function.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -56,11 +56,19 @@ class Question(BaseModel):
                 return item
         raise UserError(f"question {self.id} has no rubric item {item_id!r}", field="rubric")
 
-    def score(self, applied: Iterable[str], adjustment: float = 0.0) -> float:
-        """The points earned with the rubric items ``applied`` (ids) and an adjustment."""
+    def score(
+        self,
+        applied: Iterable[str],
+        adjustment: float = 0.0,
+        points_of: Mapping[str, float] | None = None,
+    ) -> float:
+        """The points earned with the rubric items ``applied`` (ids) and an adjustment.
+        ``points_of`` overrides items' points (staff changed them after grading began, as
+        Gradescope allows: the question's own points stay)."""
+        overrides = points_of or {}
         start = 0.0 if self.scoring == "positive" else self.points
-        total = start + sum(self.item(i).points for i in set(applied)) + adjustment
-        return min(max(total, 0.0), self.points)
+        earned = sum(overrides.get(i, self.item(i).points) for i in set(applied))
+        return min(max(start + earned + adjustment, 0.0), self.points)
 
 
 class QuestionSet(BaseModel):

@@ -31,6 +31,7 @@ from scalable_ai.course.tables.people import (
 )
 from scalable_ai.course.tables.syllabus import Assignment, CourseRecord, Lecture, Milestone, Node
 from scalable_ai.course.tables.work import DeadlineException, Score, SlackDayUse, Submission
+from scalable_ai.course.tables.written import RubricItemPoints, WrittenAnswer
 
 __all__ = [
     "ROLES",
@@ -53,6 +54,7 @@ __all__ = [
     "Person",
     "Reservation",
     "ReservationNode",
+    "RubricItemPoints",
     "Score",
     "ScribeAssignment",
     "SignInLimit",
@@ -63,4 +65,5 @@ __all__ = [
     "Submission",
     "UTCDateTime",
     "WebSession",
+    "WrittenAnswer",
 ]
