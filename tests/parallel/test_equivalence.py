@@ -116,3 +116,38 @@ def test_huggingface_llama_takes_the_same_plans(spec):
     """NeMo AutoModel's point: a transformers LlamaForCausalLM, unchanged, split from outside."""
     results = run_distributed(2, parallel_job, spec, DENSE, {}, True)
     assert_same_training(results, reference(DENSE, huggingface=True))
+
+
+def optimizer_job(spec: str, optimizer: str) -> dict:
+    settings = RunSettings(steps=3, batch_size=4, seq_len=16, optimizer=optimizer)
+    result = train_parallel(ParallelSpec.parse(spec), micro_config(), settings)
+    result.pop("parallel")
+    return result
+
+
+# SOAP's first eigenbasis comes from one gradient's G G^T, rank-deficient for these tiny
+# matrices; Adam in that basis turns the ~1e-9 noise of the null directions into full-size
+# steps, so any change of summation order moves the result: one process on 1 vs 2 threads
+# already differs by 3.9e-3 in some parameter after 3 steps (measured). Its bound is that
+# noise floor, not sharding's; Muon (Newton-Schulz, no such basis) matches exactly.
+MATRIX_CASES = [
+    ("fsdp=2", "muon", LOSS_RTOL, PARAM_ATOL),
+    ("tp=2", "muon", LOSS_RTOL, PARAM_ATOL),
+    ("fsdp=2", "soap", 1e-3, 1.5e-2),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "optimizer", "loss_rtol", "param_atol"),
+    MATRIX_CASES,
+    ids=[f"{c[0]}-{c[1]}" for c in MATRIX_CASES],
+)
+def test_matrix_optimizers_on_sharded_weights_match_one_process(
+    spec, optimizer, loss_rtol, param_atol
+):
+    """Muon and SOAP see whole matrices: train/optim gathers each sharded gradient (one
+    all-gather per matrix per step), runs Newton-Schulz or the eigenbasis update on it, and
+    keeps this rank's shard of the result."""
+    results = run_distributed(2, optimizer_job, spec, optimizer)
+    settings = RunSettings(steps=3, batch_size=4, seq_len=16, optimizer=optimizer)
+    assert_same_training(results, train_single(micro_config(), settings), loss_rtol, param_atol)

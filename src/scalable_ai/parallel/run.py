@@ -39,6 +39,17 @@ class RunSettings:
     lr: float = 1e-3
     seed: int = 0
     model: dict = field(default_factory=dict)  # ModelConfig fields over the "tiny" preset
+    optimizer: str = "adamw"  # or muon / soap (train/optim; whole matrices gathered per step)
+
+
+def make_optimizer(model: nn.Module, settings: RunSettings) -> torch.optim.Optimizer:
+    """AdamW (torch's, per element: shards need nothing), or train/optim's Muon or SOAP,
+    which gather each sharded matrix whole for their per-matrix math (train/optim/sharding)."""
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=settings.lr, foreach=False)
+    from scalable_ai.train.optim.factory import OptimizerConfig
+
+    return OptimizerConfig(name=settings.optimizer, lr=settings.lr).build(model)
 
 
 def micro_config(**overrides: object) -> ModelConfig:
@@ -94,7 +105,7 @@ def build_model(config: ModelConfig, seed: int, huggingface: bool = False) -> nn
 def train_single(config: ModelConfig, settings: RunSettings, huggingface: bool = False) -> dict:
     """The reference: one process, no parallelism, the same batches and optimizer."""
     model = build_model(config, settings.seed, huggingface)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, foreach=False)
+    optimizer = make_optimizer(model, settings)
     losses = []
     for inputs, labels in batches(settings, config.vocab_size):
         optimizer.zero_grad()
@@ -132,7 +143,7 @@ def train_parallel(
         options,
         huggingface=huggingface,
     )
-    optimizer = torch.optim.AdamW(parallel.model.parameters(), lr=settings.lr, foreach=False)
+    optimizer = make_optimizer(parallel.model, settings)
     losses, seconds = [], []
     for step, (inputs, labels) in enumerate(batches(settings, config.vocab_size)):
         start = time.perf_counter()
