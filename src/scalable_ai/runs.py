@@ -188,10 +188,13 @@ def open_run(
     seed: int | None = None,
     runs_dir: Path | None = None,
     argv: list[str] | None = None,
+    group: str | None = None,
 ) -> Iterator[Run]:
     """Open a run folder, record how the run was made, and close it with its final status.
 
     ``seed`` (when given) is applied with :func:`seed_everything` before the body runs.
+    ``group`` (default ``SAI_GROUP``, set on a group's node) names the course group whose run
+    this is: the course platform shows a student only their own group's runs.
     """
     root = Path(runs_dir) if runs_dir is not None else get_settings().runs_dir
     run_id = new_run_id(command)
@@ -203,6 +206,7 @@ def open_run(
         "argv": list(sys.argv if argv is None else argv),
         "config": _jsonable(config) if config is not None else {},
         "seed": seed,
+        "group": group if group is not None else (os.environ.get("SAI_GROUP") or None),
         "git": git_state(),
         "versions": package_versions(),
         "host": {"hostname": socket.gethostname(), "platform": platform.platform()},
@@ -262,6 +266,12 @@ class RunRecord:
     @property
     def summary(self) -> dict[str, Any]:
         return self.data.get("summary") or {}
+
+    @property
+    def group(self) -> str | None:
+        """The course group the run belongs to (``SAI_GROUP`` when it ran), if any."""
+        value = self.data.get("group")
+        return str(value) if value else None
 
     def artifacts(self) -> list[Path]:
         folder = self.path / "artifacts"

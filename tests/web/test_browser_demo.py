@@ -10,7 +10,11 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from scalable_ai.course.db import unit_of_work
 from scalable_ai.course.demo import DEMO_CREDENTIALS
+from scalable_ai.course.service.actors import current_group_id
+from scalable_ai.course.service.people import find_by_email
+from scalable_ai.course.tables import Group
 from scalable_ai.runs import open_run
 
 pytestmark = pytest.mark.browser
@@ -79,8 +83,15 @@ def test_staff_pages_render(live_demo, new_page):
 
 def test_a_lab_run_shows_its_config_metrics_and_plot(live_demo, new_page):
     runs_dir = live_demo.platform.settings.runs_dir
+    with unit_of_work(live_demo.platform.engine) as session:
+        student = find_by_email(session, STUDENT[0])
+        group = session.get(Group, current_group_id(session, student.id)).name
     with open_run(
-        "train.pretrain", config={"model": {"d_model": 64}, "lr": 3e-4}, seed=7, runs_dir=runs_dir
+        "train.pretrain",
+        config={"model": {"d_model": 64}, "lr": 3e-4},
+        seed=7,
+        runs_dir=runs_dir,
+        group=group,  # a student sees their own group's runs (SAI_GROUP on the node)
     ) as run:
         for step in range(10):
             run.log(step, loss=4.0 / (step + 1))

@@ -3,7 +3,6 @@ days, exceptions, grades, scribes, peer reviews and checkoff slots (local staff;
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -261,18 +260,17 @@ def book() -> None:
 
 @grade_app.command("export")
 def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]) -> None:
-    """The grade book as CSV: one row per student, each component's score, total, letter."""
-    import csv
+    """The grade book as CSV: one row per student, each component's score, total, letter
+    (text cells made safe for a spreadsheet, ``course.spreadsheet``)."""
+    from scalable_ai.course.spreadsheet import csv_text
 
     with database() as session:
         book_rows = grades.gradebook(session, staff_actor(), clock=course_clock())
         keys = [c.key for c in book_rows[0].report.components] if book_rows else []
-        table = io.StringIO()
-        writer = csv.writer(table)
-        writer.writerow(["sid", "email", "name", *keys, "total", "letter", "passed"])
+        rows: list[list[object]] = [["sid", "email", "name", *keys, "total", "letter", "passed"]]
         for g in book_rows:
             scores = {c.key: c.score for c in g.report.components}
-            writer.writerow(
+            rows.append(
                 [
                     g.person.sid or "",
                     g.person.email,
@@ -283,7 +281,7 @@ def export_grades(out: Annotated[Path, typer.Option("--out", help="CSV file to w
                     g.report.passed,
                 ]
             )
-        write_file(out, table.getvalue())
+        write_file(out, csv_text(rows))
         typer.echo(f"wrote {len(book_rows)} students to {out}")
 
 

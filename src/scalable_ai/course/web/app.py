@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -138,6 +139,13 @@ def _install_error_pages(app: FastAPI) -> None:
         return _error_page(
             request, exc.status_code, titles.get(exc.status_code, "Cannot do that"), message
         )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _no_such_id(request: Request, exc: Exception) -> Response:
+        # An id past the database's integer range (``/qa/99999999999999999999``): SQLite
+        # raises OverflowError, PostgreSQL a DataError. No row has it: 404, never 500.
+        return _error_page(request, 404, "Not found", "There is no page at this address.")
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -11,8 +11,6 @@ JavaScript and under a strict Content-Security-Policy.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,6 +21,7 @@ from fastapi.responses import Response
 from scalable_ai.course.policy.standing import Standing
 from scalable_ai.course.service import grades as grade_service
 from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.spreadsheet import csv_text
 from scalable_ai.course.web.visit import Visit, open_visit, refusal
 from scalable_ai.errors import UserError
 
@@ -174,10 +173,8 @@ def student_grade(visit: VisitDep, person_id: int) -> Response:
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
     return Response(
-        out.getvalue(),
+        csv_text(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
