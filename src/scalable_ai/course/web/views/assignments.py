@@ -30,11 +30,12 @@ from starlette.datastructures import UploadFile
 from scalable_ai.course.links import is_upload_link
 from scalable_ai.course.policy.integrity import STATEMENT_FIELDS
 from scalable_ai.course.policy.schedule import released_at
+from scalable_ai.course.service import grading_jobs
 from scalable_ai.course.service import submissions as submission_service
-from scalable_ai.course.service.actors import current_group_id, require_member_or_staff
+from scalable_ai.course.service.actors import Actor, current_group_id, require_member_or_staff
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
 from scalable_ai.course.service.slack import slack_balance
-from scalable_ai.course.tables import Assignment, Group, Submission
+from scalable_ai.course.tables import Assignment, GradingJob, Group, Submission
 from scalable_ai.course.upload_limits import HAND_IN_FILE_BYTES, UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import NotFound, UserError
@@ -110,7 +111,15 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         integrity_labels=INTEGRITY_LABELS,
         slack_day_hours=settings.slack_day_hours,
         opens_at=released_at(assignment.released_on, settings),
+        grading=_grading(visit.db, actor, assignment.key),
     )
+
+
+def _grading(db: Session, actor: Actor, key: str) -> list[tuple[GradingJob, dict | None]]:
+    """The autograder's jobs for this assignment (the group's own, or all for staff), each
+    with what the viewer may see of its results (students: visible tests only)."""
+    jobs = grading_jobs.list_jobs(db, actor, assignment=key)
+    return [(job, grading_jobs.visible_results(job, actor)) for job in jobs]
 
 
 def _own_group(db: Session, person_id: int) -> Group | None:
