@@ -149,3 +149,20 @@ def test_a_damaged_package_file_is_named_in_one_line(package_tree, test_blend, t
     damaged.write_bytes(gzip.compress(b"The kernel manages memory.\n")[:-6])  # cut short
     with pytest.raises(UserError, match=r"README\.rst\.gz: cannot be read .*reinstall"):
         build_corpus(tmp_path / "out", blend=test_blend, root=package_tree)
+
+
+@pytest.mark.skipif(
+    bool(missing_packages(corpus_module.DEFAULT_BLEND)),
+    reason="the corpus's Debian packages are not installed (make corpus-packages)",
+)
+def test_sai_data_corpus_prints_each_source_with_its_license_and_records_a_run(tmp_path, capsys):
+    from scalable_ai.cli import main
+    from scalable_ai.runs import list_runs
+
+    main(["data", "corpus", "--out", str(tmp_path / "corpus"), "--max-mb", "1"])
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / "corpus")
+    assert "kjv-bible" in captured.err and "public domain" in captured.err
+    run = list_runs()[-1]
+    assert run.command == "data.corpus" and run.status == "completed"
+    assert 990_000 <= run.summary["bytes"] < 1_500_000  # each source stops past its share
