@@ -23,6 +23,10 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0xaLd2Xh1k0dmmFQ1pJ2JfRk0q8tJ8pTq4
 
 # (method, path(world), body(world), expected status for the student "me")
 STUDENT_REFUSED = [
+    ("GET", lambda w: f"/written-answers?group_id={w.group_b.id}", None, 403),
+    ("POST", lambda w: "/written-answers/1/grade", lambda w: {"applied_items": []}, 403),
+    ("PATCH", lambda w: "/assignments/A4/rubric/3.1/accept", lambda w: {"points": 3}, 403),
+    ("GET", lambda w: "/assignments/A4/grading-progress", None, 403),
     ("GET", lambda w: f"/grading-jobs?group_id={w.group_b.id}", None, 403),
     ("POST", lambda w: "/assignments/A4/regrade", None, 403),
     ("GET", lambda w: "/people", None, 403),
@@ -134,6 +138,8 @@ STUDENT_REFUSED = [
 
 # Routes a student may use on their own data, and what they get.
 STUDENT_ALLOWED = [
+    ("PUT", lambda w: "/assignments/A4/answers/3.1", lambda w: {"text": "p = min + residual"}, 200),
+    ("GET", lambda w: "/written-answers", None, 200),
     ("GET", lambda w: "/grading-jobs", None, 200),
     ("GET", lambda w: "/me", None, 200),
     ("GET", lambda w: f"/people/{w.me.id}", None, 200),
@@ -169,6 +175,10 @@ STUDENT_ALLOWED = [
 ]
 
 STAFF_ALLOWED = [
+    ("GET", lambda w: f"/written-answers?group_id={w.group_b.id}", None, 200),
+    ("POST", lambda w: "/written-answers/999999/grade", lambda w: {"applied_items": []}, 404),
+    ("PATCH", lambda w: "/assignments/A4/rubric/3.1/accept", lambda w: {"points": 3}, 200),
+    ("GET", lambda w: "/assignments/A4/grading-progress", None, 200),
     ("GET", lambda w: f"/grading-jobs?group_id={w.group_b.id}", None, 200),
     ("POST", lambda w: "/assignments/A4/regrade", None, 200),
     ("GET", lambda w: "/people", None, 200),

@@ -28,7 +28,7 @@ from scalable_ai.course.service.actors import (
 )
 from scalable_ai.course.service.grades import record_score
 from scalable_ai.course.tables import RubricItemPoints, WrittenAnswer
-from scalable_ai.errors import NotFound, UserError
+from scalable_ai.errors import Forbidden, NotFound, UserError
 from scalable_ai.kits.rubric import Question, QuestionSet, load_questions
 
 MAX_ANSWER_CHARS = 20_000
@@ -207,3 +207,26 @@ def grading_progress(session: Session, actor: Actor, assignment: str) -> dict[st
         graded, total = progress.get(answer.question_id, (0, 0))
         progress[answer.question_id] = (graded + (answer.graded_at is not None), total + 1)
     return progress
+
+
+def list_answers(
+    session: Session, actor: Actor, *, assignment: str | None = None, group_id: int | None = None
+) -> list[tuple[WrittenAnswer, float | None]]:
+    """Answers with their scores (None until graded): staff see all, a student only their
+    group's (asking for another group's is refused)."""
+    if not actor.is_staff:
+        mine = current_group_id(session, actor.person_id) if actor.person_id else None
+        if group_id is not None and group_id != mine:
+            raise Forbidden("only the group's members and staff may see its answers")
+        if mine is None:
+            return []
+        group_id = mine
+    query = select(WrittenAnswer).order_by(WrittenAnswer.id)
+    if assignment is not None:
+        query = query.where(WrittenAnswer.assignment_key == assignment)
+    if group_id is not None:
+        query = query.where(WrittenAnswer.group_id == group_id)
+    return [
+        (a, answer_score(session, a) if a.graded_at is not None else None)
+        for a in session.scalars(query).all()
+    ]
