@@ -195,6 +195,20 @@ def post_form(
 
 # Browser tests ---------------------------------------------------------------------------
 
+
+def go_to(page: Any, label: str) -> None:
+    """Follow a main-navigation link the way a person does: open its group's menu
+    (Coursework, Compute, Community, Me) first when the link is inside one."""
+    nav = page.get_by_role("navigation", name="Main")
+    link = nav.get_by_role("link", name=label, exact=True)
+    if not link.is_visible():
+        menu = nav.locator("details.menu-group").filter(
+            has=page.locator("a").filter(has_text=re.compile(f"^{re.escape(label)}$"))
+        )
+        menu.locator("summary").click()
+    link.click()
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

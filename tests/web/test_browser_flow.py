@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from scalable_ai.course.db import unit_of_work
 from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service.grades import record_score
-from tests.web.conftest import BEFORE_FORMATION, STAFF_TOOL, add_people, password_of
+from tests.web.conftest import BEFORE_FORMATION, STAFF_TOOL, add_people, go_to, password_of
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +60,7 @@ def test_a_group_forms_shares_nodes_and_hands_in_late_with_a_slack_day(live_serv
     # A student signs in and forms a group before the formation deadline.
     ada = new_page()
     sign_in_as(ada, live_server, TEAM["ada"])
-    ada.get_by_role("link", name="Group", exact=True).click()
+    go_to(ada, "Group")
     ada.get_by_label("Group name").fill("Tensor Titans")
     ada.get_by_role("button", name="Start group").click()
     expect(ada.get_by_role("status")).to_contain_text("Group Tensor Titans started")
@@ -162,7 +162,7 @@ def test_staff_see_the_grade_book_and_the_failing_component_flag(live_server, ne
         )
     page = new_page()
     sign_in_as(page, live_server, ("Sophie Wilson", "sophie@berkeley.example", "staff"))
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Grade book").click()
+    go_to(page, "Grade book")
     mary = page.get_by_role("row", name=re.compile("Mary Somerville"))
     expect(mary.locator(".failing-flag")).to_have_text("failing")
     expect(mary.get_by_role("cell", name=re.compile(r"^20\.0"))).to_have_class(

@@ -15,7 +15,7 @@ from scalable_ai.course.community.service import questionnaire as onboarding
 from scalable_ai.course.db import unit_of_work
 from scalable_ai.course.service.course import lecture_by_key
 from scalable_ai.course.tables import ScribeAssignment
-from tests.web.conftest import STAFF_TOOL, add_people, password_of
+from tests.web.conftest import STAFF_TOOL, add_people, go_to, password_of
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_a_student_answers_the_onboarding_questionnaire(live_server, new_page):
 
     page = new_page()
     sign_in_as(page, live_server, who["student"])
-    page.get_by_role("link", name="Questionnaire").click()
+    go_to(page, "Questionnaire")
     page.get_by_label("Your background").fill("EECS MEng; CS 162 and CS 182")
     page.get_by_label(DEFAULT_QUESTIONS[1].options[2]).check()
     page.get_by_label("Classmates you would like").fill("bob@berkeley.example")
@@ -73,7 +73,7 @@ def test_a_question_gets_a_staff_endorsed_answer(live_server, new_page):
 
     student = new_page()
     sign_in_as(student, live_server, who["student"])
-    student.get_by_role("link", name="Q&A").click()
+    go_to(student, "Q&A")
     student.locator("#ask-category").select_option("A1")
     student.get_by_label("Title").fill("FSDP2 peak memory higher than DDP?")
     student.get_by_label("Question (Markdown)").fill("At batch 8 with `fully_shard` per block.")
@@ -147,7 +147,7 @@ def test_a_scribe_hands_in_notes_that_staff_return_with_feedback(live_server, ne
 
     page = new_page()
     sign_in_as(page, live_server, who["student"])
-    page.get_by_role("link", name="Lecture notes").click()
+    go_to(page, "Lecture notes")
     page.get_by_role("link", name="L5. NeMo AutoModel Guest Lecture").click()
     page.get_by_label("Notes in Markdown").fill("# L5\n\nAutoModel wraps FSDP2 and TP plans.")
     page.get_by_label("Sources and AI assistance used").fill("Drafted with an LLM, edited.")
@@ -156,7 +156,7 @@ def test_a_scribe_hands_in_notes_that_staff_return_with_feedback(live_server, ne
 
     staff = new_page()
     sign_in_as(staff, live_server, who["staff"])
-    staff.get_by_role("link", name="Scribe notes").click()
+    go_to(staff, "Scribe notes")
     card = staff.locator("section", has_text=who["student"][0])
     card.get_by_label("Feedback").fill("Add the memory math for the TP plan.")
     card.get_by_role("button", name="Return with feedback").click()
@@ -175,7 +175,7 @@ def test_a_student_checks_in_to_a_lecture_with_its_code(live_server, new_page):
 
     staff = new_page()
     sign_in_as(staff, live_server, who["staff"])
-    staff.get_by_role("link", name="Attendance").click()
+    go_to(staff, "Attendance")
     staff.get_by_label("Lecture").select_option("L14")
     staff.get_by_role("button", name="Show").click()
     staff.get_by_role("button", name="Open check-in").click()

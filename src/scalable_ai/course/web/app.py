@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.db import make_engine, session_factory
 from scalable_ai.course.web.limits import TrustedProxyHeaders, WebLimits
+from scalable_ai.course.web.navigation import STAFF_NAV, STUDENT_NAV
 from scalable_ai.course.web.ratelimit import ClientRateLimit
 from scalable_ai.course.web.rendering import STATIC_DIR, make_environment, render_template
 from scalable_ai.course.web.schedule_cache import ScheduleCache
@@ -43,34 +44,6 @@ if TYPE_CHECKING:
     from scalable_ai.course.tables import Person
 
 log = logging.getLogger(__name__)
-
-STUDENT_NAV = [
-    ("/", "Dashboard"),
-    ("/schedule", "Schedule"),
-    ("/assignments", "Assignments"),
-    ("/group", "Group"),
-    ("/nodes", "Nodes"),
-    ("/checkoffs", "Checkoffs"),
-    ("/peer-review", "Peer review"),
-    ("/runs", "Lab runs"),
-    ("/playground", "Playground"),
-    ("/account", "Account"),
-]
-STAFF_NAV = [
-    ("/staff", "Staff"),
-    ("/staff/roster", "Roster"),
-    ("/staff/groups", "Groups"),
-    ("/staff/nodes", "Node board"),
-    ("/staff/grades", "Grade book"),
-    ("/staff/slack", "Slack days"),
-    ("/staff/scribes", "Scribes & pairings"),
-    ("/staff/peer-reviews", "Peer reviews"),
-    ("/staff/checkoffs", "Checkoffs"),
-    ("/schedule", "Schedule"),
-    ("/runs", "Lab runs"),
-    ("/playground", "Playground"),
-    ("/account", "Account"),
-]
 
 
 @dataclass

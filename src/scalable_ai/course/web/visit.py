@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.db import take_write_lock
+from scalable_ai.course.web.navigation import grouped_navigation
 from scalable_ai.course.web.rendering import render_template
 from scalable_ai.course.web.security import (
     SESSION_COOKIE,
@@ -170,6 +171,7 @@ class Visit:
             "me": me,
             "is_staff": bool(me and me.is_staff),
             "nav": self.state.navigation(me),
+            "nav_groups": grouped_navigation(self.state.navigation(me)),
             "now": self.now,
             "clock_pinned": self.state.clock.pinned,
             "csrf_token": self.session.csrf,

@@ -12,6 +12,22 @@
     return past ? text + " ago" : "in " + text;
   }
   var loaded = Date.now();
+  // 4. Navigation menus (<details class="menu-group">): one open at a time; a click elsewhere
+  //    or Escape closes them. Without this file each still opens and closes on its own.
+  function menus() {
+    var all = document.querySelectorAll("details.menu-group");
+    all.forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        if (d.open) all.forEach(function (o) { if (o !== d) o.open = false; });
+      });
+    });
+    document.addEventListener("click", function (e) {
+      all.forEach(function (d) { if (!d.contains(e.target)) d.open = false; });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") all.forEach(function (d) { d.open = false; });
+    });
+  }
   function yourTime() {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (!zone || zone === "America/Los_Angeles") return;
@@ -35,6 +51,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     tick(); setInterval(tick, 30000);
     yourTime();
+    menus();
     document.querySelectorAll("button[data-confirm]").forEach(function (b) {
       b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) e.preventDefault(); });
     });

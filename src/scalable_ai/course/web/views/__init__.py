@@ -20,10 +20,10 @@ VIEW_MODULES: tuple[str, ...] = (
     "peer_review",
     "playground",
 )
+# issue 5: Q&A, questionnaire, notes, project, site
 VIEW_MODULES += ("community_index",)
-VIEW_MODULES += (
-    "gradebook",
-)  # issue 13: the running grade, the grade book  # issue 5: Q&A, questionnaire, notes, project, site
+# issue 13: the running grade and grade book, grading hand-ins in the browser
+VIEW_MODULES += ("gradebook", "staff_hand_ins")
 
 
 def include_views(app: FastAPI) -> None:

@@ -112,6 +112,9 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         slack_day_hours=settings.slack_day_hours,
         opens_at=released_at(assignment.released_on, settings),
         grading=_grading(visit.db, actor, assignment.key),
+        group_names=(
+            {g.id: g.name for g in visit.db.scalars(select(Group))} if me.is_staff else {}
+        ),
     )
 
 
