@@ -70,3 +70,23 @@ def test_run_autograder_from_the_zip_grades_a_submission_as_gradescope_would(a4,
     assert validate_results(results) == []
     assert results["score"] == a4.starter_score
     assert sum(t["max_score"] for t in results["tests"]) == a4.points
+
+
+def test_the_student_bundle_runs_on_its_own(a4, tmp_path):
+    """Unzipped anywhere, `pytest tests` in the bundle runs the visible tests on starter/
+    and prints the visible score: with the reference code filled in, all of it."""
+    with zipfile.ZipFile(build_student_bundle(a4, tmp_path)) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    bundle = tmp_path / "unzipped" / "A4"
+    for path in (a4.root / "solution").glob("*.py"):
+        (bundle / "starter" / path.name).write_text(path.read_text())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
+        cwd=bundle,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "kit score: 33 / 33 points" in done.stdout
