@@ -184,3 +184,23 @@ def test_a_regrade_keeps_the_old_and_new_scores_in_the_audit_log(request, tmp_pa
             (None, 4.0, 10.0)
         }
         assert {(e.before["max_points"], e.after["max_points"]) for e in second} == {(10.0, 4.0)}
+
+
+def test_staff_see_the_queue_and_regrade_from_the_command_line(
+    request, tmp_path, tiny_kit, monkeypatch, capsys
+):
+    from scalable_ai.cli import main
+
+    engine, _, members = seeded_group("sqlite", request, 4, "Cli")
+    hand_in(engine, members[0], upload(tmp_path, {"answer.py": "VALUE = 42\n"}))
+    worker.run_once(engine, tmp_path, A4_OPEN)
+    monkeypatch.setenv("SAI_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("SAI_NOW", "2026-03-21T09:00")
+    main(["kit", "jobs", "--assignment", "A4"])
+    listed = capsys.readouterr().out
+    assert "done" in listed and "4 / 10" in listed
+    main(["kit", "regrade", "A4"])
+    assert "1 hand-ins of A4 queued for grading again" in capsys.readouterr().out
+    with unit_of_work(engine) as session:
+        statuses = sorted(j.status for j in session.scalars(select(GradingJob)))
+    assert statuses == ["done", "queued"]

@@ -76,3 +76,46 @@ def grade_command(
     console.print(table)
     console.print(result.output)
     console.print(f"[bold]{result.score:g} / {result.max_score:g}[/bold] written to {out}")
+
+
+@kit_app.command("jobs")
+def jobs_command(
+    assignment: str = typer.Option(None, help="Only this assignment's jobs (A4)."),
+) -> None:
+    """The autograder's queue in the course database: status and score of every job."""
+    from scalable_ai.course.db import make_engine, unit_of_work
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.grading_jobs import list_jobs
+
+    engine = make_engine()
+    table = Table("job", "assignment", "group", "status", "attempts", "score", "queued")
+    with unit_of_work(engine) as session:
+        for job in list_jobs(session, Actor.local_staff(), assignment=assignment):
+            score = "" if job.score is None else f"{job.score:g} / {job.max_score:g}"
+            table.add_row(
+                str(job.id), job.assignment_key, str(job.group_id), job.status,
+                str(job.attempts), score, job.queued_at.isoformat(timespec="minutes"),
+            )  # fmt: skip
+    engine.dispose()
+    console.print(table if table.rows else "no grading jobs")
+
+
+@kit_app.command("regrade")
+def regrade_command(
+    assignment: str = typer.Argument(..., help="The assignment to grade again (A4)."),
+) -> None:
+    """Queue every group's latest graded hand-in of an assignment again (after fixing its
+    kit); the worker regrades them, and the audit log keeps old and new scores."""
+    from scalable_ai.course.clock import clock_from_env
+    from scalable_ai.course.db import make_engine, unit_of_work
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.grading_jobs import regrade_assignment
+
+    engine = make_engine()
+    with unit_of_work(engine, write=True) as session:
+        jobs = regrade_assignment(
+            session, Actor.local_staff("sai kit regrade"), assignment, clock=clock_from_env()
+        )
+        count = len(jobs)
+    engine.dispose()
+    console.print(f"{count} hand-ins of {assignment} queued for grading again")
