@@ -61,12 +61,17 @@ speedrun: setup corpus-packages
 run: setup
 	$(SAI) up
 
-test: setup system-packages
-	$(VENV)/bin/ruff check src tests bench
+test: setup system-packages lint
+	$(VENV)/bin/mypy src
 	$(PY) -m pytest -n 2 --dist loadgroup
 
+# Every benchmark runs even when one fails (a failed one is named at the end); each says in
+# one line which peer it skipped and why (llama-cpp-python is not installed by default: a
+# ~5 min source build, and the registry's wheel crashes on Intel AMX).
 bench: setup
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@failed=""; for script in bench/*.py; do echo "== $$script"; \
+		$(PY) $$script || failed="$$failed $$script"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

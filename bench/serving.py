@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -41,6 +43,13 @@ from scalable_ai.infer.loadgen import LoadSpec, run_load
 
 DECODE_TOKENS = 128
 QUESTION = "Write a long story about a cat who travels the world."
+
+
+def machine() -> str:
+    """The CPU model and core count every figure of this benchmark is labelled with."""
+    from scalable_ai.infer.forward_paths import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} cpus"
 
 
 def free_port() -> int:
@@ -264,7 +273,7 @@ def cpu_seconds_comparison(batch: int, new_tokens: int) -> dict[str, float]:
         out[f"transformers_bf16_{label}_tok_per_cpu_s"] = (
             len(group) * new_tokens / (time.process_time() - start)
         )
-    if _has_llama_cpp():
+    if llama_cpp_problem() is None:
         from llama_cpp import Llama
 
         f16 = write_f16_gguf(path, _f16_path())
@@ -406,7 +415,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     dtypes = ["bfloat16", "float32"] if args.f32 else ["bfloat16"]
-    with open_run("bench.serving", config=vars(args), seed=0) as run:
+    print(f"== machine: {machine()}")
+    with open_run("bench.serving", config={**vars(args), "machine": machine()}, seed=0) as run:
         summary: dict[str, float] = {}
         cpu = {}
         if not args.single_stream_only:
@@ -441,7 +451,8 @@ def main() -> None:
             f"median of {args.rounds} alternating rounds"
         )
         decoders = {f"ours_{dtype}_decode_tok_s": our_decoder(dtype) for dtype in dtypes}
-        have_llama = not args.no_llama_cpp and _has_llama_cpp()
+        problem = "--no-llama-cpp" if args.no_llama_cpp else llama_cpp_problem()
+        have_llama = problem is None
         if have_llama:
             f16_path = write_f16_gguf(gguf_path(), _f16_path())
             decoders["llama_cpp_q4_1_decode_tok_s"] = llama_cpp_decoder(gguf_path(), args.threads)
@@ -450,10 +461,7 @@ def main() -> None:
             summary[name] = rate
             print(f"{name:<32} {rate:7.1f} tok/s")
         if not have_llama:
-            print(
-                "llama.cpp: llama-cpp-python is not installed (pip install "
-                "llama-cpp-python==0.3.36); peer (b) skipped"
-            )
+            print(f"llama.cpp peer (b) skipped: {problem}")
         if have_llama:
             for name in ("f16", "q4_1"):
                 ratio = (
@@ -491,16 +499,44 @@ def main() -> None:
                 f"{dtype}: ours/transformers at {top} concurrent = {ours:.0f}/{peer:.0f} = "
                 f"{ours / peer:.2f}x"
             )
-        run.summary(**summary, machine=f"{os.cpu_count()} cpus", threads=args.threads)
+        run.summary(**summary, machine=machine(), threads=args.threads)
         print(f"run: {run.path}")
 
 
-def _has_llama_cpp() -> bool:
+@functools.cache
+def llama_cpp_problem() -> str | None:
+    """Why the llama.cpp peer cannot run here, or None when it can. It is tried first in a
+    child process: the registry's llama-cpp-python wheel segfaults in ``decode`` on an Intel
+    Xeon with AMX (FACTS.md), and a crashed peer must cost its rows, not the whole run."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
-        return False
-    return True
+        return (
+            "llama-cpp-python is not installed (pip install llama-cpp-python==0.3.36, a ~5 min "
+            "source build; see FACTS.md for the flags that work on Intel AMX)"
+        )
+    probe = (
+        "import sys; from llama_cpp import Llama; "
+        "llm = Llama(model_path=sys.argv[1], n_ctx=64, n_threads=1, verbose=False); "
+        "tokens = llm.tokenize(b'Hello'); "
+        "[t for _, t in zip(range(2), llm.generate(tokens, top_k=1, temp=0.0))]"
+    )
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", probe, str(gguf_path())],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        return "llama-cpp-python did not finish two tokens in 300 s"
+    if child.returncode < 0:
+        name = signal.Signals(-child.returncode).name
+        return f"llama-cpp-python crashed with {name} decoding two tokens on this CPU"
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"llama-cpp-python failed: {last}"
+    return None
 
 
 if __name__ == "__main__":

@@ -120,7 +120,9 @@ def _load(target: str, name: str) -> click.Command:
 
     module_name, attribute = target.split(":", 1)
     app = getattr(importlib.import_module(module_name), attribute)
-    command = typer.main.get_command(app) if isinstance(app, typer.Typer) else app
+    command: click.Command = (
+        typer.main.get_command(app) if isinstance(app, typer.Typer) else app  # type: ignore[assignment]
+    )
     command.name = name
     return command
 

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scalable_ai.errors import UserError
 from scalable_ai.settings import get_settings
 
 doctor_app = typer.Typer(add_completion=False)
@@ -49,8 +50,10 @@ def smollm2_gguf() -> Path | None:
 def device_report() -> dict[str, Any]:
     import torch
 
+    from scalable_ai.infer.forward_paths import cpu_model
+
     report: dict[str, Any] = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": f"{cpu_model()} ({platform.machine()})",
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         # Native bf16 arithmetic (AVX512-BF16 or AMX); without it bf16 is emulated and slow.
@@ -85,15 +88,53 @@ def device_report() -> dict[str, Any]:
     report["gloo_available"] = (
         torch.distributed.is_available() and torch.distributed.is_gloo_available()
     )
-    from scalable_ai.infer import cpu  # built on first use, then cached (infer/cpu/forward.c)
+    report.update(forward_path_report())
+    return report
 
-    report["native_cpu_forward"] = cpu.describe()
+
+def forward_path_report() -> dict[str, Any]:
+    """The CPU features the engine's forward-path table reads, each path's availability here
+    for a dense model, and the path ``auto`` picks per dtype (``infer/forward_paths.py``)."""
+    import torch
+
+    from scalable_ai.infer import cpu  # built on first use, then cached (infer/cpu/forward.c)
+    from scalable_ai.infer.forward_paths import (
+        REPORTED_FEATURES,
+        choose_path,
+        cpu_features,
+        runnable_paths,
+    )
+    from scalable_ai.model import ModelConfig, Transformer
+    from scalable_ai.settings import get_settings
+
+    features = cpu_features()
+    report: dict[str, Any] = {
+        "cpu_features": " ".join(f for f in REPORTED_FEATURES if f in features) or "(none)",
+        "native_cpu_forward": cpu.describe(),
+    }
+    # A tiny dense model of the family's shape stands in for any dense model.
+    config = ModelConfig(
+        vocab_size=64, dim=64, n_layers=1, n_heads=4, n_kv_heads=2, ffn_hidden=128, max_seq_len=64
+    )
+    asked = get_settings().forward_path
+    for dtype in (torch.bfloat16, torch.float32):
+        model = Transformer(config).to(dtype)
+        name = str(dtype).removeprefix("torch.")
+        try:
+            report[f"forward_path.{name}"] = choose_path(model, torch.device("cpu"), asked)
+        except UserError as error:
+            report[f"forward_path.{name}"] = f"error: {error}"
+        if dtype == torch.bfloat16:
+            paths = runnable_paths(model, torch.device("cpu"))
+            report["forward_paths_runnable"] = " ".join(p for p, why in paths.items() if not why)
+    if asked != "auto":
+        report["forward_path_forced"] = f"SAI_FORWARD_PATH={asked}"
     return report
 
 
 def doctor_report() -> dict[str, Any]:
     settings = get_settings()
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -110,7 +151,7 @@ def doctor_report() -> dict[str, Any]:
             "database_url": settings.database_url,
             "smollm2_gguf": str(gguf) if gguf else None,
         },
-        "course_clock": os.environ.get("SAI_NOW") or "wall clock",
+        "course_clock": settings.now or "wall clock",
     }
 
 

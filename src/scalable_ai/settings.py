@@ -1,32 +1,81 @@
-"""Where things live: one resolved view of the environment every command honours.
+"""Every ``SAI_*`` environment variable, read and validated in one place (pydantic-settings).
 
-``SAI_DATA_DIR`` holds data, models and the course database file; ``SAI_RUNS_DIR`` the run
-registry; ``SAI_DATABASE_URL`` the course database (SQLite in the data dir by default,
-PostgreSQL by URL). Paths default to folders under the current directory so that a
-checkout is self-contained, as nanochat keeps its base dir.
+:class:`Settings` has one field per variable (``data_dir`` is ``SAI_DATA_DIR``); README.md
+lists them all. :func:`get_settings` reads the environment when called, not at import, so
+tests and subprocesses can change it; an empty variable counts as unset, and a value of the
+wrong type is a :class:`~scalable_ai.errors.UserError` naming the variable. Paths default
+to folders under the current directory so that a checkout is self-contained, as nanochat
+keeps its base dir.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from pydantic import PositiveInt, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scalable_ai.errors import UserError
+
+PREFIX = "SAI_"
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    runs_dir: Path
-    database_url: str
+class Settings(BaseSettings):
+    """The deployment's choices; each field is ``SAI_`` + its name in capitals."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_ignore_empty=True, frozen=True, extra="ignore"
+    )
+
+    # Where things live
+    data_dir: Path = Path("data")  # data, converted models, the course database file
+    runs_dir: Path = Path("runs")  # the run registry
+    database_url: str = ""  # the course database; default SQLite in the data dir
+    # The course platform
+    now: str | None = None  # pins the course clock (ISO 8601; naive = Berkeley time)
+    model_url: str | None = None  # the playground's model server (OpenAI base URL, /v1)
+    model_name: str | None = None  # which served model the playground asks (default: first)
+    model_api_key: str | None = None  # the model server's API key, if it wants one
+    max_body_mib: PositiveInt | None = None  # largest request body (web limits)
+    group_upload_quota_mib: PositiveInt | None = None  # handed-in files a group may keep
+    requests_per_minute: PositiveInt | None = None  # per client
+    concurrent_per_client: PositiveInt | None = None  # requests in flight per client
+    trusted_proxies: str = ""  # comma-separated addresses/networks allowed X-Forwarded-For
+    # The lab stack
+    kernel_cache: Path | None = None  # where infer/cpu/forward.c is built
+    cpu_kernels: bool = True  # 0: no native CPU forward
+    gpu_kernels: bool = True  # 0: no Triton decode kernels
+    forward_path: str = "auto"  # force one of infer/forward_paths.PATHS
+    parallel: str = ""  # default --spec of the parallel launcher (parallel/run.py)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        data_dir = self.data_dir.expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        object.__setattr__(self, "runs_dir", self.runs_dir.expanduser().resolve())
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'course.db'}")
+        return self
 
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
 
-def get_settings() -> Settings:
-    """Read the environment now (not at import), so tests and subprocesses can override it."""
-    data_dir = Path(os.environ.get("SAI_DATA_DIR") or "data").expanduser().resolve()
-    runs_dir = Path(os.environ.get("SAI_RUNS_DIR") or "runs").expanduser().resolve()
-    database_url = os.environ.get("SAI_DATABASE_URL") or f"sqlite:///{data_dir / 'course.db'}"
-    return Settings(data_dir=data_dir, runs_dir=runs_dir, database_url=database_url)
+def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from the process environment now, or from ``environ`` alone."""
+    try:
+        if environ is None:
+            return Settings()
+        values: dict[str, Any] = {
+            key[len(PREFIX) :].lower(): value
+            for key, value in environ.items()
+            if key.startswith(PREFIX) and value != ""
+        }
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else "SAI_*"
+        raise UserError(f"{first['msg']}, got {first.get('input')!r}", field=name) from None

@@ -47,7 +47,13 @@ def test_doctor_reports_versions_devices_and_locations(isolated_locations):
     assert report["versions"]["torch"].startswith("2.")
     assert report["devices"]["cpu_count"] >= 1 and "cuda_count" in report["devices"]
     assert isinstance(report["devices"]["cpu_bf16"], bool)
-    assert report["devices"]["native_cpu_forward"].startswith(("on (", "off ("))
+    assert report["devices"]["native_cpu_forward"].startswith(("builds here", "off ("))
+    # The forward path the engine picks per dtype, named, and the CPU features behind it.
+    from scalable_ai.infer.forward_paths import PATHS
+
+    assert report["devices"]["forward_path.bfloat16"] in PATHS
+    assert report["devices"]["forward_path.float32"] == "packed-torch"
+    assert "cpu_features" in report["devices"]
     assert report["locations"]["runs_dir"] == str(isolated_locations / "runs")
     assert report["locations"]["database_url"].startswith("sqlite:///")
 

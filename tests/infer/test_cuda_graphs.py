@@ -46,7 +46,7 @@ def test_the_static_decode_step_gives_the_eager_tokens_and_the_uncached_referenc
 
 
 def test_the_static_step_through_the_models_own_forward_gives_the_same_tokens():
-    engine = static_engine(use_packed_forward=False)
+    engine = static_engine(forward_path="model")
     assert engine.runner.packed is None
     assert engine.generate(PROMPTS, GREEDY) == make_engine().generate(PROMPTS, GREEDY)
 
@@ -129,7 +129,7 @@ def test_only_dense_models_are_captured():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_the_runner_keeps_to_the_eager_path_on_a_cpu(dtype):
-    engine = make_engine(tiny_model(dtype=dtype), use_native_forward=False)
+    engine = make_engine(tiny_model(dtype=dtype), forward_path="packed-torch")
     assert engine.runner.graphs is None
     assert engine.runner.device.type == "cpu"
 

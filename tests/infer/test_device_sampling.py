@@ -12,13 +12,13 @@ import torch
 
 from scalable_ai.infer.device_sampling import sample_on_device, samples_on_device
 from scalable_ai.infer.sampling import SamplingParams, _uniforms
-from scalable_ai.infer.sequence import Sequence
+from scalable_ai.infer.sequence import TokenSequence
 
 LOGITS = torch.tensor([2.0, 1.5, 1.4, 0.3, 0.0, -0.5, -1.0, -3.0])
 
 
-def seqs_of(params: SamplingParams, count: int) -> list[Sequence]:
-    return [Sequence("r", i, [1, 2, 3], params) for i in range(count)]
+def seqs_of(params: SamplingParams, count: int) -> list[TokenSequence]:
+    return [TokenSequence("r", i, [1, 2, 3], params) for i in range(count)]
 
 
 def reference(logits: torch.Tensor, p: SamplingParams) -> torch.Tensor:
@@ -64,9 +64,9 @@ def test_draws_follow_the_filtered_distribution(params):
 def test_greedy_rows_take_the_argmax_with_ties_to_the_lowest_id_beside_random_rows():
     logits = torch.tensor([[0.0, 3.0, 3.0, 1.0], [5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 9.0]])
     seqs = [
-        Sequence("a", 0, [1], SamplingParams(temperature=0.0)),
-        Sequence("b", 0, [1], SamplingParams(temperature=1.0, top_k=1)),
-        Sequence("c", 0, [1], SamplingParams(temperature=0.0)),
+        TokenSequence("a", 0, [1], SamplingParams(temperature=0.0)),
+        TokenSequence("b", 0, [1], SamplingParams(temperature=1.0, top_k=1)),
+        TokenSequence("c", 0, [1], SamplingParams(temperature=0.0)),
     ]
     assert sample_on_device(logits, seqs, torch.rand(3, dtype=torch.float64)) == [1, 0, 3]
 

@@ -41,7 +41,7 @@ def test_batched_greedy_equals_unbatched_token_for_token():
 
 def test_the_models_own_forward_through_the_paged_backend_gives_the_same_tokens():
     packed = make_engine().generate(PROMPTS, GREEDY)
-    seam = make_engine(use_packed_forward=False).generate(PROMPTS, GREEDY)
+    seam = make_engine(forward_path="model").generate(PROMPTS, GREEDY)
     assert packed == seam
 
 
@@ -137,12 +137,10 @@ def _decode_logits(engine, prompt: str) -> tuple[torch.Tensor, list[int]]:
 def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
     prompt = PROMPTS[0]  # fits one step, so the second step is a lone decode token
     half_logits, tokens = _decode_logits(
-        make_engine(tiny_model(dtype=torch.bfloat16), use_native_forward=False), prompt
+        make_engine(tiny_model(dtype=torch.bfloat16), forward_path="packed-onednn-f16"), prompt
     )
     bf16_logits, _ = _decode_logits(
-        make_engine(
-            tiny_model(dtype=torch.bfloat16), half_for_single_token=False, use_native_forward=False
-        ),
+        make_engine(tiny_model(dtype=torch.bfloat16), forward_path="packed-onednn"),
         prompt,
     )
     with torch.no_grad():
@@ -153,11 +151,7 @@ def test_bf16_single_stream_decode_through_f16_matrices_matches_the_f32_model():
 
 
 def test_bf16_prepacked_batched_steps_give_the_models_own_tokens():
-    packed = make_engine(
-        tiny_model(dtype=torch.bfloat16), half_for_single_token=False, use_native_forward=False
-    )
+    packed = make_engine(tiny_model(dtype=torch.bfloat16), forward_path="packed-onednn")
     assert packed.runner.packed is not None and packed.runner.packed.use_onednn
-    seam = make_engine(
-        tiny_model(dtype=torch.bfloat16), use_packed_forward=False, use_native_forward=False
-    )
+    seam = make_engine(tiny_model(dtype=torch.bfloat16), forward_path="model")
     assert packed.generate(PROMPTS, GREEDY) == seam.generate(PROMPTS, GREEDY)

@@ -11,10 +11,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from scalable_ai.errors import UserError
 from scalable_ai.infer import cpu
 from scalable_ai.infer.cpu.native import NativeForward
+from scalable_ai.infer.forward_paths import NATIVE_KINDS, auto_path, cpu_features
 from scalable_ai.infer.sampling import SamplingParams
 from tests.infer.conftest import make_engine, tiny_model
+
+#: The fastest native kernel this CPU builds (the portable loops build anywhere with cc).
+NATIVE = next(path for path, kind in NATIVE_KINDS.items() if cpu.library_for(kind) is not None)
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
 PROMPTS = ["hello there", "the quick brown fox", "a", "paged attention keeps blocks"]
@@ -22,9 +27,9 @@ PROMPTS = ["hello there", "the quick brown fox", "a", "paged attention keeps blo
 
 def native_engine(model=None, **overrides):
     engine = make_engine(
-        model or tiny_model(dtype=torch.bfloat16), use_native_forward=True, **overrides
+        model or tiny_model(dtype=torch.bfloat16), forward_path=NATIVE, **overrides
     )
-    assert engine.runner.path == "native"
+    assert engine.runner.native is not None
     return engine
 
 
@@ -143,17 +148,18 @@ def test_swapped_weights_are_repacked():
     assert engine.generate(PROMPTS[:2], GREEDY) != before
 
 
-def test_the_engine_picks_the_native_forward_on_its_own_only_where_it_is_fast():
+def test_the_engine_picks_the_tables_path_for_this_cpu():
     bf16 = tiny_model(dtype=torch.bfloat16)
-    assert make_engine(bf16).runner.path == ("native" if cpu.fast() else "packed")
+    expected = auto_path(torch.bfloat16, "cpu", cpu_features())
+    assert make_engine(bf16).runner.path == expected
 
 
-@pytest.mark.parametrize(("march", "kind"), [("x86-64", 0), ("x86-64-v3", 1)])
-def test_the_portable_and_avx2_builds_match_the_reference_too(march, kind):
-    """The builds a CPU without AVX512-BF16 runs: plain C loops (forced only) and AVX2 FMAs."""
-    flags = ["-O2", f"-march={march}", "-fPIC", "-shared", "-pthread", "-std=gnu11"]
-    lib = cpu.build_library(flags)
-    assert lib is not None and lib.sai_kernel_kind() == kind
+@pytest.mark.parametrize(("path", "kind"), [("native-portable", 0), ("native-avx2", 1)])
+def test_the_portable_and_avx2_builds_match_the_reference_too(path, kind):
+    """The builds a CPU without AVX512-BF16 runs: plain C loops and AVX2 FMAs."""
+    lib = cpu.library_for(kind)
+    if lib is None:
+        pytest.skip(f"{path} does not run on this CPU: {cpu.why_unbuilt(kind)}")
     torch.manual_seed(3)
     x, weight = torch.randn(13, 70).bfloat16(), torch.randn(37, 70).bfloat16()
     packed = cpu.pack_weight(weight, lib)
@@ -163,9 +169,8 @@ def test_the_portable_and_avx2_builds_match_the_reference_too(march, kind):
     pool.close()
     assert relative_error(got, x.double() @ weight.double().T) < 1e-5
     assert torch.equal(got, alone)
-    model = tiny_model(dtype=torch.bfloat16)
-    engine = make_engine(model, use_native_forward=False)
-    engine.runner.native = NativeForward(model, engine.cache, 2, lib)
+    engine = make_engine(tiny_model(dtype=torch.bfloat16), forward_path=path)
+    assert engine.runner.native is not None and engine.runner.native.lib is lib
     prompt = list(b"the portable loops agree with the reference")
     got = _first_step_logits(engine, prompt)
     with torch.no_grad():
@@ -174,17 +179,21 @@ def test_the_portable_and_avx2_builds_match_the_reference_too(march, kind):
 
 
 def test_f32_models_and_disabled_native_keep_the_pytorch_forward(monkeypatch):
-    assert make_engine(tiny_model()).runner.path == "packed"
+    assert make_engine(tiny_model()).runner.path == "packed-torch"
     bf16 = tiny_model(dtype=torch.bfloat16)
-    assert make_engine(bf16, use_native_forward=False).runner.path == "packed"
     monkeypatch.setenv("SAI_CPU_KERNELS", "0")
     cpu.load_library.cache_clear()
+    cpu.library_for.cache_clear()
     try:
         assert not cpu.available()
-        assert make_engine(bf16).runner.path == "packed"
+        assert make_engine(bf16).runner.native is None
+        with pytest.raises(UserError, match="SAI_CPU_KERNELS=0") as error:
+            make_engine(bf16, forward_path=NATIVE)
+        assert error.value.field == "forward_path"
     finally:
         monkeypatch.delenv("SAI_CPU_KERNELS")
         cpu.load_library.cache_clear()
+        cpu.library_for.cache_clear()
     assert cpu.available()
 
 
@@ -208,10 +217,10 @@ def test_smollm2_native_logits_match_its_f32_model_and_answer_paris():
     engine = LLMEngine(
         model,
         tokenizer,
-        EngineConfig(max_model_len=256, kv_cache_megabytes=16, use_native_forward=True),
+        EngineConfig(max_model_len=256, kv_cache_megabytes=16, forward_path=NATIVE),
         eos_token_ids=sorted(tokenizer.stop_ids()),
     )
-    assert engine.runner.path == "native"
+    assert engine.runner.native is not None
     chat = tokenizer.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France?"}]
     )

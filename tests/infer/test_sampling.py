@@ -7,14 +7,14 @@ import torch
 
 from scalable_ai.errors import UserError
 from scalable_ai.infer.sampling import SamplingParams, sample
-from scalable_ai.infer.sequence import Sequence
+from scalable_ai.infer.sequence import TokenSequence
 from tests.infer.conftest import make_engine
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True)
 
 
-def _seq(params: SamplingParams, prompt=(1, 2), output=()) -> Sequence:
-    seq = Sequence("r", 0, list(prompt), params)
+def _seq(params: SamplingParams, prompt=(1, 2), output=()) -> TokenSequence:
+    seq = TokenSequence("r", 0, list(prompt), params)
     for token in output:
         seq.append_token(token)
     return seq

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import openai
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -232,3 +233,41 @@ def test_streamed_chunks_are_json_of_the_openai_chunk_shape_whatever_the_text():
                 expected = json.dumps(chunk_body(job, None, index, delta), ensure_ascii=False)
                 assert delta_event(job, None, index, delta) == f"data: {expected}\n\n"
                 assert json.loads(expected)["choices"][0]["index"] == index
+
+
+def test_a_failing_step_is_logged_with_its_traceback_and_the_engine_keeps_serving(caplog):
+    """A bug inside a step fails the requests it carried, loudly (stdlib logging with the
+    traceback), and the next request is served."""
+    import logging
+
+    from scalable_ai.infer.async_engine import AsyncEngine
+    from scalable_ai.infer.sampling import SamplingParams
+    from tests.infer.conftest import make_engine
+
+    engine = make_engine()
+    step, calls = engine.step, []
+
+    def first_step_breaks():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the step")
+        return step()
+
+    engine.step = first_step_breaks
+    front = AsyncEngine(engine)
+    params = SamplingParams(max_tokens=3, temperature=0.0, ignore_eos=True)
+
+    async def ask() -> list:
+        return [out async for out in front.generate("hello", params)]
+
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="scalable_ai.infer.async_engine"),
+            pytest.raises(RuntimeError, match="a bug in the step"),
+        ):
+            asyncio.run(ask())
+        assert "engine step failed" in caplog.text
+        assert "Traceback" in caplog.text and "first_step_breaks" in caplog.text
+        assert asyncio.run(ask())[-1].finished
+    finally:
+        front.shutdown()

@@ -7,7 +7,6 @@ date is later. Tests pass a :class:`FixedClock` explicitly.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -63,5 +62,7 @@ def in_words(value: datetime | date) -> str:
 
 def clock_from_env() -> Clock:
     """``SAI_NOW`` pins the clock for this process; otherwise the wall clock."""
-    text = os.environ.get("SAI_NOW")
+    from scalable_ai.settings import get_settings
+
+    text = get_settings().now
     return FixedClock(parse_instant(text)) if text else Clock()

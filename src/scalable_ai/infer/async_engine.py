@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import queue
 import threading
 import time
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from scalable_ai.errors import UserError
 from scalable_ai.infer.engine import LLMEngine, RequestOutput
 from scalable_ai.infer.sampling import SamplingParams
+
+logger = logging.getLogger(__name__)
 
 
 class _OutputStream:
@@ -163,7 +166,8 @@ class AsyncEngine:
             try:
                 with self._lock:
                     outputs = self.engine.step()
-            except Exception as error:  # a bug: fail every waiting request, keep serving
+            except Exception as error:  # a bug: log it, fail every waiting request, keep serving
+                logger.exception("engine step failed; failing %d requests", len(self._streams))
                 self._fail_all(error)
                 continue
             self._deliver(outputs)

@@ -17,16 +17,16 @@ sampler (:func:`samples_on_device` says which steps can stay here).
 
 from __future__ import annotations
 
-from collections.abc import Sequence as SequenceOf
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
-    from scalable_ai.infer.sequence import Sequence
+    from scalable_ai.infer.sequence import TokenSequence
 
 
-def samples_on_device(seqs: SequenceOf[Sequence]) -> bool:
+def samples_on_device(seqs: Sequence[TokenSequence]) -> bool:
     """Every row needs only temperature, top-k, top-p and min-p (or is greedy)."""
     for seq in seqs:
         params = seq.params
@@ -39,7 +39,7 @@ def samples_on_device(seqs: SequenceOf[Sequence]) -> bool:
 
 @torch.inference_mode()
 def sample_on_device(
-    logits: torch.Tensor, seqs: SequenceOf[Sequence], uniforms: torch.Tensor
+    logits: torch.Tensor, seqs: Sequence[TokenSequence], uniforms: torch.Tensor
 ) -> list[int]:
     """One token per row of ``logits`` (N, V), row i by ``seqs[i].params``; ``uniforms``
     (N,) float64 in [0, 1) on the host. Greedy rows (temperature 0) take the argmax."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
-from collections.abc import Sequence as SequenceOf
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,15 +26,21 @@ from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
 from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
 from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
-from scalable_ai.infer.sequence import Sequence, SequenceStatus
+from scalable_ai.infer.sequence import SequenceStatus, TokenSequence
+from scalable_ai.model.config import ModelConfig
 
 
-class Tokenizer(Protocol):
-    """What the engine needs from a tokenizer (the model package's one has it)."""
+class EngineTokenizer(Protocol):
+    """What the engine and its server need from a tokenizer (``model.tokenizer.Tokenizer``
+    has it): text to ids and back, and the model's chat template for chat requests."""
 
     def encode(self, text: str) -> list[int]: ...
 
     def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str: ...
+
+    def apply_chat_template(
+        self, messages: list[dict[str, Any]], add_generation_prompt: bool = True
+    ) -> str: ...
 
 
 @dataclass
@@ -54,13 +59,9 @@ class EngineConfig:
     max_num_seqs: int = 64
     max_num_batched_tokens: int = 512
     enable_prefix_caching: bool = True
-    #: Fused-projection forward for dense models (``packed_model``); False runs the model's own.
-    use_packed_forward: bool = True
-    #: bf16 models decode a lone sequence with f16 copies of the matrices (see packed_model).
-    half_for_single_token: bool = True
-    #: Dense bf16 models on a CPU run the whole step in C (``infer/cpu``): None where its
-    #: vector kernels run, True wherever it builds, False never.
-    use_native_forward: bool | None = None
+    #: How a step is computed: ``auto`` (the fastest for this CPU and dtype; the
+    #: ``SAI_FORWARD_PATH`` setting overrides it) or one of ``forward_paths.PATHS`` forced.
+    forward_path: str = "auto"
     #: On a CUDA GPU, replay decode-only steps as captured CUDA graphs (``cuda_graphs``).
     use_cuda_graphs: bool = True
 
@@ -103,7 +104,7 @@ class Request:
     """A request's sequences (one per choice) and when it arrived."""
 
     request_id: str
-    sequences: list[Sequence]
+    sequences: list[TokenSequence]
     arrival_time: float
 
     @property
@@ -113,7 +114,7 @@ class Request:
 
 def default_num_blocks(model: nn.Module, config: EngineConfig, dtype: torch.dtype) -> int:
     """Blocks that fit in ``kv_cache_megabytes``, but at least one full context's worth."""
-    mc = model.config
+    mc: ModelConfig = model.config  # type: ignore[assignment]  # the model family's seam
     spec = KVCacheSpec(mc.n_layers, mc.n_kv_heads, mc.head_size, 1, config.block_size, dtype)
     blocks = config.kv_cache_megabytes * 2**20 // spec.bytes_per_block
     return max(int(blocks), -(-config.max_model_len // config.block_size) + 1)
@@ -125,17 +126,18 @@ class LLMEngine:
     def __init__(
         self,
         model: nn.Module,
-        tokenizer: Tokenizer,
+        tokenizer: EngineTokenizer,
         config: EngineConfig | None = None,
         model_name: str = "model",
-        eos_token_ids: SequenceOf[int] = (),
+        eos_token_ids: Sequence[int] = (),
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.config = config or EngineConfig()
         self.model_name = model_name
         self.eos_token_ids = list(eos_token_ids)
-        mc = model.config
+        mc: ModelConfig = model.config  # type: ignore[assignment]  # the model family's seam
+        self.model_config = mc
         self.config.max_model_len = min(self.config.max_model_len, mc.max_seq_len)
         weight = next(model.parameters())
         dtype, device = weight.dtype, weight.device
@@ -168,9 +170,7 @@ class LLMEngine:
         self.runner = ModelRunner(
             model,
             self.cache,
-            self.config.use_packed_forward,
-            self.config.half_for_single_token,
-            self.config.use_native_forward,
+            self.config.forward_path,
             cuda_graphs=self.config.use_cuda_graphs,
             max_num_seqs=self.config.max_num_seqs,
             max_model_len=self.config.max_model_len,
@@ -198,7 +198,7 @@ class LLMEngine:
             raise UserError(f"request id {request_id!r} is already in use", field="request_id")
         token_ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
         self.check_length(len(token_ids), params.max_tokens)
-        vocab = self.model.config.vocab_size
+        vocab = self.model_config.vocab_size
         if any(not 0 <= token < vocab for token in token_ids):
             raise UserError(f"token ids in the prompt must lie in [0, {vocab})", field="prompt")
         arrival = time.monotonic() if arrival_time is None else arrival_time
@@ -206,7 +206,7 @@ class LLMEngine:
             [*params.stop_token_ids, *(() if params.ignore_eos else self.eos_token_ids)]
         )
         sequences = [
-            Sequence(
+            TokenSequence(
                 request_id, i, list(token_ids), params, arrival_time=arrival, stop_ids=stop_ids
             )
             for i in range(params.n)
@@ -249,7 +249,7 @@ class LLMEngine:
         scheduled = step.scheduled
         if not scheduled:
             return []
-        sampling: list[Sequence] = []
+        sampling: list[TokenSequence] = []
         prefill_tokens = 0
         for item in scheduled:
             seq = item.seq
@@ -282,7 +282,7 @@ class LLMEngine:
         outputs += [self._report(request) for request in touched.values()]
         return outputs
 
-    def _append(self, seq: Sequence, token: SampledToken, now: float) -> None:
+    def _append(self, seq: TokenSequence, token: SampledToken, now: float) -> None:
         token_id = token.token_id
         output = seq.output_token_ids
         output.append(token_id)
@@ -311,7 +311,7 @@ class LLMEngine:
         if reason is not None:
             self.scheduler.finish(seq, reason)
 
-    def _detokenize(self, seq: Sequence, drop_last: bool) -> None:
+    def _detokenize(self, seq: TokenSequence, drop_last: bool) -> None:
         """``seq.text`` = the decoded output (without a final stop token).
 
         With a tokenizer whose text is the concatenation of its tokens' bytes (byte-level
@@ -341,7 +341,7 @@ class LLMEngine:
             seq.num_settled_tokens = end
             seq.settled_text = seq.text
 
-    def _hit_stop_string(self, seq: Sequence) -> bool:
+    def _hit_stop_string(self, seq: TokenSequence) -> bool:
         """Cut the text at the first stop string (it is not part of the output, as OpenAI)."""
         longest = max(len(s) for s in seq.params.stop)
         window_start = max(0, seq.num_text_sent - longest)
@@ -386,7 +386,7 @@ class LLMEngine:
             metrics=metrics,
         )
 
-    def _take_delta(self, seq: Sequence) -> ChoiceDelta | None:
+    def _take_delta(self, seq: TokenSequence) -> ChoiceDelta | None:
         """New text and tokens since the last report, holding back a possible stop string's
         start and an incomplete UTF-8 character until they are settled."""
         text, sent = seq.text, seq.num_text_sent
@@ -424,7 +424,7 @@ class LLMEngine:
 
     # -- conveniences and seams ----------------------------------------------------------
     def generate(
-        self, prompts: SequenceOf[str | list[int]], params: SamplingParams | None = None
+        self, prompts: Sequence[str | list[int]], params: SamplingParams | None = None
     ) -> list[list[list[int]]]:
         """Run prompts to completion (offline batch); token ids per prompt per choice."""
         ids = [self.add_request(p, params) for p in prompts]
@@ -495,12 +495,14 @@ def request_metrics(request: Request) -> dict[str, float]:
     seqs = [s for s in request.sequences if s.first_token_time is not None]
     if not seqs:
         return {}
-    first = min(s.first_token_time for s in seqs)  # type: ignore[type-var]
+    first = min(s.first_token_time for s in seqs if s.first_token_time is not None)
     out = {"ttft": first - request.arrival_time}
     gaps = [
         (s.last_token_time - s.first_token_time) / (len(s.output_token_ids) - 1)
         for s in seqs
-        if len(s.output_token_ids) > 1 and s.last_token_time is not None
+        if len(s.output_token_ids) > 1
+        and s.last_token_time is not None
+        and s.first_token_time is not None
     ]
     if gaps:
         out["tpot"] = sum(gaps) / len(gaps)

@@ -381,7 +381,7 @@ async def run_load(
         duration = time.perf_counter() - start
         mode = "concurrency" if concurrency else "rate"
         return summarize(results, duration, mode, float(concurrency or rate or 0))
-    results: list[RequestResult] = []
+    results = []
     limits = httpx.Limits(max_connections=max(concurrency or 0, 256))
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(spec.timeout_s)) as client:
         start = time.perf_counter()
@@ -421,10 +421,25 @@ def run_sweep(
     levels += [(None, r) for r in rates]
     reports = []
     config = {**asdict(spec), "concurrencies": concurrencies, "rates": rates, "label": label}
-    with open_run("bench.serve", config=config, seed=spec.seed) as run:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with open_run("bench.serve", config=config, seed=spec.seed) as run, progress:
+        task = progress.add_task(label, total=len(levels))
         for step, (concurrency, rate) in enumerate(levels):
+            level = f"concurrency {concurrency}" if concurrency else f"{rate} req/s"
+            progress.update(task, description=f"{label}: {level}, {spec.num_requests} requests")
             report = asyncio.run(run_load(spec, concurrency=concurrency, rate=rate))
             reports.append(report)
+            progress.advance(task)
             print(format_report(label, report), flush=True)
             run.log(
                 step, **{k: v for k, v in asdict(report).items() if k not in ("mode", "errors")}

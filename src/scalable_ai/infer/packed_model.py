@@ -26,6 +26,7 @@ does not cover (Mixture of Experts, sliding windows, interleaved RoPE) run the m
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,15 +66,21 @@ def supports(model: nn.Module) -> bool:
 class PackedTransformer:
     """Runs ``model``'s computation with fused projections, token-major (see module doc)."""
 
-    def __init__(self, model: nn.Module, half_for_single_token: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, onednn: bool = False, half_for_single_token: bool = False
+    ) -> None:
+        """``onednn``: prepack bf16 matrices for oneDNN's product; ``half_for_single_token``:
+        float16 copies for steps of one token (both: bf16 models on a CPU only; the forward
+        path table in ``forward_paths`` decides)."""
         self.model = model
         weight = model.embed.weight
-        self.half_for_single_token = (  # a CPU kernel's trait (see above): never on a GPU
-            half_for_single_token and weight.dtype == torch.bfloat16 and weight.device.type == "cpu"
-        )
+        on_cpu_bf16 = weight.dtype == torch.bfloat16 and weight.device.type == "cpu"
+        if (onednn or half_for_single_token) and not on_cpu_bf16:
+            raise ValueError("oneDNN and float16 copies are for bf16 models on a CPU")
+        self.half_for_single_token = half_for_single_token
         self.half_layers: list[PackedLayer] = []
         self.half_lm_head: torch.Tensor | None = None
-        self.use_onednn = _onednn_bf16_available(model.embed.weight)
+        self.use_onednn = onednn
         config = model.config
         self.n_heads, self.n_kv_heads = config.n_heads, config.n_kv_heads
         self.head_dim = config.head_size
@@ -161,10 +168,9 @@ def _half_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return F.linear(x.to(torch.float16), weight).to(x.dtype)
 
 
-def _onednn_bf16_available(weight: torch.Tensor) -> bool:
-    """bf16 weights on a CPU whose torch has oneDNN (mkldnn): prepacked products apply."""
-    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
-        return False
+@functools.cache
+def onednn_bf16_available() -> bool:
+    """Whether this torch has oneDNN (mkldnn) and its prepacked bf16 product runs here."""
     if not torch.backends.mkldnn.is_available():
         return False
     try:

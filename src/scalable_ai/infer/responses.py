@@ -76,7 +76,11 @@ def chunk_body(
             "index": index,
             "delta": content,
             "finish_reason": finish,
-            "logprobs": chat_logprobs(engine, delta.logprobs) if wants_logprobs else None,
+            "logprobs": (
+                chat_logprobs(engine, delta.logprobs)
+                if delta is not None and wants_logprobs
+                else None
+            ),
         }
         obj = "chat.completion.chunk"
     else:

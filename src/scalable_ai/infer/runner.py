@@ -28,10 +28,11 @@ from torch import nn
 
 from scalable_ai.infer import cpu
 from scalable_ai.infer.cpu.native import NativeForward
-from scalable_ai.infer.cpu.native import supports as native_supports
+from scalable_ai.infer.forward_paths import NATIVE_KINDS, choose_path
 from scalable_ai.infer.kv_cache import KVCache
-from scalable_ai.infer.packed_model import PackedTransformer, supports
+from scalable_ai.infer.packed_model import PackedTransformer
 from scalable_ai.infer.scheduler import ScheduledSequence
+from scalable_ai.settings import get_settings
 
 if TYPE_CHECKING:
     from scalable_ai.infer.cuda_graphs import DecodeGraphs
@@ -226,41 +227,43 @@ def decode_graphs_support(model: nn.Module) -> bool:
 class ModelRunner:
     """Runs a scheduled step through the model and returns the logits of sampling rows.
 
-    Dense bf16 models on a CPU run through :class:`~scalable_ai.infer.cpu.native.NativeForward`
-    (the whole step in one C call) when the machine can build it; other dense models through
-    :class:`PackedTransformer` (fused projections, token-major); the rest through the model's
-    own ``forward`` with the paged backend. ``use_native`` None (the default) takes the native
-    path where its vector kernels run, True wherever it builds (its portable C is slower
-    than PyTorch), False never; ``use_packed=False`` forces the model's own forward. The
-    tests use the forced paths as cross-checks.
+    ``forward_path`` is one of :data:`~scalable_ai.infer.forward_paths.PATHS` or ``auto``
+    (the table in ``forward_paths``, for this CPU and dtype; ``SAI_FORWARD_PATH`` overrides
+    ``auto``): a native path runs the whole step in C
+    (:class:`~scalable_ai.infer.cpu.native.NativeForward`), a packed path through
+    :class:`PackedTransformer` (fused projections, token-major), ``model`` through the
+    model's own ``forward`` with the paged backend. ``path`` says which one runs.
     """
 
     def __init__(
         self,
         model: nn.Module,
         cache: KVCache,
-        use_packed: bool = True,
-        half_for_single_token: bool = True,
-        use_native: bool | None = None,
+        forward_path: str = "auto",
         cuda_graphs: bool = True,
         max_num_seqs: int = 64,
         max_model_len: int = 2048,
     ) -> None:
         self.model = model
         self.cache = cache
-        if use_native is None:  # on its own only where its vector kernels run (cpu.fast)
-            use_native = cpu.fast()
+        self.device = torch.device(cache.spec.device)
+        if forward_path == "auto":
+            forward_path = get_settings().forward_path
+        self.path = choose_path(model, self.device, forward_path)
         self.native = (
-            NativeForward(model, cache)
-            if use_native and cpu.available() and native_supports(model, cache)
+            NativeForward(model, cache, lib=cpu.library_for(NATIVE_KINDS[self.path]))
+            if self.path in NATIVE_KINDS
             else None
         )
         self.packed = (
-            PackedTransformer(model, half_for_single_token)
-            if self.native is None and use_packed and supports(model)
+            PackedTransformer(
+                model,
+                onednn=self.path.startswith("packed-onednn"),
+                half_for_single_token=self.path == "packed-onednn-f16",
+            )
+            if self.path.startswith("packed")
             else None
         )
-        self.device = torch.device(cache.spec.device)
         self.graphs: DecodeGraphs | None = None
         if cuda_graphs and self.device.type == "cuda" and decode_graphs_support(model):
             self.graphs = self.decode_graphs(max_num_seqs, max_model_len, capture=True)
@@ -295,11 +298,6 @@ class ModelRunner:
             getattr(self.model.config, "sliding_window", 0),
             capture=capture,
         )
-
-    @property
-    def path(self) -> str:
-        """Which forward runs: ``native``, ``packed`` or ``model``."""
-        return "native" if self.native else "packed" if self.packed else "model"
 
     def weights_changed(self) -> None:
         if self.graphs is not None:

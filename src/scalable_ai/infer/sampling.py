@@ -12,7 +12,7 @@ log-probabilities are those of the model's own distribution, before any processo
 
 from __future__ import annotations
 
-from collections.abc import Sequence as SequenceOf
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from scalable_ai.errors import UserError
 from scalable_ai.infer.device_sampling import sample_on_device, samples_on_device
 
 if TYPE_CHECKING:
-    from scalable_ai.infer.sequence import Sequence
+    from scalable_ai.infer.sequence import TokenSequence
 
 #: OpenAI caps top log-probabilities per position at 20.
 MAX_TOP_LOGPROBS = 20
@@ -101,7 +101,7 @@ class SampledToken:
     top_logprobs: list[tuple[int, float]] | None = None
 
 
-def apply_penalties(logits: torch.Tensor, seq: Sequence) -> None:
+def apply_penalties(logits: torch.Tensor, seq: TokenSequence) -> None:
     """Repetition, presence and frequency penalties on one row, in place."""
     params = seq.params
     if params.repetition_penalty != 1.0:
@@ -130,13 +130,6 @@ def filter_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.T
     logits.scatter_(1, order, sorted_logits.masked_fill(drop, float("-inf")))
 
 
-def filter_min_p(logits: torch.Tensor, min_p: torch.Tensor) -> None:
-    """Mask tokens less likely than ``min_p`` times the best token (min-p sampling)."""
-    probs = logits.softmax(dim=-1)
-    threshold = probs.max(dim=-1, keepdim=True).values * min_p.unsqueeze(1)
-    logits.masked_fill_(probs < threshold, float("-inf"))
-
-
 def greedy_tokens(logits: torch.Tensor) -> list[int]:
     """Each row's argmax (the first one on ties, as ``torch.argmax``), as Python ints.
 
@@ -151,8 +144,8 @@ def greedy_tokens(logits: torch.Tensor) -> list[int]:
 
 def sample(
     logits: torch.Tensor,
-    seqs: SequenceOf[Sequence],
-    eos_token_ids: SequenceOf[int] = (),
+    seqs: Sequence[TokenSequence],
+    eos_token_ids: Sequence[int] = (),
     overwrite: bool = False,
 ) -> list[SampledToken]:
     """One next token for each row of ``logits`` (N, vocab), row ``i`` belonging to ``seqs[i]``.
@@ -215,7 +208,7 @@ def sample(
     return result
 
 
-def _plain_greedy(seq: Sequence) -> bool:
+def _plain_greedy(seq: TokenSequence) -> bool:
     params = seq.params
     return (
         params.temperature == 0.0
@@ -227,7 +220,7 @@ def _plain_greedy(seq: Sequence) -> bool:
     )
 
 
-def _sample_random(logits: torch.Tensor, seqs: SequenceOf[Sequence]) -> torch.Tensor:
+def _sample_random(logits: torch.Tensor, seqs: Sequence[TokenSequence]) -> torch.Tensor:
     """Temperature, top-k, top-p and min-p, then one draw per row (seeded rows their own).
 
     ``logits`` is the caller's own copy (it is scaled in place). Rows are kept as unnormalized
@@ -271,12 +264,12 @@ def _sample_random(logits: torch.Tensor, seqs: SequenceOf[Sequence]) -> torch.Te
         rows = logits if len(full_rows) == len(seqs) else logits[full_rows]
         # In place on our copy (a new (16, 49152) tensor costs ~0.5 ms of page faults here);
         # ``amax``, as torch's ``max(dim)`` over the last dimension is 18x slower.
-        weights = _exp_(rows.sub_(rows.amax(dim=-1, keepdim=True)))
+        row_weights = _exp_(rows.sub_(rows.amax(dim=-1, keepdim=True)))
         min_p = [params[i].min_p for i in full_rows]
         if any(min_p):
-            threshold = torch.tensor(min_p, dtype=weights.dtype).unsqueeze(1)
-            weights.masked_fill_(weights < threshold, 0.0)
-        drawn[full_rows] = draw(weights, uniforms[full_rows])
+            threshold = torch.tensor(min_p, dtype=row_weights.dtype).unsqueeze(1)
+            row_weights.masked_fill_(row_weights < threshold, 0.0)
+        drawn[full_rows] = draw(row_weights, uniforms[full_rows])
     return drawn
 
 
@@ -290,7 +283,7 @@ def _exp_(weights: torch.Tensor) -> torch.Tensor:
     return weights.exp_()
 
 
-def _uniforms(seqs: SequenceOf[Sequence]) -> torch.Tensor:
+def _uniforms(seqs: Sequence[TokenSequence]) -> torch.Tensor:
     """One uniform [0, 1) number per row: seeded sequences from their own generator."""
     uniforms = torch.rand(len(seqs), dtype=torch.float64)
     for i, seq in enumerate(seqs):

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from scalable_ai.infer.kv_cache import ROOT_HASH, BlockPool, block_hash, prompt_block_hashes
-from scalable_ai.infer.sequence import Sequence, SequenceStatus
+from scalable_ai.infer.sequence import SequenceStatus, TokenSequence
 
 
 @dataclass
@@ -36,7 +36,7 @@ class SchedulerConfig:
 class ScheduledSequence:
     """One sequence's share of a step: compute ``num_new_tokens`` from ``seq.num_computed``."""
 
-    seq: Sequence
+    seq: TokenSequence
     num_new_tokens: int
 
     @property
@@ -50,7 +50,7 @@ class SchedulerOutput:
     """What a step runs: single-token queries (decodes) first, then multi-token chunks."""
 
     scheduled: list[ScheduledSequence] = field(default_factory=list)
-    preempted: list[Sequence] = field(default_factory=list)
+    preempted: list[TokenSequence] = field(default_factory=list)
 
     @property
     def num_tokens(self) -> int:
@@ -63,16 +63,16 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig, pool: BlockPool) -> None:
         self.config = config
         self.pool = pool
-        self.waiting: deque[Sequence] = deque()
-        self.running: list[Sequence] = []
+        self.waiting: deque[TokenSequence] = deque()
+        self.running: list[TokenSequence] = []
         self.num_preemptions = 0
 
     # -- queue changes -------------------------------------------------------------------
-    def add(self, seq: Sequence) -> None:
+    def add(self, seq: TokenSequence) -> None:
         seq.status = SequenceStatus.WAITING
         self.waiting.append(seq)
 
-    def finish(self, seq: Sequence, reason: str) -> None:
+    def finish(self, seq: TokenSequence, reason: str) -> None:
         """Retire ``seq`` (stop, length or abort): its blocks go back to the pool at once."""
         if seq.status is SequenceStatus.RUNNING:
             self.running.remove(seq)
@@ -81,10 +81,6 @@ class Scheduler:
         self._release_blocks(seq)
         seq.status = SequenceStatus.FINISHED
         seq.finish_reason = reason
-
-    @property
-    def num_unfinished(self) -> int:
-        return len(self.waiting) + len(self.running)
 
     # -- one step ------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
@@ -95,7 +91,7 @@ class Scheduler:
         index = 0
         while index < len(self.running) and budget > 0:
             seq = self.running[index]
-            num_new = min(len(seq.token_ids) - seq.num_computed, budget)  # seq.num_uncomputed
+            num_new = min(len(seq.token_ids) - seq.num_computed, budget)
             while not self._grow(seq, num_new):
                 victim = self.running[-1]
                 self.preempt(victim)
@@ -148,7 +144,7 @@ class Scheduler:
             budget -= num_new
         return budget
 
-    def _prefix_hits(self, seq: Sequence) -> list[int]:
+    def _prefix_hits(self, seq: TokenSequence) -> list[int]:
         """Cached blocks that start ``seq``, leaving at least one token to compute for logits."""
         if not self.config.enable_prefix_caching:
             return []
@@ -177,7 +173,7 @@ class Scheduler:
     def _blocks_for(self, num_tokens: int) -> int:
         return -(-num_tokens // self.config.block_size)
 
-    def _grow(self, seq: Sequence, num_new: int) -> bool:
+    def _grow(self, seq: TokenSequence, num_new: int) -> bool:
         """Give ``seq`` the blocks for ``num_new`` more tokens; False when the pool is short."""
         size = self.config.block_size
         needed = -(-(seq.num_computed + num_new) // size) - len(seq.block_table)
@@ -189,7 +185,7 @@ class Scheduler:
             seq.block_table.append(self.pool.allocate())
         return True
 
-    def preempt(self, seq: Sequence) -> None:
+    def preempt(self, seq: TokenSequence) -> None:
         """Recompute preemption: drop the sequence's cache and requeue it first in line."""
         self.running.remove(seq)
         self._release_blocks(seq)
@@ -199,7 +195,7 @@ class Scheduler:
         self.num_preemptions += 1
         self.waiting.appendleft(seq)
 
-    def _release_blocks(self, seq: Sequence) -> None:
+    def _release_blocks(self, seq: TokenSequence) -> None:
         # Last block first, so the tail of a prefix is evicted before its head.
         for block in reversed(seq.block_table):
             self.pool.release(block)

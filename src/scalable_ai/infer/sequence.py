@@ -25,7 +25,7 @@ class SequenceStatus(enum.Enum):
 
 
 @dataclass
-class Sequence:
+class TokenSequence:
     """A prompt and what has been generated after it, with its place in the paged KV cache."""
 
     request_id: str
@@ -70,11 +70,6 @@ class Sequence:
     @property
     def num_tokens(self) -> int:
         return len(self.token_ids)
-
-    @property
-    def num_uncomputed(self) -> int:
-        """Tokens still to run through the model before this sequence can sample again."""
-        return len(self.token_ids) - self.num_computed
 
     @property
     def is_finished(self) -> bool:

@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -82,7 +82,7 @@ class OpenAIServer:
         return ids, max_tokens
 
 
-async def _merge(streams: list[AsyncIterator[RequestOutput]]) -> AsyncIterator[tuple]:
+async def _merge(streams: list[AsyncIterator[RequestOutput]]) -> AsyncGenerator[tuple, None]:
     """Outputs of several prompts' streams as they come: (prompt index, output).
 
     One prompt (nearly every request) is read directly: no pump task and no second queue,

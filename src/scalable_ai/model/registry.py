@@ -15,8 +15,8 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import shutil
-import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,15 +92,24 @@ def checkpoint_dir(name: str) -> Path:
     return get_settings().models_dir / name
 
 
-def convert_gguf(gguf_path: Path, folder: Path, name: str = "") -> Path:
-    """Write our checkpoint (weights, config, tokenizer) for a GGUF file into folder."""
+def convert_gguf(
+    gguf_path: Path, folder: Path, name: str = "", step: Callable[[str], None] | None = None
+) -> Path:
+    """Write our checkpoint (weights, config, tokenizer) for a GGUF file into folder.
+
+    ``step`` is told the name of each of the four phases as it begins (a progress bar)."""
+    step = step or (lambda _: None)
+    step("reading and dequantizing the GGUF")
     config, state, metadata = read_gguf(gguf_path, name=name)
+    step("building the model")
     model = build_model(config, state)
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target, then rename: a crash never leaves a half checkpoint behind.
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
+        step("writing the weights")
         save_checkpoint(model, staging)
+        step("writing the tokenizer")
         tokenizer_from_gguf_metadata(metadata).save(staging)
         if folder.exists():
             shutil.rmtree(folder)
@@ -127,8 +136,27 @@ def pull(name: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_checkpoint(folder):
             return folder
-        print(f"converting {name} from its GGUF to {folder} (once)...", file=sys.stderr)
-        return convert_gguf(packaged_gguf(name), folder, name=name)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        console.print(f"converting {name} from its GGUF to {folder} (once)")
+        columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(name, total=4)
+
+            def step(phase: str) -> None:
+                progress.update(task, description=f"{name}: {phase}", completed=phases.index(phase))
+
+            phases = [
+                "reading and dequantizing the GGUF",
+                "building the model",
+                "writing the weights",
+                "writing the tokenizer",
+            ]
+            folder = convert_gguf(packaged_gguf(name), folder, name=name, step=step)
+            progress.update(task, completed=4)
+        return folder
 
 
 def resolve(name_or_path: str | Path) -> Path:

@@ -27,6 +27,7 @@ from scalable_ai.parallel.checkpoint import gathered_parameters
 from scalable_ai.parallel.mesh import build_mesh, init_process_group
 from scalable_ai.parallel.parallelize import ParallelModel, ParallelOptions, token_loss
 from scalable_ai.parallel.spec import ParallelSpec, check_spec
+from scalable_ai.settings import get_settings
 
 
 @dataclass
@@ -163,7 +164,7 @@ def train_parallel(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", default=os.environ.get("SAI_PARALLEL", ""))
+    parser.add_argument("--spec", default=get_settings().parallel)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seq-len", type=int, default=16)

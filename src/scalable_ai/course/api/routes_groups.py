@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Response
 from scalable_ai.course.api.context import SignedIn
 from scalable_ai.course.api.schemas import (
     AccessRuleOut,
-    AnswerIn,
     GroupIn,
     GroupOut,
     GroupProposalIn,
     Id,
+    InvitationAnswerIn,
     InvitationIn,
     InvitationOut,
     MoveIn,
@@ -95,7 +95,7 @@ def pending_invitations(call: SignedIn) -> object:
 
 
 @router.post("/invitations/{invitation_id}/answer", response_model=InvitationOut)
-def answer_invitation(call: SignedIn, invitation_id: PathId, body: AnswerIn) -> object:
+def answer_invitation(call: SignedIn, invitation_id: PathId, body: InvitationAnswerIn) -> object:
     return groups.answer_invitation(
         call.session, call.actor, invitation_id, accept=body.accept, clock=call.clock
     )

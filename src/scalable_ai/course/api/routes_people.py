@@ -23,7 +23,7 @@ from scalable_ai.course.api.work_schemas import (
     AssignmentResultOut,
     AssignmentStatusOut,
     AuditOut,
-    ComponentOut,
+    GradeComponentOut,
     GradeOut,
     NoteOut,
     ScoreOut,
@@ -90,7 +90,7 @@ def grade_out(grade: StudentGrade) -> GradeOut:
         projected=running.projected if running else None,
         projected_letter=running.projected_letter if running else "",
         complete=running.complete if running else False,
-        components=[ComponentOut.model_validate(c) for c in report.components],
+        components=[GradeComponentOut.model_validate(c) for c in report.components],
         assignments=[AssignmentResultOut.model_validate(a) for a in report.assignments],
         notes=[NoteOut.model_validate(n) for n in report.notes],
     )

@@ -214,7 +214,7 @@ class InvitationOut(Out):
     accepted: bool | None
 
 
-class AnswerIn(BaseModel):
+class InvitationAnswerIn(BaseModel):
     accept: bool
 
 

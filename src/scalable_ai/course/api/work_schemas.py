@@ -132,7 +132,7 @@ class ScoreOut(Out):
     graded_at: datetime
 
 
-class ComponentOut(Out):
+class GradeComponentOut(Out):
     key: str
     title: str
     weight: float
@@ -161,7 +161,7 @@ class GradeOut(BaseModel):
     total: float
     letter: str
     passed: bool
-    components: list[ComponentOut]
+    components: list[GradeComponentOut]
     assignments: list[AssignmentResultOut]
     notes: list[NoteOut]
     # The running grade (policy.standing): from graded work only, pending is never 0.

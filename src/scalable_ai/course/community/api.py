@@ -22,7 +22,6 @@ from scalable_ai.course.api.schemas import Id
 from scalable_ai.course.community.api_project import router as project_router
 from scalable_ai.course.community.api_schemas import (
     AnnouncementIn,
-    AnswerIn,
     AnswersIn,
     AttendanceIn,
     AttendanceOut,
@@ -57,6 +56,7 @@ from scalable_ai.course.community.api_schemas import (
     ScribeNoteOut,
     ShortGroupOut,
     SummaryOut,
+    ThreadAnswerIn,
     ThreadOut,
     TicketIn,
     TicketOut,
@@ -333,7 +333,7 @@ def show_thread(call: SignedIn, thread_id: PathId) -> object:
     tags=["q&a"],
     summary="Answer or follow up",
 )
-def answer(call: SignedIn, thread_id: PathId, body: AnswerIn) -> object:
+def answer(call: SignedIn, thread_id: PathId, body: ThreadAnswerIn) -> object:
     return forum.answer(
         call.session,
         call.actor,

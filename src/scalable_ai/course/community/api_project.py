@@ -12,7 +12,6 @@ from scalable_ai.course.api.schemas import Id
 from scalable_ai.course.community.api_schemas import (
     ChoiceIn,
     ChoiceOut,
-    ComponentOut,
     DeliverableIn,
     DeliverableOut,
     DirectionIn,
@@ -20,6 +19,7 @@ from scalable_ai.course.community.api_schemas import (
     EnhancementIn,
     EnhancementOut,
     EnhancementReviewIn,
+    EnhancementsScoreOut,
     ReviewIn,
 )
 from scalable_ai.course.community.service import project
@@ -60,13 +60,13 @@ def group_enhancements(call: SignedIn, group_id: PathId) -> object:
 
 @router.get(
     "/groups/{group_id}/enhancements/score",
-    response_model=ComponentOut,
+    response_model=EnhancementsScoreOut,
     tags=["project"],
     summary="The group's enhancements component (10%)",
 )
 def enhancements_score(call: SignedIn, group_id: PathId) -> object:
     score, note = project.enhancements_score(call.session, call.actor, group_id)
-    return ComponentOut(score=score, note=note)
+    return EnhancementsScoreOut(score=score, note=note)
 
 
 @router.get(

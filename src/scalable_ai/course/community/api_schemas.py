@@ -154,7 +154,7 @@ class AnnouncementIn(BaseModel):
     category: Category = "project"
 
 
-class AnswerIn(BaseModel):
+class ThreadAnswerIn(BaseModel):
     body: Body
     anonymous: bool = False
 
@@ -345,7 +345,7 @@ class EnhancementOut(Out):
     proposed_at: datetime
 
 
-class ComponentOut(BaseModel):
+class EnhancementsScoreOut(BaseModel):
     score: float
     note: str
 

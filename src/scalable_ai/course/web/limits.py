@@ -18,12 +18,12 @@ deployment can set (``docs/security.md``):
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from scalable_ai.course.upload_limits import UPLOAD_ROUTE_BYTES, MiB
 from scalable_ai.errors import UserError
+from scalable_ai.settings import get_settings
 
 __all__ = ["UPLOAD_ROUTE_BYTES", "TrustedProxyHeaders", "WebLimits"]
 
@@ -40,27 +40,19 @@ class WebLimits:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> WebLimits:
-        env = os.environ if environ is None else environ
+        """The limits from ``SAI_*`` variables (read and validated by ``settings.py``)."""
+        settings = get_settings(environ)
         values: dict[str, Any] = {}
         for name, field, scale in (
-            ("SAI_MAX_BODY_MIB", "body_bytes", MiB),
-            ("SAI_GROUP_UPLOAD_QUOTA_MIB", "group_upload_quota_bytes", MiB),
-            ("SAI_REQUESTS_PER_MINUTE", "requests_per_minute", 1),
-            ("SAI_CONCURRENT_PER_CLIENT", "concurrent_per_client", 1),
+            ("max_body_mib", "body_bytes", MiB),
+            ("group_upload_quota_mib", "group_upload_quota_bytes", MiB),
+            ("requests_per_minute", "requests_per_minute", 1),
+            ("concurrent_per_client", "concurrent_per_client", 1),
         ):
-            if env.get(name, "").strip():
-                try:
-                    number = int(env[name])
-                except ValueError:
-                    raise UserError(
-                        f"{name} must be a whole number, got {env[name]!r}", field=name
-                    ) from None
-                if number <= 0:
-                    raise UserError(f"{name} must be positive", field=name)
+            number = getattr(settings, name)
+            if number is not None:
                 values[field] = number * scale
-        proxies = tuple(
-            p.strip() for p in env.get("SAI_TRUSTED_PROXIES", "").split(",") if p.strip()
-        )
+        proxies = tuple(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
         for proxy in proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from scalable_ai.settings import get_settings
+
 SOURCE = Path(__file__).with_name("forward.c")
 FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-pthread", "-std=gnu11"]
 
@@ -33,8 +35,8 @@ _i = ctypes.c_int
 
 def cache_dir() -> Path:
     """Where built libraries live: ``SAI_KERNEL_CACHE``, else the user's cache folder."""
-    if env := os.environ.get("SAI_KERNEL_CACHE"):
-        return Path(env)
+    if folder := get_settings().kernel_cache:
+        return folder
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "scalable-ai" / "kernels"
 
@@ -56,7 +58,7 @@ def _compiler() -> str | None:
 @functools.cache
 def load_library() -> ctypes.CDLL | None:
     """The compiled ``forward.c``, building it if needed; None when that is impossible."""
-    if os.environ.get("SAI_CPU_KERNELS", "1") == "0" or platform.system() != "Linux":
+    if not get_settings().cpu_kernels or platform.system() != "Linux":
         return None
     return build_library(FLAGS)
 
@@ -110,16 +112,42 @@ def build_library(flags: list[str]) -> ctypes.CDLL | None:
 
 
 KERNELS = {2: "AVX512-BF16", 1: "AVX2+FMA", 0: "portable C"}
+#: Compiler flags that build each kernel kind: the machine's own ISA (AVX512-BF16 where it
+#: has it), x86-64-v3 (AVX2 and FMA), and no ``-march`` at all (the compiler's baseline:
+#: the C loops). Building the lower kinds on a newer CPU is how the tests check them there.
+KIND_FLAGS = {
+    2: FLAGS,
+    1: ["-O3", "-march=x86-64-v3", *FLAGS[2:]],
+    0: ["-O3", *FLAGS[2:]],
+}
 
 
-def fast() -> bool:
-    """Whether the engine should pick the native forward on its own: where it runs its
-    AVX512-BF16 kernels. The AVX2 build (an x86-64-v3 build measured on this project's Zen 4
-    box, 2026-11-26) decoded one stream 1.6x faster than the PyTorch forward but 16 at once
-    0.8x as fast (its norms and attention have no AVX2 code yet); the portable build is
-    slower than PyTorch throughout. Both run when forced (``use_native_forward=True``)."""
-    lib = load_library()
-    return lib is not None and lib.sai_kernel_kind() == 2
+@functools.cache
+def library_for(kind: int) -> ctypes.CDLL | None:
+    """``forward.c`` built to run kernel ``kind`` (see :data:`KERNELS`), or None when this
+    machine cannot: ``SAI_CPU_KERNELS=0``, not Linux, no compiler, or a CPU without the ISA."""
+    if why_unbuilt(kind) is not None:
+        return None
+    lib = load_library() if kind == 2 else build_library(KIND_FLAGS[kind])
+    return lib if lib is not None and lib.sai_kernel_kind() == kind else None
+
+
+def why_unbuilt(kind: int) -> str | None:
+    """Why kernel ``kind`` cannot be built and run here, or None when it can."""
+    if not get_settings().cpu_kernels:
+        return "SAI_CPU_KERNELS=0"
+    if platform.system() != "Linux":
+        return "the native forward is built on Linux only"
+    if _compiler() is None:
+        return "no C compiler (cc)"
+    flags = set(_cpu_flags().split())
+    if kind == 2 and "avx512_bf16" not in flags:
+        return "the CPU has no AVX512-BF16"
+    if kind == 1 and not {"avx2", "fma"} <= flags:
+        return "the CPU has no AVX2 and FMA"
+    if kind == 2 and (lib := load_library()) is not None and lib.sai_kernel_kind() != 2:
+        return "the compiler did not enable AVX512-BF16 with -march=native"
+    return None
 
 
 def available() -> bool:
@@ -127,14 +155,11 @@ def available() -> bool:
 
 
 def describe() -> str:
-    """One line for ``sai doctor``: whether the native forward is on and which kernel."""
+    """One line for ``sai doctor``: whether the native forward builds here, and which kernel."""
     lib = load_library()
     if lib is None:
-        return "off (no C compiler, build failed, or SAI_CPU_KERNELS=0): PyTorch forward"
-    kind = lib.sai_kernel_kind()
-    if kind == 2:
-        return "on (AVX512-BF16 matrix products)"
-    return f"built with {KERNELS[kind]} products only: PyTorch forward unless forced"
+        return "off (no C compiler, build failed, or SAI_CPU_KERNELS=0)"
+    return f"builds here with {KERNELS[lib.sai_kernel_kind()]} products"
 
 
 def _ptr(tensor: torch.Tensor) -> int:

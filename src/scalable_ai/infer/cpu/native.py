@@ -20,13 +20,12 @@ from scalable_ai.infer.cpu import load_library, pack_weight
 from scalable_ai.infer.kv_cache import KVCache
 
 
-def supports(model: nn.Module, cache: KVCache) -> bool:
-    """bf16 weights and cache on the CPU, dense SwiGLU layers without biases."""
+def supports(model: nn.Module) -> bool:
+    """bf16 weights on the CPU (the engine's cache takes the weights' dtype and device),
+    dense SwiGLU layers without biases."""
     config = model.config
     weight = model.embed.weight
     if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
-        return False
-    if cache.spec.dtype != torch.bfloat16 or torch.device(cache.spec.device).type != "cpu":
         return False
     if config.n_experts or config.n_heads % config.n_kv_heads:
         return False

@@ -13,10 +13,12 @@ import os
 
 import torch
 
+from scalable_ai.settings import get_settings
+
 
 def available(device: torch.device) -> bool:
     """Whether the Triton kernels can run on ``device`` here."""
-    if os.environ.get("SAI_GPU_KERNELS", "1") == "0":
+    if not get_settings().gpu_kernels:
         return False
     if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         return False

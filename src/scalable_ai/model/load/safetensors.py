@@ -115,10 +115,3 @@ def from_hf_state_dict(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         if match and match.group(2) in _HF_BLOCK:
             ours[f"layers.{match.group(1)}.{_HF_BLOCK[match.group(2)]}"] = tensor
     return ours
-
-
-def load_hf_safetensors(
-    path: Path, config: ModelConfig, dtype: torch.dtype | None = None
-) -> Transformer:
-    """Our model from a Hugging Face Llama ``model.safetensors`` (same RoPE layout as ours)."""
-    return build_model(config, from_hf_state_dict(load_file(str(path))), dtype=dtype)

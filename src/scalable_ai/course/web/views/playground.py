@@ -18,7 +18,6 @@ loopback. Without JavaScript the same form posts normally and the answer comes b
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import deque
@@ -35,6 +34,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
+from scalable_ai.settings import get_settings
 
 router = APIRouter()
 VisitDep = Annotated[Visit, Depends(open_visit)]
@@ -203,7 +203,7 @@ def limiter_for(visit: Visit) -> PlaygroundLimiter:
 
 def model_server_url() -> str | None:
     """``SAI_MODEL_URL`` read now (not at import), without a trailing slash; None if unset."""
-    url = os.environ.get(MODEL_URL_ENV, "").strip().rstrip("/")
+    url = (get_settings().model_url or "").strip().rstrip("/")
     return url or None
 
 
@@ -231,7 +231,7 @@ def unreachable(url: str, error: Exception) -> PlaygroundUnavailable:
 
 def _api_key() -> str:
     # Our server takes no key; the client insists on one. A key for another server may be set.
-    return os.environ.get("SAI_MODEL_API_KEY") or "not-needed"
+    return get_settings().model_api_key or "not-needed"
 
 
 @dataclass
@@ -244,7 +244,7 @@ class ModelServer:
 
     @property
     def model(self) -> str | None:
-        return os.environ.get(MODEL_NAME_ENV) or (self.models[0] if self.models else None)
+        return get_settings().model_name or (self.models[0] if self.models else None)
 
 
 def probe_model_server() -> ModelServer:
@@ -299,7 +299,7 @@ async def open_chat_stream(url: str, chat: ChatRequest) -> OpenStream:
     )
     started = time.perf_counter()
     try:
-        model = os.environ.get(MODEL_NAME_ENV)
+        model = get_settings().model_name
         if not model:
             served = [m.id async for m in client.models.list()]
             if not served:
