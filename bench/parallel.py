@@ -2,9 +2,10 @@
 spent in collectives, for the micro model on gloo processes (one table, one PNG).
 
 The peer is the single-process run of the same model and batch, measured in the same
-sitting: a spec's ratio is its tokens/s over one process's. On a 2-core machine the
-processes share the cores, so ratios below 1 are expected; the point is the comm share
-and the memory per rank, which the planner predicts.
+sitting: a spec's ratio is its tokens/s over one process's, in wall time and in tokens per
+CPU-second summed over ranks (steadier on a shared machine: it is the cost of splitting).
+On a 2-core machine the processes share the cores, so ratios below 1 are expected; the point
+is the comm share and the memory per rank, which the planner predicts.
 
     .venv/bin/python bench/parallel.py --steps 4 --out bench/parallel.png
 """
@@ -99,23 +100,40 @@ def main() -> None:
     args = parser.parse_args()
     settings = RunSettings(steps=args.steps, batch_size=4, seq_len=64)
     torch.set_num_threads(1)
-    start = time.perf_counter()
-    train_single(micro_config(dim=128, ffn_hidden=256), settings)
-    single = settings.batch_size * settings.seq_len * settings.steps / (time.perf_counter() - start)
+    tokens = settings.batch_size * settings.seq_len * settings.steps
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+    ):  # profiled like the ranks, so both carry the profiler's overhead
+        train_single(micro_config(dim=128, ffn_hidden=256), settings)
+    single = tokens / (time.perf_counter() - start)
+    single_cpu = tokens / (time.process_time() - cpu_start)
     print(
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, gloo, "
         f"micro model dim 128, batch {settings.batch_size} x {settings.seq_len}"
     )
-    print(f"{'spec':8} {'tok/s':>8} {'vs 1 proc':>9} {'comm %':>7} {'max op MiB':>11}")
-    print(f"{'single':8} {single:8.0f} {1.0:9.2f} {0:7.0f}")
+    print(
+        f"{'spec':8} {'tok/s':>8} {'vs 1 proc':>9} {'tok/CPU-s':>10} {'vs 1 proc':>9} "
+        f"{'comm %':>7} {'max op MiB':>11}"
+    )
+    print(f"{'single':8} {single:8.0f} {1.0:9.2f} {single_cpu:10.0f} {1.0:9.2f} {0:7.0f}")
     rows = []
     for spec, overrides in SPECS:
         ranks = measure(spec, overrides, settings)
-        tokens = ranks[0]["tokens_per_s"]
+        rate = ranks[0]["tokens_per_s"]
         comm = 100 * sum(r["comm_share"] for r in ranks) / len(ranks)
         peak = max(r["peak_mib"] for r in ranks)
-        rows.append((spec, tokens, comm, peak))
-        print(f"{spec:8} {tokens:8.0f} {tokens / single:9.2f} {comm:7.1f} {peak:11.1f}")
+        per_cpu = (
+            settings.batch_size
+            * settings.seq_len
+            * settings.steps
+            / sum(r["cpu_seconds"] for r in ranks)
+        )
+        rows.append((spec, rate, comm, peak))
+        print(
+            f"{spec:8} {rate:8.0f} {rate / single:9.2f} {per_cpu:10.0f} "
+            f"{per_cpu / single_cpu:9.2f} {comm:7.1f} {peak:11.1f}"
+        )
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     names = [r[0] for r in rows]
     left.bar(names, [r[1] for r in rows])

@@ -8,6 +8,7 @@ the single-process model's, the layout is only how they were cut.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -44,5 +45,8 @@ def save(model: nn.Module, folder: Path) -> None:
 def load(model: nn.Module, folder: Path) -> None:
     """Fill ``model`` (any layout, or one process) from a checkpoint of any layout."""
     state = get_model_state_dict(model)
-    dcp.load(state, checkpoint_id=str(folder))
+    with warnings.catch_warnings():
+        # without a process group DCP reads in this one process, which is what we want here
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, checkpoint_id=str(folder))
     set_model_state_dict(model, state)
