@@ -62,10 +62,12 @@ def _rank(
         "gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world
     )
     config = micro_config(dim=128, ffn_hidden=256, **overrides)
+    cpu_start = time.process_time()
     with torch.profiler.profile(
         activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
     ) as profile:
         result = train_parallel(ParallelSpec.parse(spec), config, settings, ParallelOptions())
+    cpu_seconds = time.process_time() - cpu_start
     events = profile.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     comm = sum(
@@ -77,6 +79,7 @@ def _rank(
     torch.save(
         {
             "tokens_per_s": tokens / sum(result["seconds"]),
+            "cpu_seconds": cpu_seconds,
             "comm_share": comm / total,
             "peak_mib": peak / 2**20,
         },
