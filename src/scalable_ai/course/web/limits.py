@@ -107,7 +107,8 @@ class TrustedProxyHeaders:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         peer = scope.get("client")
         if (
-            scope["type"] in ("http", "websocket")
+            self.limits.trusted_proxies
+            and scope["type"] in ("http", "websocket")
             and peer
             and self.limits.is_trusted_proxy(str(peer[0]))
         ):
