@@ -196,7 +196,7 @@ def schedule_events(
                 day=a.due,
                 starts_at=due,
                 ends_at=due,
-                description="Submit on Gradescope",
+                description=hand_in_where(settings),
                 sequence=a.sequence,
             )
         )
@@ -228,7 +228,7 @@ def schedule_events(
 def milestone_event(m: Milestone, settings: CourseSettings) -> CourseEvent:
     """A milestone as an event: a deadline at the deadline time, anything else all-day."""
     uid = f"milestone-{m.key}@{UID_DOMAIN}"
-    description = "; ".join(part for part in (m.notes, _via(m)) if part)
+    description = "; ".join(part for part in (m.notes, _via(m, settings)) if part)
     if m.kind is MilestoneKind.DEADLINE:
         due = deadline_at(m.day, settings)
         return CourseEvent(
@@ -252,8 +252,18 @@ def milestone_event(m: Milestone, settings: CourseSettings) -> CourseEvent:
     )
 
 
-def _via(m: Milestone) -> str:
-    return f"Submit on {m.submit_via}" if m.submit_via else ""
+def hand_in_where(settings: CourseSettings) -> str:
+    """Where assignments are handed in: on this platform unless the course keeps Gradescope
+    (``settings.gradescope_url``)."""
+    return "Submit on Gradescope" if settings.gradescope_url else "Hand in on the course platform"
+
+
+def _via(m: Milestone, settings: CourseSettings) -> str:
+    if not m.submit_via:
+        return ""
+    if "gradescope" in m.submit_via.lower() and not settings.gradescope_url:
+        return "Hand in on the course platform"
+    return f"Submit on {m.submit_via}"
 
 
 # --- staff operations ("Guest speakers and exact ordering are subject to change") ----------

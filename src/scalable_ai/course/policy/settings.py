@@ -116,6 +116,12 @@ class CourseSettings:
     reservation_max_hours: int = 72
     # "Each student is expected to scribe 2 lectures."
     scribe_lectures_per_student: int = 2
+    # Where things happen (issue 13: the site said Ed and Gradescope while the platform has
+    # its own Q&A and hand-ins). Empty: on this platform. The syllabus's Ed course and
+    # Gradescope are kept as settings an instructor switches on by giving their https URL;
+    # then every page, the schedule and the footer say so.
+    ed_url: str = ""
+    gradescope_url: str = ""
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -172,6 +178,10 @@ def validate_settings(s: CourseSettings) -> None:
     every caller gets a :class:`UserError` rather than a ``TypeError`` from deep in a rule."""
     if not isinstance(s.timezone, str):
         raise _fail("timezone", f"must be a time zone name, got {s.timezone!r}")
+    for name in ("ed_url", "gradescope_url"):
+        value = getattr(s, name)
+        if not isinstance(value, str) or (value and not value.startswith("https://")):
+            raise _fail(name, "must be empty (on this platform) or an https:// link")
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):

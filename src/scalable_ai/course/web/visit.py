@@ -172,6 +172,7 @@ class Visit:
             "is_staff": bool(me and me.is_staff),
             "nav": self.state.navigation(me),
             "nav_groups": grouped_navigation(self.state.navigation(me)),
+            "where": self.where(),
             "now": self.now,
             "clock_pinned": self.state.clock.pinned,
             "csrf_token": self.session.csrf,
@@ -181,6 +182,17 @@ class Visit:
         }
         html = render_template(self.state.templates, template, values)
         return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def where(self) -> dict[str, str]:
+        """Where questions and hand-ins go (``settings.ed_url`` / ``gradescope_url``; empty:
+        on this platform), for the footer and the pages that say it."""
+        from scalable_ai.course.service.course import settings_of
+
+        try:
+            settings = settings_of(self.db)
+        except UserError:
+            return {"ed_url": "", "gradescope_url": ""}
+        return {"ed_url": settings.ed_url, "gradescope_url": settings.gradescope_url}
 
     def redirect(self, url: str, *, ok: str | None = None, error: str | None = None) -> Response:
         """Post/redirect/get: a form answers with a redirect and a one-time message."""
