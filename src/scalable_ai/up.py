@@ -11,6 +11,7 @@ stalls the pages; it is stopped when ``sai up`` stops.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -122,16 +123,30 @@ def up(
         typer.echo("Demo sign-ins:")
         for role, email, password in rows:
             typer.echo(f"  {role:<8} {email:<36} password: {password}")
+    # uvicorn answers SIGTERM by shutting down and then raising the signal again with the
+    # handler it found; with Python's default one that kills this process before the
+    # ``finally`` below, and the children lived on (issue 13). Ours turns it into SystemExit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         # X-Forwarded-For is believed only from SAI_TRUSTED_PROXIES (course.web.limits), not
         # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
-        if grader.poll() is None:
-            grader.terminate()
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_children([p for p in (grader, child) if p is not None])
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], timeout_s: float = 10) -> None:
+    """Terminate every child still running, wait for each, kill any that does not stop."""
+    for process in children:
+        if process.poll() is None:
+            process.terminate()
+    for process in children:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -100,3 +100,45 @@ def test_a_mapping_to_a_missing_gradescope_assignment_is_refused(session, staff,
 def test_bad_lateness_names_the_row():
     with pytest.raises(UserError, match="row 2"):
         read_gradebook(gradebook([("Ada", "1", "a@example.edu", "9", "soon")]))
+
+
+def test_an_import_names_a_hand_in_under_an_exception_and_its_approver_in_words(
+    session, make_group, staff, clock
+):
+    """Issue 13: it said ``late_within_slack_day`` and "approved by 3"."""
+    from datetime import timedelta
+
+    from scalable_ai.course.service import Actor
+    from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
+    from scalable_ai.course.service.people import add_person
+    from scalable_ai.course.service.slack import grant_exception
+
+    group = make_group(4)
+    tess = add_person(
+        session, staff, name="Tess Teaching", email="tess@example.edu", role="staff", clock=clock
+    )
+    session.flush()
+    due = due_at(assignment_by_key(session, "A1"), settings_of(session))
+    grant_exception(
+        session,
+        Actor.of(tess),
+        group_id=group.id,
+        assignment="A1",
+        new_deadline=due + timedelta(days=3),
+        reason="node outage",
+        clock=clock,
+    )
+    member = group.members[0]
+    report = import_gradebook(
+        session,
+        staff,
+        gradebook([(member.name, member.sid, member.email, "90", "30:00:00")]),
+        {"Assignment 1": "A1.code"},
+        apply=True,
+        clock=clock,
+    )
+    (line,) = report.lines
+    assert line.outcome == "late_under_exception"
+    assert "approved by Tess Teaching: node outage" in line.message
+    assert "late, under an approved exception" in report.text()
+    assert "late_" not in report.text()

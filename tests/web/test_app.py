@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +40,20 @@ def test_the_sign_in_form_carries_a_csrf_token_and_the_cookie_is_secure_over_htt
     assert "secure" in page.headers["set-cookie"].lower()
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as stopped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     port = _free_port()
     env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
@@ -61,9 +76,13 @@ def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
                 pass
             assert time.monotonic() < deadline, "sai up did not answer within 60 s"
             time.sleep(0.3)
+        children = _children(process.pid)
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM, as a service manager stops it
         output = process.communicate(timeout=20)[0]
+    # issue 13: its children stop with it (the model server was still alive minutes later)
+    assert children and all(not _running(pid) for pid in children), children
+    assert process.returncode == 128 + signal.SIGTERM
     assert f"http://127.0.0.1:{port}/" in output
     assert STUDENT[0] in output and STUDENT[1] in output
     assert "Thu Mar 5, 10:00 AM" in output

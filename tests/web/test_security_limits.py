@@ -265,3 +265,32 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy():
         "10.0.0.0/8",
         "127.0.0.1",
     )
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(demo_database, tmp_path):
+    """Behind a proxy every client used to count as 127.0.0.1; from anyone else the header
+    is ignored, so nobody can pick a fresh address per request."""
+    platform = open_platform(
+        demo_database,
+        tmp_path,
+        limits=WebLimits(requests_per_minute=2, trusted_proxies=("10.0.0.1",)),
+    )
+
+    def get(peer: str, forwarded: str) -> int:
+        return stream_into(
+            platform.app,
+            "GET",
+            "/sign-in",
+            size=0,
+            client=peer,
+            headers={"x-forwarded-for": forwarded},
+        )[0]
+
+    with platform.client:
+        via_proxy = [get("10.0.0.1", "203.0.113.1") for _ in range(3)]
+        other_behind_proxy = get("10.0.0.1", "203.0.113.2")
+        direct = [get("198.51.100.9", f"192.0.2.{i}") for i in range(3)]
+    assert via_proxy == [200, 200, 429]
+    assert other_behind_proxy == 200
+    assert direct == [200, 200, 429]  # a forged header from a non-proxy changes nothing
+    platform.engine.dispose()

@@ -61,11 +61,24 @@ class GradebookEntry:
     lateness: timedelta
 
 
+#: Each outcome of an imported row, in the words the report prints (issue 13: a hand-in
+#: accepted under an exception was labelled ``late_within_slack_day``).
+OUTCOME_WORDS = {
+    "recorded": "recorded",
+    "late_slack_day": "late, a slack day spent",
+    "late_within_slack_day": "late, within a slack day already spent",
+    "late_under_exception": "late, under an approved exception",
+    "refused": "refused",
+    "unknown": "not on the roster",
+    "missing": "missing",
+}
+
+
 @dataclass
 class ImportLine:
     email: str
     item: str
-    outcome: str  # recorded, late_slack_day, late_within_slack_day, refused, unknown, missing
+    outcome: str  # a key of OUTCOME_WORDS
     message: str
 
 
@@ -79,17 +92,9 @@ class ImportReport:
 
     def text(self) -> str:
         head = "Applied" if self.applied else "Dry run (nothing stored; add --apply)"
-        outcomes = (
-            "recorded",
-            "late_slack_day",
-            "late_within_slack_day",
-            "refused",
-            "unknown",
-            "missing",
-        )
-        summary = ", ".join(f"{self.count(o)} {o.replace('_', ' ')}" for o in outcomes)
+        summary = ", ".join(f"{self.count(o)} {words}" for o, words in OUTCOME_WORDS.items())
         rows = [
-            f"  {line.outcome:<22} {line.email:<36} {line.item:<10} {line.message}"
+            f"  {OUTCOME_WORDS[line.outcome]:<34} {line.email:<36} {line.item:<10} {line.message}"
             for line in self.lines
         ]
         return "\n".join([f"{head}: {summary}", *rows]) + "\n"
@@ -300,6 +305,8 @@ def _late(
             submission_id=submission.id,
         )
         return "late_slack_day", f"{hms} late: a slack day is spent"
+    if verdict.verdict is rules.Verdict.ACCEPTED_BY_EXCEPTION:
+        return "late_under_exception", f"{hms} late: {verdict.message}"
     return "late_within_slack_day", f"{hms} late: {verdict.message}"
 
 

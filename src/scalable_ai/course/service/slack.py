@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock, in_words
@@ -281,10 +281,19 @@ def policy_exceptions(
     (and ``group_id``, their group) keeps only those that can cover that student: their own
     and their group's ("a group's exception applies to all its members"); without it, all.
     One query reads only the names an exception needs (the student's email, the group's
-    name, the assignment's or milestone's key)."""
+    name, the assignment's or milestone's key, the approver's name)."""
+    approver = aliased(Person)
     query = (
-        select(DeadlineException, Person.email, Group.name, Assignment.key, Milestone.key)
+        select(
+            DeadlineException,
+            Person.email,
+            Group.name,
+            Assignment.key,
+            Milestone.key,
+            approver.name,
+        )
         .outerjoin(Person, Person.id == DeadlineException.person_id)
+        .outerjoin(approver, approver.id == DeadlineException.approved_by_id)
         .outerjoin(Group, Group.id == DeadlineException.group_id)
         .outerjoin(Assignment, Assignment.id == DeadlineException.assignment_id)
         .outerjoin(Milestone, Milestone.id == DeadlineException.milestone_id)
@@ -297,13 +306,14 @@ def policy_exceptions(
             covered = or_(covered, DeadlineException.group_id == group_id)
         query = query.where(covered)
     result = []
-    for row, email, group, assignment_key, milestone_key in session.execute(query):
+    for row, email, group, assignment_key, milestone_key, approver_name in session.execute(query):
         result.append(
             rules.ApprovedException(
                 target=assignment_key if row.assignment_id is not None else milestone_key,
                 new_deadline=row.new_deadline,
                 reason=row.reason,
-                approved_by=str(row.approved_by_id or "staff"),
+                # the approver's name ("approved by 3" was what an import printed, issue 13)
+                approved_by=approver_name or "staff",
                 approved_at=row.approved_at,
                 student=email if row.person_id else None,
                 group=group if row.group_id else None,

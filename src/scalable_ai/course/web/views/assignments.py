@@ -112,6 +112,7 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         slack_day_hours=settings.slack_day_hours,
         opens_at=released_at(assignment.released_on, settings),
         grading=_grading(visit.db, actor, assignment.key),
+        has_questions=_has_questions(assignment.key),
         group_names=(
             {g.id: g.name for g in visit.db.scalars(select(Group))} if me.is_staff else {}
         ),
@@ -123,6 +124,13 @@ def _grading(db: Session, actor: Actor, key: str) -> list[tuple[GradingJob, dict
     with what the viewer may see of its results (students: visible tests only)."""
     jobs = grading_jobs.list_jobs(db, actor, assignment=key)
     return [(job, grading_jobs.visible_results(job, actor)) for job in jobs]
+
+
+def _has_questions(key: str) -> bool:
+    """Whether the assignment's kit has conceptual questions to answer on the platform."""
+    from scalable_ai.kits.kit import kits_root
+
+    return (kits_root() / key / "questions.yaml").is_file()
 
 
 def _own_group(db: Session, person_id: int) -> Group | None:
