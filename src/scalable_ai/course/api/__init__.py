@@ -66,7 +66,12 @@ def create_api(
         version="1",
         description=__doc__,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served by api.docs from the packaged Swagger UI (no CDN)
+        redoc_url=None,
     )
+    from scalable_ai.course.api.docs import serve_docs
+
+    serve_docs(api)
     api.state.course_api = ApiState(
         sessions=sessions or session_factory(engine),
         clock=clock or clock_from_env(),
