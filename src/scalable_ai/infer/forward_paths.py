@@ -25,11 +25,13 @@ the machine or model cannot run is a :class:`UserError`, never a silent substitu
 
 The table, bf16 on a CPU (SmolLM2-135M, CPU time, 1 thread; ``bench/RESULTS.md``):
 
-- ``amx_bf16`` (Intel Sapphire Rapids and later): ``packed-onednn``. oneDNN runs its products
-  on AMX tiles; the C kernels use AVX512-BF16 only. (Measured on this project's Intel Xeon,
-  2026-12-04: see RESULTS.md, "forward paths".)
-- ``avx512_bf16`` without AMX (AMD Zen 4 and later): ``native-avx512bf16``, 1.3-2.7x oneDNN's
-  prepacked product per matrix and the fastest decode measured there (2026-11-26).
+- ``avx512_bf16`` (AMD Zen 4, Intel Sapphire Rapids and later): ``native-avx512bf16``. On the
+  AMD EPYC it was the fastest decode measured (2026-11-26; 1.3-2.7x oneDNN's prepacked product
+  per matrix). On the Intel Xeon with AMX (2026-12-04, ``bench/forward_paths.py``) it decodes
+  one stream 2.2x faster than oneDNN (41 vs 18 tokens per CPU-second) and 16 streams about as
+  fast (255 vs 234-268), while oneDNN's AMX products prefill 2.3x faster (834 vs 368): decode
+  is most of generation, so AMX does not change the choice (a prefill-on-oneDNN,
+  decode-in-C split would take both; not built).
 - otherwise: ``packed-onednn-f16``. The AVX2 C build decoded one stream 1.6x faster than
   PyTorch but 16 streams 0.8x as fast, and the portable build is slower throughout.
 
@@ -89,8 +91,6 @@ def auto_path(dtype: torch.dtype, device_type: str, features: frozenset[str]) ->
     """The table in the module docstring: the fastest path for a dense model."""
     if device_type != "cpu" or dtype != torch.bfloat16:
         return "packed-torch"
-    if "amx_bf16" in features:
-        return "packed-onednn"
     if "avx512_bf16" in features:
         return "native-avx512bf16"
     return "packed-onednn-f16"
