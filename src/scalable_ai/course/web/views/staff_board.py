@@ -69,6 +69,37 @@ def node_board(visit: VisitDep) -> Response:
     )
 
 
+@router.post("/nodes/reservations/{reservation_id}/cancel")
+def staff_cancel(visit: VisitDep, form: FormDep, reservation_id: int) -> Response:
+    """Staff cancel any reservation (issue 13: the node board was read-only)."""
+    visit.staff()
+    return visit.act(
+        lambda: node_service.cancel_reservation(
+            visit.db, visit.actor(), reservation_id, clock=visit.state.clock
+        ),
+        back="/staff/nodes",
+        ok=lambda r: f"Reservation {r.id} cancelled: it grants nothing now.",
+    )
+
+
+@router.post("/nodes/reservations/{reservation_id}/override")
+def staff_override(visit: VisitDep, form: FormDep, reservation_id: int) -> Response:
+    """Staff grant a reservation without waiting for consent, with a reason."""
+    visit.staff()
+    return visit.act(
+        lambda: node_service.override_consent(
+            visit.db,
+            visit.actor(),
+            reservation_id,
+            reason=str(form.get("reason") or ""),
+            clock=visit.state.clock,
+        ),
+        back="/staff/nodes",
+        ok=lambda r: f"Reservation {r.id} granted by staff without waiting for consent.",
+        keep={f"reason-{reservation_id}": form.get("reason")},
+    )
+
+
 @router.get("/slack")
 def slack_page(visit: VisitDep) -> Response:
     visit.staff()
