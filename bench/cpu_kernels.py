@@ -60,10 +60,16 @@ def main() -> None:
     args = parser.parse_args()
     config = BenchConfig(threads=args.threads, repeats=args.repeats)
     if not cpu.available():
-        raise SystemExit("the native kernels did not build here (no C compiler?)")
+        print(f"native kernels skipped: {cpu.why_unbuilt(2) or 'the build failed'}")
+        return
     torch.set_num_threads(config.threads)
     pool = cpu.ThreadPool(config.threads)
-    print(f"native: {cpu.describe()}; torch {torch.__version__}, {config.threads} threads")
+    from scalable_ai.infer.forward_paths import cpu_model
+
+    print(
+        f"CPU: {cpu_model()}; native: {cpu.describe()}; torch {torch.__version__}, "
+        f"{config.threads} threads"
+    )
     print(
         f"{'shape':>8} {'rows':>4} {'ours ms':>8} {'GB/s':>6} {'GFLOP/s':>8} "
         f"{'oneDNN ms':>9} {'F.linear ms':>11} {'vs oneDNN':>9} {'vs F.linear':>11}"

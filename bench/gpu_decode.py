@@ -348,6 +348,9 @@ def main() -> None:
     parser.add_argument("--served-only", action="store_true", help="the engine-thread check only")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("gpu_decode skipped: this machine has no CUDA GPU (pass --device cpu to run it here)")
+        return
     if args.served_only:
         print("served:", served(device, args.quick))
         return

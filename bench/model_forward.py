@@ -33,6 +33,8 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
+from rich.console import Console
+from rich.progress import Progress
 
 from scalable_ai.infer.engine import EngineConfig, LLMEngine
 from scalable_ai.infer.sampling import SamplingParams
@@ -152,11 +154,16 @@ def run(config: BenchConfig) -> dict[str, float]:
             }
             ours_decode(ours, ids, 4)  # warm-up: first-call allocations and kernel choice
             theirs_decode(theirs, ids, 4)
-            for _ in range(config.rounds):
-                samples["ours_prefill"].append(ours_prefill(ours, ids))
-                samples["theirs_prefill"].append(theirs_prefill(theirs, ids))
-                samples["ours_decode"].append(ours_decode(ours, ids, config.decode_tokens))
-                samples["theirs_decode"].append(theirs_decode(theirs, ids, config.decode_tokens))
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task(f"{dtype_name}: rounds", total=config.rounds)
+                for _ in range(config.rounds):
+                    samples["ours_prefill"].append(ours_prefill(ours, ids))
+                    samples["theirs_prefill"].append(theirs_prefill(theirs, ids))
+                    samples["ours_decode"].append(ours_decode(ours, ids, config.decode_tokens))
+                    samples["theirs_decode"].append(
+                        theirs_decode(theirs, ids, config.decode_tokens)
+                    )
+                    progress.advance(task)
             medians = {}
             for clock_index, clock in enumerate(CLOCKS):
                 for key, values in samples.items():
