@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -70,6 +71,7 @@ def test_two_node_training_from_a_reservation_hostfile(tmp_path):
             "--out",
             str(out),
         ],
+        env={**os.environ, "SAI_RUNS_DIR": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -79,6 +81,9 @@ def test_two_node_training_from_a_reservation_hostfile(tmp_path):
     result = json.loads(out.read_text())
     assert result["world_size"] == 2 and result["nodes"] == 2 and result["spec"] == "dp=2"
     assert len(result["losses"]) == 2
+    (run,) = (tmp_path / "runs").iterdir()  # rank 0 records one run for both nodes
+    assert run.name == result["run"]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
 
 
 def test_dry_run_prints_ssh_for_remote_nodes(tmp_path):

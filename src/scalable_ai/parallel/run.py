@@ -11,6 +11,7 @@ curve, tokens/s and the gathered parameters' checksum.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -27,6 +28,7 @@ from scalable_ai.parallel.checkpoint import gathered_parameters
 from scalable_ai.parallel.mesh import build_mesh, init_process_group
 from scalable_ai.parallel.parallelize import ParallelModel, ParallelOptions, token_loss
 from scalable_ai.parallel.spec import ParallelSpec, check_spec
+from scalable_ai.runs import open_run
 from scalable_ai.settings import get_settings
 
 
@@ -176,22 +178,32 @@ def main(argv: list[str] | None = None) -> None:
     settings = RunSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len)
     config = micro_config(n_experts=args.experts)
     spec = ParallelSpec.parse(args.spec) if args.spec else ParallelSpec(dp=dist.get_world_size())
-    result = train_parallel(spec, config, settings)
-    tokens = settings.batch_size * settings.seq_len * settings.steps
-    if dist.get_rank() == 0 and args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "spec": str(spec),
-                    "world_size": dist.get_world_size(),
-                    "losses": result["losses"],
-                    "tokens_per_second": tokens / sum(result["seconds"]),
-                    "settings": asdict(settings),
-                    "nodes": int(os.environ.get("GROUP_WORLD_SIZE", "1")),
-                },
-                indent=2,
+    writer = dist.get_rank() == 0
+    record = {"spec": str(spec), "settings": asdict(settings), "model": config.to_dict()}
+    # One run for the job: rank 0 records it; every rank's tokens count in its throughput.
+    with open_run("parallel.run", config=record) if writer else contextlib.nullcontext() as run:
+        result = train_parallel(spec, config, settings)
+        tokens = settings.batch_size * settings.seq_len * settings.steps
+        summary = {
+            "spec": str(spec),
+            "world_size": dist.get_world_size(),
+            "losses": result["losses"],
+            "tokens_per_second": tokens / sum(result["seconds"]),
+            "settings": asdict(settings),
+            "nodes": int(os.environ.get("GROUP_WORLD_SIZE", "1")),
+        }
+        if run is not None:
+            for step, loss in enumerate(result["losses"]):
+                run.log(step, loss=loss)
+            run.summary(
+                final_loss=result["losses"][-1],
+                tokens_per_second=summary["tokens_per_second"],
+                world_size=summary["world_size"],
+                nodes=summary["nodes"],
             )
-        )
+            summary["run"] = run.id
+    if writer and args.out:
+        args.out.write_text(json.dumps(summary, indent=2))
     dist.destroy_process_group()
 
 
