@@ -93,3 +93,20 @@ def test_8b_on_one_h100_node_gets_a_spec_that_fits():
 def test_smollm2_candidates_never_use_tp2():
     pairs, _ = plan_both(PRESETS["smollm2-135m"], 8, "h100-80gb", Workload(seq_len=2048))
     assert pairs and all(plain.spec.tp == 1 for plain, _ in pairs)  # 9 heads
+
+
+def test_sai_plan_prints_candidates_and_a_recommendation():
+    import subprocess
+    import sys
+
+    sai = [sys.executable, "-m", "scalable_ai.cli", "plan"]
+    done = subprocess.run(
+        [*sai, "--model", "8b", "--gpus", "8", "--gpu", "h100-80gb", "--batch-size", "8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fsdp=8" in done.stdout and "recommendation: --parallel " in done.stdout
+    bad = subprocess.run([*sai, "--model", "70b"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: preset: unknown preset '70b'")
