@@ -7,8 +7,9 @@ own queries to them under the causal mask of the tokens' true positions. This is
 all-gather form of context parallelism the Llama 3 paper (Dubey et al. 2024, section 3.3.2)
 chose over ring attention (Liu et al. 2023) for GQA models, where keys and values are small
 next to queries: the same memory saving for activations outside attention, one collective
-per layer instead of ``cp - 1`` ring steps. (PyTorch's own ``context_parallel`` replaces the
-fused CUDA attention kernels and does not cover the CPU's, so it is not used here.)
+per layer instead of ``cp - 1`` ring steps. (PyTorch's own experimental ``context_parallel``
+dispatches the fused CUDA attention kernels to a ring; it was not tried on the CPU here, and
+this backend needs nothing but the model's existing seam.)
 
 Load balance: with a causal mask, late tokens attend to more keys. The sequence is cut into
 ``2 x cp`` chunks and rank ``i`` takes chunks ``i`` and ``2cp - 1 - i`` (one early, one late),
