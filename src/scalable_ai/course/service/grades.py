@@ -96,6 +96,7 @@ def record_score(
         raise UserError(f"points must be between 0 and {max_points:g}", field="points")
     row = session.scalar(select(Score).where(Score.person_id == person_id, Score.item == item))
     before = audit.snapshot(row)
+    under_exception = under_exception or handed_in_under_exception(session, person_id, item)
     if under_exception and row is not None:
         kept = score_after_exception(row.points / row.max_points, points / max_points)
         points = (kept or 0) * max_points
@@ -116,6 +117,24 @@ def record_score(
         row.graded_by_id, row.graded_at = actor.person_id, clock.now()
     audit.record(session, actor, "score.record", row, before=before, at=clock.now())
     return row
+
+
+def handed_in_under_exception(session: Session, person_id: int, item: str) -> bool:
+    """Whether the student's (group's) latest hand-in of ``item``'s assignment was accepted
+    under an approved exception. Then "an exception never lowers a score already earned"
+    applies to this score whichever path writes it (web, API, CLI, Gradescope import):
+    the service decides, not the caller (issue 13)."""
+    from scalable_ai.course.service.actors import current_group_id
+    from scalable_ai.course.service.submissions import latest_submissions
+
+    key = item.split(".", 1)[0]
+    assignment = session.scalar(select(Assignment).where(Assignment.key == key))
+    if assignment is None:
+        return False
+    latest = latest_submissions(
+        session, group_id=current_group_id(session, person_id), person_id=person_id
+    ).get(assignment.id)
+    return latest is not None and latest.deadline_reason.startswith("accepted under the exception")
 
 
 def record_group_score(
