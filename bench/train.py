@@ -151,7 +151,7 @@ def run_peer(config: TrainConfig, eval_every: int) -> Curve:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
-        float(loss)
+        float(loss.detach())
         wall += time.perf_counter() - start_wall
         cpu += time.process_time() - start_cpu
         if step % eval_every == 0 or step == loop.steps:
@@ -204,9 +204,11 @@ def main() -> None:
         target = peer.points[-1][3]
         rows = report(target, peer, ours_equal, ours_best)
         run.summary(**rows)
-        for curve in (peer, ours_equal, ours_best):
+        for key, curve in (("peer", peer), ("equal", ours_equal), ("best", ours_best)):
             for step, wall, cpu, loss in curve.points:
-                run.log(step, **{f"{curve.name[:4]}_val_loss": loss, "wall_s": wall, "cpu_s": cpu})
+                run.log(
+                    step, **{f"{key}_val_loss": loss, f"{key}_wall_s": wall, f"{key}_cpu_s": cpu}
+                )
     print(f"run {run.id}")
 
 

@@ -143,3 +143,9 @@ def shard_folder(tmp_path_factory, corpus_and_tokenizer) -> Path:
         corpus, tokenizer, out, ShardConfig(val_fraction=0.1, shard_tokens=8_000), progress=False
     )
     return out
+
+
+def pytest_configure(config) -> None:
+    """``xdist_group`` is pytest-xdist's marker; declared here too so ``-p no:xdist`` with
+    ``--strict-markers`` still collects these tests."""
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker")

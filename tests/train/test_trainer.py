@@ -28,6 +28,9 @@ from scalable_ai.train.trainer import Trainer
 from tests.train.conftest import train_tokenizer
 
 SAI = [sys.executable, "-m", "scalable_ai.cli"]
+# The tests sharing the uninterrupted run stay on one xdist worker (make test's --dist
+# loadgroup), so that run is trained once.
+SAME_WORKER = pytest.mark.xdist_group("train-uninterrupted-run")
 STEPS, EVERY = 120, 40
 
 
@@ -106,6 +109,7 @@ def uninterrupted(config_file, tmp_path_factory) -> Path:
     return the_run(runs)
 
 
+@SAME_WORKER
 def test_resuming_after_kill_9_reproduces_the_uninterrupted_loss_curve_bit_for_bit(
     config_file, uninterrupted, tmp_path
 ):
@@ -143,6 +147,7 @@ def test_resuming_after_kill_9_reproduces_the_uninterrupted_loss_curve_bit_for_b
     assert record["summary"]["resumed_at_step"] == EVERY
 
 
+@SAME_WORKER
 def test_resuming_with_a_changed_model_shape_fails_in_one_line_and_keeps_the_checkpoint(
     uninterrupted, tmp_path
 ):
@@ -240,6 +245,7 @@ def test_bf16_autocast_trains_where_the_cpu_has_it(shard_folder):
     assert torch.isfinite(loss) and trainer.model.embed.weight.dtype == torch.float32
 
 
+@SAME_WORKER
 def test_a_checkpoint_is_served_by_sai_serve_to_the_openai_client(uninterrupted, tmp_path):
     import httpx
     import openai

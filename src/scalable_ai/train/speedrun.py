@@ -63,11 +63,12 @@ def run_stages(settings: SpeedrunSettings, overrides: list[str], run: Any) -> di
         if settings.reuse and (output / done).exists() and done:
             card["stages"][name] = {"seconds": 0.0, "reused": str(output)}
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = work()
         seconds = round(time.perf_counter() - started, 1)
         card["stages"][name] = {
             "seconds": seconds,
+            "cpu_seconds": round(time.process_time() - cpu, 1),
             "output": str(output),
             **(result if isinstance(result, dict) else {}),
         }
@@ -90,10 +91,11 @@ def run_stages(settings: SpeedrunSettings, overrides: list[str], run: Any) -> di
         lambda: _counts(write_shards(curated, tokenizer, shards, shard_config)),
         META_FILE,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = _pretrain(settings, shards, tokenizer, overrides, run)
     card["stages"]["pretrain"] = {
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
         "steps": result.steps,
         "tokens": result.tokens,
     }
@@ -200,7 +202,8 @@ def speedrun(
         card = run_stages(settings, overrides, run)
     typer.echo(f"\nreport card (run {run.id}, {card['seconds']} s):", err=True)
     for name, row in card["stages"].items():
-        typer.echo(f"  {name:10} {row['seconds']:7.1f} s", err=True)
+        cpu = row.get("cpu_seconds", 0.0)
+        typer.echo(f"  {name:10} {row['seconds']:7.1f} s wall {cpu:7.1f} s CPU", err=True)
     verdict = "beats" if card["beats_unigram"] else "does NOT beat"
     typer.echo(
         f"validation loss {card['val_loss']:.3f} vs unigram baseline "
