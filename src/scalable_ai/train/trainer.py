@@ -315,8 +315,7 @@ class Trainer:
         self.model.eval()
         config = EngineConfig(
             kv_cache_megabytes=16,
-            use_packed_forward=False,
-            use_native_forward=False,
+            forward_path="model",
             enable_prefix_caching=False,
             use_cuda_graphs=False,
         )
