@@ -95,3 +95,27 @@ def test_staff_community_pages_refuse_students(demo, url):
 def test_community_forms_refuse_a_missing_csrf_token(demo, action):
     sign_in(demo.client, *STUDENT)
     assert demo.client.post(action, data={"title": "x", "body": "y"}).status_code == 403
+
+
+def test_qa_has_a_general_category_and_an_unanswered_filter(demo_platform):
+    """Issue 13: "no General category ... no resolved/unanswered filters"."""
+    from tests.web.conftest import post_form
+
+    sign_in(demo_platform.client, *STUDENT)
+    post_form(
+        demo_platform.client,
+        "/qa",
+        "/qa/ask",
+        {
+            "category": "general",
+            "title": "Is Thursday's lecture recorded?",
+            "body": "I have a conflict this week.",
+        },
+    )
+    unanswered = demo_platform.client.get("/qa?show=unanswered").text
+    assert "Is Thursday&#39;s lecture recorded?" in unanswered
+    assert (
+        "Is Thursday&#39;s lecture recorded?"
+        not in demo_platform.client.get("/qa?show=answered").text
+    )
+    assert '<option value="general">General</option>' in demo_platform.client.get("/qa").text

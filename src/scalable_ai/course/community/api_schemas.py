@@ -13,7 +13,7 @@ from scalable_ai.course.api.schemas import Day, Id, Instant, Out, ShortText
 from scalable_ai.course.links import WebLink
 
 Body = Annotated[str, StringConstraints(max_length=20_000, pattern=r"^[^\x00]*$")]
-Category = Literal["lecture", "A1", "A2", "A3", "A4", "A5", "project", "infrastructure"]
+Category = Literal["general", "lecture", "A1", "A2", "A3", "A4", "A5", "project", "infrastructure"]
 Decision = Literal["accepted", "returned"]
 
 

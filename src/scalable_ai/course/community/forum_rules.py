@@ -22,8 +22,20 @@ from enum import StrEnum
 from scalable_ai.course.policy.roster import clean_name
 from scalable_ai.errors import Conflict, UserError
 
-CATEGORIES: tuple[str, ...] = ("lecture", "A1", "A2", "A3", "A4", "A5", "project", "infrastructure")
+# "general" (issue 13: Ed has one; a logistics question had nowhere to go) comes first.
+CATEGORIES: tuple[str, ...] = (
+    "general",
+    "lecture",
+    "A1",
+    "A2",
+    "A3",
+    "A4",
+    "A5",
+    "project",
+    "infrastructure",
+)
 CATEGORY_LABELS = {
+    "general": "General",
     "lecture": "Lectures",
     "A1": "A1 Parallelism",
     "A2": "A2 Pre-Training",

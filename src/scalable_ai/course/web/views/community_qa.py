@@ -34,11 +34,17 @@ def qa_page(
     visit: VisitDep,
     category: Annotated[str, Query(max_length=32)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
+    show: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     visit.person()
     actor = visit.actor()
     threads = forum.list_threads(visit.db, actor, category=category or None, query=q or None)
     views = [forum.thread_view(actor, t) for t in threads if not t.announcement]
+    # Ed's filters (issue 13): threads nobody answered yet, or answered ones
+    if show == "unanswered":
+        views = [v for v in views if not v.posts]
+    elif show == "answered":
+        views = [v for v in views if v.posts]
     notices = [forum.thread_view(actor, t) for t in forum.announcements(visit.db, actor)]
     lectures = visit.db.scalars(select(Lecture).order_by(Lecture.number)).all()
     return visit.page(
@@ -51,6 +57,7 @@ def qa_page(
         labels=CATEGORY_LABELS,
         category=category,
         q=q,
+        show=show,
         lectures=lectures,
     )
 
