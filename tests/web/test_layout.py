@@ -3,6 +3,8 @@ row at 1366 px and folds into one menu on a phone; no page is wider than a 390 p
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.sync_api import expect
 
@@ -93,5 +95,23 @@ def test_no_page_is_wider_than_a_390_px_phone(live_demo, browser, person, pages)
             if width > 390:
                 too_wide[url] = width
         assert not too_wide, f"pages wider than 390 px: {too_wide}"
+    finally:
+        context.close()
+
+
+def test_the_node_board_s_day_labels_do_not_overlap_on_a_phone(live_demo, browser):
+    context, page = _signed_in(browser, live_demo, STAFF, 390, 844)
+    try:
+        page.goto(f"{live_demo.url}/staff/nodes")
+        boxes = [
+            box
+            for tick in page.locator(".timeline .ticks .tick").all()
+            if tick.is_visible()
+            and tick.inner_text().strip()
+            and (box := tick.bounding_box()) is not None
+        ]
+        assert len(boxes) >= 3
+        for left, right in itertools.pairwise(boxes):
+            assert left["x"] + left["width"] <= right["x"], "day labels overlap"
     finally:
         context.close()
