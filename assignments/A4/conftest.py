@@ -17,7 +17,7 @@ from scalable_ai.infer.engine import EngineConfig, LLMEngine
 from scalable_ai.infer.kv_cache import BlockPool
 from scalable_ai.infer.sampling import SamplingParams
 from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
-from scalable_ai.infer.sequence import Sequence
+from scalable_ai.infer.sequence import TokenSequence
 from scalable_ai.model import ModelConfig, Transformer
 
 pytest_plugins = ["scalable_ai.kits.plugin"]
@@ -113,9 +113,9 @@ class Lab:
         config = EngineConfig(
             max_model_len=num_blocks * block_size, num_blocks=num_blocks, block_size=block_size,
             max_num_batched_tokens=32, max_num_seqs=8, enable_prefix_caching=False,
-            use_native_forward=False, **overrides,
+            forward_path="packed-torch", **overrides,
         )  # fmt: skip
-        # (The native C forward is for bf16 models; deciding so would compile it first.)
+        # (The tiny model is f32: the PyTorch forward, named so nothing else is considered.)
         return LLMEngine(tiny_model(), ByteTokenizer(), config, "tiny", eos_token_ids=[EOS])
 
     @staticmethod
@@ -154,16 +154,16 @@ class Lab:
         )
 
     @staticmethod
-    def sequence(name: str, prompt_length: int, max_tokens: int = 4) -> Sequence:
+    def sequence(name: str, prompt_length: int, max_tokens: int = 4) -> TokenSequence:
         params = SamplingParams(temperature=0.0, max_tokens=max_tokens, ignore_eos=True)
-        return Sequence(name, 0, list(range(1, prompt_length + 1)), params)
+        return TokenSequence(name, 0, list(range(1, prompt_length + 1)), params)
 
     @staticmethod
     def simulate(
         scheduler: Scheduler,
-        arrivals: Callable[[int], list[Sequence]],
+        arrivals: Callable[[int], list[TokenSequence]],
         max_steps: int,
-        watch: Sequence | None = None,
+        watch: TokenSequence | None = None,
     ) -> int:
         """Steps until every request (or ``watch``) finishes, without a model: each step
         advances the scheduled sequences, and those that sample get one more token."""

@@ -206,7 +206,7 @@ def open_run(
         "argv": list(sys.argv if argv is None else argv),
         "config": _jsonable(config) if config is not None else {},
         "seed": seed,
-        "group": group if group is not None else (os.environ.get("SAI_GROUP") or None),
+        "group": group if group is not None else get_settings().group,
         "git": git_state(),
         "versions": package_versions(),
         "host": {"hostname": socket.gethostname(), "platform": platform.platform()},

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     gpu_kernels: bool = True  # 0: no Triton decode kernels
     forward_path: str = "auto"  # force one of infer/forward_paths.PATHS
     parallel: str = ""  # default --spec of the parallel launcher (parallel/run.py)
+    group: str | None = None  # the course group a run is recorded under (runs.py)
+    # Assignment kits
+    kits_dir: Path | None = None  # where kits live (default: assignments/ in the repository)
+    kit_submission: str | None = None  # the submission folder the kit's tests grade
+    worker_parent: int | None = None  # the grading worker's parent process (set by sai up)
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

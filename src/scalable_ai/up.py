@@ -100,7 +100,7 @@ def up(
     engine, clock, seeded = prepare_course(settings.database_url, settings.now)
     app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
     child = None if no_model else start_model_server(host, port + 1)
-    grader = start_grading_worker(os.environ.get("SAI_NOW") or DEMO_NOW)
+    grader = start_grading_worker(get_settings().now or DEMO_NOW)
     if child is not None:  # the chat playground page talks to it (course.web.views.playground)
         os.environ.setdefault("SAI_MODEL_URL", f"http://{host}:{port + 1}/v1")
 

@@ -44,6 +44,6 @@ def tiny_engine(max_num_seqs: int = 8, num_blocks: int = 256, block_size: int = 
     """The lab stack's engine (paged KV cache, continuous batching) on the tiny model."""
     config = EngineConfig(
         max_model_len=num_blocks * block_size, num_blocks=num_blocks, block_size=block_size,
-        max_num_seqs=max_num_seqs, max_num_batched_tokens=64, use_native_forward=False,
+        max_num_seqs=max_num_seqs, max_num_batched_tokens=64, forward_path="packed-torch",
     )  # fmt: skip
     return LLMEngine(tiny_model(), ByteTokenizer(), config, "tiny", eos_token_ids=[EOS])

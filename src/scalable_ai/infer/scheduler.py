@@ -82,6 +82,11 @@ class Scheduler:
         seq.status = SequenceStatus.FINISHED
         seq.finish_reason = reason
 
+    @property
+    def num_unfinished(self) -> int:
+        """Sequences waiting or running (the A4 kit's simulator stops at 0)."""
+        return len(self.waiting) + len(self.running)
+
     # -- one step ------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         """Pick this step's work within the token budget, preempting when blocks run out."""

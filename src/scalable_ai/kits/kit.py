@@ -18,12 +18,12 @@ student's laptop and the grader, as otter-grader and okpy do.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalable_ai.errors import NotFound, UserError
+from scalable_ai.settings import get_settings
 
 #: Folders a student bundle never contains.
 STAFF_ONLY = ("autograder", "solution", "planted")
@@ -64,9 +64,9 @@ class Kit:
 
 def kits_root() -> Path:
     """Where kits live: ``$SAI_KITS_DIR``, else ``assignments/`` at the repository's top."""
-    configured = os.environ.get("SAI_KITS_DIR")
+    configured = get_settings().kits_dir
     if configured:
-        return Path(configured).expanduser().resolve()
+        return configured.expanduser().resolve()
     return Path(__file__).resolve().parents[3] / "assignments"
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from scalable_ai.settings import get_settings
 
 OUTPUT_LIMIT = 3000
 NETWORK_EVENTS = ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto")
@@ -87,7 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _submission_folder(config: pytest.Config) -> Path:
     """``--kit-submission``, ``$SAI_KIT_SUBMISSION``, else the ``starter/`` of the kit whose
     tests are being run (the folder above them that holds ``starter/`` and ``conftest.py``)."""
-    chosen = config.getoption("--kit-submission") or os.environ.get("SAI_KIT_SUBMISSION")
+    chosen = config.getoption("--kit-submission") or get_settings().kit_submission
     if chosen:
         return Path(chosen).resolve()
     start = Path(config.args[0]).resolve() if config.args else Path.cwd()

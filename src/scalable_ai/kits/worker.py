@@ -95,7 +95,9 @@ def _die_with_parent() -> threading.Event:
     """Stop when ``sai up`` stops, however it stops: Linux sends SIGTERM on the parent's
     death (``PR_SET_PDEATHSIG``), and a watcher catches a parent that died before that (it
     may die while this process is still importing: ``SAI_WORKER_PARENT`` names it)."""
-    parent = int(os.environ.get("SAI_WORKER_PARENT") or os.getppid())
+    from scalable_ai.settings import get_settings
+
+    parent = get_settings().worker_parent or os.getppid()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     stop = threading.Event()
