@@ -95,6 +95,24 @@ def _reopened_for_nobody() -> list[str]:
     return args
 
 
+def _rebound_from_tmp() -> list[str]:
+    """bwrap arguments that bind this Python and the ``scalable_ai`` package back, read-only,
+    when they live under ``/tmp`` (a checkout cloned there, as CI may do), which the sandbox's
+    private ``/tmp`` would otherwise hide: the grader could not even start its interpreter."""
+    tmp = Path("/tmp")
+    package_root = Path(__file__).resolve().parents[2]  # .../src holding scalable_ai
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), package_root}
+    args: list[str] = []
+    made: set[Path] = set()
+    for path in sorted(p for p in needed if p.is_relative_to(tmp) and p != tmp):
+        for parent in reversed(path.parents):
+            if parent.is_relative_to(tmp) and parent != tmp and parent not in made:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
 def _limit_prefix(limits: GraderLimits, drop_to_nobody: bool) -> list[str]:
     prefix: list[str] = []
     if drop_to_nobody:
@@ -117,6 +135,7 @@ def _limit_prefix(limits: GraderLimits, drop_to_nobody: bool) -> list[str]:
 def _bwrap_prefix(binds: list[Bind], hide: list[Path], limits: GraderLimits, cwd: str) -> list[str]:
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     args += ["--size", str(limits.scratch_mb * 2**20), "--tmpfs", "/tmp"]
+    args += _rebound_from_tmp()
     for folder in hide:
         if folder.exists():
             args += ["--tmpfs", str(folder)]
