@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from scalable_ai.errors import UserError
 from scalable_ai.infer.engine import LLMEngine, RequestOutput
 from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.infer.scoring import ScoredToken, score_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,16 @@ class AsyncEngine:
         """Load new weights between two steps (see :meth:`LLMEngine.swap_weights`)."""
         with self._lock:
             self.engine.swap_weights(state_dict)
+
+    async def score(self, token_ids: list[int], top: int) -> list[ScoredToken]:
+        """Logprobs of a prompt's tokens after the first (``scoring.score_tokens``), computed
+        between two engine steps in a worker thread: the event loop keeps serving."""
+
+        def run() -> list[ScoredToken]:
+            with self._lock:
+                return score_tokens(self.engine.model, [(token_ids, 1)], top=top)[0]
+
+        return await asyncio.to_thread(run)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting requests, let the thread finish its step, abort what is left."""

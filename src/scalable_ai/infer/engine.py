@@ -68,10 +68,11 @@ class EngineConfig:
 
 @dataclass
 class TokenLogprob:
-    """One generated token's log-probability and the top alternatives (OpenAI's shape)."""
+    """One token's log-probability and the top alternatives (OpenAI's shape); None for an
+    echoed prompt's first token, which has no context to be scored on."""
 
     token_id: int
-    logprob: float
+    logprob: float | None
     top: list[tuple[int, float]]
 
 

@@ -44,7 +44,7 @@ def completion_logprobs(engine: AsyncEngine, entries: list[TokenLogprob], offset
 def chat_logprobs(engine: AsyncEngine, entries: list[TokenLogprob]) -> dict:
     """The chat logprobs object: one entry per token with its top alternatives."""
 
-    def item(token_id: int, logprob: float) -> dict[str, Any]:
+    def item(token_id: int, logprob: float | None) -> dict[str, Any]:
         text = _token_text(engine, token_id)
         return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
 
@@ -143,13 +143,14 @@ def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any
             )
         else:
             prefix = echo[index // job.n]
+            offset = len(prefix)
+            if job.prompt_logprobs is not None:  # echo: the prompt's tokens come first
+                entries, offset = job.prompt_logprobs[index // job.n] + entries, 0
             choices.append(
                 {
                     "index": index,
                     "text": prefix + text,
-                    "logprobs": completion_logprobs(engine, entries, len(prefix))
-                    if entries
-                    else None,
+                    "logprobs": completion_logprobs(engine, entries, offset) if entries else None,
                     "finish_reason": job.finish[index],
                 }
             )

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from scalable_ai.errors import NotFound, UserError
 from scalable_ai.infer.async_engine import AsyncEngine
-from scalable_ai.infer.engine import ChoiceDelta, RequestOutput
+from scalable_ai.infer.engine import ChoiceDelta, RequestOutput, TokenLogprob
 from scalable_ai.infer.metrics import ServingMetrics
 from scalable_ai.infer.protocol import ChatCompletionRequest, CompletionRequest
 from scalable_ai.infer.responses import chunk_body, delta_event, final_body
@@ -80,6 +80,24 @@ class OpenAIServer:
         max_tokens = asked if asked is not None else max(limit - len(ids), 1)
         engine.engine.check_length(len(ids), max_tokens)
         return ids, max_tokens
+
+
+async def prompt_logprobs(
+    engine: AsyncEngine, ids: list[int], body: CompletionRequest
+) -> list[TokenLogprob]:
+    """``echo`` with ``logprobs``: each prompt token's logprob given the tokens before it (the
+    first has none: null, as OpenAI returns) with the ``logprobs`` most likely tokens there,
+    plus the prompt's own token when it is not among them (OpenAI's "up to logprobs+1")."""
+    if body.stream:
+        raise UserError("echo with logprobs is not supported when streaming", field="echo")
+    scored = await engine.score(ids, top=body.logprobs or 0)
+    entries = [TokenLogprob(ids[0], None, [])]
+    for token in scored:
+        top = token.top if body.logprobs else []
+        if body.logprobs and all(t != token.token_id for t, _ in top):
+            top = [*top, (token.token_id, token.logprob)]
+        entries.append(TokenLogprob(token.token_id, token.logprob, top))
+    return entries
 
 
 async def _merge(streams: list[AsyncIterator[RequestOutput]]) -> AsyncGenerator[tuple, None]:
@@ -140,6 +158,7 @@ class _Job:
         self.prompt_tokens = [0] * num_prompts
         self.cached_tokens = [0] * num_prompts
         self.output_tokens = [0] * num_prompts
+        self.prompt_logprobs: list[list[TokenLogprob]] | None = None  # echo with logprobs
 
     def record(self, prompt_index: int, output: RequestOutput) -> list[tuple[int, ChoiceDelta]]:
         self.prompt_tokens[prompt_index] = output.num_prompt_tokens
@@ -219,6 +238,8 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
         params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
         job = _Job("text", body.model, body.n, len(prompts))
         echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
+        if body.echo and body.logprobs is not None:
+            job.prompt_logprobs = [await prompt_logprobs(engine, ids, body) for ids, _ in prompts]
         return await _respond(engine, job, prompts, params, body, request, echo)
 
     @app.post("/v1/chat/completions")
