@@ -138,6 +138,12 @@ class LLMEngine:
         self.model_name = model_name
         self.eos_token_ids = list(eos_token_ids)
         mc: ModelConfig = model.config  # type: ignore[assignment]  # the model family's seam
+        if not mc.causal:
+            raise UserError(
+                f"{model_name} is a masked diffusion model (bidirectional attention): it has no "
+                "KV cache to decode from; sample it with `sai generate` (docs/greenfields.md)",
+                field="model",
+            )
         self.model_config = mc
         self.config.max_model_len = min(self.config.max_model_len, mc.max_seq_len)
         weight = next(model.parameters())

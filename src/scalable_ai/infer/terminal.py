@@ -105,16 +105,70 @@ def generate(
     seed: Seed = None,
     dtype: Dtype = "bfloat16",
     device: Device = "auto",
+    steps: Annotated[
+        int, typer.Option(help="Diffusion models: denoising steps (0: one per token).")
+    ] = 0,
+    block_length: Annotated[
+        int, typer.Option(help="Diffusion models: semi-autoregressive block (0: one block).")
+    ] = 0,
+    remasking: Annotated[
+        str, typer.Option(help="Diffusion models: confidence or random remasking.")
+    ] = "confidence",
 ) -> None:
     """Continue PROMPT; prints only the completion on stdout, streamed as it is generated
-    (a newline is added only when stdout is a terminal)."""
+    (a newline is added only when stdout is a terminal). A masked diffusion checkpoint
+    (``sai train --objective diffusion``) answers MAX_TOKENS tokens in STEPS denoiser calls."""
     try:
-        params = _params(max_tokens, temperature, top_p, top_k, stop, seed)
-        _write_stream(_engine(model, dtype, device), prompt, params)
+        if _is_diffusion(model):
+            sys.stdout.write(
+                _diffusion_answer(
+                    model, prompt, max_tokens, temperature, seed, steps, block_length, remasking
+                )
+            )
+        else:
+            params = _params(max_tokens, temperature, top_p, top_k, stop, seed)
+            _write_stream(_engine(model, dtype, device), prompt, params)
     except UserError as error:
         _fail(error)
     if sys.stdout.isatty():  # end the line for a person; a pipe gets the completion exactly
         sys.stdout.write("\n")
+
+
+def _is_diffusion(model: str) -> bool:
+    """Whether MODEL is a checkpoint folder of a masked diffusion LM (``causal = false``)."""
+    from pathlib import Path
+
+    from scalable_ai.model.config import ModelConfig
+
+    config = Path(model).expanduser() / "config.json"
+    return config.is_file() and not ModelConfig.load(config).causal
+
+
+def _diffusion_answer(
+    model: str,
+    prompt: str,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None,
+    steps: int,
+    block_length: int,
+    remasking: str,
+) -> str:
+    from scalable_ai.diffusion.generate import sample_texts
+    from scalable_ai.model.registry import load_pretrained
+
+    network, tokenizer = load_pretrained(model, dtype="float32", device="cpu")
+    return sample_texts(
+        network,
+        tokenizer,
+        prompt,
+        max_tokens,
+        steps=steps,
+        block_length=block_length,
+        temperature=temperature,
+        remasking=remasking,
+        seed=seed,
+    )[0]
 
 
 @chat_app.command()

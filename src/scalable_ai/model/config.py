@@ -17,6 +17,11 @@ which bounds the attention logits and lets higher learning rates train stably;
 (So et al. 2021, "Primer"; Nemotron-4, modded-nanogpt); ``logit_softcap`` squashes the output
 logits into (-cap, cap) with ``cap * tanh(logits / cap)`` (Gemma 2, modded-nanogpt).
 ``tie_embeddings = False`` (an untied head) is the fourth.
+
+``causal = False`` makes every attention layer bidirectional (no causal mask): the same blocks
+then form the denoiser of a masked diffusion language model (``scalable_ai.diffusion``; MDLM,
+Sahoo et al. 2024; LLaDA, Nie et al. 2025), whose absorbing ``[MASK]`` state is the token id
+``mask_token_id``.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class ModelConfig:
     qk_norm: bool = False
     mlp_activation: str = "swiglu"
     logit_softcap: float = 0.0  # 0 means off
+    # Masked diffusion (module docstring): bidirectional attention and the [MASK] token's id.
+    causal: bool = True
+    mask_token_id: int = -1  # -1: no mask token (an autoregressive model)
     name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -114,6 +122,16 @@ class ModelConfig:
             raise UserError("experts are SwiGLU; relu2 is for dense layers", field="mlp_activation")
         if self.logit_softcap < 0:
             raise UserError("must be 0 (off) or a positive cap", field="logit_softcap")
+        if not -1 <= self.mask_token_id < self.vocab_size:
+            raise UserError(
+                f"must be -1 (none) or a token id below vocab_size={self.vocab_size}",
+                field="mask_token_id",
+            )
+        if not self.causal and self.sliding_window:
+            raise UserError(
+                "a sliding window is causal; a bidirectional model attends to every token",
+                field="sliding_window",
+            )
 
     def recipe_switches(self) -> list[str]:
         """The pre-training recipe switches this model turns on that change its computation
@@ -127,6 +145,8 @@ class ModelConfig:
             switches.append(f"mlp_activation={self.mlp_activation}")
         if self.logit_softcap:
             switches.append(f"logit_softcap={self.logit_softcap:g}")
+        if not self.causal:
+            switches.append("bidirectional")
         return switches
 
     # ---- round trips -------------------------------------------------------------------

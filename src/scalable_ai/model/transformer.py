@@ -136,6 +136,7 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads = config.n_heads, config.n_kv_heads
         self.head_dim = config.head_size
         self.sliding_window = config.sliding_window
+        self.causal = config.causal
         self.q_proj = nn.Linear(config.dim, self.n_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(config.dim, self.n_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(config.dim, self.n_kv_heads * self.head_dim, bias=False)
@@ -164,6 +165,8 @@ class Attention(nn.Module):
             out = backend.attend(self.layer_index, q, k, v)
         elif self.sliding_window:
             out = sliding_window_attention(q, k, v, self.sliding_window)
+        elif not self.causal:  # a masked diffusion denoiser sees the whole sequence
+            out = F.scaled_dot_product_attention(q, k, v, enable_gqa=q.shape[1] != k.shape[1])
         else:
             out = causal_attention(q, k, v)
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))

@@ -21,6 +21,10 @@ def train(
         None,
         help="A checkpoint folder, or a run (id or folder) to continue from its newest checkpoint.",
     ),
+    objective: str = typer.Option(
+        None,
+        help="autoregressive (default) or diffusion: a masked diffusion LM (docs/greenfields.md).",
+    ),
     parallel: str = typer.Option(
         "",
         envvar="SAI_PARALLEL",
@@ -43,6 +47,8 @@ def train(
     if args and not args[0].startswith("-") and "=" not in args[0]:
         config = Path(args.pop(0))
     overrides = parse_override_args(args)
+    if objective is not None:
+        overrides.append(f"train.objective={objective}")
     # One run for the whole job: only global rank 0 (torchrun's RANK) opens it.
     writer = not parallel or os.environ.get("RANK", "0") == "0"
     with open_run("train") if writer else contextlib.nullcontext(None) as run:
@@ -66,7 +72,10 @@ def train(
     )
     if result.sample:
         typer.echo(f"sample: {result.sample!r}", err=True)
-    typer.echo(f"serve it: sai serve {result.checkpoint}", err=True)
+    if resolved.train.objective == "diffusion":
+        typer.echo(f"sample it: sai generate 'The' --model {result.checkpoint}", err=True)
+    else:
+        typer.echo(f"serve it: sai serve {result.checkpoint}", err=True)
     typer.echo(str(result.checkpoint))
 
 

@@ -45,7 +45,13 @@ class TrainSection:
     ``lr`` to ``min_lr_ratio * lr``; GPT-3, Brown et al. 2020) or ``wsd`` (warmup, stable at
     ``lr``, then a linear decay over the last ``decay_fraction`` of the steps; MiniCPM, Hu et
     al. 2024), or ``constant`` after warmup.
+
+    ``objective`` is ``autoregressive`` (next-token cross-entropy, causal attention) or
+    ``diffusion`` (the masked diffusion NELBO of ``scalable_ai.diffusion``: the same model
+    made bidirectional, with a ``[MASK]`` token; its ``val_loss`` is a bound in nats per token).
     """
+
+    objective: Literal["autoregressive", "diffusion"] = "autoregressive"
 
     steps: int = 1000
     batch_size: int = 16

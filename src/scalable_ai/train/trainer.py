@@ -92,6 +92,12 @@ class Trainer:
                 f"({self.shards.vocab_size})",
                 field="model.vocab_size",
             )
+        if loop.objective == "diffusion":
+            from scalable_ai.diffusion.objective import diffusion_model_config
+
+            config.model = diffusion_model_config(config.model, self.shards.vocab_size)
+            if run is not None and isinstance(run.record.get("config"), dict):
+                run.record["config"]["model"] = config.model.to_dict()  # the mask token's row
         torch.manual_seed(loop.seed)
         self.model = Transformer(config.model).to(self.device)
         self.step, self.tokens_seen = 0, 0
@@ -160,7 +166,21 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        if self.config.train.objective == "diffusion":
+            from scalable_ai.diffusion.objective import diffusion_loss
+
+            # The clean sequence is the input window; the denoiser predicts its masked tokens.
+            with self._autocast():
+                loss = diffusion_loss(
+                    self.forward, inputs, self.config.model.mask_token_id, generator
+                )
+            return loss + self.model.aux_loss()
         with self._autocast():
             logits = self.forward(inputs)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
@@ -205,7 +225,9 @@ class Trainer:
     def evaluate(self) -> float:
         """Mean loss over the fixed validation batches (every rank its share, averaged)."""
         self.wrapped.eval()
-        losses = [self._loss(inputs, targets) for inputs, targets in self.val_batches]
+        # A diffusion bound averages over random masks: the same masks at every evaluation.
+        generator = torch.Generator(self.device).manual_seed(self.config.train.seed + 1)
+        losses = [self._loss(inputs, targets, generator) for inputs, targets in self.val_batches]
         self.wrapped.train()
         return float(self.context.mean(torch.stack(losses).mean()))
 
@@ -307,6 +329,13 @@ class Trainer:
 
     def sample(self, prompt: str = "The") -> str:
         """A short greedy continuation from the trained model (a smoke test you can read)."""
+        if not self.config.model.causal:
+            from scalable_ai.diffusion.generate import sample_text
+
+            self.model.eval()
+            text = sample_text(self.model, self.tokenizer, prompt, self.config.train.sample_tokens)
+            self.model.train()
+            return text
         from scalable_ai.infer.engine import EngineConfig, LLMEngine
         from scalable_ai.infer.sampling import SamplingParams
 
