@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from alembic import context
 
+from scalable_ai.course.community.forum_search import is_search_index
 from scalable_ai.course.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate leaves the Q&A search index alone (its migration makes it per database)."""
+    return not is_search_index(name)
 
 
 def run_migrations_offline() -> None:
@@ -35,12 +41,20 @@ def run_migrations_online() -> None:
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
         with engine.begin() as own_connection:
             context.configure(
-                connection=own_connection, target_metadata=target_metadata, render_as_batch=True
+                connection=own_connection,
+                target_metadata=target_metadata,
+                render_as_batch=True,
+                include_name=include_name,
             )
             context.run_migrations()
         engine.dispose()
         return
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     context.run_migrations()
 
 

@@ -112,8 +112,19 @@ class ForumThread(Base):
     announcement: Mapped[bool] = mapped_column(default=False, index=True)
     lecture_id: Mapped[int | None] = mapped_column(ForeignKey("lectures.id"))
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # Ed's board (issue 13): the newest post or edit (unread markers), resolved by its author
+    # or staff (the audit log says who), edited or deleted by its author (earlier versions in
+    # ``forum_revisions``), and the words full-text search indexes (title, body, answers).
+    activity_at: Mapped[datetime | None] = mapped_column(index=True)
+    # counts the thread's new posts (1 for the question): a reader who saw fewer has news,
+    # whatever the clock says (a pinned course clock gives every post the same instant)
+    activity_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    resolved_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
-    author: Mapped[Person | None] = relationship(lazy="joined")
+    author: Mapped[Person | None] = relationship(lazy="joined", foreign_keys=[author_id])
     posts: Mapped[list[ForumPost]] = relationship(
         back_populates="thread", lazy="selectin", order_by="ForumPost.id"
     )
@@ -133,6 +144,8 @@ class ForumPost(Base):
     created_at: Mapped[datetime]
     endorsed_at: Mapped[datetime | None]
     endorsed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
 
     thread: Mapped[ForumThread] = relationship(back_populates="posts")
     author: Mapped[Person | None] = relationship(lazy="joined", foreign_keys=[author_id])

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -30,7 +30,9 @@ from scalable_ai.course.community.forum_rules import (
     move_ticket,
     shown_author,
 )
+from scalable_ai.course.community.forum_search import search, search_text_of, words_of
 from scalable_ai.course.community.markdown import excerpt, render_markdown
+from scalable_ai.course.community.service import thread_state
 from scalable_ai.course.service.actors import Actor, acting_person, require_staff
 from scalable_ai.course.service.course import lecture_by_key, node_by_id, row_by_id
 from scalable_ai.course.tables import Node
@@ -53,8 +55,10 @@ def _visible(query: Select, actor: Actor) -> Select:
 def get_thread(session: Session, actor: Actor, thread_id: int) -> ForumThread:
     """The thread, if the actor may see it (a private thread of someone else reads as absent)."""
     thread = session.get(ForumThread, thread_id)
-    if thread is None or not can_see_thread(
-        viewer(actor), author_id=thread.author_id, private=thread.private
+    if (
+        thread is None
+        or (thread.deleted_at is not None and not actor.is_staff)
+        or not can_see_thread(viewer(actor), author_id=thread.author_id, private=thread.private)
     ):
         raise NotFound(f"no thread with id {thread_id}", field="thread")
     return thread
@@ -92,9 +96,20 @@ def post_question(
         lecture_id=lecture.id if lecture else None,
         created_at=clock.now(),
     )
-    session.add(thread)
+    _started(session, thread, me.id, clock.now())
     audit.record(session, actor, "forum.question", thread, before=None, at=clock.now())
     return thread
+
+
+def _started(session: Session, thread: ForumThread, author_id: int | None, at: datetime) -> None:
+    """A new thread: indexed for search, followed and read by its author."""
+    thread.activity_at, thread.activity_count = at, 1
+    thread.search_text = search_text_of(thread.title, thread.body, [])
+    session.add(thread)
+    session.flush()
+    if author_id is not None:
+        thread_state.follow(session, author_id, thread.id, at)
+        thread_state.mark_read(session, author_id, thread, at)
 
 
 def post_announcement(
@@ -116,7 +131,7 @@ def post_announcement(
         announcement=True,
         created_at=clock.now(),
     )
-    session.add(thread)
+    _started(session, thread, actor.person_id, clock.now())
     audit.record(session, actor, "forum.announce", thread, before=None, at=clock.now())
     return thread
 
@@ -148,8 +163,7 @@ def file_ticket(
         author_id=me.id,
         created_at=clock.now(),
     )
-    session.add(thread)
-    session.flush()
+    _started(session, thread, me.id, clock.now())
     ticket = InfraTicket(
         thread_id=thread.id,
         node_id=node.id,
@@ -210,6 +224,11 @@ def answer(
     audit.record(session, actor, "forum.answer", post, before=None, at=clock.now())
     session.flush()
     session.expire(thread, ["posts"])
+    thread_state.touch(thread, clock.now())
+    thread_state.refresh_search_text(session, thread)
+    if author_id is not None:  # Ed: answering a thread follows it
+        thread_state.follow(session, author_id, thread.id, clock.now())
+        thread_state.mark_read(session, author_id, thread, clock.now())
     return post
 
 
@@ -234,27 +253,18 @@ def list_threads(
     query: str | None = None,
     limit: int = 100,
 ) -> Sequence[ForumThread]:
-    """Threads the actor may see, newest first; ``query`` searches titles, bodies and answers
-    (case-insensitive)."""
-    stmt = _visible(select(ForumThread), actor).order_by(ForumThread.id.desc()).limit(limit)
+    """Threads the actor may see (not deleted), newest first; ``query`` searches titles,
+    bodies and answers by full text (best match first; ``forum_search``)."""
+    stmt = _visible(select(ForumThread), actor).where(ForumThread.deleted_at.is_(None))
     if category:
         stmt = stmt.where(ForumThread.category == check_category(category))
-    text = (query or "").strip()
-    if text:
-        if len(text) > 200:
-            raise UserError("a search is at most 200 characters", field="q")
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        in_answers = exists().where(
-            ForumPost.thread_id == ForumThread.id, ForumPost.body.ilike(pattern, escape="\\")
-        )
-        stmt = stmt.where(
-            or_(
-                ForumThread.title.ilike(pattern, escape="\\"),
-                ForumThread.body.ilike(pattern, escape="\\"),
-                in_answers,
-            )
-        )
-    return session.scalars(stmt).unique().all()
+    words = words_of((query or "").strip())
+    if words:
+        stmt, rank = search(stmt, session.get_bind().dialect.name, words)
+        stmt = stmt.order_by(rank.desc(), ForumThread.id.desc())
+    else:
+        stmt = stmt.order_by(ForumThread.id.desc())
+    return session.scalars(stmt.limit(limit)).unique().all()
 
 
 def threads_about_lecture(session: Session, actor: Actor, lecture_id: int) -> Sequence[ForumThread]:
@@ -272,7 +282,7 @@ def announcements(session: Session, actor: Actor, *, limit: int = 5) -> Sequence
     return (
         session.scalars(
             select(ForumThread)
-            .where(ForumThread.announcement.is_(True))
+            .where(ForumThread.announcement.is_(True), ForumThread.deleted_at.is_(None))
             .order_by(ForumThread.id.desc())
             .limit(limit)
         )
@@ -307,6 +317,9 @@ class PostView:
     created_at: datetime
     endorsed: bool
     by_staff: bool
+    edited: bool = False
+    deleted: bool = False
+    mine: bool = False
 
 
 @dataclass(frozen=True)
@@ -325,6 +338,13 @@ class ThreadView:
     endorsed_answer: bool
     ticket: dict[str, object] | None
     posts: list[PostView]
+    resolved: bool = False
+    edited: bool = False
+    deleted: bool = False
+    mine: bool = False
+    answers: int = 0
+    unread: bool = False
+    following: bool = False
 
 
 def _author(actor: Actor, person_id: int | None, person, anonymous: bool) -> str:
@@ -332,9 +352,20 @@ def _author(actor: Actor, person_id: int | None, person, anonymous: bool) -> str
     return shown_author(viewer(actor), author_id=person_id, author_name=name, anonymous=anonymous)
 
 
-def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -> ThreadView:
+def _mine(actor: Actor, author_id: int | None) -> bool:
+    return author_id is not None and author_id == actor.person_id
+
+
+def thread_view(
+    actor: Actor,
+    thread: ForumThread,
+    *,
+    with_posts: bool = True,
+    unread: bool = False,
+    following: bool = False,
+) -> ThreadView:
     """The thread as ``actor`` may see it: names hidden where anonymous, Markdown rendered
-    safely."""
+    safely; a deleted answer shows to staff only (marked), never its text to classmates."""
     if not can_see_thread(viewer(actor), author_id=thread.author_id, private=thread.private):
         raise NotFound(f"no thread with id {thread.id}", field="thread")
     posts = (
@@ -346,12 +377,17 @@ def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -
                 p.created_at,
                 p.endorsed_at is not None,
                 p.author is None or p.author.is_staff,
+                p.edited_at is not None,
+                p.deleted_at is not None,
+                _mine(actor, p.author_id),
             )
             for p in thread.posts
+            if p.deleted_at is None or actor.is_staff
         ]
         if with_posts
         else []
     )
+    live = [p for p in thread.posts if p.deleted_at is None]
     ticket = None
     if thread.ticket is not None:
         t = thread.ticket
@@ -375,8 +411,15 @@ def thread_view(actor: Actor, thread: ForumThread, *, with_posts: bool = True) -
         thread.private,
         thread.anonymous,
         thread.announcement,
-        any(p.author is None or p.author.is_staff for p in thread.posts),
-        any(p.endorsed_at is not None for p in thread.posts),
+        any(p.author is None or p.author.is_staff for p in live),
+        any(p.endorsed_at is not None for p in live),
         ticket,
         posts,
+        resolved=thread.resolved_at is not None,
+        edited=thread.edited_at is not None,
+        deleted=thread.deleted_at is not None,
+        mine=_mine(actor, thread.author_id),
+        answers=len(live),
+        unread=unread,
+        following=following,
     )

@@ -16,6 +16,7 @@ from fastapi import APIRouter
 PAGE_MODULES = (
     "community_site",
     "community_qa",
+    "community_qa_posts",
     "community_onboarding",
     "community_notes",
     "community_participation",

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from scalable_ai.course.clock import parse_instant
 from scalable_ai.course.community.forum_rules import CATEGORIES, CATEGORY_LABELS
-from scalable_ai.course.community.service import forum
+from scalable_ai.course.community.service import forum, qa_board, thread_state
 from scalable_ai.course.tables import Lecture, Node
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 
@@ -35,23 +35,28 @@ def qa_page(
     category: Annotated[str, Query(max_length=32)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     show: Annotated[str, Query(max_length=16)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     visit.person()
     actor = visit.actor()
-    threads = forum.list_threads(visit.db, actor, category=category or None, query=q or None)
-    views = [forum.thread_view(actor, t) for t in threads if not t.announcement]
-    # Ed's filters (issue 13): threads nobody answered yet, or answered ones
-    if show == "unanswered":
-        views = [v for v in views if not v.posts]
-    elif show == "answered":
-        views = [v for v in views if v.posts]
+    # Ed's board (issue 13): filters, pages, unread markers, full-text search
+    shown = qa_board.board(
+        visit.db,
+        actor,
+        category=category or None,
+        query=q or None,
+        show=show if show in qa_board.FILTERS else "",
+        page=page,
+    )
     notices = [forum.thread_view(actor, t) for t in forum.announcements(visit.db, actor)]
     lectures = visit.db.scalars(select(Lecture).order_by(Lecture.number)).all()
     return visit.page(
         "community/qa.html",
         title="Q&A",
         active="/qa",
-        threads=views,
+        board=shown,
+        threads=shown.threads,
+        filters=qa_board.FILTERS,
         announcements=notices,
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
@@ -146,11 +151,30 @@ def thread_page(visit: VisitDep, thread_id: int) -> Response:
     visit.person()
     actor = visit.actor()
     thread = forum.get_thread(visit.db, actor, thread_id)
+    view = forum.thread_view(actor, thread)
+    following = actor.person_id in thread_state.followers(visit.db, thread.id)
+    history = qa_board.history(visit.db, actor, thread.id) if actor.is_staff else []
+    # the Markdown as written, for the edit forms of what this person may edit
+    thread_source = thread.body if view.mine or actor.is_staff else ""
+    post_sources = {
+        p.id: p.body
+        for p in thread.posts
+        if actor.is_staff or (p.author_id is not None and p.author_id == actor.person_id)
+    }
+    if qa_board.opened(visit.db, actor, thread, clock=visit.state.clock):
+        # the one write a page view makes: a read marker, only when there is news
+        visit.begin_write()
+        qa_board.opened(visit.db, actor, thread, clock=visit.state.clock)
+        visit.db.commit()
     return visit.page(
         "community/thread.html",
-        title=thread.title,
+        title=view.title,
         active="/qa",
-        thread=forum.thread_view(actor, thread),
+        thread=view,
+        following=following,
+        history=history,
+        thread_source=thread_source,
+        post_sources=post_sources,
         labels=CATEGORY_LABELS,
     )
 
