@@ -17,6 +17,11 @@ def a4() -> Kit:
     return load_kit("A4", root=kits_root())
 
 
+@pytest.fixture(scope="session")
+def a1() -> Kit:
+    return load_kit("A1", root=kits_root())
+
+
 def submission_from(kit: Kit, target: Path, base: str = "solution", planted: str = "") -> Path:
     """A submission folder: the kit's ``solution/`` (or ``starter/``) with a planted bug's
     files laid over it."""
@@ -25,3 +30,24 @@ def submission_from(kit: Kit, target: Path, base: str = "solution", planted: str
         for path in (kit.root / "planted" / planted).iterdir():
             shutil.copy2(path, target / path.name)
     return target
+
+
+def with_every_planted_bug(kit: Kit, target: Path) -> tuple[Path, dict[str, list[str]]]:
+    """The solution with every planted bug of ``planted/planted.toml`` laid over it at once
+    (each bug lives in files of its own), and each bug's list of the tests it must lose.
+
+    One grading run instead of one per bug (kit tests may add only minutes to ``make
+    test``): the bugs touch different files and their lists are disjoint, so the tests lost
+    must be exactly the union of the lists.
+    """
+    import tomllib
+
+    planted = tomllib.loads((kit.root / "planted" / "planted.toml").read_text())
+    shutil.copytree(kit.root / "solution", target, ignore=shutil.ignore_patterns("__pycache__"))
+    touched: set[str] = set()
+    for name in planted:
+        for path in (kit.root / "planted" / name).iterdir():
+            assert path.name not in touched, f"two planted bugs replace {path.name}"
+            touched.add(path.name)
+            shutil.copy2(path, target / path.name)
+    return target, {name: list(entry["loses"]) for name, entry in planted.items()}
