@@ -57,6 +57,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.train.cli:train_app",
         "Pre-train a model on token shards (checkpoints serve as they are).",
     ),
+    "sft": (
+        "scalable_ai.post.cli:sft_app",
+        "Fine-tune on chat data: full weights or LoRA, assistant tokens only.",
+    ),
     "speedrun": (
         "scalable_ai.train.speedrun:speedrun_app",
         "Corpus, curation, tokenizer, shards, pre-training and a sample in one command.",

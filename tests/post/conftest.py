@@ -61,3 +61,31 @@ def tiny_model_config(vocab_size: int = 300, **overrides: object) -> ModelConfig
 def tiny_model(seed: int = 0, **overrides: object) -> Transformer:
     torch.manual_seed(seed)
     return Transformer(tiny_model_config(**overrides)).eval()
+
+
+def arithmetic_chats(count: int, seed: int = 0) -> list[dict[str, object]]:
+    """``{"messages": [user "a+b=", assistant "c"]}`` records for one-digit sums."""
+    import random
+
+    rng = random.Random(seed)
+    records: list[dict[str, object]] = []
+    for _ in range(count):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        messages = [
+            {"role": "user", "content": f"{a}+{b}="},
+            {"role": "assistant", "content": str(a + b)},
+        ]
+        records.append({"messages": messages})
+    return records
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, our_tokenizer_dir: Path) -> Path:
+    """A checkpoint folder (random tiny model + our tokenizer) that every `sai` command loads."""
+    from scalable_ai.model.load.safetensors import save_checkpoint
+
+    folder = tmp_path_factory.mktemp("tiny-base")
+    tokenizer = Tokenizer.load(our_tokenizer_dir)
+    tokenizer.save(folder)
+    save_checkpoint(tiny_model(vocab_size=tokenizer.vocab_size), folder)
+    return folder
