@@ -29,6 +29,12 @@ class ByteTokenizer:
     def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
         return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
 
+    def token_bytes(self) -> list[bytes]:
+        """Each id's bytes, for the grammar library (constrained decoding)."""
+        return [bytes([i]) for i in range(256)] + [b"<eos>", b"<pad1>", b"<pad2>", b"<pad3>"]
+
+    special_token_ids = (256, 257, 258, 259)
+
     def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
         text = "".join(f"<{m['role']}>{m['content']}\n" for m in messages)
         return text + ("<assistant>" if add_generation_prompt else "")

@@ -167,3 +167,56 @@ def test_a_seed_gives_the_servers_sampled_tokens(served_smollm2, sai_env):
         prompt,
     )
     assert printed == served
+
+
+@pytest.mark.slow
+def test_smollm2_calls_a_tool_with_schema_valid_arguments(served_smollm2):
+    """The OpenAI client's tool call on the real model: a named tool, arguments that the
+    tool's JSON schema accepts, whole and streamed alike."""
+    import json
+
+    import jsonschema
+
+    parameters = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "maxLength": 40},
+            "unit": {"enum": ["celsius", "fahrenheit"]},
+        },
+        "required": ["city", "unit"],
+        "additionalProperties": False,
+    }
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The current weather in a city.",
+            "parameters": parameters,
+        },
+    }
+    client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
+    ask = dict(
+        model="smollm2-135m",
+        messages=[{"role": "user", "content": "What is the weather like in Paris today?"}],
+        tools=[tool],
+        tool_choice="required",
+        parallel_tool_calls=False,
+        temperature=0,
+        max_tokens=60,
+    )
+    reply = client.chat.completions.create(**ask).choices[0]
+    assert reply.finish_reason == "tool_calls"
+    (call,) = reply.message.tool_calls
+    assert call.function.name == "get_weather"
+    arguments = json.loads(call.function.arguments)
+    jsonschema.validate(arguments, parameters)
+    assert "Paris" in arguments["city"]
+    streamed = [
+        delta
+        for chunk in client.chat.completions.create(**ask, stream=True)
+        for choice in chunk.choices
+        for delta in choice.delta.tool_calls or []
+    ]
+    assert [(d.function.name, d.function.arguments) for d in streamed] == [
+        ("get_weather", call.function.arguments)
+    ]

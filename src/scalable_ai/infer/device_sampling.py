@@ -11,8 +11,8 @@ same per-sequence generators as on the host, so a seeded request repeats itself;
 a given uniform picks differs from the host sampler's (it walks the CDF best token first,
 the host in token order), the distribution does not.
 
-Rows that need penalties, log-probabilities or ``min_tokens`` bans stay with the host
-sampler (:func:`samples_on_device` says which steps can stay here).
+Rows that need penalties, log-probabilities, ``min_tokens`` bans, a logit bias or a grammar
+stay with the host sampler (:func:`samples_on_device` says which steps can stay here).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def samples_on_device(seqs: Sequence[TokenSequence]) -> bool:
     """Every row needs only temperature, top-k, top-p and min-p (or is greedy)."""
     for seq in seqs:
         params = seq.params
-        if params.logprobs is not None or params.has_penalties:
+        if params.logprobs is not None or params.has_penalties or params.shapes_logits:
             return False
         if len(seq.output_token_ids) < params.min_tokens:
             return False

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from scalable_ai.errors import UserError
+from scalable_ai.infer.grammar import GrammarCompiler, compiler_for
 from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
 from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
@@ -208,6 +209,11 @@ class LLMEngine:
         vocab = self.model_config.vocab_size
         if any(not 0 <= token < vocab for token in token_ids):
             raise UserError(f"token ids in the prompt must lie in [0, {vocab})", field="prompt")
+        if any(not 0 <= token < vocab for token in params.logit_bias):
+            raise UserError(f"logit_bias token ids must lie in [0, {vocab})", field="logit_bias")
+        constraint = None
+        if params.grammar is not None:
+            constraint = self.grammar_compiler().matcher(params.grammar)
         arrival = time.monotonic() if arrival_time is None else arrival_time
         stop_ids = frozenset(
             [*params.stop_token_ids, *(() if params.ignore_eos else self.eos_token_ids)]
@@ -218,10 +224,17 @@ class LLMEngine:
             )
             for i in range(params.n)
         ]
+        if constraint is not None:
+            for i, seq in enumerate(sequences):
+                seq.constraint = constraint if i == 0 else constraint.copy()
         self.requests[request_id] = Request(request_id, sequences, arrival)
         for seq in sequences:
             self.scheduler.add(seq)
         return request_id
+
+    def grammar_compiler(self) -> GrammarCompiler:
+        """The grammar library's view of this model's tokens (built on first use, ~1 s)."""
+        return compiler_for(self.tokenizer, self.model_config.vocab_size, self.eos_token_ids)
 
     def check_length(self, num_prompt_tokens: int, max_tokens: int) -> None:
         """Refuse a prompt that cannot fit the context with at least its requested output."""
@@ -308,11 +321,20 @@ class LLMEngine:
         params = seq.params
         num_output = len(output)
         reason = None
-        if token_id in seq.stop_ids and num_output > params.min_tokens - 1:
+        grammar_done = False
+        if seq.constraint is not None:
+            # A token the mask allowed always advances; refusing one would be our bug, and
+            # the output would leave the grammar: end it there rather than go on.
+            grammar_done = not seq.constraint.accept(token_id) or seq.constraint.finished
+        if token_id in seq.stop_ids and (num_output > params.min_tokens - 1 or grammar_done):
             reason = "stop"
+        elif grammar_done:
+            reason = "grammar"
         elif num_output >= params.max_tokens or len(seq.token_ids) >= self.config.max_model_len:
             reason = "length"
         self._detokenize(seq, drop_last=reason == "stop")
+        if reason == "grammar":
+            reason = "stop"  # the grammar is complete: OpenAI calls that a natural stop
         if reason is None and params.stop and self._hit_stop_string(seq):
             reason = "stop"
         if reason is not None:

@@ -13,7 +13,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalable_ai.errors import UserError
+from scalable_ai.infer.grammar import Grammar
 from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.infer.tools import (
+    FunctionTool,
+    chosen_tools,
+    parse_tools,
+    render_tool_calls,
+    response_format_grammar,
+    tool_call_grammar,
+    tools_prompt,
+)
 
 
 class StreamOptions(BaseModel):
@@ -45,11 +55,26 @@ class _SamplingFields(BaseModel):
     ignore_eos: bool = False
     stop_token_ids: list[int] | None = None
     skip_special_tokens: bool = True
+    # OpenAI's token id (as a string) -> bias in [-100, 100]
+    logit_bias: dict[str, float] | None = None
+    # ``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema": {...}}``
+    response_format: dict[str, Any] | None = None
 
     def stop_list(self) -> list[str]:
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    def bias(self) -> dict[int, float]:
+        """``logit_bias`` with integer token ids (OpenAI sends them as strings)."""
+        try:
+            return {int(token): float(value) for token, value in (self.logit_bias or {}).items()}
+        except ValueError:
+            raise UserError("keys must be token ids", field="logit_bias") from None
+
+    def grammar(self) -> Grammar | None:
+        """What constrains the output (``response_format``; chat adds tools)."""
+        return response_format_grammar(self.response_format)
 
     def sampling_params(self, max_tokens: int, logprobs: int | None) -> SamplingParams:
         return SamplingParams(
@@ -69,6 +94,8 @@ class _SamplingFields(BaseModel):
             ignore_eos=self.ignore_eos,
             logprobs=logprobs,
             skip_special_tokens=self.skip_special_tokens,
+            logit_bias=self.bias(),
+            grammar=self.grammar(),
         )
 
 
@@ -107,6 +134,8 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant's earlier calls
+    tool_call_id: str | None = None  # a tool message answers this call
 
     def text(self) -> str:
         if self.content is None:
@@ -123,10 +152,45 @@ class ChatCompletionRequest(_SamplingFields):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool = True
+
+    def tool_mode(self) -> tuple[str, list[FunctionTool]]:
+        """(``none``/``auto``/``required``, the tools the model may call)."""
+        return chosen_tools(parse_tools(self.tools or []), self.tool_choice)
+
+    def grammar(self) -> Grammar | None:
+        mode, tools = self.tool_mode()
+        if mode == "none":
+            return super().grammar()
+        if self.response_format and self.response_format.get("type") not in (None, "text"):
+            raise UserError(
+                "tools and a JSON response_format cannot constrain one answer together",
+                field="response_format",
+            )
+        return tool_call_grammar(tools, mode, self.parallel_tool_calls)
 
     def conversation(self) -> list[dict[str, str]]:
+        """The messages as the chat template takes them: earlier tool calls as the model
+        writes them, tool results as ``tool`` turns, and the tools in the system message."""
         role = {"developer": "system"}
-        return [{"role": role.get(m.role, m.role), "content": m.text()} for m in self.messages]
+        messages = []
+        for m in self.messages:
+            text = m.text()
+            if m.tool_calls:
+                text = "\n".join(filter(None, [text, render_tool_calls(m.tool_calls)]))
+            if m.role == "tool":
+                text = f"<tool_response>\n{text}\n</tool_response>"
+            messages.append({"role": role.get(m.role, m.role), "content": text})
+        mode, tools = self.tool_mode()
+        if mode != "none":
+            prompt = tools_prompt(tools, mode)
+            if messages and messages[0]["role"] == "system":
+                messages[0]["content"] = f"{messages[0]['content']}\n\n{prompt}"
+            else:
+                messages.insert(0, {"role": "system", "content": prompt})
+        return messages
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

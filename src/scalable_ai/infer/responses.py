@@ -13,6 +13,7 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from scalable_ai.infer.engine import ChoiceDelta, TokenLogprob
+from scalable_ai.infer.tools import split_tool_calls
 
 if TYPE_CHECKING:
     from scalable_ai.infer.async_engine import AsyncEngine
@@ -101,6 +102,37 @@ def chunk_body(
     }
 
 
+def tool_call_events(job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta) -> str:
+    """A chat choice with tools: its text through the choice's :class:`ToolCallParser`, as
+    content chunks and one ``delta.tool_calls`` chunk per finished call; the last chunk's
+    finish reason is ``tool_calls`` when the choice called any."""
+    assert job.tool_parsers is not None
+    parser = job.tool_parsers[index]
+    finished = delta.finish_reason is not None
+    content, calls = parser.feed(delta.text, final=finished)
+    base = chunk_body(job, engine, index, delta)
+    events = []
+    choice = base["choices"][0]
+    if content or delta.logprobs:
+        choice.update(delta={"content": content}, finish_reason=None)
+        events.append(json.loads(json.dumps(base)))
+    for call in calls:
+        choice.update(
+            delta={"tool_calls": [call.as_openai(True)]}, finish_reason=None, logprobs=None
+        )
+        events.append(json.loads(json.dumps(base)))
+    if finished:
+        choice.update(
+            delta={}, finish_reason=_finish(delta.finish_reason, parser.num_calls), logprobs=None
+        )
+        events.append(base)
+    return "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events)
+
+
+def _finish(reason: str | None, num_calls: int) -> str | None:
+    return "tool_calls" if num_calls and reason == "stop" else reason
+
+
 def delta_event(job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta) -> str:
     """The server-sent event for one delta: ``data: <chunk_body as JSON>``, blank line.
 
@@ -108,6 +140,8 @@ def delta_event(job: _Job, engine: AsyncEngine, index: int, delta: ChoiceDelta) 
     from a per-request prefix and the escaped text alone when there are no logprobs: this
     runs once per token per stream, on the event loop that every stream shares.
     """
+    if job.tool_parsers is not None:
+        return tool_call_events(job, engine, index, delta)
     if delta.logprobs:
         body = chunk_body(job, engine, index, delta)
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
@@ -133,12 +167,20 @@ def final_body(job: _Job, engine: AsyncEngine, echo: list[str]) -> dict[str, Any
     for index, text in enumerate(job.texts):
         entries = job.logprobs[index]
         if job.kind == "chat":
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            finish = job.finish[index]
+            if job.tool_parsers is not None:
+                content, calls = split_tool_calls(text)
+                message = {"role": "assistant", "content": content}
+                if calls:
+                    message["tool_calls"] = calls
+                finish = _finish(finish, len(calls))
             choices.append(
                 {
                     "index": index,
-                    "message": {"role": "assistant", "content": text},
+                    "message": message,
                     "logprobs": chat_logprobs(engine, entries) if entries else None,
-                    "finish_reason": job.finish[index],
+                    "finish_reason": finish,
                 }
             )
         else:

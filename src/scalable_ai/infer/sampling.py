@@ -21,8 +21,10 @@ import torch
 
 from scalable_ai.errors import UserError
 from scalable_ai.infer.device_sampling import sample_on_device, samples_on_device
+from scalable_ai.infer.grammar import apply_constraints
 
 if TYPE_CHECKING:
+    from scalable_ai.infer.grammar import Grammar
     from scalable_ai.infer.sequence import TokenSequence
 
 #: OpenAI caps top log-probabilities per position at 20.
@@ -50,6 +52,10 @@ class SamplingParams:
     #: ``None``: no log-probabilities; ``k >= 0``: the chosen token's plus the top ``k``.
     logprobs: int | None = None
     skip_special_tokens: bool = True
+    #: OpenAI's ``logit_bias``: token id -> a value in [-100, 100] added to its logit.
+    logit_bias: dict[int, float] = field(default_factory=dict)
+    #: Constrained decoding: every sequence's output stays inside this grammar (``grammar.py``).
+    grammar: Grammar | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -74,6 +80,11 @@ class SamplingParams:
             ),
             (len(self.stop) <= 4, "stop", "at most 4 stop sequences"),
             (all(self.stop), "stop", "stop sequences must not be empty"),
+            (
+                all(-100.0 <= b <= 100.0 for b in self.logit_bias.values()),
+                "logit_bias",
+                "each bias must be between -100 and 100",
+            ),
         ]
         for ok, name, reason in checks:
             if not ok:
@@ -82,6 +93,11 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    @property
+    def shapes_logits(self) -> bool:
+        """A bias or a grammar changes this request's logits before sampling."""
+        return bool(self.logit_bias) or self.grammar is not None
 
     @property
     def has_penalties(self) -> bool:
@@ -114,6 +130,13 @@ def apply_penalties(logits: torch.Tensor, seq: TokenSequence) -> None:
         generated = torch.tensor(seq.output_token_ids, dtype=torch.long)
         counts = torch.bincount(generated, minlength=logits.shape[-1]).to(logits.dtype)
         logits -= params.frequency_penalty * counts + params.presence_penalty * (counts > 0)
+
+
+def apply_logit_bias(logits: torch.Tensor, bias: dict[int, float]) -> None:
+    """OpenAI's ``logit_bias`` on one row, in place: each listed token's logit plus its bias
+    (-100 bans a token in practice, 100 all but forces it)."""
+    ids = torch.tensor(list(bias), dtype=torch.long)
+    logits[ids] += torch.tensor(list(bias.values()), dtype=logits.dtype)
 
 
 def filter_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> None:
@@ -170,16 +193,23 @@ def sample(
     if want_logprobs:
         rows = logits if len(want_logprobs) == len(seqs) else logits[want_logprobs]
         model_logprobs = rows.log_softmax(dim=-1)
-    if any(s.params.has_penalties or s.params.min_tokens for s in seqs):
+    if any(s.params.has_penalties or s.params.min_tokens or s.params.shapes_logits for s in seqs):
         logits = logits.clone()
         overwrite = True
+        constrained: list[int] = []
         for i, seq in enumerate(seqs):
             if seq.params.has_penalties:
                 apply_penalties(logits[i], seq)
-            if len(seq.output_token_ids) < seq.params.min_tokens:
+            if seq.params.logit_bias:
+                apply_logit_bias(logits[i], seq.params.logit_bias)
+            if seq.constraint is not None:
+                constrained.append(i)  # the grammar alone decides where the output ends
+            elif len(seq.output_token_ids) < seq.params.min_tokens:
                 banned = [*seq.params.stop_token_ids, *eos_token_ids]
                 if banned:
                     logits[i, banned] = float("-inf")
+        if constrained:
+            apply_constraints(logits, constrained, [seqs[i].constraint for i in constrained])
     random_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
     # Greedy rows' argmax, read before the random rows are overwritten below.
     chosen_list = greedy_tokens(logits) if len(random_rows) < len(seqs) else [0] * len(seqs)
@@ -216,6 +246,8 @@ def _plain_greedy(seq: TokenSequence) -> bool:
         and params.repetition_penalty == 1.0
         and params.presence_penalty == 0.0
         and params.frequency_penalty == 0.0
+        and not params.logit_bias
+        and seq.constraint is None
         and len(seq.output_token_ids) >= params.min_tokens
     )
 

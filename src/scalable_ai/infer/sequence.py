@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from scalable_ai.infer.grammar import Constraint
 from scalable_ai.infer.sampling import SamplingParams
 
 _next_sequence_id = itertools.count()
@@ -46,6 +47,8 @@ class TokenSequence:
     block_hashes: list[int] = field(default_factory=list)
     finish_reason: str | None = None
     generator: torch.Generator | None = None
+    #: Where the output stands in the request's grammar (constrained decoding), else None.
+    constraint: Constraint | None = None
     num_preemptions: int = 0
     # Streaming state (the engine's detokenizer):
     text: str = ""

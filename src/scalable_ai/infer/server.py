@@ -29,6 +29,7 @@ from scalable_ai.infer.metrics import ServingMetrics
 from scalable_ai.infer.protocol import ChatCompletionRequest, CompletionRequest
 from scalable_ai.infer.responses import chunk_body, delta_event, final_body
 from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.infer.tools import ToolCallParser
 
 
 def error_body(message: str, kind: str, param: str | None, code: str | None) -> dict:
@@ -159,6 +160,8 @@ class _Job:
         self.cached_tokens = [0] * num_prompts
         self.output_tokens = [0] * num_prompts
         self.prompt_logprobs: list[list[TokenLogprob]] | None = None  # echo with logprobs
+        #: Chat with tools: each choice's text is split into content and tool calls.
+        self.tool_parsers: list[ToolCallParser] | None = None
 
     def record(self, prompt_index: int, output: RequestOutput) -> list[tuple[int, ChoiceDelta]]:
         self.prompt_tokens[prompt_index] = output.num_prompt_tokens
@@ -236,6 +239,7 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
         engine = server.engine_for(body.model)
         prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in body.prompts()]
         params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
+        await _check_grammar(engine, params[0])
         job = _Job("text", body.model, body.n, len(prompts))
         echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
         if body.echo and body.logprobs is not None:
@@ -249,10 +253,21 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
         text = tokenizer.apply_chat_template(body.conversation(), add_generation_prompt=True)
         prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
         params = [body.sampling_params(prompt[1], body.logprobs_count())]
+        await _check_grammar(engine, params[0])
         job = _Job("chat", body.model, body.n, 1)
+        if body.tool_mode()[0] != "none":
+            job.tool_parsers = [ToolCallParser() for _ in range(body.n)]
         return await _respond(engine, job, [prompt], params, body, request, [""])
 
     return app
+
+
+async def _check_grammar(engine: AsyncEngine, params: SamplingParams) -> None:
+    """A grammar the library refuses is the client's 400, before anything is queued (the
+    first constrained request also builds the model's token table, off the event loop)."""
+    if params.grammar is not None:
+        compiler = await asyncio.to_thread(engine.engine.grammar_compiler)
+        await asyncio.to_thread(compiler.check, params.grammar)
 
 
 async def _respond(
