@@ -45,6 +45,10 @@ VERBS: dict[str, Any] = {
         "Chat with a model in the terminal (streaming).",
     ),
     "serve": ("scalable_ai.infer.cli:serve_app", "Serve a model behind an OpenAI-compatible API."),
+    "eval": (
+        "scalable_ai.eval.cli:eval_app",
+        "Score a checkpoint or an OpenAI-compatible endpoint on evaluation tasks.",
+    ),
     "launch": (
         "scalable_ai.parallel.cli:launch_app",
         "Run a command under torchrun on every node of a reservation's hostfile.",
