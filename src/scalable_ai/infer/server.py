@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from scalable_ai.errors import NotFound, UserError
 from scalable_ai.infer.async_engine import AsyncEngine
+from scalable_ai.infer.embeddings import EmbeddingBatcher, EmbeddingRequest, embeddings_body
 from scalable_ai.infer.engine import ChoiceDelta, RequestOutput, TokenLogprob
 from scalable_ai.infer.metrics import ServingMetrics
 from scalable_ai.infer.protocol import ChatCompletionRequest, CompletionRequest
@@ -193,9 +194,13 @@ class _Job:
         }
 
 
-def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
-    """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``."""
+def create_app(
+    engines: dict[str, AsyncEngine], embedders: dict[str, EmbeddingBatcher] | None = None
+) -> FastAPI:
+    """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``, and
+    ``embedders`` (model name -> sentence-embedding model) at ``/v1/embeddings``."""
     server = OpenAIServer(engines)
+    embedders = embedders or {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -205,6 +210,7 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
 
     app = FastAPI(title="scalable-ai OpenAI-compatible server", lifespan=lifespan)
     app.state.server = server
+    app.state.embedders = embedders
     handlers: dict[Any, Any] = {
         RequestValidationError: _validation_response,
         UserError: lambda _, error: _user_error_response(error),
@@ -228,7 +234,24 @@ def create_app(engines: dict[str, AsyncEngine]) -> FastAPI:
             }
             for name, e in engines.items()
         ]
+        data += [
+            {"id": name, "object": "model", "created": 0, "owned_by": "scalable-ai"}
+            for name in embedders
+        ]
         return {"object": "list", "data": data}
+
+    @app.post("/v1/embeddings")
+    async def embeddings(body: EmbeddingRequest) -> dict[str, Any]:
+        if body.model not in embedders:
+            raise NotFound(
+                f"the embedding model {body.model!r} does not exist; served: "
+                f"{', '.join(embedders) or 'none (sai serve --embedding-model)'}",
+                field="model",
+            )
+        batcher = embedders[body.model]
+        texts = body.texts(batcher.model)
+        vectors = await batcher.embed(texts)
+        return embeddings_body(body, vectors, sum(batcher.model.count_tokens(texts)))
 
     @app.get("/metrics")
     async def metrics() -> Response:
