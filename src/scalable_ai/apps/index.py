@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class ChunkIndex:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = apsw.Connection(str(path))
+        self.db: Any = apsw.Connection(str(path))  # rows are plain tuples of SQLite values
         self.db.enable_load_extension(True)
         self.db.load_extension(sqlite_vec.loadable_path())
         self.db.enable_load_extension(False)
@@ -101,7 +102,7 @@ class ChunkIndex:
         self.embedding_model = embedding_model
         known = self.meta("dimensions")
         self.dimensions = int(known) if known else dimensions
-        self._bm25: object | None = None
+        self._bm25: tuple[Any, list[int]] | None = None
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("select value from meta where key = ?", (key,)).fetchone()
@@ -229,7 +230,7 @@ class ChunkIndex:
                 )
                 retriever.index(tokens, show_progress=False)
             self._bm25 = (retriever, [int(r[0]) for r in rows])
-        retriever, ids = self._bm25  # type: ignore[misc]
+        retriever, ids = self._bm25
         if not ids:
             return []
         query_tokens = bm25s.tokenize(

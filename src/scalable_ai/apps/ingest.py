@@ -54,12 +54,12 @@ def _text_sections(text: str) -> list[Section]:
     """Plain text: a short line on its own followed by a paragraph is taken as a heading
     (the syllabus's "Grading and Policies", "Late policy (Assignments). ...")."""
     sections: list[Section] = []
-    heading, lines = "", []
+    heading, lines = "", list[str]()
     for line in text.splitlines():
         stripped = line.strip()
         is_heading = 0 < len(stripped) <= 60 and not stripped.endswith((".", ":", ";", ","))
         is_heading = is_heading and "\t" not in line and stripped[0].isupper()
-        if is_heading and sum(len(x) for x in lines) > 0:
+        if is_heading and any(x.strip() for x in lines):
             sections.append(Section(heading, "\n".join(lines).strip()))
             heading, lines = stripped, []
         elif is_heading and not lines:
@@ -81,7 +81,7 @@ def _html_sections(html: str) -> tuple[str, list[Section]]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     body = soup.body or soup
     sections: list[Section] = []
-    heading, parts = "", []
+    heading, parts = "", list[str]()
     for element in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre",
                                   "td", "th", "blockquote", "dt", "dd"]):  # fmt: skip
         if element.find_parent(["li", "td", "th", "blockquote", "dd"]) and element.name == "p":
@@ -116,7 +116,7 @@ def _pdf_sections(path: Path) -> tuple[str, list[Section]]:
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError) as error:
         raise UserError(f"cannot read this PDF: {error}", field=str(path)) from error
-    title = str((reader.metadata or {}).get("/Title") or "")
+    title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     sections = [Section(f"page {i}", text) for i, text in enumerate(pages, 1) if text.strip()]
     return title, sections
 

@@ -59,7 +59,7 @@ class EmbeddingModel:
         dimension_of = getattr(self.model, "get_embedding_dimension", None)
         dimension_of = dimension_of or self.model.get_sentence_embedding_dimension
         self.dimensions = int(dimension_of() or 0)
-        self.max_tokens = int(self.model.max_seq_length)
+        self.max_tokens = int(self.model.max_seq_length or 256)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens each text costs (after truncation to the model's window), for ``usage``."""
