@@ -69,7 +69,9 @@ class PipelineRun:
 
 def check_schedule(actions: list[Action], num_microbatches: int) -> None:
     """A stage's schedule runs each micro-batch's forward and backward exactly once."""
-    expected = sorted([("F", i) for i in range(num_microbatches)] + [("B", i) for i in range(num_microbatches)])
+    expected = sorted(
+        [("F", i) for i in range(num_microbatches)] + [("B", i) for i in range(num_microbatches)]
+    )
     assert sorted(map(tuple, actions)) == expected, f"not every F and B exactly once: {actions}"
 
 
@@ -96,8 +98,14 @@ def simulate_pipeline(schedules: list[list[Action]]) -> PipelineRun:
             if ready:
                 runnable.append((s, kind, i))
         if not runnable:
-            waiting = {s: schedules[s][position[s]] for s in range(stages) if position[s] < len(schedules[s])}
-            raise PipelineDeadlock(f"deadlock after {ticks} ticks; next actions per stage: {waiting}")
+            waiting = {
+                s: schedules[s][position[s]]
+                for s in range(stages)
+                if position[s] < len(schedules[s])
+            }
+            raise PipelineDeadlock(
+                f"deadlock after {ticks} ticks; next actions per stage: {waiting}"
+            )
         for s, kind, i in runnable:
             done.add((s, kind, i))
             position[s] += 1
@@ -107,7 +115,9 @@ def simulate_pipeline(schedules: list[list[Action]]) -> PipelineRun:
     return PipelineRun(ticks=ticks, peak_in_flight=peak)
 
 
-def run_pipeline_stage(rank: int, world_size: int, schedule_fn, num_microbatches: int) -> dict[str, torch.Tensor]:
+def run_pipeline_stage(
+    rank: int, world_size: int, schedule_fn, num_microbatches: int
+) -> dict[str, torch.Tensor]:
     """This rank's stage of a 4-layer micro model, run in the order ``schedule_fn`` gives,
     with activations and gradients sent between stages (``isend``/``recv``, tagged by
     micro-batch); returns the stage's parameter gradients by their names in the whole model."""

@@ -22,6 +22,20 @@ def a1() -> Kit:
     return load_kit("A1", root=kits_root())
 
 
+@pytest.fixture(scope="session")
+def a2() -> Kit:
+    return load_kit("A2", root=kits_root())
+
+
+def lost_points(results: dict) -> dict[str, float]:
+    """Test function name -> points it lost, from a ``results.json``."""
+    return {
+        t["extra_data"]["test"]: t["max_score"] - t["score"]
+        for t in results["tests"]
+        if t["score"] < t["max_score"]
+    }
+
+
 def submission_from(kit: Kit, target: Path, base: str = "solution", planted: str = "") -> Path:
     """A submission folder: the kit's ``solution/`` (or ``starter/``) with a planted bug's
     files laid over it."""

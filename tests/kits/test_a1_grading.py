@@ -11,15 +11,7 @@ from pathlib import Path
 
 from scalable_ai.kits.grade import grade_submission
 from scalable_ai.kits.results import validate_results
-from tests.kits.conftest import submission_from, with_every_planted_bug
-
-
-def _lost(results: dict) -> dict[str, float]:
-    return {
-        t["extra_data"]["test"]: t["max_score"] - t["score"]
-        for t in results["tests"]
-        if t["score"] < t["max_score"]
-    }
+from tests.kits.conftest import lost_points, submission_from, with_every_planted_bug
 
 
 def test_the_a1_solution_scores_100_through_the_cli(a1, tmp_path):
@@ -32,7 +24,7 @@ def test_the_a1_solution_scores_100_through_the_cli(a1, tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
     assert validate_results(results) == []
-    assert _lost(results) == {}, [
+    assert lost_points(results) == {}, [
         t["output"] for t in results["tests"] if t["score"] < t["max_score"]
     ]
     assert results["score"] == a1.points == 100
@@ -56,6 +48,6 @@ def test_the_a1_planted_bugs_lose_exactly_the_points_of_their_tests(a1, tmp_path
     expected = [test for tests in loses.values() for test in tests]
     assert len(expected) == len(set(expected)), "a test is listed for two planted bugs"
     results = grade_submission(a1, str(submission)).as_json()
-    lost = _lost(results)
+    lost = lost_points(results)
     assert sorted(lost) == sorted(expected), loses
     assert results["score"] == a1.points - sum(lost.values())

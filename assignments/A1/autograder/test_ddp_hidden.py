@@ -33,7 +33,9 @@ def test_two_steps_from_rank_0_weights_match_one_process(submission, lab):
         optimizer.step()
     for rank, weights in enumerate(lab.world(_two_steps, module, lab)):
         for name, p in reference.named_parameters():
-            torch.testing.assert_close(weights[name], p.detach(), atol=1e-5, rtol=1e-4, msg=f"rank {rank}: {name}")
+            torch.testing.assert_close(
+                weights[name], p.detach(), atol=1e-5, rtol=1e-4, msg=f"rank {rank}: {name}"
+            )
 
 
 def _count_all_reduces(rank, world_size, module, lab):

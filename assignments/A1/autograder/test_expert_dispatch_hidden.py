@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.distributed as dist
 
 N_EXPERTS, TOP_K, TOKENS, DIM = 8, 2, 6, 3
 
@@ -10,7 +9,9 @@ N_EXPERTS, TOP_K, TOKENS, DIM = 8, 2, 6, 3
 def _routed(rank):
     generator = torch.Generator().manual_seed(100 + rank)
     tokens = torch.randn(TOKENS, DIM, generator=generator)
-    top = torch.stack([torch.randperm(N_EXPERTS, generator=generator)[:TOP_K] for _ in range(TOKENS)])
+    top = torch.stack(
+        [torch.randperm(N_EXPERTS, generator=generator)[:TOP_K] for _ in range(TOKENS)]
+    )
     return tokens, top
 
 
@@ -33,7 +34,11 @@ def test_every_token_reaches_the_rank_of_its_expert(submission, lab):
         for source in range(lab.WORLD):
             tokens, top = _routed(source)
             flat = top.reshape(-1)
-            mine = [i for i in torch.sort(flat, stable=True).indices.tolist() if flat[i] // per_rank == rank]
+            mine = [
+                i
+                for i in torch.sort(flat, stable=True).indices.tolist()
+                if flat[i] // per_rank == rank
+            ]
             expected_counts.append(len(mine))
             expected_rows += [tokens[i // TOP_K] for i in mine]
         assert recv_counts.tolist() == expected_counts, f"rank {rank}"

@@ -19,7 +19,9 @@ def test_one_f_one_b_holds_at_most_p_minus_s_microbatches(submission, lab):
     for p, m in CASES:
         run = lab.simulate_pipeline(_schedules(module, p, m))
         bound = [min(p - s, m) for s in range(p)]
-        assert run.peak_in_flight == bound, f"p={p} m={m}: peak {run.peak_in_flight}, 1F1B holds {bound}"
+        assert run.peak_in_flight == bound, (
+            f"p={p} m={m}: peak {run.peak_in_flight}, 1F1B holds {bound}"
+        )
 
 
 @pytest.mark.points(3)
@@ -41,4 +43,6 @@ def test_a_four_stage_pipeline_matches_one_process(submission, lab):
     for rank, grads in enumerate(lab.world(lab.run_pipeline_stage, module.one_f_one_b_schedule, 4)):
         assert grads, f"stage {rank} computed no gradient"
         for name, grad in grads.items():
-            torch.testing.assert_close(grad, reference[name], atol=1e-5, rtol=1e-4, msg=f"stage {rank}: {name}")
+            torch.testing.assert_close(
+                grad, reference[name], atol=1e-5, rtol=1e-4, msg=f"stage {rank}: {name}"
+            )

@@ -35,9 +35,13 @@ def test_ring_handles_any_shape_and_dtype(submission, lab):
     for shape in SHAPES:
         for dtype in (torch.float32, torch.float64):
             numel = torch.Size(shape).numel()
-            expected = (torch.ones(shape, dtype=dtype) * 10 + 4 * torch.arange(numel, dtype=dtype).view(shape))
+            expected = torch.ones(shape, dtype=dtype) * 10 + 4 * torch.arange(
+                numel, dtype=dtype
+            ).view(shape)
             for rank in range(lab.WORLD):
-                torch.testing.assert_close(results[rank][index], expected, msg=f"{shape} {dtype} rank {rank}")
+                torch.testing.assert_close(
+                    results[rank][index], expected, msg=f"{shape} {dtype} rank {rank}"
+                )
             index += 1
 
 
@@ -53,12 +57,25 @@ def _traffic(rank, world_size, module, numel):
 
     def refused(name):
         def collective(*args, **kwargs):
-            raise AssertionError(f"the ring must be built from point-to-point messages, not dist.{name}")
+            raise AssertionError(
+                f"the ring must be built from point-to-point messages, not dist.{name}"
+            )
 
         return collective
 
     dist.send, dist.isend = counted(dist.send), counted(dist.isend)
-    for name in ("all_reduce", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "broadcast", "gather", "scatter", "all_to_all_single"):
+    for name in (
+        "all_reduce",
+        "reduce",
+        "all_gather",
+        "all_gather_into_tensor",
+        "reduce_scatter",
+        "reduce_scatter_tensor",
+        "broadcast",
+        "gather",
+        "scatter",
+        "all_to_all_single",
+    ):
         setattr(dist, name, refused(name))
     tensor = torch.ones(numel)
     module.ring_all_reduce(tensor)
@@ -74,7 +91,9 @@ def test_ring_sends_two_n_minus_one_over_n_of_the_tensor(submission, lab):
     numel = 4096
     optimal = 2 * (lab.WORLD - 1) / lab.WORLD * numel * 4
     for rank, sent in enumerate(lab.world(_traffic, module, numel)):
-        assert sent == pytest.approx(optimal, rel=0.02), f"rank {rank} sent {sent} bytes, the ring needs {optimal:.0f}"
+        assert sent == pytest.approx(optimal, rel=0.02), (
+            f"rank {rank} sent {sent} bytes, the ring needs {optimal:.0f}"
+        )
 
 
 def _race(rank, world_size, module, numel, repeats):

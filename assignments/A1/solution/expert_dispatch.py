@@ -14,7 +14,9 @@ import torch
 import torch.distributed as dist
 
 
-def dispatch_order(top_experts: torch.Tensor, n_experts: int, ep: int) -> tuple[torch.Tensor, torch.Tensor]:
+def dispatch_order(
+    top_experts: torch.Tensor, n_experts: int, ep: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For assignments ``top_experts`` of shape ``(tokens, k)``:
 
     * ``order``: the flat assignment indices (``token * k + slot``) sorted by expert, ties
@@ -36,11 +38,11 @@ def exchange_counts(send_counts: torch.Tensor) -> torch.Tensor:
     return recv_counts
 
 
-def exchange_rows(rows: torch.Tensor, send_counts: torch.Tensor, recv_counts: torch.Tensor) -> torch.Tensor:
+def exchange_rows(
+    rows: torch.Tensor, send_counts: torch.Tensor, recv_counts: torch.Tensor
+) -> torch.Tensor:
     """Send ``rows`` (already in dispatch order) to their ranks; return the rows received,
     grouped by source rank."""
     received = rows.new_empty(int(recv_counts.sum()), *rows.shape[1:])
-    dist.all_to_all_single(
-        received, rows.contiguous(), recv_counts.tolist(), send_counts.tolist()
-    )
+    dist.all_to_all_single(received, rows.contiguous(), recv_counts.tolist(), send_counts.tolist())
     return received

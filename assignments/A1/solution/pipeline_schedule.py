@@ -20,9 +20,7 @@ Action = tuple[str, int]
 
 def gpipe_schedule(stage: int, num_stages: int, num_microbatches: int) -> list[Action]:
     """All forwards in order, then all backwards in order."""
-    return [("F", i) for i in range(num_microbatches)] + [
-        ("B", i) for i in range(num_microbatches)
-    ]
+    return [("F", i) for i in range(num_microbatches)] + [("B", i) for i in range(num_microbatches)]
 
 
 def one_f_one_b_schedule(stage: int, num_stages: int, num_microbatches: int) -> list[Action]:

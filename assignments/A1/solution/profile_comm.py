@@ -37,7 +37,9 @@ def _time_both(rank: int, world: int, numel: int, repeats: int) -> dict[str, flo
     return {"ring_s": statistics.median(ring[1:]), "builtin_s": statistics.median(builtin[1:])}
 
 
-def measure(sizes: tuple[int, ...] = (2**10, 2**14, 2**18), world_size: int = 4, repeats: int = 3) -> list[dict[str, float]]:
+def measure(
+    sizes: tuple[int, ...] = (2**10, 2**14, 2**18), world_size: int = 4, repeats: int = 3
+) -> list[dict[str, float]]:
     """Per message size (float32 elements): ``numel``, ``bytes``, ``ring_s``, ``builtin_s``
     and both bus bandwidths in GB/s (rank 0's timings)."""
     rows = []

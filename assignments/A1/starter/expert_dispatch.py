@@ -14,7 +14,9 @@ import torch
 import torch.distributed as dist
 
 
-def dispatch_order(top_experts: torch.Tensor, n_experts: int, ep: int) -> tuple[torch.Tensor, torch.Tensor]:
+def dispatch_order(
+    top_experts: torch.Tensor, n_experts: int, ep: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For assignments ``top_experts`` of shape ``(tokens, k)``:
 
     * ``order``: the flat assignment indices (``token * k + slot``) sorted by expert, ties
@@ -30,7 +32,9 @@ def exchange_counts(send_counts: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("TODO(A1.12): exchange_counts (dist.all_to_all_single)")
 
 
-def exchange_rows(rows: torch.Tensor, send_counts: torch.Tensor, recv_counts: torch.Tensor) -> torch.Tensor:
+def exchange_rows(
+    rows: torch.Tensor, send_counts: torch.Tensor, recv_counts: torch.Tensor
+) -> torch.Tensor:
     """Send ``rows`` (already in dispatch order) to their ranks; return the rows received,
     grouped by source rank."""
     raise NotImplementedError("TODO(A1.12): exchange_rows (dist.all_to_all_single with splits)")

@@ -21,7 +21,9 @@ from a1_lab import run_world
 from ring_allreduce import ring_all_reduce
 
 
-def measure(sizes: tuple[int, ...] = (2**10, 2**14, 2**18), world_size: int = 4, repeats: int = 3) -> list[dict[str, float]]:
+def measure(
+    sizes: tuple[int, ...] = (2**10, 2**14, 2**18), world_size: int = 4, repeats: int = 3
+) -> list[dict[str, float]]:
     """Per message size (float32 elements): ``numel``, ``bytes``, ``ring_s``, ``builtin_s``
     and both bus bandwidths in GB/s (rank 0's timings)."""
     # TODO(A1.13): in one world per size (``run_world``), time your ring and

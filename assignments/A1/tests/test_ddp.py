@@ -37,4 +37,6 @@ def test_data_parallel_matches_one_process(submission, lab):
     lab.token_loss(reference(inputs), labels).backward()
     for rank, grads in enumerate(lab.world(_ddp_gradients, module, lab, 4096)):
         for name, p in reference.named_parameters():
-            torch.testing.assert_close(grads[name], p.grad, atol=2e-6, rtol=1e-4, msg=f"rank {rank}: {name}")
+            torch.testing.assert_close(
+                grads[name], p.grad, atol=2e-6, rtol=1e-4, msg=f"rank {rank}: {name}"
+            )

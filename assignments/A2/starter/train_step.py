@@ -1,0 +1,35 @@
+"""Part 5 (lecture L6: the training loop): gradient accumulation and clipping.
+
+One optimizer step over ``n`` micro-batches: each micro-batch's loss is divided by ``n``
+before ``backward`` (gradients add up in ``.grad``, so the sum is the mean over the whole
+batch, as if it had fit in memory at once); then the gradients' global L2 norm over all
+parameters is computed and, when it exceeds ``max_norm``, every gradient is scaled by
+``max_norm / (norm + 1e-6)`` (Pascanu et al. 2013; ``torch.nn.utils.clip_grad_norm_``), and
+the optimizer steps. The lab stack's trainer does the same (``scalable_ai/train/trainer.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+
+def clip_grad_norm(parameters: Iterable[nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Scale the gradients in place so their global L2 norm is at most ``max_norm``; return
+    the norm before clipping."""
+    raise NotImplementedError("TODO(A2.10): clip_grad_norm")
+
+
+def train_step(
+    model: nn.Module,
+    micro_batches: list[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    max_norm: float = 1.0,
+) -> tuple[float, float]:
+    """One optimizer step over ``micro_batches`` of (inputs, labels); returns the mean loss
+    and the gradient norm before clipping."""
+    # TODO(A2.11): zero the gradients, accumulate the micro-batches, clip, step.
+    raise NotImplementedError("TODO(A2.11): train_step")
