@@ -34,6 +34,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.runs_cli:runs_app",
         "List, show, compare and plot runs from the run registry.",
     ),
+    "notify": (
+        "scalable_ai.course.notify.cli:notify_app",
+        "Send deadline reminders and notification e-mail (sai up runs it every minute).",
+    ),
     "course": (
         "scalable_ai.course.cli:course_app",
         "The course platform's staff tool (database, rules, calendar).",

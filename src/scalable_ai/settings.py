@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     requests_per_minute: PositiveInt | None = None  # per client
     concurrent_per_client: PositiveInt | None = None  # requests in flight per client
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed X-Forwarded-For
+    # Notifications by e-mail (course.notify.mail): no SMTP host, no e-mail (the bell only)
+    smtp_host: str = ""
+    smtp_port: PositiveInt = 25
+    smtp_from: str = "Scalable AI <noreply@localhost>"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    site_url: str = "http://127.0.0.1:8000"  # links in e-mail point here
     # The lab stack
     kernel_cache: Path | None = None  # where infer/cpu/forward.c is built
     cpu_kernels: bool = True  # 0: no native CPU forward

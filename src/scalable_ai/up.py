@@ -72,6 +72,13 @@ def start_grading_worker(now_text: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "scalable_ai.kits.worker"], env=env)
 
 
+def start_notifications_worker(now_text: str) -> subprocess.Popen[bytes]:
+    """The notifications worker (``scalable_ai.course.notify.worker``): deadline reminders
+    and e-mail every minute, on the same database and clock (issue 13)."""
+    env = {**os.environ, "SAI_NOW": now_text, "SAI_WORKER_PARENT": str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "scalable_ai.course.notify.worker"], env=env)
+
+
 def demo_credentials() -> list[tuple[str, str, str]]:
     """(role, e-mail, password) rows the demo seed created, for the banner."""
     from scalable_ai.course import demo
@@ -101,6 +108,7 @@ def up(
     app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
     child = None if no_model else start_model_server(host, port + 1)
     grader = start_grading_worker(get_settings().now or DEMO_NOW)
+    notifier = start_notifications_worker(get_settings().now or DEMO_NOW)
     if child is not None:  # the chat playground page talks to it (course.web.views.playground)
         os.environ.setdefault("SAI_MODEL_URL", f"http://{host}:{port + 1}/v1")
 
@@ -111,6 +119,9 @@ def up(
     elif not no_model:
         typer.echo("Model server:    not started (scalable_ai.infer is not built yet)")
     typer.echo(f"Autograder:      worker process {grader.pid} (kit hand-ins, docs/kits.md)")
+    typer.echo(
+        f"Notifications:   worker process {notifier.pid} (reminders; e-mail via SAI_SMTP_HOST)"
+    )
     typer.echo(
         f"Database:        {settings.database_url}" + ("  (demo course seeded)" if seeded else "")
     )
@@ -132,7 +143,7 @@ def up(
         # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
-        stop_children([p for p in (grader, child) if p is not None])
+        stop_children([p for p in (notifier, grader, child) if p is not None])
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -116,6 +116,20 @@ def record_score(
         row.points, row.max_points, row.comment, row.source = points, max_points, comment, source
         row.graded_by_id, row.graded_at = actor.person_id, clock.now()
     audit.record(session, actor, "score.record", row, before=before, at=clock.now())
+    if before is None or (before["points"], before["max_points"]) != (points, max_points):
+        from scalable_ai.course.notify.events import notify
+
+        notify(  # issue 13: "grades released"
+            session,
+            [person_id],
+            kind="grade",
+            title=f"New score for {item}: {points:g} / {max_points:g}",
+            body=comment,
+            link="/grade",
+            key=f"grade:{item}",
+            renew=True,
+            at=clock.now(),
+        )
     return row
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
-from scalable_ai.course.clock import Clock
+from scalable_ai.course.clock import Clock, in_words
 from scalable_ai.course.db import take_write_lock
 from scalable_ai.course.policy import groups as group_rules
 from scalable_ai.course.policy import nodes as rules
@@ -153,6 +153,7 @@ def request_reservation(
     )
     session.add(row)
     session.flush()
+    _ask_consent(session, row, clock)
     audit.record(
         session,
         actor,
@@ -163,6 +164,23 @@ def request_reservation(
         at=clock.now(),
     )
     return row
+
+
+def _ask_consent(session: Session, row: Reservation, clock: Clock) -> None:
+    """The groups whose consent is still missing hear of the request (issue 13)."""
+    from scalable_ai.course.notify.events import members_of, notify
+
+    waiting = {n.group_id for n in row.nodes if n.consented_at is None}
+    nodes = ", ".join(n.node.name for n in row.nodes)
+    notify(
+        session,
+        members_of(session, waiting),
+        kind="consent",
+        title=f"Consent asked: {nodes} from {in_words(row.starts_at)} to {in_words(row.ends_at)}",
+        body=row.purpose,
+        link="/nodes",
+        at=clock.now(),
+    )
 
 
 def get_reservation(session: Session, actor: Actor, reservation_id: int) -> Reservation:

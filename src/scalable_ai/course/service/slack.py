@@ -379,7 +379,30 @@ def grant_exception(
     )
     session.add(row)
     audit.record(session, actor, "exception.grant", row, before=None, at=clock.now())
+    _tell_exception(session, row, "approved", clock)
     return row
+
+
+def _tell_exception(session: Session, row: DeadlineException, decided: str, clock: Clock) -> None:
+    """The student, or every member of the group, hears that their exception was decided."""
+    from scalable_ai.course.notify.events import members_of, notify
+
+    if row.assignment_id is not None:
+        what = session.get(Assignment, row.assignment_id).key  # type: ignore[union-attr]
+    else:
+        what = session.get(Milestone, row.milestone_id).title  # type: ignore[union-attr]
+    people = [row.person_id] if row.person_id is not None else members_of(session, [row.group_id])
+    notify(
+        session,
+        people,
+        kind="exception",
+        title=f"Exception {decided} for {what}: new deadline {in_words(row.new_deadline)}"
+        if decided == "approved"
+        else f"Exception for {what} revoked: the regular deadline applies",
+        body=row.reason,
+        link="/assignments",
+        at=clock.now(),
+    )
 
 
 def revoke_exception(
@@ -392,6 +415,7 @@ def revoke_exception(
     before = audit.snapshot(row)
     row.revoked_at = clock.now()
     audit.record(session, actor, "exception.revoke", row, before=before, at=clock.now())
+    _tell_exception(session, row, "revoked", clock)
     return row
 
 

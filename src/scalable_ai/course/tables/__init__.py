@@ -2,7 +2,7 @@
 
 # The community tables (forum, questionnaire, attendance, ...) register on the same metadata,
 # so Alembic, backups and the schema checks see every table.
-from scalable_ai.course.tables import community, qa  # noqa: F401  (registers tables)
+from scalable_ai.course.tables import community, notifications, qa  # noqa: F401  (tables)
 from scalable_ai.course.tables.activities import (
     PeerReviewAssignment,
     ScribeAssignment,

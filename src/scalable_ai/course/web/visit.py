@@ -178,10 +178,19 @@ class Visit:
             "csrf_token": self.session.csrf,
             "flashes": self.session.take_flashes(),
             "typed": self.session.take_typed(),
+            "bell": self.bell(me),
             **context,
         }
         html = render_template(self.state.templates, template, values)
         return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def bell(self, me: Person | None) -> int:
+        """The bell's number: the signed-in person's unread notifications (issue 13)."""
+        if me is None:
+            return 0
+        from scalable_ai.course.notify.events import unread_count
+
+        return unread_count(self.db, me.id)
 
     def where(self) -> dict[str, str]:
         """Where questions and hand-ins go (``settings.ed_url`` / ``gradescope_url``; empty:

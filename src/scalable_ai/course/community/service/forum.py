@@ -33,6 +33,7 @@ from scalable_ai.course.community.forum_rules import (
 from scalable_ai.course.community.forum_search import search, search_text_of, words_of
 from scalable_ai.course.community.markdown import excerpt, render_markdown
 from scalable_ai.course.community.service import thread_state
+from scalable_ai.course.notify.events import everyone, notify
 from scalable_ai.course.service.actors import Actor, acting_person, require_staff
 from scalable_ai.course.service.course import lecture_by_key, node_by_id, row_by_id
 from scalable_ai.course.tables import Node
@@ -133,6 +134,15 @@ def post_announcement(
     )
     _started(session, thread, actor.person_id, clock.now())
     audit.record(session, actor, "forum.announce", thread, before=None, at=clock.now())
+    notify(
+        session,
+        everyone(session, but=actor.person_id),
+        kind="announcement",
+        title=f"Announcement: {thread.title}",
+        body=excerpt(thread.body),
+        link=f"/qa/{thread.id}",
+        at=clock.now(),
+    )
     return thread
 
 
@@ -229,6 +239,15 @@ def answer(
     if author_id is not None:  # Ed: answering a thread follows it
         thread_state.follow(session, author_id, thread.id, clock.now())
         thread_state.mark_read(session, author_id, thread, clock.now())
+    notify(  # the followers hear of it (never the anonymous author's name)
+        session,
+        [p for p in thread_state.followers(session, thread.id) if p != author_id],
+        kind="answer",
+        title=f"New answer in “{thread.title}”",
+        body=excerpt(post.body),
+        link=f"/qa/{thread.id}#post-{post.id}",
+        at=clock.now(),
+    )
     return post
 
 
