@@ -69,6 +69,14 @@ VERBS: dict[str, Any] = {
         "scalable_ai.post.cli:sft_app",
         "Fine-tune on chat data: full weights or LoRA, assistant tokens only.",
     ),
+    "rm": (
+        "scalable_ai.post.cli:rm_app",
+        "Train a reward model (scalar head, Bradley-Terry) on preference pairs.",
+    ),
+    "dpo": (
+        "scalable_ai.post.cli:dpo_app",
+        "Preference-tune a model against a frozen reference (DPO, IPO, SimPO).",
+    ),
     "speedrun": (
         "scalable_ai.train.speedrun:speedrun_app",
         "Corpus, curation, tokenizer, shards, pre-training and a sample in one command.",

@@ -89,3 +89,16 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory, our_tokenizer_dir: Path)
     tokenizer.save(folder)
     save_checkpoint(tiny_model(vocab_size=tokenizer.vocab_size), folder)
     return folder
+
+
+def arithmetic_pairs(count: int, seed: int = 0) -> list[dict[str, object]]:
+    """``{"prompt": "a+b=", "chosen": "c", "rejected": "c±k"}``: the right sum is preferred."""
+    import random
+
+    rng = random.Random(seed)
+    records: list[dict[str, object]] = []
+    for _ in range(count):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        wrong = a + b + rng.choice([-3, -2, -1, 1, 2, 3])
+        records.append({"prompt": f"{a}+{b}=", "chosen": str(a + b), "rejected": str(abs(wrong))})
+    return records

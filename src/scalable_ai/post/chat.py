@@ -125,17 +125,18 @@ def read_jsonl(path: str | Path, on_error: OnError = "fatal") -> JsonlRecords:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                _bad(result, on_error, BadLine(str(path), number, "json", exc.msg))
+                report_bad_line(result, on_error, BadLine(str(path), number, "json", exc.msg))
                 continue
             if not isinstance(record, dict):
                 reason = f"expected a JSON object, got {type(record).__name__}"
-                _bad(result, on_error, BadLine(str(path), number, "json", reason))
+                report_bad_line(result, on_error, BadLine(str(path), number, "json", reason))
                 continue
             result.records.append((number, record))
     return result
 
 
-def _bad(result: JsonlRecords, on_error: str, bad: BadLine) -> None:
+def report_bad_line(result: JsonlRecords, on_error: str, bad: BadLine) -> None:
+    """Raise ``FILE:LINE: field: reason`` (``on_error="fatal"``) or keep it in ``skipped``."""
     if on_error == "fatal":
         raise UserError(f"{bad.field}: {bad.reason}", field=f"{bad.path}:{bad.line}")
     result.skipped.append(bad)
@@ -196,7 +197,7 @@ def read_conversations(path: str | Path, on_error: OnError = "fatal") -> Convers
         problem = check_messages(record.get("messages"))
         if problem is not None:
             field_name, reason = problem.split(": ", 1)
-            _bad(data, on_error, BadLine(data.path, number, field_name, reason))
+            report_bad_line(data, on_error, BadLine(data.path, number, field_name, reason))
             continue
         messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
         conversations.append(Conversation(messages, number, record))

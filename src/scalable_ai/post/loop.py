@@ -75,6 +75,15 @@ class LoopSection:
             raise UserError(f"unknown device {self.device!r}", field="train.device") from None
 
 
+def autocast_context(
+    device: torch.device, dtype: torch.dtype | None
+) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on ``device`` (``dtype`` from ``train.trainer.autocast_dtype``), or nothing."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
 class Sampler:
     """Item indices in shuffled epochs (seeded): every item once per epoch, then reshuffle."""
 
@@ -118,9 +127,7 @@ class PostTrainer:
         self.history: dict[str, float] = {}
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        return autocast_context(self.device, self.dtype)
 
     def train_step(self, sampler: Sampler, loss_fn: LossFn) -> dict[str, float]:
         """One optimizer step over ``grad_accum`` micro-batches; returns the mean scalars."""
