@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scalable_ai.errors import UserError
+from scalable_ai.kits.evidence import check_evidence, evidence_note
 from scalable_ai.kits.kit import Kit, kits_root
 from scalable_ai.kits.results import GradedTest, GradingResult
 from scalable_ai.kits.sandbox import Bind, SandboxRun, run_sandboxed
@@ -180,7 +181,15 @@ def grade_submission(
     with tempfile.TemporaryDirectory(prefix="sai-grade-") as staging_name:
         staging = Path(staging_name)
         staging.chmod(0o755)
-        fetched = fetch_submission(source, staging / "submission")
+        fetched = fetch_submission(
+            source, staging / "submission", kit.evidence.folder if kit.evidence else None
+        )
+        # Read before the submission's code runs: the sandbox may write in its own folder.
+        evidence = (
+            check_evidence(kit.evidence, fetched.folder, fetched.commit, fetched.same_code_commits)
+            if kit.evidence
+            else None
+        )
         _stage_kit(kit, staging / "kit")
         (staging / "out").mkdir()
         (staging / "out" / "results.jsonl").touch()
@@ -218,4 +227,7 @@ def grade_submission(
         result = assemble(kit, read_records(staging / "out" / "results.jsonl"), run)
     if fetched.commit:
         result.extra_data["commit"] = fetched.commit
+    if evidence is not None:
+        result.extra_data["evidence"] = evidence
+        result.output += "\n" + evidence_note(evidence)
     return result

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalable_ai.errors import NotFound, UserError
+from scalable_ai.kits.evidence import EvidenceSpec
 from scalable_ai.settings import get_settings
 
 #: Folders a student bundle never contains.
@@ -56,6 +57,8 @@ class Kit:
     starter_score: float
     submission_files: list[str]
     limits: GraderLimits = field(default_factory=GraderLimits)
+    #: The ``sai runs`` folder a hand-in must carry for the full version (``[evidence]``).
+    evidence: EvidenceSpec | None = None
 
     @property
     def test_dirs(self) -> list[Path]:
@@ -105,6 +108,7 @@ def load_kit(name_or_path: str | Path, root: Path | None = None) -> Kit:
             starter_score=float(data.get("starter_score", 0)),
             submission_files=list(data["submission_files"]),
             limits=limits,
+            evidence=EvidenceSpec.from_toml(data.get("evidence")),
         )
     except (KeyError, TypeError) as exc:
         raise UserError(f"{folder / 'kit.toml'}: missing or unknown field {exc}") from exc

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from scalable_ai.errors import UserError
@@ -29,6 +29,9 @@ class FetchedSubmission:
     folder: Path
     source: str
     commit: str | None = None
+    #: Earlier commits whose files equal the submitted commit's outside the evidence folder
+    #: (a group commits its code, runs it on the node, then commits the run folder).
+    same_code_commits: list[str] = field(default_factory=list)
 
 
 class _Budget:
@@ -90,11 +93,24 @@ def _extract_zip(source: Path, target: Path, budget: _Budget) -> None:
                     writer.write(chunk)
 
 
+#: How far back a clone reaches to find the commit a run of the evidence was made at.
+HISTORY_DEPTH = 20
+
+
 def _clone(url: str, target: Path) -> str:
     """A shallow clone of a repository on this machine; returns its commit."""
     env = {**os.environ, "GIT_ALLOW_PROTOCOL": "file", "GIT_TERMINAL_PROMPT": "0"}
     clone = subprocess.run(
-        ["git", "clone", "--quiet", "--depth", "1", "--no-hardlinks", url, str(target)],
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--depth",
+            str(HISTORY_DEPTH),
+            "--no-hardlinks",
+            url,
+            str(target),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -107,6 +123,26 @@ def _clone(url: str, target: Path) -> str:
         ["git", "-C", str(target), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     )
     return head.stdout.strip()
+
+
+def _same_code_commits(repository: Path, head: str, outside: str) -> list[str]:
+    """The commits before ``head``, newest first, that differ from it only under ``outside/``
+    (stops at the first that differs elsewhere)."""
+
+    def git(*args: str) -> list[str]:
+        done = subprocess.run(
+            ["git", "-C", str(repository), *args], capture_output=True, text=True, timeout=30
+        )
+        return done.stdout.split() if done.returncode == 0 else []
+
+    found = []
+    for commit in git("rev-list", "--max-count", str(HISTORY_DEPTH), head)[1:]:
+        changed = git("diff", "--name-only", "-z", commit, head)
+        names = [n for chunk in changed for n in chunk.split("\0") if n]
+        if any(not name.startswith(f"{outside}/") for name in names):
+            break
+        found.append(commit)
+    return found
 
 
 def _is_local_git(source: str) -> bool:
@@ -124,8 +160,12 @@ def _single_folder_inside(folder: Path) -> Path:
     return folder
 
 
-def fetch_submission(source: str, target: Path) -> FetchedSubmission:
-    """Copy the submission named by ``source`` into the empty folder ``target``."""
+def fetch_submission(
+    source: str, target: Path, evidence_folder: str | None = None
+) -> FetchedSubmission:
+    """Copy the submission named by ``source`` into the empty folder ``target``.
+    ``evidence_folder``: for a git repository, also find the earlier commits whose files
+    differ from the submitted one only in that folder (:attr:`same_code_commits`)."""
     target.mkdir(parents=True, exist_ok=True)
     budget = _Budget(source)
     if ("://" in source and not source.startswith("file://")) or source.startswith("git@"):
@@ -134,9 +174,12 @@ def fetch_submission(source: str, target: Path) -> FetchedSubmission:
             field="submission",
         )
     commit = None
+    same_code: list[str] = []
     if _is_local_git(source):
         clone_dir = target.parent / (target.name + ".clone")
         commit = _clone(source, clone_dir)
+        if evidence_folder:
+            same_code = _same_code_commits(clone_dir, commit, evidence_folder)
         _copy_folder(clone_dir, target, budget)
         shutil.rmtree(clone_dir, ignore_errors=True)
     elif Path(source).is_dir():
@@ -146,4 +189,6 @@ def fetch_submission(source: str, target: Path) -> FetchedSubmission:
     else:
         raise UserError(f"{source}: no such folder, zip file or git repository", field="submission")
     folder = _single_folder_inside(target)
-    return FetchedSubmission(folder=folder, source=source, commit=commit)
+    return FetchedSubmission(
+        folder=folder, source=source, commit=commit, same_code_commits=same_code
+    )

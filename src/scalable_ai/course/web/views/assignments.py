@@ -253,6 +253,21 @@ def submit(visit: VisitDep, form: FormDep, key: str) -> Response:
     )
 
 
+@router.post("/staff/assignments/{key}/regrade")
+def regrade(visit: VisitDep, form: FormDep, key: str) -> Response:
+    """Staff, after fixing a kit's autograder: grade every group's latest graded hand-in of
+    the assignment again (the button on the assignment page's Autograder card; the worker
+    does the grading, and the old and new scores both stay in the audit log)."""
+    visit.person()
+    return visit.act(
+        lambda: grading_jobs.regrade_assignment(
+            visit.db, visit.actor(), key.upper(), clock=visit.state.clock
+        ),
+        back=f"/assignments/{key.upper()}#h-grading",
+        ok=lambda jobs: f"Queued {len(jobs)} hand-in(s) of {key.upper()} for grading again.",
+    )
+
+
 @router.get("/uploads/{digest}/{name}")
 def uploaded_file(visit: VisitDep, digest: str, name: str) -> Response:
     """A handed-in file: its group's members and staff only."""
