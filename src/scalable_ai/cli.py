@@ -77,6 +77,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.post.cli:dpo_app",
         "Preference-tune a model against a frozen reference (DPO, IPO, SimPO).",
     ),
+    "grpo": (
+        "scalable_ai.post.grpo_cli:grpo_app",
+        "RL post-training: GRPO and its variants on verifiable-reward environments.",
+    ),
     "speedrun": (
         "scalable_ai.train.speedrun:speedrun_app",
         "Corpus, curation, tokenizer, shards, pre-training and a sample in one command.",
