@@ -38,6 +38,7 @@ from torch import nn
 
 from scalable_ai.errors import UserError
 from scalable_ai.infer.engine import EngineConfig, LLMEngine, resolve_device
+from scalable_ai.post.base import MODEL_FOLDER, load_base, save_model
 from scalable_ai.post.envs import Task, make_environment
 from scalable_ai.post.rl_batch import ScoredBatch, train_on_batch
 from scalable_ai.post.rl_loss import Aggregation, Baseline, LossSettings
@@ -56,7 +57,7 @@ def _rl_optimizer() -> OptimizerConfig:
 class GRPOConfig:
     """``sai grpo``'s settings (every field ``--name value`` on the command line)."""
 
-    model: str = "smollm2-135m"  # a registered name, a checkpoint folder or a .gguf file
+    model: str = "smollm2-135m"  # a registered name, checkpoint, .gguf, or a run (sft, dpo)
     variant: str = "grpo"  # recorded; the settings a variant implies are applied by name
     env: str = "arithmetic"
     env_options: dict[str, Any] = field(default_factory=dict)  # the environment's constructor's
@@ -91,7 +92,7 @@ class GRPOConfig:
     threads: int = 0
     seed: int = 0
     progress: bool = True
-    save: bool = True  # the final weights as a servable checkpoint in the run
+    save: bool = True  # the final weights as a servable checkpoint in the run (model/)
 
     def loss_settings(self, max_turns: int) -> LossSettings:
         return LossSettings(
@@ -186,12 +187,8 @@ class GRPOTrainer:
             torch.set_num_threads(config.threads)
         self.device = resolve_device(config.device)
         self.env = make_environment(config.env, **config.env_options)
-        if model is None:
-            from scalable_ai.model.registry import load_pretrained
-
-            model, tokenizer = load_pretrained(
-                config.model, dtype=torch.float32, device=self.device
-            )
+        if model is None:  # a name, checkpoint, GGUF, or a run (sai train/sft/dpo)
+            model, tokenizer, _ = load_base(config.model, self.device)
         torch.manual_seed(config.seed)
         self.model = model.float().to(self.device).train()
         self.tokenizer = tokenizer
@@ -326,7 +323,7 @@ class GRPOTrainer:
     def _finish(self, rewards: list[float]) -> GRPOResult:
         checkpoint = None
         if self.run is not None and self.config.save:
-            checkpoint = self.save(self.run.path / "checkpoint")
+            checkpoint = self.save(self.run.path / MODEL_FOLDER)
         head = rewards[: max(1, len(rewards) // 5)]
         tail = rewards[-max(1, len(rewards) // 5) :]
         first, last = sum(head) / len(head), sum(tail) / len(tail)
@@ -346,14 +343,10 @@ class GRPOTrainer:
         return GRPOResult(self.step, first, last, checkpoint, summary)
 
     def save(self, folder: Path) -> Path:
-        """The current weights and tokenizer as a checkpoint ``sai serve`` loads as it is."""
-        from scalable_ai.model.load.safetensors import save_checkpoint
-
+        """The current weights, tokenizer and this config (``grpo.toml``) as a checkpoint
+        ``sai serve`` loads as it is (the same folder ``sai sft`` and ``sai dpo`` write)."""
         model = self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
-        save_checkpoint(model, folder)  # type: ignore[arg-type]  # our Transformer
-        if hasattr(self.tokenizer, "save"):
-            self.tokenizer.save(folder)
-        return folder
+        return save_model(model, self.tokenizer, folder, self.config, "grpo.toml")  # type: ignore[arg-type]
 
     def _log(self, step: int, **scalars: float) -> None:
         if self.run is not None:

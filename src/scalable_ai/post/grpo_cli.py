@@ -24,7 +24,7 @@ def grpo(
     verifiable-reward environment (--env arithmetic, format, math or calculator), and updates
     the model in place. Every field is set with --name VALUE, e.g. --model PATH --steps 50
     --eps_high 0.28. The run gets metrics per step, reward plots (reward.png), every rollout
-    (rollouts.jsonl) and the final model (checkpoint/, servable with sai serve).
+    (rollouts.jsonl) and the final model (model/, servable with sai serve).
     """
     from scalable_ai.config import load_config, parse_override_args, to_dict
     from scalable_ai.post.grpo import GRPOConfig, GRPOTrainer, variant_config

@@ -163,7 +163,7 @@ class RolloutWorker:
                     for entry in choice.logprobs:
                         owner.completion_ids.append(entry.token_id)
                         owner.sampled_mask.append(True)
-                        owner.engine_logprobs.append(entry.logprob)
+                        owner.engine_logprobs.append(float(entry.logprob or 0.0))
                     if choice.finish_reason is not None:
                         owner.finish_reason = choice.finish_reason
         for rid, episode in owners.items():
