@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
     site_url: str = "http://127.0.0.1:8000"  # links in e-mail point here
+    # Sign-in with the institution's OpenID Connect provider (course.web.oidc); empty: off
+    oidc_issuer: str = ""  # e.g. https://login.berkeley.example (its discovery document)
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_name: str = "CalNet"  # the button reads "Sign in with <name>"
     # The lab stack
     kernel_cache: Path | None = None  # where infer/cpu/forward.c is built
     cpu_kernels: bool = True  # 0: no native CPU forward

@@ -185,3 +185,33 @@ def test_the_other_group_is_asked_for_consent(session, clock, make_group):
     for member in other.members:
         assert titles(session, member)[0].startswith("Consent asked: ")
     assert titles(session, mine.members[1]) == []  # their own group consented with the request
+
+
+def test_a_node_marked_down_tells_its_groups_and_refuses_new_reservations(
+    session, staff, clock, make_group
+):
+    from scalable_ai.course.service import nodes
+    from scalable_ai.errors import Conflict, Forbidden, UserError
+
+    mine, other = make_group(4), make_group(4)
+    with pytest.raises(Forbidden):
+        nodes.set_node_down(
+            session, Actor.of(mine.members[0]), other.node_id, down=True, reason="x", clock=clock
+        )
+    with pytest.raises(UserError):
+        nodes.set_node_down(session, staff, other.node_id, down=True, reason=" ", clock=clock)
+    nodes.set_node_down(session, staff, other.node_id, down=True, reason="ECC errors", clock=clock)
+    assert titles(session, other.members[0])[0].endswith("is down: ECC errors")
+    assert titles(session, mine.members[0]) == []
+    with pytest.raises(Conflict) as refused:
+        nodes.request_reservation(
+            session,
+            Actor.of(mine.members[0]),
+            node_ids=[mine.node_id, other.node_id],
+            starts_at=clock.now() + timedelta(hours=1),
+            ends_at=clock.now() + timedelta(hours=3),
+            clock=clock,
+        )
+    assert "is down (ECC errors)" in refused.value.message
+    nodes.set_node_down(session, staff, other.node_id, down=False, clock=clock)
+    assert titles(session, other.members[0])[0].endswith("is back up")

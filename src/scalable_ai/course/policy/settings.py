@@ -122,6 +122,9 @@ class CourseSettings:
     # then every page, the schedule and the footer say so.
     ed_url: str = ""
     gradescope_url: str = ""
+    # Sign-in as universities do it (issue 13): with it on, passwords no longer sign anyone in
+    # on the web; only the institution's OpenID Connect provider does (SAI_OIDC_ISSUER).
+    require_oidc: bool = False
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -182,6 +185,8 @@ def validate_settings(s: CourseSettings) -> None:
         value = getattr(s, name)
         if not isinstance(value, str) or (value and not value.startswith("https://")):
             raise _fail(name, "must be empty (on this platform) or an https:// link")
+    if not isinstance(s.require_oidc, bool):
+        raise _fail("require_oidc", "must be true or false")
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -123,6 +123,11 @@ def request_reservation(
     for node in nodes:
         if owners[node.id] is None:
             raise UserError(f"{node.name} is not assigned to any group", field="node_ids")
+        if node.down_since is not None:
+            raise Conflict(
+                f"{node.name} is down ({node.down_reason}); staff will say when it is back",
+                field="node_ids",
+            )
     row = Reservation(
         starts_at=starts_at,
         ends_at=ends_at,
@@ -181,6 +186,43 @@ def _ask_consent(session: Session, row: Reservation, clock: Clock) -> None:
         link="/nodes",
         at=clock.now(),
     )
+
+
+def set_node_down(
+    session: Session, actor: Actor, node_id: int, *, down: bool, reason: str = "", clock: Clock
+) -> Node:
+    """Staff mark a node down (with the reason) or back up. The group that owns it and the
+    groups with a reservation on it still to come hear of it (issue 13); a down node takes
+    no new reservations."""
+    require_staff(actor, "mark nodes down")
+    node = node_by_id(session, node_id)
+    reason = reason.strip()
+    if down and not reason:
+        raise UserError("say why the node is down (students read it)", field="reason")
+    if down == (node.down_since is not None):
+        raise Conflict(f"{node.name} is already {'down' if down else 'up'}", field="down")
+    before = audit.snapshot(node)
+    node.down_since, node.down_reason = (clock.now(), reason) if down else (None, "")
+    audit.record(session, actor, "node.health", node, before=before, at=clock.now())
+    groups = {g.id for g in [node_owner(session, node.id)] if g is not None}
+    for row in _reservations(session):
+        live = row.cancelled_at is None and row.ends_at > clock.now()
+        if live and any(n.node_id == node.id for n in row.nodes):
+            groups |= {n.group_id for n in row.nodes}
+    from scalable_ai.course.notify.events import members_of, notify
+
+    notify(
+        session,
+        members_of(session, groups),
+        kind="node",
+        title=f"{node.name} is down: {reason}" if down else f"{node.name} is back up",
+        body="Reservations on it may not run; staff will say when it is back."
+        if down
+        else "It takes reservations again.",
+        link="/nodes",
+        at=clock.now(),
+    )
+    return node
 
 
 def get_reservation(session: Session, actor: Actor, reservation_id: int) -> Reservation:

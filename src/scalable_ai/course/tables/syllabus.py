@@ -87,3 +87,6 @@ class Node(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     external_ip: Mapped[str] = mapped_column(String(64), unique=True)
     gpus: Mapped[int] = mapped_column(default=8)
+    # node health (issue 13): staff mark a node down with the reason; no new reservations
+    down_since: Mapped[datetime | None]
+    down_reason: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -35,6 +35,7 @@ STAFF_NAV = [
     ("/schedule", "Schedule"),
     ("/runs", "Lab runs"),
     ("/playground", "Playground"),
+    ("/staff/settings", "Course settings"),
     ("/account", "Account"),
 ]
 # The navigation's groups (issue 13: 16–19 links wrapped onto two rows). A link not named
@@ -74,7 +75,7 @@ NAV_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/staff/participation",
         ),
     ),
-    ("Me", ("/group", "/account")),
+    ("Me", ("/group", "/account", "/staff/settings")),
 )
 
 

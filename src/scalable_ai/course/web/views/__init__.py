@@ -27,7 +27,7 @@ VIEW_MODULES += ("gradebook", "staff_hand_ins")
 # issue 16: conceptual questions answered and graded with the kit's rubric
 VIEW_MODULES += ("written",)
 # issue 13: the notification bell, its page and each person's settings
-VIEW_MODULES += ("notifications",)
+VIEW_MODULES += ("notifications", "staff_settings")
 
 
 def include_views(app: FastAPI) -> None:

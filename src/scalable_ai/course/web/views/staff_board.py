@@ -69,6 +69,25 @@ def node_board(visit: VisitDep) -> Response:
     )
 
 
+@router.post("/nodes/{node_id}/health")
+def node_health(visit: VisitDep, form: FormDep, node_id: int) -> Response:
+    """Mark a node down (with the reason) or back up; its groups are notified."""
+    visit.staff()
+    down = form.get("down") != "no"
+    return visit.act(
+        lambda: node_service.set_node_down(
+            visit.db,
+            visit.actor(),
+            node_id,
+            down=down,
+            reason=str(form.get("reason") or ""),
+            clock=visit.state.clock,
+        ),
+        back="/staff/nodes",
+        ok=lambda n: f"{n.name} marked {'down' if down else 'up'}; its groups are notified.",
+    )
+
+
 @router.post("/nodes/reservations/{reservation_id}/cancel")
 def staff_cancel(visit: VisitDep, form: FormDep, reservation_id: int) -> Response:
     """Staff cancel any reservation (issue 13: the node board was read-only)."""

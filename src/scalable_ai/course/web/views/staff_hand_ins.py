@@ -188,3 +188,46 @@ def save_scores(visit: VisitDep, form: FormDep, key: str) -> Response:
         ok=lambda n: f"Saved {n} score(s) for {assignment.key}." if n else "Nothing changed.",
         keep=form,
     )
+
+
+#: What "0 for a missing hand-in" covers: the core parts (the enhancement is optional).
+MISSING_PARTS = ("code", "written", "checkoff")
+
+
+@router.post("/assignments/{key}/zero-missing")
+def zero_missing(visit: VisitDep, form: FormDep, key: str) -> Response:
+    """The bulk action (issue 13): 0 on the core parts for every group whose hand-in is
+    missing after its own deadline (exceptions and slack days counted), leaving any part
+    staff already scored as it is. One unit of work."""
+    visit.staff()
+    assignment = assignment_by_key(visit.db, key)
+
+    def use_case() -> list[str]:
+        zeroed = []
+        for row in _group_rows(visit, assignment):
+            if row.how != "missing":
+                continue
+            for part in MISSING_PARTS:
+                if row.scores[part] is None and part not in row.mixed:
+                    grade_service.record_group_score(
+                        visit.db,
+                        visit.actor(),
+                        group_id=row.group.id,
+                        item=f"{assignment.key}.{part}",
+                        points=0,
+                        max_points=100,
+                        comment="missing: nothing handed in by the deadline",
+                        clock=visit.state.clock,
+                    )
+            zeroed.append(row.group.name)
+        return zeroed
+
+    return visit.act(
+        use_case,
+        back=f"/staff/assignments/{assignment.key}",
+        ok=lambda names: (
+            f"0 recorded for {len(names)} missing group(s): {', '.join(names)}."
+            if names
+            else "No group is missing a hand-in."
+        ),
+    )
