@@ -115,6 +115,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.apps.rag_cli:rag_app",
         "Index documents and answer from them with citations (retrieval-augmented).",
     ),
+    "mcp": (
+        "scalable_ai.course.mcp_server:mcp_app",
+        "The course platform as an MCP server (read-only tools for your API token).",
+    ),
     "kit": (
         "scalable_ai.kits.cli:kit_app",
         "Assignment kits: student bundles, Gradescope zips, sandboxed grading.",
