@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     cpu_kernels: bool = True  # 0: no native CPU forward
     gpu_kernels: bool = True  # 0: no Triton decode kernels
     forward_path: str = "auto"  # force one of infer/forward_paths.PATHS
+    serve_admin_token: str | None = None  # bearer token of sai serve's admin routes (LoRA)
     parallel: str = ""  # default --spec of the parallel launcher (parallel/run.py)
     group: str | None = None  # the course group a run is recorded under (runs.py)
     # Assignment kits

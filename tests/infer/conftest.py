@@ -97,7 +97,7 @@ def tokenizer() -> ByteTokenizer:
 class LiveServer:
     """A real uvicorn server on a free loopback port, in a thread, serving the tiny engine."""
 
-    def __init__(self, engine: LLMEngine) -> None:
+    def __init__(self, engine: LLMEngine, admin_token: str | None = None) -> None:
         import socket
         import threading
 
@@ -110,7 +110,7 @@ class LiveServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.app = create_app({"tiny": AsyncEngine(engine)})
+        self.app = create_app({"tiny": AsyncEngine(engine)}, admin_token=admin_token)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -141,6 +141,15 @@ class AsyncEngine:
 
         return await asyncio.to_thread(run)
 
+    def add_lora(self, name: str, path: str) -> None:
+        """Load a LoRA adapter between two steps (see :meth:`LLMEngine.add_lora`)."""
+        with self._lock:
+            self.engine.add_lora(name, path)
+
+    def remove_lora(self, name: str) -> None:
+        with self._lock:
+            self.engine.remove_lora(name)
+
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting requests, let the thread finish its step, abort what is left."""
         self._stopping = True
@@ -169,7 +178,8 @@ class AsyncEngine:
 
     def _run(self) -> None:
         while not self._stopping:
-            self._drain_inbox()
+            with self._lock:  # adapters load between steps, never while requests are added
+                self._drain_inbox()
             if not self.engine.has_unfinished_requests():
                 self._wake.wait(0.5)
                 self._wake.clear()

@@ -33,22 +33,33 @@ def serve(
         help="Served at /v1/embeddings: all-minilm-l6-v2, a sentence-transformers folder, "
         "none, or auto (all-minilm-l6-v2 when scalable-ai[apps] is installed).",
     ),
+    lora: list[str] = typer.Option(
+        [],
+        "--lora",
+        help="NAME=PATH of a peft LoRA adapter folder, served as model 'MODEL:NAME' (repeat it).",
+    ),
 ) -> None:
     """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``,
     ``/v1/embeddings``)."""
     import torch
     import uvicorn
 
+    from scalable_ai.errors import UserError
     from scalable_ai.infer.async_engine import AsyncEngine
     from scalable_ai.infer.engine import EngineConfig, load_engine
     from scalable_ai.infer.server import create_app
     from scalable_ai.runs import open_run
+    from scalable_ai.settings import get_settings
 
     if threads:
         torch.set_num_threads(threads)
     # Subnormal floats (far softmax tails) take ~20x longer per multiply on x86; flushing
     # them to zero changes no token and is what this process alone decides.
     torch.set_flush_denormal(True)
+    adapters = [entry.partition("=") for entry in lora]
+    for name, equals, path in adapters:
+        if not (name and equals and path) or ":" in name:
+            raise UserError("give each adapter as NAME=PATH (no ':' in NAME)", field="lora")
     config = EngineConfig(
         max_model_len=max_model_len,
         kv_cache_megabytes=kv_cache_megabytes,
@@ -63,13 +74,20 @@ def serve(
         "device": device,
         "embedding_model": embedding_model,
         **config.__dict__,
+        "lora": {name: path for name, _, path in adapters},
     }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
             model, dtype=dtype, config=config, model_name=served_model_name, device=device
         )
         embedders = load_embedders(embedding_model)
-        app = create_app({engine.model_name: AsyncEngine(engine)}, embedders)
+        for name, _, path in adapters:
+            engine.add_lora(name, path)
+        app = create_app(
+            {engine.model_name: AsyncEngine(engine)},
+            embedders,
+            admin_token=get_settings().serve_admin_token,
+        )
         typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
         # Graceful shutdown: on SIGTERM uvicorn stops accepting, drains open requests (up to
         # 10 s), the engine thread stops, then uvicorn re-raises the signal; this handler

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from scalable_ai.errors import UserError
+from scalable_ai.errors import NotFound, UserError
 from scalable_ai.infer.grammar import GrammarCompiler, compiler_for
 from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
+from scalable_ai.infer.lora import LoraAdapter, LoraSet, read_adapter
 from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
 from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
@@ -211,6 +212,7 @@ class LLMEngine:
             raise UserError(f"token ids in the prompt must lie in [0, {vocab})", field="prompt")
         if any(not 0 <= token < vocab for token in params.logit_bias):
             raise UserError(f"logit_bias token ids must lie in [0, {vocab})", field="logit_bias")
+        lora_id = self.lora_adapter(params.lora).id if params.lora else 0
         constraint = None
         if params.grammar is not None:
             constraint = self.grammar_compiler().matcher(params.grammar)
@@ -224,13 +226,41 @@ class LLMEngine:
             )
             for i in range(params.n)
         ]
-        if constraint is not None:
-            for i, seq in enumerate(sequences):
+        for i, seq in enumerate(sequences):
+            seq.lora_id = lora_id
+            if constraint is not None:
                 seq.constraint = constraint if i == 0 else constraint.copy()
         self.requests[request_id] = Request(request_id, sequences, arrival)
         for seq in sequences:
             self.scheduler.add(seq)
         return request_id
+
+    # -- LoRA adapters -------------------------------------------------------------------
+    def add_lora(self, name: str, path: str) -> LoraAdapter:
+        """Load a peft-layout adapter folder under ``name`` (replacing one of that name;
+        requests already running keep the one they started with). See ``lora.py``."""
+        adapter = read_adapter(name, path, self.model)
+        if self.runner.lora is None:
+            self.runner.lora = LoraSet(self.model)
+        self.runner.lora.add(adapter, self._loras_in_use())
+        return adapter
+
+    def remove_lora(self, name: str) -> None:
+        if self.runner.lora is None:
+            raise NotFound(f"no adapter named {name!r} is loaded", field="lora_name")
+        self.runner.lora.remove(name, self._loras_in_use())
+
+    def lora_adapter(self, name: str) -> LoraAdapter:
+        if self.runner.lora is None:
+            raise NotFound(f"no adapter named {name!r}; loaded: none", field="model")
+        return self.runner.lora.get(name)
+
+    @property
+    def lora_names(self) -> list[str]:
+        return sorted(self.runner.lora.adapters) if self.runner.lora is not None else []
+
+    def _loras_in_use(self) -> set[int]:
+        return {s.lora_id for r in self.requests.values() for s in r.sequences if s.lora_id}
 
     def grammar_compiler(self) -> GrammarCompiler:
         """The grammar library's view of this model's tokens (built on first use, ~1 s)."""

@@ -33,10 +33,17 @@ def block_hash(parent_hash: int, token_ids: Sequence[int]) -> int:
     return hash((parent_hash, tuple(token_ids)))
 
 
-def prompt_block_hashes(token_ids: Sequence[int], block_size: int) -> list[int]:
+def root_hash(lora_id: int) -> int:
+    """The chain's start: LoRA adapters change keys and values, so each has its own chain."""
+    return ROOT_HASH if not lora_id else hash(("lora", lora_id))
+
+
+def prompt_block_hashes(
+    token_ids: Sequence[int], block_size: int, root: int = ROOT_HASH
+) -> list[int]:
     """Chained hashes of every full block of ``token_ids`` (a trailing partial block has none)."""
     hashes: list[int] = []
-    parent = ROOT_HASH
+    parent = root
     for start in range(0, len(token_ids) - block_size + 1, block_size):
         parent = block_hash(parent, token_ids[start : start + block_size])
         hashes.append(parent)

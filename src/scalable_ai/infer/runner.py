@@ -36,6 +36,7 @@ from scalable_ai.settings import get_settings
 
 if TYPE_CHECKING:
     from scalable_ai.infer.cuda_graphs import DecodeGraphs
+    from scalable_ai.infer.lora import LoraSet
 
 
 @dataclass
@@ -264,6 +265,8 @@ class ModelRunner:
             if self.path.startswith("packed")
             else None
         )
+        #: LoRA adapters (``lora.py``): a step with adapter rows runs the model's own forward.
+        self.lora: LoraSet | None = None
         self.graphs: DecodeGraphs | None = None
         if cuda_graphs and self.device.type == "cuda" and decode_graphs_support(model):
             self.graphs = self.decode_graphs(max_num_seqs, max_model_len, capture=True)
@@ -348,15 +351,28 @@ class ModelRunner:
     @torch.inference_mode()
     def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
         """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order."""
+        if self.lora is not None and any(item.seq.lora_id for item in scheduled):
+            return self.execute_torch(scheduled, with_lora=True)
         if self.native is not None:
             return self.execute_native(scheduled)
         if self.graphs is not None and self.graphs.can_run(scheduled):
             return self.graphs.run(scheduled)
+        return self.execute_torch(scheduled)
+
+    def execute_torch(
+        self, scheduled: list[ScheduledSequence], with_lora: bool = False
+    ) -> torch.Tensor:
+        """The step through PyTorch: the packed forward, or the model's own (with LoRA
+        adapters added to their rows by ``LoraSet``'s hooks when ``with_lora``)."""
         token_ids: list[int] = []
         positions: list[int] = []
         logits_indices: list[int] = []
+        lora_rows: dict[int, list[int]] = {}
         for item in scheduled:
             start, end = item.seq.num_computed, item.seq.num_computed + item.num_new_tokens
+            if item.seq.lora_id:
+                first = len(token_ids)
+                lora_rows.setdefault(item.seq.lora_id, []).extend(range(first, first + end - start))
             token_ids.extend(item.seq.token_ids[start:end])
             positions.extend(range(start, end))
             if item.samples:
@@ -366,13 +382,22 @@ class ModelRunner:
         backend = PagedAttentionBackend(self.cache, layout)
         device = self.device
         indices = torch.tensor(logits_indices, dtype=torch.long, device=device)
-        if self.packed is not None:
+        if self.packed is not None and not with_lora:
             return self.packed.forward(
                 torch.tensor(token_ids, device=device),
                 torch.tensor(positions, device=device),
                 backend,
                 indices,
             )
+        if with_lora:
+            assert self.lora is not None
+            with self.lora.step(lora_rows, device):
+                return self.model(
+                    torch.tensor([token_ids], device=device),
+                    torch.tensor([positions], device=device),
+                    backend=backend,
+                    logits_indices=indices,
+                )
         return self.model(
             torch.tensor([token_ids], device=device),
             torch.tensor([positions], device=device),

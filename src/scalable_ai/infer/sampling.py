@@ -56,6 +56,8 @@ class SamplingParams:
     logit_bias: dict[int, float] = field(default_factory=dict)
     #: Constrained decoding: every sequence's output stays inside this grammar (``grammar.py``).
     grammar: Grammar | None = None
+    #: The loaded LoRA adapter to run with (the server's ``model: "base:adapter"``), or None.
+    lora: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()

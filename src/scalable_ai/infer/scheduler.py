@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from scalable_ai.infer.kv_cache import ROOT_HASH, BlockPool, block_hash, prompt_block_hashes
+from scalable_ai.infer.kv_cache import BlockPool, block_hash, prompt_block_hashes, root_hash
 from scalable_ai.infer.sequence import SequenceStatus, TokenSequence
 
 
@@ -133,9 +133,9 @@ class Scheduler:
             for block in hits:
                 self.pool.share(block)
             seq.block_table = list(hits)
-            seq.block_hashes = prompt_block_hashes(seq.token_ids, self.config.block_size)[
-                : len(hits)
-            ]
+            seq.block_hashes = prompt_block_hashes(
+                seq.token_ids, self.config.block_size, root_hash(seq.lora_id)
+            )[: len(hits)]
             seq.num_computed = num_cached
             if seq.num_cached_prompt_tokens < 0:
                 seq.num_cached_prompt_tokens = num_cached
@@ -153,7 +153,7 @@ class Scheduler:
         """Cached blocks that start ``seq``, leaving at least one token to compute for logits."""
         if not self.config.enable_prefix_caching:
             return []
-        hashes = prompt_block_hashes(seq.token_ids, self.config.block_size)
+        hashes = prompt_block_hashes(seq.token_ids, self.config.block_size, root_hash(seq.lora_id))
         hits = self.pool.lookup_prefix(hashes)
         if len(hits) * self.config.block_size >= seq.num_tokens:
             hits = hits[:-1]
@@ -169,7 +169,7 @@ class Scheduler:
                 continue
             while len(seq.block_hashes) < seq.num_computed // size:
                 i = len(seq.block_hashes)
-                parent = seq.block_hashes[-1] if seq.block_hashes else ROOT_HASH
+                parent = seq.block_hashes[-1] if seq.block_hashes else root_hash(seq.lora_id)
                 h = block_hash(parent, seq.token_ids[i * size : (i + 1) * size])
                 seq.block_hashes.append(h)
                 self.pool.register_full(seq.block_table[i], h)

@@ -49,6 +49,8 @@ class TokenSequence:
     generator: torch.Generator | None = None
     #: Where the output stands in the request's grammar (constrained decoding), else None.
     constraint: Constraint | None = None
+    #: The LoRA adapter this sequence runs with (``lora.LoraAdapter.id``), 0 for the base model.
+    lora_id: int = 0
     num_preemptions: int = 0
     # Streaming state (the engine's detokenizer):
     text: str = ""

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from scalable_ai.errors import NotFound, UserError
+from scalable_ai.infer.admin import register_admin_routes
 from scalable_ai.infer.async_engine import AsyncEngine
 from scalable_ai.infer.embeddings import EmbeddingBatcher, EmbeddingRequest, embeddings_body
 from scalable_ai.infer.engine import ChoiceDelta, RequestOutput, TokenLogprob
@@ -67,12 +68,20 @@ class OpenAIServer:
             engine.on_finished = lambda out, name=name: self.metrics.observe(name, out)
 
     def engine_for(self, model: str) -> AsyncEngine:
-        if model not in self.engines:
+        return self.resolve(model)[0]
+
+    def resolve(self, model: str) -> tuple[AsyncEngine, str | None]:
+        """The engine for ``model``, and the LoRA adapter when it is ``base:adapter``."""
+        base, _, adapter = model.partition(":") if model not in self.engines else (model, "", "")
+        if base not in self.engines:
             raise NotFound(
                 f"the model {model!r} does not exist; served: {', '.join(self.engines)}",
                 field="model",
             )
-        return self.engines[model]
+        engine = self.engines[base]
+        if adapter:
+            engine.engine.lora_adapter(adapter)  # a 404 naming the loaded ones
+        return engine, adapter or None
 
     def max_tokens_for(self, engine: AsyncEngine, prompt: Any, asked: int | None) -> tuple:
         """Token ids of the prompt and the output budget (the rest of the context if unset)."""
@@ -195,10 +204,13 @@ class _Job:
 
 
 def create_app(
-    engines: dict[str, AsyncEngine], embedders: dict[str, EmbeddingBatcher] | None = None
+    engines: dict[str, AsyncEngine],
+    embedders: dict[str, EmbeddingBatcher] | None = None,
+    admin_token: str | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``, and
-    ``embedders`` (model name -> sentence-embedding model) at ``/v1/embeddings``."""
+    """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``,
+    ``embedders`` (model name -> sentence-embedding model) at ``/v1/embeddings``;
+    ``admin_token`` turns on the admin routes (``admin.py``: LoRA adapters)."""
     server = OpenAIServer(engines)
     embedders = embedders or {}
 
@@ -235,6 +247,11 @@ def create_app(
             for name, e in engines.items()
         ]
         data += [
+            {**entry, "id": f"{entry['id']}:{adapter}", "parent": entry["id"]}
+            for entry, e in zip(list(data), engines.values(), strict=True)
+            for adapter in e.engine.lora_names
+        ]
+        data += [
             {"id": name, "object": "model", "created": 0, "owned_by": "scalable-ai"}
             for name in embedders
         ]
@@ -257,11 +274,15 @@ def create_app(
     async def metrics() -> Response:
         return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    register_admin_routes(app, server, admin_token)
+
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
-        engine = server.engine_for(body.model)
+        engine, adapter = server.resolve(body.model)
         prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in body.prompts()]
         params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
+        for p in params:
+            p.lora = adapter
         await _check_grammar(engine, params[0])
         job = _Job("text", body.model, body.n, len(prompts))
         echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
@@ -271,11 +292,12 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request) -> Response:
-        engine = server.engine_for(body.model)
+        engine, adapter = server.resolve(body.model)
         tokenizer = engine.engine.tokenizer
         text = tokenizer.apply_chat_template(body.conversation(), add_generation_prompt=True)
         prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
         params = [body.sampling_params(prompt[1], body.logprobs_count())]
+        params[0].lora = adapter
         await _check_grammar(engine, params[0])
         job = _Job("chat", body.model, body.n, 1)
         if body.tool_mode()[0] != "none":

@@ -1,0 +1,195 @@
+"""Many LoRA adapters on one served base model, chosen per request (``model: "base:adapter"``).
+
+An adapter (Hu et al. 2021) changes a projection ``W x`` into ``W x + s · B (A x)`` with small
+``A`` (r × d_in) and ``B`` (d_out × r). Merging ``s · B A`` into ``W`` would need one copy of
+the model per adapter; instead, as in S-LoRA (Sheng et al. 2023) and Punica (Chen et al.
+2023), the base weights are shared and each adapter adds its low-rank product to the rows
+of the step that belong to its requests: one batch holds base requests and requests of
+several adapters together, and an adapter costs ``r (d_in + d_out)`` per projection.
+
+A step with adapter rows runs the model's own forward (the ``model`` path, whose
+projections are plain ``nn.Linear`` modules) with a forward hook per adapted projection that
+adds ``s · (x[rows] Aᵀ) Bᵀ`` to the rows of each adapter in float32; steps without adapter
+rows keep the fast path (native C or packed), which reads and writes the same paged cache.
+A sequence's cached blocks are keyed by its adapter too (an adapter changes keys and
+values), so a prefix is shared only between requests of the same adapter.
+
+Adapters are read in Hugging Face ``peft``'s layout, which ``sai sft`` writes
+(``post/lora.py``): ``adapter_config.json`` (``r``, ``lora_alpha``, ``use_rslora``,
+``target_modules``) and ``adapter_model.safetensors`` with
+``base_model.model.<module>.lora_A.weight`` (r × d_in) and ``...lora_B.weight`` (d_out × r).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from scalable_ai.errors import NotFound, UserError
+
+CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
+_PREFIX = "base_model.model."
+_ids = itertools.count(1)
+
+
+@dataclass
+class LoraAdapter:
+    """One adapter's matrices per module name (float32), its scale, and a unique id."""
+
+    name: str
+    path: str
+    scale: float
+    #: module name -> (A (r, d_in), B (d_out, r)), float32 on the model's device
+    weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def rank(self) -> int:
+        return next(iter(self.weights.values()))[0].shape[0]
+
+
+def read_adapter(name: str, path: str | Path, model: nn.Module) -> LoraAdapter:
+    """An adapter folder checked against ``model``: every matrix must fit the projection it
+    names. Refusals name the file and what does not fit."""
+    from safetensors.torch import load_file
+
+    folder = Path(path).expanduser()
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise UserError(
+            f"{folder} is not a LoRA adapter folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})",
+            field="lora",
+        )
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{config_path}: not JSON ({error})", field="lora") from None
+    unsupported = [
+        key
+        for key in ("use_dora", "fan_in_fan_out", "rank_pattern", "alpha_pattern")
+        if config.get(key)
+    ]
+    if config.get("bias", "none") != "none":
+        unsupported.append("bias")
+    if unsupported:
+        raise UserError(f"{config_path}: {', '.join(unsupported)} not supported", field="lora")
+    rank, alpha = int(config.get("r", 0)), float(config.get("lora_alpha", 0))
+    if rank <= 0:
+        raise UserError(f"{config_path}: r must be positive", field="lora")
+    scale = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+    tensors = load_file(str(weights_path))
+    modules = dict(model.named_modules())
+    weight = next(model.parameters())
+    adapter = LoraAdapter(name, str(folder), scale)
+    for key, a in tensors.items():
+        if not key.endswith(".lora_A.weight"):
+            if ".lora_" not in key:
+                raise UserError(f"{weights_path}: unexpected tensor {key!r}", field="lora")
+            continue
+        module_name = key.removeprefix(_PREFIX).removesuffix(".lora_A.weight")
+        b = tensors.get(key.replace(".lora_A.", ".lora_B."))
+        linear = modules.get(module_name)
+        if b is None or not isinstance(linear, nn.Linear):
+            raise UserError(
+                f"{weights_path}: {module_name!r} is not a projection of this model "
+                "or has no lora_B",
+                field="lora",
+            )
+        if a.shape != (rank, linear.in_features) or b.shape != (linear.out_features, rank):
+            raise UserError(
+                f"{weights_path}: {module_name} has A {tuple(a.shape)} and B {tuple(b.shape)}, "
+                f"this model needs ({rank}, {linear.in_features}) and "
+                f"({linear.out_features}, {rank})",
+                field="lora",
+            )
+        adapter.weights[module_name] = (
+            a.to(device=weight.device, dtype=torch.float32),
+            b.to(device=weight.device, dtype=torch.float32),
+        )
+    if not adapter.weights:
+        raise UserError(f"{weights_path}: no lora_A/lora_B pairs", field="lora")
+    return adapter
+
+
+class LoraSet:
+    """The adapters loaded on one engine, and the hooks that apply them during a step."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.adapters: dict[str, LoraAdapter] = {}
+        self.by_id: dict[int, LoraAdapter] = {}
+        self._hooks: dict[str, torch.utils.hooks.RemovableHandle] = {}
+        #: During an adapter step: adapter -> token rows of the step's flat batch.
+        self._rows: list[tuple[LoraAdapter, torch.Tensor]] = []
+
+    def add(self, adapter: LoraAdapter, in_use: set[int]) -> None:
+        """Load (or replace) an adapter by name; hooks go on the projections it adapts.
+        ``in_use``: adapter ids of unfinished sequences, which keep a replaced adapter."""
+        self.adapters[adapter.name] = adapter
+        self.by_id[adapter.id] = adapter
+        modules = dict(self.model.named_modules())
+        for module_name in adapter.weights:
+            if module_name not in self._hooks:
+                self._hooks[module_name] = modules[module_name].register_forward_hook(
+                    self._hook(module_name)
+                )
+        self._prune(in_use)
+
+    def remove(self, name: str, in_use: set[int]) -> LoraAdapter:
+        """Unload by name; sequences already running with it finish with it."""
+        adapter = self.adapters.pop(name, None)
+        if adapter is None:
+            raise NotFound(f"no adapter named {name!r} is loaded", field="lora_name")
+        self._prune(in_use)
+        return adapter
+
+    def _prune(self, in_use: set[int]) -> None:
+        """Forget replaced or removed adapters that no unfinished sequence still runs with."""
+        current = {a.id for a in self.adapters.values()}
+        for lora_id in [i for i in self.by_id if i not in current and i not in in_use]:
+            del self.by_id[lora_id]
+
+    def get(self, name: str) -> LoraAdapter:
+        adapter = self.adapters.get(name)
+        if adapter is None:
+            loaded = ", ".join(sorted(self.adapters)) or "none"
+            raise NotFound(f"no adapter named {name!r}; loaded: {loaded}", field="model")
+        return adapter
+
+    @contextmanager
+    def step(self, rows: dict[int, list[int]], device: torch.device) -> Iterator[None]:
+        """Apply adapters (by id) to their token rows for the forward inside this block."""
+        self._rows = [
+            (self.by_id[lora_id], torch.tensor(token_rows, dtype=torch.long, device=device))
+            for lora_id, token_rows in rows.items()
+            if lora_id in self.by_id
+        ]
+        try:
+            yield
+        finally:
+            self._rows = []
+
+    def _hook(self, module_name: str) -> Callable[..., torch.Tensor | None]:
+        def add_low_rank(_: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor):
+            if not self._rows:
+                return None
+            x = inputs[0].reshape(-1, inputs[0].shape[-1])
+            flat = out.reshape(-1, out.shape[-1])
+            for adapter, rows in self._rows:
+                pair = adapter.weights.get(module_name)
+                if pair is None:
+                    continue
+                a, b = pair
+                delta = (x.index_select(0, rows).float() @ a.T) @ b.T
+                flat.index_add_(0, rows, (adapter.scale * delta).to(flat.dtype))
+            return out
+
+        return add_low_rank

@@ -1,0 +1,142 @@
+"""Several LoRA adapters on one served base model (``model: "base:adapter"``), in one batch.
+
+The reference is independent of the serving code: Hugging Face ``peft`` writes each adapter
+(``post/lora.py``), and ``peft``'s own ``merge_and_unload`` folds it into a copy of the base
+model, which a plain engine then runs. Served greedy tokens must equal the merged model's.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+import torch
+
+from scalable_ai.errors import UserError
+from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.post.lora import LoraSection, add_lora, merge, save_adapter
+
+from .conftest import LiveServer, make_engine, tiny_model
+
+PROMPTS = ["the same prompt for all", "a second one"]
+
+
+def write_adapter(folder, seed: int, targets: list[str]):
+    """A peft adapter with random (non-zero) A and B on ``targets``; and the merged model."""
+    wrapped = add_lora(
+        tiny_model(), LoraSection(rank=4, alpha=8, dropout=0.0, target_modules=targets)
+    )
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in wrapped.named_parameters():
+            if "lora_" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    save_adapter(wrapped, folder)
+    return merge(wrapped).eval()
+
+
+def greedy(engine, prompt: str) -> list[int]:
+    return engine.generate([prompt], SamplingParams(max_tokens=10, temperature=0, ignore_eos=True))[
+        0
+    ][0]
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lora")
+    merged = {
+        "attn": write_adapter(root / "attn", 1, ["q_proj", "v_proj", "o_proj"]),
+        "mlp": write_adapter(root / "mlp", 2, ["gate_proj", "up_proj", "down_proj"]),
+    }
+    expected = {
+        name: [greedy(make_engine(model), p) for p in PROMPTS] for name, model in merged.items()
+    }
+    expected["base"] = [greedy(make_engine(), p) for p in PROMPTS]
+    return root, expected
+
+
+def test_adapters_and_the_base_in_one_batch_match_peft_merged_models(adapters):
+    root, expected = adapters
+    assert expected["attn"] != expected["base"] != expected["mlp"]  # the adapters matter
+    engine = make_engine()
+    server = LiveServer(engine)
+    try:
+        engine.add_lora("attn", str(root / "attn"))
+        engine.add_lora("mlp", str(root / "mlp"))
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
+        assert {m.id for m in client.models.list()} == {"tiny", "tiny:attn", "tiny:mlp"}
+        asks = [
+            (model, i) for i in range(len(PROMPTS)) for model in ("tiny", "tiny:attn", "tiny:mlp")
+        ]
+
+        def ask(item):
+            model, i = item
+            reply = client.completions.create(
+                model=model,
+                prompt=PROMPTS[i],
+                max_tokens=10,
+                temperature=0,
+                extra_body={"ignore_eos": True},
+            )
+            return reply.model, reply.choices[0].text
+
+        with ThreadPoolExecutor(len(asks)) as pool:  # concurrent: they share steps
+            replies = list(pool.map(ask, asks))
+        for (model, i), (answered, text) in zip(asks, replies, strict=True):
+            assert answered == model
+            key = {"tiny": "base", "tiny:attn": "attn", "tiny:mlp": "mlp"}[model]
+            assert text == engine.tokenizer.decode(expected[key][i]), (model, i)
+        with pytest.raises(openai.NotFoundError, match="no adapter named 'other'"):
+            client.completions.create(model="tiny:other", prompt="x", max_tokens=1)
+    finally:
+        server.stop()
+
+
+def test_admin_routes_load_and_unload_adapters_with_the_token_only(adapters):
+    root, expected = adapters
+    closed = LiveServer(make_engine())
+    try:
+        body = {"lora_name": "attn", "lora_path": str(root / "attn")}
+        refused = httpx.post(f"{closed.url}/v1/load_lora_adapter", json=body)
+        assert refused.status_code == 403 and "SAI_SERVE_ADMIN_TOKEN" in refused.text
+    finally:
+        closed.stop()
+    server = LiveServer(make_engine(), admin_token="s3cret")
+    try:
+        url = f"{server.url}/v1"
+        wrong = httpx.post(
+            f"{url}/load_lora_adapter", json=body, headers={"Authorization": "Bearer no"}
+        )
+        assert wrong.status_code == 403
+        auth = {"Authorization": "Bearer s3cret"}
+        missing = httpx.post(
+            f"{url}/load_lora_adapter", json={**body, "lora_path": str(root / "none")}, headers=auth
+        )
+        assert missing.status_code == 400 and "not a LoRA adapter folder" in missing.text
+        assert httpx.post(f"{url}/load_lora_adapter", json=body, headers=auth).status_code == 200
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        reply = client.completions.create(
+            model="tiny:attn",
+            prompt=PROMPTS[0],
+            max_tokens=10,
+            temperature=0,
+            extra_body={"ignore_eos": True},
+        )
+        assert reply.choices[0].text == server.engine.tokenizer.decode(expected["attn"][0])
+        gone = httpx.post(f"{url}/unload_lora_adapter", json={"lora_name": "attn"}, headers=auth)
+        assert gone.status_code == 200
+        with pytest.raises(openai.NotFoundError):
+            client.completions.create(model="tiny:attn", prompt="x", max_tokens=1)
+    finally:
+        server.stop()
+
+
+def test_an_adapter_that_does_not_fit_the_model_is_refused_by_name(tmp_path):
+    big = add_lora(
+        tiny_model(dim=32, n_heads=2, n_kv_heads=1), LoraSection(rank=2, target_modules=["q_proj"])
+    )
+    save_adapter(big, tmp_path / "big")
+    with pytest.raises(UserError, match="q_proj has A"):
+        make_engine().add_lora("big", str(tmp_path / "big"))
