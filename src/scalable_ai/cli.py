@@ -53,6 +53,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.eval.cli:eval_app",
         "Score a checkpoint or an OpenAI-compatible endpoint on evaluation tasks.",
     ),
+    "design": (
+        "scalable_ai.post.design_cli:design_app",
+        "Make a synthetic dataset from a column schema through an OpenAI-compatible endpoint.",
+    ),
     "launch": (
         "scalable_ai.parallel.cli:launch_app",
         "Run a command under torchrun on every node of a reservation's hostfile.",
