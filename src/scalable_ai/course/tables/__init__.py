@@ -31,7 +31,7 @@ from scalable_ai.course.tables.people import (
 )
 from scalable_ai.course.tables.syllabus import Assignment, CourseRecord, Lecture, Milestone, Node
 from scalable_ai.course.tables.work import DeadlineException, Score, SlackDayUse, Submission
-from scalable_ai.course.tables.written import RubricItemPoints, WrittenAnswer
+from scalable_ai.course.tables.written import CheckoffGrade, RubricItemPoints, WrittenAnswer
 
 __all__ = [
     "ROLES",
@@ -40,6 +40,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CalendarToken",
+    "CheckoffGrade",
     "CourseRecord",
     "DeadlineException",
     "GradingJob",

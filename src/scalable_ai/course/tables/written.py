@@ -35,6 +35,26 @@ class WrittenAnswer(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     graded_at: Mapped[datetime | None]
     graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    #: A PDF the group handed in with (or instead of) the Markdown: an ``/uploads/`` link.
+    pdf_link: Mapped[str | None] = mapped_column(String(512), default=None)
+
+
+class CheckoffGrade(Base):
+    """Staff's grading of one criterion of a group's oral checkoff (the kit's
+    ``checkoff.yaml`` has the criteria and their rubrics), filled in at the checkoff slot."""
+
+    __tablename__ = "checkoff_grades"
+    __table_args__ = (UniqueConstraint("assignment_key", "group_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_key: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int] = mapped_column(ForeignKey("project_groups.id"), index=True)
+    criterion_id: Mapped[str] = mapped_column(String(32))
+    applied_items: Mapped[list[Any]]
+    adjustment: Mapped[float] = mapped_column(default=0.0)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    graded_at: Mapped[datetime]
+    graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
 
 class RubricItemPoints(Base):

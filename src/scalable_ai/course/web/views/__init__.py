@@ -24,8 +24,8 @@ VIEW_MODULES: tuple[str, ...] = (
 VIEW_MODULES += ("community_index",)
 # issue 13: the running grade and grade book, grading hand-ins in the browser
 VIEW_MODULES += ("gradebook", "staff_hand_ins")
-# issue 16: conceptual questions answered and graded with the kit's rubric
-VIEW_MODULES += ("written",)
+# issue 16: conceptual questions answered and graded with the kit's rubric; the checkoff's
+VIEW_MODULES += ("written", "checkoff_rubric")
 # issue 13: the notification bell, its page and each person's settings
 VIEW_MODULES += ("notifications", "staff_settings")
 

@@ -21,6 +21,7 @@ from scalable_ai.course.service import activities as activity_service
 from scalable_ai.course.service import groups as group_service
 from scalable_ai.course.service import people as people_service
 from scalable_ai.course.service import scribe_moves
+from scalable_ai.course.service.checkoff_grading import has_checkoff_rubric
 from scalable_ai.course.tables import Assignment, Group, Lecture
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
@@ -208,6 +209,7 @@ def staff_checkoffs(visit: VisitDep) -> Response:
         assignments=assignments,
         keys={a.id: a.key for a in assignments},
         groups=group_service.list_groups(visit.db, visit.actor()),
+        with_rubric={a.key for a in assignments if has_checkoff_rubric(a.key)},
     )
 
 

@@ -32,6 +32,21 @@ FormDep = Annotated[dict[str, Any], Depends(checked_form)]
 PARTS = ("code", "written", "checkoff", "enhancement")
 
 
+def rubric_parts(key: str) -> dict[str, str]:
+    """Parts another page computes from a kit's rubric, shown read-only here (one writer per
+    score: typing a percent over a rubric's sum would be overwritten at the next grading
+    action): part -> the page that grades it."""
+    from scalable_ai.course.service.checkoff_grading import has_checkoff_rubric
+    from scalable_ai.kits.kit import kits_root
+
+    parts = {}
+    if (kits_root() / key / "questions.yaml").is_file():
+        parts["written"] = f"/staff/assignments/{key}/written"
+    if has_checkoff_rubric(key):
+        parts["checkoff"] = f"/staff/assignments/{key}/checkoff"
+    return parts
+
+
 @dataclass(frozen=True)
 class GroupRow:
     """One group's line on the hand-ins page."""
@@ -118,6 +133,7 @@ def hand_ins(visit: VisitDep, key: str) -> Response:
         assignment=assignment,
         rows=rows,
         parts=PARTS,
+        locked=rubric_parts(assignment.key),
         counts=counts,
         assignments=visit.db.scalars(select(Assignment).order_by(Assignment.key)).all(),
     )
@@ -155,11 +171,15 @@ def save_scores(visit: VisitDep, form: FormDep, key: str) -> Response:
     assignment = assignment_by_key(visit.db, key)
     back = f"/staff/assignments/{assignment.key}"
 
+    locked = rubric_parts(assignment.key)
+
     def use_case() -> int:
         written = 0
         for row in _group_rows(visit, assignment):
             note = str(form.get(f"note-{row.group.id}") or "").strip()
             for part in PARTS:
+                if part in locked:
+                    continue
                 name = f"score-{row.group.id}-{part}"
                 value = _percent(form, name)
                 if value is None or (value == row.scores[part] and note == row.note):
