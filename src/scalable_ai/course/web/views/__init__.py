@@ -27,7 +27,7 @@ VIEW_MODULES += ("gradebook", "staff_hand_ins")
 # issue 16: conceptual questions answered and graded with the kit's rubric; the checkoff's
 VIEW_MODULES += ("written", "checkoff_rubric")
 # issue 13: the notification bell, its page and each person's settings
-VIEW_MODULES += ("notifications", "staff_settings")
+VIEW_MODULES += ("notifications", "staff_settings", "oidc_sign_in")
 
 
 def include_views(app: FastAPI) -> None:

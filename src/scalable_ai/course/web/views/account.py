@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from scalable_ai.course.web.oidc import sign_in_choices
 from scalable_ai.course.web.security import verify_password
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 
@@ -37,7 +38,12 @@ def sign_in_page(visit: VisitDep, next: str = "/") -> Response:
     if visit.signed_in() is not None:
         return visit.redirect(_safe_next(next))
     return visit.page(
-        "sign_in.html", title="Sign in", next_url=_safe_next(next), email="", error=None
+        "sign_in.html",
+        title="Sign in",
+        next_url=_safe_next(next),
+        email="",
+        error=None,
+        **sign_in_choices(visit.state.settings, visit.db),
     )
 
 
@@ -54,12 +60,24 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
     password = str(form.get("password") or "")[:1024]
     next_url = _safe_next(str(form.get("next") or "/"))
     client = _client(visit.request)
+    choices = sign_in_choices(visit.state.settings, visit.db)
+    if choices["oidc_only"]:  # staff require the institution's sign-in (issue 13)
+        return visit.page(
+            "sign_in.html",
+            title="Sign in",
+            next_url=next_url,
+            email=email,
+            status_code=403,
+            error=f"this course signs in with {choices['oidc_name']} only",
+            **choices,
+        )
     limiter = visit.state.limiter
     wait = limiter.take(visit.state.sessions, email, client)
     if wait > 0:
         return visit.page(
             "sign_in.html",
             title="Sign in",
+            **sign_in_choices(visit.state.settings, visit.db),
             next_url=next_url,
             email=email,
             status_code=429,
@@ -71,6 +89,7 @@ def sign_in(visit: VisitDep, form: FormDep) -> Response:
         return visit.page(
             "sign_in.html",
             title="Sign in",
+            **sign_in_choices(visit.state.settings, visit.db),
             next_url=next_url,
             email=email,
             status_code=401,
