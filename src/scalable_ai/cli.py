@@ -57,6 +57,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.post.design_cli:design_app",
         "Make a synthetic dataset from a column schema through an OpenAI-compatible endpoint.",
     ),
+    "quantize": (
+        "scalable_ai.infer.quant_cli:quantize_app",
+        "Quantize a model's weights to int8 or int4 (a checkpoint sai serve serves).",
+    ),
     "launch": (
         "scalable_ai.parallel.cli:launch_app",
         "Run a command under torchrun on every node of a reservation's hostfile.",

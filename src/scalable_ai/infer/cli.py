@@ -38,6 +38,11 @@ def serve(
         "--lora",
         help="NAME=PATH of a peft LoRA adapter folder, served as model 'MODEL:NAME' (repeat it).",
     ),
+    quant: str = typer.Option(
+        None,
+        help="Quantize weights on load: int8 (per channel) or int4 (groups of 32); gguf keeps "
+        "a GGUF's Q8_0/Q4_0/Q4_1 blocks. A checkpoint from sai quantize needs none.",
+    ),
 ) -> None:
     """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``,
     ``/v1/embeddings``)."""
@@ -73,12 +78,18 @@ def serve(
         "dtype": dtype,
         "device": device,
         "embedding_model": embedding_model,
+        "quant": quant,
         **config.__dict__,
         "lora": {name: path for name, _, path in adapters},
     }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
-            model, dtype=dtype, config=config, model_name=served_model_name, device=device
+            model,
+            dtype=dtype,
+            config=config,
+            model_name=served_model_name,
+            device=device,
+            quant=quant,
         )
         embedders = load_embedders(embedding_model)
         for name, _, path in adapters:

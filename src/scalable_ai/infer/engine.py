@@ -588,17 +588,22 @@ def load_engine(
     config: EngineConfig | None = None,
     model_name: str | None = None,
     device: str | torch.device | None = None,
+    quant: str | None = None,
 ) -> LLMEngine:
-    """An engine for a registered model name, one of our checkpoint folders, or a GGUF file.
+    """An engine for a registered model name, one of our checkpoint folders (plain or
+    quantized by ``sai quantize``), or a GGUF file.
 
     The served name is the registered name, or the checkpoint folder's (or file's) name.
     ``device`` None or ``"auto"`` is the first CUDA GPU when there is one, else the CPU.
+    ``quant`` ``int8`` or ``int4`` quantizes the weights on load (round to nearest,
+    ``infer/quant.py``); ``gguf`` keeps a GGUF file's Q8_0/Q4_0/Q4_1 blocks as they are.
     """
     from pathlib import Path
 
-    from scalable_ai.model.registry import REGISTRY, load_pretrained
+    from scalable_ai.infer.quant import load_for_serving
+    from scalable_ai.model.registry import REGISTRY
 
-    model, tokenizer = load_pretrained(name_or_path, dtype=dtype, device=resolve_device(device))
+    model, tokenizer = load_for_serving(name_or_path, dtype, resolve_device(device), quant)
     if model_name is None:
         model_name = name_or_path if name_or_path in REGISTRY else Path(name_or_path).stem
     return LLMEngine(

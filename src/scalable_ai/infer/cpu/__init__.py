@@ -108,10 +108,20 @@ def build_library(flags: list[str]) -> ctypes.CDLL | None:
     lib.sai_pack_weight.argtypes = [_p, _i, _i, _p]
     lib.sai_packed_size.restype = ctypes.c_size_t
     lib.sai_packed_size.argtypes = [_i, _i]
+    lib.sai_qpacked_size.restype = ctypes.c_size_t
+    lib.sai_qpacked_size.argtypes = [_i, _i, _i, _i]
+    lib.sai_qpack.argtypes = [_p, _p, _p, _i, _i, _i, _i, _p]
+    lib.sai_qgemm.restype = _i
+    lib.sai_qgemm.argtypes = [_p, _p, _i, _i, _p, _i, _i, _i, _p]
+    lib.sai_qkernel_kind.restype = _i
+    lib.sai_model_quantize.argtypes = [_p, _p, _p]
     return lib
 
 
 KERNELS = {2: "AVX512-BF16", 1: "AVX2+FMA", 0: "portable C"}
+#: The int8/int4 product each build runs (``sai_qkernel_kind``): AVX-512 VNNI ``vpdpbusd``
+#: where the compiler targets it (every CPU with AVX512-BF16 has it), AVX2 ``vpmaddubsw``, loops.
+QUANT_KERNELS = {2: "AVX-512 VNNI", 1: "AVX2", 0: "portable C"}
 #: Compiler flags that build each kernel kind: the machine's own ISA (AVX512-BF16 where it
 #: has it), x86-64-v3 (AVX2 and FMA), and no ``-march`` at all (the compiler's baseline:
 #: the C loops). Building the lower kinds on a newer CPU is how the tests check them there.
@@ -205,4 +215,40 @@ def gemm(pool: ThreadPool, x: torch.Tensor, packed: torch.Tensor, n: int) -> tor
     m, k = x.shape
     out = torch.empty(m, n, dtype=torch.float32)
     pool.lib.sai_gemm(pool.handle, _ptr(x), m, k, _ptr(packed), n, _ptr(out))
+    return out
+
+
+def qpack(
+    codes: torch.Tensor,
+    scales: torch.Tensor,
+    offsets: torch.Tensor,
+    bits: int,
+    lib: ctypes.CDLL | None = None,
+) -> torch.Tensor:
+    """Quantized (N, K) codes (one uint8 per weight) with f32 scales and offsets (N, K / group)
+    in the quantized kernels' layout (``forward.c``, "quantized products"): a uint8 tensor."""
+    lib = lib or load_library()
+    assert lib is not None
+    n, k = codes.shape
+    group = k // scales.shape[1]
+    codes = codes.to(torch.uint8).contiguous()
+    scales, offsets = scales.float().contiguous(), offsets.float().contiguous()
+    out = torch.empty(lib.sai_qpacked_size(n, k, bits, group), dtype=torch.uint8)
+    lib.sai_qpack(_ptr(codes), _ptr(scales), _ptr(offsets), n, k, bits, group, _ptr(out))
+    return out
+
+
+def qgemm(
+    pool: ThreadPool, x: torch.Tensor, packed: torch.Tensor, n: int, bits: int, group: int
+) -> torch.Tensor:
+    """``x @ dequantized(weight).T`` (bf16 in, f32 out) for ``packed = qpack(...)``; the rows
+    of ``x`` are quantized to int8 in blocks of 32 first, as in the forward."""
+    x = x.contiguous()
+    if x.dtype != torch.bfloat16:
+        raise ValueError("the native product takes bf16 activations")
+    m, k = x.shape
+    out = torch.empty(m, n, dtype=torch.float32)
+    status = pool.lib.sai_qgemm(pool.handle, _ptr(x), m, k, _ptr(packed), n, bits, group, _ptr(out))
+    if status != 0:
+        raise ValueError(f"no {bits}-bit product with groups of {group} over {k} inputs")
     return out

@@ -486,6 +486,313 @@ size_t sai_packed_size(int N, int K) {
     return (size_t)((N + PANEL - 1) / PANEL) * ((K + 1) / 2) * 2 * PANEL;
 }
 
+/* ---------------------------------------------------------------- quantized products */
+/* Weight-only quantized matrices (infer/quant.py): every weight is an unsigned code q (8 bits,
+ * or 4 bits two to a byte) with a scale s and an offset o per output column and group of
+ * `group` inputs, w = s * q + o. That one form holds symmetric int8 (q = w/s + 128,
+ * o = -128 s), symmetric and asymmetric int4, and llama.cpp's Q8_0, Q4_0 and Q4_1 blocks
+ * exactly, so GGUF weights are packed as they are, never widened to floats.
+ *
+ * Activations entering such a product are quantized per row in blocks of 32 to int8 with a
+ * scale a = max|x| / 127 (as llama.cpp does for its Q8_0/Q4 products), so the inner loop is
+ * an integer dot product: out[n] = sum_g s[n,g] sum_{b in g} a_b (q . x_b) + o[n,g] C_g, where
+ * C_g = sum_{b in g} a_b sum(x_b) is one number per row and group. AVX-512 VNNI
+ * `vpdpbusd` multiplies 64 unsigned codes by 64 signed activations into 16 int32 lanes per
+ * instruction; AVX2 uses `vpmaddubsw` + `vpmaddwd`; the portable path is plain loops.
+ *
+ * Layout (sai_qpack): panels of 16 output columns as for bf16; inside a panel, 64-byte
+ * records, column-major by 4 inputs: int8 record i holds q[16p + c][4i + r] at byte 4c + r;
+ * int4 record i holds inputs 8i..8i+7, byte 4c + r = q[.][8i + r] | q[.][8i + 4 + r] << 4.
+ * After all panels' codes come, per panel and group, 16 f32 scales then 16 f32 offsets. */
+#define QBLOCK 32
+
+static inline size_t q_panel_bytes(int K, int bits) { return (size_t)K * (bits == 8 ? 16 : 8); }
+
+size_t sai_qpacked_size(int N, int K, int bits, int group) {
+    size_t panels = (size_t)(N + PANEL - 1) / PANEL;
+    return panels * q_panel_bytes(K, bits) + panels * (size_t)(K / group) * 2 * PANEL * 4;
+}
+
+/* codes (N, K) one per byte, scales and offsets (N, K / group) f32, into the layout above. */
+void sai_qpack(const uint8_t *codes, const float *scales, const float *offsets, int N, int K,
+               int bits, int group, uint8_t *out) {
+    int panels = (N + PANEL - 1) / PANEL, G = K / group;
+    size_t pb = q_panel_bytes(K, bits);
+    memset(out, 0, sai_qpacked_size(N, K, bits, group));
+    for (int n = 0; n < N; n++) {
+        uint8_t *panel = out + (size_t)(n / PANEL) * pb;
+        int c = n % PANEL;
+        for (int k = 0; k < K; k++) {
+            uint8_t q = codes[(size_t)n * K + k];
+            if (bits == 8) panel[(size_t)(k / 4) * 64 + 4 * c + k % 4] = q;
+            else panel[(size_t)(k / 8) * 64 + 4 * c + k % 4] |= (uint8_t)((q & 15) << (k % 8 < 4 ? 0 : 4));
+        }
+        float *params = (float *)(out + (size_t)panels * pb);
+        for (int g = 0; g < G; g++) {
+            float *rec = params + ((size_t)(n / PANEL) * G + g) * 2 * PANEL;
+            rec[c] = scales[(size_t)n * G + g];
+            rec[PANEL + c] = offsets[(size_t)n * G + g];
+        }
+    }
+}
+
+/* Activations of a quantized product: int8 codes (M, K), per block scale a_b and a_b * sum. */
+typedef struct {
+    const int8_t *q;
+    const float *scale, *sum;
+} qact_t;
+
+static void quantize_row(const bf16 *x, int K, int8_t *q, float *scale, float *sum) {
+    for (int b = 0; b < K / QBLOCK; b++) {
+        float v[QBLOCK], amax = 0.0f;
+        for (int i = 0; i < QBLOCK; i++) {
+            v[i] = bf16_to_f32(x[b * QBLOCK + i]);
+            float a = fabsf(v[i]);
+            amax = a > amax ? a : amax;
+        }
+        float d = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int s = 0;
+        for (int i = 0; i < QBLOCK; i++) {
+            int r = (int)lrintf(v[i] * inv);
+            r = r > 127 ? 127 : (r < -127 ? -127 : r);
+            q[b * QBLOCK + i] = (int8_t)r;
+            s += r;
+        }
+        scale[b] = d;
+        sum[b] = d * (float)s;
+    }
+}
+
+/* out rows m..m+MB-1, panels p..p+NBV-1, all of K (one call per tile; see below). */
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+static inline __attribute__((always_inline)) void qtile(
+    const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K, int bits, int group,
+    int p, int NBV, int N, float *out, int ldo, int add) {
+    int G = K / group, bpg = group / QBLOCK;
+    size_t pb = q_panel_bytes(K, bits);
+    const float *params = (const float *)(W + (size_t)panels * pb);
+    __m512 facc[4][4];
+    for (int j = 0; j < MB; j++)
+        for (int v = 0; v < NBV; v++) facc[j][v] = _mm512_setzero_ps();
+    const __m512i low = _mm512_set1_epi8(15);
+    for (int g = 0; g < G; g++) {
+        const float *rec = params + ((size_t)p * G + g) * 2 * PANEL; /* panel v: + v*G*32 */
+        for (int b = g * bpg; b < (g + 1) * bpg; b++) {
+            __m512i iacc[4][4];
+            for (int j = 0; j < MB; j++)
+                for (int v = 0; v < NBV; v++) iacc[j][v] = _mm512_setzero_si512();
+            if (bits == 8) {
+                for (int i = b * 8; i < b * 8 + 8; i++) {
+                    __m512i wv[4];
+                    for (int v = 0; v < NBV; v++)
+                        wv[v] = _mm512_loadu_si512((const void *)(W + (p + v) * pb + (size_t)i * 64));
+                    for (int j = 0; j < MB; j++) {
+                        int32_t x4;
+                        memcpy(&x4, a->q + (size_t)(m + j) * K + 4 * i, 4);
+                        __m512i xv = _mm512_set1_epi32(x4);
+                        for (int v = 0; v < NBV; v++) iacc[j][v] = _mm512_dpbusd_epi32(iacc[j][v], wv[v], xv);
+                    }
+                }
+            } else {
+                for (int i = b * 4; i < b * 4 + 4; i++) {
+                    __m512i lo[4], hi[4];
+                    for (int v = 0; v < NBV; v++) {
+                        __m512i wv = _mm512_loadu_si512((const void *)(W + (p + v) * pb + (size_t)i * 64));
+                        lo[v] = _mm512_and_si512(wv, low);
+                        hi[v] = _mm512_and_si512(_mm512_srli_epi16(wv, 4), low);
+                    }
+                    for (int j = 0; j < MB; j++) {
+                        int32_t x4[2];
+                        memcpy(x4, a->q + (size_t)(m + j) * K + 8 * i, 8);
+                        __m512i x0 = _mm512_set1_epi32(x4[0]), x1 = _mm512_set1_epi32(x4[1]);
+                        for (int v = 0; v < NBV; v++)
+                            iacc[j][v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(iacc[j][v], lo[v], x0), hi[v], x1);
+                    }
+                }
+            }
+            for (int j = 0; j < MB; j++) {
+                __m512 ab = _mm512_set1_ps(a->scale[(size_t)(m + j) * (K / QBLOCK) + b]);
+                for (int v = 0; v < NBV; v++)
+                    facc[j][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[j][v]),
+                                                 _mm512_mul_ps(_mm512_loadu_ps(rec + (size_t)v * G * 2 * PANEL), ab),
+                                                 facc[j][v]);
+            }
+        }
+        for (int j = 0; j < MB; j++) {
+            const float *sums = a->sum + (size_t)(m + j) * (K / QBLOCK) + g * bpg;
+            float c = 0.0f;
+            for (int b = 0; b < bpg; b++) c += sums[b];
+            __m512 cv = _mm512_set1_ps(c);
+            for (int v = 0; v < NBV; v++)
+                facc[j][v] = _mm512_fmadd_ps(_mm512_loadu_ps(rec + (size_t)v * G * 2 * PANEL + PANEL), cv, facc[j][v]);
+        }
+    }
+    for (int j = 0; j < MB; j++) {
+        float *o = out + (size_t)(m + j) * ldo;
+        for (int v = 0; v < NBV; v++) {
+            int n = (p + v) * PANEL;
+            __mmask16 mask = N - n >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << (N - n)) - 1);
+            __m512 r = facc[j][v];
+            if (add) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, o + n));
+            _mm512_mask_storeu_ps(o + n, mask, r);
+        }
+    }
+}
+#define QKERNEL 2
+#define QTILE_ROWS 2
+#define QTILE_PANELS 4
+#elif defined(__AVX2__) && defined(__FMA__)
+/* 8 columns (half a panel) per 256-bit register. int8 codes exceed vpmaddubsw's int16 sums
+ * (255 * 127 * 2), so they are made signed (q - 128, by flipping the top bit) and multiplied
+ * by |x| with the sign moved onto them (ggml's trick); the 128 * sum(x) this drops is added
+ * back through the offset: s q + o = s (q - 128) + (o + 128 s). */
+static inline __m256i dot4_avx2(__m256i w, __m256i x, int bits) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i p;
+    if (bits == 8) {
+        __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
+        p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(ws, x));
+    } else {
+        p = _mm256_maddubs_epi16(w, x);
+    }
+    return _mm256_madd_epi16(p, ones);
+}
+
+static inline __attribute__((always_inline)) void qtile(
+    const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K, int bits, int group,
+    int p, int NBV, int N, float *out, int ldo, int add) {
+    int G = K / group, bpg = group / QBLOCK;
+    size_t pb = q_panel_bytes(K, bits);
+    const float *params = (const float *)(W + (size_t)panels * pb);
+    const int H = 2 * NBV; /* half panels */
+    __m256 facc[4][4];
+    for (int j = 0; j < MB; j++)
+        for (int h = 0; h < H; h++) facc[j][h] = _mm256_setzero_ps();
+    const __m256i low = _mm256_set1_epi8(15);
+    for (int g = 0; g < G; g++) {
+        __m256 sv[4], ov[4];
+        for (int h = 0; h < H; h++) {
+            const float *rec = params + ((size_t)(p + h / 2) * G + g) * 2 * PANEL + 8 * (h % 2);
+            sv[h] = _mm256_loadu_ps(rec);
+            ov[h] = _mm256_loadu_ps(rec + PANEL);
+            if (bits == 8) ov[h] = _mm256_fmadd_ps(_mm256_set1_ps(128.0f), sv[h], ov[h]);
+        }
+        for (int b = g * bpg; b < (g + 1) * bpg; b++) {
+            __m256i iacc[4][4];
+            for (int j = 0; j < MB; j++)
+                for (int h = 0; h < H; h++) iacc[j][h] = _mm256_setzero_si256();
+            for (int i = 0; i < 8; i++) { /* 8 groups of 4 inputs */
+                int k = b * QBLOCK + 4 * i;
+                for (int h = 0; h < H; h++) {
+                    const uint8_t *rec = W + (p + h / 2) * pb + 32 * (h % 2);
+                    __m256i w;
+                    if (bits == 8) w = _mm256_loadu_si256((const __m256i *)(rec + (size_t)(k / 4) * 64));
+                    else {
+                        w = _mm256_loadu_si256((const __m256i *)(rec + (size_t)(k / 8) * 64));
+                        w = _mm256_and_si256((k / 4) % 2 ? _mm256_srli_epi16(w, 4) : w, low);
+                    }
+                    for (int j = 0; j < MB; j++) {
+                        int32_t x4;
+                        memcpy(&x4, a->q + (size_t)(m + j) * K + k, 4);
+                        iacc[j][h] = _mm256_add_epi32(iacc[j][h], dot4_avx2(w, _mm256_set1_epi32(x4), bits));
+                    }
+                }
+            }
+            for (int j = 0; j < MB; j++) {
+                __m256 ab = _mm256_set1_ps(a->scale[(size_t)(m + j) * (K / QBLOCK) + b]);
+                for (int h = 0; h < H; h++)
+                    facc[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[j][h]), _mm256_mul_ps(sv[h], ab), facc[j][h]);
+            }
+        }
+        for (int j = 0; j < MB; j++) {
+            const float *sums = a->sum + (size_t)(m + j) * (K / QBLOCK) + g * bpg;
+            float c = 0.0f;
+            for (int b = 0; b < bpg; b++) c += sums[b];
+            __m256 cv = _mm256_set1_ps(c);
+            for (int h = 0; h < H; h++) facc[j][h] = _mm256_fmadd_ps(ov[h], cv, facc[j][h]);
+        }
+    }
+    for (int j = 0; j < MB; j++) {
+        float *o = out + (size_t)(m + j) * ldo;
+        for (int h = 0; h < H; h++) {
+            int n = p * PANEL + 8 * h;
+            float tmp[8];
+            _mm256_storeu_ps(tmp, facc[j][h]);
+            for (int c = 0; c < 8 && n + c < N; c++) o[n + c] = add ? o[n + c] + tmp[c] : tmp[c];
+        }
+    }
+}
+#define QKERNEL 1
+#define QTILE_ROWS 2
+#define QTILE_PANELS 1
+#else
+static inline void qtile(const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K,
+                         int bits, int group, int p, int NBV, int N, float *out, int ldo, int add) {
+    int G = K / group, bpg = group / QBLOCK;
+    size_t pb = q_panel_bytes(K, bits);
+    const float *params = (const float *)(W + (size_t)panels * pb);
+    for (int j = m; j < m + MB; j++) {
+        const int8_t *x = a->q + (size_t)j * K;
+        for (int n = p * PANEL; n < (p + NBV) * PANEL && n < N; n++) {
+            const uint8_t *panel = W + (size_t)(n / PANEL) * pb;
+            int c = n % PANEL;
+            float f = 0.0f;
+            for (int g = 0; g < G; g++) {
+                const float *rec = params + ((size_t)(n / PANEL) * G + g) * 2 * PANEL;
+                float fg = 0.0f, cg = 0.0f;
+                for (int b = g * bpg; b < (g + 1) * bpg; b++) {
+                    int32_t dot = 0;
+                    for (int k = b * QBLOCK; k < (b + 1) * QBLOCK; k++) {
+                        int q = bits == 8 ? panel[(size_t)(k / 4) * 64 + 4 * c + k % 4]
+                                          : (panel[(size_t)(k / 8) * 64 + 4 * c + k % 4] >> (k % 8 < 4 ? 0 : 4)) & 15;
+                        dot += q * x[k];
+                    }
+                    fg += (float)dot * a->scale[(size_t)j * (K / QBLOCK) + b];
+                    cg += a->sum[(size_t)j * (K / QBLOCK) + b];
+                }
+                f += rec[c] * fg + rec[PANEL + c] * cg;
+            }
+            float *o = out + (size_t)j * ldo + n;
+            *o = add ? *o + f : f;
+        }
+    }
+}
+#define QKERNEL 0
+#define QTILE_ROWS 4
+#define QTILE_PANELS 1
+#endif
+
+/* One chunk (GROUP panels) of out (M, N) (+)= dequant(W) x, over all M rows. */
+static void qgemm_chunk(const qact_t *a, int M, const uint8_t *W, int K, int bits, int group,
+                        int N, float *out, int ldo, int add, int chunk) {
+    int panels = (N + PANEL - 1) / PANEL;
+    int p0 = chunk * GROUP, p1 = p0 + GROUP < panels ? p0 + GROUP : panels;
+    for (int p = p0; p < p1; p += QTILE_PANELS) {
+        int NBV = p1 - p < QTILE_PANELS ? p1 - p : QTILE_PANELS;
+        for (int m = 0; m < M; m += QTILE_ROWS) {
+            int MB = M - m < QTILE_ROWS ? M - m : QTILE_ROWS;
+#if QKERNEL == 0
+            qtile(a, m, MB, W, panels, K, bits, group, p, NBV, N, out, ldo, add);
+#else
+#define QT(R, V) qtile(a, m, R, W, panels, K, bits, group, p, V, N, out, ldo, add)
+            if (NBV == QTILE_PANELS) {
+                switch (MB) {
+                    case 2: QT(2, QTILE_PANELS); break;
+                    default: QT(1, QTILE_PANELS); break;
+                }
+            } else {
+                for (int v = 0; v < NBV; v++)
+                    for (int r = 0; r < MB; r++)
+                        qtile(a, m + r, 1, W, panels, K, bits, group, p + v, 1, N, out, ldo, add);
+            }
+#undef QT
+#endif
+        }
+    }
+}
+
+int sai_qkernel_kind(void) { return QKERNEL; }
+
 /* ---------------------------------------------------------------- the model */
 typedef struct {
     int n_layers, dim, n_heads, n_kv_heads, head_dim, hidden, vocab, window, interleaved;
@@ -495,12 +802,18 @@ typedef struct {
     const float **attn_norm, **mlp_norm;
     const bf16 **qkv, **o, **gate_up, **down;
     bf16 **k_cache, **v_cache; /* per layer: (slots, Hkv, D) */
+    /* quantized matrices (sai_model_quantize): per layer qkv, o, gate_up, down, then the LM
+     * head; a NULL entry is the bf16 matrix above */
+    const uint8_t **qdata;
+    int *qbits, *qgroup;
     pool_t *pool;
     /* scratch, grown on demand */
     int cap_tokens, cap_ctx;
     float *x, *qkv_out, *gu, *rope;
     bf16 *h, *attn, *act;
     float *scores; /* per thread: G * cap_ctx */
+    int8_t *xq;    /* a quantized product's activations: codes, block scales, block sums */
+    float *xs, *xsum;
 } model_t;
 
 typedef struct {
@@ -552,8 +865,24 @@ void *sai_model_new(const int64_t *ints, const float *floats, void *const *ptrs,
         m->k_cache[l] = (bf16 *)ptrs[p++];
         m->v_cache[l] = (bf16 *)ptrs[p++];
     }
+    m->qdata = (const uint8_t **)calloc((size_t)(4 * L + 1), sizeof(void *));
+    m->qbits = (int *)calloc((size_t)(4 * L + 1), sizeof(int));
+    m->qgroup = (int *)calloc((size_t)(4 * L + 1), sizeof(int));
     m->pool = pool_new(nthreads);
     return m;
+}
+
+/* Use quantized matrices: for each of the 4 * n_layers + 1 products (per layer qkv, o,
+ * gate_up, down; then the LM head) desc holds (bits, group) and ptrs the sai_qpack'ed data,
+ * bits 0 keeping the bf16 matrix. Every quantized K must be a multiple of group, itself a
+ * multiple of 32 (the caller checks). */
+void sai_model_quantize(void *raw, const int64_t *desc, void *const *ptrs) {
+    model_t *m = (model_t *)raw;
+    for (int i = 0; i < 4 * m->n_layers + 1; i++) {
+        m->qbits[i] = (int)desc[2 * i];
+        m->qgroup[i] = (int)desc[2 * i + 1];
+        m->qdata[i] = m->qbits[i] ? (const uint8_t *)ptrs[i] : NULL;
+    }
 }
 
 void sai_model_free(void *raw) {
@@ -564,6 +893,7 @@ void sai_model_free(void *raw) {
     free(m->gate_up); free(m->down); free(m->k_cache); free(m->v_cache);
     free(m->x); free(m->qkv_out); free(m->gu); free(m->rope);
     free(m->h); free(m->attn); free(m->act); free(m->scores);
+    free(m->qdata); free(m->qbits); free(m->qgroup); free(m->xq); free(m->xs); free(m->xsum);
     free(m);
 }
 
@@ -582,6 +912,12 @@ static void grow(model_t *m, int T, int ctx) {
         m->h = (bf16 *)malloc(sizeof(bf16) * (size_t)T * widest);
         m->attn = (bf16 *)malloc(sizeof(bf16) * (size_t)T * m->n_heads * m->head_dim);
         m->act = (bf16 *)malloc(sizeof(bf16) * (size_t)T * m->hidden);
+        /* the widest input of a product: dim, the attention output or the MLP hidden */
+        int wide_in = widest > m->hidden ? widest : m->hidden;
+        free(m->xq); free(m->xs); free(m->xsum);
+        m->xq = (int8_t *)malloc((size_t)T * wide_in);
+        m->xs = (float *)malloc(sizeof(float) * (size_t)T * (wide_in / QBLOCK + 1));
+        m->xsum = (float *)malloc(sizeof(float) * (size_t)T * (wide_in / QBLOCK + 1));
         m->cap_tokens = T;
     }
     if (ctx > m->cap_ctx) {
@@ -807,12 +1143,30 @@ static void forward_job(void *raw, int ith, int nth) {
     }
     SYNC(T);
     int cq = gemm_chunks(qw), co = gemm_chunks(dim), cgu = gemm_chunks(2 * H);
+    qact_t qa = {m->xq, m->xs, m->xsum};
+/* out (rows, N) (+)= in (rows, K) W^T for product `which`: the bf16 panels, or the quantized
+ * matrix after one pass quantizing the rows of `in` (two operations, so two SYNCs). */
+#define PRODUCT(which, in, rows, K, Wb, N, out, ldo, add, chunks)                              \
+    do {                                                                                     \
+        const uint8_t *qw_ = m->qdata[which];                                                \
+        if (!qw_) {                                                                          \
+            PARALLEL(chunks, c) gemm_chunk(in, rows, K, Wb, N, out, ldo, add, c);            \
+            SYNC(chunks);                                                                    \
+            break;                                                                           \
+        }                                                                                    \
+        PARALLEL(rows, t)                                                                    \
+            quantize_row((in) + (size_t)t * (K), K, m->xq + (size_t)t * (K),                  \
+                         m->xs + (size_t)t * ((K) / QBLOCK), m->xsum + (size_t)t * ((K) / QBLOCK)); \
+        SYNC(rows);                                                                          \
+        PARALLEL(chunks, c)                                                                  \
+            qgemm_chunk(&qa, rows, qw_, K, m->qbits[which], m->qgroup[which], N, out, ldo, add, c); \
+        SYNC(chunks);                                                                        \
+    } while (0)
     for (int l = 0; l < m->n_layers; l++) {
         PARALLEL(T, t)
             rmsnorm_row(m->x + (size_t)t * dim, m->attn_norm[l], dim, m->eps, m->h + (size_t)t * dim);
         SYNC(T);
-        PARALLEL(cq, c) gemm_chunk(m->h, T, dim, m->qkv[l], qw, m->qkv_out, qw, 0, c);
-        SYNC(cq);
+        PRODUCT(4 * l, m->h, T, dim, m->qkv[l], qw, m->qkv_out, qw, 0, cq);
         PARALLEL(T, t) {
             float *row = m->qkv_out + (size_t)t * qw;
             const float *cs = m->rope + (size_t)t * D;
@@ -826,29 +1180,26 @@ static void forward_job(void *raw, int ith, int nth) {
         SYNC(T);
         PARALLEL(T, t) attend(st, l, t, scores);
         SYNC(T);
-        PARALLEL(co, c) gemm_chunk(m->attn, T, Hq * D, m->o[l], dim, m->x, dim, 1, c);
-        SYNC(co);
+        PRODUCT(4 * l + 1, m->attn, T, Hq * D, m->o[l], dim, m->x, dim, 1, co);
         PARALLEL(T, t)
             rmsnorm_row(m->x + (size_t)t * dim, m->mlp_norm[l], dim, m->eps, m->h + (size_t)t * dim);
         SYNC(T);
-        PARALLEL(cgu, c) gemm_chunk(m->h, T, dim, m->gate_up[l], 2 * H, m->gu, 2 * H, 0, c);
-        SYNC(cgu);
+        PRODUCT(4 * l + 2, m->h, T, dim, m->gate_up[l], 2 * H, m->gu, 2 * H, 0, cgu);
         PARALLEL(T, t) silu_mul_row(m->gu + (size_t)t * 2 * H, H, m->act + (size_t)t * H);
         SYNC(T);
-        PARALLEL(co, c) gemm_chunk(m->act, T, H, m->down[l], dim, m->x, dim, 1, c);
-        SYNC(co);
+        PRODUCT(4 * l + 3, m->act, T, H, m->down[l], dim, m->x, dim, 1, co);
     }
     int n = st->n_logits, cv = gemm_chunks(m->vocab);
     PARALLEL(n, r)
         rmsnorm_row(m->x + (size_t)st->logits_rows[r] * dim, m->final_norm, dim, m->eps,
                     st->final_h + (size_t)r * dim);
     SYNC(n);
-    PARALLEL(cv, c) gemm_chunk(st->final_h, n, dim, m->lm_head, m->vocab, st->logits, m->vocab, 0, c);
-    SYNC(cv);
+    PRODUCT(4 * m->n_layers, st->final_h, n, dim, m->lm_head, m->vocab, st->logits, m->vocab, 0, cv);
+#undef PRODUCT
 }
 
-#define OPS_PER_LAYER 9
-#define OPS_OUTSIDE_LAYERS 3
+#define OPS_PER_LAYER 13 /* 9, and a quantizing pass before each of 4 products */
+#define OPS_OUTSIDE_LAYERS 4
 
 /* One step: T tokens (ids, positions, cache slots, owning sequence row in block_tables),
  * logits (n_logits, vocab) f32 for the rows in logits_rows. Returns 0 on success. */
@@ -900,6 +1251,46 @@ int sai_gemm(void *pool, const bf16 *x, int M, int K, const bf16 *W, int N, floa
     memset(ops, 0, sizeof(ops));
     gemm_job_t g = {x, W, M, K, N, out, ops};
     pool_run((pool_t *)pool, gemm_job, &g);
+    return 0;
+}
+
+/* A lone quantized product through the same kernels, for tests and benchmarks: out (M, N)
+ * f32 = x (M, K) bf16 @ dequant(W)^T for W = sai_qpack(...). */
+typedef struct {
+    const bf16 *x;
+    const uint8_t *W;
+    int M, K, N, bits, group;
+    float *out;
+    int8_t *xq;
+    float *xs, *xsum;
+    op_t *ops;
+} qgemm_job_t;
+
+static void qgemm_job(void *raw, int ith, int nth) {
+    qgemm_job_t *g = (qgemm_job_t *)raw;
+    op_t *ops = g->ops;
+    int op = 0, chunks = gemm_chunks(g->N), K = g->K;
+    (void)ith, (void)nth;
+    PARALLEL(g->M, t)
+        quantize_row(g->x + (size_t)t * K, K, g->xq + (size_t)t * K, g->xs + (size_t)t * (K / QBLOCK),
+                     g->xsum + (size_t)t * (K / QBLOCK));
+    SYNC(g->M);
+    qact_t qa = {g->xq, g->xs, g->xsum};
+    PARALLEL(chunks, c) qgemm_chunk(&qa, g->M, g->W, K, g->bits, g->group, g->N, g->out, g->N, 0, c);
+    SYNC(chunks);
+}
+
+int sai_qgemm(void *pool, const bf16 *x, int M, int K, const uint8_t *W, int N, int bits, int group,
+              float *out) {
+    if (K % group || group % QBLOCK || (bits != 8 && bits != 4)) return 1;
+    op_t ops[2];
+    memset(ops, 0, sizeof(ops));
+    int8_t *xq = (int8_t *)malloc((size_t)M * K);
+    float *xs = (float *)malloc(sizeof(float) * (size_t)M * (K / QBLOCK));
+    float *xsum = (float *)malloc(sizeof(float) * (size_t)M * (K / QBLOCK));
+    qgemm_job_t g = {x, W, M, K, N, bits, group, out, xq, xs, xsum, ops};
+    pool_run((pool_t *)pool, qgemm_job, &g);
+    free(xq); free(xs); free(xsum);
     return 0;
 }
 

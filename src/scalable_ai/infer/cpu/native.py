@@ -16,8 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from scalable_ai.infer.cpu import load_library, pack_weight
+from scalable_ai.infer.cpu import load_library, pack_weight, qpack
 from scalable_ai.infer.kv_cache import KVCache
+from scalable_ai.infer.quant import BLOCK, QuantizedLinear
+
+#: (bits, group) of a bf16 product, which forward.c multiplies in its panel layout
+BF16 = (0, 0)
 
 
 def supports(model: nn.Module) -> bool:
@@ -74,25 +78,32 @@ class NativeForward:
         self.close()
         model, config = self.model, self.model.config
         f32 = lambda t: t.detach().float().contiguous()  # noqa: E731
-        keep: list[torch.Tensor] = [
-            model.embed.weight.detach().contiguous(),
-            pack_weight(model.lm_head.weight, self.lib),
-            f32(model.norm.weight),
-            f32(model.rotary.inv_freq),
-        ]
+        quantized: list[tuple[tuple[int, int], torch.Tensor | None]] = []
+        embed = model.embed.weight.detach().contiguous()
+
+        def product(*linears: nn.Module) -> torch.Tensor:
+            """One fused product's weights: quantized codes go to ``quantized`` (forward.c
+            then reads them), bf16 weights are packed into panels here."""
+            form, packed = self._quantized(linears)
+            quantized.append((form, packed))
+            if packed is not None:
+                return embed  # a placeholder pointer: the bf16 slot is never read
+            return pack_weight(torch.cat([linear.weight for linear in linears]), self.lib)
+
+        keep: list[torch.Tensor] = [embed, product(model.lm_head)]
+        head = quantized.pop()
+        keep += [f32(model.norm.weight), f32(model.rotary.inv_freq)]
         for layer in model.layers:
             attn, mlp = layer.attn, layer.mlp
             keep += [
                 f32(layer.attn_norm.weight),
-                pack_weight(
-                    torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]),
-                    self.lib,
-                ),
-                pack_weight(attn.o_proj.weight, self.lib),
+                product(attn.q_proj, attn.k_proj, attn.v_proj),
+                product(attn.o_proj),
                 f32(layer.mlp_norm.weight),
-                pack_weight(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), self.lib),
-                pack_weight(mlp.down_proj.weight, self.lib),
+                product(mlp.gate_proj, mlp.up_proj),
+                product(mlp.down_proj),
             ]
+        quantized.append(head)
         for keys, values in zip(self.cache.keys, self.cache.values, strict=True):
             keep += [keys, values]
         self._keep = keep  # the C side holds raw pointers into these tensors
@@ -110,6 +121,34 @@ class NativeForward:
         floats = (ctypes.c_float * 1)(config.norm_eps)
         pointers = (ctypes.c_void_p * len(keep))(*(t.data_ptr() for t in keep))
         self.handle = self.lib.sai_model_new(ints, floats, pointers, self.threads)
+        if any(packed is not None for _, packed in quantized):
+            self._keep_quantized = [packed for _, packed in quantized if packed is not None]
+            desc = (ctypes.c_int64 * (2 * len(quantized)))(*(v for f, _ in quantized for v in f))
+            data = (ctypes.c_void_p * len(quantized))(
+                *(packed.data_ptr() if packed is not None else None for _, packed in quantized)
+            )
+            self.lib.sai_model_quantize(self.handle, desc, data)
+
+    def _quantized(
+        self, linears: tuple[nn.Module, ...]
+    ) -> tuple[tuple[int, int], torch.Tensor | None]:
+        """((bits, group), packed codes) for a product whose layers are all quantized alike
+        with groups of whole activation blocks; (BF16, None) otherwise (dequantized)."""
+        if not all(isinstance(linear, QuantizedLinear) for linear in linears):
+            return BF16, None
+        weights = [linear.quantized for linear in linears]
+        forms = {(w.bits, w.group_size) for w in weights}
+        bits, group = next(iter(forms))
+        if len(forms) > 1 or group % BLOCK:
+            return BF16, None
+        packed = qpack(
+            torch.cat([w.codes for w in weights]),
+            torch.cat([w.scales for w in weights]),
+            torch.cat([w.offsets for w in weights]),
+            bits,
+            self.lib,
+        )
+        return (bits, group), packed
 
     def close(self) -> None:
         if getattr(self, "handle", None):

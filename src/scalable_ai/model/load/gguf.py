@@ -147,3 +147,63 @@ def read_gguf(
     config.rope_interleaved = not undo_rope_permutation
     config.validate()
     return config, state, metadata
+
+
+#: Block types kept as codes: bytes per block of 32 weights, and whether it carries a minimum.
+_BLOCKS = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}
+
+
+def block_codes(data: np.ndarray, type_name: str, rows: int) -> tuple[np.ndarray, ...]:
+    """A Q8_0/Q4_0/Q4_1 matrix's blocks as (codes uint8 (rows, K), scales, offsets f32
+    (rows, K / 32), bits) with w = scale * code + offset exactly, read from the raw bytes:
+    Q8_0 w = d q (q int8: code q + 128, offset -128 d); Q4_0 w = d (q - 8); Q4_1 w = d q + m
+    (ggml's block layouts: an f16 d, for Q4_1 an f16 m, then 32 int8 or 16 bytes holding
+    element j in the low nibble of byte j and element j + 16 in the high one)."""
+    blocks = np.ascontiguousarray(data).reshape(rows, -1, _BLOCKS[type_name])
+    d = blocks[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+    if type_name == "Q8_0":
+        codes = (blocks[..., 2:].view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+        return codes.reshape(rows, -1), d, -128.0 * d, 8
+    nibbles = blocks[..., 4:] if type_name == "Q4_1" else blocks[..., 2:]
+    codes = np.concatenate([nibbles & 15, nibbles >> 4], axis=-1).reshape(rows, -1)
+    if type_name == "Q4_1":
+        return codes, d, blocks[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32), 4
+    return codes, d, -8.0 * d, 4
+
+
+def read_gguf_blocks(
+    path: Path, name: str = ""
+) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, tuple], dict[str, Any]]:
+    """Like :func:`read_gguf`, but Q8_0/Q4_0/Q4_1 matrices come back as ``block_codes``
+    tuples (in our names, q/k rows un-permuted as there), never widened to floats; other
+    tensors as float32. The token embedding is in both (a lookup table, and the tied head)."""
+    reader = open_gguf(path)
+    metadata = gguf_metadata(reader)
+    config = config_from_gguf(metadata, name=name)
+    state: dict[str, torch.Tensor] = {}
+    blocks: dict[str, tuple] = {}
+    for tensor in reader.tensors:
+        ours = _our_name(tensor.name)
+        if ours is None:
+            continue
+        shape = tuple(int(d) for d in reversed(tensor.shape))
+        kind = tensor.tensor_type.name
+        if kind in _BLOCKS and len(shape) == 2 and ours != "embed.weight":
+            codes, scales, offsets, bits = block_codes(tensor.data, kind, shape[0])
+            parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in (codes, scales, offsets)]
+            heads = {"attn.q_proj.weight": config.n_heads, "attn.k_proj.weight": config.n_kv_heads}
+            for suffix, n_heads in heads.items():
+                if ours.endswith(suffix):
+                    parts = [unpermute_rope_rows(p, n_heads) for p in parts]
+            blocks[ours.removesuffix(".weight")] = (*parts, bits)
+            continue
+        if kind in _BLOCKS and ours == "embed.weight":
+            codes, scales, offsets, bits = block_codes(tensor.data, kind, shape[0])
+            parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in (codes, scales, offsets)]
+            blocks["embed"] = (*parts, bits)
+        array = dequantize(tensor.data, tensor.tensor_type)
+        state[ours] = torch.from_numpy(np.array(array, dtype=np.float32).reshape(shape))
+    config.tie_embeddings = "lm_head.weight" not in state and "lm_head" not in blocks
+    config.rope_interleaved = False
+    config.validate()
+    return config, state, blocks, metadata

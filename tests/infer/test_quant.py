@@ -1,0 +1,216 @@
+"""Weight-only quantization (lecture 17): the formats, the native int8/int4 kernels against a
+dequantized float reference, GGUF blocks kept as they are, checkpoints, and served models.
+
+The kernel reference is independent of the C code: the activations quantized in NumPy-style
+f32 arithmetic (blocks of 32, scale max|x|/127, round half to even) times the dequantized
+weights in float64. Every kernel kind this CPU builds runs (AVX-512 VNNI, AVX2, and the
+portable loops, which build anywhere: the scalar fallback ``SAI_FORWARD_PATH=native-portable``
+selects), so an AMD EPYC and an Intel Xeon each check the path they take.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize, quantize
+
+from scalable_ai.errors import UserError
+from scalable_ai.infer import cpu
+from scalable_ai.infer.forward_paths import NATIVE_KINDS
+from scalable_ai.infer.quant import (
+    QuantizedLinear,
+    QuantSpec,
+    is_quantized_checkpoint,
+    load_quantized,
+    quantize_model,
+    quantize_weight,
+    save_quantized,
+)
+from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.model.load.gguf import block_codes
+from tests.infer.conftest import make_engine, tiny_model
+
+KINDS = [kind for kind in (2, 1, 0) if cpu.library_for(kind) is not None]
+FORMATS = [  # (bits, group_size, symmetric)
+    (8, 0, True),  # int8 per output channel
+    (8, 32, True),  # llama.cpp's Q8_0 shape
+    (4, 32, False),  # Q4_1's shape
+    (4, 64, True),
+]
+GREEDY = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
+
+
+def quantized_activations(x: torch.Tensor) -> torch.Tensor:
+    """The kernels' int8 activations, dequantized: blocks of 32, scale max|x| / 127."""
+    rows, k = x.shape
+    blocks = x.float().view(rows, k // 32, 32)
+    amax = blocks.abs().amax(-1, keepdim=True)
+    inverse = torch.where(amax > 0, (127 / amax.double()).float(), torch.zeros_like(amax))
+    codes = (blocks * inverse).round().clamp(-127, 127)
+    return (codes.double() * (amax.double() / 127)).view(rows, k)
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.double() - want.double()).norm() / want.double().norm())
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: cpu.QUANT_KERNELS[k])
+@pytest.mark.parametrize("bits,group,symmetric", FORMATS)
+@pytest.mark.parametrize(
+    ("rows", "n", "k"), [(1, 64, 64), (2, 37, 128), (3, 200, 96), (7, 960, 576)]
+)
+def test_quantized_product_equals_the_dequantized_float_product(
+    kind, bits, group, symmetric, rows, n, k
+):
+    if group and k % group:
+        pytest.skip("the group does not divide this width")
+    lib = cpu.library_for(kind)
+    torch.manual_seed(rows + n + k + bits)
+    weight, x = torch.randn(n, k), torch.randn(rows, k).bfloat16()
+    q = quantize_weight(weight, bits, group, symmetric)
+    pool = cpu.ThreadPool(2, lib)
+    got = cpu.qgemm(
+        pool, x, cpu.qpack(q.codes, q.scales, q.offsets, bits, lib), n, bits, q.group_size
+    )
+    pool.close()
+    assert lib.sai_qkernel_kind() == kind
+    exact = quantized_activations(x) @ q.dequantize().double().T
+    assert relative_error(got, exact) < 1e-5  # f32 accumulation of exact integer dots
+    # and against bf16 activations: the int8 activation rounding alone, ~0.5% on Gaussians
+    assert relative_error(got, x.double() @ q.dequantize().double().T) < 0.02
+
+
+@pytest.mark.parametrize("bits,group,symmetric", FORMATS)
+def test_round_to_nearest_is_within_half_a_step_of_each_weight(bits, group, symmetric):
+    torch.manual_seed(0)
+    weight = torch.randn(48, 128) * torch.linspace(0.1, 3, 128)
+    q = quantize_weight(weight, bits, group, symmetric)
+    step = q.scales.repeat_interleave(q.group_size, dim=1)
+    assert int(q.codes.max()) < (1 << bits)
+    assert bool(((q.dequantize() - weight).abs() <= step / 2 + 1e-6).all())
+
+
+@pytest.mark.parametrize("kind", ["Q8_0", "Q4_0", "Q4_1"])
+def test_gguf_blocks_become_codes_that_dequantize_exactly_as_gguf_does(kind):
+    qtype = GGMLQuantizationType[kind]
+    weights = np.random.default_rng(0).standard_normal((24, 96)).astype(np.float32)
+    raw = quantize(weights, qtype)
+    codes, scales, offsets, bits = block_codes(raw, kind, 24)
+    ours = codes.reshape(24, -1, 32).astype(np.float32) * scales[..., None] + offsets[..., None]
+    assert bits == (8 if kind == "Q8_0" else 4)
+    np.testing.assert_array_equal(ours.reshape(24, 96), dequantize(raw, qtype).reshape(24, 96))
+
+
+def test_a_group_that_does_not_divide_the_input_is_refused_by_name():
+    with pytest.raises(UserError, match="group_size"):
+        quantize_weight(torch.randn(8, 96), 4, 64)
+    with pytest.raises(UserError, match="bits"):
+        QuantSpec(bits=3).validate()
+
+
+def quantized_tiny(spec: QuantSpec) -> torch.nn.Module:
+    return quantize_model(tiny_model(dtype=torch.bfloat16), spec)
+
+
+@pytest.mark.parametrize("path", [p for p, k in NATIVE_KINDS.items() if k in KINDS])
+@pytest.mark.parametrize("name", ["int8", "int4"])
+def test_native_forward_of_a_quantized_model_matches_its_dequantized_pytorch_forward(path, name):
+    model = quantized_tiny(QuantSpec.named(name))
+    prompt = list(range(3, 40))
+    native = make_engine(model, forward_path=path)
+    assert native.runner.native is not None
+    captured = []
+    execute = native.runner.execute
+    native.runner.execute = lambda s: captured.append(execute(s)) or captured[-1]
+    native.generate([prompt], SamplingParams(temperature=0.0, max_tokens=1))
+    with torch.no_grad():  # the reference: dequantized weights, f32 arithmetic, no act. rounding
+        reference = model.float()(torch.tensor([prompt]))[0, -1]
+    # bf16 activations and KV cache (the bf16 native path's own bound on these tiny random
+    # models, tests/infer/test_native.py) plus the int8 activation rounding
+    assert relative_error(captured[0][0], reference) < 0.05
+    assert int(captured[0][0].argmax()) == int(reference.argmax())
+
+
+def test_quantized_batched_greedy_output_equals_unbatched():
+    model = quantized_tiny(QuantSpec.named("int4"))
+    prompts = [list(b"hello there"), list(b"the quick brown fox"), list(b"a")]
+    together = make_engine(model).generate(prompts, GREEDY)
+    alone = [make_engine(model).generate([p], GREEDY)[0] for p in prompts]
+    assert together == alone
+
+
+@pytest.mark.parametrize("name", ["int8", "int4"])
+def test_a_quantized_checkpoint_saves_and_loads_the_same_codes_and_answers(tmp_path, name):
+    model = quantized_tiny(QuantSpec.named(name))
+    save_quantized(model, tmp_path / "q")
+    assert is_quantized_checkpoint(tmp_path / "q")
+    loaded = load_quantized(tmp_path / "q")
+    for (path, a), (_, b) in zip(model.named_modules(), loaded.named_modules(), strict=True):
+        if isinstance(a, QuantizedLinear):
+            assert isinstance(b, QuantizedLinear) and a.bits == b.bits, path
+            assert torch.equal(a.codes, b.codes) and torch.equal(a.scales, b.scales), path
+    prompt = [list(b"checkpoint")]
+    assert make_engine(loaded).generate(prompt, GREEDY) == make_engine(model).generate(
+        prompt, GREEDY
+    )
+
+
+def test_quantize_command_refuses_bad_settings_by_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalable_ai.infer.quant_cli import quantize_app
+
+    bad = CliRunner().invoke(quantize_app, ["smollm2-135m", str(tmp_path / "x"), "--bits", "3"])
+    assert bad.exit_code == 2 and "bits" in bad.output
+    bad = CliRunner().invoke(quantize_app, ["smollm2-135m", str(tmp_path / "x"), "--method", "x"])
+    assert bad.exit_code == 2 and "method" in bad.output
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf():
+    from scalable_ai.model.registry import packaged_gguf
+
+    try:
+        return packaged_gguf("smollm2-135m")
+    except UserError as error:
+        pytest.skip(str(error))
+
+
+def test_smollm2_int8_checkpoint_from_sai_quantize_answers_greedily(smollm2_gguf, tmp_path):
+    """``sai quantize`` (the real command) on SmolLM2's GGUF, then the engine on its output."""
+    import subprocess
+    import sys
+
+    from scalable_ai.infer.engine import EngineConfig, load_engine
+
+    out = tmp_path / "smollm2-int8"
+    done = subprocess.run(
+        [sys.executable, "-m", "scalable_ai.cli", "quantize", str(smollm2_gguf), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    engine = load_engine(str(out), config=EngineConfig(max_model_len=256, kv_cache_megabytes=16))
+    assert engine.runner.native is not None  # the int8 kernels, not a dequantized fallback
+    prompt = engine.tokenizer.encode("The capital of France is")
+    tokens = engine.generate([prompt], SamplingParams(temperature=0.0, max_tokens=4))[0][0]
+    assert "Paris" in engine.tokenizer.decode(tokens)
+
+
+def test_smollm2_served_from_its_gguf_blocks_answers_greedily(smollm2_gguf):
+    """``--quant gguf``: the shipped Q4_1 (layers) and Q8_0 (embedding/head) codes as they are."""
+    from scalable_ai.infer.engine import EngineConfig, load_engine
+
+    engine = load_engine(
+        str(smollm2_gguf),
+        config=EngineConfig(max_model_len=256, kv_cache_megabytes=16),
+        quant="gguf",
+    )
+    bits = {m.bits for m in engine.runner.model.modules() if isinstance(m, QuantizedLinear)}
+    assert bits == {4, 8} and engine.runner.native is not None
+    prompt = engine.tokenizer.encode("The capital of France is")
+    tokens = engine.generate([prompt], SamplingParams(temperature=0.0, max_tokens=4))[0][0]
+    assert "Paris" in engine.tokenizer.decode(tokens)
