@@ -22,6 +22,7 @@ the plot (loss curves; quality and speed against steps) goes to ``--out``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -192,15 +194,24 @@ def diffusion_samples(
     return texts, count * GEN_LENGTH / (time.perf_counter() - start)
 
 
-def judge_perplexity(texts: list[str]) -> float | None:
-    """Generative perplexity under SmolLM2-135M-Instruct (None when it is not available)."""
+@functools.cache
+def judge() -> tuple[Any, Any] | None:
+    """SmolLM2-135M-Instruct, loaded once (None when it is not available)."""
     try:
         from scalable_ai.model.registry import load_pretrained
 
-        model, tokenizer = load_pretrained("smollm2-135m", dtype="float32", device="cpu")
+        return load_pretrained("smollm2-135m", dtype="float32", device="cpu")
     except Exception as error:
         print(f"(no judge: {error})", file=sys.stderr)
         return None
+
+
+def judge_perplexity(texts: list[str]) -> float | None:
+    """Generative perplexity of the samples under the judge (MDLM's sample-quality metric)."""
+    loaded = judge()
+    if loaded is None:
+        return None
+    model, tokenizer = loaded
     total, count = 0.0, 0
     with torch.no_grad():
         for text in texts:
