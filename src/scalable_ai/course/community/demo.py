@@ -38,12 +38,21 @@ DIRECTIONS = (
     ),
     (
         "Verifiable-reward RL environments",
-        "Build a small suite of verifiable tasks and study GRPO's sample efficiency on them.",
+        "Build a small suite of verifiable tasks and study GRPO's sample efficiency on them. "
+        "Start from `sai grpo --env arithmetic` and docs/post-training.md (adding an environment).",
+    ),
+    (
+        "Which GRPO? DAPO, Dr. GRPO, RLOO and asynchronous rollouts",
+        "Compare the variants of one GRPO loop on the arithmetic environment by reward against "
+        "steps and against wall-clock, and find where off-policy (async) rollouts stop paying. "
+        "Start from `sai grpo --variant dapo` (also dr_grpo, rloo, async; docs/greenfields.md).",
     ),
     (
         "Diffusion LMs vs autoregressive decoding",
         "Compare a masked diffusion LM with an "
-        "autoregressive model of the same size on quality per GPU-second.",
+        "autoregressive model of the same size on quality per GPU-second. Start from "
+        "`sai train --preset tiny --objective diffusion` and `python bench/diffusion.py` "
+        "(docs/greenfields.md).",
     ),
 )
 
