@@ -94,3 +94,21 @@ def test_only_staff_grade_and_only_known_items(session, make_group, staff, clock
         )
     with pytest.raises(UserError, match="no rubric item 'bonus'"):
         written.grade_answer(session, staff, answer.id, applied_items=["bonus"], clock=clock)
+
+
+def test_an_answer_is_markdown_a_pdf_or_both_never_nothing(session, make_group, clock):
+    group = make_group(4)
+    member = Actor.of(group.members[0])
+    with pytest.raises(UserError, match="the answer is empty"):
+        written.answer_question(
+            session, member, assignment="A4", question_id="1.1", text="  ", clock=clock
+        )
+    pdf = "/uploads/" + "a" * 64 + "/answer.pdf"
+    row = written.answer_question(
+        session, member, assignment="A4", question_id="1.1", text="", pdf_link=pdf, clock=clock
+    )
+    assert row.pdf_link == pdf and row.text == ""
+    again = written.answer_question(
+        session, member, assignment="A4", question_id="1.1", text="and in words", clock=clock
+    )
+    assert again.id == row.id and again.pdf_link == pdf  # saving text keeps the PDF

@@ -1,6 +1,7 @@
-"""Conceptual questions in a real browser (issue 16): a group answers on the platform, staff
-grade the answer with the kit's rubric, the group sees its score, and changing a rubric
-item's points re-scores the answer (and the grade book's written part)."""
+"""Conceptual questions in a real browser (issue 16): a group answers on the platform (Markdown
+with math typeset as MathML under the strict CSP, and a PDF), staff grade the answer with the
+kit's rubric, the group sees its score, and changing a rubric item's points re-scores the
+answer (and the grade book's written part)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ TEAM = {
     "edsger": ("Edsger Dijkstra", "edsger.written@berkeley.example", "student"),
 }
 STAFF = {"tess": ("Tess Assistant", "tess.written@berkeley.example", "staff")}
-ANSWER = "Acceptance gives min(p, q); a rejection draws from max(p - q, 0)."
+ANSWER = "Acceptance gives $\\min(p, q)$; a rejection draws from\n\n$$\\max(p - q, 0)$$"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def sign_in(page, server, person) -> None:
@@ -35,7 +37,7 @@ def sign_in(page, server, person) -> None:
 
 
 def test_a_group_answers_staff_grade_with_the_rubric_and_a_rubric_change_rescores(
-    live_server, new_page
+    live_server, new_page, tmp_path
 ):
     platform = live_server.platform
     platform.set_clock("2026-03-20T12:00")
@@ -49,18 +51,36 @@ def test_a_group_answers_staff_grade_with_the_rubric_and_a_rubric_change_rescore
         group_service.confirm_group(session, STAFF_TOOL, group.id, clock=platform.clock)
 
     ada = new_page()
+    refused = []
+    ada.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     sign_in(ada, live_server, TEAM["ada"])
     ada.goto(f"{live_server.url}/assignments/A4")
     ada.get_by_role("link", name="Answer the conceptual questions of A4").click()
     ada.get_by_label("Your group's answer to 3.1").fill(ANSWER)
     ada.get_by_role("button", name="Save answer to 3.1").click()
     expect(ada.get_by_role("status")).to_contain_text("Answer to question 3.1 saved")
+    # The saved answer shows its math typeset (MathML drawn by the browser, no script).
+    preview = ada.locator("#answer-3\\.1")
+    expect(preview.locator("math")).to_have_count(2)
+    expect(preview.locator('math[display="block"]')).to_be_visible()
+    assert preview.locator("math").first.bounding_box()["width"] > 10
+    # 3.2 handed in as a PDF only.
+    pdf = tmp_path / "speedup.pdf"
+    pdf.write_bytes(PDF)
+    ada.locator("#pdf-3\\.2").set_input_files(str(pdf))
+    ada.get_by_role("button", name="Save answer to 3.2").click()
+    expect(ada.get_by_role("status")).to_contain_text("Answer to question 3.2 saved")
+    assert not refused, refused
 
     tess = new_page()
     sign_in(tess, live_server, STAFF["tess"])
     tess.goto(f"{live_server.url}/staff/assignments/A4/written")
     answer = tess.get_by_role("article", name="Residual Readers's answer to 3.1")
     expect(answer).to_contain_text("a rejection draws from")
+    expect(answer.locator("math")).to_have_count(2)
+    pdf_answer = tess.get_by_role("article", name="Residual Readers's answer to 3.2")
+    link = pdf_answer.get_by_role("link", name="speedup.pdf")
+    assert tess.request.get(live_server.url + link.get_attribute("href")).body() == PDF
     answer.locator('input[name="item-accept"]').check()
     answer.locator('input[name="item-reject"]').check()
     answer.get_by_role("button", name="Grade Residual Readers's 3.1").click()

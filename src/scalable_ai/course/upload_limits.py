@@ -18,6 +18,8 @@ UPLOAD_ROUTE_BYTES = {
     "hand_in": HAND_IN_FILE_BYTES + FORM_OVERHEAD_BYTES,
     "scribe_notes": SCRIBE_PDF_BYTES + FORM_OVERHEAD_BYTES,
     "roster_import": ROSTER_CSV_BYTES + FORM_OVERHEAD_BYTES,
+    # A written answer's PDF (issue 16) is held to a scribe PDF's size.
+    "written_answer": SCRIBE_PDF_BYTES + FORM_OVERHEAD_BYTES,
     # The API takes a PDF as base64 inside JSON: 4/3 of the PDF's size.
     "scribe_notes_json": SCRIBE_PDF_BYTES * 4 // 3 + FORM_OVERHEAD_BYTES,
 }

@@ -54,13 +54,20 @@ def _question(assignment_key: str, question_id: str) -> Question:
 
 
 def answer_question(
-    session: Session, actor: Actor, *, assignment: str, question_id: str, text: str, clock: Clock
+    session: Session,
+    actor: Actor,
+    *,
+    assignment: str,
+    question_id: str,
+    text: str,
+    clock: Clock,
+    pdf_link: str | None = None,
 ) -> WrittenAnswer:
-    """Store (or replace) the caller's group's answer to one question."""
+    """Store (or replace) the caller's group's answer to one question: Markdown, a PDF
+    (``pdf_link``, an ``/uploads/`` link), or both. Saving again without a PDF keeps the one
+    handed in before."""
     _question(assignment, question_id)
     text = text.strip()
-    if not text:
-        raise UserError("the answer is empty", field="text")
     if len(text) > MAX_ANSWER_CHARS:
         raise UserError(f"answers are at most {MAX_ANSWER_CHARS} characters", field="text")
     me = acting_person(session, actor)
@@ -74,15 +81,18 @@ def answer_question(
             WrittenAnswer.question_id == question_id,
         )
     )
+    if not text and not pdf_link and not (row is not None and row.pdf_link):
+        raise UserError("the answer is empty: write it, or hand in a PDF", field="text")
     if row is None:
         row = WrittenAnswer(
             assignment_key=assignment, group_id=group_id, question_id=question_id, text=text,
             submitted_at=clock.now(), submitted_by_id=me.id, applied_items=[], adjustment=0.0,
-            comment="",
+            comment="", pdf_link=pdf_link,
         )  # fmt: skip
         session.add(row)
     else:
         row.text, row.submitted_at, row.submitted_by_id = text, clock.now(), me.id
+        row.pdf_link = pdf_link or row.pdf_link
     session.flush()
     return row
 

@@ -35,7 +35,7 @@ from scalable_ai.course.service import submissions as submission_service
 from scalable_ai.course.service.actors import Actor, current_group_id, require_member_or_staff
 from scalable_ai.course.service.course import assignment_by_key, due_at, settings_of
 from scalable_ai.course.service.slack import slack_balance
-from scalable_ai.course.tables import Assignment, GradingJob, Group, Submission
+from scalable_ai.course.tables import Assignment, GradingJob, Group, Submission, WrittenAnswer
 from scalable_ai.course.upload_limits import HAND_IN_FILE_BYTES, UPLOAD_ROUTE_BYTES
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import NotFound, UserError
@@ -270,13 +270,17 @@ def regrade(visit: VisitDep, form: FormDep, key: str) -> Response:
 
 @router.get("/uploads/{digest}/{name}")
 def uploaded_file(visit: VisitDep, digest: str, name: str) -> Response:
-    """A handed-in file: its group's members and staff only."""
+    """A handed-in file (a hand-in's, or a written answer's PDF): its group's members and
+    staff only."""
     visit.person()
     link = f"/uploads/{digest}/{name}"
-    row = visit.db.scalar(select(Submission).where(Submission.link == link).limit(1))
+    row: Submission | WrittenAnswer | None = visit.db.scalar(
+        select(Submission).where(Submission.link == link).limit(1)
+    ) or visit.db.scalar(select(WrittenAnswer).where(WrittenAnswer.pdf_link == link).limit(1))
     if row is None or not re.fullmatch(r"[0-9a-f]{64}", digest):
         raise NotFound("no such handed-in file", field="file")
-    if row.group_id is not None:
+    # A written answer's PDF, like a group's hand-in: its members' and staff's.
+    if isinstance(row, WrittenAnswer) or row.group_id is not None:
         require_member_or_staff(visit.db, visit.actor(), row.group_id, "open this file")
     elif not visit.actor().is_staff and row.person_id != visit.actor().person_id:
         raise NotFound("no such handed-in file", field="file")
