@@ -27,8 +27,9 @@ from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
 from scalable_ai.infer.lora import LoraAdapter, LoraSet, read_adapter
 from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.sampling import SampledToken, SamplingParams, sample
-from scalable_ai.infer.scheduler import Scheduler, SchedulerConfig
+from scalable_ai.infer.scheduler import ScheduledSequence, Scheduler, SchedulerConfig
 from scalable_ai.infer.sequence import SequenceStatus, TokenSequence
+from scalable_ai.infer.speculative import SpecStats, Verdict, fit_drafts, propose_drafts, verify
 from scalable_ai.model.config import ModelConfig
 
 
@@ -190,6 +191,7 @@ class LLMEngine:
         self._token_texts: dict[bool, dict[int, str]] = {False: {}, True: {}}
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0
+        self.speculation = SpecStats()
         self._ids = itertools.count()
 
     # -- requests ------------------------------------------------------------------------
@@ -294,12 +296,23 @@ class LLMEngine:
 
     # -- one step ------------------------------------------------------------------------
     def step(self) -> list[RequestOutput]:
-        """Schedule, run the model once, sample, and report what each request produced."""
+        """Schedule, run the model once, sample, and report what each request produced.
+
+        Sequences that opted into speculative decoding first get their guesses appended
+        (``speculative.py``); each such chunk returns logits at all its positions and is
+        verified instead of sampled.
+        """
+        proposed = propose_drafts(self.scheduler.running, self.config.max_model_len)
         step = self.scheduler.schedule()
         scheduled = step.scheduled
+        if proposed:
+            fit_drafts(scheduled, self.scheduler.running, self.scheduler.waiting, proposed)
         if not scheduled:
             return []
         sampling: list[TokenSequence] = []
+        checking: list[tuple[ScheduledSequence, int]] = []  # a draft chunk, its first row
+        plain_rows: list[int] = []
+        row = 0
         prefill_tokens = 0
         for item in scheduled:
             seq = item.seq
@@ -309,21 +322,44 @@ class LLMEngine:
             if start < prompt_length:
                 prefill_tokens += min(end, prompt_length) - start
             if end == len(seq.token_ids):  # item.samples
-                sampling.append(seq)
+                if item.num_logits > 1:
+                    checking.append((item, row))
+                else:
+                    sampling.append(seq)
+                    plain_rows.append(row)
+                row += item.num_logits
         self.num_prefill_tokens += prefill_tokens
         logits = self.runner.execute(scheduled)
+        verdicts: list[tuple[TokenSequence, Verdict]] = []
+        if checking:
+            with torch.inference_mode():
+                for item, first in checking:
+                    rows = logits[first : first + item.num_logits]
+                    verdicts.append((item.seq, verify(item, rows, self.speculation)))
+                logits = logits[plain_rows]
         self.scheduler.after_step(step)
-        if not sampling:
+        for seq, verdict in verdicts:  # kept drafts come back as outputs, one by one
+            del seq.token_ids[len(seq.token_ids) - verdict.num_accepted :]
+        if not sampling and not verdicts:
             return []
-        with torch.inference_mode():  # the runner's logits are inference tensors
-            sampled = sample(logits, sampling, self.eos_token_ids, overwrite=True)
+        sampled: list[SampledToken] = []
+        if sampling:
+            with torch.inference_mode():  # the runner's logits are inference tensors
+                sampled = sample(logits, sampling, self.eos_token_ids, overwrite=True)
         now = time.monotonic()
         self.num_generated_tokens += len(sampled)
+        for seq, verdict in verdicts:
+            for token_id in verdict.tokens:
+                if seq.is_finished:
+                    break
+                self._append(seq, SampledToken(token_id), now)
+                self.num_generated_tokens += 1
         requests = self.requests
         outputs: list[RequestOutput] = []
         touched: dict[str, Request] = {}  # requests with several sequences, reported once
         for seq, token in zip(sampling, sampled, strict=True):
             self._append(seq, token, now)
+        for seq in [*sampling, *(seq for seq, _ in verdicts)]:
             request = requests[seq.request_id]
             if len(request.sequences) == 1:
                 outputs.append(self._report(request))
@@ -530,6 +566,10 @@ class LLMEngine:
             "kv_blocks_total": self.pool.num_blocks,
             "prefix_cache_hit_rate": self.pool.hit_rate,
             "num_preemptions": self.scheduler.num_preemptions,
+            "spec_draft_tokens": self.speculation.num_draft_tokens,
+            "spec_accepted_tokens": self.speculation.num_accepted_tokens,
+            "spec_acceptance_rate": self.speculation.acceptance_rate,
+            "spec_tokens_per_step": self.speculation.tokens_per_step,
         }
 
 

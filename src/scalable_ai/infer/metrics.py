@@ -55,11 +55,27 @@ class _EngineGauges(Collector):
                 "sai_prefix_cache_hit_rate",
                 "Share of prompt tokens found in the prefix cache.",
             ),
+            "spec_draft_tokens": (
+                "sai_spec_decode_draft_tokens",
+                "Speculative draft tokens checked by the target (since start).",
+            ),
+            "spec_accepted_tokens": (
+                "sai_spec_decode_accepted_tokens",
+                "Speculative draft tokens the target accepted (since start).",
+            ),
+            "spec_acceptance_rate": (
+                "sai_spec_decode_acceptance_rate",
+                "Accepted share of speculative draft tokens.",
+            ),
+            "spec_tokens_per_step": (
+                "sai_spec_decode_tokens_per_step",
+                "Tokens a speculating sequence gains per target forward (speedup bound).",
+            ),
         }
         for key, (name, documentation) in gauges.items():
             family = GaugeMetricFamily(name, documentation, labels=["model"])
             for model, stats in per_model.items():
-                family.add_metric([model], float(stats[key]))
+                family.add_metric([model], float(stats.get(key, 0.0)))
             yield family
 
 

@@ -59,6 +59,9 @@ class _SamplingFields(BaseModel):
     logit_bias: dict[str, float] | None = None
     # ``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema": {...}}``
     response_format: dict[str, Any] | None = None
+    # Speculative decoding for this request (infer/speculative.py): "ngram" or unset
+    speculative: Literal["ngram"] | None = None
+    num_speculative_tokens: int = Field(default=4, ge=1, le=16)
 
     def stop_list(self) -> list[str]:
         if self.stop is None:
@@ -96,6 +99,8 @@ class _SamplingFields(BaseModel):
             skip_special_tokens=self.skip_special_tokens,
             logit_bias=self.bias(),
             grammar=self.grammar(),
+            speculative=self.speculative,
+            num_speculative_tokens=self.num_speculative_tokens,
         )
 
 

@@ -338,7 +338,8 @@ class ModelRunner:
                 ]
                 owners += [row] * count
             if start + count == len(seq.token_ids):  # item.samples
-                logits_rows.append(len(token_ids) - 1)
+                end_row = len(token_ids)
+                logits_rows.extend(range(end_row - item.num_logits, end_row))
         flat = token_ids + positions + slots + owners + logits_rows
         for table in tables:
             flat += table
@@ -350,7 +351,8 @@ class ModelRunner:
 
     @torch.inference_mode()
     def execute(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
-        """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order."""
+        """Logits (N, vocab) for the N scheduled sequences that sample, in schedule order
+        (``num_logits`` rows for a sequence checking speculative drafts)."""
         if self.lora is not None and any(item.seq.lora_id for item in scheduled):
             return self.execute_torch(scheduled, with_lora=True)
         if self.native is not None:
@@ -376,7 +378,7 @@ class ModelRunner:
             token_ids.extend(item.seq.token_ids[start:end])
             positions.extend(range(start, end))
             if item.samples:
-                logits_indices.append(len(token_ids) - 1)
+                logits_indices.extend(range(len(token_ids) - item.num_logits, len(token_ids)))
         window = getattr(self.model.config, "sliding_window", 0)
         layout = build_layout(scheduled, self.cache.spec.block_size, window, self.device)
         backend = PagedAttentionBackend(self.cache, layout)

@@ -58,6 +58,10 @@ class SamplingParams:
     grammar: Grammar | None = None
     #: The loaded LoRA adapter to run with (the server's ``model: "base:adapter"``), or None.
     lora: str | None = None
+    #: Speculative decoding (``speculative.py``): ``"ngram"`` (prompt lookup) or None (off),
+    #: and how many tokens to guess per step.
+    speculative: str | None = None
+    num_speculative_tokens: int = 4
 
     def __post_init__(self) -> None:
         self.validate()
@@ -81,6 +85,12 @@ class SamplingParams:
                 f"must be between 0 and {MAX_TOP_LOGPROBS}",
             ),
             (len(self.stop) <= 4, "stop", "at most 4 stop sequences"),
+            (self.speculative in (None, "ngram"), "speculative", "must be 'ngram' or unset"),
+            (
+                1 <= self.num_speculative_tokens <= 16,
+                "num_speculative_tokens",
+                "must be between 1 and 16",
+            ),
             (all(self.stop), "stop", "stop sequences must not be empty"),
             (
                 all(-100.0 <= b <= 100.0 for b in self.logit_bias.values()),

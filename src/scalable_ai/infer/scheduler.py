@@ -38,6 +38,8 @@ class ScheduledSequence:
 
     seq: TokenSequence
     num_new_tokens: int
+    #: Trailing positions whose logits the step returns (more than 1: speculative drafts).
+    num_logits: int = 1
 
     @property
     def samples(self) -> bool:
