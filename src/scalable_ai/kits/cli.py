@@ -18,12 +18,16 @@ console = Console()
 @kit_app.command("list")
 def list_command() -> None:
     """The kits under the kits folder, with their points."""
+    from scalable_ai.kits.enhancements import credits
     from scalable_ai.kits.kit import kits_root, list_kits, load_kit
 
-    table = Table("kit", "title", "points", "starter scores")
+    table = Table("kit", "title", "version", "points", "starter scores", "enhancements")
     for name in list_kits():
         kit = load_kit(name)
-        table.add_row(kit.id, kit.title, f"{kit.points:g}", f"{kit.starter_score:g}")
+        table.add_row(
+            kit.id, kit.title, str(kit.version), f"{kit.points:g}", f"{kit.starter_score:g}",
+            str(len(credits(kit))),
+        )  # fmt: skip
     console.print(table if table.rows else f"no kits under {kits_root()}")
 
 
@@ -119,3 +123,46 @@ def regrade_command(
         count = len(jobs)
     engine.dispose()
     console.print(f"{count} hand-ins of {assignment} queued for grading again")
+
+
+@kit_app.command("enhancements")
+def enhancements_command(
+    kit_name: str = typer.Argument(..., metavar="KIT", help="A kit's name (A1) or folder."),
+) -> None:
+    """Accepted enhancements of the kit's assignment (from the course database), and the kit
+    version each is in (or that it still has to be folded in)."""
+    from scalable_ai.course.db import make_engine, unit_of_work
+    from scalable_ai.kits.enhancements import accepted_enhancements
+    from scalable_ai.kits.kit import load_kit
+
+    kit = load_kit(kit_name)
+    engine = make_engine()
+    table = Table("id", "group", "kind", "title", "score", "in the kit")
+    with unit_of_work(engine) as session:
+        for e in accepted_enhancements(session, kit):
+            score = "" if e.score is None else f"{e.score:g}"
+            where = f"version {e.in_version}" if e.in_version else "not yet: sai kit credit"
+            table.add_row(str(e.id), e.group, e.kind, e.title, score, where)
+    engine.dispose()
+    console.print(table if table.rows else f"no accepted enhancements of {kit.id}")
+
+
+@kit_app.command("credit")
+def credit_command(
+    kit_name: str = typer.Argument(..., metavar="KIT", help="A kit's name (A1) or folder."),
+    enhancement: int = typer.Argument(..., help="The accepted enhancement's id."),
+    version: int = typer.Option(0, help="The kit version it ships in (0: the next one)."),
+) -> None:
+    """Record an accepted enhancement, once folded into the kit, in its enhancements.toml."""
+    from scalable_ai.course.db import make_engine, unit_of_work
+    from scalable_ai.kits.enhancements import credit_enhancement
+    from scalable_ai.kits.kit import load_kit
+
+    kit = load_kit(kit_name)
+    engine = make_engine()
+    with unit_of_work(engine) as session:
+        entry = credit_enhancement(session, kit, enhancement, version or None)
+    engine.dispose()
+    console.print(
+        f"{kit.id} version {entry['version']}: {entry['title']!r} by {entry['group']} credited"
+    )

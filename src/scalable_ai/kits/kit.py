@@ -59,6 +59,8 @@ class Kit:
     limits: GraderLimits = field(default_factory=GraderLimits)
     #: The ``sai runs`` folder a hand-in must carry for the full version (``[evidence]``).
     evidence: EvidenceSpec | None = None
+    #: The kit's version (``version`` in kit.toml); accepted enhancements ship in the next.
+    version: int = 1
 
     @property
     def test_dirs(self) -> list[Path]:
@@ -109,6 +111,7 @@ def load_kit(name_or_path: str | Path, root: Path | None = None) -> Kit:
             submission_files=list(data["submission_files"]),
             limits=limits,
             evidence=EvidenceSpec.from_toml(data.get("evidence")),
+            version=int(data.get("version", 1)),
         )
     except (KeyError, TypeError) as exc:
         raise UserError(f"{folder / 'kit.toml'}: missing or unknown field {exc}") from exc
