@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.tables import GroupMembership, Person
@@ -173,4 +174,5 @@ def mark_read(
         if session.get(Notification, notification_id) is None:
             raise NotFound(f"no notification with id {notification_id}", field="notification")
         stmt = stmt.where(Notification.id == notification_id)
-    return session.execute(stmt.values(read_at=at)).rowcount or 0
+    result = cast(CursorResult[Any], session.execute(stmt.values(read_at=at)))
+    return result.rowcount or 0

@@ -13,6 +13,7 @@ after its newest post.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -258,7 +259,7 @@ def board(
         stmt = stmt.where(ForumThread.category == check_category(category))
     stmt = _narrowed(stmt, actor, show)
     words = words_of((query or "").strip())
-    order = [func.coalesce(ForumThread.activity_at, ForumThread.created_at).desc()]
+    order: list[Any] = [func.coalesce(ForumThread.activity_at, ForumThread.created_at).desc()]
     if words:
         stmt, rank = search(stmt, session.get_bind().dialect.name, words)
         order.insert(0, rank.desc())
