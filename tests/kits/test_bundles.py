@@ -11,7 +11,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from scalable_ai.kits.bundle import build_gradescope_zip, build_student_bundle
+from scalable_ai.kits.kit import kits_root, list_kits, load_kit
 from scalable_ai.kits.results import validate_results
 from tests.kits.conftest import submission_from
 
@@ -90,3 +93,23 @@ def test_the_student_bundle_runs_on_its_own(a4, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "kit score: 33 / 33 points" in done.stdout
+
+
+@pytest.mark.parametrize("name", [k for k in list_kits(kits_root()) if k != "A4"])
+def test_every_kits_student_bundle_holds_the_starter_and_no_staff_folder(name, tmp_path):
+    """A1, A2 (and each later kit): the bundle has the handout, the starter and the visible
+    tests, and no solution, hidden test or planted bug, nor any solution file's body."""
+    kit = load_kit(name)
+    bundle = build_student_bundle(kit, tmp_path)
+    names = zipfile.ZipFile(bundle).namelist()
+    parts = {part for n in names for part in Path(n).parts}
+    assert not parts & {"solution", "autograder", "planted"}
+    for needed in ("handout.md", "questions.yaml", "checkoff.yaml", "conftest.py", "kit.toml"):
+        assert f"{name}/{needed}" in names
+    for file in kit.submission_files:
+        assert f"{name}/starter/{file}" in names
+    with zipfile.ZipFile(bundle) as z:
+        shipped = {n: z.read(n) for n in names}
+    for path in (kit.root / "solution").glob("*.py"):
+        if (kit.root / "starter" / path.name).read_bytes() != path.read_bytes():  # not given code
+            assert path.read_bytes() not in shipped.values(), f"{path.name} leaks"
