@@ -35,12 +35,12 @@ def sai(env, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def served_smollm2(sai_env):
+def serve_smollm2(env, *extra: str):
+    """``sai serve smollm2-135m`` as a subprocess on a free port; yields its URL, then
+    stops it and checks that it exited cleanly."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = sai_env
     process = subprocess.Popen(
         [
             sys.executable,
@@ -56,6 +56,7 @@ def served_smollm2(sai_env):
             "1024",
             "--kv-cache-megabytes",
             "64",
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -78,6 +79,11 @@ def served_smollm2(sai_env):
     yield url
     process.terminate()
     assert process.wait(30) == 0
+
+
+@pytest.fixture(scope="module")
+def served_smollm2(sai_env):
+    yield from serve_smollm2(sai_env)
 
 
 @pytest.mark.slow
@@ -169,32 +175,33 @@ def test_a_seed_gives_the_servers_sampled_tokens(served_smollm2, sai_env):
     assert printed == served
 
 
-@pytest.mark.slow
-def test_smollm2_calls_a_tool_with_schema_valid_arguments(served_smollm2):
-    """The OpenAI client's tool call on the real model: a named tool, arguments that the
-    tool's JSON schema accepts, whole and streamed alike."""
+WEATHER_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "maxLength": 40},
+        "unit": {"enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city", "unit"],
+    "additionalProperties": False,
+}
+
+
+def ask_for_weather_tool_call(url: str) -> None:
+    """The OpenAI client's tool call: a named tool, arguments that the tool's JSON schema
+    accepts, whole and streamed alike."""
     import json
 
     import jsonschema
 
-    parameters = {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "maxLength": 40},
-            "unit": {"enum": ["celsius", "fahrenheit"]},
-        },
-        "required": ["city", "unit"],
-        "additionalProperties": False,
-    }
     tool = {
         "type": "function",
         "function": {
             "name": "get_weather",
             "description": "The current weather in a city.",
-            "parameters": parameters,
+            "parameters": WEATHER_PARAMETERS,
         },
     }
-    client = openai.OpenAI(base_url=f"{served_smollm2}/v1", api_key="unused")
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
     ask = dict(
         model="smollm2-135m",
         messages=[{"role": "user", "content": "What is the weather like in Paris today?"}],
@@ -209,7 +216,7 @@ def test_smollm2_calls_a_tool_with_schema_valid_arguments(served_smollm2):
     (call,) = reply.message.tool_calls
     assert call.function.name == "get_weather"
     arguments = json.loads(call.function.arguments)
-    jsonschema.validate(arguments, parameters)
+    jsonschema.validate(arguments, WEATHER_PARAMETERS)
     assert "Paris" in arguments["city"]
     streamed = [
         delta
@@ -220,3 +227,16 @@ def test_smollm2_calls_a_tool_with_schema_valid_arguments(served_smollm2):
     assert [(d.function.name, d.function.arguments) for d in streamed] == [
         ("get_weather", call.function.arguments)
     ]
+
+
+@pytest.mark.slow
+def test_smollm2_calls_a_tool_with_schema_valid_arguments(served_smollm2):
+    ask_for_weather_tool_call(served_smollm2)
+
+
+@pytest.mark.slow
+def test_int4_smollm2_calls_a_tool_with_schema_valid_arguments(sai_env, served_smollm2):
+    """Issue 18's done-when: ``sai serve --quant int4`` answers the OpenAI client with a
+    JSON-schema-valid tool call (after the bf16 server converted the checkpoint once)."""
+    for url in serve_smollm2(sai_env, "--quant", "int4"):
+        ask_for_weather_tool_call(url)
