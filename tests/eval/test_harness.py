@@ -232,3 +232,24 @@ def test_an_endpoint_that_does_not_answer_fails_the_run_with_one_clear_line(
     assert "did not answer within 1 s" in err
     (run,) = list(runs.iterdir())
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
+
+
+def test_sai_eval_takes_a_sft_run_and_scores_its_model(
+    tiny_checkpoint, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    from scalable_ai.runs import open_run
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("SAI_RUNS_DIR", str(runs))
+    with open_run("sft") as run:  # what sai sft leaves: the run's model/ folder
+        shutil.copytree(tiny_checkpoint, run.path / "model")
+    code, err = _sai(capsys, "eval", run.id, "--task", "course_text", "--limit", "2")
+    assert code == 0, err
+    evals = [
+        p for p in runs.iterdir() if json.loads((p / "run.json").read_text())["command"] == "eval"
+    ]
+    (record,) = [json.loads((p / "run.json").read_text()) for p in evals]
+    assert record["summary"]["course_text/examples"] == 2
+    assert record["summary"]["course_text/bits_per_byte"] > 0

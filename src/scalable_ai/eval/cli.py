@@ -11,8 +11,9 @@ eval_app = typer.Typer(add_completion=False, help="Evaluate a model on tasks.")
 def evaluate_command(
     model: str = typer.Argument(
         ...,
-        help="A registered model (smollm2-135m), a checkpoint folder, a .gguf file, or an "
-        "OpenAI-compatible endpoint's /v1 URL (URL#name picks one of its models).",
+        help="A registered model (smollm2-135m), a checkpoint folder, a .gguf file, a run "
+        "(sai train: newest checkpoint; sai sft/dpo: its model), or an OpenAI-compatible "
+        "endpoint's /v1 URL (URL#name picks one of its models).",
     ),
     task: list[str] = typer.Option(
         None, "--task", "-t", help="A built-in task name or a task YAML file (repeatable)."

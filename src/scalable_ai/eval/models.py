@@ -63,10 +63,11 @@ def first_answer_token(token_ends: list[int], context_chars: int) -> int:
 
 
 class LocalModel:
-    """A checkpoint in this process: a registered name, a checkpoint folder or a GGUF file.
+    """A model in this process: a registered name, a checkpoint folder, a GGUF file, or a run
+    of ``sai train`` (its newest checkpoint) or ``sai sft``/``sai dpo`` (its ``model/``).
 
-    Scoring is one batched forward per group of requests (``infer.scoring``); generation
-    runs through the inference engine (continuous batching, greedy).
+        Scoring is one batched forward per group of requests (``infer.scoring``); generation
+        runs through the inference engine (continuous batching, greedy).
     """
 
     def __init__(
@@ -74,10 +75,11 @@ class LocalModel:
     ) -> None:
         from scalable_ai.infer.engine import resolve_device
         from scalable_ai.model.registry import load_pretrained
+        from scalable_ai.post.base import resolve_base
 
         self.name = name_or_path
         self.model, self.tokenizer = load_pretrained(
-            name_or_path, dtype=dtype, device=resolve_device(device)
+            resolve_base(name_or_path), dtype=dtype, device=resolve_device(device)
         )
         self._engine: Any = None
 
