@@ -102,18 +102,24 @@ def test_kept_rows_pass_every_validator_and_rejections_are_counted_per_validator
     assert len(ids) == len(set(ids)) == len(kept) + len(rejected)
 
 
-def test_a_resumed_design_keeps_what_was_made_and_tries_no_row_twice(tiny_server, tmp_path):
+def test_a_design_stopped_by_ctrl_c_resumes_keeping_its_rows_and_trying_no_row_twice(
+    tiny_server, tmp_path
+):
     out = tmp_path / "rows.jsonl"
-    first = asyncio.run(
-        Designer(load_design(design_file(tmp_path, tiny_server, rows=3))).generate(out)
-    )
+
+    def ctrl_c_after_three(report) -> None:  # the design's progress callback, as Ctrl-C
+        if report.accepted == 3:
+            raise KeyboardInterrupt
+
+    design = load_design(design_file(tmp_path, tiny_server, rows=8))
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(Designer(design).generate(out, on_row=ctrl_c_after_three))
     made = out.read_text()
-    assert first.accepted == 3
-    second = asyncio.run(
-        Designer(load_design(design_file(tmp_path, tiny_server, rows=7))).generate(out)
-    )
-    assert out.read_text().startswith(made) and len(read_jsonl(out)) == 7
-    assert second.resumed_from == first.accepted + first.rejected
+    assert len(read_jsonl(out)) == 3
+    tried = (tmp_path / "rows.jsonl.done").read_text().splitlines()
+    resumed = asyncio.run(Designer(design).generate(out))
+    assert out.read_text().startswith(made) and len(read_jsonl(out)) == 8
+    assert resumed.resumed_from == len(tried) and resumed.accepted == 8
     ids = [line.split("\t")[0] for line in (tmp_path / "rows.jsonl.done").read_text().splitlines()]
     assert len(ids) == len(set(ids))
 

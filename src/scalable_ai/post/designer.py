@@ -13,14 +13,15 @@ Files, all append-only so an interrupted design resumes where it stopped:
 - ``OUT.rejected.jsonl``: each rejected row with ``_id`` and ``_rejected_by`` (the failing
   validators), for inspection, or as the "rejected" side of preference pairs;
 - ``OUT.done``: the id of every row tried (``id<TAB>status``): a rerun skips them, and
-  rebuilds the dedup set from ``OUT``. Rows are written as they finish, so a timeout or
-  Ctrl-C keeps everything already made.
+  rebuilds the dedup set from ``OUT``. Rows are written as each finishes (up to twice
+  ``concurrency`` rows are in flight), so a timeout or Ctrl-C keeps everything already made.
 - ``OUT.report.json``: rows accepted, rejected per validator, duplicates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import re
@@ -204,7 +205,8 @@ class Designer:
         max_attempts = math.ceil(design.rows * design.max_attempts_per_row)
         client = self._client()
         self._limit = asyncio.Semaphore(design.endpoint.concurrency)
-        next_id = 0
+        ids = (i for i in itertools.count() if i not in done)
+        in_flight: dict[asyncio.Task[Outcome], int] = {}
         try:
             await self._resolve_model(client)
             with (
@@ -212,30 +214,36 @@ class Designer:
                 rejected_path.open("a", encoding="utf-8") as rejected_file,
                 done_path.open("a", encoding="utf-8") as done_file,
             ):
-                while report.accepted < design.rows and len(done) < max_attempts:
-                    wanted = min(design.rows - report.accepted, max_attempts - len(done))
-                    row_ids: list[int] = []
-                    while len(row_ids) < max(wanted, 1):
-                        if next_id not in done:
-                            row_ids.append(next_id)
-                        next_id += 1
-                    results = await self._batch(client, row_ids)
-                    error: BaseException | None = None
-                    for result in results:  # in id order: dedup keeps the lowest id
-                        if isinstance(result, BaseException):
-                            error = error or result
-                            continue
-                        status = self._record(result, seen, report, accepted_file, rejected_file)
-                        done.add(result.row_id)
-                        done_file.write(f"{result.row_id}\t{status}\n")
-                        done_file.flush()
+                while report.accepted < design.rows:
+                    # Keep enough rows in flight to fill the endpoint's concurrency, but no
+                    # more than could still be accepted (or tried) when they all pass.
+                    room = min(
+                        design.rows - report.accepted,
+                        max_attempts - len(done),
+                        2 * design.endpoint.concurrency,
+                    )
+                    while len(in_flight) < room:
+                        row_id = next(ids)
+                        in_flight[asyncio.create_task(self.make_row(client, row_id))] = row_id
+                    if not in_flight:
+                        break
+                    finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    for task in sorted(finished, key=in_flight.__getitem__):
+                        del in_flight[task]
+                        outcome = task.result()  # an endpoint error ends the design here
+                        status = self._record(outcome, seen, report, accepted_file, rejected_file)
+                        if status != "surplus":
+                            done.add(outcome.row_id)
+                            done_file.write(f"{outcome.row_id}\t{status}\n")
+                            done_file.flush()
                         if on_row is not None:
                             on_row(report)
-                    if error is not None:
-                        raise error
         except Exception as error:
             raise _explained(error, design, out, report) from None
         finally:
+            for task in in_flight:  # Ctrl-C or an error: rows not finished are made next time
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
             await client.close()
         return report
 
