@@ -6,13 +6,15 @@ p50/p99 latency, errors and the highest sustained request rate that keeps p99 un
 (target: 50 users on PostgreSQL on 2 cores with p99 under 100 ms, zero errors, no lost
 submissions)".
 
-How: the platform (the same ``create_app`` that ``sai up`` serves, one uvicorn worker) runs
-in its own process on a demo-seeded database with the course clock mid-semester; this
-process drives it with asyncio + httpx, one client (own cookies) per simulated student. Load
-rises in steps of users; each step runs for ``--step-seconds`` after a short warm-up and
-reports requests/s, p50/p99 and errors. A step "holds" when p99 < 100 ms with no errors.
-Every submission the server accepted (303 with the success message) must be in the
-``submissions`` table afterwards: lost = accepted − stored.
+How: the platform (the same ``create_app`` that ``sai up`` serves, uvicorn workers) runs in
+its own process on a demo-seeded database with the course clock mid-semester; Locust
+(``bench/locustfile.py``, headless, its own process) generates the load: each simulated
+student signs in, then loads the dashboard, the schedule, an assignment and hands in, with
+``between(0.5, 1.5)`` s of think time (issue 13; the hand-written asyncio generator this
+replaced used a fixed 1 s, which made arrivals bunch). Load rises in steps of users; each
+step reports requests/s, p50/p99 (Locust's) and errors. A step "holds" when p99 < 100 ms
+with no errors. Every hand-in the server accepted (its page says "Submitted") must be in
+the ``submissions`` table afterwards: lost = accepted − stored.
 
 PostgreSQL is a throwaway cluster (Debian's newest binaries under /usr/lib/postgresql, run as
 the ``postgres`` user, durable defaults: fsync on) on a free port, deleted at the end.
@@ -24,9 +26,7 @@ the ``postgres`` user, durable defaults: fsync on) on a free port, deleted at th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -50,7 +50,7 @@ class BenchConfig:
     steps: list[int] = field(default_factory=lambda: [10, 25, 50, 75, 100])
     step_seconds: float = 20.0
     warmup_seconds: float = 3.0
-    think_seconds: float = 1.0
+    # think time: Locust's between(0.5, 1.5) in bench/locustfile.py (was a fixed 1 s)
     trace: bool = False  # time each request inside the server too (pool, SQL, locks)
     reuse_port: bool = False  # one socket per worker (SO_REUSEPORT) instead of a shared one
     assignment: str = "A3"
@@ -453,134 +453,6 @@ def server_side(
 
 # The simulated students ------------------------------------------------------------------
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class Sample:
-    at: float
-    page: str
-    ms: float
-    ok: bool
-
-
-@dataclass
-class Tally:
-    samples: list[Sample] = field(default_factory=list)
-    handins: list[tuple[float, float, bool]] = field(default_factory=list)
-    accepted_submissions: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
-
-    def failed(self, what: str) -> None:
-        self.failures[what[:160]] = self.failures.get(what[:160], 0) + 1
-
-
-async def signed_in_client(base: str, email: str, password: str) -> Any:
-    """A client with its own cookies, signed in (argon2 makes this deliberately slow, so
-    every simulated student signs in before the clock of a step starts)."""
-    import httpx
-
-    client = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
-    page = await client.get("/sign-in")
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    answer = await client.post(
-        "/sign-in", data={"email": email, "password": password, "csrf_token": token}
-    )
-    if answer.status_code != 303:
-        raise RuntimeError(f"sign-in of {email} failed: {answer.status_code}")
-    return client
-
-
-async def student(
-    client: Any,
-    email: str,
-    assignment: str,
-    think: float,
-    stop_at: float,
-    tally: Tally,
-    start_delay: float,
-) -> None:
-    import httpx
-
-    await asyncio.sleep(start_delay)
-    try:
-        n = 0
-        while time.monotonic() < stop_at:
-            for name, path in (
-                ("dashboard", "/"),
-                ("schedule", "/schedule"),
-                ("assignment", f"/assignments/{assignment}"),
-            ):
-                started = time.perf_counter()
-                try:
-                    response = await client.get(path)
-                    ok = response.status_code == 200
-                    if not ok:
-                        tally.failed(f"{name}: HTTP {response.status_code}")
-                except httpx.HTTPError as error:
-                    ok, response = False, None
-                    tally.failed(f"{name}: {type(error).__name__}")
-                tally.samples.append(
-                    Sample(time.monotonic(), name, (time.perf_counter() - started) * 1000, ok)
-                )
-                await asyncio.sleep(think)
-                if time.monotonic() >= stop_at:
-                    return
-            token_match = CSRF.search(response.text) if response is not None else None
-            n += 1
-            started = time.perf_counter()
-            posted_ms = float("nan")
-            try:
-                posted = await client.post(
-                    f"/assignments/{assignment}/submit",
-                    data={
-                        "csrf_token": token_match.group(1) if token_match else "",
-                        "link": f"https://github.com/example/{email.split('@')[0]}/commit/{n}",
-                        "integrity_statement": "none",
-                        "confirm_slack_day": "",
-                    },
-                )
-                ok = posted.status_code == 303
-                posted_ms = (time.perf_counter() - started) * 1000
-                tally.samples.append(Sample(time.monotonic(), "submit", posted_ms, ok))
-                if ok:
-                    followed = time.perf_counter()
-                    follow = await client.get(posted.headers["location"])
-                    tally.samples.append(
-                        Sample(
-                            time.monotonic(),
-                            "submitted",
-                            (time.perf_counter() - followed) * 1000,
-                            follow.status_code == 200,
-                        )
-                    )
-                    ok = "Submitted" in follow.text
-                    if not ok:
-                        refusal = re.search(r'flash-error" role="alert">([^<]*)', follow.text)
-                        tally.failed(
-                            "submit refused: "
-                            + (refusal.group(1) if refusal else "no confirmation")
-                        )
-                else:
-                    tally.failed(f"submit: HTTP {posted.status_code}")
-            except httpx.HTTPError as error:
-                ok = False
-                tally.failed(f"submit: {type(error).__name__}")
-            if ok:
-                tally.accepted_submissions += 1
-            # The hand-in as a user sees it (the POST and the page it leads to), which earlier
-            # runs reported as "submit"; it is not a request, so the totals leave it out.
-            tally.handins.append((time.monotonic(), (time.perf_counter() - started) * 1000, ok))
-            if posted_ms != posted_ms:  # the POST itself failed: count it once
-                tally.samples.append(
-                    Sample(
-                        time.monotonic(), "submit", (time.perf_counter() - started) * 1000, False
-                    )
-                )
-            await asyncio.sleep(think)
-    finally:
-        await client.aclose()
-
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -612,7 +484,11 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_step(
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PAGES = ("dashboard", "schedule", "assignment", "submit", "submitted")
+
+
+def run_step(
     base: str,
     accounts: list[tuple[str, str]],
     users: int,
@@ -620,79 +496,99 @@ async def run_step(
     server_pid: int,
     trace_dir: Path | None = None,
 ) -> tuple[dict[str, float], int]:
-    """One load level. Besides latency (which other work on the machine inflates), it reports
-    the server's CPU time per request, which it does not: 1000 / that is the request rate one
-    core could sustain."""
-    tally = Tally()
-    chosen = [accounts[i % len(accounts)] for i in range(users)]
-    clients = []
-    for batch in range(0, users, 8):
-        clients += await asyncio.gather(
-            *(
-                signed_in_client(base, email, password)
-                for email, password in chosen[batch : batch + 8]
-            )
-        )
-    began = time.monotonic()
-    wall_began = time.time()
-    load_before = os.getloadavg()[0]
-    cpu_at_window: list[float] = []
+    """One load level, generated by Locust (``bench/locustfile.py``) headless in its own
+    process: the users sign in while they are spawned, statistics are reset once all are
+    running (``--reset-stats``), then the step runs ``warmup + step`` seconds. Besides
+    latency (which other work on the machine inflates) it reports the server's CPU time per
+    request, which it does not: 1000 / that is the request rate one core could sustain."""
+    import csv
+    import json
+    import resource
+    import threading
 
-    async def mark_window() -> None:
-        await asyncio.sleep(config.warmup_seconds)
-        cpu_at_window.append(cpu_seconds(server_pid))
-        cpu_at_window.append(time.process_time())
-        cpu_at_window.extend(machine_cpu_seconds())
-
-    stop_at = began + config.warmup_seconds + config.step_seconds
-    tasks = [
-        student(
-            clients[i],
-            chosen[i][0],
-            config.assignment,
-            config.think_seconds,
-            stop_at,
-            tally,
-            start_delay=config.think_seconds * i / users,
-        )
-        for i in range(users)
-    ]
-    await asyncio.gather(mark_window(), *tasks)
-    cpu_used = cpu_seconds(server_pid) - cpu_at_window[0]
-    client_cpu = time.process_time() - cpu_at_window[1]
-    busy, total = machine_cpu_seconds()
-    machine_busy = (busy - cpu_at_window[2]) / max(1e-9, total - cpu_at_window[3])
-    window_start = began + config.warmup_seconds
-    measured = [s for s in tally.samples if s.at >= window_start]
-    latencies = [s.ms for s in measured if s.ok]
-    errors = sum(1 for s in tally.samples if not s.ok)
-    elapsed = max(1e-9, min(time.monotonic(), stop_at) - window_start)
-    row = {
-        "users": users,
-        "requests": len(measured),
-        "rate_per_s": len(measured) / elapsed,
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-        "max_ms": max(latencies, default=float("nan")),
-        "errors": errors,
-        "server_cpu_ms_per_request": 1000 * cpu_used / max(1, len(measured)),
-        "load_average": load_before,
-        "client_cpu_ms_per_request": 1000 * client_cpu / max(1, len(measured)),
-        "machine_busy": machine_busy,
+    work = Path(tempfile.mkdtemp(prefix="sai-bench-locust-"))
+    spawn_rate = max(5.0, users / 4)
+    spawn_s = users / spawn_rate + 1.0
+    run_s = spawn_s + config.warmup_seconds + config.step_seconds
+    env = {
+        **os.environ,
+        "SAI_BENCH_ACCOUNTS": json.dumps(accounts),
+        "SAI_BENCH_ASSIGNMENT": config.assignment,
+        "SAI_BENCH_TALLY": str(work / "tally.json"),
+        "SAI_BENCH_SPAWNED": str(work / "spawned"),
     }
-    for what, count in sorted(tally.failures.items()):
-        print(f"    {count} × {what}", flush=True)
-    for page in ("dashboard", "schedule", "assignment", "submit", "submitted"):
-        times = [s.ms for s in measured if s.page == page and s.ok]
-        row[f"{page}_p50_ms"] = percentile(times, 50)
-        row[f"{page}_p99_ms"] = percentile(times, 99)
-    handins = [ms for at, ms, ok in tally.handins if at >= window_start and ok]
-    row["handin_p50_ms"] = percentile(handins, 50)
-    row["handin_p99_ms"] = percentile(handins, 99)
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--users", str(users), "--spawn-rate", f"{spawn_rate:g}",
+        "--run-time", f"{run_s:.0f}s", "--host", base, "--reset-stats",
+        "--csv", str(work / "step"), "--only-summary", "--stop-timeout", "10",
+        "--loglevel", "WARNING",
+    ]  # fmt: skip
+    marks: dict[str, float] = {}
+
+    def mark_window() -> None:
+        deadline = time.monotonic() + run_s
+        while not (work / "spawned").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # Locust resets its statistics when every user is running
+        marks["server"] = cpu_seconds(server_pid)
+        marks["busy"], marks["total"] = machine_cpu_seconds()
+        marks["at"] = time.time()
+
+    timer = threading.Thread(target=mark_window, daemon=True)
+    load_before = os.getloadavg()[0]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timer.start()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=run_s + 120)
+    timer.join(timeout=1)
+    if "server" not in marks:
+        raise RuntimeError(f"locust never had every user running: {done.stderr[-2000:]}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    cpu_used = cpu_seconds(server_pid) - marks["server"]
+    busy, total = machine_cpu_seconds()
+    machine_busy = (busy - marks["busy"]) / max(1e-9, total - marks["total"])
+    with open(work / "step_stats.csv", newline="") as handle:
+        stats = {row["Name"]: row for row in csv.DictReader(handle)}
+    if "Aggregated" not in stats:
+        raise RuntimeError(f"locust gave no statistics: {done.stderr[-2000:]}")
+
+    def number(row: dict[str, str], column: str) -> float:
+        value = row.get(column, "")
+        return float(value) if value not in ("", "N/A") else float("nan")
+
+    measured = {name: stats[name] for name in PAGES if name in stats}
+    requests = sum(number(r, "Request Count") for r in measured.values())
+    failures = sum(number(r, "Failure Count") for r in measured.values())
+    whole = stats["Aggregated"]
+    elapsed = max(1e-9, time.time() - marks["at"])
+    row: dict[str, float] = {
+        "users": users,
+        "requests": requests,
+        "rate_per_s": sum(number(r, "Requests/s") for r in measured.values()),
+        "p50_ms": number(whole, "50%"),
+        "p99_ms": number(whole, "99%"),
+        "max_ms": number(whole, "Max Response Time"),
+        "errors": failures,
+        "server_cpu_ms_per_request": 1000 * cpu_used / max(1.0, requests),
+        "load_average": load_before,
+        "client_cpu_ms_per_request": 1000 * client_cpu / max(1.0, requests),
+        "machine_busy": machine_busy,
+        "window_s": elapsed,
+    }
+    for page in PAGES:
+        page_row = stats.get(page, {})
+        row[f"{page}_p50_ms"] = number(page_row, "50%")
+        row[f"{page}_p99_ms"] = number(page_row, "99%")
+    failures_csv = work / "step_failures.csv"
+    if failures_csv.exists():
+        with open(failures_csv, newline="") as handle:
+            for failure in csv.DictReader(handle):
+                print(f"    {failure['Occurrences']} × {failure['Name']}: {failure['Error']}")
     if trace_dir is not None:
-        window = wall_began + config.warmup_seconds
         for route, numbers in server_side(
-            trace_dir, window, window + elapsed, config.assignment
+            trace_dir, marks["at"], marks["at"] + elapsed, config.assignment
         ).items():
             print(
                 f"    server {route:10} n={numbers['n']:4.0f} "
@@ -703,7 +599,9 @@ async def run_step(
                 flush=True,
             )
             row.update({f"{route}_{k}": v for k, v in numbers.items() if k != "n"})
-    return row, tally.accepted_submissions
+    tally = json.loads((work / "tally.json").read_text()) if (work / "tally.json").exists() else {}
+    shutil.rmtree(work, ignore_errors=True)
+    return row, int(tally.get("hand_ins", 0))
 
 
 def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, object]:
@@ -723,8 +621,8 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
         )
         rows, accepted = [], 0
         for users in config.steps:
-            row, step_accepted = asyncio.run(
-                run_step(f"http://127.0.0.1:{port}", accounts, users, config, server.pid, trace_dir)
+            row, step_accepted = run_step(
+                f"http://127.0.0.1:{port}", accounts, users, config, server.pid, trace_dir
             )
             accepted += step_accepted
             row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
@@ -738,8 +636,7 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
                 f"machine busy={100 * row['machine_busy']:.0f}% "
                 f"(p99 dash {row['dashboard_p99_ms']:.0f} sched {row['schedule_p99_ms']:.0f} "
                 f"assign {row['assignment_p99_ms']:.0f} submit {row['submit_p99_ms']:.0f} "
-                f"after {row['submitted_p99_ms']:.0f}; hand-in POST+GET "
-                f"{row['handin_p99_ms']:.0f}) "
+                f"after {row['submitted_p99_ms']:.0f}) "
                 f"{'holds' if row['holds'] else 'misses'}",
                 flush=True,
             )
