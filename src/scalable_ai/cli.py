@@ -123,6 +123,14 @@ VERBS: dict[str, Any] = {
         "scalable_ai.apps.rag_cli:rag_app",
         "Index documents and answer from them with citations (retrieval-augmented).",
     ),
+    "agent": (
+        "scalable_ai.apps.agent_cli:agent_app",
+        "Tool-calling agents (Python, sandbox, retrieval and MCP tools); replay a transcript.",
+    ),
+    "guard": (
+        "scalable_ai.apps.agent_cli:guard_app",
+        "Guardrails: check a text; block and false-block rates on the red-team set.",
+    ),
     "mcp": (
         "scalable_ai.course.mcp_server:mcp_app",
         "The course platform as an MCP server (read-only tools for your API token).",

@@ -185,3 +185,24 @@ def test_the_stdio_transport_answers_for_sai_api_token(course):
     assert names >= TOOLS
     assert payload(group)["group"] == course["expected"]["other_group"]
     assert payload(rules)["slack_days"]["total"] == 3
+
+
+def test_the_agents_mcp_tools_reach_the_course_over_both_transports(mcp_url, course):
+    """``apps.tools.mcp_tools`` turns the server's tools into agent tools (OpenAI schema)."""
+    from scalable_ai.apps.tools import mcp_tools
+
+    token = course["tokens"]["other"]
+    command = [sys.executable, "-m", "scalable_ai.cli", "mcp"]
+    with mcp_tools(command=command, env={**course["env"], "SAI_API_TOKEN": token}) as tools:
+        by_name = {tool.name: tool for tool in tools}
+        assert set(by_name) >= TOOLS
+        assert by_name["my_slack_days"].schema()["function"]["parameters"]["type"] == "object"
+        stdio = json.loads(by_name["my_group"]({}))
+    headers = {"Authorization": f"Bearer {token}"}
+    with mcp_tools(url=mcp_url, headers=headers) as tools:
+        http = json.loads({t.name: t for t in tools}["my_group"]({}))
+        refused = {t.name: t for t in tools}["my_slack_days"](
+            {"student_email": course["expected"]["first_email"]}
+        )
+    assert stdio == http and stdio["group"] == course["expected"]["other_group"]
+    assert refused.startswith("error:") and "yourself" in refused
