@@ -26,6 +26,7 @@ from scalable_ai.course.service import (
     slack,
     submissions,
 )
+from scalable_ai.course.service.actors import Actor
 from scalable_ai.course.service.course import due_at, settings_of
 from scalable_ai.errors import UserError
 
@@ -92,6 +93,39 @@ def list_submissions(assignment: Annotated[str | None, typer.Option()] = None) -
                 f"{s.id:>4}  group {s.group_id}  {s.submitted_at:%Y-%m-%d %H:%M} UTC  "
                 f"deadline {s.deadline_applied:%Y-%m-%d %H:%M} UTC{late}  {s.source}"
             )
+
+
+@submission_app.command("hand-in")
+def hand_in(
+    email: Annotated[str, typer.Argument(help="The student handing in (for their group).")],
+    assignment: Annotated[str, typer.Argument(help="The assignment, e.g. A3.")],
+    link: Annotated[str, typer.Option(help="The commit or release handed in (https).")],
+    external_code: Annotated[str, typer.Option(help="Integrity: external code used.")],
+    sources: Annotated[str, typer.Option(help="Integrity: sources consulted.")],
+    ai_assistance: Annotated[str, typer.Option(help="Integrity: AI assistance used.")],
+    confirm_slack_day: Annotated[
+        bool, typer.Option(help="Spend a slack day if it is up to 24 hours late.")
+    ] = False,
+) -> None:
+    """Record a student's hand-in now on the course clock (one sent by e-mail during an
+    outage): the same rules as the page (late within 24 hours needs --confirm-slack-day)."""
+    with database() as session:
+        person = people.person_by_email(session, staff_actor(), email)
+        row = submissions.submit(
+            session,
+            Actor.of(person),
+            assignment=assignment,
+            integrity={
+                "external_code": external_code,
+                "sources": sources,
+                "ai_assistance": ai_assistance,
+            },
+            confirm_slack_day=confirm_slack_day,
+            link=link,
+            clock=course_clock(),
+        )
+        late = " with a slack day" if row.slack_day_used else ""
+        typer.echo(f"handed in {assignment} for group {row.group_id}{late}: {row.deadline_reason}")
 
 
 @slack_app.command("show")
