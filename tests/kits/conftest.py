@@ -27,6 +27,11 @@ def a2() -> Kit:
     return load_kit("A2", root=kits_root())
 
 
+@pytest.fixture(scope="session")
+def a3() -> Kit:
+    return load_kit("A3", root=kits_root())
+
+
 def lost_points(results: dict) -> dict[str, float]:
     """Test function name -> points it lost, from a ``results.json``."""
     return {

@@ -44,55 +44,55 @@ def test_a_row_per_group_with_members_link_and_how_it_was_accepted(demo_platform
 
 def test_staff_enter_scores_per_part_with_a_note_for_every_member(demo_platform):
     sign_in(demo_platform.client, *STAFF[1:])
-    page = demo_platform.client.get("/staff/assignments/A3").text
+    page = demo_platform.client.get("/staff/assignments/A5").text
     titans = _group_id(page, "Tensor Titans")
     post_form(
         demo_platform.client,
-        "/staff/assignments/A3",
-        "/staff/assignments/A3/scores",
+        "/staff/assignments/A5",
+        "/staff/assignments/A5/scores",
         {
             f"score-{titans}-code": "88",
             f"score-{titans}-written": "91.5",
-            f"note-{titans}": "clean DPO loss",
+            f"note-{titans}": "clean RAG index",
         },
     )
-    page = demo_platform.client.get("/staff/assignments/A3").text
-    assert _flash(page) == "Saved 2 score(s) for A3."
+    page = demo_platform.client.get("/staff/assignments/A5").text
+    assert _flash(page) == "Saved 2 score(s) for A5."
     with unit_of_work(demo_platform.engine) as session:
-        rows = session.scalars(select(Score).where(Score.item == "A3.code")).all()
-        assert len(rows) == 5 and {(r.points, r.comment) for r in rows} == {(88, "clean DPO loss")}
+        rows = session.scalars(select(Score).where(Score.item == "A5.code")).all()
+        assert len(rows) == 5 and {(r.points, r.comment) for r in rows} == {(88, "clean RAG index")}
         audited = session.scalar(select(func.count(AuditEntry.id)))
     # saving the page again changes nothing and writes nothing
     post_form(
         demo_platform.client,
-        "/staff/assignments/A3",
-        "/staff/assignments/A3/scores",
+        "/staff/assignments/A5",
+        "/staff/assignments/A5/scores",
         {
             f"score-{titans}-code": "88",
             f"score-{titans}-written": "91.5",
-            f"note-{titans}": "clean DPO loss",
+            f"note-{titans}": "clean RAG index",
         },
     )
-    assert _flash(demo_platform.client.get("/staff/assignments/A3").text) == "Nothing changed."
+    assert _flash(demo_platform.client.get("/staff/assignments/A5").text) == "Nothing changed."
     with unit_of_work(demo_platform.engine) as session:
         assert session.scalar(select(func.count(AuditEntry.id))) == audited
 
 
 def test_a_score_out_of_range_saves_nothing_and_keeps_what_was_typed(demo_platform):
     sign_in(demo_platform.client, *STAFF[1:])
-    page = demo_platform.client.get("/staff/assignments/A3").text
+    page = demo_platform.client.get("/staff/assignments/A5").text
     titans, gang = _group_id(page, "Tensor Titans"), _group_id(page, "Gradient Gang")
     post_form(
         demo_platform.client,
-        "/staff/assignments/A3",
-        "/staff/assignments/A3/scores",
+        "/staff/assignments/A5",
+        "/staff/assignments/A5/scores",
         {f"score-{titans}-code": "80", f"score-{gang}-checkoff": "140"},
     )
-    page = demo_platform.client.get("/staff/assignments/A3").text
+    page = demo_platform.client.get("/staff/assignments/A5").text
     assert _flash(page) == "Gradient Gang, checkoff: points must be between 0 and 100"
     assert f'name="score-{gang}-checkoff" min="0" max="100" step="0.1" value="140"' in page
     with unit_of_work(demo_platform.engine) as session:
-        assert session.scalar(select(func.count(Score.id)).where(Score.item.like("A3.%"))) == 0
+        assert session.scalar(select(func.count(Score.id)).where(Score.item.like("A5.%"))) == 0
 
 
 def test_students_cannot_open_the_grading_page(demo_platform):
@@ -109,12 +109,12 @@ def test_staff_grade_a_group_in_the_browser_and_the_student_sees_it(live_demo, n
     staff.get_by_role("button", name="Sign in").click()
     staff.get_by_role("navigation", name="Main").get_by_text("Coursework").click()
     staff.get_by_role("link", name="Hand-ins & scores").click()
-    staff.get_by_role("link", name="A3", exact=True).click()
+    staff.get_by_role("link", name="A5", exact=True).click()
     staff.get_by_label("Tensor Titans code").fill("95")
     staff.get_by_label("Tensor Titans written").fill("90")
     staff.get_by_label("Tensor Titans checkoff").fill("100")
     staff.get_by_role("button", name="Save scores").click()
-    expect(staff.get_by_role("status")).to_have_text("Saved 3 score(s) for A3.")
+    expect(staff.get_by_role("status")).to_have_text("Saved 3 score(s) for A5.")
     live_demo.screenshot(staff, "staff-hand-ins")
 
     student = new_page(1366, 900)
@@ -123,6 +123,6 @@ def test_staff_grade_a_group_in_the_browser_and_the_student_sees_it(live_demo, n
     student.get_by_label("Password").fill(STUDENT[2])
     student.get_by_role("button", name="Sign in").click()
     student.goto(f"{live_demo.url}/grade")
-    a3 = student.get_by_role("row", name=re.compile("A3 core"))
-    expect(a3).to_contain_text("94.5")  # 0.5·95 + 0.3·90 + 0.2·100
-    expect(a3).to_contain_text("satisfactory")
+    a5 = student.get_by_role("row", name=re.compile("A5 core"))
+    expect(a5).to_contain_text("94.5")  # 0.5·95 + 0.3·90 + 0.2·100
+    expect(a5).to_contain_text("satisfactory")
