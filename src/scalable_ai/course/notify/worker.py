@@ -43,8 +43,13 @@ def work(
     *,
     every_s: float = 60,
     stop: threading.Event | None = None,
+    first_after_s: float = 0,
 ) -> None:
+    """A round every ``every_s`` seconds until ``stop``; the first after ``first_after_s``
+    (``sai up`` starts the platform, the model server and two workers at once: the reminders
+    can wait until the pages answer)."""
     stop = stop or threading.Event()
+    stop.wait(first_after_s)
     while not stop.is_set():
         try:
             run_once(engine, clock, mailer)
@@ -63,7 +68,13 @@ def main() -> None:
 
     engine = make_engine(get_settings().database_url)
     try:
-        work(engine, clock_from_env(), mailer_from_settings(), stop=_die_with_parent())
+        work(
+            engine,
+            clock_from_env(),
+            mailer_from_settings(),
+            stop=_die_with_parent(),
+            first_after_s=20,
+        )
     except KeyboardInterrupt:
         pass
     finally:
