@@ -169,11 +169,11 @@ def compiler_for(tokenizer: Any, vocab_size: int, eos_ids: list[int]) -> Grammar
     return compiler
 
 
-def allowed_tokens(constraints: list[Constraint], vocab_size: int) -> torch.Tensor:
-    """(R, vocab_size) bool: row r's allowed next tokens under ``constraints[r]``.
+def allowed_bits(constraints: list[Constraint], vocab_size: int) -> np.ndarray:
+    """(R, vocab_size) uint8, 1 where row r's grammar allows the token next.
 
-    The masks are computed into one int32 bitmask by llguidance (32 tokens a word, lowest
-    bit first) and widened with NumPy's ``unpackbits``: ~0.05 ms a 49,152-token row here.
+    llguidance writes the masks of all rows into one int32 bitmask (32 tokens a word, lowest
+    bit first), and NumPy's ``unpackbits`` widens it: microseconds a 49,152-token row.
     """
     compiler = constraints[0].compiler
     words = (compiler.tokenizer.vocab_size + 31) // 32
@@ -184,15 +184,48 @@ def allowed_tokens(constraints: list[Constraint], vocab_size: int) -> torch.Tens
         words * 4,
         len(constraints),
     )
-    bits = np.unpackbits(bitmask.view(np.uint8), axis=1, bitorder="little")[:, :vocab_size]
-    return torch.from_numpy(bits.astype(np.bool_))
+    return np.unpackbits(bitmask.view(np.uint8), axis=1, count=vocab_size, bitorder="little")
+
+
+def allowed_tokens(constraints: list[Constraint], vocab_size: int) -> torch.Tensor:
+    """(R, vocab_size) bool: row r's allowed next tokens under ``constraints[r]``."""
+    return torch.from_numpy(allowed_bits(constraints, vocab_size).view(np.bool_))
 
 
 def apply_constraints(logits: torch.Tensor, rows: list[int], constraints: list[Constraint]) -> None:
-    """Set every token the grammar forbids to -inf in ``logits[rows[i]]``, in place."""
-    allowed = allowed_tokens(constraints, logits.shape[-1])
-    index = torch.tensor(rows, dtype=torch.long)
-    logits[index] = logits[index].masked_fill(~allowed, float("-inf"))
+    """Set every token the grammar forbids to -inf in ``logits[rows[i]]``, in place
+    (``logits``: float32, contiguous, the caller's own).
+
+    Through NumPy's ``copyto(where=)`` on each row: torch's ``masked_fill`` and an indexed
+    assignment of the rows took 4x and 8x as long on (16, 49152) here.
+    """
+    bits = allowed_bits(constraints, logits.shape[-1])
+    array = logits.detach().numpy()
+    for i, row in enumerate(rows):
+        np.copyto(array[row], -np.inf, where=bits[i] == 0)
+
+
+def greedy_under_constraints(
+    logits: torch.Tensor, tokens: list[int], rows: list[int], constraints: list[Constraint]
+) -> None:
+    """Greedy rows: ``tokens[row]`` (each row's argmax over the whole vocabulary) becomes
+    its argmax over the tokens its grammar allows, in place.
+
+    The unconstrained argmax is the answer whenever the grammar allows it (it is then the
+    best allowed token, ties going to the lowest id either way), which one token's check
+    tells without a mask; only the other rows get their mask and a masked argmax.
+    """
+    refused = [
+        (row, c)
+        for row, c in zip(rows, constraints, strict=True)
+        if c.matcher.validate_tokens([tokens[row]]) != 1
+    ]
+    if not refused:
+        return
+    bits = allowed_bits([c for _, c in refused], logits.shape[-1])
+    for i, (row, _) in enumerate(refused):
+        values = logits[row].detach().float().numpy()
+        tokens[row] = int(np.argmax(np.where(bits[i] == 1, values, -np.inf)))
 
 
 def schema_text(schema: Any) -> str:

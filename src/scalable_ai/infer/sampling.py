@@ -21,7 +21,7 @@ import torch
 
 from scalable_ai.errors import UserError
 from scalable_ai.infer.device_sampling import sample_on_device, samples_on_device
-from scalable_ai.infer.grammar import apply_constraints
+from scalable_ai.infer.grammar import apply_constraints, greedy_under_constraints
 
 if TYPE_CHECKING:
     from scalable_ai.infer.grammar import Grammar
@@ -198,6 +198,11 @@ def sample(
         logits = logits.float().cpu()
     if all(_plain_greedy(s) for s in seqs):
         return [SampledToken(token_id) for token_id in greedy_tokens(logits)]
+    if all(_plain_greedy(s, constrained=True) for s in seqs):  # greedy rows, some under grammars
+        tokens = greedy_tokens(logits)
+        rows = [i for i, s in enumerate(seqs) if s.constraint is not None]
+        greedy_under_constraints(logits, tokens, rows, [seqs[i].constraint for i in rows])
+        return [SampledToken(token_id) for token_id in tokens]
     overwrite = overwrite or logits.dtype != torch.float32  # .float() makes our own copy
     logits = logits.float()
     want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
@@ -250,7 +255,9 @@ def sample(
     return result
 
 
-def _plain_greedy(seq: TokenSequence) -> bool:
+def _plain_greedy(seq: TokenSequence, constrained: bool = False) -> bool:
+    """Temperature 0 and nothing else that changes the logits (``constrained``: except a
+    grammar, which ``greedy_under_constraints`` handles)."""
     params = seq.params
     return (
         params.temperature == 0.0
@@ -259,7 +266,7 @@ def _plain_greedy(seq: TokenSequence) -> bool:
         and params.presence_penalty == 0.0
         and params.frequency_penalty == 0.0
         and not params.logit_bias
-        and seq.constraint is None
+        and (constrained or seq.constraint is None)
         and len(seq.output_token_ids) >= params.min_tokens
     )
 
