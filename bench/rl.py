@@ -63,6 +63,7 @@ def variant_run(
     config.max_tokens, config.eval_every, config.eval_tasks = 8, args.eval_every, 128
     config.optim.lr, config.seed, config.progress = args.lr, args.seed, False
     config.forward_path = args.forward_path
+    config.updates_per_batch = args.updates_per_batch
     with open_run("grpo", config=config, seed=config.seed) as run:
         result = GRPOTrainer(config, run).fit()
     rows = read_metrics(load_run(run.path))
@@ -230,6 +231,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--variants", default="grpo,dapo,dr_grpo,rloo,async")
     parser.add_argument("--forward-path", default="auto")
+    # > 1: PPO-style epochs over each batch, the only way the clip (and clip-higher) acts
+    parser.add_argument("--updates-per-batch", type=int, default=1)
     parser.add_argument("--smollm2-steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -251,7 +254,10 @@ def main() -> None:
             summary[f"{name}_greedy_after"] = _eval(rows, first=False)
             summary[f"{name}_seconds"] = rows[-1]["wall_seconds"]
             summary[f"{name}_generation_share"] = _mean(rows, "generation_share")
-        title = f"GRPO variants, arithmetic (operands 0-{args.max_operand}), {args.prompts}x{args.group} samples/step"
+        title = (
+            f"GRPO variants, arithmetic (operands 0-{args.max_operand}), "
+            f"{args.prompts}x{args.group} samples/step, {args.updates_per_batch} update(s)/batch"
+        )
         plot_reward_curves(curves, run.artifact("variants.png"), title=title, window=5)
         plot_reward_curves(curves, run.artifact("variants-eval.png"), "eval_reward", title)
         config = variant_config("grpo")
