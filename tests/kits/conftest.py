@@ -51,7 +51,9 @@ def submission_from(kit: Kit, target: Path, base: str = "solution", planted: str
     return target
 
 
-def with_every_planted_bug(kit: Kit, target: Path) -> tuple[Path, dict[str, list[str]]]:
+def with_every_planted_bug(
+    kit: Kit, target: Path, leave_out: tuple[str, ...] = ()
+) -> tuple[Path, dict[str, list[str]]]:
     """The solution with every planted bug of ``planted/planted.toml`` laid over it at once
     (each bug lives in files of its own), and each bug's list of the tests it must lose.
 
@@ -62,6 +64,7 @@ def with_every_planted_bug(kit: Kit, target: Path) -> tuple[Path, dict[str, list
     import tomllib
 
     planted = tomllib.loads((kit.root / "planted" / "planted.toml").read_text())
+    planted = {name: entry for name, entry in planted.items() if name not in leave_out}
     shutil.copytree(kit.root / "solution", target, ignore=shutil.ignore_patterns("__pycache__"))
     touched: set[str] = set()
     for name in planted:
