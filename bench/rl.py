@@ -15,7 +15,7 @@ the step's time goes to, with our engine against ``transformers.generate`` in th
 4. **SmolLM2-135M-Instruct** (``--smollm2-steps``, 0 skips): a few GRPO steps on the ``math``
    environment, for the generation share of a real model's step.
 
-Run: ``python bench/rl.py [--steps 60] [--variants grpo,dapo,...]``; the bench run's folder
+Run: ``python bench/rl.py [--steps 80] [--variants grpo,dapo,...]`` (what RESULTS.md records); the bench run's folder
 holds the plot and each variant's run id.
 """
 
@@ -222,7 +222,7 @@ def smollm2_share(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--max-operand", type=int, default=9)
