@@ -148,3 +148,49 @@ def test_server_opt_in_and_metrics(live_server):
     assert values["sai_spec_decode_tokens_per_step"] > 1.0
     with pytest.raises(openai.BadRequestError):
         client.completions.create(**ask, extra_body={"speculative": "medusa"})
+
+
+def test_a_draft_model_keeps_greedy_output_and_the_sampled_distribution():
+    """Two tiny models with one vocabulary: the draft (the target with every weight
+    perturbed, so that its q is near p but not p) proposes, the target verifies with the
+    general rule (the draft's q at every position)."""
+    target = tiny_model()
+    draft = tiny_model()
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in draft.parameters():
+            parameter.add_(
+                0.1 * parameter.std() * torch.randn(parameter.shape, generator=generator)
+            )
+    prompts = [REPEATING, "abcabcabcabcab"]
+    plain = make_engine(target).generate(prompts, SamplingParams(max_tokens=30, temperature=0))
+    engine = make_engine(target)
+    engine.set_draft_model(draft)
+    spec = SamplingParams(max_tokens=30, temperature=0, speculative="draft")
+    assert engine.generate(prompts, spec) == plain
+    assert engine.speculation.num_accepted_tokens > 0
+    assert engine.drafter is not None and engine.drafter.pool.num_used == 0  # shadows freed
+    # Sampled: the first three tokens' law against the exact top-3 probabilities.
+    engine = make_engine(target, max_num_seqs=256, num_blocks=4096)
+    engine.set_draft_model(draft)
+    params = SamplingParams(
+        n=500,
+        max_tokens=3,
+        temperature=1.0,
+        top_k=3,
+        ignore_eos=True,
+        speculative="draft",
+        num_speculative_tokens=2,
+    )
+    samples = []
+    for batch in range(4):
+        params.seed = 1000 * batch
+        samples += [tuple(c) for c in engine.generate(["xyxyxyxyxyxyx"], params)[0]]
+    assert engine.speculation.num_verify_steps >= 1500
+    assert 0.05 < engine.speculation.acceptance_rate < 0.95  # both branches of the rule ran
+    expected = _exact_probabilities(target, list(b"xyxyxyxyxyxyx"), 3, 3)
+    keys = sorted(expected)
+    observed = np.array([sum(1 for s in samples if s == k) for k in keys], dtype=float)
+    assert observed.sum() == len(samples)
+    frequencies = np.array([expected[k] for k in keys]) * len(samples)
+    assert chisquare(observed, frequencies).pvalue > 1e-3

@@ -38,6 +38,11 @@ def serve(
         "--lora",
         help="NAME=PATH of a peft LoRA adapter folder, served as model 'MODEL:NAME' (repeat it).",
     ),
+    draft_model: str = typer.Option(
+        None,
+        help="A small model with MODEL's tokenizer (name, checkpoint or GGUF) that drafts "
+        "for requests asking speculative='draft'.",
+    ),
     quant: str = typer.Option(
         None,
         help="Quantize weights on load: int8 (per channel) or int4 (groups of 32); gguf keeps "
@@ -81,6 +86,7 @@ def serve(
         "quant": quant,
         **config.__dict__,
         "lora": {name: path for name, _, path in adapters},
+        "draft_model": draft_model,
     }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
@@ -94,6 +100,12 @@ def serve(
         embedders = load_embedders(embedding_model)
         for name, _, path in adapters:
             engine.add_lora(name, path)
+        if draft_model:
+            from scalable_ai.infer.engine import resolve_device
+            from scalable_ai.model.registry import load_pretrained
+
+            drafter, _ = load_pretrained(draft_model, dtype=dtype, device=resolve_device(device))
+            engine.set_draft_model(drafter)
         app = create_app(
             {engine.model_name: AsyncEngine(engine)},
             embedders,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from scalable_ai.errors import NotFound, UserError
+from scalable_ai.infer.draft import DraftProposer
 from scalable_ai.infer.grammar import GrammarCompiler, compiler_for
 from scalable_ai.infer.kv_cache import BlockPool, KVCache, KVCacheSpec
 from scalable_ai.infer.lora import LoraAdapter, LoraSet, read_adapter
@@ -134,6 +135,7 @@ class LLMEngine:
         config: EngineConfig | None = None,
         model_name: str = "model",
         eos_token_ids: Sequence[int] = (),
+        draft_model: nn.Module | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -192,6 +194,10 @@ class LLMEngine:
         self.num_prefill_tokens = 0  # tokens run through the model for prompts (not cache hits)
         self.num_generated_tokens = 0
         self.speculation = SpecStats()
+        #: ``speculative="draft"`` requests' proposer: a small model with our tokenizer.
+        self.drafter: DraftProposer | None = None
+        if draft_model is not None:
+            self.set_draft_model(draft_model)
         self._ids = itertools.count()
 
     # -- requests ------------------------------------------------------------------------
@@ -215,6 +221,10 @@ class LLMEngine:
         if any(not 0 <= token < vocab for token in params.logit_bias):
             raise UserError(f"logit_bias token ids must lie in [0, {vocab})", field="logit_bias")
         lora_id = self.lora_adapter(params.lora).id if params.lora else 0
+        if params.speculative == "draft" and self.drafter is None:
+            raise UserError(
+                "this server has no draft model (sai serve --draft-model)", field="speculative"
+            )
         constraint = None
         if params.grammar is not None:
             constraint = self.grammar_compiler().matcher(params.grammar)
@@ -236,6 +246,19 @@ class LLMEngine:
         for seq in sequences:
             self.scheduler.add(seq)
         return request_id
+
+    def set_draft_model(self, draft_model: nn.Module) -> None:
+        """Use ``draft_model`` (same vocabulary) for ``speculative="draft"`` requests; its
+        KV cache holds as many tokens as the target's."""
+        vocab = draft_model.config.vocab_size  # type: ignore[union-attr]
+        if vocab != self.model_config.vocab_size:
+            raise UserError(
+                f"the draft model's vocabulary has {vocab} tokens, the target's "
+                f"{self.model_config.vocab_size}: it must share the target's tokenizer",
+                field="draft_model",
+            )
+        tokens = self.pool.num_blocks * self.config.block_size
+        self.drafter = DraftProposer(draft_model, tokens, self.config.block_size)
 
     # -- LoRA adapters -------------------------------------------------------------------
     def add_lora(self, name: str, path: str) -> LoraAdapter:
@@ -289,6 +312,8 @@ class LLMEngine:
         for seq in request.sequences:
             if not seq.is_finished:
                 self.scheduler.finish(seq, "abort")
+            if self.drafter is not None:
+                self.drafter.release(seq.seq_id)
         return True
 
     def has_unfinished_requests(self) -> bool:
@@ -302,7 +327,7 @@ class LLMEngine:
         (``speculative.py``); each such chunk returns logits at all its positions and is
         verified instead of sampled.
         """
-        proposed = propose_drafts(self.scheduler.running, self.config.max_model_len)
+        proposed = propose_drafts(self.scheduler.running, self.config.max_model_len, self.drafter)
         step = self.scheduler.schedule()
         scheduled = step.scheduled
         if proposed:
@@ -405,6 +430,8 @@ class LLMEngine:
             reason = "stop"
         if reason is not None:
             self.scheduler.finish(seq, reason)
+            if self.drafter is not None:
+                self.drafter.release(seq.seq_id)
 
     def _detokenize(self, seq: TokenSequence, drop_last: bool) -> None:
         """``seq.text`` = the decoded output (without a final stop token).

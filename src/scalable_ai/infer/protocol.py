@@ -60,7 +60,7 @@ class _SamplingFields(BaseModel):
     # ``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema": {...}}``
     response_format: dict[str, Any] | None = None
     # Speculative decoding for this request (infer/speculative.py): "ngram" or unset
-    speculative: Literal["ngram"] | None = None
+    speculative: Literal["ngram", "draft"] | None = None
     num_speculative_tokens: int = Field(default=4, ge=1, le=16)
 
     def stop_list(self) -> list[str]:

@@ -58,8 +58,8 @@ class SamplingParams:
     grammar: Grammar | None = None
     #: The loaded LoRA adapter to run with (the server's ``model: "base:adapter"``), or None.
     lora: str | None = None
-    #: Speculative decoding (``speculative.py``): ``"ngram"`` (prompt lookup) or None (off),
-    #: and how many tokens to guess per step.
+    #: Speculative decoding (``speculative.py``): ``"ngram"`` (prompt lookup), ``"draft"``
+    #: (the engine's draft model, ``draft.py``) or None (off), and the guesses per step.
     speculative: str | None = None
     num_speculative_tokens: int = 4
 
@@ -85,7 +85,11 @@ class SamplingParams:
                 f"must be between 0 and {MAX_TOP_LOGPROBS}",
             ),
             (len(self.stop) <= 4, "stop", "at most 4 stop sequences"),
-            (self.speculative in (None, "ngram"), "speculative", "must be 'ngram' or unset"),
+            (
+                self.speculative in (None, "ngram", "draft"),
+                "speculative",
+                "must be 'ngram', 'draft' or unset",
+            ),
             (
                 1 <= self.num_speculative_tokens <= 16,
                 "num_speculative_tokens",

@@ -51,6 +51,8 @@ class TokenSequence:
     constraint: Constraint | None = None
     #: The LoRA adapter this sequence runs with (``lora.LoraAdapter.id``), 0 for the base model.
     lora_id: int = 0
+    #: The draft model's distributions at this step's drafted positions (``draft.py``).
+    draft_probs: torch.Tensor | None = None
     num_preemptions: int = 0
     # Streaming state (the engine's detokenizer):
     text: str = ""

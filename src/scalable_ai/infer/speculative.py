@@ -38,11 +38,12 @@ import torch
 from scalable_ai.infer.sampling import SamplingParams, filter_top_k_top_p
 
 if TYPE_CHECKING:
+    from scalable_ai.infer.draft import DraftProposer
     from scalable_ai.infer.scheduler import ScheduledSequence
     from scalable_ai.infer.sequence import TokenSequence
 
-#: Speculation methods a request may ask for.
-METHODS = ("ngram",)
+#: Speculation methods a request may ask for (``draft`` needs a server with a draft model).
+METHODS = ("ngram", "draft")
 
 
 def propose_ngram(token_ids: Sequence[int], k: int, max_n: int = 3) -> list[int]:
@@ -175,10 +176,14 @@ def can_speculate(seq: TokenSequence) -> bool:
     )
 
 
-def propose_drafts(running: Sequence[TokenSequence], max_model_len: int) -> dict[int, int]:
+def propose_drafts(
+    running: Sequence[TokenSequence], max_model_len: int, drafter: DraftProposer | None = None
+) -> dict[int, int]:
     """Append each eligible sequence's guesses to its ``token_ids`` (the scheduler then
-    schedules them as one chunk); returns seq_id -> number of drafts appended."""
+    schedules them as one chunk); returns seq_id -> number of drafts appended. Guesses of
+    the draft model leave their distributions in ``seq.draft_probs``."""
     proposed: dict[int, int] = {}
+    by_model: list[tuple[TokenSequence, int]] = []
     for seq in running:
         if not can_speculate(seq):
             continue
@@ -188,10 +193,20 @@ def propose_drafts(running: Sequence[TokenSequence], max_model_len: int) -> dict
             params.max_tokens - len(seq.output_token_ids) - 1,
             max_model_len - len(seq.token_ids) - 1,
         )
+        if params.speculative == "draft":
+            by_model.append((seq, room))
+            continue
         drafts = propose_ngram(seq.token_ids, room)
         if drafts:
             seq.token_ids.extend(drafts)
             proposed[seq.seq_id] = len(drafts)
+    if by_model and drafter is not None:
+        guesses = drafter.propose([s for s, _ in by_model], [r for _, r in by_model])
+        for seq, _ in by_model:
+            if seq.seq_id in guesses:
+                drafts, seq.draft_probs = guesses[seq.seq_id]
+                seq.token_ids.extend(drafts)
+                proposed[seq.seq_id] = len(drafts)
     return proposed
 
 
@@ -225,10 +240,12 @@ def verify(item: ScheduledSequence, logits: torch.Tensor, stats: SpecStats) -> V
     seq = item.seq
     num_drafts = item.num_logits - 1
     drafts = seq.token_ids[len(seq.token_ids) - num_drafts :]
+    q = seq.draft_probs[:num_drafts] if seq.draft_probs is not None else None
+    seq.draft_probs = None
     if seq.params.greedy:
         verdict = verify_greedy(logits, drafts)
     else:
-        verdict = verify_sampled(logits, drafts, seq.params, seq.generator)
+        verdict = verify_sampled(logits, drafts, seq.params, seq.generator, draft_probs=q)
     item.num_new_tokens = 1 + verdict.num_accepted
     del seq.token_ids[len(seq.token_ids) - num_drafts + verdict.num_accepted :]
     stats.num_draft_tokens += num_drafts
