@@ -5,7 +5,8 @@ rewrite a function with one name changed, or to copy out the lines of a log that
 error. Each case runs greedily with and without ``speculative="ngram"`` on the same engine
 (our own non-speculative path is the peer), alternating, best of ``--repeats``; the outputs
 must be identical token for token. Prints tokens/s, the ratio, the acceptance rate and the
-tokens gained per target forward; ``--k`` sets the guesses per step.
+tokens gained per target forward, and records them as one run (``bench.speculative``);
+``--k`` sets the guesses per step.
 
     PYTHONPATH=src python bench/speculative.py [--threads 2] [--repeats 3] [--k 4]
 """
@@ -51,7 +52,7 @@ CASES = {
 }
 
 
-def run(engine: LLMEngine, prompt: list[int], params: SamplingParams) -> tuple[list[int], float]:
+def timed(engine: LLMEngine, prompt: list[int], params: SamplingParams) -> tuple[list[int], float]:
     start = time.perf_counter()
     tokens = engine.generate([prompt], params)[0][0]
     return tokens, time.perf_counter() - start
@@ -67,8 +68,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     from scalable_ai.infer.forward_paths import cpu_model
+    from scalable_ai.runs import open_run
 
     engine = load_engine("smollm2-135m", config=EngineConfig(max_model_len=2048))
+    summary: dict[str, float] = {}
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} cpus, {args.threads} threads; "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.1f}"
@@ -88,7 +91,7 @@ def main() -> None:
             speculative="ngram",
             num_speculative_tokens=args.k,
         )
-        run(engine, prompt, SamplingParams(max_tokens=8, temperature=0))  # warm the prefix
+        timed(engine, prompt, SamplingParams(max_tokens=8, temperature=0))  # warm the prefix
         plain_times, spec_times = [], []
         before = (
             engine.speculation.num_draft_tokens,
@@ -96,9 +99,9 @@ def main() -> None:
             engine.speculation.num_verify_steps,
         )
         for _ in range(args.repeats):
-            expected, seconds = run(engine, prompt, plain)
+            expected, seconds = timed(engine, prompt, plain)
             plain_times.append(seconds)
-            got, seconds = run(engine, prompt, spec)
+            got, seconds = timed(engine, prompt, spec)
             spec_times.append(seconds)
             assert got == expected, f"{name}: speculative output differs"
         drafts = engine.speculation.num_draft_tokens - before[0]
@@ -106,11 +109,18 @@ def main() -> None:
         steps = engine.speculation.num_verify_steps - before[2]
         plain_rate = len(expected) / min(plain_times)
         spec_rate = len(expected) / min(spec_times)
+        key = name.replace(" ", "_")
+        summary[f"{key}_speedup"] = spec_rate / plain_rate
+        summary[f"{key}_acceptance_rate"] = accepted / max(drafts, 1)
+        summary[f"{key}_tokens_per_step"] = (accepted + steps) / max(steps, 1)
         print(
             f"{name:12} {len(expected):6d} {plain_rate:11.1f} {spec_rate:10.1f} "
             f"{spec_rate / plain_rate:6.2f}x {accepted / max(drafts, 1):8.2f} "
             f"{(accepted + steps) / max(steps, 1):8.2f} yes"
         )
+
+    with open_run("bench.speculative", config={**vars(args), "machine": cpu_model()}) as record:
+        record.summary(**summary)
 
 
 if __name__ == "__main__":

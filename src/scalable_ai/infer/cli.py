@@ -121,6 +121,9 @@ def serve(
             prompt_tokens=engine.num_prefill_tokens,
             generated_tokens=engine.num_generated_tokens,
             prefix_cache_hit_rate=engine.pool.hit_rate,
+            spec_draft_tokens=engine.speculation.num_draft_tokens,
+            spec_acceptance_rate=engine.speculation.acceptance_rate,
+            spec_tokens_per_step=engine.speculation.tokens_per_step,
         )
 
 
