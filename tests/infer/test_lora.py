@@ -140,3 +140,18 @@ def test_an_adapter_that_does_not_fit_the_model_is_refused_by_name(tmp_path):
     save_adapter(big, tmp_path / "big")
     with pytest.raises(UserError, match="q_proj has A"):
         make_engine().add_lora("big", str(tmp_path / "big"))
+
+
+def test_sai_serve_refuses_a_malformed_lora_option_in_one_line():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "scalable_ai.cli", "serve", "smollm2-135m", "--lora", "nopath"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "lora: give each adapter as NAME=PATH" in result.stderr
+    assert "Traceback" not in result.stderr

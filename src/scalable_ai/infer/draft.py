@@ -112,7 +112,7 @@ class DraftProposer:
     def _pick(self, logits: torch.Tensor, seq: TokenSequence) -> tuple[int, torch.Tensor | None]:
         if seq.params.greedy:
             return int(logits.float().argmax()), None
-        q = target_probs(logits[None], seq.params)[0]
+        q = target_probs(logits[None].float().cpu(), seq.params)[0]
         u = torch.rand((), dtype=torch.float64, generator=seq.generator)
         cdf = q.cumsum(0)
         token = int(torch.searchsorted(cdf, (u * cdf[-1]).reshape(1), right=True))

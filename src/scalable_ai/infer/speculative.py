@@ -111,7 +111,7 @@ def verify_sampled(
     """The rejection rule (module docstring). ``logits`` (len(drafts) + 1, V) are the
     target's at the chunk's positions; ``draft_probs`` (len(drafts), V) the proposer's, or
     None for a deterministic proposer (one-hot ``q``)."""
-    probs = target_probs(logits, params)
+    probs = target_probs(logits.float().cpu(), params)  # a GPU's rows: a few, to the host
     uniforms = torch.rand(len(drafts) + 1, dtype=torch.float64, generator=generator)
     for i, draft in enumerate(drafts):
         p = float(probs[i, draft])
