@@ -151,3 +151,28 @@ def test_sai_agent_runs_smollm2_with_a_sandboxed_tool_and_replays(served, sai_en
     assert shown.returncode == 0 and "tool run_python" in shown.stdout
     run = json.loads((transcript.parents[1] / "run.json").read_text())
     assert run["status"] == "completed" and run["summary"]["tool_calls"] >= 1
+
+
+def test_orchestrator_plans_for_its_workers_and_reports_each_agents_cost(tiny_client):
+    from scalable_ai.apps.multi_agent import orchestrate
+
+    workers = {"shouter": ("shouts words", [function_tool(shout)])}
+    team = orchestrate(
+        tiny_client, "Shout hi.", workers, config(max_steps=2, max_tokens=120), most_subtasks=1
+    )
+    plan = team.transcript[0]
+    assert plan["kind"] == "plan" and [s["worker"] for s in plan["subtasks"]] == ["shouter"]
+    assert [n["author"] for n in team.memory.notes] == ["shouter"]
+    report = {row["agent"]: row for row in team.report()}
+    assert report["orchestrator"]["calls"] == 2 and report["shouter"]["calls"] >= 1
+    assert all(row["completion_tokens"] > 0 and row["seconds"] > 0 for row in report.values())
+
+
+def test_debaters_read_each_other_before_the_judge_decides(tiny_client):
+    from scalable_ai.apps.multi_agent import debate
+
+    team = debate(tiny_client, "Is 7 prime?", debaters=2, rounds=2, config=config(max_tokens=8))
+    assert [n["author"] for n in team.memory.notes] == ["debater-1", "debater-2"] * 2
+    second_round = [e for e in team.transcript if e["agent"] == "debater-1"][1]
+    assert "Other agents answered" in second_round["request"]["messages"][-1]["content"]
+    assert set(team.costs) == {"debater-1", "debater-2", "judge"}
