@@ -214,3 +214,75 @@ def test_smollm2_served_from_its_gguf_blocks_answers_greedily(smollm2_gguf):
     prompt = engine.tokenizer.encode("The capital of France is")
     tokens = engine.generate([prompt], SamplingParams(temperature=0.0, max_tokens=4))[0][0]
     assert "Paris" in engine.tokenizer.decode(tokens)
+
+
+def test_awq_scaling_folds_into_the_norms_without_changing_the_float_model():
+    """AWQ (Lin et al. 2024) moves scale between a channel's weights and its activation:
+    before any rounding the model computes the same function."""
+    from scalable_ai.infer.calibrated_quant import awq_rescale
+
+    model = tiny_model(dtype=torch.float32)
+    tokens = torch.randint(0, 260, (1, 48), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(tokens)
+        awq_rescale(
+            model, [torch.randint(0, 260, (64,)) for _ in range(4)], QuantSpec.named("int4")
+        )
+        after = model(tokens)
+    assert relative_error(after, before) < 1e-5
+
+
+def test_gptq_output_error_is_below_round_to_nearest_on_correlated_inputs():
+    """GPTQ (Frantar et al. 2023) minimises ||XW^T - XQ^T||: on inputs with correlated
+    channels it beats rounding each weight alone."""
+    from scalable_ai.infer.calibrated_quant import gptq_weight
+
+    generator = torch.Generator().manual_seed(0)
+    mixing = torch.randn(128, 128, generator=generator) / 8 + torch.eye(128)
+    x = torch.randn(2048, 128, generator=generator) @ mixing
+    weight = torch.randn(64, 128, generator=generator)
+    for spec in (QuantSpec(bits=4, group_size=32, symmetric=False), QuantSpec.named("int8")):
+        rtn = quantize_weight(weight, spec.bits, spec.group_size, spec.symmetric)
+        gptq = gptq_weight(weight, x.T @ x / len(x), spec)
+
+        def error(q):
+            return float((x @ (weight - q.dequantize()).T).norm())
+
+        assert error(gptq) < 0.9 * error(rtn), spec
+
+
+def test_an_int4_model_served_answers_the_openai_client_with_a_schema_valid_tool_call():
+    """Issue 18's 'done when', on the tiny model: int4 weights in the native kernels, a
+    required tool call through the official client, arguments valid under the tool's schema."""
+    import json
+
+    import jsonschema
+    import openai
+
+    from tests.infer.conftest import LiveServer
+    from tests.infer.test_constrained import WEATHER
+
+    model = quantize_model(
+        tiny_model(dtype=torch.bfloat16, max_seq_len=2048), QuantSpec.named("int4")
+    )
+    engine = make_engine(model, max_model_len=2048, num_blocks=1024)
+    assert engine.runner.native is not None
+    server = LiveServer(engine)
+    try:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
+        reply = client.chat.completions.create(
+            model="tiny",
+            messages=[{"role": "user", "content": "weather in Paris?"}],
+            tools=[WEATHER],
+            tool_choice="required",
+            temperature=1.0,
+            seed=7,
+            max_tokens=200,
+        )
+    finally:
+        server.stop()
+    calls = reply.choices[0].message.tool_calls
+    assert reply.choices[0].finish_reason == "tool_calls" and calls
+    for call in calls:
+        assert call.function.name == "get_weather"
+        jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])

@@ -34,16 +34,17 @@ ALPHAS = [i / 10 for i in range(11)]
 class _InputStats:
     """Per-input-channel mean |x|, X^T X and a row sample of one layer input."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, hessian: bool) -> None:
         self.abs_sum = torch.zeros(width, dtype=torch.float64)
-        self.hessian = torch.zeros(width, width, dtype=torch.float64)
+        self.hessian = torch.zeros(width, width, dtype=torch.float64) if hessian else None
         self.rows = 0
         self.sample: list[torch.Tensor] = []
 
     def add(self, x: torch.Tensor) -> None:
-        x = x.detach().reshape(-1, x.shape[-1]).double()
-        self.abs_sum += x.abs().sum(0)
-        self.hessian += x.T @ x
+        x = x.detach().reshape(-1, x.shape[-1]).float()
+        self.abs_sum += x.abs().sum(0).double()
+        if self.hessian is not None:  # f32 products (float64 ones took minutes), f64 sums
+            self.hessian += (x.T @ x).double()
         self.rows += x.shape[0]
         if sum(len(s) for s in self.sample) < SAMPLE_ROWS:
             self.sample.append(x[:SAMPLE_ROWS].float())
@@ -67,15 +68,18 @@ SHARED_INPUTS = {
 
 
 @torch.no_grad()
-def collect_inputs(model: nn.Module, calibration: Iterable[torch.Tensor]) -> dict[str, _InputStats]:
-    """Run the float model on each token row; statistics of every shared layer input."""
+def collect_inputs(
+    model: nn.Module, calibration: Iterable[torch.Tensor], hessian: bool = False
+) -> dict[str, _InputStats]:
+    """Run the float model on each token row; statistics of every shared layer input
+    (X^T X too for ``hessian``: GPTQ needs it, AWQ does not)."""
     stats: dict[str, _InputStats] = {}
     hooks = []
     for i, _ in enumerate(model.layers):
         for first in SHARED_INPUTS:
             name = f"layers.{i}.{first}"
             module = model.get_submodule(name)
-            stats[name] = _InputStats(module.in_features)
+            stats[name] = _InputStats(module.in_features, hessian)
             hooks.append(
                 module.register_forward_pre_hook(lambda _, args, s=stats[name]: s.add(args[0]))
             )
@@ -136,7 +140,7 @@ def gptq_quantize(
 ) -> dict[str, QuantizedWeight]:
     """GPTQ codes for every linear in ``names`` (layers sharing an input share its Hessian
     and are solved as one stacked matrix)."""
-    stats = collect_inputs(model, calibration)
+    stats = collect_inputs(model, calibration, hessian=True)
     out: dict[str, QuantizedWeight] = {}
     for i, layer in enumerate(model.layers):
         for first, group in SHARED_INPUTS.items():

@@ -567,7 +567,7 @@ static void quantize_row(const bf16 *x, int K, int8_t *q, float *scale, float *s
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 static inline __attribute__((always_inline)) void qtile(
     const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K, int bits, int group,
-    int p, int NBV, int N, float *out, int ldo, int add) {
+    int p, int NBV, int N, float *out, int ldo, int add, const uint8_t *pf) {
     int G = K / group, bpg = group / QBLOCK;
     size_t pb = q_panel_bytes(K, bits);
     const float *params = (const float *)(W + (size_t)panels * pb);
@@ -584,6 +584,8 @@ static inline __attribute__((always_inline)) void qtile(
             if (bits == 8) {
                 for (int i = b * 8; i < b * 8 + 8; i++) {
                     __m512i wv[4];
+                    if (pf) /* the next chunk's codes, on their way from DRAM (as gemm_bf16) */
+                        for (int v = 0; v < NBV; v++) _mm_prefetch((const char *)(pf + v * pb + (size_t)i * 64), _MM_HINT_T1);
                     for (int v = 0; v < NBV; v++)
                         wv[v] = _mm512_loadu_si512((const void *)(W + (p + v) * pb + (size_t)i * 64));
                     for (int j = 0; j < MB; j++) {
@@ -596,6 +598,8 @@ static inline __attribute__((always_inline)) void qtile(
             } else {
                 for (int i = b * 4; i < b * 4 + 4; i++) {
                     __m512i lo[4], hi[4];
+                    if (pf)
+                        for (int v = 0; v < NBV; v++) _mm_prefetch((const char *)(pf + v * pb + (size_t)i * 64), _MM_HINT_T1);
                     for (int v = 0; v < NBV; v++) {
                         __m512i wv = _mm512_loadu_si512((const void *)(W + (p + v) * pb + (size_t)i * 64));
                         lo[v] = _mm512_and_si512(wv, low);
@@ -660,11 +664,12 @@ static inline __m256i dot4_avx2(__m256i w, __m256i x, int bits) {
 
 static inline __attribute__((always_inline)) void qtile(
     const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K, int bits, int group,
-    int p, int NBV, int N, float *out, int ldo, int add) {
+    int p, int NBV, int N, float *out, int ldo, int add, const uint8_t *pf) {
     int G = K / group, bpg = group / QBLOCK;
     size_t pb = q_panel_bytes(K, bits);
     const float *params = (const float *)(W + (size_t)panels * pb);
-    const int H = 2 * NBV; /* half panels */
+    const int H = 2 * NBV;
+    (void)pf; /* half panels */
     __m256 facc[4][4];
     for (int j = 0; j < MB; j++)
         for (int h = 0; h < H; h++) facc[j][h] = _mm256_setzero_ps();
@@ -727,7 +732,9 @@ static inline __attribute__((always_inline)) void qtile(
 #define QTILE_PANELS 1
 #else
 static inline void qtile(const qact_t *a, int m, int MB, const uint8_t *W, int panels, int K,
-                         int bits, int group, int p, int NBV, int N, float *out, int ldo, int add) {
+                         int bits, int group, int p, int NBV, int N, float *out, int ldo, int add,
+                         const uint8_t *pf) {
+    (void)pf;
     int G = K / group, bpg = group / QBLOCK;
     size_t pb = q_panel_bytes(K, bits);
     const float *params = (const float *)(W + (size_t)panels * pb);
@@ -767,14 +774,18 @@ static void qgemm_chunk(const qact_t *a, int M, const uint8_t *W, int K, int bit
                         int N, float *out, int ldo, int add, int chunk) {
     int panels = (N + PANEL - 1) / PANEL;
     int p0 = chunk * GROUP, p1 = p0 + GROUP < panels ? p0 + GROUP : panels;
+    size_t pb = q_panel_bytes(K, bits);
     for (int p = p0; p < p1; p += QTILE_PANELS) {
         int NBV = p1 - p < QTILE_PANELS ? p1 - p : QTILE_PANELS;
+        /* the same panels of the next chunk, while the first row tile passes over these */
+        const uint8_t *next = p + GROUP + NBV <= panels ? W + (size_t)(p + GROUP) * pb : NULL;
         for (int m = 0; m < M; m += QTILE_ROWS) {
             int MB = M - m < QTILE_ROWS ? M - m : QTILE_ROWS;
+            const uint8_t *pf = m == 0 ? next : NULL;
 #if QKERNEL == 0
-            qtile(a, m, MB, W, panels, K, bits, group, p, NBV, N, out, ldo, add);
+            qtile(a, m, MB, W, panels, K, bits, group, p, NBV, N, out, ldo, add, pf);
 #else
-#define QT(R, V) qtile(a, m, R, W, panels, K, bits, group, p, V, N, out, ldo, add)
+#define QT(R, V) qtile(a, m, R, W, panels, K, bits, group, p, V, N, out, ldo, add, pf)
             if (NBV == QTILE_PANELS) {
                 switch (MB) {
                     case 2: QT(2, QTILE_PANELS); break;
@@ -783,7 +794,7 @@ static void qgemm_chunk(const qact_t *a, int M, const uint8_t *W, int K, int bit
             } else {
                 for (int v = 0; v < NBV; v++)
                     for (int r = 0; r < MB; r++)
-                        qtile(a, m + r, 1, W, panels, K, bits, group, p + v, 1, N, out, ldo, add);
+                        qtile(a, m + r, 1, W, panels, K, bits, group, p + v, 1, N, out, ldo, add, NULL);
             }
 #undef QT
 #endif
