@@ -275,6 +275,7 @@ def test_an_int4_model_served_answers_the_openai_client_with_a_schema_valid_tool
             messages=[{"role": "user", "content": "weather in Paris?"}],
             tools=[WEATHER],
             tool_choice="required",
+            parallel_tool_calls=False,
             temperature=1.0,
             seed=7,
             max_tokens=200,
