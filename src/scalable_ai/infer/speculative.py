@@ -230,6 +230,7 @@ def fit_drafts(
         count = proposed.get(seq.seq_id, 0)
         if count and seq.seq_id not in placed:
             del seq.token_ids[len(seq.token_ids) - count :]
+            seq.draft_probs = None
 
 
 def verify(item: ScheduledSequence, logits: torch.Tensor, stats: SpecStats) -> Verdict:
