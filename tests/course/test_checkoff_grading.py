@@ -63,4 +63,5 @@ def test_only_staff_grade_and_only_the_rubrics_items(session, make_group, staff,
             session, staff, assignment="A1", group_id=group.id, criterion_id="dance",
             applied_items=[], clock=clock,
         )  # fmt: skip
-    assert not checkoff.has_checkoff_rubric("A5")  # no kit yet: the hand-ins page grades it
+    assert checkoff.has_checkoff_rubric("A5")
+    assert not checkoff.has_checkoff_rubric("A9")  # no kit: the hand-ins page grades it

@@ -32,6 +32,11 @@ def a3() -> Kit:
     return load_kit("A3", root=kits_root())
 
 
+@pytest.fixture(scope="session")
+def a5() -> Kit:
+    return load_kit("A5", root=kits_root())
+
+
 def lost_points(results: dict) -> dict[str, float]:
     """Test function name -> points it lost, from a ``results.json``."""
     return {

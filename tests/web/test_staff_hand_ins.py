@@ -31,6 +31,14 @@ def _group_id(page: str, name: str) -> str:
     return re.search(rf'<tr id="group-(\d+)">\s*<th scope="row">{name}<', page).group(1)
 
 
+@pytest.fixture
+def a5_without_rubrics(monkeypatch, tmp_path):
+    """A5 as an assignment whose written and checkoff parts are typed on this page: the kits
+    folder points at an empty one. (A5's real kit has questions.yaml and checkoff.yaml, so
+    there those two parts are read-only here and graded on the rubric pages.)"""
+    monkeypatch.setattr("scalable_ai.kits.kit.kits_root", lambda: tmp_path)
+
+
 def test_a_row_per_group_with_members_link_and_how_it_was_accepted(demo_platform):
     sign_in(demo_platform.client, *STAFF[1:])
     page = demo_platform.client.get("/staff/assignments/A2").text
@@ -42,7 +50,9 @@ def test_a_row_per_group_with_members_link_and_how_it_was_accepted(demo_platform
     assert "Tensor Titans" in listing and 'href="/staff/assignments/A2"' in listing
 
 
-def test_staff_enter_scores_per_part_with_a_note_for_every_member(demo_platform):
+def test_staff_enter_scores_per_part_with_a_note_for_every_member(
+    demo_platform, a5_without_rubrics
+):
     sign_in(demo_platform.client, *STAFF[1:])
     page = demo_platform.client.get("/staff/assignments/A5").text
     titans = _group_id(page, "Tensor Titans")
@@ -78,7 +88,9 @@ def test_staff_enter_scores_per_part_with_a_note_for_every_member(demo_platform)
         assert session.scalar(select(func.count(AuditEntry.id))) == audited
 
 
-def test_a_score_out_of_range_saves_nothing_and_keeps_what_was_typed(demo_platform):
+def test_a_score_out_of_range_saves_nothing_and_keeps_what_was_typed(
+    demo_platform, a5_without_rubrics
+):
     sign_in(demo_platform.client, *STAFF[1:])
     page = demo_platform.client.get("/staff/assignments/A5").text
     titans, gang = _group_id(page, "Tensor Titans"), _group_id(page, "Gradient Gang")
@@ -101,7 +113,9 @@ def test_students_cannot_open_the_grading_page(demo_platform):
 
 
 @pytest.mark.browser
-def test_staff_grade_a_group_in_the_browser_and_the_student_sees_it(live_demo, new_page):
+def test_staff_grade_a_group_in_the_browser_and_the_student_sees_it(
+    live_demo, new_page, a5_without_rubrics
+):
     staff = new_page(1366, 900)
     staff.goto(f"{live_demo.url}/sign-in")
     staff.get_by_label("E-mail").fill(STAFF[1])
