@@ -89,7 +89,9 @@ def test_verifiable_instructions_are_checked_as_ifeval_defines_them(
 
 def test_every_builtin_task_loads_with_its_examples_and_few_shots():
     tasks = builtin_tasks()
-    assert {"arithmetic", "course_mc", "course_text", "instructions"} <= set(tasks)
+    assert {"arithmetic", "arithmetic_chat", "course_mc", "course_text", "instructions"} <= set(
+        tasks
+    )
     for name in tasks:
         task = resolve_task(name)
         assert task.examples and len(task.fewshot_examples) >= task.num_fewshot
