@@ -16,14 +16,26 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from scalable_ai.apps.guardrails import Guardrails
-
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 CONFUSABLES = str.maketrans("асеорхуіјѕԁɡοανκτ", "aceopxyijsdgoavkt")
 SPACED_LETTERS = re.compile(r"\b(?:\w ){2,}\w\b")
 
-# The staff solution uses the lab stack's own patterns; write yours (see the handout).
-INJECTION_PATTERNS: list[str] = list(Guardrails.from_toml().injection.patterns)
+# Over the normalized text: overriding the instructions, extracting the hidden prompt,
+# smuggled chat-template tokens, role-play jailbreaks. Each is anchored on two words that
+# co-occur in attacks ("ignore ... previous instructions"), not on one word alone: "what
+# is a jailbreak?" and "can I ignore the warm-up?" are honest questions.
+INJECTION_PATTERNS: list[str] = [
+    r"(ignore|disregard|forget|skip|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|system)\b.{0,25}\b(instructions?|prompts?|rules|guidelines|context)",
+    r"(new|real|updated) (system )?(instructions?|rules|prompt)\b",
+    r"(reveal|show|print|repeat|tell me|what (is|are))\b.{0,30}\b(system prompt|hidden (text|instructions?)|initial prompt|your (instructions|prompt|rules))",
+    r"repeat everything (above|before)",
+    r"<\|?(im_start|system|endoftext)\|?>|\[(system|inst)\]",
+    r"base64.{0,30}(follow|instructions)",
+    r"\b(dan|do anything now|developer mode|sudo mode)\b|jailbreak (test|mode|prompt)|(enable|approved) jailbreak",
+    r"\b(unfiltered|uncensored|evil|without (restrictions|rules|filters)|no (rules|restrictions))\b",
+    r"(hypothetically|in a story).{0,60}\b(bomb|weapon|malware)",
+    r"\bact as\b.{0,60}\b(no restrictions|staff)",
+]
 _COMPILED = [re.compile(p) for p in INJECTION_PATTERNS]
 
 
