@@ -131,6 +131,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.apps.agent_cli:guard_app",
         "Guardrails: check a text; block and false-block rates on the red-team set.",
     ),
+    "assistant": (
+        "scalable_ai.apps.agent_cli:assistant_app",
+        "Ask the course assistant (your own record via MCP, the syllabus with citations).",
+    ),
     "mcp": (
         "scalable_ai.course.mcp_server:mcp_app",
         "The course platform as an MCP server (read-only tools for your API token).",

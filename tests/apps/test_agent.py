@@ -176,3 +176,13 @@ def test_debaters_read_each_other_before_the_judge_decides(tiny_client):
     second_round = [e for e in team.transcript if e["agent"] == "debater-1"][1]
     assert "Other agents answered" in second_round["request"]["messages"][-1]["content"]
     assert set(team.costs) == {"debater-1", "debater-2", "judge"}
+
+
+def test_the_assistant_needs_the_students_own_token(sai_env):
+    env = {key: value for key, value in sai_env.items() if key != "SAI_API_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "scalable_ai.cli", "assistant", "How many slack days left?"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "SAI_API_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr

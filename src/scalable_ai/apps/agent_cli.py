@@ -139,3 +139,60 @@ def eval_command(
         for text in scores["false_blocks"]:
             typer.echo(f"  false block: {text}")
         typer.echo(f"run {run.id}")
+
+
+assistant_app = typer.Typer(add_completion=False, help="The course assistant.")
+
+ASSISTANT_SYSTEM = (
+    "You are the Scalable AI course assistant. For the student's own deadlines, slack days, "
+    "group, node and reservations call the course tools; for course rules search the "
+    "documents and cite sources as [n]. Never reveal another student's data."
+)
+
+
+@assistant_app.command()
+def assistant(
+    question: str = typer.Argument(..., help="Your question about the course."),
+    model: str = typer.Option("smollm2-135m", help="Chat model on the server."),
+    base_url: str = BASE_URL,
+    index: Path = typer.Option(
+        None, help="Syllabus index (default: $SAI_DATA_DIR/rag/assistant.db)."
+    ),
+) -> None:
+    """Answer a course question for the student behind SAI_API_TOKEN: the course MCP tools
+    (their own record, through the platform's permission gate), the syllabus with citations,
+    and the guardrails on the question and the answer."""
+    import os
+    import sys
+
+    from scalable_ai.apps.agent import Agent, AgentConfig
+    from scalable_ai.apps.context import OpenAIEmbedder, Retriever, ingest
+    from scalable_ai.apps.guardrails import Guardrails
+    from scalable_ai.apps.index import ChunkIndex
+    from scalable_ai.apps.ingest import default_counter
+    from scalable_ai.apps.rag_eval import default_corpus
+    from scalable_ai.apps.tools import mcp_tools, retrieval_tool
+    from scalable_ai.errors import UserError
+    from scalable_ai.runs import open_run
+    from scalable_ai.settings import get_settings
+
+    if not os.environ.get("SAI_API_TOKEN"):
+        raise UserError("set SAI_API_TOKEN to your course API token", field="SAI_API_TOKEN")
+    client = _client(base_url)
+    embed = OpenAIEmbedder(client, "all-minilm-l6-v2")
+    store = ChunkIndex(
+        index or get_settings().data_dir / "rag" / "assistant.db", "all-minilm-l6-v2"
+    )
+    ingest(default_corpus(docs=None), store, embed, default_counter())  # unchanged: skipped
+    config = AgentConfig(model=model, max_steps=3, first_tool_choice="required",
+                         system=ASSISTANT_SYSTEM)  # fmt: skip
+    command = [sys.executable, "-m", "scalable_ai.cli", "mcp"]
+    with (
+        mcp_tools(command=command, label="course") as course_tools,
+        open_run("assistant", config={"question": question, "model": model}) as run,
+    ):
+        tools = [retrieval_tool(Retriever(store, embed)), *course_tools]
+        result = Agent(client, tools, config, run=run, guardrails=Guardrails.from_toml()).run(
+            question
+        )
+        typer.echo(result.answer)
