@@ -164,5 +164,5 @@ def test_sai_rag_indexes_and_answers_against_sai_serve(served, sai_env, corpus, 
     assert "4 unchanged" in sai("index", str(corpus))
     context = sai("query", "How long may a reservation last?", "--k", "2")
     assert context.startswith("[1] (sub/reservations.pdf § page 1)")
-    answer = sai("ask", "How long may a reservation last?", "--k", "2", "--max-tokens", "40")
+    answer = sai("ask", "How long may a reservation last?", "--k", "2", "--max-tokens", "8")
     assert "[1] sub/reservations.pdf § page 1" in answer
