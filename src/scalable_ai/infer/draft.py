@@ -27,6 +27,7 @@ from scalable_ai.infer.runner import ModelRunner
 from scalable_ai.infer.scheduler import ScheduledSequence
 from scalable_ai.infer.sequence import TokenSequence
 from scalable_ai.infer.speculative import target_probs
+from scalable_ai.model.config import ModelConfig
 
 
 @dataclass
@@ -49,7 +50,7 @@ class DraftProposer:
     def __init__(
         self, model: nn.Module, max_tokens: int, block_size: int = 16, forward_path: str = "auto"
     ) -> None:
-        config = model.config
+        config: ModelConfig = model.config  # type: ignore[assignment]  # the model family's seam
         weight = next(model.parameters())
         num_blocks = -(-max_tokens // block_size) + 1
         spec = KVCacheSpec(

@@ -54,7 +54,8 @@ def json_schema_grammar(schema: dict[str, Any] | bool, field: str) -> Grammar:
         raise UserError("a JSON schema must be an object", field=field)
     try:
         source = llguidance.LLMatcher.grammar_from_json_schema(
-            schema if isinstance(schema, dict) else {}, overrides=dict(JSON_STYLE)
+            schema if isinstance(schema, dict) else {},
+            overrides=dict(JSON_STYLE),  # type: ignore[arg-type]  # a TypedDict in its stubs
         )
     except ValueError as error:
         raise UserError(f"not a usable JSON schema: {error}", field=field) from None

@@ -24,7 +24,7 @@ from scalable_ai.infer.device_sampling import sample_on_device, samples_on_devic
 from scalable_ai.infer.grammar import apply_constraints, greedy_under_constraints
 
 if TYPE_CHECKING:
-    from scalable_ai.infer.grammar import Grammar
+    from scalable_ai.infer.grammar import Constraint, Grammar
     from scalable_ai.infer.sequence import TokenSequence
 
 #: OpenAI caps top log-probabilities per position at 20.
@@ -205,15 +205,15 @@ def sample(
     if all(_plain_greedy(s, constrained=True) for s in seqs):  # greedy rows, some under grammars
         tokens = greedy_tokens(logits)
         rows = [i for i, s in enumerate(seqs) if s.constraint is not None]
-        greedy_under_constraints(logits, tokens, rows, [seqs[i].constraint for i in rows])
+        greedy_under_constraints(logits, tokens, rows, _constraints(seqs, rows))
         return [SampledToken(token_id) for token_id in tokens]
     overwrite = overwrite or logits.dtype != torch.float32  # .float() makes our own copy
     logits = logits.float()
     want_logprobs = [i for i, s in enumerate(seqs) if s.params.logprobs is not None]
     model_logprobs = None
     if want_logprobs:
-        rows = logits if len(want_logprobs) == len(seqs) else logits[want_logprobs]
-        model_logprobs = rows.log_softmax(dim=-1)
+        wanted = logits if len(want_logprobs) == len(seqs) else logits[want_logprobs]
+        model_logprobs = wanted.log_softmax(dim=-1)
     if any(s.params.has_penalties or s.params.min_tokens or s.params.shapes_logits for s in seqs):
         logits = logits.clone()
         overwrite = True
@@ -230,14 +230,14 @@ def sample(
                 if banned:
                     logits[i, banned] = float("-inf")
         if constrained:
-            apply_constraints(logits, constrained, [seqs[i].constraint for i in constrained])
+            apply_constraints(logits, constrained, _constraints(seqs, constrained))
     random_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
     # Greedy rows' argmax, read before the random rows are overwritten below.
     chosen_list = greedy_tokens(logits) if len(random_rows) < len(seqs) else [0] * len(seqs)
     if random_rows:
         own = overwrite and len(random_rows) == len(seqs)
-        rows = logits if own else logits[random_rows]  # a (16, 49152) copy costs ~0.5 ms
-        drawn = _sample_random(rows, [seqs[i] for i in random_rows]).tolist()
+        drawing = logits if own else logits[random_rows]  # a (16, 49152) copy costs ~0.5 ms
+        drawn = _sample_random(drawing, [seqs[i] for i in random_rows]).tolist()
         for i, token_id in zip(random_rows, drawn, strict=True):
             chosen_list[i] = token_id
     result = [SampledToken(token_id) for token_id in chosen_list]
@@ -257,6 +257,12 @@ def sample(
                 pairs = zip(top_ids[row][:k], top_values[row][:k], strict=True)
                 result[i].top_logprobs = list(pairs)
     return result
+
+
+def _constraints(seqs: Sequence[TokenSequence], rows: list[int]) -> list[Constraint]:
+    """The grammar state of each of ``rows`` (rows chosen because they have one)."""
+    found = [seqs[i].constraint for i in rows]
+    return [c for c in found if c is not None]
 
 
 def _plain_greedy(seq: TokenSequence, constrained: bool = False) -> bool:
