@@ -12,9 +12,10 @@ Part 1, a tiny model (random init, our BPE tokenizer trained on the task's text)
   higher average log-probability) before and after, the implicit-reward accuracy, and the
   share of held-out greedy answers in the new style with the right sum.
 
-Part 2, SmolLM2-135M-Instruct: a short LoRA SFT run on 2 CPU threads, the merged model served
-by ``sai serve PATH`` (a subprocess) and asked a question over the OpenAI API; exact-match of
-the base and the merged model on 50 held-out sums.
+Part 2, SmolLM2-135M-Instruct: a short LoRA SFT run on 2 CPU threads on the designer-made
+arithmetic set (``examples/design/arithmetic.jsonl``, made by ``sai design``; its last 50 rows
+held out), the merged model served by ``sai serve PATH`` (a subprocess) and asked a held-out
+question over the OpenAI API; exact-match of the base and the merged model on the 50 rows.
 
 Every training run is a run in the registry (loss curves as PNGs in its artifacts); this
 script's own run (``bench.post_training``) holds the summary. Run:
@@ -88,13 +89,10 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def exact_match(
-    model_path: str | Path,
-    problems: list[tuple[int, int]],
-    threads: int,
-    expected: str = "{}",
-    max_tokens: int = 8,
+    model_path: str | Path, questions: list[tuple[str, str]], threads: int, max_tokens: int = 8
 ) -> float:
-    """Greedy answers through our engine; the share equal to ``expected`` with the sum."""
+    """Greedy answers through our engine to (user message, expected answer) pairs; the share
+    of answers equal to the expected text exactly (after stripping whitespace)."""
     from scalable_ai.infer.engine import EngineConfig, LLMEngine
     from scalable_ai.infer.sampling import SamplingParams
 
@@ -103,13 +101,17 @@ def exact_match(
     config = EngineConfig(kv_cache_megabytes=64, forward_path="model", use_cuda_graphs=False)
     engine = LLMEngine(model, tokenizer, config, eos_token_ids=sorted(tokenizer.stop_ids()))
     prompts = [
-        tokenizer.apply_chat_template([{"role": "user", "content": f"{a}+{b}="}])
-        for a, b in problems
+        tokenizer.apply_chat_template([{"role": "user", "content": question}])
+        for question, _ in questions
     ]
     outputs = engine.generate(prompts, SamplingParams(max_tokens=max_tokens, temperature=0))
     answers = [tokenizer.decode(out[0], skip_special_tokens=True).strip() for out in outputs]
-    hits = [ans == expected.format(a + b) for ans, (a, b) in zip(answers, problems, strict=True)]
-    return sum(hits) / len(problems)
+    hits = [got == expected for got, (_, expected) in zip(answers, questions, strict=True)]
+    return sum(hits) / len(questions)
+
+
+def sum_questions(problems: list[tuple[int, int]], answer: str = "{}") -> list[tuple[str, str]]:
+    return [(f"{a}+{b}=", answer.format(a + b)) for a, b in problems]
 
 
 def tiny_base(folder: Path) -> Path:
@@ -156,7 +158,9 @@ def part_tiny(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     if args.sft_model:  # reuse a model this script fine-tuned before (its run has the numbers)
         sft_model = Path(args.sft_model)
     else:
-        results["exact_match_random_init"] = exact_match(base, held_out, args.threads)
+        results["exact_match_random_init"] = exact_match(
+            base, sum_questions(held_out), args.threads
+        )
         sft = SFTConfig(
             model=str(base),
             data=SFTData(train=str(chats), val_fraction=0.05, seq_len=128),
@@ -170,7 +174,9 @@ def part_tiny(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             sft_model = run_sft(sft, run).model_dir
         results["sft_run"] = run.id
         results["sft_seconds"] = round(time.perf_counter() - started, 1)
-        results["exact_match_after_sft"] = exact_match(sft_model, held_out, args.threads)
+        results["exact_match_after_sft"] = exact_match(
+            sft_model, sum_questions(held_out), args.threads
+        )
 
     rm = RMConfig(
         model=str(sft_model),
@@ -204,10 +210,10 @@ def part_tiny(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     results["dpo_reward_accuracy_after"] = evals[-1]["val_accuracy"]
     results["dpo_margin_after"] = evals[-1]["val_margin"]
     results["new_style_answers_after_sft"] = exact_match(
-        sft_model, held_out, args.threads, "The sum is {}.", 12
+        sft_model, sum_questions(held_out, "The sum is {}."), args.threads, 12
     )
     results["new_style_answers_after_dpo"] = exact_match(
-        dpo_summary["model"], held_out, args.threads, "The sum is {}.", 12
+        dpo_summary["model"], sum_questions(held_out, "The sum is {}."), args.threads, 12
     )
     return results
 
@@ -260,37 +266,45 @@ def serve_and_ask(model_dir: Path, question: str) -> tuple[str, float]:
 
 
 def part_smollm(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    problems = sums(400, 5)
-    held_out = [p for p in sums(60, 6) if p not in set(problems)][:50]
-    chats = write_jsonl(work / "smol_chats.jsonl", [chat_record(a, b) for a, b in problems])
+    """LoRA SFT of SmolLM2 on the designer-made arithmetic set (examples/design), its last
+    rows held out; exact-match of base and merged model on them; the merged model served."""
+    rows = [json.loads(line) for line in args.smollm_data.read_text().splitlines() if line]
+    train, held = rows[: -args.smollm_held_out], rows[-args.smollm_held_out :]
+    train_file = write_jsonl(work / "smol_train.jsonl", train)
+    val_file = write_jsonl(work / "smol_val.jsonl", held)
+    questions = [(r["messages"][0]["content"], r["messages"][1]["content"]) for r in held]
     sft = SFTConfig(
         model="smollm2-135m",
-        data=SFTData(train=str(chats), val_fraction=0.05, seq_len=128),
+        data=SFTData(train=str(train_file), val=str(val_file), seq_len=96),
         lora=LoraSection(rank=8, alpha=16, dropout=0.05),
         optim=OptimizerConfig(lr=1e-3, weight_decay=0.0),
         train=LoopSection(
             steps=args.smollm_steps,
             batch_size=4,
             warmup_steps=3,
-            eval_every=max(1, args.smollm_steps // 3),
-            log_every=2,
+            eval_every=args.smollm_steps,
+            log_every=1,
             threads=2,
             precision="auto",
             progress=True,
         ),
     )
-    results: dict[str, Any] = {}
-    results["smollm_exact_match_base"] = exact_match("smollm2-135m", held_out, 2)
+    results: dict[str, Any] = {"smollm_held_out": len(held)}
+    results["smollm_exact_match_base"] = exact_match("smollm2-135m", questions, 2)
     started = time.perf_counter()
     with open_run("sft", config=sft, seed=0) as run:
         summary = run_sft(sft, run)
     results["smollm_sft_run"] = run.id
     results["smollm_sft_seconds"] = round(time.perf_counter() - started, 1)
     results["smollm_trainable_parameters"] = summary.summary["trainable_parameters"]
+    results["smollm_parameters"] = summary.summary["parameters"]
     results["smollm_val_loss_after"] = summary.summary.get("val_loss")
-    results["smollm_exact_match_merged"] = exact_match(summary.model_dir, held_out, 2)
-    reply, ready = serve_and_ask(summary.model_dir, "23+58=")
-    results["smollm_served_reply_23_plus_58"] = reply
+    results["smollm_exact_match_merged"] = exact_match(summary.model_dir, questions, 2)
+    question = questions[0][0]
+    reply, ready = serve_and_ask(summary.model_dir, question)
+    results["smollm_served_question"] = question
+    results["smollm_served_reply"] = reply
+    results["smollm_expected_reply"] = questions[0][1]
     results["smollm_serve_ready_seconds"] = round(ready, 1)
     return results
 
@@ -302,7 +316,13 @@ def main() -> None:
     parser.add_argument("--rm-steps", type=int, default=200)
     parser.add_argument("--dpo-steps", type=int, default=150)
     parser.add_argument("--smollm-steps", type=int, default=30)
+    parser.add_argument("--smollm-held-out", type=int, default=50)
     parser.add_argument("--sft-model", default="", help="Skip SFT: a tiny model it made.")
+    parser.add_argument(
+        "--smollm-data",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "examples/design/arithmetic.jsonl",
+    )
     parser.add_argument("--tiny-only", action="store_true")
     parser.add_argument("--smollm-only", action="store_true")
     args = parser.parse_args()
