@@ -13,7 +13,7 @@ Rails: prompt injection and jailbreak patterns (``injection``), PII detection an
 output (``schema``, ``jsonschema``) and an LLM judge over the OpenAI API (``judge``).
 :class:`StreamGuard` applies the output rails to a token stream, holding back only the tail
 that could still complete a match. The same object guards the agent loop
-(:class:`~scalable_ai.apps.agent.Agent`) and the guarded proxy server (:mod:`.guard_server`).
+(:class:`~scalable_ai.apps.agent.Agent`); a guarded proxy in front of a server is not built yet.
 """
 
 from __future__ import annotations
