@@ -27,12 +27,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+if TYPE_CHECKING:
+    from scalable_ai.model.tokenizer import Tokenizer
 
 from scalable_ai.errors import UserError
 
@@ -260,7 +264,9 @@ def load_quantized(folder: Path, device: str | torch.device | None = None) -> nn
 
     folder = Path(folder)
     if not is_quantized_checkpoint(folder):
-        raise UserError(f"{folder} is not a quantized checkpoint (needs {QUANT_FILE})", "model")
+        raise UserError(
+            f"{folder} is not a quantized checkpoint (needs {QUANT_FILE})", field="model"
+        )
     config = ModelConfig.load(folder / "config.json")
     tensors = load_file(str(folder / WEIGHTS_FILE))
     with safe_open(str(folder / WEIGHTS_FILE), "pt") as handle:
@@ -317,7 +323,7 @@ def load_for_serving(
     dtype: str | torch.dtype | None,
     device: torch.device,
     quant: str | None = None,
-) -> tuple[nn.Module, object]:
+) -> tuple[nn.Module, Tokenizer]:
     """(model, tokenizer) for ``load_engine``: a quantized checkpoint as saved; ``quant``
     ``gguf`` keeps a GGUF file's (or the registered model's packaged GGUF's) blocks;
     ``int8``/``int4`` quantize a float model on load; None loads it as it is."""
@@ -332,7 +338,7 @@ def load_for_serving(
     if quant == "gguf":
         gguf = packaged_gguf(name_or_path) if name_or_path in REGISTRY else path
         if gguf.suffix != ".gguf":
-            raise UserError("--quant gguf serves a GGUF file or a registered model", "quant")
+            raise UserError("--quant gguf serves a GGUF file or a registered model", field="quant")
         from scalable_ai.model.load.gguf import gguf_metadata, open_gguf
 
         model = from_gguf(gguf, parse_dtype(dtype) or torch.bfloat16).to(device)

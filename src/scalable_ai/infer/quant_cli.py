@@ -60,7 +60,7 @@ def quantize(
             )
             quantized = quantize_model(float_model, spec, calibration)
             save_quantized(quantized, out, tokenizer)
-            summary: dict[str, float] = {}
+            summary: dict[str, float | None] = {}
             if held:
                 after = perplexity(quantized, held)
                 summary = {"perplexity_before": before, "perplexity_after": after}

@@ -153,7 +153,9 @@ def read_gguf(
 _BLOCKS = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}
 
 
-def block_codes(data: np.ndarray, type_name: str, rows: int) -> tuple[np.ndarray, ...]:
+def block_codes(
+    data: np.ndarray, type_name: str, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | float, int]:
     """A Q8_0/Q4_0/Q4_1 matrix's blocks as (codes uint8 (rows, K), scales, offsets f32
     (rows, K / 32), bits) with w = scale * code + offset exactly, read from the raw bytes:
     Q8_0 w = d q (q int8: code q + 128, offset -128 d); Q4_0 w = d (q - 8); Q4_1 w = d q + m
