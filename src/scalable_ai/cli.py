@@ -61,6 +61,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.infer.quant_cli:quantize_app",
         "Quantize a model's weights to int8 or int4 (a checkpoint sai serve serves).",
     ),
+    "prune": (
+        "scalable_ai.infer.prune_cli:prune_app",
+        "Prune a model (magnitude, 2:4, width, depth) and distill it back.",
+    ),
     "launch": (
         "scalable_ai.parallel.cli:launch_app",
         "Run a command under torchrun on every node of a reservation's hostfile.",
