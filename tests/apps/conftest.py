@@ -20,6 +20,11 @@ import pytest
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
+def pytest_configure(config) -> None:
+    # tests.eval.conftest (its tiny checkpoint, reused here) names this marker on import
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker")
+
+
 @pytest.fixture(scope="session")
 def embedding_model():
     os.environ["HF_HUB_OFFLINE"] = "1"  # a hub lookup would be an error, not a download

@@ -13,7 +13,8 @@ Rails: prompt injection and jailbreak patterns (``injection``), PII detection an
 output (``schema``, ``jsonschema``) and an LLM judge over the OpenAI API (``judge``).
 :class:`StreamGuard` applies the output rails to a token stream, holding back only the tail
 that could still complete a match. The same object guards the agent loop
-(:class:`~scalable_ai.apps.agent.Agent`); a guarded proxy in front of a server is not built yet.
+(:class:`~scalable_ai.apps.agent.Agent`) and, with ``sai serve --guardrails``, the server's
+chat and completion endpoints (:mod:`.serve_guard`).
 """
 
 from __future__ import annotations
@@ -238,30 +239,51 @@ class StreamGuard:
     """Output rails over a stream of text deltas. Text is released once no pattern can still
     change it: everything but the last ``hold_chars`` characters (longer than any PII or
     deny match we look for). A refusal stops the stream; a PII fix is applied to the
-    released text, so a redacted e-mail never reaches the client even split over deltas."""
+    released text, so a redacted e-mail never reaches the client even split over deltas.
+
+    :meth:`push` and :meth:`finish` serve a caller that gets deltas one at a time (the
+    guarded server, ``sai serve --guardrails``); :meth:`feed` wraps them for an iterable."""
 
     def __init__(self, guardrails: Guardrails, hold_chars: int = 64) -> None:
         self.guardrails, self.hold_chars = guardrails, hold_chars
         self.stopped: Verdict | None = None
+        self.text = ""  # everything the model wrote so far
+        self.pending = ""  # the text after the fix rails (PII redacted)
+        self.released = 0  # characters of ``pending`` already sent
+
+    def push(self, delta: str) -> str:
+        """The text that can be sent after ``delta`` ("" while held back or after a stop)."""
+        if self.stopped is not None:
+            return ""
+        self.text += delta
+        verdict = self.guardrails.check_output(self.text)
+        if verdict.blocked:
+            self.stopped = verdict
+            return ("\n" if self.released else "") + verdict.message
+        self.pending = verdict.text
+        safe_end = max(len(self.pending) - self.hold_chars, self.released)
+        # never cut inside a word: a redaction may still grow over it
+        while safe_end > self.released and not self.pending[safe_end - 1].isspace():
+            safe_end -= 1
+        out = self.pending[self.released : safe_end]
+        self.released = max(safe_end, self.released)
+        return out
+
+    def finish(self) -> str:
+        """The held-back tail once the stream has ended (nothing after a stop)."""
+        if self.stopped is not None:
+            return ""
+        out = self.pending[self.released :]
+        self.released = len(self.pending)
+        return out
 
     def feed(self, deltas: Iterable[str]) -> Iterator[str]:
-        pending = ""
-        released = 0  # characters of the (redacted) text already sent
-        text = ""
         for delta in deltas:
-            text += delta
-            verdict = self.guardrails.check_output(text)
-            if verdict.blocked:
-                self.stopped = verdict
-                yield ("\n" if released else "") + verdict.message
+            out = self.push(delta)
+            if out:
+                yield out
+            if self.stopped is not None:
                 return
-            pending = verdict.text
-            safe_end = max(len(pending) - self.hold_chars, released)
-            # never cut inside a word: a redaction may still grow over it
-            while safe_end > released and not pending[safe_end - 1].isspace():
-                safe_end -= 1
-            if safe_end > released:
-                yield pending[released:safe_end]
-                released = safe_end
-        if len(pending) > released:
-            yield pending[released:]
+        tail = self.finish()
+        if tail:
+            yield tail

@@ -48,6 +48,11 @@ def serve(
         help="Quantize weights on load: int8 (per channel) or int4 (groups of 32); gguf keeps "
         "a GGUF's Q8_0/Q4_0/Q4_1 blocks. A checkpoint from sai quantize needs none.",
     ),
+    guardrails: str = typer.Option(
+        None,
+        help="Guard /v1/chat/completions and /v1/completions with input and output rails: "
+        "'default' (the course assistant's rails) or a guardrails TOML file. Off by default.",
+    ),
 ) -> None:
     """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``,
     ``/v1/embeddings``)."""
@@ -61,6 +66,11 @@ def serve(
     from scalable_ai.runs import open_run
     from scalable_ai.settings import get_settings
 
+    guard = None
+    if guardrails:  # apps sits above infer: imported only when asked for (DESIGN.md)
+        from scalable_ai.apps.serve_guard import ServerGuard
+
+        guard = ServerGuard.from_config(guardrails)  # a bad file fails before the model loads
     if threads:
         torch.set_num_threads(threads)
     # Subnormal floats (far softmax tails) take ~20x longer per multiply on x86; flushing
@@ -87,6 +97,7 @@ def serve(
         **config.__dict__,
         "lora": {name: path for name, _, path in adapters},
         "draft_model": draft_model,
+        "guardrails": guardrails,
     }
     with open_run("serve", config=run_config) as run:
         engine = load_engine(
@@ -110,8 +121,10 @@ def serve(
             {engine.model_name: AsyncEngine(engine)},
             embedders,
             admin_token=get_settings().serve_admin_token,
+            guard=guard,
         )
-        typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1", err=True)
+        guarded = f" behind guardrails ({guardrails})" if guard else ""
+        typer.echo(f"serving {engine.model_name} at http://{host}:{port}/v1{guarded}", err=True)
         # Graceful shutdown: on SIGTERM uvicorn stops accepting, drains open requests (up to
         # 10 s), the engine thread stops, then uvicorn re-raises the signal; this handler
         # makes that a normal return so the run is closed and the exit status is 0.

@@ -5,7 +5,9 @@ server-sent events out (``data: {...}`` lines ending with ``data: [DONE]``), exa
 official ``openai`` client expects. Errors have OpenAI's shape
 ``{"error": {"message", "type", "param", "code"}}``. A client that disconnects aborts its
 request, which frees its KV blocks at the next step. Models are looked up by name in the
-server's registry (one engine per served model).
+server's registry (one engine per served model). ``guard`` (``sai serve --guardrails``) puts
+input and output rails around both generation endpoints; it is built by
+``scalable_ai.apps.serve_guard`` and only duck-typed here: ``infer`` never imports ``apps``.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ class _Job:
         self.prompt_logprobs: list[list[TokenLogprob]] | None = None  # echo with logprobs
         #: Chat with tools: each choice's text is split into content and tool calls.
         self.tool_parsers: list[ToolCallParser] | None = None
+        #: Output rails (``sai serve --guardrails``): ``filter(index, delta)`` -> delta | None.
+        self.output_guard: Any = None
 
     def record(self, prompt_index: int, output: RequestOutput) -> list[tuple[int, ChoiceDelta]]:
         self.prompt_tokens[prompt_index] = output.num_prompt_tokens
@@ -180,6 +184,10 @@ class _Job:
         out = []
         for delta in output.choices:
             index = prompt_index * self.n + delta.index
+            if self.output_guard is not None:
+                delta = self.output_guard.filter(index, delta)
+                if delta is None:
+                    continue  # a refused choice: the client already has its refusal
             if delta.text:
                 self.pieces[index].append(delta.text)
                 self.text_lengths[index] += len(delta.text)
@@ -207,10 +215,12 @@ def create_app(
     engines: dict[str, AsyncEngine],
     embedders: dict[str, EmbeddingBatcher] | None = None,
     admin_token: str | None = None,
+    guard: Any = None,
 ) -> FastAPI:
     """The FastAPI app serving ``engines`` (model name -> engine) under ``/v1``,
     ``embedders`` (model name -> sentence-embedding model) at ``/v1/embeddings``;
-    ``admin_token`` turns on the admin routes (``admin.py``: LoRA adapters)."""
+    ``admin_token`` turns on the admin routes (``admin.py``: LoRA adapters); ``guard``
+    (an ``apps.serve_guard.ServerGuard``) runs guardrails on both generation endpoints."""
     server = OpenAIServer(engines)
     embedders = embedders or {}
 
@@ -279,12 +289,18 @@ def create_app(
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
         engine, adapter = server.resolve(body.model)
-        prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in body.prompts()]
+        texts = body.prompts()
+        if guard is not None:
+            texts, refusal = guard.check_prompts(texts, engine.engine.tokenizer.decode)
+            if refusal is not None:
+                return _refusal(_Job("text", body.model, body.n, len(texts)), engine, body, refusal)
+        prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in texts]
         params = [body.sampling_params(m, body.logprobs) for _, m in prompts]
         for p in params:
             p.lora = adapter
         await _check_grammar(engine, params[0])
         job = _Job("text", body.model, body.n, len(prompts))
+        job.output_guard = guard and guard.for_choices(body.n * len(prompts))
         echo = [engine.engine.tokenizer.decode(ids) if body.echo else "" for ids, _ in prompts]
         if body.echo and body.logprobs is not None:
             job.prompt_logprobs = [await prompt_logprobs(engine, ids, body) for ids, _ in prompts]
@@ -293,6 +309,8 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request) -> Response:
         engine, adapter = server.resolve(body.model)
+        if guard is not None and (refusal := guard.check_messages(body.messages)) is not None:
+            return _refusal(_Job("chat", body.model, body.n, 1), engine, body, refusal)
         tokenizer = engine.engine.tokenizer
         text = tokenizer.apply_chat_template(body.conversation(), add_generation_prompt=True)
         prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
@@ -300,6 +318,7 @@ def create_app(
         params[0].lora = adapter
         await _check_grammar(engine, params[0])
         job = _Job("chat", body.model, body.n, 1)
+        job.output_guard = guard and guard.for_choices(body.n)
         if body.tool_mode()[0] != "none":
             job.tool_parsers = [ToolCallParser() for _ in range(body.n)]
         return await _respond(engine, job, [prompt], params, body, request, [""])
@@ -362,11 +381,15 @@ async def _respond(
                             last = step
                         elif step:
                             yield step
+                        if _refused(job):
+                            break  # closing the stream aborts the request
                 else:
                     async for prompt_index, output in merged:
                         step = step_events(prompt_index, output)
                         if step:
                             yield step
+                        if _refused(job):
+                            break
                 if include_usage:
                     usage = {
                         **chunk_body(job, engine, 0, None),
@@ -389,6 +412,8 @@ async def _respond(
     async def collect() -> None:
         async for prompt_index, output in merged:
             job.record(prompt_index, output)
+            if _refused(job):
+                break
 
     task = asyncio.create_task(collect())
     try:
@@ -403,6 +428,30 @@ async def _respond(
         if not task.done():
             task.cancel()
     return JSONResponse(final_body(job, engine, echo))
+
+
+def _refused(job: _Job) -> bool:
+    """Every choice of the request was blocked by an output rail: stop generating."""
+    return job.output_guard is not None and job.output_guard.all_refused
+
+
+def _refusal(job: _Job, engine: AsyncEngine, body: Any, text: str) -> Response:
+    """A request an input rail blocked, answered without the model: each choice is the
+    refusal ``text`` with finish reason ``content_filter``, streamed or whole."""
+    deltas = [ChoiceDelta(i, text, [], [], "content_filter") for i in range(len(job.pieces))]
+    for delta in deltas:
+        job.pieces[delta.index], job.text_lengths[delta.index] = [text], len(text)
+        job.finish[delta.index] = delta.finish_reason
+    if not body.stream:
+        return JSONResponse(final_body(job, engine, [""] * len(job.prompt_tokens)))
+    events = [chunk_body(job, engine, d.index, None, role=True) for d in deltas]
+    events = (events if job.kind == "chat" else []) + [
+        chunk_body(job, engine, d.index, d) for d in deltas
+    ]
+    if body.stream_options and body.stream_options.include_usage:
+        events.append({**chunk_body(job, engine, 0, None), "choices": [], "usage": job.usage()})
+    sse = "".join(map(_sse, events)) + "data: [DONE]\n\n"
+    return StreamingResponse(iter([sse]), media_type="text/event-stream")
 
 
 def _sse(payload: dict) -> str:
