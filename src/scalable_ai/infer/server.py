@@ -413,6 +413,7 @@ async def _respond(
         async for prompt_index, output in merged:
             job.record(prompt_index, output)
             if _refused(job):
+                await merged.aclose()  # aborts the request: its KV blocks are freed
                 break
 
     task = asyncio.create_task(collect())
