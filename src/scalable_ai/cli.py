@@ -65,6 +65,10 @@ VERBS: dict[str, Any] = {
         "scalable_ai.infer.prune_cli:prune_app",
         "Prune a model (magnitude, 2:4, width, depth) and distill it back.",
     ),
+    "search": (
+        "scalable_ai.infer.prune_cli:search_app",
+        "Search pruned depth/width/heads under a measured latency budget (Pareto front).",
+    ),
     "launch": (
         "scalable_ai.parallel.cli:launch_app",
         "Run a command under torchrun on every node of a reservation's hostfile.",
