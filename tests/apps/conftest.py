@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -93,3 +94,30 @@ def served(sai_env):
     yield url
     process.terminate()
     assert process.wait(30) == 0
+
+
+def start_server(
+    checkpoint: Path, root: Path, guardrails: str, max_model_len: int = 1024
+) -> tuple[subprocess.Popen, str]:
+    """``sai serve CHECKPOINT`` (``--guardrails`` when given) on a free port: (process, /v1)."""
+    port = free_port()
+    env = {**os.environ, "SAI_DATA_DIR": str(root / "data"), "SAI_RUNS_DIR": str(root / "runs")}
+    command = [sys.executable, "-m", "scalable_ai.cli", "serve", str(checkpoint)]
+    command += ["--port", str(port), "--dtype", "float32", "--max-model-len", str(max_model_len)]
+    command += ["--kv-cache-megabytes", "16", "--threads", "1", "--embedding-model", "none"]
+    command += ["--guardrails", guardrails] if guardrails else []
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(process.stdout.read().decode())  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, f"{url}/v1"
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("sai serve did not come up in 90 s")
+        time.sleep(0.1)

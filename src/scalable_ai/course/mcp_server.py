@@ -38,7 +38,7 @@ from scalable_ai.course.service.credentials import actor_for_api_token
 from scalable_ai.course.service.people import person_by_email
 from scalable_ai.course.service.schedule import schedule_events
 from scalable_ai.course.service.submissions import assignment_statuses
-from scalable_ai.course.tables import Milestone
+from scalable_ai.course.tables import Milestone, Person
 from scalable_ai.errors import Forbidden, UserError
 
 INSTRUCTIONS = (
@@ -55,8 +55,17 @@ def _iso(value: datetime | None) -> str | None:
 class CourseTools:
     """The tools' bodies, each one read-only unit of work for the token's actor."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, token: str = "") -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        token: str = "",
+        person_id: int | None = None,
+    ) -> None:
+        """``person_id`` instead of a token: the platform's own signed-in person (the web
+        page of the course assistant), with exactly the scope their token would have."""
         self.sessions, self.clock, self.token = sessions, clock, token
+        self.person_id = person_id
 
     def token_of(self, ctx: Context | None) -> str:
         """The request's bearer token (streamable HTTP) or the process's (stdio)."""
@@ -69,6 +78,13 @@ class CourseTools:
 
     @contextmanager
     def call(self, ctx: Context | None) -> Iterator[tuple[Session, Actor]]:
+        if self.person_id is not None:
+            with unit_of_work(self.sessions) as session:
+                person = session.get(Person, self.person_id)
+                if person is None:
+                    raise Forbidden("the signed-in person no longer exists")
+                yield session, Actor.of(person)
+            return
         token = self.token_of(ctx)
         if not token:
             raise Forbidden("no API token: set SAI_API_TOKEN or send Authorization: Bearer")

@@ -28,6 +28,8 @@ VIEW_MODULES += ("gradebook", "staff_hand_ins")
 VIEW_MODULES += ("written", "checkoff_rubric")
 # issue 13: the notification bell, its page and each person's settings
 VIEW_MODULES += ("notifications", "staff_settings", "oidc_sign_in")
+# issue 19: the course assistant's page beside the playground
+VIEW_MODULES += ("assistant",)
 
 
 def include_views(app: FastAPI) -> None:
