@@ -36,12 +36,14 @@ def test_search_measures_every_shape_and_the_full_shape_is_the_original():
     generator = torch.Generator().manual_seed(0)
     rows = list(torch.randint(0, 256, (3, 32), generator=generator))
     grid = shapes(model, [3, 2], [128, 64], [2])
-    results = search(model, rows, rows, grid, latency_tokens=16)
+    results, baseline = search(model, rows, rows, grid, latency_tokens=16)
     assert {(c.n_layers, c.ffn_hidden, c.heads_per_group) for c in results} == set(grid)
     full = next(c for c in results if (c.n_layers, c.ffn_hidden) == (3, 128))
     assert full.perplexity == pytest.approx(perplexity(model, rows, forward_path="model"))
     assert full.parameters == sum(p.numel() for p in model.parameters())
-    assert all(c.latency_ms > 0 for c in results) and any(c.on_front for c in results)
+    assert (
+        baseline > 0 and all(c.latency_ms > 0 for c in results) and any(c.on_front for c in results)
+    )
 
 
 def test_a_shape_outside_the_model_is_a_user_error_naming_the_list():

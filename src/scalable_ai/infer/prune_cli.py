@@ -125,7 +125,7 @@ def search(
     from scalable_ai.errors import UserError
     from scalable_ai.infer.perplexity import corpus_rows
     from scalable_ai.infer.prune import block_importance, prune_depth, prune_width
-    from scalable_ai.infer.search import measure_latency, plot_front, shapes, within_budget
+    from scalable_ai.infer.search import plot_front, shapes, within_budget
     from scalable_ai.infer.search import search as run_search
     from scalable_ai.model.load.safetensors import save_checkpoint
     from scalable_ai.model.registry import load_pretrained
@@ -146,11 +146,10 @@ def search(
     with open_run("search", config=settings) as run:
         held = corpus_rows(tokenizer, "held_out", perplexity_rows, 256)
         calibration = corpus_rows(tokenizer, "calibration", calibration_rows, 128)
-        baseline = measure_latency(original, latency_tokens)
-        budget_ms = budget * baseline
-        results = run_search(
+        results, baseline = run_search(
             original, calibration, held, grid, distill_steps, latency_tokens=latency_tokens
         )
+        budget_ms = budget * baseline
         for step, candidate in enumerate(results):
             run.log(step, **candidate.as_dict())
         chosen = within_budget(results, budget_ms)

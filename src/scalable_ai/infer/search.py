@@ -6,7 +6,8 @@ then channels and heads by activation importance), so no candidate is trained fr
 (the "once-for-all" idea, Cai et al. 2020, with Minitron's pruning as the way to a sub-network).
 Quality is held-out perplexity (optionally after a few distillation steps each); latency is
 **measured on this machine**: the median wall time of the plain PyTorch forward over a
-``latency_tokens``-token prompt, in the model's dtype and the current thread count. The
+``latency_tokens``-token prompt, in the model's dtype and the current thread count, all
+candidates and the original taking turns in each timing round. The
 answer is the Pareto front of (latency, perplexity) and the best front point whose latency is
 within the budget, a fraction of the original model's measured latency.
 """
@@ -44,16 +45,21 @@ class Candidate:
 
 
 @torch.no_grad()
-def measure_latency(model: Transformer, tokens: int = 128, repeats: int = 9) -> float:
-    """Median milliseconds of one forward over a ``tokens``-token prompt (after a warm-up)."""
-    ids = torch.zeros((1, tokens), dtype=torch.int64, device=model.embed.weight.device)
-    model(ids)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(ids)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def measure_latencies(
+    models: list[Transformer], tokens: int = 128, repeats: int = 9
+) -> list[float]:
+    """Median milliseconds of one forward over a ``tokens``-token prompt, per model. The
+    models take turns in each round (after a warm-up of each), so a change of the machine's
+    load during the measurement falls on all of them alike rather than on the last ones."""
+    times: list[list[float]] = [[] for _ in models]
+    for round_ in range(repeats + 1):
+        for model, series in zip(models, times, strict=True):
+            ids = torch.zeros((1, tokens), dtype=torch.int64, device=model.embed.weight.device)
+            start = time.perf_counter()
+            model(ids)
+            if round_:  # round 0 warms up
+                series.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(series) for series in times]
 
 
 def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
@@ -94,12 +100,13 @@ def search(
     distill_steps: int = 0,
     lr: float = 3e-4,
     latency_tokens: int = 128,
-) -> list[Candidate]:
-    """Prune, (distill,) and measure every shape of ``grid``; the original model's own shape,
-    when in the grid, is measured unpruned."""
+) -> tuple[list[Candidate], float]:
+    """Prune, (distill,) and measure every shape of ``grid``; the candidates and the original
+    model's latency, measured in the same rounds as theirs. (Every candidate is held in memory
+    until then: a grid of g shapes holds up to g copies of the model.)"""
     scores = block_importance(model, calibration)
     ranked = sorted(range(len(scores)), key=lambda i: scores[i])  # least important first
-    results = []
+    results, students = [], []
     for n_layers, ffn_hidden, heads_per_group in grid:
         student = prune_depth(model, sorted(ranked[: model.config.n_layers - n_layers]))
         student = prune_width(student, calibration, ffn_hidden, heads_per_group)
@@ -111,12 +118,15 @@ def search(
                 ffn_hidden,
                 heads_per_group,
                 parameters=sum(p.numel() for p in student.parameters()),
-                latency_ms=measure_latency(student, latency_tokens),
                 perplexity=perplexity(student, held_out, forward_path="model"),
             )
         )
+        students.append(student)
+    *latencies, baseline = measure_latencies([*students, model], latency_tokens)
+    for candidate, latency in zip(results, latencies, strict=True):
+        candidate.latency_ms = latency
     pareto_front(results)
-    return results
+    return results, baseline
 
 
 def within_budget(candidates: list[Candidate], budget_ms: float) -> Candidate | None:
