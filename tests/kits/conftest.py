@@ -46,6 +46,14 @@ def lost_points(results: dict) -> dict[str, float]:
     }
 
 
+def untimed(lost: dict[str, float], expected: list[str]) -> list[str]:
+    """The tests that lost points, leaving aside timed ones (``_speed_`` in the name) that no
+    planted bug aims at: a speed ratio is measured on a shared machine, and a busy CI worker
+    once cost a correct ring a point beside three planted bugs. The planted bugs' own tests,
+    and every untimed test, still count exactly."""
+    return [test for test in lost if test in expected or "_speed_" not in test]
+
+
 def submission_from(kit: Kit, target: Path, base: str = "solution", planted: str = "") -> Path:
     """A submission folder: the kit's ``solution/`` (or ``starter/``) with a planted bug's
     files laid over it."""

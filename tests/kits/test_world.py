@@ -42,9 +42,10 @@ def test_a_hung_world_is_stopped_and_its_processes_killed():
 
             time.sleep(60)
 
+    before = set(_children())  # a server another test of this worker started may be running
     with pytest.raises(WorldFailed, match=r"did not finish within 2 s"):
         run_world(2, waits_forever, timeout_s=2)
-    assert _children() == [], "a rank of the stopped world is still running"
+    assert set(_children()) <= before, "a rank of the stopped world is still running"
 
 
 def _children() -> list[int]:

@@ -310,7 +310,10 @@ def test_a_checkpoint_is_served_by_sai_serve_to_the_openai_client(uninterrupted,
             except httpx.HTTPError:
                 time.sleep(0.1)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
-        (model,) = [m.id for m in client.models.list()]
+        # The checkpoint, and the embedding model `sai serve` adds when scalable-ai[apps] is in.
+        from scalable_ai.infer.embeddings import DEFAULT_EMBEDDING_MODEL
+
+        (model,) = [m.id for m in client.models.list() if m.id != DEFAULT_EMBEDDING_MODEL]
         completion = client.completions.create(
             model=model, prompt="the student", max_tokens=8, temperature=0
         )
