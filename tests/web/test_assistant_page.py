@@ -48,7 +48,8 @@ def test_the_page_is_signed_in_and_says_when_there_is_no_model_server(
     assert page.status_code == 200 and "No model server is configured" in page.text
     assert "<script>" not in page.text and "onclick" not in page.text
     answer = ask(platform.client, "How many slack days do I get?")
-    assert answer.status_code == 503 and "no model server is configured" in answer.text
+    # How a course without a model server runs, not a failure: the page explains (no 5xx).
+    assert answer.status_code == 200 and "no model server is configured" in answer.text
 
 
 def test_a_question_comes_back_answered_with_its_syllabus_citations(

@@ -24,6 +24,7 @@ from scalable_ai.course.web.views.playground import (
     MODEL_URL_ENV,
     START_COMMAND,
     ModelServer,
+    PlaygroundUnavailable,
     _api_key,
     _upstream_refusal,
     limiter_for,
@@ -98,7 +99,9 @@ async def ask(visit: VisitDep, form: FormDep) -> Response:
             raise _upstream_refusal(error) from error
     except UserError as error:
         server = await run_in_threadpool(probe_model_server)
-        return _page(
-            visit, server, status_code=error.status_code, error=str(error), question=question
-        )
+        # No model server configured is how this course runs, not a failure: the page says so
+        # (200, form disabled), as the GET does; a configured server that fails stays a 503.
+        unconfigured = isinstance(error, PlaygroundUnavailable) and model_server_url() is None
+        status = 200 if unconfigured else error.status_code
+        return _page(visit, server, status_code=status, error=str(error), question=question)
     return _page(visit, ModelServer(url=url, models=[]), question=question, answer=answer)
