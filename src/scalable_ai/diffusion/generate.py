@@ -28,9 +28,10 @@ def sample_texts(
     generator = None
     if seed is not None:
         generator = torch.Generator(device).manual_seed(seed)
+    prompt_ids = tokenizer.encode(prompt)
     sample = diffusion_generate(
         model,
-        tokenizer.encode(prompt),
+        prompt_ids,
         gen_length,
         steps or gen_length,
         block_length=block_length,
@@ -39,7 +40,7 @@ def sample_texts(
         num_samples=num_samples,
         generator=generator,
     )
-    prompt_length = len(tokenizer.encode(prompt))
+    prompt_length = len(prompt_ids)
     stops = tokenizer.stop_ids()
     texts = []
     for row in sample.ids[:, prompt_length:].tolist():
