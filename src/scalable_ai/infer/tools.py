@@ -8,10 +8,16 @@ function-calling fine-tunes, which Qwen and SmolLM2's later releases share)::
     {"name": "get_weather", "arguments": {"city": "Paris"}}
     </tool_call>
 
-The model is never trusted to get that right: the request's grammar (``grammar.py``) only
-lets it write text that cannot start a call (``tool_choice: auto``), or calls whose name is
-one of the tools and whose ``arguments`` match that tool's ``parameters`` schema. ``required``
-and a named function leave no text branch; ``none`` adds no grammar and hides the tools.
+The model is never trusted to get that right: the request's grammar (``grammar.py``) lets
+it write calls whose name is one of the tools and whose ``arguments`` match that tool's
+``parameters`` schema, and nothing else that looks like a call. Under ``tool_choice: auto``
+the model may also write plain text, and the call grammar is *triggered*: the text is free
+until it writes ``<tool_call>``, and from that moment the rest must be a valid call (a lazy
+lexeme, llguidance's "structural tag" pattern; llama.cpp's lazy grammars do the same with
+trigger words). So a call that has started can never name a placeholder such as
+``function_name`` or carry arguments outside its schema, and the text before it is the
+message's content. ``required`` and a named function leave no text branch; ``none`` adds no
+grammar and hides the tools.
 The server then turns the tagged calls back into OpenAI's ``tool_calls`` (whole or streamed,
 :class:`ToolCallParser`), so a client never sees the tags.
 """
@@ -118,14 +124,22 @@ def tool_call_grammar(tools: list[FunctionTool], mode: str, parallel: bool) -> G
         for t in tools
     ]
     schema = {"x-guidance": JSON_STYLE, **(calls[0] if len(calls) == 1 else {"anyOf": calls})}
+    more = ' ("\\n" call)*' if parallel else ""
     rules = [
-        "calls: call" + (' ("\\n" call)*' if parallel else ""),
-        f'call: "{CALL_OPEN}\\n" %json {json.dumps(schema)} "\\n{CALL_CLOSE}"',
+        f'call: "{CALL_OPEN}" call_body',
+        f'call_body: "\\n" %json {json.dumps(schema)} "\\n{CALL_CLOSE}"',
     ]
-    if mode == "auto":  # plain text that does not start a call, or calls
-        rules = ["start: TEXT | calls", f"TEXT: /(.|\\n)+/ & ~/{CALL_OPEN}(.|\\n)*/", *rules]
+    if mode == "auto":
+        # Text that never contains the tag, or any text up to the tag (a lazy lexeme: it
+        # ends at the first ``<tool_call>``) and then valid calls only.
+        rules = [
+            f"start: TEXT | opener call_body{more}",
+            f"TEXT: /(.|\\n)+/ & ~/(.|\\n)*{CALL_OPEN}(.|\\n)*/",
+            f'opener[lazy]: /(.|\\n)*/ "{CALL_OPEN}"',
+            *rules,
+        ]
     else:
-        rules = ["start: calls", *rules]
+        rules = [f"start: call{more}", *rules]
     return lark_grammar("\n".join(rules) + "\n", field="tools")
 
 
