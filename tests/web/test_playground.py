@@ -23,12 +23,8 @@ import pytest
 import torch
 from markupsafe import escape
 
-from scalable_ai.course.web.views.playground import (
-    CONVERSATION_CHARS,
-    MESSAGE_CHARS,
-    MODEL_URL_ENV,
-    PlaygroundLimiter,
-)
+from scalable_ai.course.web.model_server import MODEL_URL_ENV, PlaygroundLimiter
+from scalable_ai.course.web.views.playground import CONVERSATION_CHARS, MESSAGE_CHARS
 from tests.web.conftest import csrf_of, sign_in
 
 CHATML = (

@@ -5,7 +5,10 @@ but with the API's structured ``tool_calls`` instead of parsed text: send the co
 and the tools' schemas; if the model calls tools, run each, append the results as ``tool``
 messages and go again; stop at a plain answer, at ``max_steps``, or when the token budget is
 spent. On the last allowed step the tools are withheld (``tool_choice: "none"``) so the model
-must answer. Small models rarely call a tool on their own, so ``first_tool_choice`` may
+must answer. A tool marked ``return_direct`` ends the loop with its own answer line (the
+figure comes from the tool, never from the model's retelling; LangChain's ``return_direct``);
+the output rails do not run on it (it is the tool's reading of data the caller may see, not
+model text). Small models rarely call a tool on their own, so ``first_tool_choice`` may
 require one call on the first step (``"required"``): the server's constrained decoding keeps
 that call valid under the tool's schema.
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalable_ai.apps.tools import Tool
+from scalable_ai.apps.tools import Tool, direct_answer
 from scalable_ai.errors import UserError
 
 SYSTEM = (
@@ -40,14 +43,17 @@ class AgentConfig:
     token_budget: int = 6000  # prompt + completion tokens over all steps
     max_tokens: int = 200  # per model call
     temperature: float = 0.0
-    first_tool_choice: str = "auto"  # auto, required, none
+    #: auto, required, none, or {"type": "function", "function": {"name": ...}}
+    first_tool_choice: str | dict[str, Any] = "auto"
     system: str = SYSTEM
 
 
 @dataclass
 class AgentResult:
     answer: str
-    stopped_by: str  # answer, max_steps, token_budget, guardrail
+    stopped_by: (
+        str  # answer, tool (a return_direct tool answered), max_steps, token_budget, guardrail
+    )
     steps: int
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -95,7 +101,7 @@ class Agent:
             }
             self.run_record.log(self._row, kind=event["kind"], agent=self.name, **scalars)
 
-    def _tool_choice(self, step: int) -> str:
+    def _tool_choice(self, step: int) -> str | dict[str, Any]:
         if not self.tools or step == self.config.max_steps - 1:
             return "none"
         return self.config.first_tool_choice if step == 0 else "auto"
@@ -125,8 +131,15 @@ class Agent:
                 result.answer, result.stopped_by = message.get("content") or "", "answer"
                 break
             messages.append(message)
-            for call in calls:
-                messages.append(self._tool_step(step, call, result))
+            replies = [self._tool_step(step, call, result) for call in calls]
+            messages += replies
+            direct = [self.tools.get(c["function"]["name"]) for c in calls]
+            if all(t is not None and t.return_direct for t in direct) and not any(
+                r["content"].startswith("error:") for r in replies
+            ):  # the tools' own answer, not the model's retelling of it
+                result.answer = "\n".join(direct_answer(r["content"]) for r in replies)
+                result.stopped_by = "tool"
+                break
             if result.tokens >= self.config.token_budget:
                 result.stopped_by = "token_budget"
                 result.answer = "I ran out of my token budget before finishing."

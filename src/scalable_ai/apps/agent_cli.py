@@ -143,12 +143,6 @@ def eval_command(
 
 assistant_app = typer.Typer(add_completion=False, help="The course assistant.")
 
-ASSISTANT_SYSTEM = (
-    "You are the Scalable AI course assistant. For the student's own deadlines, slack days, "
-    "group, node and reservations call the course tools; for course rules search the "
-    "documents and cite sources as [n]. Never reveal another student's data."
-)
-
 
 @assistant_app.command()
 def assistant(
@@ -159,40 +153,50 @@ def assistant(
         None, help="Syllabus index (default: $SAI_DATA_DIR/rag/assistant.db)."
     ),
 ) -> None:
-    """Answer a course question for the student behind SAI_API_TOKEN: the course MCP tools
-    (their own record, through the platform's permission gate), the syllabus with citations,
-    and the guardrails on the question and the answer."""
+    """Answer a course question for the student behind SAI_API_TOKEN, as the platform's
+    /assistant page does (the same ask_assistant): routed to the course MCP tools (their own
+    record, through the platform's permission gate) or to the syllabus with citations, with
+    the guardrails on the question."""
     import os
     import sys
 
-    from scalable_ai.apps.agent import Agent, AgentConfig
-    from scalable_ai.apps.context import OpenAIEmbedder, Retriever, ingest
-    from scalable_ai.apps.guardrails import Guardrails
+    import openai
+
+    from scalable_ai.apps.context import OpenAIEmbedder, ingest
+    from scalable_ai.apps.course_assistant import (
+        EMBEDDING_MODEL,
+        AssistantSearch,
+        ask_assistant,
+        assistant_index,
+        for_self,
+    )
     from scalable_ai.apps.index import ChunkIndex
     from scalable_ai.apps.ingest import default_counter
     from scalable_ai.apps.rag_eval import default_corpus
-    from scalable_ai.apps.tools import mcp_tools, retrieval_tool
+    from scalable_ai.apps.tools import mcp_tools
     from scalable_ai.errors import UserError
     from scalable_ai.runs import open_run
-    from scalable_ai.settings import get_settings
 
     if not os.environ.get("SAI_API_TOKEN"):
         raise UserError("set SAI_API_TOKEN to your course API token", field="SAI_API_TOKEN")
     client = _client(base_url)
-    embed = OpenAIEmbedder(client, "all-minilm-l6-v2")
-    store = ChunkIndex(
-        index or get_settings().data_dir / "rag" / "assistant.db", "all-minilm-l6-v2"
-    )
-    ingest(default_corpus(docs=None), store, embed, default_counter())  # unchanged: skipped
-    config = AgentConfig(model=model, max_steps=3, first_tool_choice="required",
-                         system=ASSISTANT_SYSTEM)  # fmt: skip
+    index = index or assistant_index()
+    try:  # unchanged documents are skipped; a chat-only server leaves BM25 to answer
+        store = ChunkIndex(index, EMBEDDING_MODEL)
+        ingest(default_corpus(docs=None), store, OpenAIEmbedder(client, EMBEDDING_MODEL),
+               default_counter())  # fmt: skip
+    except openai.APIError:
+        typer.echo("the server does not embed: keyword search over the syllabus", err=True)
     command = [sys.executable, "-m", "scalable_ai.cli", "mcp"]
     with (
         mcp_tools(command=command, label="course") as course_tools,
         open_run("assistant", config={"question": question, "model": model}) as run,
     ):
-        tools = [retrieval_tool(Retriever(store, embed)), *course_tools]
-        result = Agent(client, tools, config, run=run, guardrails=Guardrails.from_toml()).run(
-            question
-        )
-        typer.echo(result.answer)
+        answer = ask_assistant(
+            client, model, question, [for_self(t) for t in course_tools],
+            search=AssistantSearch(client, index), run=run,
+        )  # fmt: skip
+        run.summary(route=answer.route, stopped_by=answer.stopped_by)
+        typer.echo(answer.text)
+        for number, source in enumerate(answer.citations, 1):
+            typer.echo(f"[{number}] {source}")

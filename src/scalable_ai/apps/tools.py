@@ -33,6 +33,9 @@ class Tool:
     parameters: dict[str, Any]
     function: Callable[[dict[str, Any]], str]
     source: str = "python"  # python, mcp:<server>, sandbox, retrieval
+    #: The tool's result is the answer (LangChain's ``return_direct``): the agent stops after
+    #: it and returns :func:`direct_answer` of its output, with no model step to garble it.
+    return_direct: bool = False
 
     def schema(self) -> dict[str, Any]:
         """The tool as the ``tools`` list of a chat completion request wants it."""
@@ -47,6 +50,17 @@ class Tool:
 
     def __call__(self, arguments: dict[str, Any]) -> str:
         return self.function(arguments)
+
+
+def direct_answer(output: str) -> str:
+    """What a ``return_direct`` tool's output says to the person: its ``answer`` line when
+    the output is a JSON object with one (the course tools' convention), else the output."""
+    try:
+        parsed = json.loads(output)
+    except json.JSONDecodeError:
+        return output
+    answer = parsed.get("answer") if isinstance(parsed, dict) else None
+    return answer if isinstance(answer, str) and answer else output
 
 
 def function_tool(function: Callable[..., Any], name: str | None = None) -> Tool:

@@ -11,7 +11,10 @@ Every tool resolves the token to an :class:`~scalable_ai.course.service.Actor` a
 through the service layer's permission gate, one read-only unit of work per call, exactly
 as the JSON API does: a student's token reads that student's own record and group and
 nothing else (a tool asked about another student answers the gate's refusal). The tools
-change nothing.
+change nothing. Each result leads with ``answer``, one human-readable sentence built from
+the same figures ("You have 2 of 3 slack days left; 1 used (slack day 1 of 3 used on
+A2)."): an assistant can return it as is (LangChain's ``return_direct`` tools), so a
+small model never has to copy a number correctly.
 """
 
 from __future__ import annotations
@@ -50,6 +53,33 @@ INSTRUCTIONS = (
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="minutes") if value else None
+
+
+def deadlines_line(
+    assignments: list[dict[str, Any]], milestones: list[dict[str, Any]], mine: bool
+) -> str:
+    """The deadlines as one sentence (the tools' ``answer``: what an assistant may say as is)."""
+    if not assignments and not milestones:
+        return "No deadlines are coming up."
+    parts = []
+    for a in assignments[:3]:
+        extra = " (a slack day applied)" if a["slack_day_applied"] else ""
+        extra += f" (exception: {a['exception']})" if a["exception"] else ""
+        done = ", submitted" if a["submitted"] else ""
+        parts.append(f"{a['assignment']} {a['title']} due {a['your_deadline']}{extra}{done}")
+    parts += [f"milestone {m['title']} due {m['due']}" for m in milestones[:2]]
+    return ("Your next deadlines: " if mine else "Next deadlines: ") + "; ".join(parts) + "."
+
+
+def reservations_line(found: list[dict[str, Any]]) -> str:
+    if not found:
+        return "Your group has no current or coming reservations."
+    parts = []
+    for r in found:
+        hostfile = " hostfile: " + r["hostfile"].replace("\n", ", ") if r.get("hostfile") else ""
+        parts.append(f"#{r['reservation']} {r['starts']} to {r['ends']} on "
+                     f"{', '.join(r['nodes'])}{hostfile}")  # fmt: skip
+    return "Your group's reservations: " + "; ".join(parts) + "."
 
 
 class CourseTools:
@@ -123,13 +153,22 @@ class CourseTools:
                 for m in session.scalars(select(Milestone).order_by(Milestone.day))
                 if m.kind == "deadline" and milestone_due_at(m, settings) >= now
             ]
-            return {"now": _iso(now), "assignments": assignments, "milestones": milestones}
+            mine = not student_email or person_id == actor.person_id
+            return {
+                "answer": deadlines_line(assignments, milestones, mine),
+                "now": _iso(now),
+                "assignments": assignments,
+                "milestones": milestones,
+            }
 
     def slack_days(self, ctx: Context | None, student_email: str = "") -> dict[str, Any]:
         with self.call(ctx) as (session, actor):
             person_id = self._person_id(session, actor, student_email)
             balance = slack_service.slack_balance(session, actor, person_id)
+            who = "You have" if person_id == actor.person_id else f"{student_email} has"
+            line = f"{who} {balance.left} of {balance.total} slack days left; {balance.used} used"
             return {
+                "answer": line + (f" ({'; '.join(balance.notes)})." if balance.notes else "."),
                 "total": balance.total,
                 "used": balance.used,
                 "left": balance.left,
@@ -140,9 +179,16 @@ class CourseTools:
         with self.call(ctx) as (session, actor):
             group = group_service.my_group(session, actor)
             if group is None:
-                return {"group": None, "note": "you are not in a group yet"}
+                return {"answer": "You are not in a group yet.", "group": None}
             node = group.node
+            members = ", ".join(p.name for p in group.members)
+            where = (
+                f" Your node is {node.name} (IP {node.external_ip}, {node.gpus} GPUs)."
+                if node
+                else " Your group has no node yet."
+            )
             return {
+                "answer": f"You are in group {group.name} with {members}.{where}",
                 "group": group.name,
                 "confirmed": group.confirmed_at is not None,
                 "members": [p.name for p in group.members],
@@ -172,13 +218,15 @@ class CourseTools:
                     entry["hostfile"] = None
                     entry["why_no_hostfile"] = str(refusal)
                 found.append(entry)
-            return {"now": _iso(now), "reservations": found}
+            return {"answer": reservations_line(found), "now": _iso(now), "reservations": found}
 
     def schedule(self, ctx: Context | None, upcoming_only: bool = True, limit: int = 15):
         with self.call(ctx) as (session, _actor):
             today = self.clock.now().date()
             events = [e for e in schedule_events(session) if not upcoming_only or e.day >= today]
+            soon = "; ".join(f"{e.day.isoformat()} {e.title}" for e in events[:3])
             return {
+                "answer": f"Next on the schedule: {soon}." if soon else "Nothing is scheduled.",
                 "events": [
                     {
                         "day": e.day.isoformat(),
@@ -188,7 +236,7 @@ class CourseTools:
                         "location": e.location,
                     }
                     for e in events[: max(1, min(limit, 200))]
-                ]
+                ],
             }
 
     def syllabus_rules(self, ctx: Context | None) -> dict[str, Any]:
@@ -196,6 +244,13 @@ class CourseTools:
             settings = settings_of(session)
             spec = load_course(session).spec or {}
             return {
+                "answer": (
+                    f"{settings.slack_days_total} slack days in all, at most "
+                    f"{settings.slack_days_per_assignment} per assignment; deadlines at "
+                    f"{settings.deadline_time:%H:%M} {settings.timezone}; groups of "
+                    f"{settings.group_size_min}-{settings.group_size_max}; reservations last at "
+                    f"most {settings.reservation_max_hours} hours."
+                ),
                 "grading_components": [
                     {"component": c.get("title"), "weight": c.get("weight")}
                     for c in spec.get("components", [])

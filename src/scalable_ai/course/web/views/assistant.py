@@ -1,7 +1,7 @@
 """The course assistant's page, beside the chat playground: ask a question about the course.
 
-The answer comes from ``scalable_ai.apps.course_assistant`` (the recipe of ``sai
-assistant``) for the signed-in person: the course tools run as that person through the
+The answer comes from ``scalable_ai.apps.course_assistant.ask_assistant`` (what ``sai
+assistant`` runs too) for the signed-in person: the course tools run as that person through the
 service layer's permission gate (no API token is made or shown; a student reaches only their
 own record), the syllabus passages it was given are listed under the answer as its
 citations, and the guardrails refuse questions about other students' data before any model
@@ -19,20 +19,20 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from scalable_ai.course.web.views.playground import (
-    MESSAGE_CHARS,
+from scalable_ai.course.web.model_server import (
     MODEL_URL_ENV,
     START_COMMAND,
     ModelServer,
     PlaygroundUnavailable,
-    _api_key,
-    _upstream_refusal,
+    api_key,
     limiter_for,
     model_server_url,
     not_configured,
     probe_model_server,
     unreachable,
+    upstream_refusal,
 )
+from scalable_ai.course.web.views.playground import MESSAGE_CHARS
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 from scalable_ai.errors import UserError
 from scalable_ai.settings import get_settings
@@ -66,13 +66,19 @@ def assistant_page(visit: VisitDep) -> Response:
 
 def answer_for(person_id: int, visit: Visit, url: str, question: str) -> Any:
     """Ask the assistant as ``person_id`` (runs in a worker thread: the agent is blocking)."""
-    from scalable_ai.apps.course_assistant import ask_assistant, person_tools
+    from scalable_ai.apps.course_assistant import (
+        AssistantSearch,
+        ask_assistant,
+        assistant_index,
+        person_tools,
+    )
     from scalable_ai.course.mcp_server import CourseTools
 
     course = CourseTools(visit.state.sessions, visit.state.clock, person_id=person_id)
-    with openai.OpenAI(base_url=url, api_key=_api_key(), max_retries=0, timeout=120.0) as client:
+    with openai.OpenAI(base_url=url, api_key=api_key(), max_retries=0, timeout=120.0) as client:
         model = get_settings().model_name or next(iter(client.models.list())).id
-        return ask_assistant(client, model, question, person_tools(course))
+        search = AssistantSearch(client, assistant_index())  # hybrid if indexed, else BM25
+        return ask_assistant(client, model, question, person_tools(course), search=search)
 
 
 @router.post("/assistant/ask")
@@ -96,7 +102,7 @@ async def ask(visit: VisitDep, form: FormDep) -> Response:
         except openai.APIConnectionError as error:
             raise unreachable(url, error) from error
         except openai.APIStatusError as error:
-            raise _upstream_refusal(error) from error
+            raise upstream_refusal(error) from error
     except UserError as error:
         server = await run_in_threadpool(probe_model_server)
         # No model server configured is how this course runs, not a failure: the page says so
