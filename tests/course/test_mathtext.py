@@ -31,3 +31,19 @@ def test_html_around_and_inside_formulas_never_reaches_the_page():
     assert render_markdown_math("KATEXSLOT7X is text") == "<p>KATEXSLOT7X is text</p>\n"
     linked = render_markdown_math("$\\href{javascript:alert(1)}{x}$")  # KaTeX's trust is off
     assert "<math" in linked and 'href="' not in linked
+
+
+def test_formulas_typeset_from_many_short_lived_threads_at_once_are_all_mathml():
+    """The web server renders pages on pool threads that come and go. pykatex's runtime
+    belongs to the thread that first used it: from another thread it failed ("size
+    exceeded", the answer shown as source: the flaky written-answers browser test), and two
+    threads at once crashed the process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def page(i: int) -> str:
+        return render_markdown_math(f"Thread {i}: $p_{{{i}}} + q$ and $$\\min(x_{{{i}}}, 1)$$")
+
+    for _round in range(3):  # fresh threads each round, as an idle pool lets its threads go
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            pages = list(pool.map(page, range(_round * 12, _round * 12 + 12)))
+        assert all(p.count("<math") == 2 and "math-error" not in p for p in pages), pages

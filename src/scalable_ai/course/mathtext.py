@@ -14,12 +14,20 @@ put back afterwards: sanitizing never sees (and never strips) KaTeX's MathML, an
 text never reaches the page unsanitized. Dollars inside code spans and fences stay text; an
 inline formula needs no space after its opening ``$`` nor before its closing one, and no digit
 right after it (``$5 and $6`` is prices, not math).
+
+KaTeX runs on one thread of its own (:data:`_KATEX`). pykatex's QuickJS runtime belongs to the
+thread that first used it: called from any other thread it fails ("size exceeded", so the
+answer fell back to its source), or crashes the process when two threads call at once. The
+web server renders pages on a pool of threads that come and go, so every formula is handed to
+this one long-lived thread and waited for.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from scalable_ai.course.community.markdown import render_markdown
@@ -32,11 +40,29 @@ _SLOT = re.compile(r"KATEXSLOT(\d+)X")
 _CODE_SLOT = re.compile(r"KATEXCODE(\d+)X")
 
 
+#: The one thread KaTeX ever runs on (see the module's docstring).
+_KATEX = ThreadPoolExecutor(max_workers=1, thread_name_prefix="katex")
+
+
+def _new_katex_thread() -> None:
+    """A forked child has none of the parent's threads: it gets its own KaTeX thread."""
+    global _KATEX
+    _KATEX = ThreadPoolExecutor(max_workers=1, thread_name_prefix="katex")
+
+
+os.register_at_fork(after_in_child=_new_katex_thread)
+
+
 @lru_cache(maxsize=4096)
 def typeset(tex: str, display: bool) -> str:
-    """One formula as KaTeX MathML (or its source with the parse error, as code)."""
+    """One formula as KaTeX MathML (or its source with the parse error, as code), typeset on
+    KaTeX's own thread whichever thread asks."""
     if len(tex) > MAX_FORMULA_CHARS:
         return _failed(tex, f"a formula is at most {MAX_FORMULA_CHARS} characters")
+    return _KATEX.submit(_katex, tex, display).result()
+
+
+def _katex(tex: str, display: bool) -> str:
     try:
         import pykatex
     except ImportError:  # the platform still shows the source
