@@ -60,3 +60,52 @@ def _children() -> list[int]:
         if int(fields[1]) == os.getpid():
             found.append(int(entry))
     return found
+
+
+def _uneven_ring(rank: int, world_size: int, seed: int) -> float:
+    """A ring pass where ranks run at different speeds: rank 0 is done first and would leave
+    while its neighbours still receive (as a busy machine makes some ranks late)."""
+    import random
+    import time
+
+    tensor, received = torch.full((4096,), float(rank)), torch.empty(4096)
+    outgoing = dist.isend(tensor, (rank + 1) % world_size)
+    time.sleep(random.Random(seed * 10 + rank).random() * 0.05 * rank)
+    dist.recv(received, (rank - 1) % world_size)
+    outgoing.wait()
+    return float(received[0])
+
+
+TWO_WORLDS = """
+import sys
+from scalable_ai.kits.world import run_world
+from tests.kits.test_world import _uneven_ring
+for seed in range(int(sys.argv[1])):
+    assert run_world(4, _uneven_ring, seed, timeout_s=60) == [3.0, 0.0, 1.0, 2.0]
+print("ok")
+"""
+
+
+def test_two_worlds_at_once_each_finish_on_their_own_rendezvous():
+    """Two kit gradings at once run two gloo worlds at once (issue 13's fresh-clone run lost
+    an A1 point to "Connection closed by peer"): each world has its own store folder and its
+    own ports, and no rank leaves before the others are done."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_WORLDS, "6"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert [out.strip().splitlines()[-1] for out in outputs] == ["ok", "ok"]

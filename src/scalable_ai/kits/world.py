@@ -4,8 +4,9 @@ laptop CPU or in the grading sandbox.
 
 ``run_world(4, fn, *args)`` forks 4 processes, joins them into a ``torch.distributed`` gloo
 group over a ``FileStore`` in a fresh temporary folder (no TCP port to pick, nothing left
-behind), calls ``fn(rank, world_size, *args)`` on each and returns the ranks' results in
-rank order. Forking, not spawning: the children share the parent's already imported torch,
+behind: two worlds at once never share a rendezvous, and each rank listens on a port the
+kernel picks), calls ``fn(rank, world_size, *args)`` on each and returns the ranks' results
+in rank order; the ranks leave together, after a barrier. Forking, not spawning: the children share the parent's already imported torch,
 so a world starts in a fraction of a second instead of one torch import per rank (measured on
 a loaded 2-core machine: ~0.3 s against ~18 s for ``spawn``). The function may be a closure.
 
@@ -48,6 +49,10 @@ def _child(rank: int, world_size: int, store: Path, fn: Callable[..., Any], args
         )
         try:
             result = fn(rank, world_size, *args)
+            # No rank leaves while another still talks to it: a rank that exits closes its
+            # sockets, and a peer slowed down by a busy machine (two gradings at once) could
+            # still have its last message in flight ("Connection closed by peer").
+            dist.barrier()
         finally:
             dist.destroy_process_group()
         return pickle.dumps(("ok", result))
