@@ -15,13 +15,18 @@ from scalable_ai.course.api import create_api
 from scalable_ai.course.clock import FixedClock
 from scalable_ai.course.community.api import router as community_router
 from scalable_ai.course.community.api_project import router as project_router
+from scalable_ai.course.community.api_qa import router as qa_router
 from scalable_ai.course.db import make_engine, upgrade
 from tests.course.conftest import MID_SEMESTER, load_seed
 from tests.course.test_community_api import World
 
-# The project routes are included into the community router, which keeps them as one entry.
+# The project and Q&A routes are included into the community router, which keeps each as one
+# entry.
 ROUTES = [
-    r for each in (community_router, project_router) for r in each.routes if isinstance(r, APIRoute)
+    r
+    for each in (community_router, project_router, qa_router)
+    for r in each.routes
+    if isinstance(r, APIRoute)
 ]
 COMMUNITY_PATHS = {route.path for route in ROUTES}
 

@@ -84,6 +84,9 @@ def create_api(
     from scalable_ai.course.community.api import router as community_router
 
     api.include_router(community_router)
+    from scalable_ai.course.notify.api import router as notifications_router
+
+    api.include_router(notifications_router)
     api.add_middleware(CredentialsBeforeBody, state=api.state.course_api)
 
     @api.exception_handler(UserError)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Path, Query, Response
 from scalable_ai.course.api.context import SignedIn
 from scalable_ai.course.api.schemas import Id
 from scalable_ai.course.community.api_project import router as project_router
+from scalable_ai.course.community.api_qa import router as qa_router
 from scalable_ai.course.community.api_schemas import (
     AnnouncementIn,
     AnswersIn,
@@ -70,6 +71,7 @@ from scalable_ai.errors import NotFound, UserError
 
 router = APIRouter()
 router.include_router(project_router)
+router.include_router(qa_router)
 PathId = Annotated[Id, Path()]
 LectureKey = Annotated[str, Path(max_length=16)]
 QuestionKey = Annotated[str, Path(max_length=48)]

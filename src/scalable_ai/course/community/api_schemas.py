@@ -184,6 +184,9 @@ class PostOut(BaseModel):
     created_at: datetime
     endorsed: bool
     by_staff: bool
+    edited: bool = False
+    deleted: bool = False
+    mine: bool = False
 
 
 class ThreadOut(BaseModel):
@@ -201,6 +204,13 @@ class ThreadOut(BaseModel):
     endorsed_answer: bool
     ticket: dict[str, Any] | None
     posts: list[PostOut]
+    resolved: bool = False
+    edited: bool = False
+    deleted: bool = False
+    mine: bool = False
+    answers: int = 0
+    unread: bool = False
+    following: bool = False
 
 
 class PostMadeOut(Out):

@@ -153,13 +153,15 @@ def unread_count(session: Session, person_id: int) -> int:
     )
 
 
-def inbox(session: Session, person_id: int, *, limit: int = 50) -> Sequence[Notification]:
-    """The newest notifications first."""
+def inbox(
+    session: Session, person_id: int, *, limit: int = 50, unread_only: bool = False
+) -> Sequence[Notification]:
+    """The newest notifications first (only the unread ones with ``unread_only``)."""
+    stmt = select(Notification).where(Notification.person_id == person_id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
     return session.scalars(
-        select(Notification)
-        .where(Notification.person_id == person_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(limit)
+        stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     ).all()
 
 
@@ -171,7 +173,8 @@ def mark_read(
         Notification.person_id == person_id, Notification.read_at.is_(None)
     )
     if notification_id is not None:
-        if session.get(Notification, notification_id) is None:
+        row = session.get(Notification, notification_id)
+        if row is None or row.person_id != person_id:  # another's is as absent as none
             raise NotFound(f"no notification with id {notification_id}", field="notification")
         stmt = stmt.where(Notification.id == notification_id)
     result = cast(CursorResult[Any], session.execute(stmt.values(read_at=at)))
