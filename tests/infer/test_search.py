@@ -8,7 +8,7 @@ import torch
 from scalable_ai.errors import UserError
 from scalable_ai.infer.perplexity import perplexity
 from scalable_ai.infer.search import Candidate, pareto_front, search, shapes, within_budget
-from tests.infer.conftest import tiny_model
+from tests.infer.conftest import ByteTokenizer, tiny_model
 
 
 def test_the_pareto_front_keeps_exactly_the_undominated_points():
@@ -36,7 +36,7 @@ def test_search_measures_every_shape_and_the_full_shape_is_the_original():
     generator = torch.Generator().manual_seed(0)
     rows = list(torch.randint(0, 256, (3, 32), generator=generator))
     grid = shapes(model, [3, 2], [128, 64], [2])
-    results, baseline = search(model, rows, rows, grid, latency_tokens=16)
+    results, baseline = search(model, rows, rows, grid, ByteTokenizer(), latency_tokens=16)
     assert {(c.n_layers, c.ffn_hidden, c.heads_per_group) for c in results} == set(grid)
     full = next(c for c in results if (c.n_layers, c.ffn_hidden) == (3, 128))
     assert full.perplexity == pytest.approx(perplexity(model, rows, forward_path="model"))
@@ -44,6 +44,7 @@ def test_search_measures_every_shape_and_the_full_shape_is_the_original():
     assert (
         baseline > 0 and all(c.latency_ms > 0 for c in results) and any(c.on_front for c in results)
     )
+    assert next(model.parameters()).dtype == torch.float32  # timed through a bf16 copy
 
 
 def test_a_shape_outside_the_model_is_a_user_error_naming_the_list():

@@ -115,7 +115,9 @@ def search(
     distill_steps: int = typer.Option(0, help="KL distillation steps per candidate."),
     calibration_rows: int = typer.Option(16, help="Rows of corpus text for importance/distill."),
     perplexity_rows: int = typer.Option(8, help="Held-out rows of 256 tokens for perplexity."),
-    latency_tokens: int = typer.Option(128, help="Prompt length of the timed forward."),
+    latency_tokens: int = typer.Option(
+        128, help="Context length (tokens) at which the serving decode step is timed."
+    ),
     out: Path = typer.Option(None, help="Also save the chosen candidate as a checkpoint here."),
 ) -> None:
     """Prune MODEL to every shape of the grid, measure perplexity and latency here, print the
@@ -147,14 +149,20 @@ def search(
         held = corpus_rows(tokenizer, "held_out", perplexity_rows, 256)
         calibration = corpus_rows(tokenizer, "calibration", calibration_rows, 128)
         results, baseline = run_search(
-            original, calibration, held, grid, distill_steps, latency_tokens=latency_tokens
+            original,
+            calibration,
+            held,
+            grid,
+            tokenizer,
+            distill_steps,
+            latency_tokens=latency_tokens,
         )
         budget_ms = budget * baseline
         for step, candidate in enumerate(results):
             run.log(step, **candidate.as_dict())
         chosen = within_budget(results, budget_ms)
         plot = plot_front(results, baseline, budget_ms, run.artifact("pareto.png"))
-        typer.echo(f"original latency {baseline:.2f} ms; budget {budget_ms:.2f} ms")
+        typer.echo(f"original decode step {baseline:.2f} ms; budget {budget_ms:.2f} ms")
         typer.echo("blocks  ffn  heads/kv  params  latency_ms  perplexity  front")
         for r in sorted(results, key=lambda r: r.latency_ms):
             typer.echo(

@@ -5,15 +5,18 @@ model by Minitron-style structured pruning (``infer/prune.py``: blocks by block 
 then channels and heads by activation importance), so no candidate is trained from scratch
 (the "once-for-all" idea, Cai et al. 2020, with Minitron's pruning as the way to a sub-network).
 Quality is held-out perplexity (optionally after a few distillation steps each); latency is
-**measured on this machine**: the median wall time of the plain PyTorch forward over a
-``latency_tokens``-token prompt, in the model's dtype and the current thread count, all
-candidates and the original taking turns in each timing round. The
+**serving latency measured on this machine**: the median wall time of one decode step of
+:class:`~scalable_ai.infer.engine.LLMEngine` (the step ``sai serve`` runs: on a CPU the
+native bf16 forward, on a GPU its own path) for a single stream at a ``latency_tokens``-token
+context, with the current thread count, all candidates and the original taking turns in each
+timing round. The
 answer is the Pareto front of (latency, perplexity) and the best front point whose latency is
 within the budget, a fraction of the original model's measured latency.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import statistics
 import time
@@ -23,8 +26,10 @@ from pathlib import Path
 import torch
 
 from scalable_ai.errors import UserError
+from scalable_ai.infer.engine import EngineConfig, LLMEngine
 from scalable_ai.infer.perplexity import perplexity
 from scalable_ai.infer.prune import block_importance, distill, prune_depth, prune_width
+from scalable_ai.infer.sampling import SamplingParams
 from scalable_ai.model.transformer import Transformer
 
 
@@ -44,21 +49,46 @@ class Candidate:
         return asdict(self)
 
 
-@torch.no_grad()
+def _engine(model: Transformer, tokenizer: object, context: int) -> LLMEngine:
+    """A single-stream engine just big enough for a ``context``-token sequence."""
+    block = 16
+    config = EngineConfig(max_model_len=context, num_blocks=-(-context // block) + 1)
+    return LLMEngine(model, tokenizer, config, model_name="candidate")  # type: ignore[arg-type]
+
+
+def _decode_steps_ms(engine: LLMEngine, prompt: list[int], steps: int) -> list[float]:
+    """Milliseconds of each decode step of one greedy request (its prefill step left out)."""
+    params = SamplingParams(temperature=0.0, max_tokens=steps + 1, ignore_eos=True)
+    engine.add_request(prompt, params)
+    times: list[float] = []
+    while engine.has_unfinished_requests():
+        start = time.perf_counter()
+        engine.step()
+        times.append((time.perf_counter() - start) * 1000)
+    return times[1:]
+
+
 def measure_latencies(
-    models: list[Transformer], tokens: int = 128, repeats: int = 9
+    models: list[Transformer],
+    tokenizer: object,
+    tokens: int = 128,
+    repeats: int = 5,
+    steps: int = 8,
+    dtype: torch.dtype = torch.bfloat16,
 ) -> list[float]:
-    """Median milliseconds of one forward over a ``tokens``-token prompt, per model. The
-    models take turns in each round (after a warm-up of each), so a change of the machine's
-    load during the measurement falls on all of them alike rather than on the last ones."""
+    """Median milliseconds of one serving decode step per model at a ``tokens``-token
+    context: each model, cast to ``dtype`` (the serving default), runs in its own engine and
+    decodes ``steps`` tokens per round. The models take turns in each round (after a warm-up
+    of each), so a change of the machine's load falls on all of them alike rather than on the
+    last ones. The models are cast in place."""
+    engines = [_engine(model.to(dtype).eval(), tokenizer, tokens + steps + 2) for model in models]
+    prompt = [0] * tokens
     times: list[list[float]] = [[] for _ in models]
     for round_ in range(repeats + 1):
-        for model, series in zip(models, times, strict=True):
-            ids = torch.zeros((1, tokens), dtype=torch.int64, device=model.embed.weight.device)
-            start = time.perf_counter()
-            model(ids)
-            if round_:  # round 0 warms up
-                series.append((time.perf_counter() - start) * 1000)
+        for engine, series in zip(engines, times, strict=True):
+            measured = _decode_steps_ms(engine, prompt, steps)
+            if round_:  # round 0 warms up (and builds the native forward's packed weights)
+                series.extend(measured)
     return [statistics.median(series) for series in times]
 
 
@@ -97,13 +127,15 @@ def search(
     calibration: list[torch.Tensor],
     held_out: list[torch.Tensor],
     grid: list[tuple[int, int, int]],
+    tokenizer: object,
     distill_steps: int = 0,
     lr: float = 3e-4,
     latency_tokens: int = 128,
 ) -> tuple[list[Candidate], float]:
     """Prune, (distill,) and measure every shape of ``grid``; the candidates and the original
-    model's latency, measured in the same rounds as theirs. (Every candidate is held in memory
-    until then: a grid of g shapes holds up to g copies of the model.)"""
+    model's decode-step latency, measured in the same rounds as theirs (the original through a
+    copy: ``model`` itself is left as it was). Every candidate is held in memory until then: a
+    grid of g shapes holds up to g copies of the model."""
     scores = block_importance(model, calibration)
     ranked = sorted(range(len(scores)), key=lambda i: scores[i])  # least important first
     results, students = [], []
@@ -122,7 +154,8 @@ def search(
             )
         )
         students.append(student)
-    *latencies, baseline = measure_latencies([*students, model], latency_tokens)
+    original = copy.deepcopy(model)
+    *latencies, baseline = measure_latencies([*students, original], tokenizer, latency_tokens)
     for candidate, latency in zip(results, latencies, strict=True):
         candidate.latency_ms = latency
     pareto_front(results)
@@ -155,7 +188,7 @@ def plot_front(
         axes.annotate(label, (c.latency_ms, c.perplexity), fontsize=7)
     axes.axvline(budget_ms, color="C3", linestyle="--", label="budget")
     axes.axvline(baseline_ms, color="0.3", linestyle=":", label="original")
-    axes.set_xlabel("forward latency (ms, measured)")
+    axes.set_xlabel("decode-step latency (ms, measured, serving path)")
     axes.set_ylabel("held-out perplexity")
     axes.legend()
     figure.tight_layout()
