@@ -11,6 +11,13 @@ guardrails must refuse). Success = the final answer matches the task's expected 
 refusal task: the guardrails refused). Also recorded: whether the expected tool was called
 and, for retrieval, whether the tool's passages contained the answer (retrieval recall).
 Writes a run (`sai runs show`) with per-task rows in `tasks.jsonl`.
+
+Course tasks run twice: ``ours`` is the plain agent loop (first call required, then the
+model answers from the tool's result), ``assistant`` is the course assistant's
+``ask_assistant`` (routed, the course tool's answer line returned as the answer): the
+before and after of issue 19. ``course-heldout`` tasks ask the same in words written after
+the assistant's router and not used to tune it. ``--kinds course,course-heldout`` runs
+only those.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from pathlib import Path
 import openai
 import yaml
 
-from scalable_ai.apps.agent import Agent, AgentConfig
+from scalable_ai.apps.agent import Agent, AgentConfig, AgentResult
 from scalable_ai.apps.context import OpenAIEmbedder, Retriever, build_context, ingest
+from scalable_ai.apps.course_assistant import AssistantSearch, ask_assistant
 from scalable_ai.apps.guardrails import Guardrails
 from scalable_ai.apps.index import ChunkIndex
 from scalable_ai.apps.ingest import default_counter
@@ -86,17 +94,32 @@ def oracle_tool(index: ChunkIndex, question) -> object:
     return function_tool(search_documents)
 
 
+def assistant_result(client, args, question, course_tools, search, rails) -> AgentResult:
+    """The course assistant's answer in the agent's result shape (answer, stop, tools)."""
+    answer = ask_assistant(
+        client, args.model, question, course_tools, guardrails=rails,
+        search=search, max_tokens=args.max_tokens,
+    )  # fmt: skip
+    result = AgentResult(answer=answer.text, stopped_by=answer.stopped_by, steps=1)
+    result.tool_calls = [{"name": name} for name in answer.tools_called]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--limit", type=int, default=0, help="first N tasks only")
     parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--kinds", default="", help="e.g. course,refusal (default: all)")
     args = parser.parse_args()
 
     client = openai.OpenAI(base_url=args.base_url, api_key="unused", max_retries=0, timeout=900)
     text = resources.files("scalable_ai.apps").joinpath("data/agent_tasks.yaml").read_text()
-    tasks = yaml.safe_load(text)["tasks"][: args.limit or None]
+    tasks = yaml.safe_load(text)["tasks"]
+    if args.kinds:
+        tasks = [t for t in tasks if t["kind"] in args.kinds.split(",")]
+    tasks = tasks[: args.limit or None]
     questions = {q.question: q for q in load_questions()}
     rails = Guardrails.from_toml()
     config = AgentConfig(model=args.model, max_steps=2, max_tokens=args.max_tokens,
@@ -109,6 +132,7 @@ def main() -> None:
         index = ChunkIndex(Path(folder) / "index.db", "all-minilm-l6-v2")
         ingest(default_corpus(docs=None), index, embed, default_counter())
         hybrid_tool = retrieval_tool(Retriever(index, embed))
+        search = AssistantSearch(client, Path(folder) / "index.db")
         env, facts = demo_course(Path(folder))
         command = [sys.executable, "-m", "scalable_ai.cli", "mcp"]
         rows = []
@@ -117,13 +141,19 @@ def main() -> None:
                 variants = [("ours", None)]
                 if task["kind"] == "retrieval":
                     variants.append(("oracle", oracle_tool(index, questions[task["question"]])))
+                if task["kind"] in ("course", "course-heldout", "refusal"):
+                    variants.append(("assistant", None))
                 for variant, oracle in variants:
                     kind = task["kind"]
                     tools = {"retrieval": [oracle or hybrid_tool], "tool": [python_tool()],
-                             "course": course_tools,
+                             "course": course_tools, "course-heldout": course_tools,
                              "refusal": [hybrid_tool, *course_tools]}[kind]  # fmt: skip
                     began = time.perf_counter()
-                    result = Agent(client, tools, config, guardrails=rails).run(task["task"])
+                    if variant == "assistant":
+                        result = assistant_result(client, args, task["task"], course_tools,
+                                                  search, rails)  # fmt: skip
+                    else:
+                        result = Agent(client, tools, config, guardrails=rails).run(task["task"])
                     expect = task.get("expect", "")
                     for key, value in facts.items():
                         expect = expect.replace("{" + key + "}", re.escape(value))
@@ -154,8 +184,8 @@ def main() -> None:
         path = run.artifact("tasks.jsonl")
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         summary: dict[str, float | int] = {"tasks": len(tasks)}
-        for kind in ("retrieval", "tool", "course", "refusal"):
-            for variant in ("ours", "oracle"):
+        for kind in ("retrieval", "tool", "course", "course-heldout", "refusal"):
+            for variant in ("ours", "oracle", "assistant"):
                 picked = [r for r in rows if r["kind"] == kind and r["variant"] == variant]
                 if picked:
                     summary[f"{kind}.{variant}.success"] = sum(r["success"] for r in picked) / len(

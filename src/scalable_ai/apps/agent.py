@@ -46,6 +46,7 @@ class AgentConfig:
     #: auto, required, none, or {"type": "function", "function": {"name": ...}}
     first_tool_choice: str | dict[str, Any] = "auto"
     system: str = SYSTEM
+    parallel_tool_calls: bool | None = None  # None: the server's default (OpenAI's: true)
 
 
 @dataclass
@@ -166,6 +167,8 @@ class Agent:
         if self.tools:
             request["tools"] = [t.schema() for t in self.tools.values()]
             request["tool_choice"] = self._tool_choice(step)
+            if self.config.parallel_tool_calls is not None:
+                request["parallel_tool_calls"] = self.config.parallel_tool_calls
         began = time.perf_counter()
         response = self.client.chat.completions.create(**request)
         seconds = time.perf_counter() - began

@@ -168,7 +168,6 @@ def assistant(
         AssistantSearch,
         ask_assistant,
         assistant_index,
-        for_self,
     )
     from scalable_ai.apps.index import ChunkIndex
     from scalable_ai.apps.ingest import default_counter
@@ -193,7 +192,7 @@ def assistant(
         open_run("assistant", config={"question": question, "model": model}) as run,
     ):
         answer = ask_assistant(
-            client, model, question, [for_self(t) for t in course_tools],
+            client, model, question, course_tools,
             search=AssistantSearch(client, index), run=run,
         )  # fmt: skip
         run.summary(route=answer.route, stopped_by=answer.stopped_by)

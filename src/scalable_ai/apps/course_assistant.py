@@ -192,8 +192,10 @@ def person_tools(course: Any) -> list[Tool]:
 
 
 def for_self(tool: Tool) -> Tool:
-    """An MCP course tool for the token's own person: without the ``student_email`` and
-    paging arguments (the tool's defaults apply), so a model cannot name anyone else."""
+    """A course tool for the caller's own person: without the ``student_email`` and paging
+    arguments (the tool's defaults apply) and closed to any other (``additionalProperties``
+    false, which the server's grammar enforces), so a model cannot name anyone else nor
+    spend its tokens on made-up arguments."""
     parameters = dict(tool.parameters)
     properties = {
         k: v
@@ -201,6 +203,7 @@ def for_self(tool: Tool) -> Tool:
         if k not in ("student_email", "upcoming_only", "limit")
     }
     parameters["properties"] = properties
+    parameters["additionalProperties"] = False
     parameters["required"] = [r for r in parameters.get("required", []) if r in properties]
     inner = tool.function
     return replace(
@@ -271,7 +274,9 @@ def ask_assistant(
         return AssistantAnswer(rails.refusal, stopped_by="guardrail", route="refused")
     where = route(verdict.text)
     offered = {t.name: t for t in tools}
-    chosen = [replace(offered[n], return_direct=True) for n in where.tools if n in offered]
+    chosen = [
+        replace(for_self(offered[n]), return_direct=True) for n in where.tools if n in offered
+    ]
     if where.kind == "tools" and chosen:
         tool_choice: str | dict[str, Any] = (
             {"type": "function", "function": {"name": chosen[0].name}}
@@ -279,7 +284,8 @@ def ask_assistant(
             else "required"
         )
         config = AgentConfig(model=model, max_steps=2, max_tokens=max_tokens,
-                             first_tool_choice=tool_choice, system=TOOL_SYSTEM)  # fmt: skip
+                             first_tool_choice=tool_choice, system=TOOL_SYSTEM,
+                             parallel_tool_calls=False)  # fmt: skip
         result = Agent(client, chosen, config, guardrails=rails, run=run).run(verdict.text)
         return AssistantAnswer(
             text=result.answer,
