@@ -76,6 +76,11 @@ def test_the_navigation_fits_one_row_at_1366_px(live_demo, browser, person):
             "Community",
             "Me",
         ]
+        # the bell is drawn (an SVG), not an emoji that a browser without an emoji font
+        # shows as an empty box
+        icon = page.locator("a.bell svg.bell-icon")
+        expect(icon).to_be_visible()
+        assert icon.bounding_box()["width"] >= 12
     finally:
         context.close()
 

@@ -13,7 +13,7 @@ import pytest
 from scalable_ai.course.db import unit_of_work
 from scalable_ai.course.service.setup import update_settings
 from scalable_ai.course.web import oidc
-from tests.web.conftest import STAFF_TOOL, post_form, sign_in
+from tests.web.conftest import STAFF_TOOL, add_people, post_form, sign_in
 from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
 
 
@@ -98,3 +98,58 @@ def test_staff_require_it_and_passwords_stop_signing_in(platform, accounts, prov
     # the staff tool on the server can always switch it off again
     with unit_of_work(platform.engine) as session:
         update_settings(session, STAFF_TOOL, {"require_oidc": False}, clock=platform.clock)
+
+
+BROWSER_PEOPLE = {
+    "grace": ("Grace Hopper", "grace.oidc@berkeley.example", "student"),
+    "tess": ("Tess Assistant", "tess.oidc@berkeley.example", "staff"),
+}
+
+
+@pytest.fixture
+def live_provider(live_server):
+    """The live platform pointed at a provider this test starts (as ``SAI_OIDC_*`` would)."""
+    state = live_server.platform.app.state.web
+    before = state.settings
+    with running_provider() as made:
+        state.settings = before.model_copy(
+            update={
+                "oidc_issuer": made.url,
+                "oidc_client_id": CLIENT_ID,
+                "oidc_client_secret": CLIENT_SECRET,
+                "oidc_name": "CalNet",
+            }
+        )
+        oidc._discovered.clear()
+        try:
+            yield made
+        finally:
+            state.settings = before
+            oidc._discovered.clear()
+
+
+@pytest.mark.browser
+def test_in_chromium_a_student_signs_in_through_the_provider_and_a_stranger_is_told_why(
+    live_server, live_provider, new_page
+):
+    from playwright.sync_api import expect
+
+    add_people(live_server.platform.engine, live_server.platform.clock, BROWSER_PEOPLE)
+    page = new_page(1366, 900)
+    page.goto(f"{live_server.url}/qa")  # signed out: sent to sign in, and back here after
+    live_provider.email = BROWSER_PEOPLE["grace"][1]
+    page.get_by_role("link", name="Sign in with CalNet").click()
+    # chromium went to the provider and came back through the callback, with a cookie
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert urlsplit(page.url).path == "/qa"
+    expect(page.get_by_text("Grace Hopper").first).to_be_visible()
+    assert live_provider.tokens_issued == 1
+    live_server.screenshot(page, "oidc-signed-in")
+
+    stranger = new_page(390, 844)
+    live_provider.email = "stranger@berkeley.example"
+    stranger.goto(f"{live_server.url}/sign-in")
+    stranger.get_by_role("link", name="Sign in with CalNet").click()
+    expect(stranger.get_by_text("nobody on the course roster")).to_be_visible()
+    stranger.goto(f"{live_server.url}/qa")
+    assert urlsplit(stranger.url).path == "/sign-in"  # still signed out

@@ -19,6 +19,8 @@ def test_every_page_says_questions_and_hand_ins_happen_on_this_platform(demo_pla
     client = demo_platform.client
     site = client.get("/course").text
     assert "Please only use Ed" not in site and "through Gradescope" not in site
+    assert "announced on Ed" not in site  # the office hours' location (the syllabus says Ed)
+    assert 'location announced on the <a href="/qa">Q&amp;A</a>' in site
     assert 'href="/qa">Q&amp;A</a>' in site
     sign_in_page = client.get("/sign-in").text
     assert 'href="/course" id="public-site"' in sign_in_page and "Ask on Ed" not in sign_in_page
@@ -45,6 +47,7 @@ def test_an_instructor_who_keeps_ed_and_gradescope_switches_them_on_in_the_setti
         )
     site = demo_platform.client.get("/course").text
     assert 'href="https://edstem.org/us/courses/93630"' in site and "Gradescope entry code" in site
+    assert "location announced on Ed" in site
     sign_in(demo_platform.client, *STUDENT[1:])
     page = demo_platform.client.get("/").text
     # Stored links go through link_to (rel="noopener noreferrer nofollow"), as every link does.
