@@ -4,6 +4,8 @@ content, forms refuse a missing CSRF token, and staff pages refuse students."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,20 @@ def test_qa_has_a_general_category_and_an_unanswered_filter(demo_platform):
         not in demo_platform.client.get("/qa?show=answered").text
     )
     assert '<option value="general">General</option>' in demo_platform.client.get("/qa").text
+
+
+def test_participation_flows_into_the_grade_without_the_staff_button(demo):
+    """Issue 13: "Participation shows 0.0 on the grade while /participation shows 57.1% until
+    staff press 'Write these scores to the grade book'"."""
+    sign_in(demo.client, *STUDENT)  # the whole demo, as sai up seeds it
+    ledger = _text(demo.client.get("/participation").text)
+    percent = re.search(r"Component so far (\d+\.\d)%", ledger)
+    assert percent and float(percent.group(1)) > 0
+    grade = _text(demo.client.get("/grade").text)
+    assert re.search(rf"Attendance & participation 10% {percent.group(1)} .*live from", grade)
+    dashboard = _text(demo.client.get("/").text)
+    assert f"participation: {percent.group(1)} so far" in dashboard
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))

@@ -43,6 +43,8 @@ def test_a_late_hand_in_without_confirming_a_slack_day_is_not_stored(demo_platfo
     before = submissions(demo_platform)
     page = hand_in(demo_platform, {"link": "https://github.com/tt/a3/commit/2", **NONE_USED})
     assert "confirm spending a slack day" in page
+    refusal = re.search(r'class="flash flash-error" role="alert">([^<]*)', page)
+    assert refusal and not refusal.group(1).startswith("confirm_slack_day")  # words, no field
     assert submissions(demo_platform) == before
 
 

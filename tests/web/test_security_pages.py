@@ -76,6 +76,10 @@ def test_a_student_sees_only_their_own_groups_runs_and_no_server_paths(demo_plat
     assert str(runs_dir) not in listing
     detail = demo_platform.client.get(f"/runs/{made[ours]}").text
     assert "/srv/course/secret" not in detail and "Argv" not in detail and "Host" not in detail
+    # issue 13: "/runs shows UTC times": started and ended read in Berkeley time, in words
+    for page in (listing, detail):
+        assert "+00:00" not in page and not re.search(r"\d{4}-\d\d-\d\dT\d\d:", page)
+    assert re.search(r"<dt>Ended</dt><dd>\w{3} \w{3} \d+, \d+:\d\d [AP]M</dd>", detail)
     for hidden in (made["Some Other Group"], made[None]):
         assert demo_platform.client.get(f"/runs/{hidden}").status_code == 404
         assert demo_platform.client.get(f"/runs/{hidden}/plot/loss.png").status_code == 404

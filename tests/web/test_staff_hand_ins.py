@@ -48,6 +48,12 @@ def test_a_row_per_group_with_members_link_and_how_it_was_accepted(demo_platform
     assert 'value="73"' in page  # Tensor Titans' A2 code score, entered by the demo's staff
     listing = demo_platform.client.get("/assignments/A2").text
     assert "Tensor Titans" in listing and 'href="/staff/assignments/A2"' in listing
+    # the assignment page's hand-ins list as staff see it: the group and what was handed in
+    # (its "What" column was empty, with no group)
+    assert re.search(
+        r"<td>Speculative Decoders</td>\s*<td>[^<]*<a [^>]*href=\"https://github.com/speculative-decoders/a2/commit/",
+        listing,
+    )
 
 
 def test_staff_enter_scores_per_part_with_a_note_for_every_member(
