@@ -28,6 +28,7 @@ ASSIGNMENT = os.environ.get("SAI_BENCH_ASSIGNMENT", "A3")
 ACCOUNTS = json.loads(os.environ.get("SAI_BENCH_ACCOUNTS", "[]"))
 _next_account = itertools.count()
 accepted = {"hand_ins": 0}
+_next_address = itertools.count(1)
 
 
 class Day(SequentialTaskSet):
@@ -82,6 +83,16 @@ class Day(SequentialTaskSet):
 class Student(FastHttpUser):
     wait_time = between(0.5, 1.5)
     tasks = [Day]  # noqa: RUF012 (Locust reads this class attribute)
+
+    def __init__(self, environment: object) -> None:
+        # Each student is its own client behind the deployment's reverse proxy (the bench
+        # trusts 127.0.0.1 as that proxy, SAI_TRUSTED_PROXIES), as a real course is: the
+        # per-client limits then apply per student, as they would in production.
+        number = next(_next_address)
+        self.default_headers = {
+            "X-Forwarded-For": f"10.{number >> 16}.{number >> 8 & 255}.{number & 255}"
+        }
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.email, password = ACCOUNTS[next(_next_account) % len(ACCOUNTS)]

@@ -12,9 +12,10 @@ its own process on a demo-seeded database with the course clock mid-semester; Lo
 student signs in, then loads the dashboard, the schedule, an assignment and hands in, with
 ``between(0.5, 1.5)`` s of think time (issue 13; the hand-written asyncio generator this
 replaced used a fixed 1 s, which made arrivals bunch). Load rises in steps of users; each
-step reports requests/s, p50/p99 (Locust's) and errors. A step "holds" when p99 < 100 ms
-with no errors. Every hand-in the server accepted (its page says "Submitted") must be in
-the ``submissions`` table afterwards: lost = accepted − stored.
+step reports requests/s, p50/p99 (Locust's) and errors. A step "holds" when p99 is under its
+target (100 ms up to 50 users, 250 ms above: issue 13) with no errors. Every hand-in the
+server accepted (its page says "Submitted") must be in the ``submissions`` table afterwards:
+lost = accepted − stored.
 
 PostgreSQL is a throwaway cluster (Debian's newest binaries under /usr/lib/postgresql, run as
 the ``postgres`` user, durable defaults: fsync on) on a free port, deleted at the end.
@@ -41,7 +42,13 @@ from scalable_ai.course.db import debian_postgres_bin
 
 PG_BIN = debian_postgres_bin()
 MID_SEMESTER = "2026-03-05T10:00"
-P99_TARGET_MS = 100.0
+P99_TARGET_MS = 100.0  # issue 13: 50 users on PostgreSQL, p99 < 100 ms ...
+P99_TARGET_MANY_MS = 250.0  # ... and 100 users, p99 < 250 ms, on 2 cores
+
+
+def p99_target_ms(users: int) -> float:
+    """The step's target: 100 ms up to 50 users, 250 ms above (issue 13's two targets)."""
+    return P99_TARGET_MS if users <= 50 else P99_TARGET_MANY_MS
 
 
 @dataclass
@@ -55,6 +62,7 @@ class BenchConfig:
     reuse_port: bool = False  # one socket per worker (SO_REUSEPORT) instead of a shared one
     assignment: str = "A3"
     workers: int = 2  # uvicorn worker processes: one per core
+    threads: int = 0  # page-view threads per worker (SAI_WEB_THREADS); 0: the platform's default
     now: str = MID_SEMESTER
 
 
@@ -281,10 +289,11 @@ def serve(port: int, workers: int) -> None:
 
 
 def _one_client_many_users() -> None:
-    """Every simulated student connects from 127.0.0.1, which the platform's per-client
-    limits (``course.web.ratelimit``) would count as one client: lift them for the bench."""
-    os.environ.setdefault("SAI_REQUESTS_PER_MINUTE", "100000000")
-    os.environ.setdefault("SAI_CONCURRENT_PER_CLIENT", "100000")
+    """Every simulated student connects from 127.0.0.1, as if through a reverse proxy:
+    trust that proxy's ``X-Forwarded-For`` (``bench/locustfile.py`` gives each student its
+    own address), so the platform's per-client limits apply per student, as in production
+    behind nginx (``docs/course-platform.md``), instead of lifting them."""
+    os.environ.setdefault("SAI_TRUSTED_PROXIES", "127.0.0.1")
 
 
 # Server-side timing ------------------------------------------------------------------------
@@ -356,17 +365,12 @@ def traced_app_from_env() -> Any:
         pool._do_get = timed_checkout
     if os.environ.get("SAI_BENCH_SWITCH_MS"):  # experiment: the GIL's switch interval
         sys.setswitchinterval(float(os.environ["SAI_BENCH_SWITCH_MS"]) / 1000)
-    threads = int(os.environ.get("SAI_BENCH_THREADS", "0"))  # experiment: AnyIO's 40 threads
     out = open(Path(os.environ[TRACE_ENV]) / f"{os.getpid()}.jsonl", "a", buffering=1)  # noqa: SIM115 (open for the worker's life)
 
     async def traced(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        if threads:
-            import anyio.to_thread
-
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         trace = RequestTrace()
         token = current.set(trace)
         began = time.perf_counter()
@@ -625,7 +629,7 @@ def bench_database(kind: str, config: BenchConfig, run: object) -> dict[str, obj
                 f"http://127.0.0.1:{port}", accounts, users, config, server.pid, trace_dir
             )
             accepted += step_accepted
-            row["holds"] = row["p99_ms"] < P99_TARGET_MS and row["errors"] == 0
+            row["holds"] = row["p99_ms"] < p99_target_ms(users) and row["errors"] == 0
             rows.append(row)
             print(
                 f"{kind:8} users={users:4d} rate={row['rate_per_s']:7.1f}/s "
@@ -685,7 +689,10 @@ def plot(results: dict[str, dict[str, object]], out: Path) -> None:
             label=f"{kind} p50",
         )
         rate.plot(users, [r["rate_per_s"] for r in steps], marker="o", label=kind)  # type: ignore[union-attr]
-    latency.axhline(P99_TARGET_MS, color="red", linewidth=1, label="p99 target")
+    latency.axhline(P99_TARGET_MS, color="red", linewidth=1, label="p99 target (≤ 50 users)")
+    latency.axhline(
+        P99_TARGET_MANY_MS, color="red", linewidth=1, linestyle=":", label="p99 target (100 users)"
+    )
     latency.set(xlabel="simulated students", ylabel="latency (ms)", yscale="log")
     rate.set(xlabel="simulated students", ylabel="requests / s")
     for axis in (latency, rate):
@@ -702,6 +709,12 @@ def main() -> None:
     parser.add_argument("--steps", default="10,25,50,75,100")
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="page-view threads per worker (SAI_WEB_THREADS; default: the platform's)",
+    )
     parser.add_argument(
         "--trace",
         action="store_true",
@@ -731,9 +744,12 @@ def main() -> None:
         steps=[int(s) for s in args.steps.split(",")],
         step_seconds=args.step_seconds,
         workers=args.workers,
+        threads=args.threads,
         trace=args.trace,
         reuse_port=args.reuse_port,
     )
+    if config.threads:
+        os.environ["SAI_WEB_THREADS"] = str(config.threads)
     from scalable_ai.runs import open_run
 
     with open_run("bench.web", config=asdict(config), seed=0) as run:
@@ -741,16 +757,15 @@ def main() -> None:
         summary: dict[str, object] = {"cpu_count": os.cpu_count()}
         for kind, result in results.items():
             summary[f"{kind}_best_rate_per_s"] = result["best_rate_per_s"]
-            summary[f"{kind}_most_users_p99_under_100ms"] = result["most_users_holding"]
+            summary[f"{kind}_most_users_holding"] = result["most_users_holding"]
             summary[f"{kind}_lost_submissions"] = result["lost_submissions"]
             summary[f"{kind}_accepted_submissions"] = result["accepted_submissions"]
             summary[f"{kind}_server_cpu_ms_per_request"] = result["server_cpu_ms_per_request"]
             summary[f"{kind}_one_core_rate_per_s"] = 1000 / result["server_cpu_ms_per_request"]
-            fifty = next((r for r in result["steps"] if r["users"] == 50), None)  # type: ignore[union-attr]
-            if fifty:
-                summary[f"{kind}_50_users_p99_ms"] = fifty["p99_ms"]
-                summary[f"{kind}_50_users_p50_ms"] = fifty["p50_ms"]
-                summary[f"{kind}_50_users_errors"] = fifty["errors"]
+            for step in result["steps"]:  # type: ignore[union-attr]
+                if step["users"] in (50, 100):
+                    for key in ("p99_ms", "p50_ms", "errors"):
+                        summary[f"{kind}_{step['users']}_users_{key}"] = step[key]
         summary["load_average_at_end"] = os.getloadavg()[0]
         plot(results, run.artifact("latency.png"))
         run.summary(**summary)

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     requests_per_minute: PositiveInt | None = None  # per client
     concurrent_per_client: PositiveInt | None = None  # requests in flight per client
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed X-Forwarded-For
+    web_threads: PositiveInt = 4  # threads running page views in one worker process (app.py)
     # Notifications by e-mail (course.notify.mail): no SMTP host, no e-mail (the bell only)
     smtp_host: str = ""
     smtp_port: PositiveInt = 25

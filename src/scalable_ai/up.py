@@ -95,6 +95,14 @@ def up(
     no_model: Annotated[
         bool, typer.Option("--no-model", help="Start the course platform only.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes serving the pages (one per core; see docs/course-platform.md"
+            ", Deploying).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the course platform (seeded demo course, clock mid-semester) and the model server."""
     import uvicorn
@@ -141,7 +149,21 @@ def up(
     try:
         # X-Forwarded-For is believed only from SAI_TRUSTED_PROXIES (course.web.limits), not
         # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        else:
+            # Each worker process builds its own app (and engine) from the environment; the
+            # course clock travels as SAI_NOW so every worker shows the same "now".
+            os.environ["SAI_NOW"] = get_settings().now or DEMO_NOW
+            uvicorn.run(
+                "scalable_ai.course.web.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                proxy_headers=False,
+            )
     finally:
         stop_children([p for p in (notifier, grader, child) if p is not None])
 

@@ -95,3 +95,49 @@ def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
     assert threads > 0
     assert not seeded_again  # a second start keeps the course as it is
     assert clock.now().isoformat().startswith(DEMO_NOW)  # without SAI_NOW: mid-semester
+
+
+def test_sai_up_with_two_workers_serves_from_two_processes_and_stops_them_all(tmp_path):
+    """``sai up --workers 2`` (a deployment behind a reverse proxy, docs/course-platform.md):
+    two uvicorn worker processes answer, and SIGTERM stops every process it started."""
+    port = _free_port()
+    env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
+    env.pop("SAI_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--workers", "2"]
+        + ["--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "sai up --workers 2 did not answer within 90 s"
+            time.sleep(0.3)
+        family = set(_children(process.pid))
+        for pid in list(family):
+            family |= set(_children(pid))
+        workers = [
+            pid
+            for pid in family
+            if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        ]
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert len(workers) == 2, (workers, output)
+    alive = {
+        pid: Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        for pid in family
+        if _running(pid)
+    }
+    assert not alive, (alive, process.returncode, output)
+    assert "Thu Mar 5, 10:00 AM" in output

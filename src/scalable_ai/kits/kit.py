@@ -18,13 +18,13 @@ student's laptop and the grader, as otter-grader and okpy do.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scalable_ai.errors import NotFound, UserError
 from scalable_ai.kits.evidence import EvidenceSpec
-from scalable_ai.settings import get_settings
 
 #: Folders a student bundle never contains.
 STAFF_ONLY = ("autograder", "solution", "planted")
@@ -68,10 +68,13 @@ class Kit:
 
 
 def kits_root() -> Path:
-    """Where kits live: ``$SAI_KITS_DIR``, else ``assignments/`` at the repository's top."""
-    configured = get_settings().kits_dir
+    """Where kits live: ``$SAI_KITS_DIR``, else ``assignments/`` at the repository's top.
+
+    Read from the environment directly: pages ask on every view, and building the whole
+    :class:`Settings` was 7% of an assignment page's CPU under load."""
+    configured = os.environ.get("SAI_KITS_DIR", "")
     if configured:
-        return configured.expanduser().resolve()
+        return Path(configured).expanduser().resolve()
     return Path(__file__).resolve().parents[3] / "assignments"
 
 

@@ -190,10 +190,6 @@ def credit(
     return row
 
 
-def _count(session: Session, stmt) -> int:
-    return int(session.scalar(stmt) or 0)
-
-
 def lectures_held(session: Session, clock: Clock) -> Sequence[Lecture]:
     return session.scalars(
         select(Lecture)
@@ -221,35 +217,32 @@ def ledger_summary(
 ) -> rules.ParticipationSummary:
     """The summary without a permission check: the running grade reads it for a student
     whose grade the caller may already see (``service.grades``)."""
-    held = lectures_held(session, clock)
-    held_ids = [lecture.id for lecture in held]
-    attended = _count(
-        session,
-        select(func.count(Attendance.id)).where(
-            Attendance.person_id == person_id, Attendance.lecture_id.in_(held_ids)
-        ),
-    )
-    questions = _count(
-        session,
-        select(func.count(ForumThread.id)).where(
-            ForumThread.author_id == person_id, ForumThread.announcement.is_(False)
-        ),
-    )
-    answers = _count(
-        session, select(func.count(ForumPost.id)).where(ForumPost.author_id == person_id)
-    )
-    comments = _count(
-        session, select(func.count(NoteComment.id)).where(NoteComment.author_id == person_id)
-    )
-    credits = _count(
-        session,
-        select(func.count(ParticipationCredit.id)).where(
-            ParticipationCredit.person_id == person_id
-        ),
-    )
+    held = select(Lecture.id).where(Lecture.held_on <= course_today(session, clock))
+    # The lectures held and the five counts in one round trip, each a scalar subquery.
+    counts = session.execute(
+        select(
+            select(func.count()).select_from(held.subquery()).scalar_subquery(),
+            select(func.count(Attendance.id))
+            .where(Attendance.person_id == person_id, Attendance.lecture_id.in_(held))
+            .scalar_subquery(),
+            select(func.count(ForumThread.id))
+            .where(ForumThread.author_id == person_id, ForumThread.announcement.is_(False))
+            .scalar_subquery(),
+            select(func.count(ForumPost.id))
+            .where(ForumPost.author_id == person_id)
+            .scalar_subquery(),
+            select(func.count(NoteComment.id))
+            .where(NoteComment.author_id == person_id)
+            .scalar_subquery(),
+            select(func.count(ParticipationCredit.id))
+            .where(ParticipationCredit.person_id == person_id)
+            .scalar_subquery(),
+        )
+    ).one()
+    held_count, attended, questions, answers, comments, credits = (int(n or 0) for n in counts)
     return rules.summarize_participation(
         person_id,
-        lectures_held=len(held),
+        lectures_held=held_count,
         lectures_attended=attended,
         questions=questions,
         answers=answers,
