@@ -104,8 +104,17 @@ def test_sai_up_with_two_workers_serves_from_two_processes_and_stops_them_all(tm
     env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
     env.pop("SAI_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--workers", "2"]
-        + ["--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "scalable_ai.cli",
+            "up",
+            "--no-model",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
