@@ -97,7 +97,7 @@ def served(sai_env):
 
 
 def start_server(
-    checkpoint: Path, root: Path, guardrails: str, max_model_len: int = 1024
+    checkpoint: Path, root: Path, guardrails: str, max_model_len: int = 1024, extra: tuple = ()
 ) -> tuple[subprocess.Popen, str]:
     """``sai serve CHECKPOINT`` (``--guardrails`` when given) on a free port: (process, /v1)."""
     port = free_port()
@@ -106,6 +106,7 @@ def start_server(
     command += ["--port", str(port), "--dtype", "float32", "--max-model-len", str(max_model_len)]
     command += ["--kv-cache-megabytes", "16", "--threads", "1", "--embedding-model", "none"]
     command += ["--guardrails", guardrails] if guardrails else []
+    command += list(extra)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -96,16 +96,31 @@ def replay_command(
             typer.echo(f"{event['kind']}: blocked={event.get('blocked')} {event.get('reason')}")
 
 
+JUDGE_MODEL = typer.Option(
+    "", help="Also ask this chat model (the LLM-judge rail, run last), e.g. smollm2-135m."
+)
+JUDGE_URL = typer.Option("http://127.0.0.1:8000/v1", help="The judge model's server /v1 URL.")
+
+
+def _rails(config: Path | None, judge_model: str, judge_url: str, sides: tuple[str, ...]):
+    from scalable_ai.apps.guardrails import Guardrails, LLMJudge, with_judge
+
+    rails = Guardrails.from_toml(config)
+    if judge_model:
+        with_judge(rails, LLMJudge(_client(judge_url), judge_model), sides)
+    return rails
+
+
 @guard_app.command("check")
 def check_command(
     text: str = typer.Argument(...),
     output: bool = typer.Option(False, help="Run the output rails instead of the input rails."),
     config: Path = typer.Option(None, help="Guardrails TOML (default: ours)."),
+    judge_model: str = JUDGE_MODEL,
+    judge_url: str = JUDGE_URL,
 ) -> None:
     """Run the rails on one text: the verdict and the text that would go on."""
-    from scalable_ai.apps.guardrails import Guardrails
-
-    rails = Guardrails.from_toml(config)
+    rails = _rails(config, judge_model, judge_url, ("output",) if output else ("input",))
     verdict = rails.check_output(text) if output else rails.check_input(text)
     state = f"blocked by {verdict.rail} ({verdict.reason})" if verdict.blocked else "passed"
     typer.echo(f"{state}; fired: {', '.join(verdict.fired) or 'none'}")
@@ -116,15 +131,19 @@ def check_command(
 def eval_command(
     config: Path = typer.Option(None, help="Guardrails TOML (default: ours)."),
     redteam: Path = typer.Option(None, help="Red-team YAML (default: ours)."),
+    judge_model: str = JUDGE_MODEL,
+    judge_url: str = JUDGE_URL,
 ) -> None:
     """Block rate on the red-team set, false blocks on benign questions, latency per rail."""
-    from scalable_ai.apps.guardrails import Guardrails
     from scalable_ai.apps.redteam import evaluate_guardrails, load_redteam
     from scalable_ai.runs import open_run
 
     attacks, benign = load_redteam(redteam)
-    with open_run("guard eval", config={"config": str(config or "builtin")}) as run:
-        scores = evaluate_guardrails(Guardrails.from_toml(config), attacks, benign)
+    rails = _rails(config, judge_model, judge_url, ("input",))
+    settings = {"config": str(config or "builtin"), "redteam": str(redteam or "builtin"),
+                "judge": judge_model}  # fmt: skip
+    with open_run("guard eval", config=settings) as run:
+        scores = evaluate_guardrails(rails, attacks, benign)
         run.summary(**{k: v for k, v in scores.items() if k not in ("missed", "false_blocks")})
         typer.echo(
             f"block rate {scores['block_rate']:.3f} on {scores['attacks']} attacks, "

@@ -23,6 +23,7 @@ the flag is given: ``infer`` does not import ``apps`` (DESIGN.md's layering).
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from scalable_ai.apps.guardrails import Guardrails, StreamGuard
 from scalable_ai.infer.engine import ChoiceDelta
 
 CONTENT_FILTER = "content_filter"
+JUDGE_HEADER = "X-Sai-Judge"
 
 
 class ChoiceGuards:
@@ -66,11 +68,33 @@ class ServerGuard:
 
     def __init__(self, guardrails: Guardrails) -> None:
         self.guardrails = guardrails
+        self.judge_secret = ""  # set with a judge: its requests to this server skip the rails
+
+    def exempt(self, headers: Any) -> bool:
+        """Whether a request is the judge's own (``X-Sai-Judge``: this process's secret),
+        which the rails must not judge again (that would recurse)."""
+        given = headers.get(JUDGE_HEADER, "")
+        return bool(self.judge_secret) and secrets.compare_digest(given, self.judge_secret)
 
     @classmethod
     def from_config(cls, config: str) -> ServerGuard:
         """``default`` (the packaged ``apps/data/guardrails.toml``) or a TOML file's path."""
         return cls(Guardrails.from_toml(None if config == "default" else Path(config)))
+
+    def add_judge(self, model: str, base_url: str) -> None:
+        """The LLM judge as the last input rail, asking ``model`` at ``base_url`` (possibly
+        this server: the server runs input rails off its event loop, so it can answer its
+        own judge). Input only: a whole-answer judge does not suit a stream."""
+        import openai
+
+        from scalable_ai.apps.guardrails import LLMJudge, with_judge
+
+        self.judge_secret = secrets.token_urlsafe(24)
+        client = openai.OpenAI(
+            base_url=base_url, api_key="unused", max_retries=0, timeout=120,
+            default_headers={JUDGE_HEADER: self.judge_secret},
+        )  # fmt: skip
+        with_judge(self.guardrails, LLMJudge(client, model), ("input",))
 
     @property
     def refusal(self) -> str:

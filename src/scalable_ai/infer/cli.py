@@ -53,6 +53,14 @@ def serve(
         help="Guard /v1/chat/completions and /v1/completions with input and output rails: "
         "'default' (the course assistant's rails) or a guardrails TOML file. Off by default.",
     ),
+    guardrails_judge: str = typer.Option(
+        None,
+        help="With --guardrails: also ask this chat model whether each request is safe (the "
+        "LLM-judge input rail), e.g. the served smollm2-135m.",
+    ),
+    guardrails_judge_url: str = typer.Option(
+        None, help="The judge model's /v1 URL (default: this server itself)."
+    ),
 ) -> None:
     """Start the OpenAI-compatible server (``/v1/completions``, ``/v1/chat/completions``,
     ``/v1/embeddings``)."""
@@ -71,6 +79,10 @@ def serve(
         from scalable_ai.apps.serve_guard import ServerGuard
 
         guard = ServerGuard.from_config(guardrails)  # a bad file fails before the model loads
+        if guardrails_judge:
+            guard.add_judge(guardrails_judge, guardrails_judge_url or f"http://{host}:{port}/v1")
+    elif guardrails_judge:
+        raise UserError("the judge is a rail: give --guardrails too", field="guardrails_judge")
     if threads:
         torch.set_num_threads(threads)
     # Subnormal floats (far softmax tails) take ~20x longer per multiply on x86; flushing

@@ -286,12 +286,25 @@ def create_app(
 
     register_admin_routes(app, server, admin_token)
 
+    server_guard = guard
+
+    def guard_for(request: Request) -> Any:
+        """The guard for this request: none for the guard's own judge asking this server
+        (it carries the guard's per-process secret), else the configured one."""
+        if server_guard is None or server_guard.exempt(request.headers):
+            return None
+        return server_guard
+
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Response:
         engine, adapter = server.resolve(body.model)
+        guard = guard_for(request)
         texts = body.prompts()
         if guard is not None:
-            texts, refusal = guard.check_prompts(texts, engine.engine.tokenizer.decode)
+            # Off the event loop: a judge rail may ask a model, even this server.
+            texts, refusal = await asyncio.to_thread(
+                guard.check_prompts, texts, engine.engine.tokenizer.decode
+            )
             if refusal is not None:
                 return _refusal(_Job("text", body.model, body.n, len(texts)), engine, body, refusal)
         prompts = [server.max_tokens_for(engine, p, body.max_tokens) for p in texts]
@@ -309,8 +322,11 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request) -> Response:
         engine, adapter = server.resolve(body.model)
-        if guard is not None and (refusal := guard.check_messages(body.messages)) is not None:
-            return _refusal(_Job("chat", body.model, body.n, 1), engine, body, refusal)
+        guard = guard_for(request)
+        if guard is not None:
+            refusal = await asyncio.to_thread(guard.check_messages, body.messages)
+            if refusal is not None:
+                return _refusal(_Job("chat", body.model, body.n, 1), engine, body, refusal)
         tokenizer = engine.engine.tokenizer
         text = tokenizer.apply_chat_template(body.conversation(), add_generation_prompt=True)
         prompt = server.max_tokens_for(engine, text, body.requested_max_tokens())
