@@ -155,3 +155,59 @@ def test_sai_serve_refuses_a_malformed_lora_option_in_one_line():
     assert result.returncode == 2
     assert "lora: give each adapter as NAME=PATH" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["int8", "int4"])
+def test_an_adapter_on_a_quantized_base_matches_peft_merged_into_the_dequantized_base(
+    adapters, name
+):
+    """``sai serve --quant int8|int4 --lora``: the adapter's low-rank delta is added beside
+    the quantized product (QLoRA's form, as vLLM serves it). The reference is peft's own
+    merge of the adapter into a float model holding the quantized base's dequantized
+    weights; base rows in the same batch still get the quantized base's own tokens."""
+    from peft import PeftModel
+
+    from scalable_ai.infer.quant import QuantizedLinear, QuantSpec, quantize_model
+
+    root, _ = adapters
+    spec = QuantSpec.named(name)
+    spec.head_bits = 0
+    quantized = quantize_model(tiny_model(), spec)
+    dequantized = tiny_model()
+    with torch.no_grad():
+        for module_name, module in quantized.named_modules():
+            if isinstance(module, QuantizedLinear):
+                dequantized.get_submodule(module_name).weight.copy_(module.weight)
+    expected = {"base": [greedy(make_engine(quantized), p) for p in PROMPTS]}
+    for adapter in ("attn", "mlp"):
+        with_adapter = PeftModel.from_pretrained(tiny_model_like(dequantized), str(root / adapter))
+        merged = merge(with_adapter).eval()
+        expected[adapter] = [greedy(make_engine(merged), p) for p in PROMPTS]
+    assert expected["attn"] != expected["base"] != expected["mlp"]  # the adapters matter
+    engine = make_engine(quantized)
+    engine.add_lora("attn", str(root / "attn"))
+    engine.add_lora("mlp", str(root / "mlp"))
+    asks = [(adapter, i) for i in range(len(PROMPTS)) for adapter in ("base", "attn", "mlp")]
+    params = [
+        SamplingParams(
+            max_tokens=10,
+            temperature=0,
+            ignore_eos=True,
+            lora=None if adapter == "base" else adapter,
+        )
+        for adapter, _ in asks
+    ]
+    ids = [engine.add_request(PROMPTS[i], p) for (_, i), p in zip(asks, params, strict=True)]
+    tokens: dict[str, list[int]] = {rid: [] for rid in ids}
+    while engine.has_unfinished_requests():  # the base and both adapters share each step
+        for out in engine.step():
+            tokens[out.request_id].extend(out.choices[0].token_ids)
+    for (adapter, i), rid in zip(asks, ids, strict=True):
+        assert tokens[rid] == expected[adapter][i], (name, adapter, i)
+
+
+def tiny_model_like(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` (peft wraps and merges in place)."""
+    import copy
+
+    return copy.deepcopy(model)

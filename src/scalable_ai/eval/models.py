@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from scalable_ai.errors import UserError
@@ -62,6 +63,30 @@ def first_answer_token(token_ends: list[int], context_chars: int) -> int:
     return len(token_ends)
 
 
+def is_quantized_checkpoint(name_or_path: str) -> bool:
+    from scalable_ai.infer.quant import is_quantized_checkpoint as quantized
+
+    return quantized(name_or_path)
+
+
+def load_quantized_for_eval(path: str, dtype: str, device: Any) -> tuple[Any, Any]:
+    """A ``sai quantize`` checkpoint: its codes kept, its float tensors (and the dtype its
+    layers dequantize to) in ``dtype``, so it is scored as the float model it is compared to
+    would be."""
+    from scalable_ai.infer.quant import QuantizedLinear, load_quantized
+    from scalable_ai.model.registry import parse_dtype
+    from scalable_ai.model.tokenizer import Tokenizer
+
+    model = load_quantized(Path(path), device=device)
+    torch_dtype = parse_dtype(dtype)
+    if torch_dtype is not None:
+        model.to(torch_dtype)  # floats only: the uint8 codes stay codes
+        for module in model.modules():
+            if isinstance(module, QuantizedLinear):
+                module.dtype = torch_dtype
+    return model.eval(), Tokenizer.load(Path(path))
+
+
 class LocalModel:
     """A model in this process: a registered name, a checkpoint folder, a GGUF file, or a run
     of ``sai train`` (its newest checkpoint) or ``sai sft``/``sai dpo`` (its ``model/``).
@@ -78,9 +103,14 @@ class LocalModel:
         from scalable_ai.post.base import resolve_base
 
         self.name = name_or_path
-        self.model, self.tokenizer = load_pretrained(
-            resolve_base(name_or_path), dtype=dtype, device=resolve_device(device)
-        )
+        if is_quantized_checkpoint(name_or_path):  # sai quantize's folder: codes as saved
+            self.model, self.tokenizer = load_quantized_for_eval(
+                name_or_path, dtype, resolve_device(device)
+            )
+        else:
+            self.model, self.tokenizer = load_pretrained(
+                resolve_base(name_or_path), dtype=dtype, device=resolve_device(device)
+            )
         self._engine: Any = None
 
     def _token_ends(self, ids: list[int], text: str) -> list[int]:

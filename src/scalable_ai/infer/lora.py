@@ -8,9 +8,14 @@ of the step that belong to its requests: one batch holds base requests and reque
 several adapters together, and an adapter costs ``r (d_in + d_out)`` per projection.
 
 A step with adapter rows runs the model's own forward (the ``model`` path, whose
-projections are plain ``nn.Linear`` modules) with a forward hook per adapted projection that
-adds ``s · (x[rows] Aᵀ) Bᵀ`` to the rows of each adapter in float32; steps without adapter
-rows keep the fast path (native C or packed), which reads and writes the same paged cache.
+projections are ``nn.Linear`` modules, or ``QuantizedLinear`` ones on an int8/int4 base)
+with a forward hook per adapted projection that adds ``s · (x[rows] Aᵀ) Bᵀ`` to the rows of
+each adapter in float32; steps without adapter rows keep the fast path (native C or packed),
+which reads and writes the same paged cache. On a quantized base the adapter's delta is
+added beside the quantized product, unquantized, as QLoRA (Dettmers et al. 2023) trains it
+and vLLM serves it: the base term is the dequantized weight's product (the ``model`` path
+dequantizes each projection per call, right but slower than the native kernels, which
+serve the steps without adapter rows).
 A sequence's cached blocks are keyed by its adapter too (an adapter changes keys and
 values), so a prefix is shared only between requests of the same adapter.
 
@@ -34,6 +39,7 @@ import torch
 from torch import nn
 
 from scalable_ai.errors import NotFound, UserError
+from scalable_ai.infer.quant import QuantizedLinear
 
 CONFIG_FILE, WEIGHTS_FILE = "adapter_config.json", "adapter_model.safetensors"
 _PREFIX = "base_model.model."
@@ -97,7 +103,7 @@ def read_adapter(name: str, path: str | Path, model: nn.Module) -> LoraAdapter:
         module_name = key.removeprefix(_PREFIX).removesuffix(".lora_A.weight")
         b = tensors.get(key.replace(".lora_A.", ".lora_B."))
         linear = modules.get(module_name)
-        if b is None or not isinstance(linear, nn.Linear):
+        if b is None or not isinstance(linear, nn.Linear | QuantizedLinear):
             raise UserError(
                 f"{weights_path}: {module_name!r} is not a projection of this model "
                 "or has no lora_B",

@@ -25,6 +25,7 @@ from calibration text (``calibrated_quant.py``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,13 +62,15 @@ LINEARS = (
 class QuantSpec:
     """How to quantize a model: ``bits`` 8 or 4; ``group_size`` 0 for one group per output
     row (per channel), else a multiple of 32 dividing every input width; ``head_bits`` for
-    the LM head (8 as llama.cpp's Q4 files keep it; 0 leaves it bf16)."""
+    the LM head (8 as llama.cpp's Q4 files keep it; 0 leaves it bf16); ``act_order``: GPTQ
+    takes columns in order of decreasing Hessian diagonal (``calibrated_quant.py``)."""
 
     bits: int = 8
     group_size: int = 0
     symmetric: bool = True
     method: str = "rtn"
     head_bits: int = 8
+    act_order: bool = False
 
     def validate(self) -> None:
         if self.bits not in (4, 8):
@@ -114,9 +117,16 @@ class QuantizedWeight:
 
 
 def quantize_weight(
-    weight: torch.Tensor, bits: int, group_size: int = 0, symmetric: bool = True
+    weight: torch.Tensor,
+    bits: int,
+    group_size: int = 0,
+    symmetric: bool = True,
+    clip: torch.Tensor | None = None,
 ) -> QuantizedWeight:
-    """Round-to-nearest quantization of an (N, K) weight (formulas in the module docstring)."""
+    """Round-to-nearest quantization of an (N, K) weight (formulas in the module docstring).
+
+    ``clip`` (N, K / group), each in (0, 1], shrinks a group's range before rounding (AWQ's
+    clipping search picks it): weights outside the shrunk range take the end codes."""
     n, k = weight.shape
     group = group_size or k
     if k % group or group % BLOCK:
@@ -125,14 +135,15 @@ def quantize_weight(
             field="group_size",
         )
     w = weight.detach().float().reshape(n, k // group, group)
+    shrink = clip.float() if clip is not None else torch.ones(1, dtype=w.dtype, device=w.device)
     if symmetric:
         half = 1 << (bits - 1)  # 128 or 8: the code of zero
-        scales = w.abs().amax(-1) / (half - 1)
+        scales = w.abs().amax(-1) * shrink / (half - 1)
         safe = torch.where(scales > 0, scales, torch.ones_like(scales))
         codes = (w / safe[..., None]).round().clamp(-(half - 1), half - 1) + half
         offsets = -half * scales
     else:
-        low, high = w.amin(-1), w.amax(-1)
+        low, high = w.amin(-1) * shrink, w.amax(-1) * shrink
         scales = (high - low) / ((1 << bits) - 1)
         safe = torch.where(scales > 0, scales, torch.ones_like(scales))
         codes = ((w - low[..., None]) / safe[..., None]).round().clamp(0, (1 << bits) - 1)
@@ -185,11 +196,13 @@ def quantize_model(
     model: nn.Module,
     spec: QuantSpec,
     calibration: list[torch.Tensor] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> nn.Module:
     """Replace the model's linear layers with :class:`QuantizedLinear`, in place.
 
-    ``calibration``: token-id rows for ``awq`` and ``gptq`` (``calibration_tokens``).
-    The embedding stays in the model's dtype (a lookup reads one row per token).
+    ``calibration``: token-id rows of one length for ``awq`` and ``gptq``
+    (``perplexity.corpus_rows(..., "calibration")``); ``progress`` is told each calibrated
+    block's count. The embedding stays in the model's dtype (a lookup reads one row per token).
     """
     spec.validate()
     config = model.config
@@ -199,14 +212,13 @@ def quantize_model(
     names = [f"layers.{i}.{linear}" for i in range(config.n_layers) for linear in LINEARS]
     quantized: dict[str, QuantizedWeight] = {}
     if spec.method in ("awq", "gptq"):
-        from scalable_ai.infer.calibrated_quant import awq_rescale, gptq_quantize
+        from scalable_ai.infer.calibrated_quant import quantize_calibrated
 
         if not calibration:
             raise UserError(f"{spec.method} needs calibration text", field="calibration")
-        if spec.method == "awq":
-            awq_rescale(model, calibration, spec)
-        else:
-            quantized = gptq_quantize(model, calibration, spec, names)
+        if len({len(row) for row in calibration}) != 1:
+            raise UserError("calibration rows must all have one length", field="calibration")
+        quantized = quantize_calibrated(model, calibration, spec, progress)
     for name in names:
         weight = quantized.get(name) or quantize_weight(
             model.get_submodule(name).weight, spec.bits, spec.group_size, spec.symmetric

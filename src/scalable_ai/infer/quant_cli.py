@@ -23,8 +23,11 @@ def quantize(
     ),
     method: str = typer.Option("rtn", help="rtn (round to nearest), awq or gptq."),
     head_bits: int = typer.Option(8, help="LM head: 8, 4, or 0 to keep it bf16."),
+    act_order: bool = typer.Option(
+        False, "--act-order", help="gptq: columns in order of decreasing Hessian diagonal."
+    ),
     calibration_rows: int = typer.Option(32, help="Rows of corpus text for awq/gptq."),
-    calibration_length: int = typer.Option(256, help="Tokens per calibration row."),
+    calibration_length: int = typer.Option(512, help="Tokens per calibration row."),
     perplexity_rows: int = typer.Option(
         0, help="Also report held-out perplexity before and after, on this many rows of 256."
     ),
@@ -44,6 +47,7 @@ def quantize(
         symmetric=(bits == 8) if symmetric is None else symmetric,
         method=method,
         head_bits=head_bits,
+        act_order=act_order,
     )
     try:
         spec.validate()
@@ -58,7 +62,20 @@ def quantize(
                 if method != "rtn"
                 else None
             )
-            quantized = quantize_model(float_model, spec, calibration)
+            if calibration:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+                columns = (TextColumn(f"{method} blocks"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, transient=True) as bar:
+                    task = bar.add_task(method, total=float_model.config.n_layers)
+                    quantized = quantize_model(
+                        float_model,
+                        spec,
+                        calibration,
+                        lambda done: bar.update(task, completed=done),
+                    )
+            else:
+                quantized = quantize_model(float_model, spec)
             save_quantized(quantized, out, tokenizer)
             summary: dict[str, float | None] = {}
             if held:
