@@ -172,6 +172,12 @@ STUDENT_ALLOWED = [
     ("GET", lambda w: "/slots", None, 200),
     ("POST", lambda w: f"/slots/{w.slot.id}/signups", lambda w: {}, 201),
     ("POST", lambda w: f"/reservations/{w.reservation.id}/cancel", None, 200),
+    # notifications (issue 13): each person's own, so every call is allowed
+    ("GET", lambda w: "/notifications?unread=true", None, 200),
+    ("GET", lambda w: "/notifications/unread", None, 200),
+    ("POST", lambda w: "/notifications/read", lambda w: {}, 200),
+    ("GET", lambda w: "/notifications/settings", None, 200),
+    ("PUT", lambda w: "/notifications/settings", lambda w: {"email": "off", "muted": []}, 200),
 ]
 
 STAFF_ALLOWED = [

@@ -243,6 +243,13 @@ STUDENT_ALLOWED = [
         201,
     ),
     ("GET", lambda w: f"/groups/{w.group_a.id}/deliverables", None, 200),
+    # Q&A at Ed's level (issue 13): one's own thread (the ticket), any visible thread's state
+    ("GET", lambda w: "/board?show=unread&page=1", None, 200),
+    ("PATCH", lambda w: f"/threads/{w.ticket.id}", lambda w: {"title": "ECC", "body": "x"}, 200),
+    ("DELETE", lambda w: f"/threads/{w.ticket.id}", None, 204),
+    ("PUT", lambda w: f"/threads/{w.ticket.id}/resolved", lambda w: {"resolved": True}, 400),
+    ("PUT", lambda w: f"/threads/{w.public.id}/following", lambda w: {"following": True}, 200),
+    ("POST", lambda w: f"/threads/{w.public.id}/read", None, 200),
 ]
 
 STAFF_ALLOWED = [
@@ -304,6 +311,11 @@ STAFF_ALLOWED = [
         lambda w: {"decision": "returned", "feedback": "add a metric"},
         200,
     ),
+    # Q&A moderation (issue 13)
+    ("PATCH", lambda w: f"/posts/{w.post.id}", lambda w: {"body": "see the FAQ"}, 200),
+    ("DELETE", lambda w: f"/posts/{w.post.id}", None, 204),
+    ("PUT", lambda w: f"/threads/{w.public.id}/resolved", lambda w: {"resolved": True}, 200),
+    ("GET", lambda w: f"/threads/{w.public.id}/history", None, 200),
 ]
 
 

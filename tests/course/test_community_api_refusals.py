@@ -117,6 +117,15 @@ STUDENT_REFUSED = [
         lambda w: {"decision": "accepted"},
         403,
     ),
+    # Q&A at Ed's level (issue 13): another's post is theirs (and staff's) to change
+    ("PATCH", lambda w: f"/threads/{w.public.id}", lambda w: {"title": "x", "body": "y"}, 403),
+    ("DELETE", lambda w: f"/threads/{w.public.id}", None, 403),
+    ("PATCH", lambda w: f"/posts/{w.post.id}", lambda w: {"body": "mine now"}, 403),
+    ("DELETE", lambda w: f"/posts/{w.post.id}", None, 403),
+    ("PUT", lambda w: f"/threads/{w.public.id}/resolved", lambda w: {"resolved": True}, 403),
+    ("GET", lambda w: f"/threads/{w.public.id}/history", None, 403),
+    ("PUT", lambda w: f"/threads/{w.private.id}/following", lambda w: {"following": True}, 404),
+    ("POST", lambda w: f"/threads/{w.private.id}/read", None, 404),
 ]
 
 
@@ -179,6 +188,7 @@ def test_every_community_route_has_a_role_test(shared_world):
 
     from scalable_ai.course.community.api import router
     from scalable_ai.course.community.api_project import router as project_router
+    from scalable_ai.course.community.api_qa import router as qa_router
 
     _, made = shared_world
     called = [
@@ -187,7 +197,10 @@ def test_every_community_route_has_a_role_test(shared_world):
     ]
     called.append(("GET", "/research-directions"))
     routes = [
-        r for each in (router, project_router) for r in each.routes if isinstance(r, APIRoute)
+        r
+        for each in (router, project_router, qa_router)
+        for r in each.routes
+        if isinstance(r, APIRoute)
     ]
     assert len(routes) > 50
     missing = [
