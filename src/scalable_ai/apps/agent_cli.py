@@ -102,10 +102,22 @@ JUDGE_MODEL = typer.Option(
 JUDGE_URL = typer.Option("http://127.0.0.1:8000/v1", help="The judge model's server /v1 URL.")
 
 
-def _rails(config: Path | None, judge_model: str, judge_url: str, sides: tuple[str, ...]):
+SEMANTIC = typer.Option(
+    False, help="Also the semantic rail: nearest labelled examples by sentence embedding."
+)
+
+
+def _rails(
+    config: Path | None, judge_model: str, judge_url: str, sides: tuple[str, ...],
+    semantic: bool = False,
+):  # fmt: skip
     from scalable_ai.apps.guardrails import Guardrails, LLMJudge, with_judge
 
     rails = Guardrails.from_toml(config)
+    if semantic:
+        from scalable_ai.apps.semantic_rail import default_semantic_rail, with_semantic
+
+        with_semantic(rails, default_semantic_rail())
     if judge_model:
         with_judge(rails, LLMJudge(_client(judge_url), judge_model), sides)
     return rails
@@ -118,9 +130,11 @@ def check_command(
     config: Path = typer.Option(None, help="Guardrails TOML (default: ours)."),
     judge_model: str = JUDGE_MODEL,
     judge_url: str = JUDGE_URL,
+    semantic: bool = SEMANTIC,
 ) -> None:
     """Run the rails on one text: the verdict and the text that would go on."""
-    rails = _rails(config, judge_model, judge_url, ("output",) if output else ("input",))
+    sides = ("output",) if output else ("input",)
+    rails = _rails(config, judge_model, judge_url, sides, semantic)
     verdict = rails.check_output(text) if output else rails.check_input(text)
     state = f"blocked by {verdict.rail} ({verdict.reason})" if verdict.blocked else "passed"
     typer.echo(f"{state}; fired: {', '.join(verdict.fired) or 'none'}")
@@ -133,15 +147,16 @@ def eval_command(
     redteam: Path = typer.Option(None, help="Red-team YAML (default: ours)."),
     judge_model: str = JUDGE_MODEL,
     judge_url: str = JUDGE_URL,
+    semantic: bool = SEMANTIC,
 ) -> None:
     """Block rate on the red-team set, false blocks on benign questions, latency per rail."""
     from scalable_ai.apps.redteam import evaluate_guardrails, load_redteam
     from scalable_ai.runs import open_run
 
     attacks, benign = load_redteam(redteam)
-    rails = _rails(config, judge_model, judge_url, ("input",))
+    rails = _rails(config, judge_model, judge_url, ("input",), semantic)
     settings = {"config": str(config or "builtin"), "redteam": str(redteam or "builtin"),
-                "judge": judge_model}  # fmt: skip
+                "judge": judge_model, "semantic": semantic}  # fmt: skip
     with open_run("guard eval", config=settings) as run:
         scores = evaluate_guardrails(rails, attacks, benign)
         run.summary(**{k: v for k, v in scores.items() if k not in ("missed", "false_blocks")})

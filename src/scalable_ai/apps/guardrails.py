@@ -101,6 +101,7 @@ class Guardrails:
     output_schema: dict[str, Any] | None = None
     schema_on_fail: str = "reask"
     judge: Any = None  # a LLMJudge when configured
+    semantic: Any = None  # a semantic_rail.SemanticRail when configured
 
     @classmethod
     def from_toml(cls, path: Path | None = None, **overrides: Any) -> Guardrails:
@@ -180,6 +181,10 @@ class Guardrails:
             return reason, self.pii_on_fail, redacted
         if rail == "schema":
             return self._schema_reason(text), self.schema_on_fail, _json_part(text)
+        if rail == "semantic":
+            if self.semantic is None:
+                return None, "refuse", None
+            return self.semantic.check(text), self.semantic.on_fail, None
         if rail == "judge":
             if self.judge is None:
                 return None, "refuse", None
