@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
-from scalable_ai.course.api.context import SignedIn
+from scalable_ai.course.api.context import Call, SignedIn
 from scalable_ai.course.api.schemas import Id, ShortText
 from scalable_ai.course.community.api_schemas import Body, Category, PostMadeOut, ThreadOut
 from scalable_ai.course.community.service import forum, qa_board, thread_state
@@ -74,7 +74,7 @@ class RevisionOut(BaseModel):
     replaced_by: str
 
 
-def _state(call, thread_id: int) -> ThreadStateOut:  # type: ignore[no-untyped-def]
+def _state(call: Call, thread_id: int) -> ThreadStateOut:
     thread = forum.get_thread(call.session, call.actor, thread_id)
     me = call.actor.person_id
     unread, followed = thread_state.unread_and_followed(call.session, me, [thread])
