@@ -206,3 +206,29 @@ def test_the_agents_mcp_tools_reach_the_course_over_both_transports(mcp_url, cou
         )
     assert stdio == http and stdio["group"] == course["expected"]["other_group"]
     assert refused.startswith("error:") and "yourself" in refused
+
+
+def test_sai_assistant_tells_the_tokens_student_their_own_slack_days(course, tmp_path):
+    """``sai assistant`` (the page's ``ask_assistant`` over ``sai mcp``'s stdio tools) against
+    a real ``sai serve`` of a tiny random model: the model only makes the forced call; the
+    answer is the course tool's line for the token's student (two students with different
+    records, and another student's grade refused: tests/web/test_assistant_page.py)."""
+    from tests.apps.conftest import start_server
+    from tests.eval.conftest import save_tiny_checkpoint
+
+    process, url = start_server(save_tiny_checkpoint(tmp_path / "tiny"), tmp_path, "", 4096)
+    left, total = course["expected"]["other_slack_left"], course["expected"]["first_slack"].total
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "scalable_ai.cli", "assistant",
+             "How many slack days do I have left?", "--base-url", url, "--model", "tiny",
+             "--index", str(tmp_path / "index.db")],
+            env={**course["env"], "SAI_API_TOKEN": course["tokens"]["other"],
+                 "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_RUNS_DIR": str(tmp_path)},
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"You have {left} of {total} slack days left"), done.stdout
+    finally:
+        process.terminate()
+        process.wait(30)

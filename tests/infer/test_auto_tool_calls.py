@@ -102,9 +102,9 @@ def test_every_sampled_auto_tool_call_names_a_real_tool_with_valid_arguments(tag
         )
         return list(reply.choices)
 
-    with ThreadPoolExecutor(12) as pool:  # one continuous batch
-        choices = [c for reply in pool.map(ask, range(12)) for c in reply]
-    assert len(choices) == 60
+    with ThreadPoolExecutor(8) as pool:  # one continuous batch
+        choices = [c for reply in pool.map(ask, range(8)) for c in reply]
+    assert len(choices) == 40
     for choice in choices:  # only a call cut off by max_tokens comes back as text
         if choice.finish_reason != "length":
             assert "<tool_call>" not in (choice.message.content or "")
@@ -114,8 +114,8 @@ def test_every_sampled_auto_tool_call_names_a_real_tool_with_valid_arguments(tag
         jsonschema.validate(json.loads(call.function.arguments), PARAMETERS[call.function.name])
     with_calls = [c for c in choices if c.message.tool_calls]
     # Both branches ran: plain text, and calls, some after text (the message's content).
-    assert len(with_calls) >= 25, len(with_calls)
-    assert len(choices) - len(with_calls) >= 8
+    assert len(with_calls) >= 16, len(with_calls)
+    assert len(choices) - len(with_calls) >= 5
     assert any(c.message.content for c in with_calls)
     assert {call.function.name for call in calls} == set(PARAMETERS)
     assert {c.finish_reason for c in with_calls if len(c.message.tool_calls) == 1} >= {"tool_calls"}

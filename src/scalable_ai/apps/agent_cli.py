@@ -215,11 +215,13 @@ def assistant(
     client = _client(base_url)
     index = index or assistant_index()
     try:  # unchanged documents are skipped; a chat-only server leaves BM25 to answer
+        if EMBEDDING_MODEL not in {m.id for m in client.models.list()}:
+            raise UserError("the server does not embed", field="embedding_model")
         store = ChunkIndex(index, EMBEDDING_MODEL)
         ingest(default_corpus(docs=None), store, OpenAIEmbedder(client, EMBEDDING_MODEL),
                default_counter())  # fmt: skip
-    except openai.APIError:
-        typer.echo("the server does not embed: keyword search over the syllabus", err=True)
+    except (openai.APIError, UserError) as error:  # e.g. sai serve --embedding-model none
+        typer.echo(f"keyword search over the syllabus ({error})", err=True)
     command = [sys.executable, "-m", "scalable_ai.cli", "mcp"]
     with (
         mcp_tools(command=command, label="course") as course_tools,

@@ -42,6 +42,7 @@ from scalable_ai.apps.guardrails import Guardrails
 from scalable_ai.apps.ingest import Chunk, chunk_document, default_counter, load_document
 from scalable_ai.apps.rag_eval import default_corpus
 from scalable_ai.apps.tools import Tool, function_tool
+from scalable_ai.errors import UserError
 
 ASSISTANT_SYSTEM = (
     "You are the Scalable AI course assistant. Answer from the numbered sources below and "
@@ -243,7 +244,7 @@ class AssistantSearch:
         if self.retriever is not None:
             try:
                 return _chunks(self.retriever.search(query, k))
-            except openai.APIError:  # a chat-only server: keywords still answer
+            except (openai.APIError, UserError):  # a chat-only server: keywords still answer
                 self.mode = "bm25"
         return syllabus_search().search(query, k)
 
