@@ -291,7 +291,8 @@ def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
         context = browser.new_context(
             viewport={"width": width, "height": height}, accept_downloads=True
         )
-        context.set_default_timeout(10_000)
+        # generous: a sign-in (argon2) on a CI machine under load took over 10 s to navigate
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return context.new_page()
 
