@@ -467,18 +467,28 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process and its children (uvicorn's workers) so far,
-    in seconds, from Linux /proc."""
-    total, parents = 0, {pid}
-    for stat in sorted(Path("/proc").glob("[0-9]*/stat")):
+    """User + system CPU time of the process and all its descendants (uvicorn's workers) so
+    far, in seconds, from Linux /proc. The whole process table is read first: walking it in
+    one pass missed any child listed before its parent (pids wrap, and the listing is not in
+    pid order), which once made the server's CPU per request read 0.2 ms."""
+    parent_of: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(stat.parent.name) in parents or int(fields[1]) in parents:
-            parents.add(int(stat.parent.name))
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        child = int(stat.parent.name)
+        parent_of[child] = int(fields[1])
+        ticks[child] = int(fields[11]) + int(fields[12])
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parent_of.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    return sum(ticks.get(p, 0) for p in family) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
