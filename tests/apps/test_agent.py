@@ -66,6 +66,7 @@ def test_a_typed_function_becomes_a_validated_tool():
     parameters = tool.parameters
     assert parameters["required"] == ["word"]
     assert parameters["properties"]["word"] == {"type": "string", "maxLength": 6}
+    assert parameters["additionalProperties"] is False  # no made-up arguments under a grammar
     assert tool({"word": "hi", "times": 2}) == "HI HI"
     assert tool({"word": "far too long"}).startswith("error: bad arguments (word:")
 

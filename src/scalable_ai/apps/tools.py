@@ -80,6 +80,9 @@ def function_tool(function: Callable[..., Any], name: str | None = None) -> Tool
     schema.pop("title", None)
     for property_schema in schema.get("properties", {}).values():
         property_schema.pop("title", None)
+    # Closed: the server's constrained decoding then cannot let a model pad a call with
+    # made-up arguments (SmolLM2 wrote {"argument": "value"}, copying the prompt's example).
+    schema["additionalProperties"] = False
     description = (inspect.getdoc(function) or function.__name__).split("\n\n")[0]
 
     def call(arguments: dict[str, Any]) -> str:
