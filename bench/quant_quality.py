@@ -42,6 +42,12 @@ SPECS: dict[str, QuantSpec | None] = {
     "int4-g64-sym": QuantSpec(bits=4, group_size=64, symmetric=True),
     "int4-g64-sym-awq": QuantSpec(bits=4, group_size=64, symmetric=True, method="awq"),
     "int4-g64-sym-gptq": QuantSpec(bits=4, group_size=64, symmetric=True, method="gptq"),
+    "int4-g64-sym-gptq-range": QuantSpec(
+        bits=4, group_size=64, symmetric=True, method="gptq", range_search=True
+    ),
+    "int4-g64-sym-gptq-act-range": QuantSpec(
+        bits=4, group_size=64, symmetric=True, method="gptq", act_order=True, range_search=True
+    ),
     "int4-g64-sym-gptq-act": QuantSpec(
         bits=4, group_size=64, symmetric=True, method="gptq", act_order=True
     ),

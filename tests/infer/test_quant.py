@@ -250,6 +250,7 @@ def test_gptq_output_error_is_below_round_to_nearest_on_correlated_inputs():
         QuantSpec(bits=4, group_size=32, symmetric=False, method="gptq"),
         QuantSpec(bits=4, group_size=64, symmetric=True, method="gptq"),
         QuantSpec(bits=4, group_size=64, symmetric=True, method="gptq", act_order=True),
+        QuantSpec(bits=4, group_size=64, symmetric=True, method="gptq", range_search=True),
         QuantSpec(bits=8, method="gptq"),
     ):
         rtn = quantize_weight(weight, spec.bits, spec.group_size, spec.symmetric)

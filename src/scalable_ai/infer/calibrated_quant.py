@@ -17,7 +17,9 @@ The work happens on a float32 copy of each block; the model keeps its own dtype.
   1% of the mean diagonal added to H (dampening) and lazy batch updates of 128 columns. With
   ``act_order`` the columns go in order of decreasing H diagonal; the group scales are then
   fixed from the unquantized weight first ("static groups"), so each code keeps its column's
-  group and the stored layout (and the kernels) are unchanged.
+  group and the stored layout (and the kernels) are unchanged. With ``range_search`` each
+  group's range is the shrink of its extremes (down to 0.8) with the smallest Σ|w − q|^2.4
+  (the reference code's ``mse`` option) instead of the extremes themselves.
 - **AWQ** (Lin et al. 2024, "AWQ: Activation-aware Weight Quantization"): input channels
   that carry large activations matter most, so they are scaled up before rounding and the
   activation divided by the same factor, folded into the preceding RMSNorm gain (q/k/v,
@@ -222,8 +224,8 @@ def gptq_weight(
     scales = torch.zeros(k // group, n)  # transposed while filled: one contiguous row a group
     offsets = torch.zeros_like(scales)
     if act_order:  # static groups: every group's scale from the unquantized weight
-        fixed = quantize_weight(w, spec.bits, group, spec.symmetric)
-        scales, offsets = fixed.scales.T.contiguous(), fixed.offsets.T.contiguous()
+        for g in range(k // group):
+            scales[g], offsets[g] = _group_range(w[:, g * group : (g + 1) * group], spec)
         order = torch.argsort(torch.diag(h), descending=True)
     else:
         order = torch.arange(k)
@@ -263,13 +265,39 @@ def gptq_weight(
 
 
 def _group_range(w: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, offset) per row of one group, as ``quantize_weight`` sets them."""
+    """(scale, offset) per row of one group, as ``quantize_weight`` sets them; with
+    ``spec.range_search`` the range shrink (1.0 → 0.8) with the smallest Σ|w − q(w)|^2.4 of
+    the group's weights, per row (the reference GPTQ code's ``mse`` option)."""
+    best_scale, best_offset = _shrunk_range(w, spec, 1.0)
+    if not spec.range_search:
+        return best_scale, best_offset
+    best_error = _range_error(w, spec, best_scale, best_offset)
+    for step in range(1, 21):
+        scale, offset = _shrunk_range(w, spec, 1.0 - step / 100)
+        error = _range_error(w, spec, scale, offset)
+        better = error < best_error
+        best_error = torch.where(better, error, best_error)
+        best_scale = torch.where(better, scale, best_scale)
+        best_offset = torch.where(better, offset, best_offset)
+    return best_scale, best_offset
+
+
+def _shrunk_range(
+    w: torch.Tensor, spec: QuantSpec, shrink: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     if spec.symmetric:
         half = 1 << (spec.bits - 1)
-        scale = w.abs().amax(1) / (half - 1)
+        scale = w.abs().amax(1) * shrink / (half - 1)
         return scale, -half * scale
-    low = w.amin(1)
-    return (w.amax(1) - low) / ((1 << spec.bits) - 1), low
+    low = w.amin(1) * shrink
+    return (w.amax(1) * shrink - low) / ((1 << spec.bits) - 1), low
+
+
+def _range_error(w: torch.Tensor, spec: QuantSpec, scale: torch.Tensor, offset: torch.Tensor):
+    low, high = (1 if spec.symmetric else 0), (1 << spec.bits) - 1
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))[:, None]
+    codes = ((w - offset[:, None]) / safe).round().clamp(low, high)
+    return (codes * scale[:, None] + offset[:, None] - w).abs().pow(2.4).sum(1)
 
 
 # ------------------------------------------------------------------------------------- AWQ

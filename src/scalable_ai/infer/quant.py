@@ -63,7 +63,8 @@ class QuantSpec:
     """How to quantize a model: ``bits`` 8 or 4; ``group_size`` 0 for one group per output
     row (per channel), else a multiple of 32 dividing every input width; ``head_bits`` for
     the LM head (8 as llama.cpp's Q4 files keep it; 0 leaves it bf16); ``act_order``: GPTQ
-    takes columns in order of decreasing Hessian diagonal (``calibrated_quant.py``)."""
+    takes columns in order of decreasing Hessian diagonal; ``range_search``: GPTQ picks each
+    group's range by a small error search instead of its extremes (``calibrated_quant.py``)."""
 
     bits: int = 8
     group_size: int = 0
@@ -71,6 +72,7 @@ class QuantSpec:
     method: str = "rtn"
     head_bits: int = 8
     act_order: bool = False
+    range_search: bool = False
 
     def validate(self) -> None:
         if self.bits not in (4, 8):

@@ -26,6 +26,9 @@ def quantize(
     act_order: bool = typer.Option(
         False, "--act-order", help="gptq: columns in order of decreasing Hessian diagonal."
     ),
+    range_search: bool = typer.Option(
+        False, "--range-search", help="gptq: each group's range by an error search."
+    ),
     calibration_rows: int = typer.Option(32, help="Rows of corpus text for awq/gptq."),
     calibration_length: int = typer.Option(512, help="Tokens per calibration row."),
     perplexity_rows: int = typer.Option(
@@ -48,6 +51,7 @@ def quantize(
         method=method,
         head_bits=head_bits,
         act_order=act_order,
+        range_search=range_search,
     )
     try:
         spec.validate()
