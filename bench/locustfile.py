@@ -109,15 +109,23 @@ class Student(FastHttpUser):
             raise RuntimeError(f"sign-in of {self.email} failed: {answer.status_code}")
 
 
+_environment: list = []  # Locust's Environment, kept by the init event
+
+
+@events.init.add_listener
+def _keep_environment(environment, **_kwargs) -> None:
+    _environment.append(environment)
+
+
 @events.spawning_complete.add_listener
-def _mark_spawned(user_count: int, environment, **_kwargs) -> None:
+def _mark_spawned(user_count: int, **_kwargs) -> None:
     """Every user is running: after ``SAI_BENCH_WARMUP`` more seconds (the last sign-ins,
     argon2 at ~25 a second, drain) Locust's statistics start again from zero and the bench
     starts its CPU window, so a step measures the page mix in steady state."""
     import gevent
 
     def start_measuring() -> None:
-        environment.runner.stats.reset_all()
+        _environment[0].runner.stats.reset_all()
         out = os.environ.get("SAI_BENCH_SPAWNED")
         if out:
             Path(out).write_text(str(user_count))

@@ -42,6 +42,7 @@ from scalable_ai.course.service.course import (
     settings_of,
 )
 from scalable_ai.course.service.groups import lock_group
+from scalable_ai.course.service.memo import remembered
 from scalable_ai.course.tables import (
     Assignment,
     DeadlineException,
@@ -76,10 +77,24 @@ def ledger(
     """The policy's ledger for these students (whichever group charged them) and, for the
     per-group pool, every entry charged through ``group_id``."""
     ids = list(person_ids)
+    if len(ids) == 1 and group_id is None:
+        return [entry for _, entry in person_ledger_rows(session, ids[0])]
     who: ColumnElement[bool] = SlackDayUse.person_id.in_(ids)
     if group_id is not None:
         who = or_(who, SlackDayUse.group_id == group_id)
     return [entry for _, entry in ledger_rows(session, who)]
+
+
+def person_ledger_rows(
+    session: Session, person_id: int
+) -> list[tuple[SlackDayUse, rules.SlackDayUse]]:
+    """One student's ledger rows, read once per transaction while nothing is written (a
+    dashboard needs them for the deadlines and for the balance: ``service.memo``)."""
+    return remembered(
+        session,
+        ("slack ledger", person_id),
+        lambda: ledger_rows(session, SlackDayUse.person_id == person_id),
+    )
 
 
 def ledger_rows(
@@ -249,7 +264,7 @@ def slack_balance(session: Session, actor: Actor, person_id: int) -> SlackBalanc
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see slack days")
     settings = settings_of(session)
-    pairs = ledger_rows(session, SlackDayUse.person_id == person_id)
+    pairs = person_ledger_rows(session, person_id)
     rows = [row for row, _ in pairs]
     book = [entry for _, entry in pairs]
     spent_on = list(
