@@ -10,7 +10,7 @@ SAI    := $(VENV)/bin/sai
 STAMP  := $(VENV)/.installed
 APT_STAMP := .venv/.apt-installed
 
-.PHONY: run test bench lint setup system-packages corpus-packages corpus speedrun clean
+.PHONY: run test bench bench-llama lint setup system-packages corpus-packages corpus speedrun clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -72,6 +72,25 @@ bench: setup
 	@failed=""; for script in bench/*.py; do echo "== $$script"; \
 		$(PY) $$script || failed="$$failed $$script"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+# llama.cpp, the peer of bench/serving.py and bench/efficiency.py (never a test dependency):
+# a source build of llama-cpp-python kept as a wheel in $(LLAMA_WHEELS), then installed. On
+# CPUs with AMX (Intel Xeon Sapphire Rapids and later) the registry's wheel and a default
+# build segfault in decode (FACTS.md), so AMX is turned off there; elsewhere (AMD EPYC) the
+# default native build is used. ~4 min on 2 idle cores; the wheel is reused afterwards.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/scalable-ai/wheels
+LLAMA_AMX_OFF := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
+	-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
+bench-llama: setup
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+		if grep -q amx_tile /proc/cpuinfo; then args="$(LLAMA_AMX_OFF)"; else args=""; fi; \
+		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (CMAKE_ARGS=$$args)"; \
+		CMAKE_ARGS="$$args" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel --no-deps \
+			--no-binary llama-cpp-python -w $(LLAMA_WHEELS) \
+			llama-cpp-python==$(LLAMA_CPP_VERSION); }
+	$(PIP) install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
