@@ -183,7 +183,7 @@ def llama_cpp_concurrent(
         batch.token[row], batch.pos[row] = token, pos
         batch.n_seq_id[row], batch.seq_id[row][0], batch.logits[row] = 1, seq, logits
 
-    def decode() -> tuple[float, float]:
+    def decode(keep: Llama = llm) -> tuple[float, float]:  # ``keep``: the model outlives ctx
         lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
         wall, cpu = time.perf_counter(), time.process_time()
         rows, row = [], 0
