@@ -55,7 +55,7 @@ def _check(page, server, paths: list[str]) -> dict[str, list[str]]:
 
 def _sign_in(browser, server, person):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # as conftest.new_page: a loaded CI machine
     page = context.new_page()
     page.goto(f"{server.url}/sign-in")
     page.get_by_label("E-mail").fill(person[1])

@@ -52,7 +52,7 @@ STAFF_PAGES = [
 
 def _signed_in(browser, server, person, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # as conftest.new_page: a loaded CI machine
     page = context.new_page()
     page.goto(f"{server.url}/sign-in")
     page.get_by_label("E-mail").fill(person[1])
