@@ -113,10 +113,9 @@ def up(
 
     settings = get_settings()
     engine, clock, seeded = prepare_course(settings.database_url, settings.now)
-    app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
     child = None if no_model else start_model_server(host, port + 1)
-    grader = start_grading_worker(get_settings().now or DEMO_NOW)
-    notifier = start_notifications_worker(get_settings().now or DEMO_NOW)
+    grader = start_grading_worker(settings.now or DEMO_NOW)
+    notifier = start_notifications_worker(settings.now or DEMO_NOW)
     if child is not None:  # the chat playground page talks to it (course.web.views.playground)
         os.environ.setdefault("SAI_MODEL_URL", f"http://{host}:{port + 1}/v1")
 
@@ -150,11 +149,13 @@ def up(
         # X-Forwarded-For is believed only from SAI_TRUSTED_PROXIES (course.web.limits), not
         # from whoever connects from 127.0.0.1, as uvicorn's proxy_headers default would.
         if workers == 1:
+            app = create_app(settings, clock, engine=engine)  # type: ignore[arg-type]
             uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
         else:
             # Each worker process builds its own app (and engine) from the environment; the
             # course clock travels as SAI_NOW so every worker shows the same "now".
-            os.environ["SAI_NOW"] = get_settings().now or DEMO_NOW
+            engine.dispose()  # type: ignore[attr-defined]
+            os.environ["SAI_NOW"] = settings.now or DEMO_NOW
             uvicorn.run(
                 "scalable_ai.course.web.app:app_from_env",
                 factory=True,

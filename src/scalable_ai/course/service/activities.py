@@ -103,11 +103,15 @@ def assign_scribes(
     return rows
 
 
-def list_scribes(session: Session, actor: Actor) -> Sequence[ScribeAssignment]:
-    """The scribe schedule (posted to the class, as on Ed), by lecture."""
-    return session.scalars(
-        select(ScribeAssignment).join(Lecture).order_by(Lecture.held_on, ScribeAssignment.person_id)
-    ).all()
+def list_scribes(
+    session: Session, actor: Actor, *, person_id: int | None = None
+) -> Sequence[ScribeAssignment]:
+    """The scribe schedule (posted to the class, as on Ed), by lecture; with ``person_id``,
+    that student's rows only (the dashboard's "your scribe lectures")."""
+    query = select(ScribeAssignment).join(Lecture)
+    if person_id is not None:
+        query = query.where(ScribeAssignment.person_id == person_id)
+    return session.scalars(query.order_by(Lecture.held_on, ScribeAssignment.person_id)).all()
 
 
 def mark_scribe(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.service.course import row_by_id
+from scalable_ai.course.service.memo import remembered
 from scalable_ai.course.tables import Group, GroupMembership, Person
 from scalable_ai.errors import Forbidden
 
@@ -52,37 +53,22 @@ def require_self_or_staff(actor: Actor, person_id: int, what: str) -> None:
         raise Forbidden(f"you may only {what} for yourself")
 
 
-GROUP_IDS_KEY = "scalable_ai.current_group_ids"
-
-
 def current_group_id(session: Session, person_id: int) -> int | None:
     """The group the person is in now (open membership), if any.
 
     A page asks several times (its group, its submissions, its deadlines); the answer is
-    kept for the rest of the transaction while nothing is written: any flush and the end of
-    any transaction or savepoint forget it, and with changes pending the query runs (and
-    autoflushes them) as before."""
-    known: dict[int, int | None] | None = session.info.get(GROUP_IDS_KEY)
-    pending = session.new or session.dirty or session.deleted
-    if known is not None and person_id in known and not pending:
-        return known[person_id]
-    group_id = session.scalar(
-        select(GroupMembership.group_id).where(
-            GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None)
-        )
+    kept for the rest of the transaction while nothing is written (``service.memo``: any
+    flush, write statement, locking read or end of a transaction or savepoint forgets it,
+    and with changes pending the query runs and autoflushes them)."""
+    return remembered(
+        session,
+        ("current group", person_id),
+        lambda: session.scalar(
+            select(GroupMembership.group_id).where(
+                GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None)
+            )
+        ),
     )
-    session.info.setdefault(GROUP_IDS_KEY, {})[person_id] = group_id
-    return group_id
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_group_ids_after_flush(session: Session, _context: object) -> None:
-    session.info.pop(GROUP_IDS_KEY, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_group_ids_after_transaction(session: Session, _transaction: object) -> None:
-    session.info.pop(GROUP_IDS_KEY, None)
 
 
 def require_member_or_staff(session: Session, actor: Actor, group_id: int, what: str) -> None:

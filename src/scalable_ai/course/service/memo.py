@@ -6,7 +6,8 @@ time under load (RESULTS, "Course platform under load"). :func:`remembered` keep
 answer in ``session.info`` until the session flushes or any transaction or savepoint ends,
 and recomputes while changes are pending; a locking read (``FOR UPDATE``/``FOR SHARE``) or
 any write statement also forgets it, so what a use case reads after taking its lock is
-never an answer from before the lock (``actors.current_group_id`` keeps group ids alike).
+never an answer from before the lock. ``actors.current_group_id`` and
+``slack.person_ledger_rows`` keep their reads here.
 """
 
 from __future__ import annotations

@@ -25,21 +25,13 @@ def current_announcements(db: Session, actor: Any, now: Any) -> list[Any]:
 
 
 def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:
-    """The lectures this student scribes (the posted scribe schedule, theirs only): one
-    query for their rows with each lecture joined, not the whole class's schedule."""
-    from sqlalchemy import select
-
+    """The lectures this student scribes: their own rows of the posted schedule, each with
+    its lecture (joined with the row), not the whole class's schedule filtered here."""
+    from scalable_ai.course.service.activities import list_scribes
     from scalable_ai.course.service.actors import require_self_or_staff
-    from scalable_ai.course.tables import Lecture, ScribeAssignment
 
     require_self_or_staff(actor, person_id, "see scribe lectures")
-    rows = db.scalars(
-        select(ScribeAssignment)
-        .join(Lecture)
-        .where(ScribeAssignment.person_id == person_id)
-        .order_by(Lecture.held_on)
-    ).all()
-    return [(r.lecture, r) for r in rows]
+    return [(r.lecture, r) for r in list_scribes(db, actor, person_id=person_id)]
 
 
 def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:

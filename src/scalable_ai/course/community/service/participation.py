@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -190,11 +190,14 @@ def credit(
     return row
 
 
+def _held(session: Session, clock: Clock) -> ColumnElement[bool]:
+    """A lecture has been held once its day has come on the course clock."""
+    return Lecture.held_on <= course_today(session, clock)
+
+
 def lectures_held(session: Session, clock: Clock) -> Sequence[Lecture]:
     return session.scalars(
-        select(Lecture)
-        .where(Lecture.held_on <= course_today(session, clock))
-        .order_by(Lecture.held_on, Lecture.number)
+        select(Lecture).where(_held(session, clock)).order_by(Lecture.held_on, Lecture.number)
     ).all()
 
 
@@ -217,7 +220,7 @@ def ledger_summary(
 ) -> rules.ParticipationSummary:
     """The summary without a permission check: the running grade reads it for a student
     whose grade the caller may already see (``service.grades``)."""
-    held = select(Lecture.id).where(Lecture.held_on <= course_today(session, clock))
+    held = select(Lecture.id).where(_held(session, clock))
     # The lectures held and the five counts in one round trip, each a scalar subquery.
     counts = session.execute(
         select(
