@@ -247,7 +247,7 @@ def serve_one(port: int) -> None:
     """One uvicorn process on its own ``SO_REUSEPORT`` socket (see :func:`serve_reusing_port`)."""
     import uvicorn
 
-    _one_client_many_users()
+    _students_behind_a_proxy()
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -271,7 +271,7 @@ def serve(port: int, workers: int) -> None:
     folder)."""
     import uvicorn
 
-    _one_client_many_users()
+    _students_behind_a_proxy()
     target = (
         "web:traced_app_from_env"
         if os.environ.get(TRACE_ENV)
@@ -288,7 +288,7 @@ def serve(port: int, workers: int) -> None:
     )
 
 
-def _one_client_many_users() -> None:
+def _students_behind_a_proxy() -> None:
     """Every simulated student connects from 127.0.0.1, as if through a reverse proxy:
     trust that proxy's ``X-Forwarded-For`` (``bench/locustfile.py`` gives each student its
     own address), so the platform's per-client limits apply per student, as in production

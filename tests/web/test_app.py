@@ -54,28 +54,33 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
-    port = _free_port()
+def _start_sai_up(tmp_path, port: int, *options: str, wait_s: float = 60) -> subprocess.Popen:
+    """``sai up --no-model`` on ``port`` with the demo clock, once it answers /sign-in."""
     env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
     env.pop("SAI_DATABASE_URL", None)
+    command = [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "scalable_ai.cli", "up", "--no-model", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [*command, *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    deadline = time.monotonic() + wait_s
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read())
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"sai up {' '.join(options)} did not answer within {wait_s} s")
+        time.sleep(0.3)
+
+
+def test_sai_up_serves_the_demo_and_prints_urls_credentials_and_clock(tmp_path):
+    port = _free_port()
+    process = _start_sai_up(tmp_path, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "sai up did not answer within 60 s"
-            time.sleep(0.3)
         children = _children(process.pid)
     finally:
         process.terminate()  # SIGTERM, as a service manager stops it
@@ -101,36 +106,8 @@ def test_sai_up_with_two_workers_serves_from_two_processes_and_stops_them_all(tm
     """``sai up --workers 2`` (a deployment behind a reverse proxy, docs/course-platform.md):
     two uvicorn worker processes answer, and SIGTERM stops every process it started."""
     port = _free_port()
-    env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
-    env.pop("SAI_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scalable_ai.cli",
-            "up",
-            "--no-model",
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _start_sai_up(tmp_path, port, "--workers", "2", wait_s=90)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "sai up --workers 2 did not answer within 90 s"
-            time.sleep(0.3)
         family = set(_children(process.pid))
         for pid in list(family):
             family |= set(_children(pid))
