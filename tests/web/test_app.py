@@ -54,6 +54,13 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+def _command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except FileNotFoundError:
+        return "(gone)"
+
+
 def _start_sai_up(tmp_path, port: int, *options: str, wait_s: float = 60) -> subprocess.Popen:
     """``sai up --no-model`` on ``port`` with the demo clock, once it answers /sign-in."""
     env = {**os.environ, "SAI_DATA_DIR": str(tmp_path / "data"), "SAI_NOW": "2026-03-05T10:00"}
@@ -120,10 +127,10 @@ def test_sai_up_with_two_workers_serves_from_two_processes_and_stops_them_all(tm
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert len(workers) == 2, (workers, output)
-    alive = {
-        pid: Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-        for pid in family
-        if _running(pid)
-    }
-    assert not alive, (alive, process.returncode, output)
+    # A child may still be exiting when ``sai up`` itself has (its command line already
+    # empty, not yet a zombie): give each a few seconds to finish.
+    deadline = time.monotonic() + 10
+    while (alive := {pid for pid in family if _running(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, ({pid: _command_of(pid) for pid in alive}, process.returncode, output)
     assert "Thu Mar 5, 10:00 AM" in output

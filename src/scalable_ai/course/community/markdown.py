@@ -8,6 +8,7 @@ even if a future markdown-it option lets HTML through.
 
 from __future__ import annotations
 
+import functools
 import html
 
 import nh3
@@ -60,6 +61,7 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+@functools.lru_cache(maxsize=512)
 def render_markdown(text: str) -> str:
     """``text`` (Markdown) as sanitized HTML, safe to insert into a page unescaped."""
     html = _MARKDOWN.render(text or "")
@@ -72,6 +74,7 @@ def render_markdown(text: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=512)
 def excerpt(text: str, length: int = 160) -> str:
     """A one-line plain-text preview of a post (for lists and search results): the Markdown
     is rendered and every tag dropped, so ``**bold**`` shows as "bold", not as asterisks."""

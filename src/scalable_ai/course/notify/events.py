@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.tables import GroupMembership, Person
@@ -142,15 +142,16 @@ def members_of(session: Session, group_ids: Iterable[int]) -> list[int]:
 # --- the bell ------------------------------------------------------------------------------
 
 
+_UNREAD = (
+    select(func.count())
+    .select_from(Notification)
+    .where(Notification.person_id == bindparam("person_id"), Notification.read_at.is_(None))
+)
+
+
 def unread_count(session: Session, person_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.person_id == person_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    """The bell's number; every page shows it, so its statement is built once."""
+    return session.scalar(_UNREAD, {"person_id": person_id}) or 0
 
 
 def inbox(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -103,15 +103,21 @@ def assign_scribes(
     return rows
 
 
+_SCRIBES = (
+    select(ScribeAssignment).join(Lecture).order_by(Lecture.held_on, ScribeAssignment.person_id)
+)
+# Built once: the dashboard reads a student's rows on every load.
+_PERSON_SCRIBES = _SCRIBES.where(ScribeAssignment.person_id == bindparam("person_id"))
+
+
 def list_scribes(
     session: Session, actor: Actor, *, person_id: int | None = None
 ) -> Sequence[ScribeAssignment]:
     """The scribe schedule (posted to the class, as on Ed), by lecture; with ``person_id``,
     that student's rows only (the dashboard's "your scribe lectures")."""
-    query = select(ScribeAssignment).join(Lecture)
-    if person_id is not None:
-        query = query.where(ScribeAssignment.person_id == person_id)
-    return session.scalars(query.order_by(Lecture.held_on, ScribeAssignment.person_id)).all()
+    if person_id is None:
+        return session.scalars(_SCRIBES).all()
+    return session.scalars(_PERSON_SCRIBES, {"person_id": person_id}).all()
 
 
 def mark_scribe(

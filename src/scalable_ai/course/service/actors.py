@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.service.course import row_by_id
@@ -53,6 +53,11 @@ def require_self_or_staff(actor: Actor, person_id: int, what: str) -> None:
         raise Forbidden(f"you may only {what} for yourself")
 
 
+_CURRENT_GROUP = select(GroupMembership.group_id).where(
+    GroupMembership.person_id == bindparam("person_id"), GroupMembership.left_at.is_(None)
+)
+
+
 def current_group_id(session: Session, person_id: int) -> int | None:
     """The group the person is in now (open membership), if any.
 
@@ -63,11 +68,7 @@ def current_group_id(session: Session, person_id: int) -> int | None:
     return remembered(
         session,
         ("current group", person_id),
-        lambda: session.scalar(
-            select(GroupMembership.group_id).where(
-                GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None)
-            )
-        ),
+        lambda: session.scalar(_CURRENT_GROUP, {"person_id": person_id}),
     )
 
 

@@ -6,15 +6,18 @@ course settings through :func:`settings_of`, so a rule never hides a number of i
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy.late import deadline_at
 from scalable_ai.course.policy.settings import CourseSettings, settings_from_dict
+from scalable_ai.course.service.memo import remembered
 from scalable_ai.course.tables import (
     Assignment,
     Base,
@@ -41,32 +44,43 @@ def row_by_id(session: Session, table: type[Row], row_id: int, *, what: str, fie
     return row
 
 
+_FIRST_COURSE = select(CourseRecord).order_by(CourseRecord.id).limit(1)
+# Built once (``sql.prebuilt``): pages look these up on every load.
+_ASSIGNMENT_BY_KEY = select(Assignment).where(Assignment.key == bindparam("key"))
+_MILESTONE_BY_KEY = select(Milestone).where(Milestone.key == bindparam("key"))
+
+
 def load_course(session: Session) -> CourseRecord:
     """The one course in this database (``NotFound`` until ``sai course init`` ran)."""
-    course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
+    course = session.scalar(_FIRST_COURSE)
     if course is None:
         raise NotFound("no course in this database yet: run `sai course init`", field="course")
     return course
 
 
-COURSE_ROW_KEY = "scalable_ai.course_row"
+# The stored settings as text: the course row also holds the loaded spec, a large JSON
+# value that decoding on every page took ~40% of this lookup; the text is also the key of
+# the parsed settings kept below.
+_SETTINGS_TEXT = select(cast(CourseRecord.settings, Text)).order_by(CourseRecord.id).limit(1)
 
 
 def settings_of(session: Session) -> CourseSettings:
     """The course settings (the syllabus's defaults where the course sets nothing).
 
-    A page asks for the settings several times (deadlines, slack, standing); after the first
-    query the course row is taken from the session's identity map by its id (no SQL; an
-    expired row, e.g. after a rollback, is re-read), so each call still sees the stored
-    value. The session keeps a reference to the row: its identity map holds rows weakly.
+    A page asks for the settings several times (deadlines, slack, standing); the answer is
+    kept for the transaction while nothing is written (``service.memo``: with changes
+    pending the query runs again, flushing them first), so each call sees the stored value.
     """
-    known: CourseRecord | None = session.info.get(COURSE_ROW_KEY)
-    identity = inspect(known).identity if known is not None else None
-    course = session.get(CourseRecord, identity) if identity is not None else None
-    if course is None:
-        course = session.scalar(select(CourseRecord).order_by(CourseRecord.id).limit(1))
-    session.info[COURSE_ROW_KEY] = course
-    return settings_from_dict(course.settings if course is not None else {})
+    stored = remembered(session, "course settings", lambda: session.scalar(_SETTINGS_TEXT))
+    return _parsed_settings(stored or "{}")
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_settings(stored: str) -> CourseSettings:
+    """The settings of one stored value (JSON text), parsed once per process: parsing
+    and checking every field took a third of the lookup. ``CourseSettings`` is frozen, so
+    each caller may keep the shared instance."""
+    return settings_from_dict(json.loads(stored))
 
 
 def course_today(session: Session, clock: Clock) -> date:
@@ -76,7 +90,14 @@ def course_today(session: Session, clock: Clock) -> date:
 
 
 def assignment_by_key(session: Session, key: str, *, field: str = "assignment") -> Assignment:
-    row = session.scalar(select(Assignment).where(Assignment.key == key.strip().upper()))
+    """The assignment ``key`` names (any case), kept for the transaction (``service.memo``):
+    an assignment page and a hand-in look it up two or three times."""
+    wanted = key.strip().upper()
+    row = remembered(
+        session,
+        ("assignment", wanted),
+        lambda: session.scalar(_ASSIGNMENT_BY_KEY, {"key": wanted}),
+    )
     if row is None:
         known = ", ".join(session.scalars(select(Assignment.key).order_by(Assignment.key)))
         raise NotFound(f"no assignment {key!r} (the course has {known or 'none'})", field=field)
@@ -84,7 +105,7 @@ def assignment_by_key(session: Session, key: str, *, field: str = "assignment") 
 
 
 def milestone_by_key(session: Session, key: str, *, field: str = "milestone") -> Milestone:
-    row = session.scalar(select(Milestone).where(Milestone.key == key.strip()))
+    row = session.scalar(_MILESTONE_BY_KEY, {"key": key.strip()})
     if row is None:
         raise NotFound(f"no milestone {key!r}", field=field)
     return row

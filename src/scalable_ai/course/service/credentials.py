@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -60,9 +60,12 @@ def start_web_session(
     return token
 
 
+_WEB_SESSION = select(WebSession).where(WebSession.token_hash == bindparam("token_hash"))
+
+
 def person_for_web_session(session: Session, token: str, *, clock: Clock) -> Person | None:
     """The signed-in person for a cookie, or ``None`` if unknown, expired or revoked."""
-    row = session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    row = session.scalar(_WEB_SESSION, {"token_hash": hash_token(token)})
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None

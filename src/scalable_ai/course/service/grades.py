@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -199,10 +199,15 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
     return _scores_and_peer(session, person_id, clock=clock, settings=settings_of(session))[0]
 
 
+# Built once (``sql.prebuilt``): the dashboard computes a running grade on every load.
+_PERSON_SCORES = select(Score).where(Score.person_id == bindparam("person_id"))
+_ASSIGNMENT_KEYS = select(Assignment.key).order_by(Assignment.key)
+
+
 def _recorded_percent(session: Session, person_id: int) -> dict[str, float]:
     return {
         s.item: 100.0 * s.points / s.max_points
-        for s in session.scalars(select(Score).where(Score.person_id == person_id))
+        for s in session.scalars(_PERSON_SCORES, {"person_id": person_id})
     }
 
 
@@ -216,7 +221,7 @@ def _scores_and_peer(
 ) -> tuple[rules.StudentScores, str | None]:
     if percent is None:
         percent = _recorded_percent(session, person_id)
-    keys = session.scalars(select(Assignment.key).order_by(Assignment.key)).all()
+    keys = session.scalars(_ASSIGNMENT_KEYS).all()
     peer = peer_part_of_grade(session, person_id, clock=clock, settings=settings)
     recorded_peer = percent.get("project.technical.peer")
     peer_score, peer_note = peer.score, peer.note

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
@@ -194,6 +194,16 @@ def visible_results(job: GradingJob, actor: Actor) -> dict[str, Any] | None:
     return {"score": job.score, "output": job.results.get("output", ""), "tests": tests}
 
 
+_GROUP_JOBS_OF = (
+    select(GradingJob)
+    .where(
+        GradingJob.group_id == bindparam("group_id"),
+        GradingJob.assignment_key == bindparam("assignment"),
+    )
+    .order_by(GradingJob.id.desc())
+)
+
+
 def list_jobs(
     session: Session,
     actor: Actor,
@@ -209,6 +219,11 @@ def list_jobs(
             raise Forbidden("only the group's members and staff may see its grading")
         if mine is None:
             return []
+        if assignment is not None:
+            # a student's assignment page, on every load: a statement built once
+            return session.scalars(
+                _GROUP_JOBS_OF, {"group_id": mine, "assignment": assignment}
+            ).all()
         group_id = mine
     query = select(GradingJob).order_by(GradingJob.id.desc())
     if group_id is not None:

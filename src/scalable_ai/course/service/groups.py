@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -361,10 +361,14 @@ def show_group(session: Session, actor: Actor, group_id: int) -> Group:
     return group
 
 
+#: Built once: the dashboard reads the student's group on every load.
+_GROUP_BY_ID = select(Group).where(Group.id == bindparam("group_id"))
+
+
 def my_group(session: Session, actor: Actor) -> Group | None:
     """The actor's current group, if any."""
     gid = current_group_id(session, actor.person_id) if actor.person_id else None
-    return get_group(session, gid) if gid is not None else None
+    return session.scalar(_GROUP_BY_ID, {"group_id": gid}) if gid is not None else None
 
 
 def pending_invitations(session: Session, actor: Actor) -> Sequence[GroupInvitation]:

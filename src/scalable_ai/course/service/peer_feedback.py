@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.clock import Clock
@@ -125,6 +125,15 @@ class PeerPart:
     note: str | None
 
 
+# Built once (``sql.prebuilt``): the dashboard's running grade reads them on every load.
+_OWN_GROUP = (
+    select(Group.id, Group.name)
+    .join(GroupMembership, GroupMembership.group_id == Group.id)
+    .where(GroupMembership.person_id == bindparam("person_id"), GroupMembership.left_at.is_(None))
+)
+_REVIEWS_OF = select(PeerReview).where(PeerReview.reviewed_group_id == bindparam("group_id"))
+
+
 def peer_part_of_grade(
     session: Session, person_id: int, *, clock: Clock, settings: CourseSettings | None = None
 ) -> PeerPart:
@@ -132,11 +141,7 @@ def peer_part_of_grade(
     group's report, once the peer-review deadline has passed (see the module's rules).
     ``settings``: the course settings when the caller has read them already (the dashboard
     computes a grade on every load, so this reads as little as it can)."""
-    group = session.execute(
-        select(Group.id, Group.name)
-        .join(GroupMembership, GroupMembership.group_id == Group.id)
-        .where(GroupMembership.person_id == person_id, GroupMembership.left_at.is_(None))
-    ).first()
+    group = session.execute(_OWN_GROUP, {"person_id": person_id}).first()
     if group is None:
         return PeerPart(None, None)
     group_id, name = group
@@ -149,10 +154,7 @@ def peer_part_of_grade(
             f"peer review: counts for {share:.0%} of technical quality once "
             f"the peer-review deadline ({due:%b %d}) has passed",
         )
-    reviews = [
-        review_scores(r)
-        for r in session.scalars(select(PeerReview).where(PeerReview.reviewed_group_id == group_id))
-    ]
+    reviews = [review_scores(r) for r in session.scalars(_REVIEWS_OF, {"group_id": group_id})]
     score = rubric.peer_score(reviews)
     if score is None:
         return PeerPart(

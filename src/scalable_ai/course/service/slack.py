@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
 from scalable_ai.course import audit
@@ -79,10 +80,10 @@ def ledger(
     ids = list(person_ids)
     if len(ids) == 1 and group_id is None:
         return [entry for _, entry in person_ledger_rows(session, ids[0])]
-    who: ColumnElement[bool] = SlackDayUse.person_id.in_(ids)
-    if group_id is not None:
-        who = or_(who, SlackDayUse.group_id == group_id)
-    return [entry for _, entry in ledger_rows(session, who)]
+    if group_id is None:
+        return [entry for _, entry in _entries(session, _PEOPLE_LEDGER, {"ids": ids})]
+    found = _entries(session, _PEOPLE_OR_GROUP_LEDGER, {"ids": ids, "group_id": group_id})
+    return [entry for _, entry in found]
 
 
 def person_ledger_rows(
@@ -93,8 +94,31 @@ def person_ledger_rows(
     return remembered(
         session,
         ("slack ledger", person_id),
-        lambda: ledger_rows(session, SlackDayUse.person_id == person_id),
+        lambda: _entries(session, _PERSON_LEDGER, {"person_id": person_id}),
     )
+
+
+def _ledger_statement(*where: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(SlackDayUse, Person.email, Group.name, Assignment.key)
+        .join(Person, Person.id == SlackDayUse.person_id)
+        .join(Assignment, Assignment.id == SlackDayUse.assignment_id)
+        .outerjoin(Group, Group.id == SlackDayUse.group_id)
+        .where(*where)
+        .order_by(SlackDayUse.id)
+    )
+
+
+# Built once (``sql.prebuilt``): every page a student opens reads their ledger.
+_PERSON_LEDGER = _ledger_statement(SlackDayUse.person_id == bindparam("person_id"))
+_PEOPLE_LEDGER = _ledger_statement(SlackDayUse.person_id.in_(bindparam("ids", expanding=True)))
+# A hand-in reads its group's: the members' entries and the group pool's.
+_PEOPLE_OR_GROUP_LEDGER = _ledger_statement(
+    or_(
+        SlackDayUse.person_id.in_(bindparam("ids", expanding=True)),
+        SlackDayUse.group_id == bindparam("group_id"),
+    )
+)
 
 
 def ledger_rows(
@@ -103,14 +127,12 @@ def ledger_rows(
     """The ledger rows matching ``where`` (id order), each with its policy entry, in one
     query that reads only the names an entry needs (the student's email, the group's name,
     the assignment's key) rather than every person and group with their relationships."""
-    query = (
-        select(SlackDayUse, Person.email, Group.name, Assignment.key)
-        .join(Person, Person.id == SlackDayUse.person_id)
-        .join(Assignment, Assignment.id == SlackDayUse.assignment_id)
-        .outerjoin(Group, Group.id == SlackDayUse.group_id)
-        .where(*where)
-        .order_by(SlackDayUse.id)
-    )
+    return _entries(session, _ledger_statement(*where), {})
+
+
+def _entries(
+    session: Session, statement: Select[Any], params: dict[str, Any]
+) -> list[tuple[SlackDayUse, rules.SlackDayUse]]:
     return [
         (
             row,
@@ -121,7 +143,7 @@ def ledger_rows(
                 {row.assignment_id: key},
             ),
         )
-        for row, email, group, key in session.execute(query)
+        for row, email, group, key in session.execute(statement, params)
     ]
 
 
@@ -289,14 +311,10 @@ def slack_ledger(session: Session, actor: Actor) -> Sequence[SlackDayUse]:
 # --- approved exceptions ------------------------------------------------------------------
 
 
-def policy_exceptions(
-    session: Session, *, person_id: int | None = None, group_id: int | None = None
-) -> list[rules.ApprovedException]:
-    """The approved (unrevoked) exceptions as the policy reads them. Naming ``person_id``
-    (and ``group_id``, their group) keeps only those that can cover that student: their own
-    and their group's ("a group's exception applies to all its members"); without it, all.
-    One query reads only the names an exception needs (the student's email, the group's
-    name, the assignment's or milestone's key, the approver's name)."""
+def _exceptions_statement(covered: ColumnElement[bool] | None) -> Select[Any]:
+    """The approved, unrevoked exceptions (``covered`` narrows them) with the names an
+    exception needs: the student's email, the group's name, the assignment's or milestone's
+    key, the approver's name."""
     approver = aliased(Person)
     query = (
         select(
@@ -315,13 +333,39 @@ def policy_exceptions(
         .where(DeadlineException.revoked_at.is_(None))
         .order_by(DeadlineException.id)
     )
-    if person_id is not None:
-        covered: ColumnElement[bool] = DeadlineException.person_id == person_id
-        if group_id is not None:
-            covered = or_(covered, DeadlineException.group_id == group_id)
-        query = query.where(covered)
+    return query if covered is None else query.where(covered)
+
+
+# Built once (``sql.prebuilt``): every page a student opens reads their exceptions, and
+# building this six-table statement took most of the read's time.
+_ALL_EXCEPTIONS = _exceptions_statement(None)
+_PERSON_EXCEPTIONS = _exceptions_statement(DeadlineException.person_id == bindparam("person_id"))
+_PERSON_OR_GROUP_EXCEPTIONS = _exceptions_statement(
+    or_(
+        DeadlineException.person_id == bindparam("person_id"),
+        DeadlineException.group_id == bindparam("group_id"),
+    )
+)
+
+
+def policy_exceptions(
+    session: Session, *, person_id: int | None = None, group_id: int | None = None
+) -> list[rules.ApprovedException]:
+    """The approved (unrevoked) exceptions as the policy reads them. Naming ``person_id``
+    (and ``group_id``, their group) keeps only those that can cover that student: their own
+    and their group's ("a group's exception applies to all its members"); without it, all.
+    One query reads only the names an exception needs (the student's email, the group's
+    name, the assignment's or milestone's key, the approver's name)."""
+    if person_id is None:
+        rows = session.execute(_ALL_EXCEPTIONS)
+    elif group_id is None:
+        rows = session.execute(_PERSON_EXCEPTIONS, {"person_id": person_id})
+    else:
+        rows = session.execute(
+            _PERSON_OR_GROUP_EXCEPTIONS, {"person_id": person_id, "group_id": group_id}
+        )
     result = []
-    for row, email, group, assignment_key, milestone_key, approver_name in session.execute(query):
+    for row, email, group, assignment_key, milestone_key, approver_name in rows:
         result.append(
             rules.ApprovedException(
                 target=assignment_key if row.assignment_id is not None else milestone_key,

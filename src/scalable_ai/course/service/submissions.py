@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
@@ -159,25 +159,28 @@ def share_group(session: Session, group_id: int) -> tuple[Group, list[Person]]:
     it, so the group a hand-in is stored under is the group the submitter is in when it
     commits. On SQLite the database's write lock serializes writers anyway."""
     take_write_lock(session)
-    group = session.scalar(
-        select(Group)
-        .where(Group.id == group_id)
-        .with_for_update(read=True, of=Group)
-        .execution_options(populate_existing=True)
-    )
+    group = session.scalar(_SHARE_GROUP, {"group_id": group_id})
     if group is None:
         raise NotFound(f"no group with id {group_id}", field="group")
-    members = list(
-        session.scalars(
-            select(Person)
-            .where(Person.id.in_(sorted({p.id for p in group.members})))
-            .order_by(Person.id)
-            .options(lazyload(Person.ssh_keys))
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-    )
+    members = list(session.scalars(_SHARE_PEOPLE, {"ids": sorted({p.id for p in group.members})}))
     return group, members
+
+
+# Built once: every on-time hand-in takes these locks.
+_SHARE_GROUP = (
+    select(Group)
+    .where(Group.id == bindparam("group_id"))
+    .with_for_update(read=True, of=Group)
+    .execution_options(populate_existing=True)
+)
+_SHARE_PEOPLE = (
+    select(Person)
+    .where(Person.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Person.id)
+    .options(lazyload(Person.ssh_keys))
+    .with_for_update(read=True)
+    .execution_options(populate_existing=True)
+)
 
 
 def judge_hand_in(
@@ -228,6 +231,17 @@ def judge_hand_in(
     )
 
 
+_HAND_INS = select(Submission).order_by(Submission.submitted_at, Submission.id)
+_GROUP_HAND_INS = _HAND_INS.where(
+    Submission.group_id == bindparam("owner"),
+    Submission.assignment_id == bindparam("assignment_id"),
+)
+_OWN_HAND_INS = _HAND_INS.where(
+    Submission.person_id == bindparam("owner"),
+    Submission.assignment_id == bindparam("assignment_id"),
+)
+
+
 def list_submissions(
     session: Session,
     actor: Actor,
@@ -241,6 +255,15 @@ def list_submissions(
         mine = current_group_id(session, actor.person_id) if actor.person_id else None
         if group_id is not None and group_id != mine:
             require_member_or_staff(session, actor, group_id, "see this group's submissions")
+        if assignment is not None:
+            # a student's assignment page, on every load: statements built once
+            return session.scalars(
+                _GROUP_HAND_INS if mine else _OWN_HAND_INS,
+                {
+                    "owner": mine or actor.person_id,
+                    "assignment_id": assignment_by_key(session, assignment).id,
+                },
+            ).all()
         query = query.where(
             Submission.group_id == mine if mine else Submission.person_id == actor.person_id
         )
@@ -265,6 +288,10 @@ class AssignmentStatus:
     submission: Submission | None
 
 
+_GROUP_NAME = select(Group.name).where(Group.id == bindparam("group_id"))
+_ASSIGNMENTS_BY_KEY = select(Assignment).order_by(Assignment.key)
+
+
 def assignment_statuses(session: Session, actor: Actor, person_id: int) -> list[AssignmentStatus]:
     """Every assignment with the deadline that applies to the student (yourself, or staff)."""
     person = get_person(session, person_id)
@@ -272,15 +299,13 @@ def assignment_statuses(session: Session, actor: Actor, person_id: int) -> list[
     settings = settings_of(session)
     group_id = current_group_id(session, person.id)
     group_name = (
-        session.scalar(select(Group.name).where(Group.id == group_id))
-        if group_id is not None
-        else None
+        session.scalar(_GROUP_NAME, {"group_id": group_id}) if group_id is not None else None
     )
     book = ledger(session, person_ids=[person.id])
     exceptions = policy_exceptions(session, person_id=person.id, group_id=group_id)
     latest_of = latest_submissions(session, group_id=group_id, person_id=person.id)
     result = []
-    for row in session.scalars(select(Assignment).order_by(Assignment.key)):
+    for row in session.scalars(_ASSIGNMENTS_BY_KEY):
         due = due_at(row, settings)
         applied = rules.slack_days_on(person.email, row.key, book) > 0
         exception = rules.exception_for(person.email, group_name, row.key, exceptions)
@@ -300,12 +325,9 @@ def assignment_statuses(session: Session, actor: Actor, person_id: int) -> list[
     return result
 
 
-def latest_submissions(
-    session: Session, *, group_id: int | None, person_id: int
-) -> dict[int, Submission]:
-    """The latest hand-in of each assignment (by assignment id) by the group, or by the
-    student when they have no group: one query for every assignment, keeping the newest
-    (latest ``submitted_at``, then highest id) per assignment."""
+def _latest_statement(owner: ColumnElement[bool]) -> Select[Submission]:
+    """The newest hand-in of each assignment among those ``owner`` selects (latest
+    ``submitted_at``, then highest id)."""
     newest = (
         func.row_number()
         .over(
@@ -315,16 +337,24 @@ def latest_submissions(
         .label("newest")
     )
     ranked = (
-        select(Submission.id, newest)
-        .where(
-            Submission.assignment_id.is_not(None),
-            Submission.group_id == group_id
-            if group_id is not None
-            else Submission.person_id == person_id,
-        )
-        .subquery()
+        select(Submission.id, newest).where(Submission.assignment_id.is_not(None), owner).subquery()
     )
-    rows = session.scalars(
-        select(Submission).join(ranked, ranked.c.id == Submission.id).where(ranked.c.newest == 1)
-    )
+    return select(Submission).join(ranked, ranked.c.id == Submission.id).where(ranked.c.newest == 1)
+
+
+# Built once (``sql.prebuilt``): the dashboard and every assignment page read them.
+_GROUP_LATEST = _latest_statement(Submission.group_id == bindparam("owner"))
+_PERSON_LATEST = _latest_statement(Submission.person_id == bindparam("owner"))
+
+
+def latest_submissions(
+    session: Session, *, group_id: int | None, person_id: int
+) -> dict[int, Submission]:
+    """The latest hand-in of each assignment (by assignment id) by the group, or by the
+    student when they have no group: one query for every assignment, keeping the newest
+    (latest ``submitted_at``, then highest id) per assignment."""
+    if group_id is not None:
+        rows = session.scalars(_GROUP_LATEST, {"owner": group_id})
+    else:
+        rows = session.scalars(_PERSON_LATEST, {"owner": person_id})
     return {row.assignment_id: row for row in rows if row.assignment_id is not None}

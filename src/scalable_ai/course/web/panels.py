@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+
+from scalable_ai.course.tables import SignupSlot, SlotSignup
 
 ANNOUNCEMENTS_SHOWN = 3
 
@@ -18,7 +21,7 @@ def current_announcements(db: Session, actor: Any, now: Any) -> list[Any]:
     announcement "on every dashboard" (student and staff)."""
     from scalable_ai.course.community.service import forum
 
-    threads = forum.announcements(db, actor, limit=ANNOUNCEMENTS_SHOWN * 2)
+    threads = forum.announcements(db, actor, limit=ANNOUNCEMENTS_SHOWN * 2, with_posts=False)
     posted = [t for t in threads if t.created_at <= now]
     posted.sort(key=lambda t: (t.created_at, t.id), reverse=True)
     return [forum.thread_view(actor, t, with_posts=False) for t in posted[:ANNOUNCEMENTS_SHOWN]]
@@ -34,24 +37,22 @@ def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:
     return [(r.lecture, r) for r in list_scribes(db, actor, person_id=person_id)]
 
 
+_GROUP_SLOTS = (
+    select(SignupSlot)
+    .join(SlotSignup, SlotSignup.slot_id == SignupSlot.id)
+    .where(SlotSignup.group_id == bindparam("group_id"))
+    .order_by(SignupSlot.starts_at)
+)
+
+
 def my_checkoffs(db: Session, actor: Any, group: Any) -> list[Any]:
     """The slots the student's group booked."""
     if group is None:
         return []
-    from sqlalchemy import select
-
     from scalable_ai.course.service.actors import require_member_or_staff
-    from scalable_ai.course.tables import SignupSlot, SlotSignup
 
     require_member_or_staff(db, actor, group.id, "see this group's sign-ups")
-    return list(
-        db.scalars(
-            select(SignupSlot)
-            .join(SlotSignup, SlotSignup.slot_id == SignupSlot.id)
-            .where(SlotSignup.group_id == group.id)
-            .order_by(SignupSlot.starts_at)
-        )
-    )
+    return list(db.scalars(_GROUP_SLOTS, {"group_id": group.id}))
 
 
 def my_standing(db: Session, actor: Any, person_id: int, *, clock: Any) -> tuple[Any, Any]:

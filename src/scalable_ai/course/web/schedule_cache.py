@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course.policy.schedule import CourseEvent
@@ -22,15 +22,22 @@ from scalable_ai.course.spec import CourseSpec
 from scalable_ai.course.tables import Assignment, CourseRecord, Lecture, Milestone
 
 
-def schedule_version(db: Session) -> tuple[Any, ...]:
+def _version_statement() -> Select[Any]:
     parts = []
     for table in (Lecture, Assignment, Milestone):
         parts.append(select(func.count()).select_from(table).scalar_subquery())
         parts.append(select(func.coalesce(func.sum(table.sequence), 0)).scalar_subquery())
     dates = select(func.max(Lecture.held_on)).scalar_subquery()
-    settings = select(CourseRecord.settings).limit(1).scalar_subquery()
-    row = db.execute(select(*parts, dates, settings)).one()
-    return tuple(str(value) for value in row)
+    settings = select(cast(CourseRecord.settings, Text)).limit(1).scalar_subquery()
+    return select(*parts, dates, settings)
+
+
+#: Built once: every page that shows deadlines asks.
+_VERSION = _version_statement()
+
+
+def schedule_version(db: Session) -> tuple[Any, ...]:
+    return tuple(str(value) for value in db.execute(_VERSION).one())
 
 
 class ScheduleCache:

@@ -9,12 +9,13 @@ the same thing and neither can leak a private thread or an anonymous author.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, noload
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
@@ -296,18 +297,25 @@ def threads_about_lecture(session: Session, actor: Actor, lecture_id: int) -> Se
     return session.scalars(stmt).unique().all()
 
 
-def announcements(session: Session, actor: Actor, *, limit: int = 5) -> Sequence[ForumThread]:
-    """The newest announcements, for every dashboard."""
-    return (
-        session.scalars(
-            select(ForumThread)
-            .where(ForumThread.announcement.is_(True), ForumThread.deleted_at.is_(None))
-            .order_by(ForumThread.id.desc())
-            .limit(limit)
-        )
-        .unique()
-        .all()
+def announcements(
+    session: Session, actor: Actor, *, limit: int = 5, with_posts: bool = True
+) -> Sequence[ForumThread]:
+    """The newest announcements, for every dashboard. ``with_posts=False`` leaves their
+    answers unread (the dashboard's card shows titles and excerpts only): a
+    ``thread_view`` of such a thread counts no answers."""
+    return session.scalars(_newest_announcements(limit, with_posts)).unique().all()
+
+
+@functools.lru_cache(maxsize=8)
+def _newest_announcements(limit: int, with_posts: bool) -> Select[ForumThread]:
+    """Built once per limit: every dashboard reads the announcements."""
+    query = (
+        select(ForumThread)
+        .where(ForumThread.announcement.is_(True), ForumThread.deleted_at.is_(None))
+        .order_by(ForumThread.id.desc())
+        .limit(limit)
     )
+    return query if with_posts else query.options(noload(ForumThread.posts))
 
 
 def open_tickets_by_node(session: Session, actor: Actor) -> dict[str, list[ForumThread]]:

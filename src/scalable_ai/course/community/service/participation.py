@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from scalable_ai.course import audit
@@ -215,32 +215,36 @@ def summary(
     return ledger_summary(session, person_id, clock=clock, rule=rule)
 
 
+_HELD = select(Lecture.id).where(Lecture.held_on <= bindparam("today"))
+# The lectures held and the five counts in one round trip, each a scalar subquery; built
+# once (``sql.prebuilt``), as the dashboard's running grade reads it on every load.
+_COUNTS = select(
+    select(func.count()).select_from(_HELD.subquery()).scalar_subquery(),
+    select(func.count(Attendance.id))
+    .where(Attendance.person_id == bindparam("person_id"), Attendance.lecture_id.in_(_HELD))
+    .scalar_subquery(),
+    select(func.count(ForumThread.id))
+    .where(ForumThread.author_id == bindparam("person_id"), ForumThread.announcement.is_(False))
+    .scalar_subquery(),
+    select(func.count(ForumPost.id))
+    .where(ForumPost.author_id == bindparam("person_id"))
+    .scalar_subquery(),
+    select(func.count(NoteComment.id))
+    .where(NoteComment.author_id == bindparam("person_id"))
+    .scalar_subquery(),
+    select(func.count(ParticipationCredit.id))
+    .where(ParticipationCredit.person_id == bindparam("person_id"))
+    .scalar_subquery(),
+)
+
+
 def ledger_summary(
     session: Session, person_id: int, *, clock: Clock, rule: rules.ParticipationRule | None = None
 ) -> rules.ParticipationSummary:
     """The summary without a permission check: the running grade reads it for a student
     whose grade the caller may already see (``service.grades``)."""
-    held = select(Lecture.id).where(_held(session, clock))
-    # The lectures held and the five counts in one round trip, each a scalar subquery.
     counts = session.execute(
-        select(
-            select(func.count()).select_from(held.subquery()).scalar_subquery(),
-            select(func.count(Attendance.id))
-            .where(Attendance.person_id == person_id, Attendance.lecture_id.in_(held))
-            .scalar_subquery(),
-            select(func.count(ForumThread.id))
-            .where(ForumThread.author_id == person_id, ForumThread.announcement.is_(False))
-            .scalar_subquery(),
-            select(func.count(ForumPost.id))
-            .where(ForumPost.author_id == person_id)
-            .scalar_subquery(),
-            select(func.count(NoteComment.id))
-            .where(NoteComment.author_id == person_id)
-            .scalar_subquery(),
-            select(func.count(ParticipationCredit.id))
-            .where(ParticipationCredit.person_id == person_id)
-            .scalar_subquery(),
-        )
+        _COUNTS, {"person_id": person_id, "today": course_today(session, clock)}
     ).one()
     held_count, attended, questions, answers, comments, credits = (int(n or 0) for n in counts)
     return rules.summarize_participation(

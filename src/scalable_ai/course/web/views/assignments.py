@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 from starlette.datastructures import UploadFile
 
@@ -133,13 +133,18 @@ def _has_questions(key: str) -> bool:
     return (kits_root() / key / "questions.yaml").is_file()
 
 
+_GROUP_WITHOUT_MEMBERS = (
+    select(Group).where(Group.id == bindparam("group_id")).options(lazyload(Group.memberships))
+)
+
+
 def _own_group(db: Session, person_id: int) -> Group | None:
     """The student's group for the hand-in form, which shows only its name: without the
     member list (``my_group`` loads it for the dashboard), one query fewer per page view."""
     group_id = current_group_id(db, person_id)
     if group_id is None:
         return None
-    return db.get(Group, group_id, options=[lazyload(Group.memberships)])
+    return db.scalar(_GROUP_WITHOUT_MEMBERS, {"group_id": group_id})
 
 
 @dataclass(frozen=True)
