@@ -28,7 +28,9 @@ ASSIGNMENT = os.environ.get("SAI_BENCH_ASSIGNMENT", "A3")
 ACCOUNTS = json.loads(os.environ.get("SAI_BENCH_ACCOUNTS", "[]"))
 _next_account = itertools.count()
 accepted = {"hand_ins": 0}
+signed_in = {"users": 0}
 _next_address = itertools.count(1)
+SIGN_IN_WAIT_S = 300.0
 
 
 class Day(SequentialTaskSet):
@@ -107,6 +109,7 @@ class Student(FastHttpUser):
         )
         if answer.status_code != 303:
             raise RuntimeError(f"sign-in of {self.email} failed: {answer.status_code}")
+        signed_in["users"] += 1
 
 
 _environment: list = []  # Locust's Environment, kept by the init event
@@ -119,18 +122,31 @@ def _keep_environment(environment, **_kwargs) -> None:
 
 @events.spawning_complete.add_listener
 def _mark_spawned(user_count: int, **_kwargs) -> None:
-    """Every user is running: after ``SAI_BENCH_WARMUP`` more seconds (the last sign-ins,
-    argon2 at ~25 a second, drain) Locust's statistics start again from zero and the bench
-    starts its CPU window, so a step measures the page mix in steady state."""
+    """Every user is running: once every one has signed in too (argon2 at ~25 a second;
+    at 100 users the sign-ins outlast the spawning by seconds, and the first pages queued
+    behind them read 5-6 s in a step that started too early) and ``SAI_BENCH_WARMUP`` more
+    seconds have passed, Locust's statistics start again from zero and the bench starts its
+    CPU window, so a step measures the page mix in steady state; after ``SAI_BENCH_STEP``
+    seconds of it the run stops."""
     import gevent
 
     def start_measuring() -> None:
-        _environment[0].runner.stats.reset_all()
+        waited = 0.0
+        while signed_in["users"] < user_count and waited < SIGN_IN_WAIT_S:
+            gevent.sleep(0.1)
+            waited += 0.1
+        gevent.sleep(float(os.environ.get("SAI_BENCH_WARMUP", "0")))
+        runner = _environment[0].runner
+        runner.stats.reset_all()
         out = os.environ.get("SAI_BENCH_SPAWNED")
         if out:
             Path(out).write_text(str(user_count))
+        step = os.environ.get("SAI_BENCH_STEP")
+        if step:
+            gevent.sleep(float(step))
+            runner.quit()
 
-    gevent.spawn_later(float(os.environ.get("SAI_BENCH_WARMUP", "0")), start_measuring)
+    gevent.spawn(start_measuring)
 
 
 @events.quitting.add_listener

@@ -112,3 +112,29 @@ def test_a_groups_exception_shows_as_the_deadline_that_applies(demo_platform):
     assert re.search(r"for you: <strong><time [^>]*>Fri Feb 27, 11:59 PM</time></strong>", listing)
     page = demo_platform.client.get("/assignments/A2").text
     assert "node-8 outage" in page.split('id="your-deadline"')[1].split("</dd>")[0]
+
+
+def test_the_assignment_page_lists_the_newest_hand_ins_and_links_every_one(demo_platform):
+    """A group that hands in often must not make every view of the page longer (and slower):
+    the newest ten show, newest first, with a link to all of them."""
+    from scalable_ai.course.web.views.assignments import HAND_INS_SHOWN
+
+    sign_in(demo_platform.client, *STUDENT)
+    total = HAND_INS_SHOWN + 2
+    for n in range(total):
+        post_form(
+            demo_platform.client,
+            "/assignments/A3",
+            "/assignments/A3/submit",
+            {"link": f"https://github.com/tt/a3/commit/{n}", **NONE_USED},
+        )
+    page = demo_platform.client.get("/assignments/A3").text
+    shown = re.findall(r"github\.com/tt/a3/commit/(\d+)", page.split('id="h-handed"')[1])
+    assert [int(n) for n in dict.fromkeys(shown)] == list(range(total - 1, 1, -1))
+    assert 'href="/assignments/A3?every=1#h-handed"' in page
+    every = demo_platform.client.get("/assignments/A3?every=1").text
+    shown = re.findall(r"github\.com/tt/a3/commit/(\d+)", every.split('id="h-handed"')[1])
+    assert [int(n) for n in dict.fromkeys(shown)] == list(range(total - 1, -1, -1))
+    assert "Show the newest only" in every
+    refused = demo_platform.client.get("/assignments/A3?every=maybe")
+    assert refused.status_code == 422 and "every" in refused.text

@@ -53,23 +53,32 @@ def require_self_or_staff(actor: Actor, person_id: int, what: str) -> None:
         raise Forbidden(f"you may only {what} for yourself")
 
 
-_CURRENT_GROUP = select(GroupMembership.group_id).where(
-    GroupMembership.person_id == bindparam("person_id"), GroupMembership.left_at.is_(None)
+_CURRENT_GROUP = (
+    select(GroupMembership.group_id, Group.name)
+    .join(Group, Group.id == GroupMembership.group_id)
+    .where(GroupMembership.person_id == bindparam("person_id"), GroupMembership.left_at.is_(None))
 )
 
 
-def current_group_id(session: Session, person_id: int) -> int | None:
-    """The group the person is in now (open membership), if any.
+def current_group(session: Session, person_id: int) -> tuple[int, str] | None:
+    """The id and name of the group the person is in now (open membership), if any.
 
-    A page asks several times (its group, its submissions, its deadlines); the answer is
-    kept for the rest of the transaction while nothing is written (``service.memo``: any
-    flush, write statement, locking read or end of a transaction or savepoint forgets it,
-    and with changes pending the query runs and autoflushes them)."""
-    return remembered(
-        session,
-        ("current group", person_id),
-        lambda: session.scalar(_CURRENT_GROUP, {"person_id": person_id}),
-    )
+    A page asks several times (its group, its submissions, its deadlines, the peer part of
+    the grade); the answer is kept for the rest of the transaction while nothing is written
+    (``service.memo``: any flush, write statement, locking read or end of a transaction or
+    savepoint forgets it, and with changes pending the query runs and autoflushes them)."""
+
+    def read() -> tuple[int, str] | None:
+        row = session.execute(_CURRENT_GROUP, {"person_id": person_id}).first()
+        return None if row is None else (row[0], row[1])
+
+    return remembered(session, ("current group", person_id), read)
+
+
+def current_group_id(session: Session, person_id: int) -> int | None:
+    """The id of the group the person is in now, if any (:func:`current_group`)."""
+    found = current_group(session, person_id)
+    return None if found is None else found[0]
 
 
 def require_member_or_staff(session: Session, actor: Actor, group_id: int, what: str) -> None:

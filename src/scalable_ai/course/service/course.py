@@ -89,6 +89,15 @@ def course_today(session: Session, clock: Clock) -> date:
     return clock.now().astimezone(settings_of(session).zone).date()
 
 
+_ASSIGNMENTS = select(Assignment).order_by(Assignment.key)
+
+
+def all_assignments(session: Session) -> list[Assignment]:
+    """Every assignment by key, kept for the transaction (``service.memo``): a dashboard
+    needs them for the deadlines and for the running grade."""
+    return remembered(session, "assignments", lambda: list(session.scalars(_ASSIGNMENTS)))
+
+
 def assignment_by_key(session: Session, key: str, *, field: str = "assignment") -> Assignment:
     """The assignment ``key`` names (any case), kept for the transaction (``service.memo``):
     an assignment page and a hand-in look it up two or three times."""

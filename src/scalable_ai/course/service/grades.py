@@ -36,7 +36,7 @@ from scalable_ai.course.service.actors import (
     require_self_or_staff,
     require_staff,
 )
-from scalable_ai.course.service.course import settings_of
+from scalable_ai.course.service.course import all_assignments, settings_of
 from scalable_ai.course.service.peer_feedback import peer_part_of_grade
 from scalable_ai.course.service.slack import slack_balance
 from scalable_ai.course.tables import Assignment, Person, Score
@@ -201,7 +201,6 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
 
 # Built once (``sql.prebuilt``): the dashboard computes a running grade on every load.
 _PERSON_SCORES = select(Score).where(Score.person_id == bindparam("person_id"))
-_ASSIGNMENT_KEYS = select(Assignment.key).order_by(Assignment.key)
 
 
 def _recorded_percent(session: Session, person_id: int) -> dict[str, float]:
@@ -221,7 +220,7 @@ def _scores_and_peer(
 ) -> tuple[rules.StudentScores, str | None]:
     if percent is None:
         percent = _recorded_percent(session, person_id)
-    keys = session.scalars(_ASSIGNMENT_KEYS).all()
+    keys = [a.key for a in all_assignments(session)]
     peer = peer_part_of_grade(session, person_id, clock=clock, settings=settings)
     recorded_peer = percent.get("project.technical.peer")
     peer_score, peer_note = peer.score, peer.note

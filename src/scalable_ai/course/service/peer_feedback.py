@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from scalable_ai.course.clock import Clock
 from scalable_ai.course.policy import peer_review_rubric as rubric
 from scalable_ai.course.policy.settings import CourseSettings
-from scalable_ai.course.service.actors import Actor, require_staff
+from scalable_ai.course.service.actors import Actor, current_group, require_staff
 from scalable_ai.course.service.course import (
     PEER_REVIEW_MILESTONE,
     milestone_by_key,
@@ -37,7 +37,7 @@ from scalable_ai.course.service.course import (
     settings_of,
 )
 from scalable_ai.course.service.peer_review_submissions import peer_review_due
-from scalable_ai.course.tables import Group, GroupMembership, PeerReview, PeerReviewAssignment
+from scalable_ai.course.tables import Group, PeerReview, PeerReviewAssignment
 
 
 def review_scores(row: PeerReview) -> dict[str, int]:
@@ -126,11 +126,6 @@ class PeerPart:
 
 
 # Built once (``sql.prebuilt``): the dashboard's running grade reads them on every load.
-_OWN_GROUP = (
-    select(Group.id, Group.name)
-    .join(GroupMembership, GroupMembership.group_id == Group.id)
-    .where(GroupMembership.person_id == bindparam("person_id"), GroupMembership.left_at.is_(None))
-)
 _REVIEWS_OF = select(PeerReview).where(PeerReview.reviewed_group_id == bindparam("group_id"))
 
 
@@ -141,7 +136,7 @@ def peer_part_of_grade(
     group's report, once the peer-review deadline has passed (see the module's rules).
     ``settings``: the course settings when the caller has read them already (the dashboard
     computes a grade on every load, so this reads as little as it can)."""
-    group = session.execute(_OWN_GROUP, {"person_id": person_id}).first()
+    group = current_group(session, person_id)
     if group is None:
         return PeerPart(None, None)
     group_id, name = group

@@ -30,12 +30,14 @@ from scalable_ai.course.policy.settings import CourseSettings
 from scalable_ai.course.service.actors import (
     Actor,
     acting_person,
+    current_group,
     current_group_id,
     get_person,
     require_member_or_staff,
     require_self_or_staff,
 )
 from scalable_ai.course.service.course import (
+    all_assignments,
     assignment_by_key,
     due_at,
     milestone_by_key,
@@ -231,14 +233,26 @@ def judge_hand_in(
     )
 
 
-_HAND_INS = select(Submission).order_by(Submission.submitted_at, Submission.id)
-_GROUP_HAND_INS = _HAND_INS.where(
-    Submission.group_id == bindparam("owner"),
-    Submission.assignment_id == bindparam("assignment_id"),
+_NEWEST_FIRST = (Submission.submitted_at.desc(), Submission.id.desc())
+# A student's assignment page, on every load: the newest of their group's hand-ins (or
+# their own, without a group), with statements built once.
+_GROUP_NEWEST_HAND_INS = (
+    select(Submission)
+    .where(
+        Submission.group_id == bindparam("owner"),
+        Submission.assignment_id == bindparam("assignment_id"),
+    )
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("newest"))
 )
-_OWN_HAND_INS = _HAND_INS.where(
-    Submission.person_id == bindparam("owner"),
-    Submission.assignment_id == bindparam("assignment_id"),
+_OWN_NEWEST_HAND_INS = (
+    select(Submission)
+    .where(
+        Submission.person_id == bindparam("owner"),
+        Submission.assignment_id == bindparam("assignment_id"),
+    )
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("newest"))
 )
 
 
@@ -248,22 +262,30 @@ def list_submissions(
     *,
     group_id: int | None = None,
     assignment: str | None = None,
+    newest: int | None = None,
 ) -> Sequence[Submission]:
-    """Staff see every submission; a student only their group's."""
-    query = select(Submission).order_by(Submission.submitted_at, Submission.id)
+    """Staff see every submission; a student only their group's. Oldest first; with
+    ``newest``, only the newest that many (an assignment page shows the last few, and a
+    group that hands in often must not make every view of it slower)."""
+    if newest is not None and newest < 0:
+        raise UserError("newest must be 0 or more", field="newest")
+    mine = None
     if not actor.is_staff:
         mine = current_group_id(session, actor.person_id) if actor.person_id else None
         if group_id is not None and group_id != mine:
             require_member_or_staff(session, actor, group_id, "see this group's submissions")
-        if assignment is not None:
-            # a student's assignment page, on every load: statements built once
-            return session.scalars(
-                _GROUP_HAND_INS if mine else _OWN_HAND_INS,
+        if assignment is not None and newest is not None:
+            found = session.scalars(
+                _GROUP_NEWEST_HAND_INS if mine else _OWN_NEWEST_HAND_INS,
                 {
                     "owner": mine or actor.person_id,
                     "assignment_id": assignment_by_key(session, assignment).id,
+                    "newest": newest,
                 },
             ).all()
+            return found[::-1]
+    query = select(Submission).order_by(*_NEWEST_FIRST)
+    if not actor.is_staff:
         query = query.where(
             Submission.group_id == mine if mine else Submission.person_id == actor.person_id
         )
@@ -271,7 +293,9 @@ def list_submissions(
         query = query.where(Submission.group_id == group_id)
     if assignment is not None:
         query = query.where(Submission.assignment_id == assignment_by_key(session, assignment).id)
-    return session.scalars(query).all()
+    if newest is not None:
+        query = query.limit(newest)
+    return session.scalars(query).all()[::-1]
 
 
 @dataclass(frozen=True)
@@ -288,24 +312,18 @@ class AssignmentStatus:
     submission: Submission | None
 
 
-_GROUP_NAME = select(Group.name).where(Group.id == bindparam("group_id"))
-_ASSIGNMENTS_BY_KEY = select(Assignment).order_by(Assignment.key)
-
-
 def assignment_statuses(session: Session, actor: Actor, person_id: int) -> list[AssignmentStatus]:
     """Every assignment with the deadline that applies to the student (yourself, or staff)."""
     person = get_person(session, person_id)
     require_self_or_staff(actor, person_id, "see assignment deadlines")
     settings = settings_of(session)
-    group_id = current_group_id(session, person.id)
-    group_name = (
-        session.scalar(_GROUP_NAME, {"group_id": group_id}) if group_id is not None else None
-    )
+    group = current_group(session, person.id)
+    group_id, group_name = group if group is not None else (None, None)
     book = ledger(session, person_ids=[person.id])
     exceptions = policy_exceptions(session, person_id=person.id, group_id=group_id)
     latest_of = latest_submissions(session, group_id=group_id, person_id=person.id)
     result = []
-    for row in session.scalars(_ASSIGNMENTS_BY_KEY):
+    for row in all_assignments(session):
         due = due_at(row, settings)
         applied = rules.slack_days_on(person.email, row.key, book) > 0
         exception = rules.exception_for(person.email, group_name, row.key, exceptions)

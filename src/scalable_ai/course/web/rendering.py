@@ -105,6 +105,9 @@ def make_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the package and change only with it: no file-system check of
+        # every template a page extends or includes on each render.
+        auto_reload=False,
     )
     env.filters["berkeley"] = berkeley
     env.filters["percent"] = percent

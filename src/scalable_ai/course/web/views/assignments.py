@@ -74,14 +74,24 @@ def assignment_list(visit: VisitDep) -> Response:
     )
 
 
+#: Hand-ins an assignment page lists before "Show every hand-in".
+HAND_INS_SHOWN = 10
+
+
 @router.get("/assignments/{key}")
-def assignment_page(visit: VisitDep, key: str) -> Response:
+def assignment_page(visit: VisitDep, key: str, every: bool = False) -> Response:
+    """The assignment: dates, the hand-in form, the slack-day choice, and the newest
+    hand-ins (``?every=1``: all of them; staff grade from ``/staff/assignments/{key}``)."""
     me = visit.person()
     actor = visit.actor()
     settings = settings_of(visit.db)
     assignment = assignment_by_key(visit.db, key)
     due = due_at(assignment, settings)
-    handed_in = submission_service.list_submissions(visit.db, actor, assignment=assignment.key)
+    handed_in = submission_service.list_submissions(
+        visit.db, actor, assignment=assignment.key, newest=None if every else HAND_INS_SHOWN + 1
+    )
+    earlier = not every and len(handed_in) > HAND_INS_SHOWN
+    handed_in = handed_in[1:] if earlier else handed_in
     balance = None if me.is_staff else slack_balance(visit.db, actor, me.id)
     status = (
         None
@@ -104,6 +114,8 @@ def assignment_page(visit: VisitDep, key: str) -> Response:
         slack_end=due + timedelta(hours=settings.slack_day_hours),
         late_now=visit.now > due,
         handed_in=list(reversed(handed_in)),
+        earlier_hand_ins=earlier,
+        every_hand_in=every,
         balance=balance,
         slack_used_here=slack_used_here,
         status=status,
