@@ -51,7 +51,7 @@ from scalable_ai.course.service.slack import (
     policy_exceptions,
     spend_for_group,
 )
-from scalable_ai.course.tables import Assignment, Group, Person, Submission
+from scalable_ai.course.tables import Assignment, Group, GroupMembership, Person, Submission
 from scalable_ai.errors import Conflict, NotFound, UserError
 
 MILESTONE_SLACK_REFUSAL = "slack days apply to assignments only"
@@ -164,23 +164,27 @@ def share_group(session: Session, group_id: int) -> tuple[Group, list[Person]]:
     group = session.scalar(_SHARE_GROUP, {"group_id": group_id})
     if group is None:
         raise NotFound(f"no group with id {group_id}", field="group")
-    members = list(session.scalars(_SHARE_PEOPLE, {"ids": sorted({p.id for p in group.members})}))
+    members = list(session.scalars(_SHARE_MEMBERS, {"group_id": group_id}))
     return group, members
 
 
-# Built once: every on-time hand-in takes these locks.
+# Built once: every on-time hand-in takes these locks. The members are read with their
+# rows' lock in one statement, after the group's (which a membership change must take
+# exclusively), instead of loading the memberships and then the people.
 _SHARE_GROUP = (
     select(Group)
     .where(Group.id == bindparam("group_id"))
+    .options(lazyload(Group.memberships))
     .with_for_update(read=True, of=Group)
     .execution_options(populate_existing=True)
 )
-_SHARE_PEOPLE = (
+_SHARE_MEMBERS = (
     select(Person)
-    .where(Person.id.in_(bindparam("ids", expanding=True)))
+    .join(GroupMembership, GroupMembership.person_id == Person.id)
+    .where(GroupMembership.group_id == bindparam("group_id"), GroupMembership.left_at.is_(None))
     .order_by(Person.id)
     .options(lazyload(Person.ssh_keys))
-    .with_for_update(read=True)
+    .with_for_update(read=True, of=Person)
     .execution_options(populate_existing=True)
 )
 

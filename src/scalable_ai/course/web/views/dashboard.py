@@ -17,7 +17,6 @@ from fastapi.responses import Response
 
 from scalable_ai.course.policy.schedule import EventKind, released_at
 from scalable_ai.course.service.course import settings_of
-from scalable_ai.course.service.groups import my_group
 from scalable_ai.course.service.submissions import assignment_statuses
 from scalable_ai.course.web import panels
 from scalable_ai.course.web.visit import Visit, open_visit
@@ -81,7 +80,8 @@ def dashboard(visit: VisitDep) -> Response:
     actor = visit.actor()
     now = visit.now
     upcoming = my_deadlines(visit, actor, me.id)
-    group = my_group(visit.db, actor)
+    card = panels.my_group_card(visit.db, actor)
+    group, members = card if card is not None else (None, 0)
     balance, grade = panels.my_standing(visit.db, actor, me.id, clock=visit.state.clock)
     return visit.page(
         "dashboard.html",
@@ -91,6 +91,7 @@ def dashboard(visit: VisitDep) -> Response:
         balance=balance,
         grade=grade,
         group=group,
+        members=members,
         scribing=panels.my_scribe_lectures(visit.db, actor, me.id),
         checkoffs=panels.my_checkoffs(visit.db, actor, group),
         announcements=panels.current_announcements(visit.db, actor, now),
