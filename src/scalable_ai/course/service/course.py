@@ -45,7 +45,7 @@ def row_by_id(session: Session, table: type[Row], row_id: int, *, what: str, fie
 
 
 _FIRST_COURSE = select(CourseRecord).order_by(CourseRecord.id).limit(1)
-# Built once (``sql.prebuilt``): pages look these up on every load.
+# Built once: pages look these up on every load.
 _ASSIGNMENT_BY_KEY = select(Assignment).where(Assignment.key == bindparam("key"))
 _MILESTONE_BY_KEY = select(Milestone).where(Milestone.key == bindparam("key"))
 

@@ -199,7 +199,7 @@ def student_scores(session: Session, person_id: int, *, clock: Clock) -> rules.S
     return _scores_and_peer(session, person_id, clock=clock, settings=settings_of(session))[0]
 
 
-# Built once (``sql.prebuilt``): the dashboard computes a running grade on every load.
+# Built once: the dashboard computes a running grade on every load.
 _PERSON_SCORES = select(Score).where(Score.person_id == bindparam("person_id"))
 
 

@@ -125,7 +125,7 @@ class PeerPart:
     note: str | None
 
 
-# Built once (``sql.prebuilt``): the dashboard's running grade reads them on every load.
+# Built once: the dashboard's running grade reads them on every load.
 _REVIEWS_OF = select(PeerReview).where(PeerReview.reviewed_group_id == bindparam("group_id"))
 
 

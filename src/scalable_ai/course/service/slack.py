@@ -109,7 +109,7 @@ def _ledger_statement(*where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-# Built once (``sql.prebuilt``): every page a student opens reads their ledger.
+# Built once: every page a student opens reads their ledger.
 _PERSON_LEDGER = _ledger_statement(SlackDayUse.person_id == bindparam("person_id"))
 _PEOPLE_LEDGER = _ledger_statement(SlackDayUse.person_id.in_(bindparam("ids", expanding=True)))
 # A hand-in reads its group's: the members' entries and the group pool's.
@@ -336,7 +336,8 @@ def _exceptions_statement(covered: ColumnElement[bool] | None) -> Select[Any]:
     return query if covered is None else query.where(covered)
 
 
-# Built once (``sql.prebuilt``): every page a student opens reads their exceptions, and
+# Built once (docs/course-platform.md, "What keeps a page cheap"): every page a student
+# opens reads their exceptions, and
 # building this six-table statement took most of the read's time.
 _ALL_EXCEPTIONS = _exceptions_statement(None)
 _PERSON_EXCEPTIONS = _exceptions_statement(DeadlineException.person_id == bindparam("person_id"))

@@ -364,7 +364,7 @@ def _latest_statement(owner: ColumnElement[bool]) -> Select[Submission]:
     return select(Submission).join(ranked, ranked.c.id == Submission.id).where(ranked.c.newest == 1)
 
 
-# Built once (``sql.prebuilt``): the dashboard and every assignment page read them.
+# Built once: the dashboard and every assignment page read them.
 _GROUP_LATEST = _latest_statement(Submission.group_id == bindparam("owner"))
 _PERSON_LATEST = _latest_statement(Submission.person_id == bindparam("owner"))
 

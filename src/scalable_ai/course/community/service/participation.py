@@ -217,7 +217,7 @@ def summary(
 
 _HELD = select(Lecture.id).where(Lecture.held_on <= bindparam("today"))
 # The lectures held and the five counts in one round trip, each a scalar subquery; built
-# once (``sql.prebuilt``), as the dashboard's running grade reads it on every load.
+# once, as the dashboard's running grade reads it on every load.
 _COUNTS = select(
     select(func.count()).select_from(_HELD.subquery()).scalar_subquery(),
     select(func.count(Attendance.id))
