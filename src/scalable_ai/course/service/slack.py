@@ -337,8 +337,8 @@ def _exceptions_statement(covered: ColumnElement[bool] | None) -> Select[Any]:
 
 
 # Built once (docs/course-platform.md, "What keeps a page cheap"): every page a student
-# opens reads their exceptions, and
-# building this six-table statement took most of the read's time.
+# opens reads their exceptions, and building this six-table statement took most of the
+# read's time.
 _ALL_EXCEPTIONS = _exceptions_statement(None)
 _PERSON_EXCEPTIONS = _exceptions_statement(DeadlineException.person_id == bindparam("person_id"))
 _PERSON_OR_GROUP_EXCEPTIONS = _exceptions_statement(
