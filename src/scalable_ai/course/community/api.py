@@ -15,7 +15,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from scalable_ai.course.api.context import SignedIn
 from scalable_ai.course.api.schemas import Id
@@ -64,7 +64,7 @@ from scalable_ai.course.community.api_schemas import (
     TicketStatusIn,
 )
 from scalable_ai.course.community.questions import Question, QuestionKind
-from scalable_ai.course.community.service import forum, notes, participation
+from scalable_ai.course.community.service import forum, notes, participation, qa_board
 from scalable_ai.course.community.service import questionnaire as onboarding
 from scalable_ai.course.upload_limits import UPLOAD_ROUTE_BYTES
 from scalable_ai.errors import NotFound, UserError
@@ -280,19 +280,7 @@ def confirm_proposal(call: SignedIn, proposal_id: PathId) -> object:
 # --- Q&A, announcements, tickets ------------------------------------------------------------
 
 
-@router.get(
-    "/threads",
-    response_model=list[ThreadOut],
-    tags=["q&a"],
-    summary="Threads you may see, newest first; q searches titles, bodies, answers",
-)
-def list_threads(
-    call: SignedIn,
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-) -> object:
-    rows = forum.list_threads(call.session, call.actor, category=category, query=q)
-    return [forum.thread_view(call.actor, t, with_posts=False) for t in rows]
+# GET /threads (the board: filters, search, pages) is in api_qa.
 
 
 @router.post(
@@ -315,17 +303,19 @@ def ask(call: SignedIn, body: QuestionPostIn) -> object:
         clock=call.clock,
     )
     call.session.flush()
-    return forum.thread_view(call.actor, thread)
+    return qa_board.thread_for(call.session, call.actor, thread)
 
 
 @router.get(
     "/threads/{thread_id}",
     response_model=ThreadOut,
     tags=["q&a"],
-    summary="A thread with its answers",
+    summary="A thread with its answers (deleted ones to staff only, marked), and whether "
+    "you follow it and have read it",
 )
 def show_thread(call: SignedIn, thread_id: PathId) -> object:
-    return forum.thread_view(call.actor, forum.get_thread(call.session, call.actor, thread_id))
+    thread = forum.get_thread(call.session, call.actor, thread_id)
+    return qa_board.thread_for(call.session, call.actor, thread)
 
 
 @router.post(

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from scalable_ai.course.api.context import Call, SignedIn
 from scalable_ai.course.api.schemas import Id, ShortText
 from scalable_ai.course.community.api_schemas import Body, Category, PostMadeOut, ThreadOut
-from scalable_ai.course.community.service import forum, qa_board, thread_state
+from scalable_ai.course.community.service import forum, qa_board
 from scalable_ai.course.service.actors import acting_person
 
 router = APIRouter(tags=["q&a"])
@@ -76,35 +76,72 @@ class RevisionOut(BaseModel):
 
 def _state(call: Call, thread_id: int) -> ThreadStateOut:
     thread = forum.get_thread(call.session, call.actor, thread_id)
-    me = call.actor.person_id
-    unread, followed = thread_state.unread_and_followed(call.session, me, [thread])
+    view = qa_board.thread_for(call.session, call.actor, thread)
     return ThreadStateOut(
-        thread_id=thread.id,
-        resolved=thread.resolved_at is not None,
-        following=thread.id in followed,
-        unread=thread.id in unread,
+        thread_id=thread.id, resolved=view.resolved, following=view.following, unread=view.unread
     )
+
+
+class BoardQuery(BaseModel):
+    """What the Q&A page's board takes: a category, search words, one of its filters
+    (``show``: :data:`~scalable_ai.course.community.service.qa_board.FILTERS`) and a page."""
+
+    category: Category | None = None
+    q: str | None = Field(None, max_length=200)
+    show: Show = ""
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(qa_board.PER_PAGE, ge=1, le=100)
+
+
+def _board(call: Call, asked: BoardQuery) -> qa_board.BoardPage:
+    return qa_board.board(
+        call.session, call.actor, category=asked.category, query=asked.q, show=asked.show,
+        page=asked.page, per_page=asked.per_page,
+    )  # fmt: skip
+
+
+@router.get(
+    "/threads",
+    response_model=list[ThreadOut],
+    summary="The board's threads you may see (as on the Q&A page): newest activity first "
+    "(best match first with q), 20 a page, show= one of its filters; the total in "
+    "X-Total-Count, the next and previous pages in Link",
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {"description": "threads matching", "schema": {"type": "integer"}},
+                "Link": {
+                    "description": 'rel="next"/"prev" page URLs',
+                    "schema": {"type": "string"},
+                },
+            }
+        }
+    },
+)
+def list_threads(
+    call: SignedIn, request: Request, response: Response, asked: Annotated[BoardQuery, Query()]
+) -> object:
+    found = _board(call, asked)
+    response.headers["X-Total-Count"] = str(found.total)
+    links = [
+        f'<{request.url.include_query_params(page=n)}>; rel="{rel}"'
+        for n, rel in ((found.page + 1, "next"), (found.page - 1, "prev"))
+        if 1 <= n <= found.pages
+    ]
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    # FastAPI turns the ThreadView dataclasses into ThreadOut (the board leaves out answers).
+    return found.threads
 
 
 @router.get(
     "/board",
     response_model=BoardOut,
-    summary="The Q&A board: newest activity first (best match first with q), 20 a page, "
-    "with unread and following marks",
+    summary="The Q&A board as one object: the threads of GET /threads with this page, the "
+    "number of pages and the total",
 )
-def board(
-    call: SignedIn,
-    category: Annotated[Category | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    show: Annotated[Show, Query()] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = qa_board.PER_PAGE,
-) -> object:
-    found = qa_board.board(
-        call.session, call.actor, category=category, query=q, show=show, page=page,
-        per_page=per_page,
-    )  # fmt: skip
-    # FastAPI turns the ThreadView dataclasses into ThreadOut as the thread routes do.
+def board(call: SignedIn, asked: Annotated[BoardQuery, Query()]) -> object:
+    found = _board(call, asked)
     return {
         "threads": found.threads,
         "page": found.page,
@@ -123,7 +160,7 @@ def edit_thread(call: SignedIn, thread_id: PathId, body: ThreadEditIn) -> object
         call.session, call.actor, thread_id, title=body.title, body=body.body, clock=call.clock
     )
     call.session.flush()
-    return forum.thread_view(call.actor, thread)
+    return qa_board.thread_for(call.session, call.actor, thread)
 
 
 @router.delete(
@@ -174,7 +211,6 @@ def resolve(call: SignedIn, thread_id: PathId, body: ResolvedIn) -> object:
     summary="Follow a thread (its answers reach your notifications) or stop following it",
 )
 def follow(call: SignedIn, thread_id: PathId, body: FollowingIn) -> object:
-    acting_person(call.session, call.actor)
     qa_board.set_following(
         call.session, call.actor, thread_id, following=body.following, clock=call.clock
     )

@@ -212,6 +212,13 @@ def set_following(
     return following
 
 
+def thread_for(session: Session, actor: Actor, thread: ForumThread) -> ThreadView:
+    """The thread as the actor sees it on its page and through the API: its answers, and
+    whether it is unread by them and followed by them (one source for both)."""
+    unread, followed = thread_state.unread_and_followed(session, actor.person_id, [thread])
+    return thread_view(actor, thread, unread=thread.id in unread, following=thread.id in followed)
+
+
 def opened(session: Session, actor: Actor, thread: ForumThread, *, clock: Clock) -> bool:
     """The actor read the thread now; True when a read marker had to be written (the page
     then commits; a thread read before and unchanged writes nothing)."""

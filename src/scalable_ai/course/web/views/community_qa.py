@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from scalable_ai.course.clock import parse_instant
 from scalable_ai.course.community.forum_rules import CATEGORIES, CATEGORY_LABELS
-from scalable_ai.course.community.service import forum, qa_board, thread_state
+from scalable_ai.course.community.service import forum, qa_board
 from scalable_ai.course.tables import Lecture, Node
 from scalable_ai.course.web.visit import Visit, checked_form, open_visit
 
@@ -151,8 +151,7 @@ def thread_page(visit: VisitDep, thread_id: int) -> Response:
     visit.person()
     actor = visit.actor()
     thread = forum.get_thread(visit.db, actor, thread_id)
-    view = forum.thread_view(actor, thread)
-    following = actor.person_id in thread_state.followers(visit.db, thread.id)
+    view = qa_board.thread_for(visit.db, actor, thread)
     history = qa_board.history(visit.db, actor, thread.id) if actor.is_staff else []
     # the Markdown as written, for the edit forms of what this person may edit
     thread_source = thread.body if view.mine or actor.is_staff else ""
@@ -171,7 +170,7 @@ def thread_page(visit: VisitDep, thread_id: int) -> Response:
         title=view.title,
         active="/qa",
         thread=view,
-        following=following,
+        following=view.following,
         history=history,
         thread_source=thread_source,
         post_sources=post_sources,
