@@ -124,6 +124,10 @@ STUDENT_REFUSED = [
     ("DELETE", lambda w: f"/posts/{w.post.id}", None, 403),
     ("PUT", lambda w: f"/threads/{w.public.id}/resolved", lambda w: {"resolved": True}, 403),
     ("GET", lambda w: f"/threads/{w.public.id}/history", None, 403),
+    # ... and another's private question is absent, whatever the action
+    ("PATCH", lambda w: f"/threads/{w.private.id}", lambda w: {"title": "x", "body": "y"}, 404),
+    ("DELETE", lambda w: f"/threads/{w.private.id}", None, 404),
+    ("PUT", lambda w: f"/threads/{w.private.id}/resolved", lambda w: {"resolved": True}, 404),
     ("PUT", lambda w: f"/threads/{w.private.id}/following", lambda w: {"following": True}, 404),
     ("POST", lambda w: f"/threads/{w.private.id}/read", None, 404),
 ]
