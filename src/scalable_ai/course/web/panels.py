@@ -21,10 +21,7 @@ def current_announcements(db: Session, actor: Any, now: Any) -> list[Any]:
     announcement "on every dashboard" (student and staff)."""
     from scalable_ai.course.community.service import forum
 
-    threads = forum.announcements(db, actor, limit=ANNOUNCEMENTS_SHOWN * 2, with_posts=False)
-    posted = [t for t in threads if t.created_at <= now]
-    posted.sort(key=lambda t: (t.created_at, t.id), reverse=True)
-    return [forum.thread_view(actor, t, with_posts=False) for t in posted[:ANNOUNCEMENTS_SHOWN]]
+    return forum.announcement_cards(db, actor, now=now, shown=ANNOUNCEMENTS_SHOWN)
 
 
 def my_scribe_lectures(db: Session, actor: Any, person_id: int) -> list[Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, noload
+from sqlalchemy.orm import Session, lazyload
 
 from scalable_ai.course import audit
 from scalable_ai.course.clock import Clock
@@ -297,17 +297,40 @@ def threads_about_lecture(session: Session, actor: Actor, lecture_id: int) -> Se
     return session.scalars(stmt).unique().all()
 
 
-def announcements(
-    session: Session, actor: Actor, *, limit: int = 5, with_posts: bool = True
-) -> Sequence[ForumThread]:
-    """The newest announcements, for every dashboard. ``with_posts=False`` leaves their
-    answers unread (the dashboard's card shows titles and excerpts only): a
-    ``thread_view`` of such a thread counts no answers."""
-    return session.scalars(_newest_announcements(limit, with_posts)).unique().all()
+def announcements(session: Session, actor: Actor, *, limit: int = 5) -> Sequence[ForumThread]:
+    """The newest announcements, with their answers (the Q&A page, the API)."""
+    return session.scalars(_newest_announcements(limit)).unique().all()
+
+
+@dataclass(frozen=True)
+class AnnouncementCard:
+    """What the dashboard's announcement card shows of one announcement."""
+
+    id: int
+    title: str
+    created_at: datetime
+    excerpt: str
+
+
+def announcement_cards(
+    session: Session, actor: Actor, *, now: datetime, shown: int
+) -> list[AnnouncementCard]:
+    """The newest ``shown`` announcements already posted by ``now`` (the course clock) that
+    ``actor`` may see, newest first, for every dashboard: titles and excerpts, their answers
+    left unread."""
+    threads = session.scalars(_newest_announcements(shown * 2, with_answers=False)).all()
+    posted = [
+        t
+        for t in threads
+        if t.created_at <= now
+        and can_see_thread(viewer(actor), author_id=t.author_id, private=t.private)
+    ]
+    posted.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+    return [AnnouncementCard(t.id, t.title, t.created_at, excerpt(t.body)) for t in posted[:shown]]
 
 
 @functools.lru_cache(maxsize=8)
-def _newest_announcements(limit: int, with_posts: bool) -> Select[ForumThread]:
+def _newest_announcements(limit: int, with_answers: bool = True) -> Select[ForumThread]:
     """Built once per limit: every dashboard reads the announcements."""
     query = (
         select(ForumThread)
@@ -315,7 +338,7 @@ def _newest_announcements(limit: int, with_posts: bool) -> Select[ForumThread]:
         .order_by(ForumThread.id.desc())
         .limit(limit)
     )
-    return query if with_posts else query.options(noload(ForumThread.posts))
+    return query if with_answers else query.options(lazyload(ForumThread.posts))
 
 
 def open_tickets_by_node(session: Session, actor: Actor) -> dict[str, list[ForumThread]]:
