@@ -11,7 +11,8 @@ The folder ``<runs_dir>/<id>/`` holds ``run.json`` (command line, the whole reso
 seed, git commit and dirty flag, package versions, host, device, start/end time, status,
 summary), ``metrics.jsonl`` (one JSON object per ``log`` call, step-indexed) and artifacts.
 ``run.json`` is rewritten atomically at start and end, so a crashed run still says
-``"status": "running"`` or ``"failed"`` with its error. The course platform reads runs only
+``"status": "running"`` or ``"failed"`` with its error; a run stopped by SIGTERM says
+``"terminated"`` (Ctrl-C: ``"interrupted"``). The course platform reads runs only
 through this module (``list_runs``, ``load_run``, ``read_metrics``).
 """
 
@@ -23,9 +24,11 @@ import os
 import platform
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -220,10 +223,14 @@ def open_run(
     if seed is not None:
         seed_everything(seed)
     run = Run(path, record)
+    previous = _stop_on_sigterm()
     try:
         yield run
     except KeyboardInterrupt:
         run.finish("interrupted")
+        raise
+    except Terminated:
+        run.finish("terminated", error="stopped by SIGTERM")
         raise
     except BaseException as exc:
         run.finish("failed", error=f"{type(exc).__name__}: {exc}")
@@ -231,6 +238,34 @@ def open_run(
     else:
         run.record["device"] = device_info()  # torch may have been imported by the body
         run.finish("completed")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived during a run (a scheduler's cancel, ``kill``, torchrun stopping its
+    workers after one failed): the run is recorded as ``terminated`` and the process exits
+    with 128 + 15, as the default action would have, instead of dying with ``run.json``
+    saying "running" for ever."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+def _stop_on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` while the run is open, when this is the main
+    thread and nobody else handles SIGTERM (a server's own graceful shutdown is kept).
+    Returns the handler to put back, or None when nothing was changed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 # Reading runs -------------------------------------------------------------------------------

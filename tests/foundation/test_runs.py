@@ -110,3 +110,48 @@ def test_list_runs_is_oldest_first_and_skips_broken_folders(isolated_locations):
     (broken / "run.json").write_text("{not json")
     runs = list_runs()
     assert len(runs) == 2 and runs[0].started_at <= runs[1].started_at
+
+
+def test_a_run_stopped_by_sigterm_is_recorded_as_terminated(tmp_path):
+    """``kill`` (a scheduler's cancel, torchrun stopping its workers) used to leave run.json
+    saying "running" for ever: the default SIGTERM action skips every cleanup."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from scalable_ai.runs import open_run\n"
+        f"with open_run('test.sleeper', runs_dir={str(tmp_path)!r}) as run:\n"
+        "    run.log(0, loss=1.0)\n"
+        "    print(run.id, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    run_id = child.stdout.readline().strip()
+    time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM  # as the default action exits
+    record = json.loads((tmp_path / run_id / "run.json").read_text())
+    assert record["status"] == "terminated" and record["ended_at"]
+    assert record["error"] == "stopped by SIGTERM"
+
+
+def test_a_run_keeps_a_sigterm_handler_someone_else_installed(tmp_path):
+    """A server's own graceful shutdown (uvicorn's handler) is not replaced, and the
+    default action comes back after the run."""
+    import signal
+
+    mine = []
+    original = signal.signal(signal.SIGTERM, lambda *_: mine.append(1))
+    try:
+        with open_run("test.server", runs_dir=tmp_path):
+            signal.raise_signal(signal.SIGTERM)
+        assert mine == [1]
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with open_run("test.plain", runs_dir=tmp_path):
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, original)
