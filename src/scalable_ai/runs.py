@@ -247,7 +247,9 @@ class Terminated(SystemExit):
     """SIGTERM arrived during a run (a scheduler's cancel, ``kill``, torchrun stopping its
     workers after one failed): the run is recorded as ``terminated`` and the process exits
     with 128 + 15, as the default action would have, instead of dying with ``run.json``
-    saying "running" for ever."""
+    saying "running" for ever. Python runs a signal handler between bytecodes, so a main
+    thread stuck inside one C call (a hung collective) stops only when the call returns or
+    at the launcher's SIGKILL (torchrun's comes ~30 s after its SIGTERM)."""
 
     def __init__(self) -> None:
         super().__init__(128 + signal.SIGTERM)
