@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -24,6 +25,20 @@ runs_app = typer.Typer(
     help="List, show, compare and plot runs (SAI_RUNS_DIR).",
 )
 console = Console()
+
+
+def when(stamp: str | None) -> str:
+    """A run's ISO time (stored in UTC) in this machine's time zone, with the zone's name
+    (``2026-03-05 10:00:12 PST``): a bare ISO string read as local time was 8 hours off."""
+    if not stamp:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _fmt(value: object) -> str:
@@ -53,7 +68,7 @@ def list_command(
             run.id,
             run.command,
             run.status,
-            run.started_at[:19],
+            when(run.started_at),
             _fmt(run.data.get("seed")),
             commit,
             summary,
@@ -71,7 +86,7 @@ def show_command(
     console.print(f"[bold]{run.id}[/bold]  {run.command}  [{run.status}]  {run.path}")
     console.print(f"argv: {' '.join(data.get('argv') or [])}")
     console.print(f"seed: {data.get('seed')}   git: {data.get('git')}")
-    console.print(f"started {data.get('started_at')}  ended {data.get('ended_at')}")
+    console.print(f"started {when(data.get('started_at'))}  ended {when(data.get('ended_at'))}")
     if data.get("error"):
         console.print(f"[red]error: {data['error']}[/red]")
     for title, section in (

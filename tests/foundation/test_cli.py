@@ -117,3 +117,21 @@ def test_a_missing_argument_is_a_usage_error_not_a_traceback():
     result = sai("runs", "show")
     assert result.returncode == 2 and "Missing argument" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_times_read_in_the_machines_zone_with_its_name(monkeypatch):
+    """``sai runs`` printed the stored UTC instant bare (``2026-03-05T18:00:12``), which
+    reads as local time on a Berkeley laptop."""
+    import time
+
+    from scalable_ai.runs_cli import when
+
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        assert when("2026-03-05T18:00:12+00:00") == "2026-03-05 10:00:12 PST"
+        assert when("2026-07-05T18:00:12+00:00") == "2026-07-05 11:00:12 PDT"
+        assert when(None) == "-" and when("not a time") == "not a time"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
