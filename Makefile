@@ -68,9 +68,11 @@ test: setup system-packages lint
 # Every benchmark runs even when one fails (a failed one is named at the end); each says in
 # one line which peer it skipped and why (llama-cpp-python is not installed by default: a
 # ~5 min source build, and the registry's wheel crashes on Intel AMX).
+# Every benchmark script; bench/_*.py are shared helpers and locustfile.py is web.py's load.
 bench: setup
-	@failed=""; for script in bench/*.py; do echo "== $$script"; \
-		$(PY) $$script || failed="$$failed $$script"; done; \
+	@failed=""; for script in bench/*.py; do \
+		case "$$(basename $$script)" in _*|locustfile.py) continue;; esac; \
+		echo "== $$script"; $(PY) $$script || failed="$$failed $$script"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 # llama.cpp, the peer of bench/serving.py and bench/efficiency.py (never a test dependency):

@@ -1,7 +1,7 @@
 """The agent on our 43 tasks (apps/data/agent_tasks.yaml) through any OpenAI-compatible server.
 
-    sai serve smollm2-135m --port 8000 &     # chat + /v1/embeddings
-    python bench/agent_eval.py --base-url http://127.0.0.1:8000/v1
+    python bench/agent_eval.py                # starts its own `sai serve smollm2-135m`
+    python bench/agent_eval.py --base-url http://127.0.0.1:8000/v1   # or uses a running one
 
 Per task kind: retrieval (search_documents over the syllabus index; run twice, with our
 hybrid retriever and with an oracle retriever that returns the passage known to answer, for
@@ -34,6 +34,7 @@ from pathlib import Path
 import openai
 import yaml
 
+from _serving import server_url
 from scalable_ai.apps.agent import Agent, AgentConfig, AgentResult
 from scalable_ai.apps.context import OpenAIEmbedder, Retriever, build_context, ingest
 from scalable_ai.apps.course_assistant import AssistantSearch, ask_assistant
@@ -107,14 +108,23 @@ def assistant_result(client, args, question, course_tools, search, rails) -> Age
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="an OpenAI-compatible server (default: start `sai serve MODEL` for this run)",
+    )
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--limit", type=int, default=0, help="first N tasks only")
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--kinds", default="", help="e.g. course,refusal (default: all)")
     args = parser.parse_args()
+    with server_url(args.base_url, args.model) as base_url:
+        evaluate(args, base_url)
 
-    client = openai.OpenAI(base_url=args.base_url, api_key="unused", max_retries=0, timeout=900)
+
+def evaluate(args: argparse.Namespace, base_url: str) -> None:
+
+    client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=900)
     text = resources.files("scalable_ai.apps").joinpath("data/agent_tasks.yaml").read_text()
     tasks = yaml.safe_load(text)["tasks"]
     if args.kinds:

@@ -1,7 +1,7 @@
 """Are ``tool_choice: "auto"`` calls schema-valid on a real model? (issue 19)
 
-    sai serve smollm2-135m --port 8000 &
-    python bench/auto_tool_calls.py --base-url http://127.0.0.1:8000/v1 -n 40
+    python bench/auto_tool_calls.py -n 40     # starts its own `sai serve smollm2-135m`
+    python bench/auto_tool_calls.py --base-url http://127.0.0.1:8000/v1 -n 40   # a running one
 
 Sends ``-n`` sampled chat requests (temperature 1 by default, distinct seeds; a system message invites
 a call for course-data questions) that may call a tool,
@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonschema
 import openai
 
+from _serving import server_url
 from scalable_ai.apps.tools import function_tool
 
 QUESTIONS = [
@@ -68,13 +69,22 @@ def course_tools() -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="an OpenAI-compatible server (default: start `sai serve MODEL` for this run)",
+    )
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("-n", type=int, default=40)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--max-tokens", type=int, default=96)
     args = parser.parse_args()
-    client = openai.OpenAI(base_url=args.base_url, api_key="unused", max_retries=0, timeout=600)
+    with server_url(args.base_url, args.model) as base_url:
+        evaluate(args, base_url)
+
+
+def evaluate(args: argparse.Namespace, base_url: str) -> None:
+    client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=600)
     tools = {t.name: t for t in course_tools()}
 
     def ask(i: int):

@@ -21,14 +21,11 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from _serving import free_port, start_server
 
 TASK_YAML = """
 task: sai_course_mc
@@ -46,27 +43,6 @@ metric_list:
   - metric: acc
   - metric: acc_norm
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(model: str, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "scalable_ai.cli", "serve", model, "--port", str(port)]
-    command += ["--dtype", "float32"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("sai serve did not come up")
 
 
 def main() -> None:
@@ -89,7 +65,7 @@ def main() -> None:
     task = resolve_task("course_mc")
     task.num_fewshot = 0
     port = free_port()
-    server = start_server(args.model, port)
+    server = start_server(args.model, port, dtype="float32")
     url = f"http://127.0.0.1:{port}/v1"
     rows: dict[str, dict] = {}
     try:
