@@ -31,7 +31,7 @@ from scalable_ai.course.community.forum_rules import (
     move_ticket,
     shown_author,
 )
-from scalable_ai.course.community.forum_search import search, search_text_of, words_of
+from scalable_ai.course.community.forum_search import search_text_of
 from scalable_ai.course.community.markdown import excerpt, render_markdown
 from scalable_ai.course.community.service import thread_state
 from scalable_ai.course.notify.events import everyone, notify
@@ -263,28 +263,6 @@ def endorse(
     post.endorsed_by_id = actor.person_id if endorsed else None
     audit.record(session, actor, "forum.endorse", post, before=before, at=clock.now())
     return post
-
-
-def list_threads(
-    session: Session,
-    actor: Actor,
-    *,
-    category: str | None = None,
-    query: str | None = None,
-    limit: int = 100,
-) -> Sequence[ForumThread]:
-    """Threads the actor may see (not deleted), newest first; ``query`` searches titles,
-    bodies and answers by full text (best match first; ``forum_search``)."""
-    stmt = _visible(select(ForumThread), actor).where(ForumThread.deleted_at.is_(None))
-    if category:
-        stmt = stmt.where(ForumThread.category == check_category(category))
-    words = words_of((query or "").strip())
-    if words:
-        stmt, rank = search(stmt, session.get_bind().dialect.name, words)
-        stmt = stmt.order_by(rank.desc(), ForumThread.id.desc())
-    else:
-        stmt = stmt.order_by(ForumThread.id.desc())
-    return session.scalars(stmt.limit(limit)).unique().all()
 
 
 def threads_about_lecture(session: Session, actor: Actor, lecture_id: int) -> Sequence[ForumThread]:
