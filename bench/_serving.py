@@ -6,6 +6,7 @@ port and stops it afterwards. (``make bench`` skips this module: its name starts
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 import sys
@@ -29,17 +30,37 @@ def start_server(
     command = [sys.executable, "-m", "scalable_ai.cli", "serve", model, "--port", str(port)]
     command += ["--dtype", dtype] if dtype else []
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return wait_until_answering(
+        process, f"http://127.0.0.1:{port}/health", what=f"sai serve {model}", wait_s=wait_s
+    )
+
+
+def wait_until_answering(
+    process: subprocess.Popen, url: str, *, what: str, wait_s: float
+) -> subprocess.Popen:
+    """``process`` once ``url`` answers 200; killed, and an error naming ``what``, if it
+    exits first or ``wait_s`` pass."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"sai serve {model} exited with {process.returncode}")
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
-            time.sleep(0.5)
+            time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"sai serve {model} did not come up in {wait_s:.0f} s")
+    raise RuntimeError(f"{what} did not come up within {wait_s:.0f} s")
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """``--base-url`` and ``--model`` for a bench that talks to an OpenAI-compatible server."""
+    parser.add_argument(
+        "--base-url",
+        default="",
+        help="an OpenAI-compatible server (default: start `sai serve MODEL` for this run)",
+    )
+    parser.add_argument("--model", default="smollm2-135m")
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from pathlib import Path
 import openai
 import yaml
 
-from _serving import server_url
+from _serving import add_server_options, server_url
 from scalable_ai.apps.agent import Agent, AgentConfig, AgentResult
 from scalable_ai.apps.context import OpenAIEmbedder, Retriever, build_context, ingest
 from scalable_ai.apps.course_assistant import AssistantSearch, ask_assistant
@@ -108,12 +108,7 @@ def assistant_result(client, args, question, course_tools, search, rails) -> Age
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--base-url",
-        default="",
-        help="an OpenAI-compatible server (default: start `sai serve MODEL` for this run)",
-    )
-    parser.add_argument("--model", default="smollm2-135m")
+    add_server_options(parser)
     parser.add_argument("--limit", type=int, default=0, help="first N tasks only")
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--kinds", default="", help="e.g. course,refusal (default: all)")

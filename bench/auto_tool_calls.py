@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonschema
 import openai
 
-from _serving import server_url
+from _serving import add_server_options, server_url
 from scalable_ai.apps.tools import function_tool
 
 QUESTIONS = [
@@ -69,12 +69,7 @@ def course_tools() -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--base-url",
-        default="",
-        help="an OpenAI-compatible server (default: start `sai serve MODEL` for this run)",
-    )
-    parser.add_argument("--model", default="smollm2-135m")
+    add_server_options(parser)
     parser.add_argument("-n", type=int, default=40)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--max-tokens", type=int, default=96)

@@ -202,17 +202,11 @@ def start_server(
         ],
         env=env,
     )
-    import httpx
+    from _serving import wait_until_answering
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the platform did not start within 60 s")
+    return wait_until_answering(
+        process, f"http://127.0.0.1:{port}/sign-in", what="the platform", wait_s=60
+    )
 
 
 def serve_reusing_port(port: int, workers: int) -> None:

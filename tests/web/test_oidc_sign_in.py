@@ -17,18 +17,23 @@ from tests.web.conftest import STAFF_TOOL, add_people, post_form, sign_in
 from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
 
 
+def pointed_at(settings, issuer: str):
+    """The platform's settings with ``issuer`` as its OpenID provider (``SAI_OIDC_*``)."""
+    return settings.model_copy(
+        update={
+            "oidc_issuer": issuer,
+            "oidc_client_id": CLIENT_ID,
+            "oidc_client_secret": CLIENT_SECRET,
+            "oidc_name": "CalNet",
+        }
+    )
+
+
 @pytest.fixture
 def provider(platform):
     with running_provider() as made:
         state = platform.app.state.web
-        state.settings = state.settings.model_copy(
-            update={
-                "oidc_issuer": made.url,
-                "oidc_client_id": CLIENT_ID,
-                "oidc_client_secret": CLIENT_SECRET,
-                "oidc_name": "CalNet",
-            }
-        )
+        state.settings = pointed_at(state.settings, made.url)
         oidc._discovered.clear()
         yield made
 
@@ -112,14 +117,7 @@ def live_provider(live_server):
     state = live_server.platform.app.state.web
     before = state.settings
     with running_provider() as made:
-        state.settings = before.model_copy(
-            update={
-                "oidc_issuer": made.url,
-                "oidc_client_id": CLIENT_ID,
-                "oidc_client_secret": CLIENT_SECRET,
-                "oidc_name": "CalNet",
-            }
-        )
+        state.settings = pointed_at(before, made.url)
         oidc._discovered.clear()
         try:
             yield made

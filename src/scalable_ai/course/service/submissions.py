@@ -238,26 +238,21 @@ def judge_hand_in(
 
 
 _NEWEST_FIRST = (Submission.submitted_at.desc(), Submission.id.desc())
+
+
 # A student's assignment page, on every load: the newest of their group's hand-ins (or
 # their own, without a group), with statements built once.
-_GROUP_NEWEST_HAND_INS = (
-    select(Submission)
-    .where(
-        Submission.group_id == bindparam("owner"),
-        Submission.assignment_id == bindparam("assignment_id"),
+def _newest_hand_ins(owner: ColumnElement[bool]) -> Select[Submission]:
+    return (
+        select(Submission)
+        .where(owner, Submission.assignment_id == bindparam("assignment_id"))
+        .order_by(*_NEWEST_FIRST)
+        .limit(bindparam("newest"))
     )
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("newest"))
-)
-_OWN_NEWEST_HAND_INS = (
-    select(Submission)
-    .where(
-        Submission.person_id == bindparam("owner"),
-        Submission.assignment_id == bindparam("assignment_id"),
-    )
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("newest"))
-)
+
+
+_GROUP_NEWEST_HAND_INS = _newest_hand_ins(Submission.group_id == bindparam("owner"))
+_OWN_NEWEST_HAND_INS = _newest_hand_ins(Submission.person_id == bindparam("owner"))
 
 
 def list_submissions(
