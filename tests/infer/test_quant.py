@@ -315,16 +315,32 @@ def test_calibrated_codes_run_in_the_native_kernels_as_their_dequantized_weights
     assert relative_error(captured[0][0], reference) < 0.05
 
 
-def test_calibration_and_held_out_rows_come_from_disjoint_documents():
-    """Perplexity is scored on text the calibration never saw: the corpus's held-out split."""
-    from scalable_ai.data.bpe import is_held_out
-    from scalable_ai.data.corpus import DEFAULT_BLEND, iter_corpus
-    from scalable_ai.infer.perplexity import HELD_OUT_FRACTION
+def test_calibration_and_held_out_rows_come_from_disjoint_documents(tmp_path, monkeypatch):
+    """Perplexity is scored on text the calibration never saw: ``corpus_rows`` draws its two
+    splits from disjoint documents of a package tree the test writes (60 numbered pages)."""
+    import re
 
-    held, other = set(), set()
-    for document in iter_corpus(DEFAULT_BLEND, max_bytes=256 << 10):
-        (held if is_held_out(document.id, HELD_OUT_FRACTION) else other).add(document.text)
-    assert held and other and not held & other
+    from scalable_ai.data.corpus import BLENDS
+    from scalable_ai.infer.perplexity import corpus_rows
+
+    pages = tmp_path / "usr/share/doc/python3.11/html/_sources/library"
+    pages.mkdir(parents=True)
+    for number in range(60):
+        (pages / f"module{number:02d}.rst.txt").write_text(f"<{number:02d}>" * 20)
+    monkeypatch.setitem(BLENDS, "pages", {"python-docs": 1.0})
+
+    class Characters:
+        @staticmethod
+        def encode(text: str) -> list[int]:
+            return [ord(c) for c in text]
+
+    def pages_in(split: str) -> set[str]:
+        rows = corpus_rows(Characters(), split, rows=2, length=100, blend="pages", root=tmp_path)
+        return set(re.findall(r"<(\d\d)>", "".join(chr(i) for row in rows for i in row.tolist())))
+
+    held_out, calibration = pages_in("held_out"), pages_in("calibration")
+    assert len(held_out) >= 2 and len(calibration) >= 2
+    assert not held_out & calibration
 
 
 def test_an_int4_model_served_answers_the_openai_client_with_a_schema_valid_tool_call():

@@ -15,7 +15,10 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=8, ignore_eos=True)
 SWITCHES = [
     dict(qk_norm=True),
     dict(mlp_activation="relu2"),
-    dict(logit_softcap=3.0),
+    # The tiny model's raw logits reach ~24: a cap of 20 bends them (tanh(18/20) = 0.72)
+    # without saturating; a cap of 3 made every top logit exactly 3.0 in bf16, so greedy
+    # compared tie-breaks, not forwards (it failed on AMD EPYC, passed on Intel AMX).
+    dict(logit_softcap=20.0),
     dict(tie_embeddings=False),
 ]
 
@@ -30,6 +33,19 @@ def recomputed_greedy(model, prompt: str) -> list[int]:
     return out
 
 
+@torch.no_grad()
+def shortfalls_from_the_best(model, prompt: str, tokens: list[int]) -> list[float]:
+    """Teacher-forced on ``tokens``: how far each chosen token's logit (recomputed, no cache)
+    sits below that step's best one, relative to the best's magnitude."""
+    ids = ByteTokenizer().encode(prompt)
+    gaps = []
+    for step, token in enumerate(tokens):
+        logits = model(torch.tensor([ids + tokens[:step]]))[0, -1].float()
+        best = logits.max()
+        gaps.append(float((best - logits[token]) / best.abs().clamp_min(1.0)))
+    return gaps
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(s))
 def test_switched_models_generate_what_their_forward_computes(switches, dtype):
@@ -37,7 +53,13 @@ def test_switched_models_generate_what_their_forward_computes(switches, dtype):
     engine = make_engine(model)
     outputs = engine.generate(PROMPTS, GREEDY)
     for prompt, choices in zip(PROMPTS, outputs, strict=True):
-        assert choices[0] == recomputed_greedy(model, prompt)
+        if dtype == torch.float32:
+            assert choices[0] == recomputed_greedy(model, prompt)
+        else:
+            # bf16 rounds differently with the cache than without (and by CPU: AVX-512 bf16
+            # vs AMX), so near-ties may break either way: every choice must be the best
+            # logit within two bf16 steps (2 * 2**-8 relative); a wrong forward is far off.
+            assert max(shortfalls_from_the_best(model, prompt, choices[0])) <= 2**-7
 
 
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(s))

@@ -10,6 +10,7 @@ AWQ/GPTQ comes from the other split of the same corpus: the two never share a do
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,9 +29,11 @@ def corpus_rows(
     length: int,
     max_bytes: int = 4 << 20,
     blend: str | None = None,
+    root: Path = Path("/"),
 ) -> list[torch.Tensor]:
     """``rows`` token rows of ``length`` from the corpus split ``held_out`` or
-    ``calibration`` (documents concatenated in corpus order, each ending with a newline)."""
+    ``calibration`` (documents concatenated in corpus order, each ending with a newline),
+    read from the Debian packages installed under ``root``."""
     from scalable_ai.data.bpe import is_held_out
     from scalable_ai.data.corpus import DEFAULT_BLEND, iter_corpus
 
@@ -38,7 +41,7 @@ def corpus_rows(
         raise UserError("split must be held_out or calibration", field="split")
     want = rows * length
     ids: list[int] = []
-    for document in iter_corpus(blend or DEFAULT_BLEND, max_bytes=max_bytes):
+    for document in iter_corpus(blend or DEFAULT_BLEND, max_bytes=max_bytes, root=root):
         if is_held_out(document.id, HELD_OUT_FRACTION) != (split == "held_out"):
             continue
         ids += tokenizer.encode(document.text + "\n")  # type: ignore[attr-defined]
