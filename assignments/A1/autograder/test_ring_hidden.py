@@ -1,14 +1,14 @@
 """Part 1a, hidden: the ring's edge cases, its traffic, and its speed against gloo's own
 all-reduce measured in the same run."""
 
-import statistics
+import gc
 import time
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from scalable_ai.kits.timing import ratio_credit
+from scalable_ai.kits.timing import best_ratio, ratio_credit
 
 SHAPES = [(3,), (1,), (5, 7), (2, 3, 4)]
 
@@ -98,24 +98,29 @@ def test_ring_sends_two_n_minus_one_over_n_of_the_tensor(submission, lab):
 
 def _race(rank, world_size, module, numel, repeats):
     tensor = torch.randn(numel)
-    ratios = []
-    for _ in range(repeats + 1):
-        dist.barrier()
-        started = time.perf_counter()
-        dist.all_reduce(tensor)
-        reference = time.perf_counter() - started
-        dist.barrier()
-        started = time.perf_counter()
-        module.ring_all_reduce(tensor)
-        ratios.append((time.perf_counter() - started) / max(reference, 1e-9))
-    return statistics.median(ratios[1:])
+    reference, candidate = [], []
+    gc.disable()  # a collection on one rank stalls the whole ring (see kits.timing)
+    try:
+        for _ in range(repeats + 1):  # the first of each is a warm-up
+            dist.barrier()
+            started = time.perf_counter()
+            dist.all_reduce(tensor)
+            reference.append(time.perf_counter() - started)
+            dist.barrier()
+            started = time.perf_counter()
+            module.ring_all_reduce(tensor)
+            candidate.append(time.perf_counter() - started)
+    finally:
+        gc.enable()
+    return best_ratio(reference[1:], candidate[1:])
 
 
 @pytest.mark.points(4)
 def test_ring_speed_against_gloo(submission, lab, credit):
     """A 1 MB all-reduce over 4 ranks takes at most 4x gloo's own all_reduce for full credit,
-    none from 12x (median of 7 alternated repeats, measured in the same world)."""
+    none from 12x (the fastest of 15 alternated repeats of each, measured in the same world:
+    a busy grading machine only ever adds time, and to one side more than the other)."""
     module = submission.module("ring_allreduce")
-    ratio = lab.world(_race, module, 2**18, 7)[0]
+    ratio = lab.world(_race, module, 2**18, 15)[0]
     credit.fraction = ratio_credit(ratio, full_at=4.0, zero_at=12.0)
     credit.note = f"your ring took {ratio:.2f}x gloo's all_reduce time"

@@ -45,6 +45,21 @@ def median_ratio(
     return statistics.median(ratios)
 
 
+def best_ratio(reference_seconds: list[float], candidate_seconds: list[float]) -> float:
+    """The candidate's fastest time over the reference's fastest, for noise that only ever adds
+    time (as ``timeit`` advises: the minimum is the closest to the work's own cost).
+
+    For several ranks sharing a few cores the median of per-repeat ratios is not enough: every
+    step of a ring waits for the slowest rank to be scheduled, so a busy machine stretches one
+    side's repeats more than the other's. Measured with A1's reference ring on 2 cores, 4 ranks
+    (8 runs each): median of 7 ratios 0.6-2.3 quiet, up to 4.4 beside two busy processes and
+    1.5-3.8 with two gradings at once; fastest of 15 each 0.8-2.1, 1.0-3.0 and 0.8-2.7.
+    """
+    if not reference_seconds or not candidate_seconds:
+        raise ValueError("best_ratio needs at least one time on each side")
+    return min(candidate_seconds) / max(min(reference_seconds), 1e-9)
+
+
 def ratio_credit(ratio: float, full_at: float, zero_at: float) -> float:
     """Full credit at or below ``full_at``, none at or above ``zero_at``, linear between."""
     if ratio <= full_at:
