@@ -187,3 +187,13 @@ def test_the_assistant_needs_the_students_own_token(sai_env):
     )  # fmt: skip
     assert done.returncode == 2 and "SAI_API_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_mcp_schema_is_closed_only_where_the_server_left_it_unsaid():
+    from scalable_ai.apps.tools import closed
+
+    listed = {"type": "object", "properties": {"city": {"type": "string"}}}
+    assert closed(listed) == {**listed, "additionalProperties": False}
+    assert "additionalProperties" not in listed  # the server's listing is not changed
+    open_on_purpose = {**listed, "additionalProperties": True}
+    assert closed(open_on_purpose) == open_on_purpose

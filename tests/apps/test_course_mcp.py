@@ -196,7 +196,9 @@ def test_the_agents_mcp_tools_reach_the_course_over_both_transports(mcp_url, cou
     with mcp_tools(command=command, env={**course["env"], "SAI_API_TOKEN": token}) as tools:
         by_name = {tool.name: tool for tool in tools}
         assert set(by_name) >= TOOLS
-        assert by_name["my_slack_days"].schema()["function"]["parameters"]["type"] == "object"
+        parameters = by_name["my_slack_days"].schema()["function"]["parameters"]
+        assert parameters["type"] == "object"
+        assert parameters["additionalProperties"] is False  # closed: no made-up arguments
         stdio = json.loads(by_name["my_group"]({}))
     headers = {"Authorization": f"Bearer {token}"}
     with mcp_tools(url=mcp_url, headers=headers) as tools:

@@ -154,9 +154,20 @@ def mcp_tools(
             return call
 
         yield [
-            Tool(t.name, t.description or t.name, dict(t.inputSchema), caller(t.name), label)
+            Tool(t.name, t.description or t.name, closed(t.inputSchema), caller(t.name), label)
             for t in listed
         ]
+
+
+def closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """An MCP tool's input schema, closed to arguments it does not list when the server left
+    that unsaid (FastMCP's schemas do): under the server's grammar a model then cannot pad a
+    call with made-up arguments, as ``function_tool``'s schemas ensure for Python tools. A
+    server that says ``additionalProperties`` (true or a schema) is taken at its word."""
+    schema = dict(schema)
+    if schema.get("type") == "object" and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return schema
 
 
 # --- sandboxed Python ------------------------------------------------------------------------
