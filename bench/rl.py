@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from _peers import hf_llama
 from scalable_ai.model.load.safetensors import save_checkpoint
 from scalable_ai.post.envs import make_environment
 from scalable_ai.post.grpo import GRPOConfig, GRPOTrainer, variant_config
@@ -84,42 +85,6 @@ def _eval(rows: list[dict[str, Any]], first: bool) -> float:
 def _mean(rows: list[dict[str, Any]], key: str) -> float:
     values = [r[key] for r in rows if key in r]
     return sum(values) / len(values)
-
-
-def hf_llama(model: torch.nn.Module) -> Any:
-    """A transformers ``LlamaForCausalLM`` holding our tiny model's weights (the recipe
-    switches are off, so our block is exactly Llama's: tests/model/test_recipe_switches)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from scalable_ai.model.load.safetensors import _HF_BLOCK, _HF_GLOBAL
-
-    c = model.config
-    hf = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=c.vocab_size,
-            hidden_size=c.dim,
-            intermediate_size=c.ffn_hidden,
-            num_hidden_layers=c.n_layers,
-            num_attention_heads=c.n_heads,
-            num_key_value_heads=c.n_kv_heads,
-            head_dim=c.head_size,
-            rms_norm_eps=c.norm_eps,
-            max_position_embeddings=c.max_seq_len,
-            rope_theta=c.rope_theta,
-            tie_word_embeddings=c.tie_embeddings,
-        )
-    )
-    ours_to_hf = {v: k for k, v in _HF_GLOBAL.items()}
-    state = {}
-    for name, tensor in model.state_dict().items():
-        if name in ours_to_hf:
-            state[ours_to_hf[name]] = tensor
-            continue
-        _, layer, rest = name.split(".", 2)
-        hf_rest = {v: k for k, v in _HF_BLOCK.items()}[rest]
-        state[f"model.layers.{layer}.{hf_rest}"] = tensor
-    hf.load_state_dict(state, strict=False)
-    return hf.eval()
 
 
 def generation_race(trainer: GRPOTrainer, prompts: int, seed: int, label: str) -> dict[str, float]:

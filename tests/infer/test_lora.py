@@ -49,6 +49,8 @@ def adapters(tmp_path_factory):
     merged = {
         "attn": write_adapter(root / "attn", 1, ["q_proj", "v_proj", "o_proj"]),
         "mlp": write_adapter(root / "mlp", 2, ["gate_proj", "up_proj", "down_proj"]),
+        # shares q_proj and v_proj with "attn": two adapters on one projection in one step
+        "qkv": write_adapter(root / "qkv", 3, ["q_proj", "k_proj", "v_proj"]),
     }
     expected = {
         name: [greedy(make_engine(model), p) for p in PROMPTS] for name, model in merged.items()
@@ -92,6 +94,30 @@ def test_adapters_and_the_base_in_one_batch_match_peft_merged_models(adapters):
             client.completions.create(model="tiny:other", prompt="x", max_tokens=1)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [["attn", "qkv", "attn", "qkv"], [None, "qkv", "attn", None, "mlp"]],
+    ids=["only-adapters", "with-base-rows"],
+)
+def test_adapters_sharing_a_projection_in_one_step_each_keep_to_their_rows(adapters, batch):
+    """Each projection applies the step's adapters at once (stacked, masked per row): two
+    adapters on q_proj in one batch, with and without base rows, as peft's merges compute."""
+    root, expected = adapters
+    engine = make_engine()
+    for name in ("attn", "qkv", "mlp"):
+        engine.add_lora(name, str(root / name))
+    params = [
+        SamplingParams(max_tokens=10, temperature=0, ignore_eos=True, lora=name) for name in batch
+    ]
+    ids = [engine.add_request(PROMPTS[i % 2], p) for i, p in enumerate(params)]
+    got: dict[str, list[int]] = {i: [] for i in ids}
+    while engine.has_unfinished_requests():
+        for output in engine.step():
+            got[output.request_id] += output.choices[0].token_ids
+    for i, (name, request) in enumerate(zip(batch, ids, strict=True)):
+        assert got[request] == expected[name or "base"][i % 2], (name, i)
 
 
 def test_admin_routes_load_and_unload_adapters_with_the_token_only(adapters):
