@@ -27,6 +27,7 @@ does not cover (Mixture of Experts, sliding windows, interleaved RoPE) run the m
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +40,16 @@ class TokenMajorAttention(Protocol):
     def attend_tokens(
         self, layer_index: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor: ...
+
+
+class LowRankTerms(Protocol):
+    """LoRA adapters of a step (``lora.LoraSet``): terms added to one projection's output."""
+
+    def add_to(self, module_name: str, x: torch.Tensor, out: torch.Tensor) -> None: ...
+
+
+#: The projections the packed forward computes (LoRA adapters on others need the model's own).
+PACKED_PROJECTIONS = re.compile(r"layers\.\d+\.(attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)")
 
 
 @dataclass
@@ -133,8 +144,10 @@ class PackedTransformer:
         positions: torch.Tensor,
         backend: TokenMajorAttention,
         logits_indices: torch.Tensor,
+        lora: LowRankTerms | None = None,
     ) -> torch.Tensor:
-        """Logits (N, vocab) at ``logits_indices`` of the flat step (T tokens)."""
+        """Logits (N, vocab) at ``logits_indices`` of the flat step (T tokens); ``lora``
+        adds its adapters' terms to each projection's slice of the fused products."""
         model = self.model
         tokens = input_ids.shape[0]
         hq, hkv, d = self.n_heads, self.n_kv_heads, self.head_dim
@@ -148,15 +161,32 @@ class PackedTransformer:
         for index, (layer, matrices) in enumerate(zip(self.layers, layers, strict=True)):
             h = F.rms_norm(x, dim, layer.attn_norm, self.eps)
             qkv = linear(h, matrices.qkv)
+            if lora is not None:
+                name = f"layers.{index}."
+                lora.add_to(name + "attn.q_proj", h, qkv[:, : hq * d])
+                lora.add_to(name + "attn.k_proj", h, qkv[:, hq * d : (hq + hkv) * d])
+                lora.add_to(name + "attn.v_proj", h, qkv[:, (hq + hkv) * d :])
             qk = qkv[:, : (hq + hkv) * d].view(tokens, hq + hkv, d)
             first, second = qk[..., :rotary_half], qk[..., rotary_half:]
             qk = torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
             v = qkv[:, (hq + hkv) * d :].view(tokens, hkv, d)
-            out = backend.attend_tokens(index, qk[:, :hq], qk[:, hq:], v)
-            x = x + linear(out.reshape(tokens, hq * d), matrices.o)
+            out = backend.attend_tokens(index, qk[:, :hq], qk[:, hq:], v).reshape(tokens, hq * d)
+            projected = linear(out, matrices.o)
+            if lora is not None:
+                lora.add_to(name + "attn.o_proj", out, projected)
+            x = x + projected
             h = F.rms_norm(x, dim, layer.mlp_norm, self.eps)
-            gate, up = linear(h, matrices.gate_up).chunk(2, dim=-1)
-            x = x + linear(F.silu(gate) * up, matrices.down)
+            gate_up = linear(h, matrices.gate_up)
+            if lora is not None:
+                hidden = gate_up.shape[-1] // 2
+                lora.add_to(name + "mlp.gate_proj", h, gate_up[:, :hidden])
+                lora.add_to(name + "mlp.up_proj", h, gate_up[:, hidden:])
+            gate, up = gate_up.chunk(2, dim=-1)
+            inner = F.silu(gate) * up
+            projected = linear(inner, matrices.down)
+            if lora is not None:
+                lora.add_to(name + "mlp.down_proj", inner, projected)
+            x = x + projected
         x = model.norm(x.index_select(0, logits_indices))
         if half and self.half_lm_head is not None:
             return _half_linear(x, self.half_lm_head)

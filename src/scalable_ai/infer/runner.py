@@ -28,9 +28,14 @@ from torch import nn
 
 from scalable_ai.infer import cpu
 from scalable_ai.infer.cpu.native import NativeForward
-from scalable_ai.infer.forward_paths import NATIVE_KINDS, choose_path
+from scalable_ai.infer.forward_paths import NATIVE_KINDS, choose_path, model_dtype
 from scalable_ai.infer.kv_cache import KVCache
-from scalable_ai.infer.packed_model import PackedTransformer
+from scalable_ai.infer.packed_model import (
+    PACKED_PROJECTIONS,
+    PackedTransformer,
+    onednn_bf16_available,
+)
+from scalable_ai.infer.packed_model import supports as packed_supports
 from scalable_ai.infer.scheduler import ScheduledSequence
 from scalable_ai.settings import get_settings
 
@@ -265,8 +270,11 @@ class ModelRunner:
             if self.path.startswith("packed")
             else None
         )
-        #: LoRA adapters (``lora.py``): a step with adapter rows runs the model's own forward.
+        #: LoRA adapters (``lora.py``): a step with adapter rows runs a packed forward that
+        #: adds their terms after each product (``lora_forward``), else the model's own.
         self.lora: LoraSet | None = None
+        self._lora_packed: PackedTransformer | None = None
+        self._lora_packed_tried = False
         self.graphs: DecodeGraphs | None = None
         if cuda_graphs and self.device.type == "cuda" and decode_graphs_support(model):
             self.graphs = self.decode_graphs(max_num_seqs, max_model_len, capture=True)
@@ -309,6 +317,40 @@ class ModelRunner:
             self.native.repack()
         if self.packed is not None:
             self.packed.repack()
+        if self._lora_packed is not None:
+            self._lora_packed.repack()
+
+    def lora_forward(self) -> PackedTransformer | None:
+        """The packed forward a step with adapter rows runs, or None for the model's own.
+
+        The packed path's own; on the native path (whose C forward has no place to add an
+        adapter's term) a oneDNN-packed one for bf16, built at the first adapter step: one
+        more copy of the projections' weights, for 1.5x the model forward's decode speed
+        (SmolLM2, 8 rows, AMD EPYC: 271 vs 179 tokens/s). None when the pack does not cover
+        the model (a quantized base, Mixture of Experts, ...) or an adapter adapts a module
+        outside the seven projections of each layer."""
+        assert self.lora is not None
+        if not all(PACKED_PROJECTIONS.fullmatch(name) for name in self.lora.module_names()):
+            return None
+        if self.packed is not None:
+            return self.packed
+        if not self._lora_packed_tried:
+            self._lora_packed_tried = True
+            projections = (
+                module
+                for name, module in self.model.named_modules()
+                if PACKED_PROJECTIONS.fullmatch(name)
+            )
+            if (
+                self.native is not None
+                and packed_supports(self.model)
+                and all(type(module) is nn.Linear for module in projections)
+            ):
+                on_cpu_bf16 = model_dtype(self.model) == torch.bfloat16
+                self._lora_packed = PackedTransformer(
+                    self.model, onednn=on_cpu_bf16 and onednn_bf16_available()
+                )
+        return self._lora_packed
 
     def execute_native(self, scheduled: list[ScheduledSequence]) -> torch.Tensor:
         """The step as one flat int list for the C forward (``NativeForward.forward_flat``)."""
@@ -364,8 +406,8 @@ class ModelRunner:
     def execute_torch(
         self, scheduled: list[ScheduledSequence], with_lora: bool = False
     ) -> torch.Tensor:
-        """The step through PyTorch: the packed forward, or the model's own (with LoRA
-        adapters added to their rows by ``LoraSet``'s hooks when ``with_lora``)."""
+        """The step through PyTorch: the packed forward, or the model's own; with
+        ``with_lora``, LoRA adapters' terms are added to their rows (``lora_forward``)."""
         token_ids: list[int] = []
         positions: list[int] = []
         logits_indices: list[int] = []
@@ -393,7 +435,16 @@ class ModelRunner:
             )
         if with_lora:
             assert self.lora is not None
+            packed = self.lora_forward()
             with self.lora.step(lora_rows, device):
+                if packed is not None:
+                    return packed.forward(
+                        torch.tensor(token_ids, device=device),
+                        torch.tensor(positions, device=device),
+                        backend,
+                        indices,
+                        lora=self.lora,
+                    )
                 return self.model(
                     torch.tensor([token_ids], device=device),
                     torch.tensor([positions], device=device),
