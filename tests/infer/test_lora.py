@@ -239,19 +239,32 @@ def tiny_model_like(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model)
 
 
-def test_adapters_on_a_bf16_base_run_the_packed_forward_as_peft_merges_compute(adapters):
+@pytest.mark.parametrize("quant", [None, "int8"], ids=["bf16", "int8-bf16"])
+def test_adapters_on_a_bf16_base_run_the_packed_forward_as_peft_merges_compute(adapters, quant):
     """On the native path (bf16; its C forward has no place for an adapter's term) a step
     with adapter rows runs a oneDNN-packed forward adding each adapter's term after the fused
     products. Every token it chooses, beside base rows, is the best one of peft's float32
     merge, teacher-forced, within bf16 rounding: the model's own forward in bf16 misses by up
-    to 0.035 of the best logit here (a near-tie), a forward without the adapter by 1.1-1.6."""
+    to 0.035 of the best logit here (a near-tie), a forward without the adapter by 1.1-1.6.
+    On an int8 base the packed copy holds the dequantized weights: the reference is peft's
+    merge into them."""
     from peft import PeftModel
 
     from scalable_ai.infer.packed_model import PackedTransformer
+    from scalable_ai.infer.quant import QuantizedLinear, QuantSpec, quantize_model
     from tests.infer.test_recipe_switches import shortfalls_from_the_best
 
     root, _ = adapters
     base = tiny_model(dtype=torch.bfloat16)
+    if quant is not None:
+        spec = QuantSpec.named(quant)
+        spec.head_bits = 0
+        base = quantize_model(base, spec)
+    dequantized = tiny_model(dtype=torch.bfloat16)
+    with torch.no_grad():
+        for module_name, module in base.named_modules():
+            if isinstance(module, QuantizedLinear):
+                dequantized.get_submodule(module_name).weight.copy_(module.weight)
     engine = make_engine(base)
     for name in ("attn", "qkv", "mlp"):
         engine.add_lora(name, str(root / name))
@@ -266,10 +279,10 @@ def test_adapters_on_a_bf16_base_run_the_packed_forward_as_peft_merges_compute(a
             got[output.request_id] += output.choices[0].token_ids
     assert isinstance(engine.runner.lora_forward(), PackedTransformer)
     for name, request in zip(batch, ids, strict=True):
-        reference = tiny_model_like(base).float()
+        reference = tiny_model_like(dequantized).float()
         if name is not None:
             reference = merge(PeftModel.from_pretrained(reference, str(root / name))).eval()
         assert max(shortfalls_from_the_best(reference, PROMPTS[0], got[request])) <= 2**-4, name
-    plain = tiny_model_like(base).float()
+    plain = tiny_model_like(dequantized).float()
     for request in ids[1:]:
         assert max(shortfalls_from_the_best(plain, PROMPTS[0], got[request])) > 0.5
