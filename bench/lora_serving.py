@@ -38,9 +38,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from _peers import hf_llama, hf_name
+from _peers import hf_llama
 from scalable_ai.infer.engine import EngineConfig, LLMEngine
 from scalable_ai.infer.sampling import SamplingParams
+from scalable_ai.model.load.safetensors import to_hf_name
 from scalable_ai.post.lora import ALL_PROJECTIONS, LoraSection, add_lora, save_adapter
 
 QUESTION = "Write a short story about a robot who learns to paint."
@@ -68,7 +69,7 @@ def write_adapters(model: torch.nn.Module, count: int, rank: int, root: Path) ->
         renamed = {}
         for key, tensor in load_file(str(ours / "adapter_model.safetensors")).items():
             module, _, leaf = key.removeprefix(PREFIX).partition(".lora_")
-            hf_module = hf_name(module + ".weight").removesuffix(".weight")
+            hf_module = to_hf_name(module + ".weight").removesuffix(".weight")
             renamed[f"{PREFIX}{hf_module}.lora_{leaf}"] = tensor
         save_file(renamed, str(peer / "adapter_model.safetensors"))
         folders.append(root / f"ours-{index}")

@@ -99,26 +99,16 @@ def run_ours(name: str, config: TrainConfig, eval_every: int) -> Curve:
 
 def run_peer(config: TrainConfig, eval_every: int) -> Curve:
     """A plain loop over transformers' Llama, fed the very batches our trainer reads."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
+    from scalable_ai.model.load.safetensors import hf_llama_config
     from scalable_ai.train.schedule import lr_factor
 
     model_config, loop = config.model, config.train
     torch.manual_seed(loop.seed)
     model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=model_config.vocab_size,
-            hidden_size=model_config.dim,
-            intermediate_size=model_config.ffn_hidden,
-            num_hidden_layers=model_config.n_layers,
-            num_attention_heads=model_config.n_heads,
-            num_key_value_heads=model_config.n_kv_heads,
-            max_position_embeddings=model_config.max_seq_len,
-            rope_theta=model_config.rope_theta,
-            rms_norm_eps=model_config.norm_eps,
-            tie_word_embeddings=True,
-            initializer_range=model_config.init_std,
-            attn_implementation="sdpa",
+        hf_llama_config(
+            model_config, initializer_range=model_config.init_std, attn_implementation="sdpa"
         )
     )
     optimizer = torch.optim.AdamW(

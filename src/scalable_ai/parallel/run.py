@@ -86,23 +86,11 @@ def build_model(config: ModelConfig, seed: int, huggingface: bool = False) -> nn
     torch.manual_seed(seed)
     if not huggingface:
         return Transformer(config)
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    return LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=config.vocab_size,
-            hidden_size=config.dim,
-            intermediate_size=config.ffn_hidden,
-            num_hidden_layers=config.n_layers,
-            num_attention_heads=config.n_heads,
-            num_key_value_heads=config.n_kv_heads,
-            max_position_embeddings=config.max_seq_len,
-            rms_norm_eps=config.norm_eps,
-            rope_theta=config.rope_theta,
-            tie_word_embeddings=config.tie_embeddings,
-            attn_implementation="sdpa",
-        )
-    )
+    from scalable_ai.model.load.safetensors import hf_llama_config
+
+    return LlamaForCausalLM(hf_llama_config(config, attn_implementation="sdpa"))
 
 
 def train_single(config: ModelConfig, settings: RunSettings, huggingface: bool = False) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -41,6 +42,8 @@ _HF_GLOBAL = {
     "lm_head.weight": "lm_head.weight",
 }
 _HF_LAYER = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
+_TO_HF_GLOBAL = {ours: hf for hf, ours in _HF_GLOBAL.items()}
+_TO_HF_BLOCK = {ours: hf for hf, ours in _HF_BLOCK.items()}
 
 
 def is_checkpoint(path: Path) -> bool:
@@ -115,3 +118,33 @@ def from_hf_state_dict(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         if match and match.group(2) in _HF_BLOCK:
             ours[f"layers.{match.group(1)}.{_HF_BLOCK[match.group(2)]}"] = tensor
     return ours
+
+
+def to_hf_name(ours: str) -> str:
+    """The ``LlamaForCausalLM`` name of one of our parameters (``layers.3.attn.q_proj.weight``
+    -> ``model.layers.3.self_attn.q_proj.weight``); the inverse of ``from_hf_state_dict``."""
+    if ours in _TO_HF_GLOBAL:
+        return _TO_HF_GLOBAL[ours]
+    _, layer, rest = ours.split(".", 2)
+    return f"model.layers.{layer}.{_TO_HF_BLOCK[rest]}"
+
+
+def hf_llama_config(config: ModelConfig, **extra: Any) -> Any:
+    """A ``transformers`` ``LlamaConfig`` of the same architecture as ``config`` (the recipe
+    switches off: our block is then exactly Llama's); ``extra`` sets further fields."""
+    from transformers import LlamaConfig
+
+    fields: dict[str, Any] = dict(
+        vocab_size=config.vocab_size,
+        hidden_size=config.dim,
+        intermediate_size=config.ffn_hidden,
+        num_hidden_layers=config.n_layers,
+        num_attention_heads=config.n_heads,
+        num_key_value_heads=config.n_kv_heads,
+        head_dim=config.head_size,
+        max_position_embeddings=config.max_seq_len,
+        rms_norm_eps=config.norm_eps,
+        rope_theta=config.rope_theta,
+        tie_word_embeddings=config.tie_embeddings,
+    )
+    return LlamaConfig(**fields, **extra)
