@@ -9,41 +9,24 @@ resolve, follow and read the history is in the role tables of ``test_community_a
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy.orm import sessionmaker
 
-from scalable_ai.course.api import create_api
-from scalable_ai.course.community.api import router as community_router
 from scalable_ai.course.community.service import forum, qa_board
 from scalable_ai.course.service import Actor, credentials
-from tests.course.test_community_api import World
+from tests.course.test_community_api import _served
 
 
 @pytest.fixture
 def served(backend, course_engines, clock):
     """The API over one rolled-back connection with a World, the session factory (to ask the
     services the same question) and a token for the classmate too."""
-    engine = course_engines(backend)
-    connection = engine.connect()
-    outer = connection.begin()
-    factory = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    with factory() as session:
-        w = World(session, clock)
+
+    def classmate_token(session, w):
         _, w.other_token = credentials.create_api_token(
             session, Actor.local_staff("tests"), person_id=w.other.id, name="t", clock=clock
         )
-        session.commit()
-    api = create_api(engine=engine, sessions=factory, clock=clock)
-    api.include_router(community_router)
-    app = FastAPI()
-    app.mount("/api", api)
-    with TestClient(app) as client:
-        yield client, w, factory
-    outer.rollback()
-    connection.close()
+
+    for client, w in _served(course_engines(backend), clock, prepare=classmate_token):
+        yield client, w, w.sessions
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -146,8 +146,10 @@ class World:
         session.commit()
 
 
-def _served(engine, clock):
-    """The API (core and community routes) over one rolled-back connection with a World."""
+def _served(engine, clock, prepare=None):
+    """The API (core and community routes) over one rolled-back connection with a World;
+    ``prepare(session, world)`` adds to it before the API opens. The world's ``sessions``
+    is the session factory, to ask the services the same question."""
     connection = engine.connect()
     outer = connection.begin()
     factory = sessionmaker(
@@ -155,6 +157,10 @@ def _served(engine, clock):
     )
     with factory() as session:
         made = World(session, clock)
+        made.sessions = factory
+        if prepare is not None:
+            prepare(session, made)
+            session.commit()
     api = create_api(engine=engine, sessions=factory, clock=clock)
     api.include_router(community_router)
     app = FastAPI()
